@@ -1,0 +1,41 @@
+/**
+ * The Worker's HTTP surface. The layout follows PROTOCOL.md: discovery (§2),
+ * /auth (§3-5), /api (§6-7). Cross-cutting rules (security headers, Origin check,
+ * body limits, one error shape) are applied here, once.
+ */
+import { Hono } from "hono";
+import { ApiError } from "./errors";
+import { requireBearer } from "./http/auth";
+import { checkOrigin, limitBody, securityHeaders, withSettings } from "./http/middleware";
+import type { AppEnv } from "./http/types";
+import { authRoutes } from "./routes/auth";
+import { discoveryRoutes } from "./routes/discovery";
+import { escrowRoutes } from "./routes/escrow";
+import { sessionRoutes } from "./routes/sessions";
+
+export function createApp() {
+  const app = new Hono<AppEnv>();
+
+  app.use("*", securityHeaders, withSettings);
+  app.use("/auth/*", checkOrigin);
+  app.use("/api/*", checkOrigin, limitBody(), requireBearer);
+
+  app.route("/.well-known", discoveryRoutes);
+  app.route("/auth", authRoutes);
+  app.route("/api", sessionRoutes);
+  app.route("/api", escrowRoutes);
+
+  app.notFound((c) => c.json({ error: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` }, 404));
+
+  app.onError((err, c) => {
+    if (err instanceof ApiError) {
+      if (err.reason) console.log(JSON.stringify({ event: "api_error", code: err.code, reason: err.reason, path: c.req.path }));
+      return c.json(err.toJSON(), err.status, err.headers);
+    }
+    // Anything else is a bug: log it whole, tell the client nothing about it.
+    console.error(JSON.stringify({ event: "internal_error", path: c.req.path, error: String(err), stack: (err as Error)?.stack }));
+    return c.json({ error: "internal_error", message: "Something went wrong on the server." }, 500);
+  });
+
+  return app;
+}

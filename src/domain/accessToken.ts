@@ -1,0 +1,100 @@
+/**
+ * Access tokens (PROTOCOL.md §4): JWTs signed by the instance's own Ed25519 key,
+ * never by the owner's. Claims: iss = aud = ORIGIN, sub "owner", sid, iat, exp,
+ * auth_time, amr, jti.
+ */
+import { jwtVerify, SignJWT } from "jose";
+import { randomToken } from "../lib/bytes";
+import type { InstanceKey } from "../lib/instanceKey";
+
+export const ACCESS_TOKEN_ALG = "EdDSA";
+
+export type AuthMethod = "pop" | "otp";
+
+export interface AccessClaims {
+  sid: string;
+  /** Seconds: the signed-challenge login that began or last stepped up the session. */
+  authTimeS: number;
+  amr: AuthMethod[];
+  jti: string;
+  iatS: number;
+  expS: number;
+}
+
+export interface MintedAccessToken {
+  accessToken: string;
+  expiresIn: number;
+  expiresAtMs: number;
+  claims: AccessClaims;
+}
+
+export async function signAccessToken(
+  key: InstanceKey,
+  input: { origin: string; sid: string; authTimeS: number; amr: AuthMethod[]; ttlS: number; nowMs: number },
+): Promise<MintedAccessToken> {
+  const iatS = Math.floor(input.nowMs / 1000);
+  const expS = iatS + input.ttlS;
+  const jti = randomToken(16);
+  const accessToken = await new SignJWT({ sid: input.sid, auth_time: input.authTimeS, amr: input.amr })
+    .setProtectedHeader({ alg: ACCESS_TOKEN_ALG, typ: "at+jwt", kid: key.kid })
+    .setIssuer(input.origin)
+    .setAudience(input.origin)
+    .setSubject("owner")
+    .setIssuedAt(iatS)
+    .setExpirationTime(expS)
+    .setJti(jti)
+    .sign(key.privateKey);
+  return {
+    accessToken,
+    expiresIn: input.ttlS,
+    expiresAtMs: expS * 1000,
+    claims: { sid: input.sid, authTimeS: input.authTimeS, amr: input.amr, jti, iatS, expS },
+  };
+}
+
+export class AccessTokenError extends Error {
+  constructor(readonly reason: string) {
+    super(`invalid access token: ${reason}`);
+    this.name = "AccessTokenError";
+  }
+}
+
+/** Verifies signature, issuer, audience, type and lifetime. Revocation is the caller's. */
+export async function verifyAccessToken(
+  token: string,
+  key: InstanceKey,
+  origin: string,
+  nowMs: number,
+): Promise<AccessClaims> {
+  try {
+    const { payload } = await jwtVerify(token, key.publicKey, {
+      algorithms: [ACCESS_TOKEN_ALG],
+      issuer: origin,
+      audience: origin,
+      subject: "owner",
+      typ: "at+jwt",
+      currentDate: new Date(nowMs),
+      requiredClaims: ["sid", "auth_time", "amr", "jti", "iat", "exp"],
+    });
+    const amr = payload.amr;
+    if (
+      typeof payload.sid !== "string" ||
+      typeof payload.auth_time !== "number" ||
+      !Array.isArray(amr) ||
+      !amr.every((m) => m === "pop" || m === "otp")
+    ) {
+      throw new AccessTokenError("claims have the wrong types");
+    }
+    return {
+      sid: payload.sid,
+      authTimeS: payload.auth_time,
+      amr: amr as AuthMethod[],
+      jti: payload.jti!,
+      iatS: payload.iat!,
+      expS: payload.exp!,
+    };
+  } catch (err) {
+    if (err instanceof AccessTokenError) throw err;
+    throw new AccessTokenError(err instanceof Error ? err.message : "verification failed");
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Login assertions (PROTOCOL.md §4): a compact JWS signed by the owner's signing
+ * key over {aud: ORIGIN, nonce: <challenge>, iat, exp}, with exp - iat <= 300.
+ * Pure apart from WebCrypto; the caller supplies the time.
+ */
+import { decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
+
+export const ASSERTION_ALGORITHMS = ["Ed25519", "EdDSA"] as const;
+export const ASSERTION_MAX_LIFETIME_S = 300;
+/** Clock skew tolerated between the owner's device and the server. */
+export const ASSERTION_CLOCK_TOLERANCE_S = 60;
+
+export class AssertionError extends Error {
+  constructor(readonly reason: string) {
+    super(`invalid assertion: ${reason}`);
+    this.name = "AssertionError";
+  }
+}
+
+/**
+ * Reads the nonce before any verification, so that the challenge it names can be
+ * consumed first: "a challenge is consumed by the first login attempt that names
+ * it, successful or not". Returns null when the token is not a JWS with a nonce.
+ */
+export function readAssertionNonce(assertion: string): string | null {
+  try {
+    const header = decodeProtectedHeader(assertion);
+    if (typeof header.alg !== "string") return null;
+    const payload = decodeJwt(assertion);
+    return typeof payload.nonce === "string" && payload.nonce.length > 0 && payload.nonce.length <= 256
+      ? payload.nonce
+      : null;
+  } catch {
+    return null;
+  }
+}
+
+export interface AssertionExpectations {
+  audience: string;
+  /** The kid of the key; a header kid, when present, must match it. */
+  kid: string;
+  nonce: string;
+  nowMs: number;
+}
+
+/** Verifies signature and claims; throws AssertionError with an internal reason. */
+export async function verifyAssertion(
+  assertion: string,
+  signingKey: CryptoKey,
+  expected: AssertionExpectations,
+): Promise<void> {
+  let header;
+  try {
+    header = decodeProtectedHeader(assertion);
+  } catch {
+    throw new AssertionError("malformed");
+  }
+  if (!ASSERTION_ALGORITHMS.includes(header.alg as (typeof ASSERTION_ALGORITHMS)[number])) {
+    throw new AssertionError(`alg ${String(header.alg)} not allowed`);
+  }
+  if (header.typ !== undefined && header.typ !== "JWT") throw new AssertionError("typ must be JWT");
+  if (header.kid !== undefined && header.kid !== expected.kid) throw new AssertionError("unknown kid");
+
+  let payload;
+  try {
+    ({ payload } = await jwtVerify(assertion, signingKey, {
+      algorithms: [...ASSERTION_ALGORITHMS],
+      audience: expected.audience,
+      currentDate: new Date(expected.nowMs),
+      clockTolerance: ASSERTION_CLOCK_TOLERANCE_S,
+      requiredClaims: ["iat", "exp", "nonce"],
+    }));
+  } catch (err) {
+    throw new AssertionError(err instanceof Error ? err.message : "verification failed");
+  }
+  const iat = payload.iat!;
+  const exp = payload.exp!;
+  if (exp - iat > ASSERTION_MAX_LIFETIME_S) throw new AssertionError("exp - iat exceeds 300 s");
+  if (iat > expected.nowMs / 1000 + ASSERTION_CLOCK_TOLERANCE_S) throw new AssertionError("iat in the future");
+  if (payload.nonce !== expected.nonce) throw new AssertionError("nonce mismatch");
+}

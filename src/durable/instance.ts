@@ -1,0 +1,405 @@
+/**
+ * InstanceDO: the one Durable Object of an instance. It is the only writer of
+ * everything that must be decided exactly once: challenges, sessions and their
+ * refresh tokens, rate-limit counters, and the activity log written with them.
+ *
+ * Each decision is a check-and-set inside `ctx.storage.transactionSync`, with all
+ * async work (hashing, sealing) done *before* it: any non-storage await inside a
+ * Durable Object lets other requests interleave, so a read-then-write across an
+ * await would let two requests both win.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { AuthMethod } from "../domain/accessToken";
+import { rotate, type RotationPolicy, type SessionTokenState } from "../domain/rotation";
+import { openSuccessor, sealSuccessor } from "../domain/successorWrap";
+import type { Env } from "../env";
+import { randomToken, sha256Base64url } from "../lib/bytes";
+import type { ActivityEntry, ActivityType } from "../schemas/api";
+import { migrateInstanceStorage } from "./schema";
+
+export const CHALLENGE_TTL_MS = 120_000;
+const REFRESH_TOKEN_BYTES = 32;
+
+export interface SessionGrant {
+  sessionId: string;
+  refreshToken: string;
+  authTimeS: number;
+  amr: AuthMethod[];
+}
+
+export type RefreshResult =
+  | ({ ok: true; replayed: boolean } & SessionGrant)
+  | { ok: false; error: "unknown" | "expired" | "revoked" | "theft" };
+
+export type SessionStatus = "active" | "revoked" | "expired" | "unknown";
+
+export interface SessionSummary {
+  id: string;
+  deviceName: string | null;
+  createdAt: number;
+  lastUsedAt: number;
+  current: boolean;
+}
+
+export interface RateLimitVerdict {
+  allowed: boolean;
+  retryAfterS: number;
+}
+
+interface SessionRow extends Record<string, SqlStorageValue> {
+  id: string;
+  device_name: string | null;
+  created_at_ms: number;
+  last_used_at_ms: number;
+  auth_time_s: number;
+  amr: string;
+  current_hash: string;
+  previous_hash: string | null;
+  rotated_at_ms: number | null;
+  successor_wrap: string | null;
+  revoked_at_ms: number | null;
+  revoked_reason: string | null;
+}
+
+function toTokenState(row: SessionRow): SessionTokenState {
+  return {
+    currentHash: row.current_hash,
+    previousHash: row.previous_hash,
+    rotatedAtMs: row.rotated_at_ms,
+    createdAtMs: row.created_at_ms,
+    lastRefreshAtMs: row.last_used_at_ms,
+    revoked: row.revoked_at_ms !== null,
+  };
+}
+
+export class InstanceDO extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    void ctx.blockConcurrencyWhile(async () => migrateInstanceStorage(ctx.storage));
+  }
+
+  // --- challenges --------------------------------------------------------------
+
+  issueChallenge(): { challenge: string; expiresAtMs: number } {
+    const nowMs = Date.now();
+    const challenge = randomToken(32);
+    const expiresAtMs = nowMs + CHALLENGE_TTL_MS;
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec("DELETE FROM challenges WHERE expires_at_ms < ?", nowMs);
+      this.sql.exec("INSERT INTO challenges (challenge, expires_at_ms) VALUES (?, ?)", challenge, expiresAtMs);
+    });
+    return { challenge, expiresAtMs };
+  }
+
+  /** Single use: the first caller that names a live challenge gets true, all others false. */
+  consumeChallenge(challenge: string): boolean {
+    const row = this.sql
+      .exec<{ expires_at_ms: number }>("DELETE FROM challenges WHERE challenge = ? RETURNING expires_at_ms", challenge)
+      .toArray()[0];
+    return row !== undefined && row.expires_at_ms >= Date.now();
+  }
+
+  // --- sessions ----------------------------------------------------------------
+
+  async createSession(input: {
+    deviceName: string | null;
+    amr: AuthMethod[];
+    activity: ActivityType;
+    maxTtlMs: number;
+  }): Promise<SessionGrant> {
+    const sessionId = randomToken(16);
+    const refreshToken = randomToken(REFRESH_TOKEN_BYTES);
+    const hash = await sha256Base64url(refreshToken);
+    const nowMs = Date.now();
+    const authTimeS = Math.floor(nowMs / 1000);
+    this.ctx.storage.transactionSync(() => {
+      // Sessions past their absolute lifetime can never be used again: drop them
+      // (their tokens cascade) so storage stays bounded.
+      this.sql.exec("DELETE FROM sessions WHERE created_at_ms < ?", nowMs - input.maxTtlMs);
+      this.sql.exec(
+        `INSERT INTO sessions (id, device_name, created_at_ms, last_used_at_ms, auth_time_s, amr, current_hash)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        sessionId,
+        input.deviceName,
+        nowMs,
+        nowMs,
+        authTimeS,
+        JSON.stringify(input.amr),
+        hash,
+      );
+      this.sql.exec("INSERT INTO refresh_tokens (hash, session_id, issued_at_ms) VALUES (?, ?, ?)", hash, sessionId, nowMs);
+      this.insertActivity(input.activity, sessionId, input.deviceName ? { deviceName: input.deviceName } : null, nowMs);
+    });
+    return { sessionId, refreshToken, authTimeS, amr: input.amr };
+  }
+
+  /** PROTOCOL.md §5: the rules live in domain/rotation.ts; this persists them. */
+  async refresh(presentedToken: string, policy: RotationPolicy): Promise<RefreshResult> {
+    // All async work first: nothing below may await until the decision is stored.
+    const presentedHash = await sha256Base64url(presentedToken);
+    const successor = randomToken(REFRESH_TOKEN_BYTES);
+    const [successorHash, successorWrap] = await Promise.all([
+      sha256Base64url(successor),
+      sealSuccessor(presentedToken, successor),
+    ]);
+    const nowMs = Date.now();
+
+    const decided = this.ctx.storage.transactionSync(() => {
+      const row = this.sql
+        .exec<SessionRow>(
+          "SELECT s.* FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.hash = ?",
+          presentedHash,
+        )
+        .toArray()[0];
+      if (!row) return { kind: "unknown" as const };
+      const { outcome, next } = rotate(toTokenState(row), presentedHash, successorHash, nowMs, policy);
+      switch (outcome.kind) {
+        case "rotate":
+          this.sql.exec(
+            `UPDATE sessions SET current_hash = ?, previous_hash = ?, rotated_at_ms = ?, last_used_at_ms = ?,
+               successor_wrap = ? WHERE id = ?`,
+            next.currentHash,
+            next.previousHash,
+            next.rotatedAtMs,
+            next.lastRefreshAtMs,
+            successorWrap,
+            row.id,
+          );
+          this.sql.exec(
+            "INSERT INTO refresh_tokens (hash, session_id, issued_at_ms) VALUES (?, ?, ?)",
+            successorHash,
+            row.id,
+            nowMs,
+          );
+          return { kind: "rotated" as const, row };
+        case "replay":
+          this.sql.exec("UPDATE sessions SET last_used_at_ms = ? WHERE id = ?", nowMs, row.id);
+          return { kind: "replay" as const, row };
+        case "theft":
+          this.revokeInTransaction(row.id, "refresh_token_reuse", nowMs);
+          this.insertActivity("refresh_token_reuse", row.id, null, nowMs);
+          return { kind: "theft" as const };
+        case "expired":
+          return { kind: "expired" as const };
+        case "revoked":
+          return { kind: "revoked" as const };
+      }
+    });
+
+    switch (decided.kind) {
+      case "rotated":
+        return this.grant(decided.row, successor, false);
+      case "replay": {
+        const again = decided.row.successor_wrap && (await openSuccessor(presentedToken, decided.row.successor_wrap));
+        // The wrap was sealed under this very token; failing to open it means
+        // storage was corrupted, which is a bug, not a client error.
+        if (!again) throw new Error(`successor wrap of session ${decided.row.id} does not open`);
+        return this.grant(decided.row, again, true);
+      }
+      default:
+        return { ok: false, error: decided.kind };
+    }
+  }
+
+  private grant(row: SessionRow, refreshToken: string, replayed: boolean): RefreshResult {
+    return {
+      ok: true,
+      replayed,
+      sessionId: row.id,
+      refreshToken,
+      authTimeS: row.auth_time_s,
+      amr: JSON.parse(row.amr) as AuthMethod[],
+    };
+  }
+
+  /** Logout: any token the session issued ends it. Returns the session id, if any. */
+  async logout(presentedToken: string): Promise<string | null> {
+    const hash = await sha256Base64url(presentedToken);
+    const nowMs = Date.now();
+    return this.ctx.storage.transactionSync(() => {
+      const row = this.sql
+        .exec<{ session_id: string }>("SELECT session_id FROM refresh_tokens WHERE hash = ?", hash)
+        .toArray()[0];
+      if (!row) return null;
+      if (this.revokeInTransaction(row.session_id, "logout", nowMs)) {
+        this.insertActivity("logout", row.session_id, null, nowMs);
+      }
+      return row.session_id;
+    });
+  }
+
+  /** The per-request revocation check behind every Bearer route: one indexed read. */
+  sessionStatus(sessionId: string, policy: Pick<RotationPolicy, "idleTtlMs" | "maxTtlMs">): SessionStatus {
+    const row = this.sql
+      .exec<{ created_at_ms: number; last_used_at_ms: number; revoked_at_ms: number | null }>(
+        "SELECT created_at_ms, last_used_at_ms, revoked_at_ms FROM sessions WHERE id = ?",
+        sessionId,
+      )
+      .toArray()[0];
+    if (!row) return "unknown";
+    if (row.revoked_at_ms !== null) return "revoked";
+    const nowMs = Date.now();
+    if (nowMs - row.created_at_ms >= policy.maxTtlMs || nowMs - row.last_used_at_ms >= policy.idleTtlMs) {
+      return "expired";
+    }
+    return "active";
+  }
+
+  /** Step-up: records a fresh signed-challenge login on an active session. */
+  stepUp(sessionId: string, amr: AuthMethod[]): { authTimeS: number } | null {
+    const nowMs = Date.now();
+    const authTimeS = Math.floor(nowMs / 1000);
+    const changed = this.sql.exec(
+      "UPDATE sessions SET auth_time_s = ?, amr = ?, last_used_at_ms = ? WHERE id = ? AND revoked_at_ms IS NULL",
+      authTimeS,
+      JSON.stringify(amr),
+      nowMs,
+      sessionId,
+    ).rowsWritten;
+    return changed > 0 ? { authTimeS } : null;
+  }
+
+  listSessions(currentSessionId: string, policy: Pick<RotationPolicy, "idleTtlMs" | "maxTtlMs">): SessionSummary[] {
+    const nowMs = Date.now();
+    return this.sql
+      .exec<Pick<SessionRow, "id" | "device_name" | "created_at_ms" | "last_used_at_ms">>(
+        `SELECT id, device_name, created_at_ms, last_used_at_ms FROM sessions
+         WHERE revoked_at_ms IS NULL AND created_at_ms > ? AND last_used_at_ms > ?
+         ORDER BY created_at_ms DESC`,
+        nowMs - policy.maxTtlMs,
+        nowMs - policy.idleTtlMs,
+      )
+      .toArray()
+      .map((r) => ({
+        id: r.id,
+        deviceName: r.device_name,
+        createdAt: r.created_at_ms,
+        lastUsedAt: r.last_used_at_ms,
+        current: r.id === currentSessionId,
+      }));
+  }
+
+  /** Revokes one session; false if it does not exist or was already revoked. */
+  revokeSession(sessionId: string, bySessionId: string | null): boolean {
+    const nowMs = Date.now();
+    return this.ctx.storage.transactionSync(() => {
+      const revoked = this.revokeInTransaction(sessionId, "revoked", nowMs);
+      if (revoked) this.insertActivity("session_revoked", sessionId, bySessionId ? { by: bySessionId } : null, nowMs);
+      return revoked;
+    });
+  }
+
+  /** Revokes every live session except `keepSessionId`, atomically. Returns how many. */
+  revokeOtherSessions(keepSessionId: string, reason: string): number {
+    const nowMs = Date.now();
+    return this.ctx.storage.transactionSync(() => {
+      const ids = this.sql
+        .exec<{ id: string }>("SELECT id FROM sessions WHERE revoked_at_ms IS NULL AND id != ?", keepSessionId)
+        .toArray()
+        .map((r) => r.id);
+      for (const id of ids) {
+        this.revokeInTransaction(id, reason, nowMs);
+        this.insertActivity("session_revoked", id, { by: keepSessionId, reason }, nowMs);
+      }
+      return ids.length;
+    });
+  }
+
+  /**
+   * Revocation is one UPDATE: the session row is the single source of truth for
+   * its refresh tokens (looked up through it) and access tokens (checked against
+   * it on every request), so nothing can be minted from it afterwards.
+   */
+  private revokeInTransaction(sessionId: string, reason: string, nowMs: number): boolean {
+    const { rowsWritten } = this.sql.exec(
+      "UPDATE sessions SET revoked_at_ms = ?, revoked_reason = ?, successor_wrap = NULL WHERE id = ? AND revoked_at_ms IS NULL",
+      nowMs,
+      reason,
+      sessionId,
+    );
+    return rowsWritten > 0;
+  }
+
+  // --- activity ----------------------------------------------------------------
+
+  recordActivity(type: ActivityType, sessionId: string | null, detail: Record<string, unknown> | null): void {
+    this.insertActivity(type, sessionId, detail, Date.now());
+  }
+
+  listActivity(beforeId: number | undefined, limit: number): ActivityEntry[] {
+    const rows = this.sql
+      .exec<{ id: number; type: string; at_ms: number; session_id: string | null; detail: string | null }>(
+        "SELECT id, type, at_ms, session_id, detail FROM activity WHERE id < ? ORDER BY id DESC LIMIT ?",
+        beforeId ?? Number.MAX_SAFE_INTEGER,
+        limit,
+      )
+      .toArray();
+    return rows.map((r) => ({
+      id: r.id,
+      type: r.type as ActivityType,
+      at: r.at_ms,
+      ...(r.session_id ? { sessionId: r.session_id } : {}),
+      ...(r.detail ? { detail: JSON.parse(r.detail) as Record<string, unknown> } : {}),
+    }));
+  }
+
+  private insertActivity(
+    type: ActivityType,
+    sessionId: string | null,
+    detail: Record<string, unknown> | null,
+    nowMs: number,
+  ): void {
+    this.sql.exec(
+      "INSERT INTO activity (type, at_ms, session_id, detail) VALUES (?, ?, ?, ?)",
+      type,
+      nowMs,
+      sessionId,
+      detail ? JSON.stringify(detail) : null,
+    );
+  }
+
+  // --- rate limits -------------------------------------------------------------
+
+  /**
+   * Fixed-window counter: allows `limit` hits per `windowMs` for `key`. Exact under
+   * concurrency because the read and the increment share one transaction.
+   */
+  hitRateLimit(key: string, limit: number, windowMs: number): RateLimitVerdict {
+    const nowMs = Date.now();
+    return this.ctx.storage.transactionSync(() => {
+      const row = this.sql
+        .exec<{ window_ends_at_ms: number; count: number }>(
+          "SELECT window_ends_at_ms, count FROM rate_limits WHERE key = ?",
+          key,
+        )
+        .toArray()[0];
+      if (!row || row.window_ends_at_ms <= nowMs) {
+        this.sql.exec("DELETE FROM rate_limits WHERE window_ends_at_ms <= ?", nowMs);
+        this.sql.exec(
+          "INSERT INTO rate_limits (key, window_ends_at_ms, count) VALUES (?, ?, 1)",
+          key,
+          nowMs + windowMs,
+        );
+        return { allowed: true, retryAfterS: 0 };
+      }
+      if (row.count >= limit) {
+        return { allowed: false, retryAfterS: Math.ceil((row.window_ends_at_ms - nowMs) / 1000) };
+      }
+      this.sql.exec("UPDATE rate_limits SET count = count + 1 WHERE key = ?", key);
+      return { allowed: true, retryAfterS: 0 };
+    });
+  }
+
+  /** Reads a counter without counting: is `key` already at `limit`? */
+  peekRateLimit(key: string, limit: number): RateLimitVerdict {
+    const nowMs = Date.now();
+    const row = this.sql
+      .exec<{ window_ends_at_ms: number; count: number }>("SELECT window_ends_at_ms, count FROM rate_limits WHERE key = ?", key)
+      .toArray()[0];
+    if (!row || row.window_ends_at_ms <= nowMs || row.count < limit) return { allowed: true, retryAfterS: 0 };
+    return { allowed: false, retryAfterS: Math.ceil((row.window_ends_at_ms - nowMs) / 1000) };
+  }
+}

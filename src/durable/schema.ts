@@ -1,0 +1,71 @@
+/**
+ * The Durable Object's own SQLite schema, versioned. `migrateInstanceStorage` runs
+ * in the constructor (inside blockConcurrencyWhile), applies each step past the
+ * stored version in one transaction, and so upgrades never lose sessions.
+ * docs/storage-schema.md describes every table.
+ */
+const STEPS: readonly string[] = [
+  // v1: challenges, sessions with their refresh tokens, activity log, rate limits.
+  `
+  CREATE TABLE challenges (
+    challenge TEXT PRIMARY KEY,
+    expires_at_ms INTEGER NOT NULL
+  );
+  CREATE INDEX challenges_expiry ON challenges (expires_at_ms);
+
+  CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    device_name TEXT,
+    created_at_ms INTEGER NOT NULL,
+    last_used_at_ms INTEGER NOT NULL,
+    auth_time_s INTEGER NOT NULL,
+    amr TEXT NOT NULL,
+    current_hash TEXT NOT NULL,
+    previous_hash TEXT,
+    rotated_at_ms INTEGER,
+    successor_wrap TEXT,
+    revoked_at_ms INTEGER,
+    revoked_reason TEXT
+  );
+
+  CREATE TABLE refresh_tokens (
+    hash TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    issued_at_ms INTEGER NOT NULL
+  );
+  CREATE INDEX refresh_tokens_session ON refresh_tokens (session_id);
+
+  CREATE TABLE activity (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    type TEXT NOT NULL,
+    at_ms INTEGER NOT NULL,
+    session_id TEXT,
+    detail TEXT
+  );
+
+  CREATE TABLE rate_limits (
+    key TEXT PRIMARY KEY,
+    window_ends_at_ms INTEGER NOT NULL,
+    count INTEGER NOT NULL
+  );
+  CREATE INDEX rate_limits_expiry ON rate_limits (window_ends_at_ms);
+  `,
+];
+
+export const INSTANCE_SCHEMA_VERSION = STEPS.length;
+
+export function migrateInstanceStorage(storage: DurableObjectStorage): void {
+  storage.transactionSync(() => {
+    storage.sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+    const row = storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").toArray()[0];
+    const from = row ? Number(row.value) : 0;
+    if (from > STEPS.length) {
+      throw new Error(`storage schema v${from} is newer than this code (v${STEPS.length}); refusing to run`);
+    }
+    for (let v = from; v < STEPS.length; v++) storage.sql.exec(STEPS[v]!);
+    storage.sql.exec(
+      "INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      String(STEPS.length),
+    );
+  });
+}

@@ -1,0 +1,27 @@
+import type { InstanceDO } from "./durable/instance";
+
+/** Bindings declared in wrangler.toml, plus the secrets set with `wrangler secret`. */
+export interface Env {
+  DB: D1Database;
+  CACHE: KVNamespace;
+  INSTANCE: DurableObjectNamespace<InstanceDO>;
+
+  // [vars]: strings, parsed by readSettings().
+  ORIGIN?: string;
+  OWNER_HANDLE?: string;
+  ACCESS_TOKEN_TTL_S?: string;
+  REFRESH_REUSE_GRACE_S?: string;
+  REFRESH_IDLE_TTL_S?: string;
+  SESSION_MAX_TTL_S?: string;
+  STEP_UP_MAX_AGE_S?: string;
+  ALLOW_INSECURE_FEDERATION?: string;
+  RATE_LIMIT_PER_MIN?: string;
+
+  // Secrets.
+  /** One-time code that proves the right to claim a fresh instance (>= 128 bits). */
+  SETUP_CODE?: string;
+  /** The instance's Ed25519 private JWK (JSON) that signs access tokens. */
+  INSTANCE_SIGNING_KEY?: string;
+  /** 32 random bytes, base64url: keys data encrypted or keyed-hashed at rest. */
+  DATA_KEY?: string;
+}

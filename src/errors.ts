@@ -1,0 +1,63 @@
+/** The protocol's error codes (PROTOCOL.md §0) and the status each one travels with. */
+export const ERROR_STATUS = {
+  invalid_request: 400,
+  unauthorized: 401,
+  invalid_assertion: 401,
+  mfa_required: 401,
+  invalid_code: 401,
+  session_revoked: 401,
+  forbidden: 403,
+  step_up_required: 403,
+  not_claimed: 404,
+  not_found: 404,
+  already_claimed: 409,
+  version_conflict: 409,
+  payload_too_large: 413,
+  rate_limited: 429,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export interface ApiErrorOptions {
+  headers?: Record<string, string>;
+  /** zod issues, sent with invalid_request. */
+  issues?: unknown[];
+  /** Internal reason: logged, never sent. */
+  reason?: string;
+}
+
+/**
+ * The one error that goes on the wire. app.onError turns it into
+ * {"error", "message"[, "issues"]}; anything else thrown is a bug and becomes a 500.
+ */
+export class ApiError extends Error {
+  readonly status: (typeof ERROR_STATUS)[ErrorCode];
+  readonly headers: Record<string, string>;
+  readonly issues?: unknown[];
+  readonly reason?: string;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options: ApiErrorOptions = {},
+  ) {
+    super(message);
+    this.name = "ApiError";
+    this.status = ERROR_STATUS[code];
+    this.headers = options.headers ?? {};
+    this.issues = options.issues;
+    this.reason = options.reason;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return this.issues
+      ? { error: this.code, message: this.message, issues: this.issues }
+      : { error: this.code, message: this.message };
+  }
+}
+
+export function rateLimited(retryAfterS: number, message = "Too many requests; try again later."): ApiError {
+  return new ApiError("rate_limited", message, {
+    headers: { "Retry-After": String(Math.max(1, Math.ceil(retryAfterS))) },
+  });
+}

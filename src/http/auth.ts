@@ -1,0 +1,67 @@
+import type { Context, MiddlewareHandler } from "hono";
+import { AccessTokenError, verifyAccessToken } from "../domain/accessToken";
+import { checkStepUp } from "../domain/stepUp";
+import { ApiError } from "../errors";
+import { loadInstanceKey } from "../lib/instanceKey";
+import { sessionPolicy } from "../services/sessions";
+import { instanceStub } from "./instance";
+import type { AppEnv } from "./types";
+
+const challengeHeader = (error: string) => ({ "WWW-Authenticate": `Bearer error="${error}"` });
+
+/**
+ * Bearer authentication for /api: verify the instance-signed JWT, then ask the
+ * Durable Object whether its session is still live, so a revoked session's tokens
+ * stop working on the very next request instead of at expiry.
+ */
+export const requireBearer: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const header = c.req.header("authorization");
+  const match = header?.match(/^Bearer ([A-Za-z0-9_.-]+)$/);
+  if (!match) {
+    throw new ApiError("unauthorized", "An access token is required (Authorization: Bearer).", {
+      headers: { "WWW-Authenticate": "Bearer" },
+    });
+  }
+  c.set("auth", await authenticateAccessToken(c, match[1]!));
+  await next();
+};
+
+export async function authenticateAccessToken(c: Context<AppEnv>, token: string) {
+  const key = await loadInstanceKey(c.env.INSTANCE_SIGNING_KEY);
+  let claims;
+  try {
+    claims = await verifyAccessToken(token, key, c.get("origin"), Date.now());
+  } catch (err) {
+    if (!(err instanceof AccessTokenError)) throw err;
+    throw new ApiError("unauthorized", "The access token is invalid or expired.", {
+      headers: challengeHeader("invalid_token"),
+      reason: err.reason,
+    });
+  }
+  const status = await instanceStub(c.env).sessionStatus(claims.sid, sessionPolicy(c.get("settings")));
+  if (status !== "active") {
+    throw new ApiError("session_revoked", "This session has ended; log in again.", {
+      headers: challengeHeader("invalid_token"),
+      reason: `session ${status}`,
+    });
+  }
+  return claims;
+}
+
+/** Throws `403 step_up_required` unless the token's login is fresh (and has otp when 2FA is on). */
+export function requireStepUp(c: Context<AppEnv>, mfaEnabled: boolean): void {
+  const verdict = checkStepUp(c.get("auth"), {
+    nowMs: Date.now(),
+    maxAgeS: c.get("settings").stepUpMaxAgeS,
+    mfaEnabled,
+  });
+  if (!verdict.ok) {
+    throw new ApiError(
+      "step_up_required",
+      verdict.reason === "stale"
+        ? "This action needs a recent login: sign the challenge again (POST /auth/reauth)."
+        : "This action needs a login with your second factor (POST /auth/reauth with a code).",
+      { reason: verdict.reason },
+    );
+  }
+}

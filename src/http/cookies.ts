@@ -1,0 +1,22 @@
+import type { Context } from "hono";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import type { AppEnv } from "./types";
+
+/**
+ * The refresh cookie `__Secure-rt` (PROTOCOL.md §4): HttpOnly, Secure,
+ * SameSite=Strict, sent only to /auth, so page scripts and /api never see it.
+ */
+const NAME = "rt";
+const OPTIONS = { prefix: "secure", httpOnly: true, secure: true, sameSite: "Strict", path: "/auth" } as const;
+
+export function readRefreshCookie(c: Context<AppEnv>): string | undefined {
+  return getCookie(c, NAME, "secure");
+}
+
+export function setRefreshCookie(c: Context<AppEnv>, token: string): void {
+  setCookie(c, NAME, token, { ...OPTIONS, maxAge: c.get("settings").refreshIdleTtlS });
+}
+
+export function clearRefreshCookie(c: Context<AppEnv>): void {
+  deleteCookie(c, NAME, OPTIONS);
+}

@@ -1,0 +1,74 @@
+import type { MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { secureHeaders } from "hono/secure-headers";
+import { ApiError } from "../errors";
+import { LIMITS } from "../schemas/api";
+import { readSettings } from "../settings";
+import type { AppEnv } from "./types";
+
+/** Settings and the effective ORIGIN, for every request. */
+export const withSettings: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const settings = readSettings(c.env);
+  c.set("settings", settings);
+  c.set("origin", settings.origin ?? new URL(c.req.url).origin);
+  await next();
+};
+
+export const securityHeaders = secureHeaders({
+  contentSecurityPolicy: {
+    defaultSrc: ["'self'"],
+    scriptSrc: ["'self'"],
+    styleSrc: ["'self'"],
+    imgSrc: ["'self'", "data:"],
+    connectSrc: ["'self'"],
+    objectSrc: ["'none'"],
+    baseUri: ["'none'"],
+    formAction: ["'self'"],
+    frameAncestors: ["'none'"],
+  },
+  strictTransportSecurity: "max-age=63072000; includeSubDomains",
+  xFrameOptions: "DENY",
+  referrerPolicy: "no-referrer",
+  crossOriginResourcePolicy: false,
+});
+
+/**
+ * PROTOCOL.md §0: state-changing browser routes refuse a request whose Origin is
+ * present and differs from ORIGIN. Hono's csrf() only looks at form posts, and
+ * these routes take JSON, so the check is ours. The WebSocket upgrade is a GET and
+ * is checked by its own route.
+ */
+export const checkOrigin: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const method = c.req.method;
+  if (method !== "GET" && method !== "HEAD" && method !== "OPTIONS") {
+    const origin = c.req.header("origin");
+    if (origin !== undefined && origin !== c.get("origin")) {
+      throw new ApiError("forbidden", "Cross-origin requests are not allowed here.");
+    }
+  }
+  await next();
+};
+
+/** PROTOCOL.md §0: bodies over the limit are `413 payload_too_large`. */
+export function limitBody(maxBytes: number = LIMITS.bodyBytes): MiddlewareHandler<AppEnv> {
+  return bodyLimit({
+    maxSize: maxBytes,
+    onError: () => {
+      throw new ApiError("payload_too_large", `The body is larger than ${maxBytes} bytes.`);
+    },
+  });
+}
+
+/** Public, credential-free CORS for discovery and message submission. */
+export const publicCors: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (c.req.method === "OPTIONS") {
+    return c.body(null, 204, {
+      "Access-Control-Allow-Origin": "*",
+      "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+      "Access-Control-Allow-Headers": "Content-Type",
+      "Access-Control-Max-Age": "86400",
+    });
+  }
+  await next();
+  c.header("Access-Control-Allow-Origin", "*");
+};

@@ -1,0 +1,21 @@
+import type { Context } from "hono";
+import { rateLimited } from "../errors";
+import { clientAddress, instanceStub } from "./instance";
+import type { AppEnv } from "./types";
+
+/** Route groups with their own per-address budget of RATE_LIMIT_PER_MIN a minute. */
+export type RateLimitGroup = "challenge" | "setup" | "login" | "escrow" | "refresh" | "reauth";
+
+/**
+ * Counts this request against the client address's budget for `group` and throws
+ * `429 rate_limited` with Retry-After once it is spent. The counter lives in the
+ * Durable Object, so it is exact; KV could not count reliably.
+ */
+export async function enforceRateLimit(c: Context<AppEnv>, group: RateLimitGroup): Promise<void> {
+  const verdict = await instanceStub(c.env).hitRateLimit(
+    `rl:${group}:${clientAddress(c)}`,
+    c.get("settings").rateLimitPerMin,
+    60_000,
+  );
+  if (!verdict.allowed) throw rateLimited(verdict.retryAfterS);
+}

@@ -1,0 +1,13 @@
+import type { AccessClaims } from "../domain/accessToken";
+import type { Env } from "../env";
+import type { Settings } from "../settings";
+
+export interface AppVariables {
+  settings: Settings;
+  /** ORIGIN, or the request's own origin in local development. */
+  origin: string;
+  /** Set by requireBearer on /api routes. */
+  auth: AccessClaims;
+}
+
+export type AppEnv = { Bindings: Env; Variables: AppVariables };

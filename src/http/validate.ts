@@ -1,0 +1,37 @@
+import type { Context } from "hono";
+import type { z } from "zod";
+import { ApiError } from "../errors";
+
+/**
+ * Reads a JSON body and validates it against a schema. Malformed JSON, a wrong
+ * content type and schema failures are all `400 invalid_request` (with zod's
+ * issues for the latter); an empty body counts as `{}` so that bodiless POSTs work.
+ */
+export async function readJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
+  const text = await c.req.text();
+  let value: unknown = {};
+  if (text.trim() !== "") {
+    const type = c.req.header("content-type") ?? "";
+    if (!/^application\/([\w.+-]+\+)?json\b/i.test(type)) {
+      throw new ApiError("invalid_request", "The body must be JSON (Content-Type: application/json).");
+    }
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new ApiError("invalid_request", "The body is not valid JSON.");
+    }
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    throw new ApiError("invalid_request", "The request body is invalid.", { issues: parsed.error.issues });
+  }
+  return parsed.data;
+}
+
+export function readQuery<S extends z.ZodType>(c: Context, schema: S): z.infer<S> {
+  const parsed = schema.safeParse(c.req.query());
+  if (!parsed.success) {
+    throw new ApiError("invalid_request", "The query string is invalid.", { issues: parsed.error.issues });
+  }
+  return parsed.data;
+}

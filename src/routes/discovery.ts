@@ -1,0 +1,30 @@
+/** PROTOCOL.md §2: public discovery documents (CORS *, no cookies). */
+import { Hono } from "hono";
+import { ApiError } from "../errors";
+import { publicCors } from "../http/middleware";
+import type { AppEnv } from "../http/types";
+import { getJwks } from "../storage/jwksCache";
+import { isClaimed } from "../storage/ownerStore";
+
+export const discoveryRoutes = new Hono<AppEnv>();
+
+discoveryRoutes.use("*", publicCors);
+
+discoveryRoutes.get("/jwks.json", async (c) => {
+  const jwks = await getJwks(c.env);
+  if (!jwks) throw new ApiError("not_claimed", "This instance has not been claimed yet.");
+  c.header("Cache-Control", "public, max-age=300");
+  return c.json(jwks);
+});
+
+discoveryRoutes.get("/indienet", async (c) => {
+  const origin = c.get("origin");
+  return c.json({
+    protocol: "indienet/1",
+    origin,
+    claimed: await isClaimed(c.env.DB),
+    jwks_uri: `${origin}/.well-known/jwks.json`,
+    messages_endpoint: `${origin}/messages`,
+    inbox: `${origin}/inbox`,
+  });
+});

@@ -1,0 +1,63 @@
+/** PROTOCOL.md §7: escrow maintenance and key rotation (Bearer). */
+import { Hono } from "hono";
+import { findThumbprintMismatch } from "../domain/publicKeys";
+import { ApiError } from "../errors";
+import { requireStepUp } from "../http/auth";
+import { instanceStub } from "../http/instance";
+import { limitBody } from "../http/middleware";
+import type { AppEnv } from "../http/types";
+import { readJson } from "../http/validate";
+import { escrowUpdateRequestSchema, LIMITS } from "../schemas/api";
+import { checkAssertion } from "../services/assertions";
+import { invalidateJwks } from "../storage/jwksCache";
+import * as owner from "../storage/ownerStore";
+
+export const escrowRoutes = new Hono<AppEnv>();
+
+escrowRoutes.get("/escrow", async (c) => {
+  const escrow = await owner.latestEscrow(c.env.DB);
+  if (!escrow) throw new ApiError("not_claimed", "This instance has not been claimed yet.");
+  return c.json(escrow);
+});
+
+escrowRoutes.put("/escrow", limitBody(LIMITS.escrowBodyBytes), async (c) => {
+  requireStepUp(c, false);
+  const body = await readJson(c, escrowUpdateRequestSchema);
+  const current = await owner.currentKeys(c.env.DB);
+  if (!current) throw new ApiError("not_claimed", "This instance has not been claimed yet.");
+
+  const next = body.publicKeys ?? current;
+  const rotating = next.sig.kid !== current.sig.kid || next.enc.kid !== current.enc.kid;
+  if (rotating) {
+    const mismatch = await findThumbprintMismatch(next);
+    if (mismatch) throw new ApiError("invalid_request", `publicKeys.${mismatch}.kid must be its RFC 7638 thumbprint.`);
+    for (const use of ["sig", "enc"] as const) {
+      if (next[use].kid !== current[use].kid && (await owner.isKnownKid(c.env.DB, next[use].kid))) {
+        throw new ApiError("invalid_request", `publicKeys.${use} was used before; a retired key cannot return.`);
+      }
+    }
+    if (!body.assertion) {
+      throw new ApiError("invalid_request", "Rotating keys needs an assertion signed by the new signing key.");
+    }
+    await checkAssertion(c, body.assertion, next.sig, "key_rotation");
+  }
+
+  const result = await owner.updateEscrow(c.env.DB, {
+    expectedVersion: body.expectedVersion,
+    blob: body.blob,
+    current,
+    next,
+    nowMs: Date.now(),
+  });
+  if (!result.ok) {
+    throw new ApiError("version_conflict", "The escrow changed since you read it; fetch it and try again.");
+  }
+  const stub = instanceStub(c.env);
+  const sid = c.get("auth").sid;
+  await stub.recordActivity("escrow_updated", sid, { version: result.version });
+  if (result.rotated.length > 0) {
+    await invalidateJwks(c.env);
+    await stub.recordActivity("keys_rotated", sid, { rotated: result.rotated, version: result.version });
+  }
+  return c.json({ version: result.version });
+});

@@ -1,0 +1,33 @@
+/** PROTOCOL.md §6: sessions and the activity log (Bearer). */
+import { Hono } from "hono";
+import { ApiError } from "../errors";
+import { instanceStub } from "../http/instance";
+import type { AppEnv } from "../http/types";
+import { readQuery } from "../http/validate";
+import { activityQuerySchema } from "../schemas/api";
+import { sessionPolicy } from "../services/sessions";
+
+export const sessionRoutes = new Hono<AppEnv>();
+
+sessionRoutes.get("/sessions", async (c) => {
+  const sessions = await instanceStub(c.env).listSessions(c.get("auth").sid, sessionPolicy(c.get("settings")));
+  return c.json({ sessions });
+});
+
+sessionRoutes.delete("/sessions/:id", async (c) => {
+  const id = c.req.param("id");
+  if (!(await instanceStub(c.env).revokeSession(id, c.get("auth").sid))) {
+    throw new ApiError("not_found", "No live session has this id.");
+  }
+  return c.body(null, 204);
+});
+
+sessionRoutes.delete("/sessions", async (c) => {
+  await instanceStub(c.env).revokeOtherSessions(c.get("auth").sid, "revoked_by_owner");
+  return c.body(null, 204);
+});
+
+sessionRoutes.get("/activity", async (c) => {
+  const query = readQuery(c, activityQuerySchema);
+  return c.json({ entries: await instanceStub(c.env).listActivity(query.before, query.limit) });
+});

@@ -1,0 +1,169 @@
+/**
+ * Request and response shapes of PROTOCOL.md, and nothing else: routes validate
+ * with these, the tests and the browser client parse responses with them.
+ */
+import { z } from "zod";
+
+const utf8Bytes = (s: string) => new TextEncoder().encode(s).length;
+
+export const LIMITS = {
+  /** Default JSON body limit (PROTOCOL.md §0). */
+  bodyBytes: 64 * 1024,
+  /** Routes that carry an escrow blob of up to 64 KiB plus keys and an assertion. */
+  escrowBodyBytes: 80 * 1024,
+  escrowBlobBytes: 64 * 1024,
+  assertionChars: 4096,
+  deviceNameChars: 100,
+  setupCodeChars: 256,
+  activityPageMax: 100,
+} as const;
+
+export const base64urlString = z.string().regex(/^[A-Za-z0-9_-]+$/, "must be base64url without padding");
+
+/** Ed25519 public key. strictObject: a JWK carrying "d" (a private key) is refused. */
+export const signingJwkSchema = z.strictObject({
+  kty: z.literal("OKP"),
+  crv: z.literal("Ed25519"),
+  x: base64urlString.length(43),
+  kid: z.string().min(1).max(128),
+  use: z.literal("sig"),
+  alg: z.enum(["Ed25519", "EdDSA"]).optional(),
+  key_ops: z.array(z.literal("verify")).optional(),
+});
+
+/** X25519 public key for ECDH-ES(+A256KW) / A256GCM. */
+export const encryptionJwkSchema = z.strictObject({
+  kty: z.literal("OKP"),
+  crv: z.literal("X25519"),
+  x: base64urlString.length(43),
+  kid: z.string().min(1).max(128),
+  use: z.literal("enc"),
+  alg: z.enum(["ECDH-ES+A256KW", "ECDH-ES"]).optional(),
+  key_ops: z.array(z.never()).optional(),
+});
+
+export const publicKeysSchema = z.strictObject({ sig: signingJwkSchema, enc: encryptionJwkSchema });
+export type PublicKeys = z.infer<typeof publicKeysSchema>;
+export type PublicJwk = z.infer<typeof signingJwkSchema> | z.infer<typeof encryptionJwkSchema>;
+
+export const escrowBlobSchema = z
+  .string()
+  .min(1)
+  .refine((s) => utf8Bytes(s) <= LIMITS.escrowBlobBytes, "escrow blob is larger than 64 KiB");
+
+const assertion = z.string().min(1).max(LIMITS.assertionChars);
+const deviceName = z.string().trim().min(1).max(LIMITS.deviceNameChars);
+export const totpCodeSchema = z.string().regex(/^\d{6}$/, "must be 6 digits");
+export const backupCodeSchema = z.string().min(1).max(64);
+
+// --- requests -----------------------------------------------------------------
+
+export const setupRequestSchema = z.object({
+  setupCode: z.string().min(1).max(LIMITS.setupCodeChars),
+  publicKeys: publicKeysSchema,
+  escrow: escrowBlobSchema,
+  assertion,
+  deviceName: deviceName.optional(),
+});
+
+export const loginRequestSchema = z.object({
+  assertion,
+  totp: totpCodeSchema.optional(),
+  backupCode: backupCodeSchema.optional(),
+  mfaTicket: z.string().min(1).max(128).optional(),
+  deviceName: deviceName.optional(),
+});
+
+export const escrowFetchRequestSchema = z.object({
+  totp: totpCodeSchema.optional(),
+  backupCode: backupCodeSchema.optional(),
+});
+
+export const reauthRequestSchema = z.object({
+  assertion,
+  totp: totpCodeSchema.optional(),
+  backupCode: backupCodeSchema.optional(),
+});
+
+export const escrowUpdateRequestSchema = z.object({
+  expectedVersion: z.number().int().min(1),
+  blob: escrowBlobSchema,
+  publicKeys: publicKeysSchema.optional(),
+  assertion: assertion.optional(),
+});
+
+export const activityQuerySchema = z.object({
+  before: z.coerce.number().int().min(1).optional(),
+  limit: z.coerce.number().int().min(1).max(LIMITS.activityPageMax).default(50),
+});
+
+// --- responses ----------------------------------------------------------------
+
+export const challengeResponseSchema = z.object({
+  challenge: z.string(),
+  expiresAt: z.number(),
+  mfa: z.boolean(),
+  claimed: z.boolean(),
+});
+
+export const loginResponseSchema = z.object({
+  accessToken: z.string(),
+  tokenType: z.literal("Bearer"),
+  expiresIn: z.number(),
+  sessionId: z.string(),
+});
+
+export const refreshResponseSchema = z.object({
+  accessToken: z.string(),
+  expiresIn: z.number(),
+  sessionId: z.string(),
+});
+
+export const escrowResponseSchema = z.object({
+  version: z.number().int(),
+  blob: z.string(),
+  publicKeys: publicKeysSchema,
+  mfaTicket: z.string().optional(),
+});
+
+export const sessionSchema = z.object({
+  id: z.string(),
+  deviceName: z.string().nullable(),
+  createdAt: z.number(),
+  lastUsedAt: z.number(),
+  current: z.boolean(),
+});
+export const sessionsResponseSchema = z.object({ sessions: z.array(sessionSchema) });
+
+export const ACTIVITY_TYPES = [
+  "claimed",
+  "login",
+  "login_failed",
+  "refresh_token_reuse",
+  "session_revoked",
+  "totp_enabled",
+  "totp_disabled",
+  "backup_codes_regenerated",
+  "backup_code_used",
+  "escrow_updated",
+  "keys_rotated",
+  "locked_out",
+  "logout",
+] as const;
+export type ActivityType = (typeof ACTIVITY_TYPES)[number];
+
+export const activityEntrySchema = z.object({
+  id: z.number().int(),
+  type: z.enum(ACTIVITY_TYPES),
+  at: z.number(),
+  sessionId: z.string().optional(),
+  detail: z.record(z.string(), z.unknown()).optional(),
+});
+export type ActivityEntry = z.infer<typeof activityEntrySchema>;
+export const activityResponseSchema = z.object({ entries: z.array(activityEntrySchema) });
+
+export const errorResponseSchema = z.object({
+  error: z.string(),
+  message: z.string(),
+  issues: z.array(z.unknown()).optional(),
+});

@@ -1,0 +1,53 @@
+/**
+ * Checking a signed-challenge assertion end to end: consume the challenge it names
+ * (single use, in the Durable Object), then verify signature and claims against
+ * the given owner key. Every failure is `401 invalid_assertion` and is written to
+ * the activity log as `login_failed`.
+ */
+import type { Context } from "hono";
+import { importJWK } from "jose";
+import { AssertionError, readAssertionNonce, verifyAssertion } from "../domain/assertion";
+import { ApiError } from "../errors";
+import { instanceStub } from "../http/instance";
+import type { AppEnv } from "../http/types";
+import type { PublicKeys } from "../schemas/api";
+
+const keyCache = new Map<string, Promise<CryptoKey>>();
+
+/** Owner signing keys, imported once per isolate and kid (a kid is a thumbprint). */
+function importSigningKey(jwk: PublicKeys["sig"]): Promise<CryptoKey> {
+  let hit = keyCache.get(jwk.kid);
+  if (!hit) {
+    hit = importJWK({ kty: jwk.kty, crv: jwk.crv, x: jwk.x }, "Ed25519") as Promise<CryptoKey>;
+    hit.catch(() => keyCache.delete(jwk.kid));
+    keyCache.set(jwk.kid, hit);
+  }
+  return hit;
+}
+
+export async function checkAssertion(
+  c: Context<AppEnv>,
+  assertion: string,
+  signingJwk: PublicKeys["sig"],
+  purpose: "setup" | "login" | "reauth" | "key_rotation",
+): Promise<void> {
+  const fail = async (reason: string): Promise<never> => {
+    await instanceStub(c.env).recordActivity("login_failed", null, { purpose, reason });
+    throw new ApiError("invalid_assertion", "The signed challenge is not valid.", { reason });
+  };
+
+  const nonce = readAssertionNonce(assertion);
+  if (!nonce) return fail("malformed assertion");
+  if (!(await instanceStub(c.env).consumeChallenge(nonce))) return fail("unknown, used or expired challenge");
+  try {
+    await verifyAssertion(assertion, await importSigningKey(signingJwk), {
+      audience: c.get("origin"),
+      kid: signingJwk.kid,
+      nonce,
+      nowMs: Date.now(),
+    });
+  } catch (err) {
+    if (err instanceof AssertionError) return fail(err.reason);
+    throw err;
+  }
+}

@@ -1,0 +1,66 @@
+import { z } from "zod";
+import type { Env } from "./env";
+
+/**
+ * Typed settings read from Worker variables. Every limit the server enforces is
+ * named here, so the README's settings table and the code cannot drift apart.
+ */
+export interface Settings {
+  /** Public origin, or null in local development (then the request's origin is used). */
+  origin: string | null;
+  ownerHandle: string;
+  accessTokenTtlS: number;
+  refreshReuseGraceS: number;
+  refreshIdleTtlS: number;
+  sessionMaxTtlS: number;
+  stepUpMaxAgeS: number;
+  allowInsecureFederation: boolean;
+  rateLimitPerMin: number;
+}
+
+const seconds = (fallback: number, max = 10 * 365 * 86400) =>
+  z.preprocess(
+    (v) => (v === undefined || v === "" ? fallback : Number(v)),
+    z.number().int().min(0).max(max),
+  );
+
+const settingsSchema = z.object({
+  ORIGIN: z
+    .string()
+    .optional()
+    .transform((v) => (v ? new URL(v).origin : null)),
+  OWNER_HANDLE: z
+    .string()
+    .regex(/^[a-z0-9_.-]{1,64}$/i)
+    .optional()
+    .transform((v) => v || "owner"),
+  ACCESS_TOKEN_TTL_S: seconds(900, 86400),
+  REFRESH_REUSE_GRACE_S: seconds(10, 300),
+  REFRESH_IDLE_TTL_S: seconds(8_640_000),
+  SESSION_MAX_TTL_S: seconds(31_536_000),
+  STEP_UP_MAX_AGE_S: seconds(300, 86400),
+  ALLOW_INSECURE_FEDERATION: z.string().optional().transform((v) => v === "1" || v === "true"),
+  RATE_LIMIT_PER_MIN: seconds(300, 1_000_000),
+});
+
+const cache = new WeakMap<object, Settings>();
+
+/** Parses the settings once per env object; a bad value fails loudly at first use. */
+export function readSettings(env: Env): Settings {
+  const hit = cache.get(env);
+  if (hit) return hit;
+  const parsed = settingsSchema.parse(env);
+  const settings: Settings = {
+    origin: parsed.ORIGIN,
+    ownerHandle: parsed.OWNER_HANDLE,
+    accessTokenTtlS: parsed.ACCESS_TOKEN_TTL_S,
+    refreshReuseGraceS: parsed.REFRESH_REUSE_GRACE_S,
+    refreshIdleTtlS: parsed.REFRESH_IDLE_TTL_S,
+    sessionMaxTtlS: parsed.SESSION_MAX_TTL_S,
+    stepUpMaxAgeS: parsed.STEP_UP_MAX_AGE_S,
+    allowInsecureFederation: parsed.ALLOW_INSECURE_FEDERATION,
+    rateLimitPerMin: parsed.RATE_LIMIT_PER_MIN,
+  };
+  cache.set(env, settings);
+  return settings;
+}
