@@ -1,0 +1,30 @@
+/** Glue between the OwnerClient and the Worker under test inside workerd. */
+import { createExecutionContext, env, SELF, waitOnExecutionContext } from "cloudflare:test";
+import worker from "../../src/index";
+import { TEST_ORIGIN, TEST_SETUP_CODE } from "./constants";
+import { OwnerClient, type Fetcher } from "./owner";
+
+export { TEST_ORIGIN, TEST_SETUP_CODE };
+
+export const selfFetch: Fetcher = (request) => SELF.fetch(request);
+
+/**
+ * Calls the Worker with some variables overridden, e.g. a shorter grace period.
+ * The Durable Object is shared, so state carries over between both fetchers.
+ */
+export function fetchWithVars(vars: Record<string, string>): Fetcher {
+  return async (request) => {
+    const ctx = createExecutionContext();
+    const response = await worker.fetch(request as Request<unknown, IncomingRequestCfProperties>, { ...env, ...vars }, ctx);
+    await waitOnExecutionContext(ctx);
+    return response;
+  };
+}
+
+/** An owner who has claimed this test file's instance. */
+export async function claimedOwner(): Promise<OwnerClient> {
+  const owner = await OwnerClient.create(selfFetch, TEST_ORIGIN);
+  const res = await owner.claim(TEST_SETUP_CODE);
+  if (res.status !== 201) throw new Error(`claim failed: ${res.status} ${await res.text()}`);
+  return owner;
+}

@@ -1,0 +1,33 @@
+// Unit and integration tests, run inside workerd against real local bindings
+// (D1, KV, the Durable Object). End-to-end tests have their own config in test/e2e.
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+import { TEST_ORIGIN, TEST_SETUP_CODE } from "./test/helpers/constants.ts";
+// @ts-expect-error: plain ESM helper shared with the dev and deploy scripts
+import { generateDataKey, generateInstanceSigningKey } from "./scripts/lib/secrets.mjs";
+
+
+const migrations = await readD1Migrations("./migrations");
+
+export default defineConfig({
+  plugins: [
+    cloudflareTest({
+      wrangler: { configPath: "./wrangler.toml" },
+      miniflare: {
+        bindings: {
+          ORIGIN: TEST_ORIGIN,
+          SETUP_CODE: TEST_SETUP_CODE,
+          INSTANCE_SIGNING_KEY: await generateInstanceSigningKey(),
+          DATA_KEY: generateDataKey(),
+          // Tests send many requests from one address; the rate-limit tests lower it.
+          RATE_LIMIT_PER_MIN: "100000",
+          TEST_MIGRATIONS: migrations,
+        },
+      },
+    }),
+  ],
+  test: {
+    include: ["test/unit/**/*.test.ts", "test/workers/**/*.test.ts"],
+    setupFiles: ["./test/workers/apply-migrations.ts"],
+  },
+});
