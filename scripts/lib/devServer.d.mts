@@ -1,0 +1,41 @@
+// Types for devServer.mjs, so the TypeScript end-to-end tests can import it.
+
+export declare const REPO_ROOT: string;
+
+export interface ProcessInfo {
+  pid: number;
+  ppid: number;
+  pgid: number;
+  /** One letter from proc(5): R, S, D, Z, ... */
+  state: string;
+  comm: string;
+  /** utime + stime, in clock ticks (getconf CLK_TCK). */
+  cpuTicks: number;
+}
+
+export interface StartDevServerOptions {
+  persistTo?: string;
+  port?: number;
+  vars?: Record<string, string>;
+  args?: string[];
+  readyTimeoutMs?: number;
+  echo?: boolean;
+}
+
+export interface DevServer {
+  url: string;
+  origin: string;
+  port: number;
+  persistTo: string;
+  setupCode: string;
+  pgid: number;
+  output(): string;
+  workerdProcesses(): ProcessInfo[];
+  stop(): Promise<void>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export declare function findFreePort(): Promise<number>;
+export declare function processesInGroup(pgid: number): ProcessInfo[];
+export declare function processTree(rootPid: number): ProcessInfo[];
+export declare function startDevServer(options?: StartDevServerOptions): Promise<DevServer>;
