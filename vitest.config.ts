@@ -14,6 +14,8 @@ export default defineConfig({
     cloudflareTest({
       wrangler: { configPath: "./wrangler.toml" },
       miniflare: {
+        // An empty database for test/workers/schema.test.ts.
+        d1Databases: { SCHEMA_CHECK_DB: "schema-check" },
         bindings: {
           ORIGIN: TEST_ORIGIN,
           SETUP_CODE: TEST_SETUP_CODE,

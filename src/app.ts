@@ -6,7 +6,7 @@
 import { Hono } from "hono";
 import { ApiError } from "./errors";
 import { requireBearer } from "./http/auth";
-import { checkOrigin, limitBody, securityHeaders, withSettings } from "./http/middleware";
+import { checkOrigin, limitBodies, securityHeaders, withSettings } from "./http/middleware";
 import type { AppEnv } from "./http/types";
 import { authRoutes } from "./routes/auth";
 import { discoveryRoutes } from "./routes/discovery";
@@ -16,9 +16,9 @@ import { sessionRoutes } from "./routes/sessions";
 export function createApp() {
   const app = new Hono<AppEnv>();
 
-  app.use("*", securityHeaders, withSettings);
+  app.use("*", securityHeaders, withSettings, limitBodies);
   app.use("/auth/*", checkOrigin);
-  app.use("/api/*", checkOrigin, limitBody(), requireBearer);
+  app.use("/api/*", checkOrigin, requireBearer);
 
   app.route("/.well-known", discoveryRoutes);
   app.route("/auth", authRoutes);

@@ -3,7 +3,7 @@
  * never by the owner's. Claims: iss = aud = ORIGIN, sub "owner", sid, iat, exp,
  * auth_time, amr, jti.
  */
-import { jwtVerify, SignJWT } from "jose";
+import { decodeProtectedHeader, jwtVerify, SignJWT } from "jose";
 import { randomToken } from "../lib/bytes";
 import type { InstanceKey } from "../lib/instanceKey";
 
@@ -67,6 +67,9 @@ export async function verifyAccessToken(
   nowMs: number,
 ): Promise<AccessClaims> {
   try {
+    // Refuse other algorithms (none, HS256 keyed with the public key, ...) before
+    // any key handling, whatever the verifier library would do with them.
+    if (decodeProtectedHeader(token).alg !== ACCESS_TOKEN_ALG) throw new AccessTokenError("alg not allowed");
     const { payload } = await jwtVerify(token, key.publicKey, {
       algorithms: [ACCESS_TOKEN_ALG],
       issuer: origin,

@@ -49,8 +49,7 @@ export const checkOrigin: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
-/** PROTOCOL.md §0: bodies over the limit are `413 payload_too_large`. */
-export function limitBody(maxBytes: number = LIMITS.bodyBytes): MiddlewareHandler<AppEnv> {
+function limitBody(maxBytes: number): MiddlewareHandler<AppEnv> {
   return bodyLimit({
     maxSize: maxBytes,
     onError: () => {
@@ -58,6 +57,19 @@ export function limitBody(maxBytes: number = LIMITS.bodyBytes): MiddlewareHandle
     },
   });
 }
+
+/** Routes that carry an escrow blob (up to 64 KiB) plus keys and an assertion. */
+const ESCROW_ROUTES = new Set(["POST /auth/setup", "PUT /api/escrow"]);
+const defaultLimit = limitBody(LIMITS.bodyBytes);
+const escrowLimit = limitBody(LIMITS.escrowBodyBytes);
+
+/**
+ * PROTOCOL.md §0: bodies over 64 KiB are `413 payload_too_large`, checked before
+ * anything reads them. The escrow routes allow a little more, since their blob
+ * alone may be 64 KiB.
+ */
+export const limitBodies: MiddlewareHandler<AppEnv> = (c, next) =>
+  (ESCROW_ROUTES.has(`${c.req.method} ${c.req.path}`) ? escrowLimit : defaultLimit)(c, next);
 
 /** Public, credential-free CORS for discovery and message submission. */
 export const publicCors: MiddlewareHandler<AppEnv> = async (c, next) => {

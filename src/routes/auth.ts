@@ -10,13 +10,11 @@ import { secretsEqual } from "../lib/bytes";
 import { requireBearer } from "../http/auth";
 import { clearRefreshCookie, readRefreshCookie, setRefreshCookie } from "../http/cookies";
 import { clientAddress, instanceStub } from "../http/instance";
-import { limitBody } from "../http/middleware";
 import { enforceRateLimit } from "../http/rateLimit";
 import type { AppEnv } from "../http/types";
 import { readJson } from "../http/validate";
 import {
   escrowFetchRequestSchema,
-  LIMITS,
   loginRequestSchema,
   reauthRequestSchema,
   setupRequestSchema,
@@ -33,13 +31,13 @@ export const SETUP_FAILURES_PER_HOUR = 10;
 
 export const authRoutes = new Hono<AppEnv>();
 
-authRoutes.post("/challenge", limitBody(), async (c) => {
+authRoutes.post("/challenge", async (c) => {
   await enforceRateLimit(c, "challenge");
   const [issued, claimed] = await Promise.all([instanceStub(c.env).issueChallenge(), owner.isClaimed(c.env.DB)]);
   return c.json({ challenge: issued.challenge, expiresAt: issued.expiresAtMs, mfa: false, claimed });
 });
 
-authRoutes.post("/setup", limitBody(LIMITS.escrowBodyBytes), async (c) => {
+authRoutes.post("/setup", async (c) => {
   await enforceRateLimit(c, "setup");
   const body = await readJson(c, setupRequestSchema);
   if (await owner.isClaimed(c.env.DB)) throw new ApiError("already_claimed", "This instance already has an owner.");
@@ -56,7 +54,7 @@ authRoutes.post("/setup", limitBody(LIMITS.escrowBodyBytes), async (c) => {
   return startSession(c, body.deviceName ?? null, 201);
 });
 
-authRoutes.post("/login", limitBody(), async (c) => {
+authRoutes.post("/login", async (c) => {
   await enforceRateLimit(c, "login");
   const body = await readJson(c, loginRequestSchema);
   const keys = await requireClaimedKeys(c);
@@ -64,7 +62,7 @@ authRoutes.post("/login", limitBody(), async (c) => {
   return startSession(c, body.deviceName ?? null, 200);
 });
 
-authRoutes.post("/escrow", limitBody(), async (c) => {
+authRoutes.post("/escrow", async (c) => {
   await enforceRateLimit(c, "escrow");
   await readJson(c, escrowFetchRequestSchema);
   const escrow = await owner.latestEscrow(c.env.DB);
@@ -72,7 +70,7 @@ authRoutes.post("/escrow", limitBody(), async (c) => {
   return c.json(escrow);
 });
 
-authRoutes.post("/refresh", limitBody(), async (c) => {
+authRoutes.post("/refresh", async (c) => {
   await enforceRateLimit(c, "refresh");
   const token = readRefreshCookie(c);
   if (!token) throw new ApiError("unauthorized", "No refresh cookie was sent.");
@@ -91,14 +89,14 @@ authRoutes.post("/refresh", limitBody(), async (c) => {
   return c.json({ accessToken: minted.accessToken, expiresIn: minted.expiresIn, sessionId: result.sessionId });
 });
 
-authRoutes.post("/logout", limitBody(), async (c) => {
+authRoutes.post("/logout", async (c) => {
   const token = readRefreshCookie(c);
   if (token) await instanceStub(c.env).logout(token);
   clearRefreshCookie(c);
   return c.body(null, 204);
 });
 
-authRoutes.post("/reauth", limitBody(), requireBearer, async (c) => {
+authRoutes.post("/reauth", requireBearer, async (c) => {
   await enforceRateLimit(c, "reauth");
   const body = await readJson(c, reauthRequestSchema);
   const keys = await requireClaimedKeys(c);

@@ -4,10 +4,9 @@ import { findThumbprintMismatch } from "../domain/publicKeys";
 import { ApiError } from "../errors";
 import { requireStepUp } from "../http/auth";
 import { instanceStub } from "../http/instance";
-import { limitBody } from "../http/middleware";
 import type { AppEnv } from "../http/types";
 import { readJson } from "../http/validate";
-import { escrowUpdateRequestSchema, LIMITS } from "../schemas/api";
+import { escrowUpdateRequestSchema } from "../schemas/api";
 import { checkAssertion } from "../services/assertions";
 import { invalidateJwks } from "../storage/jwksCache";
 import * as owner from "../storage/ownerStore";
@@ -20,7 +19,7 @@ escrowRoutes.get("/escrow", async (c) => {
   return c.json(escrow);
 });
 
-escrowRoutes.put("/escrow", limitBody(LIMITS.escrowBodyBytes), async (c) => {
+escrowRoutes.put("/escrow", async (c) => {
   requireStepUp(c, false);
   const body = await readJson(c, escrowUpdateRequestSchema);
   const current = await owner.currentKeys(c.env.DB);

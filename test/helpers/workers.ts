@@ -1,5 +1,6 @@
 /** Glue between the OwnerClient and the Worker under test inside workerd. */
-import { createExecutionContext, env, SELF, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, env, runInDurableObject, SELF, waitOnExecutionContext } from "cloudflare:test";
+import type { InstanceDO } from "../../src/durable/instance";
 import worker from "../../src/index";
 import { TEST_ORIGIN, TEST_SETUP_CODE } from "./constants";
 import { OwnerClient, type Fetcher } from "./owner";
@@ -27,4 +28,11 @@ export async function claimedOwner(): Promise<OwnerClient> {
   const res = await owner.claim(TEST_SETUP_CODE);
   if (res.status !== 201) throw new Error(`claim failed: ${res.status} ${await res.text()}`);
   return owner;
+}
+
+/** Runs `fn` inside the instance's Durable Object, for checks the API cannot make. */
+export function inInstance<R>(fn: (instance: InstanceDO, state: DurableObjectState) => R | Promise<R>): Promise<R> {
+  const stub = env.INSTANCE.get(env.INSTANCE.idFromName("instance"));
+  // The pool types the instance against the test Env; ours is the Worker's Env.
+  return runInDurableObject(stub, fn as unknown as Parameters<typeof runInDurableObject<DurableObject, R>>[1]);
 }

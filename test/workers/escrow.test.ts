@@ -1,0 +1,174 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { json, makeOwnerKeys, OwnerClient } from "../helpers/owner";
+import { claimedOwner, fetchWithVars, selfFetch, TEST_ORIGIN } from "../helpers/workers";
+
+let owner: OwnerClient;
+beforeAll(async () => {
+  owner = await claimedOwner();
+});
+
+type Escrow = { version: number; blob: string; publicKeys: { sig: { kid: string }; enc: { kid: string } } };
+
+describe("POST /auth/escrow (public)", () => {
+  it("returns the latest blob byte for byte with the public keys, to anyone, without cookies", async () => {
+    const stranger = await OwnerClient.create(selfFetch, TEST_ORIGIN);
+    const res = await stranger.request("POST", "/auth/escrow", { cookie: null });
+    expect(res.status).toBe(200);
+    expect(await json(res)).toEqual({ version: 1, blob: "escrow-blob-v1", publicKeys: owner.keys.publicKeys });
+  });
+});
+
+describe("GET /api/escrow", () => {
+  it("returns the same record to the owner", async () => {
+    expect(await json(await owner.api("GET", "/api/escrow"))).toEqual({
+      version: 1,
+      blob: "escrow-blob-v1",
+      publicKeys: owner.keys.publicKeys,
+    });
+  });
+});
+
+describe("PUT /api/escrow", () => {
+  it("stores a new version when expectedVersion is current", async () => {
+    const blob = "é✓".repeat(100) + "x".repeat(1000);
+    const res = await owner.api("PUT", "/api/escrow", { expectedVersion: 1, blob });
+    expect(res.status).toBe(200);
+    expect(await json(res)).toEqual({ version: 2 });
+    expect(await json(await owner.api("GET", "/api/escrow"))).toMatchObject({ version: 2, blob });
+  });
+
+  it("refuses a stale expectedVersion with 409 and changes nothing", async () => {
+    const before = await json<Escrow>(await owner.api("GET", "/api/escrow"));
+    const res = await owner.api("PUT", "/api/escrow", { expectedVersion: 1, blob: "stale" });
+    expect(res.status).toBe(409);
+    expect(await json(res)).toMatchObject({ error: "version_conflict" });
+    const ahead = await owner.api("PUT", "/api/escrow", { expectedVersion: before.version + 5, blob: "from the future" });
+    expect(ahead.status).toBe(409);
+    expect(await json(await owner.api("GET", "/api/escrow"))).toEqual(before);
+  });
+
+  it("lets exactly one of 10 concurrent writers with the same expectedVersion win", async () => {
+    const { version } = await json<Escrow>(await owner.api("GET", "/api/escrow"));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => owner.api("PUT", "/api/escrow", { expectedVersion: version, blob: `writer-${i}` })),
+    );
+    const statuses = results.map((r) => r.status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(1);
+    expect(statuses.filter((s) => s === 409)).toHaveLength(9);
+    const winner = statuses.indexOf(200);
+    expect(await json(await owner.api("GET", "/api/escrow"))).toMatchObject({ version: version + 1, blob: `writer-${winner}` });
+  });
+
+  it("refuses a blob over 64 KiB", async () => {
+    const { version } = await json<Escrow>(await owner.api("GET", "/api/escrow"));
+    const res = await owner.api("PUT", "/api/escrow", { expectedVersion: version, blob: "x".repeat(64 * 1024 + 1) });
+    expect(res.status).toBe(400);
+    expect(await json(res)).toMatchObject({ error: "invalid_request" });
+    const atLimit = await owner.api("PUT", "/api/escrow", { expectedVersion: version, blob: "x".repeat(64 * 1024) });
+    expect(atLimit.status).toBe(200);
+  });
+
+  it("needs step-up: a login older than STEP_UP_MAX_AGE_S is refused with 403 step_up_required", async () => {
+    const strict = new OwnerClient(fetchWithVars({ STEP_UP_MAX_AGE_S: "0" }), TEST_ORIGIN, owner.keys);
+    await strict.login();
+    await new Promise((r) => setTimeout(r, 1100));
+    const { version } = await json<Escrow>(await strict.api("GET", "/api/escrow"));
+    const res = await strict.api("PUT", "/api/escrow", { expectedVersion: version, blob: "needs step-up" });
+    expect(res.status).toBe(403);
+    expect(await json(res)).toMatchObject({ error: "step_up_required" });
+    expect(await json(await strict.api("GET", "/api/escrow"))).toMatchObject({ version });
+  });
+});
+
+describe("POST /auth/reauth (step-up)", () => {
+  it("returns a token for the same session with a fresh auth_time", async () => {
+    const strict = new OwnerClient(fetchWithVars({ STEP_UP_MAX_AGE_S: "1" }), TEST_ORIGIN, owner.keys);
+    await strict.login();
+    await new Promise((r) => setTimeout(r, 2100));
+    const { version } = await json<Escrow>(await strict.api("GET", "/api/escrow"));
+    expect((await strict.api("PUT", "/api/escrow", { expectedVersion: version, blob: "b" })).status).toBe(403);
+
+    const res = await strict.request("POST", "/auth/reauth", { bearer: true, body: { assertion: await strict.assertion() } });
+    expect(res.status).toBe(200);
+    const body = await json<{ accessToken: string; sessionId: string }>(res);
+    expect(body).toMatchObject({ tokenType: "Bearer", expiresIn: 900, sessionId: strict.sessionId });
+    strict.accessToken = body.accessToken;
+    expect((await strict.api("PUT", "/api/escrow", { expectedVersion: version, blob: "b" })).status).toBe(200);
+
+    // The fresh auth_time sticks to the session: a refreshed token carries it too.
+    const refreshed = await strict.refresh();
+    const claims = JSON.parse(atob((await json<{ accessToken: string }>(refreshed)).accessToken.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/")));
+    expect(Math.floor(Date.now() / 1000) - claims.auth_time).toBeLessThanOrEqual(1);
+  });
+
+  it("needs a bearer token and a valid assertion", async () => {
+    const noBearer = await owner.request("POST", "/auth/reauth", { body: { assertion: await owner.assertion() } });
+    expect(noBearer.status).toBe(401);
+    const other = await makeOwnerKeys();
+    const forged = await owner.request("POST", "/auth/reauth", {
+      bearer: true,
+      body: { assertion: await owner.assertion({ key: other.sig.privateKey }) },
+    });
+    expect(forged.status).toBe(401);
+    expect(await json(forged)).toMatchObject({ error: "invalid_assertion" });
+  });
+});
+
+describe("key rotation through PUT /api/escrow", () => {
+  it("needs an assertion signed by the new signing key", async () => {
+    const device = owner.device();
+    await device.login();
+    const next = await makeOwnerKeys();
+    const { version } = await json<Escrow>(await device.api("GET", "/api/escrow"));
+    const missing = await device.api("PUT", "/api/escrow", { expectedVersion: version, blob: "rotated", publicKeys: next.publicKeys });
+    expect(missing.status).toBe(400);
+    const oldKey = await device.api("PUT", "/api/escrow", {
+      expectedVersion: version,
+      blob: "rotated",
+      publicKeys: next.publicKeys,
+      assertion: await device.assertion(),
+    });
+    expect(oldKey.status).toBe(401);
+    expect(await json(oldKey)).toMatchObject({ error: "invalid_assertion" });
+    expect(await json(await device.api("GET", "/api/escrow"))).toMatchObject({ version, publicKeys: owner.keys.publicKeys });
+  });
+
+  it("rotates: old keys are retired in the JWKS, the old key can no longer log in, the new one can", async () => {
+    const device = owner.device();
+    await device.login();
+    const next = await makeOwnerKeys();
+    const rotated = new OwnerClient(selfFetch, TEST_ORIGIN, next);
+    const { version } = await json<Escrow>(await device.api("GET", "/api/escrow"));
+    const res = await device.api("PUT", "/api/escrow", {
+      expectedVersion: version,
+      blob: "blob with old and new private keys",
+      publicKeys: next.publicKeys,
+      assertion: await rotated.assertion(),
+    });
+    expect(res.status).toBe(200);
+    expect(await json(res)).toEqual({ version: version + 1 });
+
+    const jwks = await json<{ keys: Array<Record<string, unknown>> }>(await selfFetch(new Request(`${TEST_ORIGIN}/.well-known/jwks.json`)));
+    expect(jwks.keys).toContainEqual(next.publicKeys.sig);
+    expect(jwks.keys).toContainEqual(next.publicKeys.enc);
+    expect(jwks.keys).toContainEqual({ ...owner.keys.publicKeys.sig, status: "retired" });
+    expect(jwks.keys).toContainEqual({ ...owner.keys.publicKeys.enc, status: "retired" });
+    expect(jwks.keys).toHaveLength(4);
+
+    expect(await json(await device.api("GET", "/api/escrow"))).toMatchObject({ version: version + 1, publicKeys: next.publicKeys });
+    expect((await owner.device().login()).status).toBe(401);
+    expect((await rotated.login()).status).toBe(200);
+
+    // A retired key can never become current again.
+    const back = await rotated.api("PUT", "/api/escrow", {
+      expectedVersion: version + 1,
+      blob: "b",
+      publicKeys: owner.keys.publicKeys,
+      assertion: await owner.device().assertion(),
+    });
+    expect(back.status).toBe(400);
+
+    const activity = await json<{ entries: Array<{ type: string }> }>(await rotated.api("GET", "/api/activity?limit=20"));
+    expect(activity.entries.map((e) => e.type)).toEqual(expect.arrayContaining(["keys_rotated", "escrow_updated"]));
+  });
+});
