@@ -12,6 +12,7 @@ import { authRoutes } from "./routes/auth";
 import { discoveryRoutes } from "./routes/discovery";
 import { escrowRoutes } from "./routes/escrow";
 import { sessionRoutes } from "./routes/sessions";
+import { twoFactorRoutes } from "./routes/twoFactor";
 
 export function createApp() {
   const app = new Hono<AppEnv>();
@@ -24,6 +25,7 @@ export function createApp() {
   app.route("/auth", authRoutes);
   app.route("/api", sessionRoutes);
   app.route("/api", escrowRoutes);
+  app.route("/api", twoFactorRoutes);
 
   app.notFound((c) => c.json({ error: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` }, 404));
 

@@ -16,6 +16,7 @@ import type { Env } from "../env";
 import { randomToken, sha256Base64url } from "../lib/bytes";
 import type { ActivityEntry, ActivityType } from "../schemas/api";
 import { migrateInstanceStorage } from "./schema";
+import { TwoFactorStore, type MfaCounter, type SecondFactor } from "./twoFactor";
 
 export const CHALLENGE_TTL_MS = 120_000;
 const REFRESH_TOKEN_BYTES = 32;
@@ -359,6 +360,47 @@ export class InstanceDO extends DurableObject<Env> {
       sessionId,
       detail ? JSON.stringify(detail) : null,
     );
+  }
+
+  // --- two-factor authentication (logic in ./twoFactor.ts) ------------------------
+
+  private twoFactorStore?: TwoFactorStore;
+
+  private get twoFactor(): TwoFactorStore {
+    this.twoFactorStore ??= new TwoFactorStore(this.ctx.storage, this.env.DATA_KEY, (type, sid, detail, nowMs) =>
+      this.insertActivity(type, sid, detail, nowMs),
+    );
+    return this.twoFactorStore;
+  }
+
+  twoFactorStatus() {
+    return this.twoFactor.status();
+  }
+
+  beginTotpEnrolment(sessionId: string) {
+    return this.twoFactor.beginEnrolment(sessionId);
+  }
+
+  /** Turns 2FA on and, in the same transaction, revokes every other session (PROTOCOL.md §8). */
+  confirmTotpEnrolment(sessionId: string, code: string) {
+    return this.twoFactor.confirmEnrolment(sessionId, code, () => {
+      this.revokeOtherSessions(sessionId, "totp_enabled");
+    });
+  }
+
+  checkSecondFactor(
+    factor: SecondFactor,
+    options: { counter: MfaCounter; sessionId: string | null; issueTicket?: boolean },
+  ) {
+    return this.twoFactor.checkFactor(factor, options);
+  }
+
+  disableTotp(factor: { totp: string } | { backupCode: string }, sessionId: string) {
+    return this.twoFactor.disable(factor, sessionId);
+  }
+
+  regenerateBackupCodes(code: string, sessionId: string) {
+    return this.twoFactor.regenerateBackupCodes(code, sessionId);
   }
 
   // --- rate limits -------------------------------------------------------------

@@ -50,6 +50,37 @@ const STEPS: readonly string[] = [
   );
   CREATE INDEX rate_limits_expiry ON rate_limits (window_ends_at_ms);
   `,
+  // v2: two-factor authentication (PROTOCOL.md §8), see src/durable/twoFactor.ts.
+  `
+  CREATE TABLE totp (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    secret_sealed TEXT,
+    enabled_at_ms INTEGER,
+    last_step INTEGER,
+    pending_secret_sealed TEXT,
+    pending_session_id TEXT,
+    pending_expires_at_ms INTEGER
+  );
+
+  CREATE TABLE backup_codes (
+    hash TEXT PRIMARY KEY,
+    created_at_ms INTEGER NOT NULL,
+    used_at_ms INTEGER
+  );
+
+  CREATE TABLE mfa_tickets (
+    hash TEXT PRIMARY KEY,
+    expires_at_ms INTEGER NOT NULL
+  );
+  CREATE INDEX mfa_tickets_expiry ON mfa_tickets (expires_at_ms);
+
+  CREATE TABLE mfa_lockouts (
+    counter TEXT PRIMARY KEY,
+    consecutive_failures INTEGER NOT NULL,
+    locked_until_ms INTEGER NOT NULL,
+    lockouts INTEGER NOT NULL
+  );
+  `,
 ];
 
 export const INSTANCE_SCHEMA_VERSION = STEPS.length;

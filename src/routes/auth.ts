@@ -4,6 +4,7 @@
  * and serialize.
  */
 import { Hono, type Context } from "hono";
+import type { AuthMethod } from "../domain/accessToken";
 import { findThumbprintMismatch } from "../domain/publicKeys";
 import { ApiError, rateLimited } from "../errors";
 import { secretsEqual } from "../lib/bytes";
@@ -22,6 +23,7 @@ import {
 } from "../schemas/api";
 import { checkAssertion } from "../services/assertions";
 import { mintAccessToken, sessionPolicy } from "../services/sessions";
+import { factorError, isTwoFactorOn, mfaRequired, pickFactor } from "../services/twoFactor";
 import type { SessionGrant } from "../durable/instance";
 import { invalidateJwks } from "../storage/jwksCache";
 import * as owner from "../storage/ownerStore";
@@ -33,8 +35,12 @@ export const authRoutes = new Hono<AppEnv>();
 
 authRoutes.post("/challenge", async (c) => {
   await enforceRateLimit(c, "challenge");
-  const [issued, claimed] = await Promise.all([instanceStub(c.env).issueChallenge(), owner.isClaimed(c.env.DB)]);
-  return c.json({ challenge: issued.challenge, expiresAt: issued.expiresAtMs, mfa: false, claimed });
+  const [issued, claimed, mfa] = await Promise.all([
+    instanceStub(c.env).issueChallenge(),
+    owner.isClaimed(c.env.DB),
+    isTwoFactorOn(c),
+  ]);
+  return c.json({ challenge: issued.challenge, expiresAt: issued.expiresAtMs, mfa, claimed });
 });
 
 authRoutes.post("/setup", async (c) => {
@@ -58,16 +64,38 @@ authRoutes.post("/login", async (c) => {
   await enforceRateLimit(c, "login");
   const body = await readJson(c, loginRequestSchema);
   const keys = await requireClaimedKeys(c);
+  // The signature first: a client without the private key never reaches the code
+  // check, so it can neither guess codes here nor lock this counter.
   await checkAssertion(c, body.assertion, keys.sig, "login");
-  return startSession(c, body.deviceName ?? null, 200);
+  const amr = await checkSecondFactor(c, body, { purpose: "login", sessionId: null, required: true });
+  return startSession(c, body.deviceName ?? null, 200, amr);
 });
 
+/**
+ * PROTOCOL.md §4: the escrow needs no session, but once 2FA is on it needs a code,
+ * so nobody without the second factor can even download the ciphertext to attack
+ * the password offline. Failures count on the `escrow` counter, apart from the
+ * counter of the signed routes. A success also returns an mfa ticket, so that a new
+ * device enters one code, not two.
+ */
 authRoutes.post("/escrow", async (c) => {
   await enforceRateLimit(c, "escrow");
-  await readJson(c, escrowFetchRequestSchema);
+  const body = await readJson(c, escrowFetchRequestSchema);
   const escrow = await owner.latestEscrow(c.env.DB);
   if (!escrow) throw new ApiError("not_claimed", "This instance has not been claimed yet.");
-  return c.json(escrow);
+  const factor = pickFactor(body);
+  if (!factor) {
+    if (await isTwoFactorOn(c)) throw mfaRequired();
+    return c.json(escrow);
+  }
+  const result = await instanceStub(c.env).checkSecondFactor(factor, {
+    counter: "escrow",
+    sessionId: null,
+    issueTicket: true,
+  });
+  if (result.ok) return c.json({ ...escrow, mfaTicket: result.mfaTicket });
+  if (result.error === "off") return c.json(escrow);
+  throw factorError(result);
 });
 
 authRoutes.post("/refresh", async (c) => {
@@ -102,9 +130,12 @@ authRoutes.post("/reauth", requireBearer, async (c) => {
   const keys = await requireClaimedKeys(c);
   await checkAssertion(c, body.assertion, keys.sig, "reauth");
   const auth = c.get("auth");
-  const stepped = await instanceStub(c.env).stepUp(auth.sid, ["pop"]);
+  // A code is optional here: without one the token has amr ["pop"], which is enough
+  // for step-up only while 2FA is off.
+  const amr = await checkSecondFactor(c, body, { purpose: "reauth", sessionId: auth.sid, required: false });
+  const stepped = await instanceStub(c.env).stepUp(auth.sid, amr);
   if (!stepped) throw new ApiError("session_revoked", "This session has ended; log in again.");
-  const minted = await mintAccessToken(c, { sessionId: auth.sid, authTimeS: stepped.authTimeS, amr: ["pop"] });
+  const minted = await mintAccessToken(c, { sessionId: auth.sid, authTimeS: stepped.authTimeS, amr });
   return c.json({ accessToken: minted.accessToken, tokenType: "Bearer", expiresIn: minted.expiresIn, sessionId: auth.sid });
 });
 
@@ -136,10 +167,35 @@ async function checkSetupCode(c: Context<AppEnv>, presented: string): Promise<vo
   throw new ApiError("forbidden", "The setup code is wrong.");
 }
 
-async function startSession(c: Context<AppEnv>, deviceName: string | null, status: 200 | 201) {
+/**
+ * The second factor of a signed request (login, reauth), checked on the `session`
+ * counter once the signature is known good. Returns the amr for the session.
+ */
+async function checkSecondFactor(
+  c: Context<AppEnv>,
+  body: { totp?: string; backupCode?: string; mfaTicket?: string },
+  options: { purpose: "login" | "reauth"; sessionId: string | null; required: boolean },
+): Promise<AuthMethod[]> {
+  const factor = pickFactor(body);
+  if (!factor) {
+    if (options.required && (await isTwoFactorOn(c))) throw mfaRequired();
+    return ["pop"];
+  }
+  const stub = instanceStub(c.env);
+  const result = await stub.checkSecondFactor(factor, { counter: "session", sessionId: options.sessionId });
+  if (result.ok) return ["pop", "otp"];
+  // 2FA is off: a code sent anyway proves nothing and changes nothing.
+  if (result.error === "off") return ["pop"];
+  if (result.error === "invalid") {
+    await stub.recordActivity("login_failed", options.sessionId, { purpose: options.purpose, reason: "wrong second factor" });
+  }
+  throw factorError(result);
+}
+
+async function startSession(c: Context<AppEnv>, deviceName: string | null, status: 200 | 201, amr: AuthMethod[] = ["pop"]) {
   const grant: SessionGrant = await instanceStub(c.env).createSession({
     deviceName,
-    amr: ["pop"],
+    amr,
     activity: "login",
     maxTtlMs: c.get("settings").sessionMaxTtlS * 1000,
   });

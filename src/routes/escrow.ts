@@ -2,12 +2,12 @@
 import { Hono } from "hono";
 import { findThumbprintMismatch } from "../domain/publicKeys";
 import { ApiError } from "../errors";
-import { requireStepUp } from "../http/auth";
 import { instanceStub } from "../http/instance";
 import type { AppEnv } from "../http/types";
 import { readJson } from "../http/validate";
 import { escrowUpdateRequestSchema } from "../schemas/api";
 import { checkAssertion } from "../services/assertions";
+import { requireStepUpNow } from "../services/twoFactor";
 import { invalidateJwks } from "../storage/jwksCache";
 import * as owner from "../storage/ownerStore";
 
@@ -20,7 +20,7 @@ escrowRoutes.get("/escrow", async (c) => {
 });
 
 escrowRoutes.put("/escrow", async (c) => {
-  requireStepUp(c, false);
+  await requireStepUpNow(c);
   const body = await readJson(c, escrowUpdateRequestSchema);
   const current = await owner.currentKeys(c.env.DB);
   if (!current) throw new ApiError("not_claimed", "This instance has not been claimed yet.");

@@ -54,7 +54,15 @@ export const escrowBlobSchema = z
 const assertion = z.string().min(1).max(LIMITS.assertionChars);
 const deviceName = z.string().trim().min(1).max(LIMITS.deviceNameChars);
 export const totpCodeSchema = z.string().regex(/^\d{6}$/, "must be 6 digits");
+/** Case, spaces and dashes are ignored when a backup code is checked. */
 export const backupCodeSchema = z.string().min(1).max(64);
+export const mfaTicketSchema = base64urlString.min(1).max(128);
+
+/** PROTOCOL.md §4: a request names one second factor, never several. */
+const FACTOR_FIELDS = ["totp", "backupCode", "mfaTicket"] as const;
+const atMostOneFactor = (body: Partial<Record<(typeof FACTOR_FIELDS)[number], unknown>>) =>
+  FACTOR_FIELDS.filter((f) => body[f] !== undefined).length <= 1;
+const oneFactorOnly = { message: "send at most one second factor (totp, backupCode or mfaTicket)" };
 
 // --- requests -----------------------------------------------------------------
 
@@ -66,24 +74,41 @@ export const setupRequestSchema = z.object({
   deviceName: deviceName.optional(),
 });
 
-export const loginRequestSchema = z.object({
-  assertion,
-  totp: totpCodeSchema.optional(),
-  backupCode: backupCodeSchema.optional(),
-  mfaTicket: z.string().min(1).max(128).optional(),
-  deviceName: deviceName.optional(),
-});
+export const loginRequestSchema = z
+  .object({
+    assertion,
+    totp: totpCodeSchema.optional(),
+    backupCode: backupCodeSchema.optional(),
+    mfaTicket: mfaTicketSchema.optional(),
+    deviceName: deviceName.optional(),
+  })
+  .refine(atMostOneFactor, oneFactorOnly);
 
-export const escrowFetchRequestSchema = z.object({
-  totp: totpCodeSchema.optional(),
-  backupCode: backupCodeSchema.optional(),
-});
+export const escrowFetchRequestSchema = z
+  .object({
+    totp: totpCodeSchema.optional(),
+    backupCode: backupCodeSchema.optional(),
+  })
+  .refine(atMostOneFactor, oneFactorOnly);
 
-export const reauthRequestSchema = z.object({
-  assertion,
-  totp: totpCodeSchema.optional(),
-  backupCode: backupCodeSchema.optional(),
-});
+export const reauthRequestSchema = z
+  .object({
+    assertion,
+    totp: totpCodeSchema.optional(),
+    backupCode: backupCodeSchema.optional(),
+  })
+  .refine(atMostOneFactor, oneFactorOnly);
+
+/** PROTOCOL.md §8. */
+export const totpConfirmRequestSchema = z.object({ code: totpCodeSchema });
+
+export const totpDisableRequestSchema = z
+  .object({ code: totpCodeSchema.optional(), backupCode: backupCodeSchema.optional() })
+  .refine((b) => (b.code === undefined) !== (b.backupCode === undefined), {
+    message: "send exactly one of code and backupCode",
+  });
+
+export const backupCodesRegenerateRequestSchema = z.object({ code: totpCodeSchema });
 
 export const escrowUpdateRequestSchema = z.object({
   expectedVersion: z.number().int().min(1),
@@ -125,6 +150,19 @@ export const escrowResponseSchema = z.object({
   publicKeys: publicKeysSchema,
   mfaTicket: z.string().optional(),
 });
+
+export const twoFactorStatusResponseSchema = z.object({
+  enabled: z.boolean(),
+  backupCodesRemaining: z.number().int().min(0),
+});
+
+export const totpEnrolmentResponseSchema = z.object({
+  secret: z.string().regex(/^[A-Z2-7]+$/, "base32"),
+  uri: z.string().startsWith("otpauth://totp/"),
+  qrSvg: z.string().startsWith("<svg"),
+});
+
+export const backupCodesResponseSchema = z.object({ backupCodes: z.array(z.string().length(10)).length(10) });
 
 export const sessionSchema = z.object({
   id: z.string(),

@@ -1,0 +1,78 @@
+/**
+ * PROTOCOL.md §8: two-factor authentication (Bearer). The rules live in
+ * domain/totp.ts and durable/twoFactor.ts; these handlers parse, call the Durable
+ * Object, and serialize.
+ */
+import { Hono } from "hono";
+import { renderSVG } from "uqr";
+import { totpKeyUri } from "../domain/totp";
+import { ApiError } from "../errors";
+import { instanceStub } from "../http/instance";
+import { enforceRateLimit } from "../http/rateLimit";
+import type { AppEnv } from "../http/types";
+import { readJson } from "../http/validate";
+import {
+  backupCodesRegenerateRequestSchema,
+  totpConfirmRequestSchema,
+  totpDisableRequestSchema,
+} from "../schemas/api";
+import { factorError, requireStepUpNow } from "../services/twoFactor";
+
+export const twoFactorRoutes = new Hono<AppEnv>();
+
+const notEnabled = () => new ApiError("not_found", "Two-factor authentication is not on.");
+
+twoFactorRoutes.get("/2fa", async (c) => {
+  return c.json(await instanceStub(c.env).twoFactorStatus());
+});
+
+/** A pending secret for the owner's authenticator app; 2FA turns on only at confirm. */
+twoFactorRoutes.post("/2fa/totp", async (c) => {
+  await enforceRateLimit(c, "2fa");
+  await requireStepUpNow(c);
+  const pending = await instanceStub(c.env).beginTotpEnrolment(c.get("auth").sid);
+  const uri = totpKeyUri({
+    secretBase32: pending.secretBase32,
+    issuer: new URL(c.get("origin")).hostname,
+    account: c.get("settings").ownerHandle,
+  });
+  c.header("Cache-Control", "no-store");
+  return c.json({ secret: pending.secretBase32, uri, qrSvg: renderSVG(uri) });
+});
+
+twoFactorRoutes.post("/2fa/totp/confirm", async (c) => {
+  await enforceRateLimit(c, "2fa");
+  const body = await readJson(c, totpConfirmRequestSchema);
+  const result = await instanceStub(c.env).confirmTotpEnrolment(c.get("auth").sid, body.code);
+  if (!result.ok) {
+    if (result.error === "no_pending" || result.error === "off") {
+      throw new ApiError(
+        "not_found",
+        "There is no pending setup for this session, or it expired: start again with POST /api/2fa/totp.",
+      );
+    }
+    throw factorError(result);
+  }
+  c.header("Cache-Control", "no-store");
+  return c.json({ backupCodes: result.backupCodes });
+});
+
+twoFactorRoutes.delete("/2fa/totp", async (c) => {
+  await enforceRateLimit(c, "2fa");
+  await requireStepUpNow(c);
+  const body = await readJson(c, totpDisableRequestSchema);
+  const factor = body.code !== undefined ? { totp: body.code } : { backupCode: body.backupCode! };
+  const result = await instanceStub(c.env).disableTotp(factor, c.get("auth").sid);
+  if (!result.ok) throw result.error === "off" ? notEnabled() : factorError(result);
+  return c.body(null, 204);
+});
+
+twoFactorRoutes.post("/2fa/backup-codes", async (c) => {
+  await enforceRateLimit(c, "2fa");
+  await requireStepUpNow(c);
+  const body = await readJson(c, backupCodesRegenerateRequestSchema);
+  const result = await instanceStub(c.env).regenerateBackupCodes(body.code, c.get("auth").sid);
+  if (!result.ok) throw result.error === "off" ? notEnabled() : factorError(result);
+  c.header("Cache-Control", "no-store");
+  return c.json({ backupCodes: result.backupCodes });
+});

@@ -1,0 +1,124 @@
+/**
+ * Two-factor helpers for the workers tests: an authenticator app (otpauth, fed the
+ * secret the server returned) that never offers a time step twice, enrolment in one
+ * call, and time travel for lockouts and expiries inside the Durable Object.
+ */
+import { decodeJwt } from "jose";
+import { TOTP } from "otpauth";
+import { expect } from "vitest";
+import { json, type OwnerClient } from "./owner";
+import { inInstance } from "./workers";
+
+const PERIOD_MS = 30_000;
+const stepNow = () => Math.floor(Date.now() / PERIOD_MS);
+
+/**
+ * The server accepts steps now-1, now and now+1, each once, in increasing order.
+ * A code for `now-1` is only offered well inside a step (it would fall out of the
+ * window if the step changed before the request arrived); when no step is left, the
+ * authenticator waits for the next period, as a person would.
+ */
+export class Authenticator {
+  private readonly totp: TOTP;
+  lastStep: number | null = null;
+
+  constructor(readonly secret: string) {
+    this.totp = new TOTP({ secret, algorithm: "SHA1", digits: 6, period: 30 });
+  }
+
+  codeForStep(step: number): string {
+    return this.totp.generate({ timestamp: step * PERIOD_MS });
+  }
+
+  /** A code the server has not accepted yet; remembers its step as used. */
+  async nextCode(): Promise<string> {
+    for (;;) {
+      const now = stepNow();
+      const msIntoStep = Date.now() % PERIOD_MS;
+      const earliest = msIntoStep < PERIOD_MS - 5_000 ? now - 1 : now;
+      const step = Math.max(earliest, (this.lastStep ?? -Infinity) + 1);
+      if (step <= now + 1) {
+        this.lastStep = step;
+        return this.codeForStep(step);
+      }
+      await new Promise((r) => setTimeout(r, PERIOD_MS - msIntoStep + 50));
+    }
+  }
+
+  /** A code that is certainly wrong right now (not any code of the window). */
+  wrongCode(): string {
+    const now = stepNow();
+    const taken = new Set([-2, -1, 0, 1, 2].map((d) => this.codeForStep(now + d)));
+    for (let n = 0; ; n++) {
+      const code = String((123456 + n * 7919) % 1_000_000).padStart(6, "0");
+      if (!taken.has(code)) return code;
+    }
+  }
+}
+
+export interface Enrolled {
+  auth: Authenticator;
+  backupCodes: string[];
+}
+
+/** Turns 2FA on for `owner`'s session (which must be a fresh login) and returns the authenticator. */
+export async function enrolTotp(owner: OwnerClient): Promise<Enrolled> {
+  const begin = await owner.api("POST", "/api/2fa/totp");
+  expect(begin.status, await begin.clone().text()).toBe(200);
+  const { secret } = await json<{ secret: string }>(begin);
+  const auth = new Authenticator(secret);
+  const confirm = await owner.api("POST", "/api/2fa/totp/confirm", { code: await auth.nextCode() });
+  expect(confirm.status, await confirm.clone().text()).toBe(200);
+  const { backupCodes } = await json<{ backupCodes: string[] }>(confirm);
+  return { auth, backupCodes };
+}
+
+/** Step-up with a second factor: a fresh token whose amr has "otp". */
+export async function reauthWithCode(owner: OwnerClient, factor: { totp: string } | { backupCode: string }) {
+  const res = await owner.request("POST", "/auth/reauth", {
+    body: { assertion: await owner.assertion(), ...factor },
+    bearer: true,
+  });
+  if (res.status === 200) owner.accessToken = (await json<{ accessToken: string }>(res.clone())).accessToken;
+  return res;
+}
+
+export function amrOf(accessToken: string | undefined): unknown {
+  return decodeJwt(accessToken!).amr;
+}
+
+// --- time travel inside the Durable Object -------------------------------------
+
+/** Makes every lockout pass now, keeping the counts (the next one doubles). */
+export function endLockouts(): Promise<void> {
+  return inInstance((_, state) => {
+    state.storage.sql.exec("UPDATE mfa_lockouts SET locked_until_ms = 0");
+  });
+}
+
+/** Forgets the lockout counters, as a success would. */
+export function clearLockouts(): Promise<void> {
+  return inInstance((_, state) => {
+    state.storage.sql.exec("DELETE FROM mfa_lockouts");
+  });
+}
+
+export function lockoutRow(counter: "escrow" | "session") {
+  return inInstance((_, state) =>
+    state.storage.sql
+      .exec<{ consecutive_failures: number; locked_until_ms: number; lockouts: number }>(
+        "SELECT consecutive_failures, locked_until_ms, lockouts FROM mfa_lockouts WHERE counter = ?",
+        counter,
+      )
+      .toArray()[0] ?? null,
+  );
+}
+
+export function sqlInInstance<T extends Record<string, SqlStorageValue>>(query: string, ...bindings: SqlStorageValue[]) {
+  return inInstance((_, state) => state.storage.sql.exec<T>(query, ...bindings).toArray());
+}
+
+export async function activityTypes(owner: OwnerClient): Promise<string[]> {
+  const res = await owner.api("GET", "/api/activity?limit=100");
+  return (await json<{ entries: Array<{ type: string }> }>(res)).entries.map((e) => e.type);
+}
