@@ -4,6 +4,7 @@
  * body limits, one error shape) are applied here, once.
  */
 import { Hono } from "hono";
+import { except } from "hono/combine";
 import { ApiError } from "./errors";
 import { requireBearer } from "./http/auth";
 import { checkOrigin, limitBodies, securityHeaders, withSettings } from "./http/middleware";
@@ -11,6 +12,8 @@ import type { AppEnv } from "./http/types";
 import { authRoutes } from "./routes/auth";
 import { discoveryRoutes } from "./routes/discovery";
 import { escrowRoutes } from "./routes/escrow";
+import { liveRoutes } from "./routes/live";
+import { messageRoutes, publicMessageRoutes } from "./routes/messages";
 import { sessionRoutes } from "./routes/sessions";
 import { twoFactorRoutes } from "./routes/twoFactor";
 
@@ -19,12 +22,17 @@ export function createApp() {
 
   app.use("*", securityHeaders, withSettings, limitBodies);
   app.use("/auth/*", checkOrigin);
-  app.use("/api/*", checkOrigin, requireBearer);
+  // The live channel authenticates its upgrade itself: a browser cannot put an
+  // Authorization header on a WebSocket (routes/live.ts).
+  app.use("/api/*", checkOrigin, except("/api/ws", requireBearer));
 
   app.route("/.well-known", discoveryRoutes);
   app.route("/auth", authRoutes);
   app.route("/api", sessionRoutes);
   app.route("/api", escrowRoutes);
+  app.route("/messages", publicMessageRoutes);
+  app.route("/api", messageRoutes);
+  app.route("/api", liveRoutes);
   app.route("/api", twoFactorRoutes);
 
   app.notFound((c) => c.json({ error: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` }, 404));

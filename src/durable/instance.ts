@@ -15,7 +15,10 @@ import { openSuccessor, sealSuccessor } from "../domain/successorWrap";
 import type { Env } from "../env";
 import { randomToken, sha256Base64url } from "../lib/bytes";
 import type { ActivityEntry, ActivityType } from "../schemas/api";
+import { readSettings } from "../settings";
+import { sessionPolicy } from "../services/sessions";
 import { migrateInstanceStorage } from "./schema";
+import { LiveChannel } from "./sockets";
 import { TwoFactorStore, type MfaCounter, type SecondFactor } from "./twoFactor";
 
 export const CHALLENGE_TTL_MS = 120_000;
@@ -75,11 +78,16 @@ function toTokenState(row: SessionRow): SessionTokenState {
 
 export class InstanceDO extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  private readonly live: LiveChannel;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     void ctx.blockConcurrencyWhile(async () => migrateInstanceStorage(ctx.storage));
+    this.live = new LiveChannel(ctx, env, (sid) => this.sessionStatus(sid, sessionPolicy(readSettings(env))) === "active");
+    // One line per start: after hibernation the object is constructed again while its
+    // sockets stayed open, which is how an idle socket shows it cost no wake-ups.
+    console.log(JSON.stringify({ event: "instance_started", sockets: ctx.getWebSockets().length }));
   }
 
   // --- challenges --------------------------------------------------------------
@@ -321,7 +329,24 @@ export class InstanceDO extends DurableObject<Env> {
       reason,
       sessionId,
     );
+    if (rowsWritten > 0) this.closeSocketsAfterCommit(sessionId);
     return rowsWritten > 0;
+  }
+
+  /**
+   * A revoked session's sockets close at once (PROTOCOL.md §6, §10), but only once
+   * the revocation is committed. The close runs as a microtask: after the synchronous
+   * transaction around this call, and any transaction around that one (2FA
+   * enrolment revokes inside its own), has committed. It re-reads the row, so a
+   * revocation that was rolled back closes nothing.
+   */
+  private closeSocketsAfterCommit(sessionId: string): void {
+    queueMicrotask(() => {
+      const row = this.sql
+        .exec<{ revoked_at_ms: number | null }>("SELECT revoked_at_ms FROM sessions WHERE id = ?", sessionId)
+        .toArray()[0];
+      if (row && row.revoked_at_ms !== null) this.live.closeSessions([sessionId]);
+    });
   }
 
   // --- activity ----------------------------------------------------------------
@@ -401,6 +426,40 @@ export class InstanceDO extends DurableObject<Env> {
 
   regenerateBackupCodes(code: string, sessionId: string) {
     return this.twoFactor.regenerateBackupCodes(code, sessionId);
+  }
+
+  // --- live channel (logic in ./sockets.ts) -------------------------------------
+
+  /** Opens a socket; only the Worker's GET /api/ws calls this, after authenticating it. */
+  override fetch(request: Request): Promise<Response> {
+    return this.live.accept(request);
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    await this.live.onMessage(ws, message);
+  }
+
+  override webSocketClose(ws: WebSocket): void {
+    this.live.onClose(ws);
+  }
+
+  override webSocketError(ws: WebSocket): void {
+    this.live.onClose(ws);
+  }
+
+  /** The Worker's nudge after it stored message `storedId` (PROTOCOL.md §9). */
+  publishMessages(storedId: number): Promise<void> {
+    return this.live.publish(storedId);
+  }
+
+  /**
+   * The object's one alarm serves the sockets' token deadlines. Whoever else needs
+   * an alarm must merge its deadline here (the earliest wins), not call setAlarm.
+   */
+  override async alarm(): Promise<void> {
+    const next = this.live.onAlarm(Date.now());
+    if (next === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(next);
   }
 
   // --- rate limits -------------------------------------------------------------

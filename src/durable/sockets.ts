@@ -1,0 +1,283 @@
+/**
+ * The live channel (PROTOCOL.md §10), hosted by the instance's Durable Object with
+ * the WebSocket Hibernation API. The object may be evicted from memory whenever no
+ * event is running while its sockets stay open, so nothing here lives in fields
+ * that must survive: each socket's state is its attachment (serializeAttachment),
+ * sockets are found again with ctx.getWebSockets(<session id tag>), the last pushed
+ * message id is in storage, and deadlines are one storage alarm, never a timer
+ * (a timer would keep the object awake). `ping` is answered by the runtime
+ * (setWebSocketAutoResponse) without waking the object at all.
+ *
+ * The Worker authenticates the upgrade before it gets here (routes/live.ts); this
+ * module re-checks the session, because a revocation may have committed in between.
+ */
+import { AccessTokenError, verifyAccessToken } from "../domain/accessToken";
+import {
+  dueSocketAction,
+  earliestDeadlineMs,
+  socketDeadlineMs,
+  type SocketGrant,
+} from "../domain/liveChannel";
+import type { Env } from "../env";
+import { loadInstanceKey } from "../lib/instanceKey";
+import {
+  clientFrameSchema,
+  SOCKET_CLOSE_REVOKED,
+  SOCKET_CLOSE_TOKEN_EXPIRED,
+  SOCKET_PROTOCOL,
+  type Message,
+  type ServerFrame,
+} from "../schemas/messages";
+import { listMessagesAfter } from "../storage/messageStore";
+
+/** Internal header carrying the Worker's verified grant to the object's fetch(). */
+const GRANT_HEADER = "x-indienet-socket-grant";
+const LAST_PUSHED_KEY = "live:lastPushedMessageId";
+const PUSH_PAGE = 100;
+/** WebSocket.readyState OPEN. */
+const OPEN = 1;
+
+/** The request the Worker sends to the object to open a socket for a verified token. */
+export function socketUpgradeRequest(grant: Omit<SocketGrant, "warned">): Request {
+  return new Request("https://instance.internal/live", {
+    headers: { Upgrade: "websocket", [GRANT_HEADER]: JSON.stringify({ ...grant, warned: false }) },
+  });
+}
+
+function readGrant(request: Request): SocketGrant | null {
+  const raw = request.headers.get(GRANT_HEADER);
+  if (!raw || request.headers.get("upgrade")?.toLowerCase() !== "websocket") return null;
+  const grant = JSON.parse(raw) as SocketGrant;
+  return typeof grant.sessionId === "string" && typeof grant.expiresAtMs === "number" ? grant : null;
+}
+
+function send(ws: WebSocket, frame: ServerFrame): void {
+  sendText(ws, JSON.stringify(frame));
+}
+
+/** A socket can be closing under us (the peer left mid-push); that is not an error. */
+function sendText(ws: WebSocket, text: string): void {
+  try {
+    ws.send(text);
+  } catch {
+    // Closed or closing: its close event cleans up.
+  }
+}
+
+function close(ws: WebSocket, code: number, reason: string): void {
+  try {
+    ws.close(code, reason);
+  } catch {
+    // Already closed.
+  }
+}
+
+export class LiveChannel {
+  /** The push run in progress, if any: runs never interleave (see publish). */
+  private pushRun: Promise<void> | null = null;
+  /** Highest message id the object has been told is stored. */
+  private pushWanted = 0;
+
+  constructor(
+    private readonly ctx: DurableObjectState,
+    private readonly env: Env,
+    private readonly isSessionActive: (sessionId: string) => boolean,
+  ) {
+    // Answered by the runtime itself, so an idle client's keep-alive never wakes us.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+  }
+
+  // --- opening ---------------------------------------------------------------------
+
+  async accept(request: Request): Promise<Response> {
+    const grant = readGrant(request);
+    if (!grant) return new Response("expected a socket grant from the Worker", { status: 400 });
+    // The Worker checked the session one Durable Object event ago; a revocation may
+    // have committed since, and it could not have closed a socket that did not exist.
+    if (!this.isSessionActive(grant.sessionId)) return new Response(null, { status: 401 });
+
+    const { 0: client, 1: server } = new WebSocketPair();
+    // The session id tag lets revocation find exactly this session's sockets.
+    this.ctx.acceptWebSocket(server, [grant.sessionId]);
+    server.serializeAttachment(grant);
+    send(server, { type: "hello", sessionId: grant.sessionId, expiresAt: grant.expiresAtMs });
+    await this.scheduleNoLaterThan(socketDeadlineMs(grant));
+    return new Response(null, {
+      status: 101,
+      webSocket: client,
+      // A browser drops a socket whose server does not select one of its subprotocols.
+      headers: { "Sec-WebSocket-Protocol": SOCKET_PROTOCOL },
+    });
+  }
+
+  // --- client frames -----------------------------------------------------------------
+
+  async onMessage(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
+    let value: unknown;
+    try {
+      value = typeof data === "string" ? JSON.parse(data) : undefined;
+    } catch {
+      value = undefined;
+    }
+    const frame = clientFrameSchema.safeParse(value);
+    if (!frame.success) {
+      send(ws, {
+        type: "error",
+        error: "invalid_request",
+        message: 'Frames are JSON text: {"type": "auth", "accessToken"}, or the text "ping".',
+      });
+      return;
+    }
+    await this.reauthenticate(ws, frame.data.accessToken);
+  }
+
+  /**
+   * `{"type": "auth"}`: a fresh access token for the same, still active session moves
+   * the socket's expiry. Anything else ends the socket with 4401, like an expiry:
+   * a client that sends a bad token has lost its session or is not who opened it.
+   */
+  private async reauthenticate(ws: WebSocket, token: string): Promise<void> {
+    const grant = ws.deserializeAttachment() as SocketGrant;
+    const refuse = (message: string) => {
+      send(ws, { type: "error", error: "unauthorized", message });
+      close(ws, SOCKET_CLOSE_TOKEN_EXPIRED, "unauthorized");
+    };
+    let claims;
+    try {
+      claims = await verifyAccessToken(token, await loadInstanceKey(this.env.INSTANCE_SIGNING_KEY), grant.issuer, Date.now());
+    } catch (err) {
+      if (!(err instanceof AccessTokenError)) throw err;
+      return refuse("The access token is invalid or expired.");
+    }
+    // Checked after the await, synchronously with the update below: a revocation
+    // that landed while we verified has already closed this socket.
+    if (ws.readyState !== OPEN) return;
+    if (claims.sid !== grant.sessionId) return refuse("The access token belongs to another session.");
+    if (!this.isSessionActive(grant.sessionId)) return refuse("This session has ended; log in again.");
+
+    const next: SocketGrant = { ...grant, expiresAtMs: claims.expS * 1000, warned: false };
+    ws.serializeAttachment(next);
+    send(ws, { type: "authed", expiresAt: next.expiresAtMs });
+    await this.scheduleNoLaterThan(socketDeadlineMs(next));
+  }
+
+  onClose(ws: WebSocket): void {
+    // Complete the closing handshake. A later alarm may find nothing to do; that
+    // costs one wake-up, where rescanning every socket on each close would cost more.
+    close(ws, 1000, "closed");
+  }
+
+  // --- revocation ----------------------------------------------------------------------
+
+  /** Called after a revocation has committed: every socket of these sessions goes, now. */
+  closeSessions(sessionIds: Iterable<string>): void {
+    for (const sessionId of sessionIds) {
+      for (const ws of this.ctx.getWebSockets(sessionId)) {
+        send(ws, { type: "revoked" });
+        close(ws, SOCKET_CLOSE_REVOKED, "session revoked");
+      }
+    }
+  }
+
+  // --- token deadlines -------------------------------------------------------------------
+
+  /**
+   * The alarm: warn sockets whose token is about to expire, close those whose token
+   * has. Returns the next deadline among the sockets still open, or null.
+   */
+  onAlarm(nowMs: number): number | null {
+    const remaining: SocketGrant[] = [];
+    for (const ws of this.ctx.getWebSockets()) {
+      if (ws.readyState !== OPEN) continue;
+      const grant = ws.deserializeAttachment() as SocketGrant;
+      switch (dueSocketAction(grant, nowMs)) {
+        case "expire":
+          send(ws, { type: "token_expired" });
+          close(ws, SOCKET_CLOSE_TOKEN_EXPIRED, "token expired");
+          break;
+        case "warn": {
+          const next = { ...grant, warned: true };
+          ws.serializeAttachment(next);
+          send(ws, { type: "token_expiring", expiresAt: grant.expiresAtMs });
+          remaining.push(next);
+          break;
+        }
+        default:
+          remaining.push(grant);
+      }
+    }
+    return earliestDeadlineMs(remaining);
+  }
+
+  /**
+   * Moves the object's one alarm earlier if `deadlineMs` comes first. It never moves
+   * it later: the alarm handler recomputes from every socket. Read-compare-write is
+   * safe here because storage calls hold the object's input gate: no other event
+   * runs between getAlarm and setAlarm.
+   */
+  private async scheduleNoLaterThan(deadlineMs: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || deadlineMs < current) await this.ctx.storage.setAlarm(deadlineMs);
+  }
+
+  // --- message push --------------------------------------------------------------------
+
+  /**
+   * Pushes every stored message the sockets have not been sent yet, in id order.
+   *
+   * The Worker calls this after its D1 insert of message `storedId` committed. Two
+   * POSTs can commit 6 then 7 yet reach the object as 7 then 6, so the object never
+   * pushes what it is handed: it reads from D1 everything after the last id it
+   * pushed (persisted, so it survives eviction) and pushes that, in id order. One run
+   * at a time: a nudge that arrives during a run only raises `pushWanted`, and the
+   * run loops until it has caught up, so two runs never interleave their sends and
+   * a burst of POSTs costs a few D1 reads, not one each.
+   */
+  publish(storedId: number): Promise<void> {
+    this.pushWanted = Math.max(this.pushWanted, storedId);
+    this.pushRun ??= this.runPushes().finally(() => {
+      this.pushRun = null;
+    });
+    return this.pushRun;
+  }
+
+  private async runPushes(): Promise<void> {
+    const storage = this.ctx.storage.kv;
+    for (;;) {
+      const lastPushed = storage.get<number>(LAST_PUSHED_KEY) ?? 0;
+      if (this.pushWanted <= lastPushed) return;
+      const sockets = this.openSockets(Date.now());
+      if (sockets.length === 0) {
+        // Nobody to push to. Every id up to pushWanted is committed, so a socket that
+        // opens later finds these with GET /api/messages?after=, which it reads after
+        // its hello; only later messages are its to be pushed.
+        storage.put(LAST_PUSHED_KEY, this.pushWanted);
+        continue;
+      }
+      const page = await listMessagesAfter(this.env.DB, lastPushed, PUSH_PAGE);
+      if (page.length === 0) {
+        // The wanted ids were deleted before we got to them.
+        storage.put(LAST_PUSHED_KEY, Math.max(lastPushed, this.pushWanted));
+        continue;
+      }
+      this.pushPage(page);
+      storage.put(LAST_PUSHED_KEY, page.at(-1)!.id);
+    }
+  }
+
+  private pushPage(messages: Message[]): void {
+    // Sockets are looked up again after the D1 read: one opened meanwhile gets these too.
+    const sockets = this.openSockets(Date.now());
+    for (const message of messages) {
+      const text = JSON.stringify({ type: "message", message } satisfies ServerFrame);
+      for (const ws of sockets) sendText(ws, text);
+    }
+  }
+
+  /** Open sockets whose token is still valid: an expired one gets no messages, even if its alarm is late. */
+  private openSockets(nowMs: number): WebSocket[] {
+    return this.ctx
+      .getWebSockets()
+      .filter((ws) => ws.readyState === OPEN && (ws.deserializeAttachment() as SocketGrant).expiresAtMs > nowMs);
+  }
+}

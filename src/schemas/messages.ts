@@ -1,0 +1,77 @@
+/**
+ * Shapes of PROTOCOL.md §9 (private messages) and §10 (the live channel's frames).
+ * Routes and the Durable Object build their output from these types; tests and the
+ * browser client parse what they receive with the same schemas.
+ */
+import { z } from "zod";
+
+export const MESSAGE_LIMITS = {
+  /** A compact JWE is ASCII; the 64 KiB body limit bounds it first. */
+  jweChars: 64 * 1024,
+  /** `from` is the sender's own, unverified claim (an actor URL, acct: or a name). */
+  fromChars: 2048,
+  pageMax: 100,
+  pageDefault: 50,
+} as const;
+
+/** The live channel's subprotocol (PROTOCOL.md §10). */
+export const SOCKET_PROTOCOL = "indie.v1";
+/** Prefix of the second subprotocol entry, which carries the access token. */
+export const SOCKET_BEARER_PREFIX = "bearer.";
+/** Close codes: the token expired without a re-auth / the session was revoked. */
+export const SOCKET_CLOSE_TOKEN_EXPIRED = 4401;
+export const SOCKET_CLOSE_REVOKED = 4403;
+
+// --- §9 requests ----------------------------------------------------------------
+
+export const messageSubmitRequestSchema = z.object({
+  jwe: z.string().min(1).max(MESSAGE_LIMITS.jweChars),
+  from: z.string().trim().min(1).max(MESSAGE_LIMITS.fromChars).optional(),
+});
+
+export const messagesQuerySchema = z.object({
+  after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+  limit: z.coerce.number().int().min(1).max(MESSAGE_LIMITS.pageMax).default(MESSAGE_LIMITS.pageDefault),
+});
+
+export const messageIdParamSchema = z.object({
+  id: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+});
+
+// --- §9 responses ---------------------------------------------------------------
+
+export const messageSchema = z.object({
+  id: z.number().int(),
+  receivedAt: z.number(),
+  from: z.string().nullable(),
+  jwe: z.string(),
+  verified: z.boolean(),
+});
+export type Message = z.infer<typeof messageSchema>;
+
+export const messageAcceptedResponseSchema = z.object({ id: z.number().int() });
+
+export const messagesResponseSchema = z.object({
+  messages: z.array(messageSchema),
+  /** The id to pass as `after` for the next page, or null when this page is the last. */
+  next: z.number().int().nullable(),
+});
+
+// --- §10 frames -----------------------------------------------------------------
+
+export const serverFrameSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("hello"), sessionId: z.string(), expiresAt: z.number() }),
+  z.object({ type: z.literal("message"), message: messageSchema }),
+  z.object({ type: z.literal("token_expiring"), expiresAt: z.number() }),
+  z.object({ type: z.literal("token_expired") }),
+  z.object({ type: z.literal("revoked") }),
+  z.object({ type: z.literal("authed"), expiresAt: z.number() }),
+  /** Not in PROTOCOL.md §10's list: the answer to a frame the server cannot use. */
+  z.object({ type: z.literal("error"), error: z.string(), message: z.string() }),
+]);
+export type ServerFrame = z.infer<typeof serverFrameSchema>;
+
+export const clientFrameSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("auth"), accessToken: z.string().min(1).max(4096) }),
+]);
+export type ClientFrame = z.infer<typeof clientFrameSchema>;

@@ -1,0 +1,40 @@
+/**
+ * Accepting a private message (PROTOCOL.md §9): check the JWE's shape and header,
+ * check that its kid is the owner's *current* encryption key, and store it. The
+ * caller answers 202 only after this resolves, so every acknowledged message is in
+ * D1 before anyone is told about it.
+ */
+import { inspectMessageJwe, JWE_REJECTION_MESSAGES } from "../domain/jwe";
+import { ApiError } from "../errors";
+import type { Message } from "../schemas/messages";
+import { insertMessage } from "../storage/messageStore";
+import { listKeys } from "../storage/ownerStore";
+
+export async function acceptMessage(
+  db: D1Database,
+  input: { jwe: string; from: string | null; verified: boolean; nowMs: number },
+): Promise<Message> {
+  const inspection = inspectMessageJwe(input.jwe);
+  if (!inspection.ok) {
+    throw new ApiError("invalid_request", JWE_REJECTION_MESSAGES[inspection.reason], { reason: inspection.reason });
+  }
+  // D1, not the KV-cached JWKS: right after a rotation the cache may still list the
+  // old key as current, and a message sealed to a retired key must be refused.
+  const keys = await listKeys(db);
+  if (keys.length === 0) throw new ApiError("not_claimed", "This instance has not been claimed yet.");
+  const { kid } = inspection.header;
+  const key = keys.find((k) => k.kid === kid && k.use === "enc");
+  if (!key) {
+    throw new ApiError("invalid_request", "The JWE's kid is not the owner's encryption key; fetch the JWKS again.", {
+      reason: "unknown kid",
+    });
+  }
+  if (key.status !== "current") {
+    throw new ApiError(
+      "invalid_request",
+      'The JWE is sealed to a retired key; use the JWKS key with "use": "enc" and no "status": "retired".',
+      { reason: "retired kid" },
+    );
+  }
+  return insertMessage(db, { jwe: input.jwe, from: input.from, verified: input.verified, receivedAtMs: input.nowMs });
+}
