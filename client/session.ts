@@ -1,0 +1,256 @@
+/**
+ * The owner's session in one tab (PROTOCOL.md §4-5).
+ *
+ *  - The access token lives only in this closure: never in localStorage,
+ *    sessionStorage, IndexedDB or a cookie. A page reload forgets it, and the
+ *    refresh cookie (HttpOnly, Path=/auth: no script ever sees it) gets a new one.
+ *  - It is refreshed about a minute before it expires, and on demand when a request
+ *    finds it expired.
+ *  - A refresh is single-flight across every tab of this origin: it runs under a Web
+ *    Lock, and the tab that refreshed broadcasts the new token (BroadcastChannel,
+ *    same origin only, memory to memory) to the others. A tab that was waiting for
+ *    the lock and received a fresh token meanwhile does not refresh again. Without
+ *    this, two tabs would present the same refresh token at once; the server's grace
+ *    rule (§5 rule 2) would save them, but each wake-up would still cost a rotation.
+ *  - `session_revoked` from any route (the refresh token was replayed somewhere, or
+ *    the owner revoked this session on another device) ends the session in every
+ *    tab: the state is dropped and listeners hear `logged_out`.
+ */
+import { decodeJwt } from "jose";
+import { loginResponseSchema, refreshResponseSchema } from "../src/schemas/api";
+import { IndieError } from "./errors";
+import { errorFrom, readJson, send, type FetchLike, type JsonRequest } from "./http";
+
+export interface TokenState {
+  accessToken: string;
+  sessionId: string;
+  /** Local clock, from expiresIn when the token arrived. */
+  expiresAtMs: number;
+}
+
+export type LogoutReason = "logout" | "revoked" | "expired";
+
+export type SessionEvent =
+  | { type: "token"; accessToken: string; sessionId: string; expiresAtMs: number }
+  | { type: "logged_out"; reason: LogoutReason };
+
+type TabMessage =
+  | { type: "token"; state: TokenState }
+  | { type: "logged_out"; reason: LogoutReason };
+
+export interface SessionOptions {
+  /** The instance's origin; requests go to `${origin}/auth/...` and `${origin}/api/...`. */
+  origin: string;
+  fetch?: FetchLike;
+  /** Web Locks; null to go without (the server's grace rule still covers races). */
+  locks?: LockManager | null;
+  /** Cross-tab channel; null for none. */
+  channel?: BroadcastChannel | null;
+  /** Refresh this long before expiry. Default 60 s. */
+  refreshMarginMs?: number;
+  now?: () => number;
+}
+
+export interface AccessClaims {
+  sid: string;
+  /** Seconds since the epoch of the last signed-challenge login or step-up. */
+  authTimeS: number;
+  amr: string[];
+  expS: number;
+}
+
+export interface Session {
+  readonly origin: string;
+  isLoggedIn(): boolean;
+  sessionId(): string | null;
+  /** The claims of the current access token (for step-up decisions), or null. */
+  claims(): AccessClaims | null;
+  /** Takes the body of a login, setup or reauth response. */
+  adopt(body: { accessToken: string; expiresIn: number; sessionId: string }): void;
+  /** A valid access token, refreshed first if it is about to expire. */
+  accessToken(): Promise<string>;
+  /** Rotates the refresh cookie now; false when there is no session to refresh. */
+  refresh(): Promise<boolean>;
+  /** A Bearer request to `${origin}${path}`; one refresh-and-retry on an expired token. */
+  fetch(path: string, request?: JsonRequest): Promise<Response>;
+  /** POST /auth/logout, then the logged-out state everywhere. */
+  logout(): Promise<void>;
+  on(listener: (event: SessionEvent) => void): () => void;
+  /** Stops timers and the channel (tests, page teardown). */
+  dispose(): void;
+}
+
+const LOCK_PREFIX = "indienet:refresh:";
+export const SESSION_CHANNEL = "indienet:session";
+
+export function createSession(options: SessionOptions): Session {
+  const origin = new URL(options.origin).origin;
+  const fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
+  const locks = options.locks === undefined ? (globalThis.navigator?.locks ?? null) : options.locks;
+  const channel =
+    options.channel === undefined
+      ? typeof BroadcastChannel === "function"
+        ? new BroadcastChannel(SESSION_CHANNEL)
+        : null
+      : options.channel;
+  const marginMs = options.refreshMarginMs ?? 60_000;
+  const now = options.now ?? (() => Date.now());
+
+  // The only copy of the access token in this tab.
+  let state: TokenState | null = null;
+  // Bumped whenever a new token arrives, from this tab or another.
+  let generation = 0;
+  let inflight: Promise<boolean> | null = null;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const listeners = new Set<(event: SessionEvent) => void>();
+
+  const emit = (event: SessionEvent) => {
+    for (const listener of [...listeners]) {
+      try {
+        listener(event);
+      } catch (err) {
+        console.error(err);
+      }
+    }
+  };
+
+  function schedule() {
+    clearTimeout(timer);
+    if (!state) return;
+    const delay = Math.max(5_000, state.expiresAtMs - marginMs - now());
+    timer = setTimeout(() => {
+      refresh().catch(() => {
+        // Offline or a 5xx: try again shortly; accessToken() also retries on demand.
+        timer = setTimeout(() => void refresh().catch(() => {}), 15_000);
+      });
+    }, delay);
+  }
+
+  function setState(next: TokenState, fromOtherTab: boolean) {
+    state = next;
+    generation++;
+    schedule();
+    if (!fromOtherTab) channel?.postMessage({ type: "token", state: next } satisfies TabMessage);
+    emit({ type: "token", ...next });
+  }
+
+  function clear(reason: LogoutReason, fromOtherTab = false) {
+    const had = state !== null;
+    state = null;
+    generation++;
+    clearTimeout(timer);
+    if (!fromOtherTab) channel?.postMessage({ type: "logged_out", reason } satisfies TabMessage);
+    if (had || !fromOtherTab) emit({ type: "logged_out", reason });
+  }
+
+  if (channel) {
+    channel.onmessage = (event: MessageEvent<TabMessage>) => {
+      const msg = event.data;
+      if (msg?.type === "token" && typeof msg.state?.accessToken === "string") setState(msg.state, true);
+      else if (msg?.type === "logged_out") clear(msg.reason, true);
+    };
+  }
+
+  const fresh = () => state !== null && state.expiresAtMs - now() > marginMs;
+
+  async function doRefresh(startGeneration: number): Promise<boolean> {
+    // Another tab refreshed while this one waited for the lock: use its token.
+    if (generation !== startGeneration && fresh()) return true;
+    const res = await send(fetchFn, `${origin}/auth/refresh`, { method: "POST", credentials: "same-origin" });
+    if (res.ok) {
+      const body = await readJson(res, refreshResponseSchema);
+      setState({ accessToken: body.accessToken, sessionId: body.sessionId, expiresAtMs: now() + body.expiresIn * 1000 }, false);
+      return true;
+    }
+    const err = await errorFrom(res);
+    if (err.code === "session_revoked") {
+      clear("revoked");
+      return false;
+    }
+    if (err.code === "unauthorized") {
+      // No cookie, or an unknown or expired one: there is no session.
+      if (state) clear("expired");
+      return false;
+    }
+    throw err;
+  }
+
+  function refresh(): Promise<boolean> {
+    if (inflight) return inflight;
+    const startGeneration = generation;
+    const run = () => doRefresh(startGeneration);
+    const flight: Promise<boolean> = (
+      locks ? locks.request(LOCK_PREFIX + origin, { mode: "exclusive" }, run).then((ok) => ok) : run()
+    ).finally(() => {
+      inflight = null;
+    });
+    inflight = flight;
+    return flight;
+  }
+
+  async function accessToken(): Promise<string> {
+    if (!fresh()) await refresh();
+    if (!state) throw new IndieError("logged_out", "You are not logged in.");
+    return state.accessToken;
+  }
+
+  async function authedFetch(path: string, request: JsonRequest = {}): Promise<Response> {
+    for (let attempt = 0; ; attempt++) {
+      const token = await accessToken();
+      const res = await send(fetchFn, origin + path, {
+        ...request,
+        headers: { ...request.headers, authorization: `Bearer ${token}` },
+      });
+      if (res.status !== 401) return res;
+      const err = await errorFrom(res.clone());
+      if (err.code === "session_revoked") {
+        clear("revoked");
+        throw err;
+      }
+      // An expired or unverifiable token: refresh once and try again.
+      if (err.code !== "unauthorized" || attempt > 0) return res;
+      if (state?.accessToken === token) state = { ...state, expiresAtMs: 0 };
+      if (!(await refresh())) throw new IndieError("logged_out", "Your session has ended; log in again.");
+    }
+  }
+
+  return {
+    origin,
+    isLoggedIn: () => state !== null,
+    sessionId: () => state?.sessionId ?? null,
+    claims() {
+      if (!state) return null;
+      const claims = decodeJwt(state.accessToken);
+      return {
+        sid: String(claims.sid),
+        authTimeS: Number(claims.auth_time),
+        amr: Array.isArray(claims.amr) ? claims.amr.map(String) : [],
+        expS: Number(claims.exp),
+      };
+    },
+    adopt(body) {
+      const parsed = loginResponseSchema.omit({ tokenType: true }).parse(body);
+      setState({ accessToken: parsed.accessToken, sessionId: parsed.sessionId, expiresAtMs: now() + parsed.expiresIn * 1000 }, false);
+    },
+    accessToken,
+    refresh,
+    fetch: authedFetch,
+    async logout() {
+      try {
+        const res = await send(fetchFn, `${origin}/auth/logout`, { method: "POST", credentials: "same-origin" });
+        await res.body?.cancel();
+      } finally {
+        clear("logout");
+      }
+    },
+    on(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    dispose() {
+      clearTimeout(timer);
+      listeners.clear();
+      channel?.close();
+    },
+  };
+}

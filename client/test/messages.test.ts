@@ -1,0 +1,89 @@
+import { decodeProtectedHeader } from "jose";
+import { describe, expect, it } from "vitest";
+import { IndieError } from "../errors";
+import { generatePrivateJwk, importDeviceKey, signAssertion } from "../keys";
+import { open, seal, sendMessage } from "../messages";
+import { jwtVerify, importJWK, calculateJwkThumbprint } from "jose";
+
+async function ownerKeys() {
+  const current = await generatePrivateJwk("enc");
+  const retired = await generatePrivateJwk("enc");
+  const sig = await generatePrivateJwk("sig");
+  const pub = (k: typeof current) => ({ kty: k.kty, crv: k.crv, x: k.x, kid: k.kid, use: k.use });
+  const jwks = { keys: [pub(sig), pub(current), { ...pub(retired), status: "retired" }] };
+  return { current, retired, sig, jwks };
+}
+
+/** A fetch that serves one origin's JWKS and records POST /messages bodies. */
+function fakeServer(jwks: unknown) {
+  const posted: unknown[] = [];
+  const fetchFn = async (input: RequestInfo | URL, init?: RequestInit) => {
+    const url = new URL(String(input));
+    if (url.pathname === "/.well-known/jwks.json") return Response.json(jwks);
+    if (url.pathname === "/messages" && init?.method === "POST") {
+      posted.push(JSON.parse(String(init.body)));
+      return Response.json({ id: posted.length }, { status: 202 });
+    }
+    return Response.json({ error: "not_found", message: "no" }, { status: 404 });
+  };
+  return { fetchFn, posted };
+}
+
+describe("seal and open", () => {
+  it("seals to the current (non-retired) encryption key with its kid, and the owner opens it", async () => {
+    const keys = await ownerKeys();
+    const { fetchFn } = fakeServer(keys.jwks);
+    const jwe = await seal("https://owner.example/contact", "hello owner", { fetch: fetchFn });
+    expect(decodeProtectedHeader(jwe)).toMatchObject({ alg: "ECDH-ES+A256KW", enc: "A256GCM", kid: keys.current.kid });
+    const deviceKeys = [await importDeviceKey(keys.current, "current"), await importDeviceKey(keys.retired, "retired")];
+    expect(await open(jwe, deviceKeys)).toBe("hello owner");
+  });
+
+  it("opens a message encrypted to a retired key", async () => {
+    const keys = await ownerKeys();
+    // Sealed while the retired key was still current.
+    const { kty, crv, x, kid, use } = keys.retired;
+    const { fetchFn } = fakeServer({ keys: [{ kty, crv, x, kid, use }] });
+    const jwe = await seal("https://owner.example", "old news", { fetch: fetchFn });
+    const deviceKeys = [await importDeviceKey(keys.current, "current"), await importDeviceKey(keys.retired, "retired")];
+    expect(await open(jwe, deviceKeys)).toBe("old news");
+  });
+
+  it("says which failure it is: unknown key, not a JWE", async () => {
+    const keys = await ownerKeys();
+    const { fetchFn } = fakeServer(keys.jwks);
+    const jwe = await seal("https://owner.example", "x", { fetch: fetchFn });
+    await expect(open(jwe, [await importDeviceKey(keys.retired, "retired")])).rejects.toMatchObject({ code: "unknown_key" });
+    await expect(open("nonsense", [])).rejects.toBeInstanceOf(IndieError);
+  });
+
+  it("posts {jwe, from} to /messages and returns the id", async () => {
+    const keys = await ownerKeys();
+    const { fetchFn, posted } = fakeServer(keys.jwks);
+    expect(await sendMessage("https://owner.example", "hi", { from: " Ada ", fetch: fetchFn })).toEqual({ id: 1 });
+    expect(posted[0]).toMatchObject({ from: "Ada", jwe: expect.stringMatching(/^[\w-]+\.[\w-]+\.[\w-]+\.[\w-]+\.[\w-]+$/) });
+  });
+});
+
+describe("keys", () => {
+  it("makes kid the RFC 7638 thumbprint and imports private keys non-extractable", async () => {
+    for (const use of ["sig", "enc"] as const) {
+      const jwk = await generatePrivateJwk(use);
+      expect(jwk.kid).toBe(await calculateJwkThumbprint({ kty: jwk.kty, crv: jwk.crv, x: jwk.x }, "sha256"));
+      const device = await importDeviceKey(jwk, "current");
+      expect(device.privateKey.extractable).toBe(false);
+      await expect(crypto.subtle.exportKey("jwk", device.privateKey)).rejects.toThrow();
+    }
+  });
+
+  it("signs assertions the server's checks accept: Ed25519, typ JWT, kid, aud, nonce, exp - iat <= 300", async () => {
+    const jwk = await generatePrivateJwk("sig");
+    const device = await importDeviceKey(jwk, "current");
+    const assertion = await signAssertion(device, "https://owner.example", "nonce-1");
+    const publicKey = await importJWK({ kty: jwk.kty, crv: jwk.crv, x: jwk.x }, "Ed25519");
+    const { payload, protectedHeader } = await jwtVerify(assertion, publicKey, { audience: "https://owner.example" });
+    expect(protectedHeader).toMatchObject({ alg: "Ed25519", typ: "JWT", kid: jwk.kid });
+    expect(payload.nonce).toBe("nonce-1");
+    expect(payload.exp! - payload.iat!).toBeLessThanOrEqual(300);
+  });
+});
