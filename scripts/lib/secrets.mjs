@@ -1,5 +1,5 @@
-// Generating the instance's secrets. Shared by `npm run dev` (local .dev.vars) and,
-// later, `npm run deploy` (wrangler secret bulk). Uses Node's WebCrypto only.
+// Generating the instance's secrets. Shared by `npm run dev` (local .dev.vars) and
+// `npm run deploy` (wrangler secret bulk). Uses Node's WebCrypto only.
 import { webcrypto } from "node:crypto";
 
 const BASE32 = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"; // no 0/O, 1/I: easy to read aloud
@@ -24,10 +24,27 @@ export function generateDataKey() {
   return Buffer.from(webcrypto.getRandomValues(new Uint8Array(32))).toString("base64url");
 }
 
+/**
+ * The instance's RSA-2048 private key for ActivityPub HTTP signatures (PROTOCOL.md
+ * §11: RSA is the key type Mastodon verifies), as PKCS#8 PEM. It is made for
+ * RSASSA-PKCS1-v1_5 with SHA-256: `rsa-sha256` in draft-cavage, `rsa-v1_5-sha256` in
+ * RFC 9421.
+ */
+export async function generateFederationKey() {
+  const { privateKey } = await webcrypto.subtle.generateKey(
+    { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
+    true,
+    ["sign", "verify"],
+  );
+  const der = Buffer.from(await webcrypto.subtle.exportKey("pkcs8", privateKey)).toString("base64");
+  return `-----BEGIN PRIVATE KEY-----\n${der.match(/.{1,64}/g).join("\n")}\n-----END PRIVATE KEY-----\n`;
+}
+
 export const SECRET_GENERATORS = {
   SETUP_CODE: async () => generateSetupCode(),
   INSTANCE_SIGNING_KEY: generateInstanceSigningKey,
   DATA_KEY: async () => generateDataKey(),
+  FEDERATION_KEY: generateFederationKey,
 };
 
 /** Parses a .dev.vars / .env style file into a Map (KEY=value, "quoted" or bare). */
@@ -45,6 +62,14 @@ export function parseDotenv(text) {
 }
 
 export function formatDotenvLine(name, value) {
+  // A multi-line value (the federation key's PEM) goes in double quotes with \n
+  // escapes: wrangler's dotenv turns them back into newlines, and parseDotenv reads
+  // the line as JSON. dotenv unescapes nothing else, so such a value must hold no
+  // quote or backslash (PEM never does).
+  if (value.includes("\n")) {
+    if (/["\\]/.test(value)) throw new Error(`${name}: a multi-line value cannot contain " or \\`);
+    return `${name}="${value.replaceAll("\r", "").replaceAll("\n", "\\n")}"`;
+  }
   // Single quotes keep JSON (the signing key) verbatim.
   return `${name}='${value}'`;
 }
