@@ -35,7 +35,7 @@ export class Authenticator {
     for (;;) {
       const now = stepNow();
       const msIntoStep = Date.now() % PERIOD_MS;
-      const earliest = msIntoStep < PERIOD_MS - 5_000 ? now - 1 : now;
+      const earliest = msIntoStep < PERIOD_MS - 2_000 ? now - 1 : now;
       const step = Math.max(earliest, (this.lastStep ?? -Infinity) + 1);
       if (step <= now + 1) {
         this.lastStep = step;
