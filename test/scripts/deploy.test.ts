@@ -144,7 +144,9 @@ describe("first deploy", () => {
   });
 
   it("without --origin, deploys with an empty ORIGIN and reports the workers.dev URL", async () => {
-    // The fake's workers.dev host does not resolve, so the claimed check fails softly.
+    // No Worker answers at this made-up host (a DNS error offline, an error page
+    // online), so the claimed check fails softly, as after a real first deploy
+    // whose workers.dev name has not propagated yet.
     account.workersDevUrl = "https://indienet-identity.owner.invalid.workers.dev";
     const result = await deployNow();
     expect(account.worker!.vars.ORIGIN).toBe("");
