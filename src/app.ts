@@ -17,6 +17,9 @@ import { messageRoutes, publicMessageRoutes } from "./routes/messages";
 import { sessionRoutes } from "./routes/sessions";
 import { twoFactorRoutes } from "./routes/twoFactor";
 
+/** Paths that belong to the protocol: never served from the web app's assets. */
+const API_PATH = /^\/(api|auth|\.well-known|messages)(\/|$)/;
+
 export function createApp() {
   const app = new Hono<AppEnv>();
 
@@ -35,7 +38,16 @@ export function createApp() {
   app.route("/api", liveRoutes);
   app.route("/api", twoFactorRoutes);
 
-  app.notFound((c) => c.json({ error: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` }, 404));
+  app.notFound(async (c) => {
+    // Pages and files of the owner web app (web/, wrangler.toml [assets]) for any
+    // other GET; API paths keep their JSON 404. A copy of the response, so the
+    // security headers middleware can add its headers to it.
+    if ((c.req.method === "GET" || c.req.method === "HEAD") && c.env.ASSETS && !API_PATH.test(c.req.path)) {
+      const asset = await c.env.ASSETS.fetch(c.req.raw);
+      if (asset.status !== 404) return new Response(asset.body, asset);
+    }
+    return c.json({ error: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` }, 404);
+  });
 
   app.onError((err, c) => {
     if (err instanceof ApiError) {

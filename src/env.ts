@@ -5,6 +5,8 @@ export interface Env {
   DB: D1Database;
   CACHE: KVNamespace;
   INSTANCE: DurableObjectNamespace<InstanceDO>;
+  /** The owner web app's static files (wrangler.toml [assets]). */
+  ASSETS?: Fetcher;
 
   // [vars]: strings, parsed by readSettings().
   ORIGIN?: string;

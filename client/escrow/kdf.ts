@@ -18,7 +18,7 @@ export type Argon2Runner = (input: Argon2Input) => Promise<Uint8Array>;
 
 /** Argon2id on this thread. hash-wasm is loaded on first use. */
 export const argon2Inline: Argon2Runner = async (input) => {
-  const { argon2id } = await import("hash-wasm");
+  const { argon2id } = await import("./argon2");
   return argon2id({
     password: input.password,
     salt: input.salt,

@@ -17,7 +17,9 @@ export const withSettings: MiddlewareHandler<AppEnv> = async (c, next) => {
 export const securityHeaders = secureHeaders({
   contentSecurityPolicy: {
     defaultSrc: ["'self'"],
-    scriptSrc: ["'self'"],
+    // 'wasm-unsafe-eval' lets the web app compile Argon2id's WebAssembly (the key
+    // backup's KDF); it allows no JavaScript eval.
+    scriptSrc: ["'self'", "'wasm-unsafe-eval'"],
     styleSrc: ["'self'"],
     imgSrc: ["'self'", "data:"],
     connectSrc: ["'self'"],

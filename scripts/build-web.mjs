@@ -1,0 +1,95 @@
+#!/usr/bin/env node
+// Builds the owner web app (web/) and the browser SDK it uses (client/) into
+// dist/web, which the Worker serves as static assets (wrangler.toml [assets]).
+// `npm run dev`, `npm test` and `npm run check:deploy` run this first.
+//
+// Prints the JavaScript size, gzipped, and fails when the app's JavaScript goes
+// over the budget (100 KiB gzipped). The password dictionaries are reported apart:
+// they are data for the strength meter, loaded only on the claim and
+// change-password screens, never with the rest of the app.
+import { build } from "esbuild";
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const outdir = join(root, "dist", "web");
+const BUDGET_BYTES = 100 * 1024;
+const quiet = process.argv.includes("--quiet");
+
+/**
+ * zod is imported as `import { z } from "zod"`, which Rollup tree-shakes and esbuild
+ * does not: it keeps the whole `z` namespace, every locale included (~90 KiB
+ * gzipped). Importing the namespace directly lets esbuild drop what is unused.
+ */
+const zodShakeable = {
+  name: "zod-shakeable",
+  setup(b) {
+    const zodClassic = join(root, "node_modules", "zod", "v4", "classic", "external.js");
+    b.onResolve({ filter: /^zod$/ }, () => ({ path: zodClassic }));
+    b.onLoad({ filter: /\.ts$/ }, (args) => {
+      if (args.path.includes("node_modules")) return undefined;
+      const source = readFileSync(args.path, "utf8");
+      return { contents: source.replace(/import \{ z \} from "zod";/g, 'import * as z from "zod";'), loader: "ts" };
+    });
+  },
+};
+
+rmSync(outdir, { recursive: true, force: true });
+mkdirSync(outdir, { recursive: true });
+
+const result = await build({
+  absWorkingDir: root,
+  entryPoints: { app: "web/app.ts", contact: "web/contact.ts", "kdf-worker": "web/kdf-worker.ts" },
+  outdir,
+  bundle: true,
+  splitting: true,
+  format: "esm",
+  platform: "browser",
+  target: ["chrome111", "firefox115", "safari16.4"],
+  minify: true,
+  sourcemap: false,
+  entryNames: "[name]",
+  chunkNames: "chunks/[name]-[hash]",
+  metafile: true,
+  legalComments: "none",
+  logLevel: "warning",
+  plugins: [zodShakeable],
+});
+
+for (const file of ["index.html", "contact.html", "style.css"]) cpSync(join(root, "web", file), join(outdir, file));
+
+// Sizes, from the metafile: a chunk made mostly of zxcvbn language data is a dictionary.
+const rows = [];
+for (const [file, output] of Object.entries(result.metafile.outputs)) {
+  if (!file.endsWith(".js")) continue;
+  const bytes = readFileSync(join(root, file));
+  const dictionaryBytes = Object.entries(output.inputs)
+    .filter(([input]) => /@zxcvbn-ts[\\/]language-|@zxcvbn-ts[\\/]dictionary-compression/.test(input))
+    .reduce((sum, [, i]) => sum + i.bytesInOutput, 0);
+  rows.push({
+    file: relative(outdir, join(root, file)),
+    raw: bytes.length,
+    gzip: gzipSync(bytes, { level: 9 }).length,
+    dictionary: dictionaryBytes > output.bytes / 2,
+  });
+}
+rows.sort((a, b) => a.dictionary - b.dictionary || b.gzip - a.gzip);
+const appGzip = rows.filter((r) => !r.dictionary).reduce((s, r) => s + r.gzip, 0);
+const dictGzip = rows.filter((r) => r.dictionary).reduce((s, r) => s + r.gzip, 0);
+const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
+
+const report = { budgetBytes: BUDGET_BYTES, appJsGzipBytes: appGzip, dictionaryJsGzipBytes: dictGzip, files: rows };
+writeFileSync(join(root, "dist", "web-build.json"), JSON.stringify(report, null, 2) + "\n");
+
+if (!quiet) {
+  for (const r of rows) console.log(`[build-web] ${r.file.padEnd(34)} ${kib(r.raw).padStart(10)} ${kib(r.gzip).padStart(10)} gz${r.dictionary ? "  (password dictionaries, lazy)" : ""}`);
+}
+console.log(
+  `[build-web] app JavaScript: ${kib(appGzip)} gzipped (budget ${kib(BUDGET_BYTES)}); password dictionaries, loaded only when choosing a password: ${kib(dictGzip)} gzipped`,
+);
+if (appGzip > BUDGET_BYTES) {
+  console.error(`[build-web] over budget by ${kib(appGzip - BUDGET_BYTES)}`);
+  process.exit(1);
+}

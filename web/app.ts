@@ -1,0 +1,145 @@
+/**
+ * The owner web app. It decides one thing at start-up (and after every login or
+ * logout): which screen fits this device's state.
+ *
+ *   instance not claimed          → claim
+ *   session (refresh cookie)      → the app (inbox, 2FA, sessions, activity, keys)
+ *   keys on this device           → log in
+ *   no keys                       → unlock with the password
+ */
+import "./zodConfig";
+import { OwnerClient } from "../client/owner";
+import { workerArgon2Runner } from "../client/escrow/worker";
+import { webAssemblyAvailable } from "../client/escrow/kdf";
+import type { AppContext, Screen } from "./context";
+import { focusHeading, h, replaceChildren } from "./ui/dom";
+import { describeError } from "./ui/messages";
+import { activityScreen } from "./screens/activity";
+import { claimScreen } from "./screens/claim";
+import { inboxScreen } from "./screens/inbox";
+import { keysScreen } from "./screens/keys";
+import { loginScreen } from "./screens/login";
+import { sessionsScreen } from "./screens/sessions";
+import { twoFactorScreen } from "./screens/twoFactor";
+import { unlockScreen } from "./screens/unlock";
+
+const ROUTES: Record<string, { title: string; screen: (ctx: AppContext) => Screen }> = {
+  inbox: { title: "Inbox", screen: inboxScreen },
+  "2fa": { title: "Two-factor", screen: twoFactorScreen },
+  sessions: { title: "Sessions", screen: sessionsScreen },
+  activity: { title: "Activity", screen: activityScreen },
+  keys: { title: "Keys", screen: keysScreen },
+};
+
+const main = document.getElementById("app")!;
+const notice = document.getElementById("notice")!;
+const nav = document.getElementById("nav")!;
+
+const client = new OwnerClient({
+  origin: location.origin,
+  // Argon2id runs in a worker so the page (and its progress) stays responsive.
+  argon2Runner: workerArgon2Runner("/kdf-worker.js"),
+});
+
+let current: Screen | null = null;
+const ctx: AppContext = {
+  client,
+  twoFactorOn: false,
+  restart: (text) => void start(text),
+  go: (route) => {
+    location.hash = `#/${route}`;
+  },
+};
+
+function show(screen: Screen) {
+  current?.dispose?.();
+  current = screen;
+  replaceChildren(main, screen.node);
+  focusHeading(main);
+}
+
+function setNotice(text?: string) {
+  notice.textContent = text ?? "";
+  notice.hidden = !text;
+}
+
+function renderNav(active: string | null) {
+  if (active === null) {
+    nav.replaceChildren();
+    return;
+  }
+  const logout = h("button", { type: "button", class: "link" }, "Log out");
+  logout.addEventListener("click", () => void client.logout());
+  nav.replaceChildren(
+    h(
+      "ul",
+      {},
+      Object.entries(ROUTES).map(([route, { title }]) =>
+        h("li", {}, h("a", { href: `#/${route}`, "aria-current": route === active ? "page" : null }, title)),
+      ),
+      h("li", {}, h("a", { href: "/contact" }, "Contact page")),
+      h("li", {}, logout),
+    ),
+  );
+}
+
+function routeFromHash(): string {
+  const route = location.hash.replace(/^#\/?/, "");
+  return route in ROUTES ? route : "inbox";
+}
+
+function showRoute() {
+  if (!client.session.isLoggedIn()) return;
+  const route = routeFromHash();
+  renderNav(route);
+  document.title = `${ROUTES[route]!.title} · ${location.host}`;
+  show(ROUTES[route]!.screen(ctx));
+}
+
+async function start(text?: string) {
+  setNotice(text);
+  try {
+    const { claimed } = await client.discovery();
+    if (!claimed) {
+      renderNav(null);
+      document.title = `Claim · ${location.host}`;
+      return show(claimScreen(ctx));
+    }
+    if (client.session.isLoggedIn() || (await client.resume())) {
+      client
+        .twoFactorStatus()
+        .then((s) => (ctx.twoFactorOn = s.enabled))
+        .catch(() => {});
+      return showRoute();
+    }
+    renderNav(null);
+    const [keys, challenge] = await Promise.all([client.deviceKeys(), client.challenge()]);
+    document.title = `${keys ? "Log in" : "Unlock"} · ${location.host}`;
+    show(keys ? loginScreen(ctx, challenge.mfa) : unlockScreen(ctx, challenge.mfa));
+  } catch (err) {
+    renderNav(null);
+    show({ node: h("section", { class: "card" }, h("h1", {}, "Can't start"), h("p", { role: "alert" }, describeError(err))) });
+  }
+}
+
+client.session.on((event) => {
+  if (event.type === "logged_out") {
+    const text =
+      event.reason === "revoked"
+        ? "This session was ended (revoked from another device, or its token was used elsewhere). Log in again."
+        : event.reason === "expired"
+          ? "Your session expired. Log in again."
+          : "You logged out.";
+    void start(text);
+  }
+});
+
+window.addEventListener("hashchange", () => {
+  setNotice();
+  showRoute();
+});
+
+void webAssemblyAvailable().then((ok) => {
+  if (!ok) console.warn("WebAssembly is unavailable: new key backups use PBES2 instead of Argon2id.");
+});
+void start();

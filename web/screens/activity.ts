@@ -1,0 +1,49 @@
+/** The security log, newest first. */
+import type { ActivityEntry } from "../../src/schemas/api";
+import type { AppContext, Screen } from "../context";
+import { busy, feedback, formatTime, h } from "../ui/dom";
+import { describeError } from "../ui/messages";
+
+const LABELS: Record<ActivityEntry["type"], string> = {
+  claimed: "Instance claimed",
+  login: "Logged in",
+  login_failed: "Failed login",
+  refresh_token_reuse: "Stolen session token detected: session revoked",
+  session_revoked: "Session revoked",
+  totp_enabled: "Two-factor authentication turned on",
+  totp_disabled: "Two-factor authentication turned off",
+  backup_codes_regenerated: "New backup codes made",
+  backup_code_used: "Backup code used",
+  escrow_updated: "Key backup updated",
+  keys_rotated: "Keys rotated",
+  locked_out: "Too many wrong codes: temporarily locked",
+  logout: "Logged out",
+};
+
+export function activityScreen(ctx: AppContext): Screen {
+  const list = h("ol", { class: "activity" });
+  const fb = feedback();
+  const more = h("button", { type: "button", class: "secondary" }, "Show older entries");
+  let before: number | undefined;
+
+  async function load() {
+    const entries = await ctx.client.listActivity({ before, limit: 50 });
+    for (const e of entries) {
+      list.append(
+        h(
+          "li",
+          { "data-type": e.type },
+          h("time", { datetime: new Date(e.at).toISOString() }, formatTime(e.at)),
+          " ",
+          LABELS[e.type] ?? e.type,
+          e.sessionId ? h("span", { class: "muted" }, ` · session ${e.sessionId.slice(0, 8)}`) : null,
+        ),
+      );
+    }
+    before = entries.at(-1)?.id;
+    more.hidden = entries.length < 50;
+  }
+  more.addEventListener("click", () => void busy(more, load, (err) => fb.error(describeError(err))));
+  load().catch((err) => fb.error(describeError(err)));
+  return { node: h("section", {}, h("h1", {}, "Activity"), ...fb.nodes, list, more) };
+}

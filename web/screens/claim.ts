@@ -1,0 +1,66 @@
+/** First use: the setup code, a password (twice, with a strength meter), then keys. */
+import { busy, feedback, field, h } from "../ui/dom";
+import { describeError } from "../ui/messages";
+import { newPasswordInput } from "../ui/password";
+import { defaultDeviceName, type AppContext, type Screen } from "../context";
+import type { Progress } from "../../client/owner";
+
+export function claimScreen(ctx: AppContext): Screen {
+  const code = field("Setup code", { type: "text", autocomplete: "off", spellcheck: "false", required: true }, "Printed by the command that started this instance (npm run dev or the deploy command).");
+  const password = newPasswordInput("Password", [location.hostname]);
+  const device = field("Name of this device", { type: "text", value: defaultDeviceName(), maxlength: 100 }, "Shown in your list of sessions.");
+  const fb = feedback();
+  const submit = h("button", { type: "submit" }, "Claim this instance");
+  const form = h("form", { novalidate: true }, code.wrapper, ...password.nodes, device.wrapper, submit, ...fb.nodes);
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    void busy(
+      submit,
+      async () => {
+        fb.clear();
+        if (!code.input.value.trim()) return fb.error("Enter the setup code.");
+        const checked = await password.validate();
+        if (!checked.ok) return fb.error(checked.error);
+        await ctx.client.claim({
+          setupCode: code.input.value,
+          password: checked.password,
+          deviceName: device.input.value.trim() || undefined,
+          onProgress: (p: Progress) => fb.status(claimProgress(p)),
+        });
+        ctx.restart("This instance is yours. Your keys are on this device and, encrypted, on the server.");
+      },
+      (err) => fb.error(describeError(err)),
+    );
+  });
+
+  return {
+    node: h(
+      "section",
+      { class: "card" },
+      h("h1", {}, "Claim this instance"),
+      h(
+        "p",
+        {},
+        "Your browser makes your signing and encryption keys now. They are stored on the server only encrypted with your password, which never leaves this device.",
+      ),
+      h("p", { class: "tip" }, "Tip: let a password manager generate and keep the password. Without it, nobody can unlock your keys on a new device."),
+      form,
+    ),
+  };
+}
+
+function claimProgress(p: Progress): string {
+  switch (p.stage) {
+    case "keys":
+      return "Making your keys…";
+    case "seal":
+      return "Encrypting them with your password (Argon2id, 64 MiB)…";
+    case "login":
+      return "Claiming the instance…";
+    case "store":
+      return "Keeping the keys on this device…";
+    default:
+      return "";
+  }
+}

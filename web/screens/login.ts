@@ -1,0 +1,54 @@
+/** A device that has the keys: sign a challenge (and give a code when 2FA is on). */
+import { isIndieError } from "../../client/errors";
+import { defaultDeviceName, type AppContext, type Screen } from "../context";
+import { busy, feedback, h } from "../ui/dom";
+import { factorInput } from "../ui/factor";
+import { describeError } from "../ui/messages";
+
+export function loginScreen(ctx: AppContext, mfa: boolean): Screen {
+  const factor = factorInput();
+  factor.setVisible(mfa);
+  const fb = feedback();
+  const submit = h("button", { type: "submit" }, "Log in");
+  const form = h("form", { novalidate: true }, ...factor.nodes, submit, ...fb.nodes);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    void busy(
+      submit,
+      async () => {
+        fb.clear();
+        const code = factor.value();
+        if (mfa && !code) return fb.error("Enter the code from your authenticator app (or a backup code).");
+        await ctx.client.login({ factor: code ?? undefined, deviceName: defaultDeviceName() });
+        ctx.restart();
+      },
+      (err) => {
+        if (isIndieError(err, "mfa_required")) {
+          mfa = true;
+          factor.setVisible(true);
+          factor.focus();
+        }
+        factor.clear();
+        fb.error(describeError(err));
+      },
+    );
+  });
+
+  const forget = h("button", { type: "button", class: "secondary" }, "Remove my keys from this device");
+  forget.addEventListener("click", () => {
+    if (!confirm("Remove your keys from this device? You can unlock them again with your password.")) return;
+    void ctx.client.forgetDevice().then(() => ctx.restart("Your keys were removed from this device."));
+  });
+
+  return {
+    node: h(
+      "section",
+      { class: "card" },
+      h("h1", {}, "Log in"),
+      h("p", {}, "This device holds your keys: logging in signs a one-time challenge with them."),
+      form,
+      h("hr"),
+      forget,
+    ),
+  };
+}

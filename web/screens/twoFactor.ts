@@ -1,0 +1,150 @@
+/** Two-factor authentication: enrol with a QR code, backup codes, regenerate, turn off. */
+import type { AppContext, Screen } from "../context";
+import { busy, feedback, field, h, replaceChildren } from "../ui/dom";
+import { factorInput } from "../ui/factor";
+import { describeError } from "../ui/messages";
+import { stepUpReady } from "../ui/stepUp";
+
+export function twoFactorScreen(ctx: AppContext): Screen {
+  const body = h("div", {});
+  const fb = feedback();
+
+  async function load() {
+    const status = await ctx.client.twoFactorStatus();
+    ctx.twoFactorOn = status.enabled;
+    if (status.enabled) showEnabled(status.backupCodesRemaining);
+    else showDisabled();
+  }
+
+  function showDisabled() {
+    const start = h("button", { type: "button" }, "Turn on two-factor authentication");
+    start.addEventListener("click", () =>
+      void busy(
+        start,
+        async () => {
+          fb.clear();
+          // Step-up: with 2FA still off, a fresh signature is all it takes.
+          if (!stepUpReady(ctx)) await ctx.client.reauth();
+          showEnrolment(await ctx.client.beginTotpEnrolment());
+        },
+        (err) => fb.error(describeError(err)),
+      ),
+    );
+    replaceChildren(
+      body,
+      h("p", {}, "Two-factor authentication is ", h("strong", {}, "off"), "."),
+      h("p", {}, "With it on, a new device needs a code from your authenticator app as well as your password, and nobody without that code can even download your encrypted keys."),
+      start,
+    );
+  }
+
+  function showEnrolment(enrolment: { secret: string; uri: string; qrSvg: string }) {
+    const code = field("Code from the app", { type: "text", inputmode: "numeric", autocomplete: "one-time-code", maxlength: 7, required: true }, "Enter the 6-digit code the app shows to confirm it is set up.");
+    const confirmButton = h("button", { type: "submit" }, "Confirm and turn on");
+    const form = h("form", { novalidate: true }, code.wrapper, confirmButton);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      void busy(
+        confirmButton,
+        async () => {
+          fb.clear();
+          const codes = await ctx.client.confirmTotp(code.input.value.replace(/\s+/g, ""));
+          ctx.twoFactorOn = true;
+          showBackupCodes(codes, "Two-factor authentication is on. Every other session was logged out.");
+        },
+        (err) => fb.error(describeError(err)),
+      );
+    });
+    const grouped = enrolment.secret.match(/.{1,4}/g)!.join(" ");
+    replaceChildren(
+      body,
+      h("ol", { class: "steps" },
+        h("li", {}, "Scan this QR code with your authenticator app:",
+          h("img", { class: "qr", src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(enrolment.qrSvg)}`, alt: "QR code holding your two-factor secret", width: 200, height: 200 }),
+          h("p", {}, "Or type this secret into the app: ", h("code", { class: "secret", "data-secret": enrolment.secret }, grouped)),
+        ),
+        h("li", {}, "Enter the code it shows.", form),
+      ),
+    );
+    code.input.focus();
+  }
+
+  function showBackupCodes(codes: string[], intro: string) {
+    const text = `Backup codes for ${location.host}\nEach works once. Keep them somewhere safe, apart from your phone.\n\n${codes.join("\n")}\n`;
+    const download = h("a", { class: "button secondary", download: `backup-codes-${location.hostname}.txt`, href: URL.createObjectURL(new Blob([text], { type: "text/plain" })) }, "Download");
+    const print = h("button", { type: "button", class: "secondary" }, "Print");
+    print.addEventListener("click", () => window.print());
+    const done = h("button", { type: "button" }, "I have saved them");
+    done.addEventListener("click", () => {
+      URL.revokeObjectURL(download.getAttribute("href")!);
+      void load().catch((err) => fb.error(describeError(err)));
+    });
+    replaceChildren(
+      body,
+      h("p", { role: "status" }, intro),
+      h("div", { class: "backup-codes printable" },
+        h("h2", {}, "Your backup codes"),
+        h("p", {}, "Each code works once, in place of a code from the app: if you lose your phone, these are how you get back in. Save them now; they are not shown again."),
+        h("ol", { class: "codes" }, codes.map((c) => h("li", {}, h("code", {}, c)))),
+      ),
+      h("div", { class: "actions" }, download, print, done),
+    );
+    done.focus();
+  }
+
+  function showEnabled(remaining: number) {
+    replaceChildren(
+      body,
+      h("p", {}, "Two-factor authentication is ", h("strong", {}, "on"), `. ${remaining} backup code${remaining === 1 ? "" : "s"} left.`),
+      codeForm("Make new backup codes", "Your old backup codes stop working.", false, async (factor) => {
+        if (!("totp" in factor)) throw new Error("unreachable");
+        showBackupCodes(await ctx.client.regenerateBackupCodes(factor.totp), "New backup codes were made; the old ones no longer work.");
+      }),
+      codeForm("Turn off two-factor authentication", "Logging in on a new device will need only your password.", true, async (factor) => {
+        await ctx.client.disableTotp("totp" in factor ? { code: factor.totp } : { backupCode: factor.backupCode });
+        ctx.twoFactorOn = false;
+        fb.status("Two-factor authentication is off.");
+        await load();
+      }),
+    );
+  }
+
+  /**
+   * A form that needs a code for its action. When step-up is needed too, the first
+   * code goes to the step-up and the action asks for the next one: each 30-second
+   * code is accepted only once across every route (PROTOCOL.md §8).
+   */
+  function codeForm(title: string, note: string, allowBackup: boolean, action: (factor: NonNullable<ReturnType<ReturnType<typeof factorInput>["value"]>>) => Promise<void>) {
+    const factor = factorInput({ allowBackup });
+    const submit = h("button", { type: "submit", class: allowBackup ? "danger" : "" }, title);
+    const local = feedback();
+    const form = h("form", { novalidate: true, class: "card" }, h("h2", {}, title), h("p", {}, note), ...factor.nodes, submit, ...local.nodes);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      void busy(
+        submit,
+        async () => {
+          local.clear();
+          const value = factor.value();
+          if (!value) return local.error("Enter a code.");
+          if (!stepUpReady(ctx)) {
+            await ctx.client.reauth(value);
+            factor.clear();
+            factor.focus();
+            local.status("Confirmed it's you. Now enter the next code from your app (codes change every 30 seconds) to finish.");
+            return;
+          }
+          await action(value);
+        },
+        (err) => {
+          factor.clear();
+          local.error(describeError(err));
+        },
+      );
+    });
+    return form;
+  }
+
+  load().catch((err) => fb.error(describeError(err)));
+  return { node: h("section", {}, h("h1", {}, "Two-factor authentication"), ...fb.nodes, body) };
+}
