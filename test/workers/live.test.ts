@@ -8,6 +8,7 @@ import { SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { FrameQueue, openMessage, postMessage, publishedEncryptionKey, sealMessage, type EncJwk, type StoredMessage } from "../helpers/messages";
 import { json, type OwnerClient } from "../helpers/owner";
+import { enrolTotp } from "../helpers/twoFactor";
 import { claimedOwner, selfFetch, TEST_ORIGIN } from "../helpers/workers";
 
 interface Socket {
@@ -220,5 +221,15 @@ describe("revocation", () => {
     caller.socket.ws.send("ping");
     expect(await caller.socket.frames.next()).toBe("pong");
     caller.socket.ws.close(1000);
+  });
+  // Last in the file: 2FA stays on afterwards.
+  it("turning on 2FA closes every other session's sockets, not the enrolling one's", async () => {
+    const enrolling = await openedBy();
+    const other = await openedBy();
+    await enrolTotp(enrolling.device);
+    await expectRevoked(other.socket);
+    enrolling.socket.ws.send("ping");
+    expect(await enrolling.socket.frames.next()).toBe("pong");
+    enrolling.socket.ws.close(1000);
   });
 });
