@@ -1,0 +1,221 @@
+// The owner's whole journey in a real browser: claim → 2FA → log out → unlock on a
+// new device → a visitor's sealed message arrives live and decrypted. Then the
+// properties that only a browser can show: keys that cannot be exported, a refresh
+// cookie that scripts cannot see, two tabs refreshing at once.
+import { writeFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REPO_ROOT } from "../../scripts/lib/devServer.mjs";
+import type { DevServer } from "../e2e/devServer";
+import { Authenticator, launchChromium, newPage, OWNER_PASSWORD, probeStoredKeys, startServer } from "./harness";
+
+let server: DevServer;
+let browser: Browser;
+let laptop: BrowserContext; // the device that claims
+let phone: BrowserContext; // a new device that unlocks from the escrow
+let authenticator: Authenticator;
+
+// Screenshots for docs/screenshots, when asked for (UPDATE_SCREENSHOTS=1).
+const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === "1" ? join(REPO_ROOT, "docs", "screenshots") : null;
+async function docShot(page: Page, name: string) {
+  if (!SCREENSHOTS) return;
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+beforeAll(async () => {
+  [server, browser] = await Promise.all([startServer(), launchChromium()]);
+  laptop = await browser.newContext({ viewport: { width: 1000, height: 760 } });
+  phone = await browser.newContext({ viewport: { width: 1000, height: 760 } });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const url = (path = "/") => server.url + path;
+
+describe("the owner's journey", () => {
+  it("claims the instance, refusing a weak password first", async () => {
+    const page = await newPage(laptop, "laptop");
+    const response = await page.goto(url());
+    expect(response!.headers()["content-security-policy"]).toContain("script-src 'self' 'wasm-unsafe-eval'");
+    await page.getByRole("heading", { name: "Claim this instance" }).waitFor();
+    await page.getByLabel("Setup code").fill(server.setupCode);
+
+    await page.getByLabel("Password", { exact: true }).fill("password1234");
+    await page.getByLabel("Confirm password").fill("password1234");
+    await page.getByRole("button", { name: "Claim this instance" }).click();
+    await expect.poll(() => page.getByRole("alert").first().textContent()).toMatch(/too easy to guess/);
+    await docShot(page, "claim");
+
+    await page.getByLabel("Password", { exact: true }).fill(OWNER_PASSWORD);
+    await page.getByLabel("Confirm password").fill(OWNER_PASSWORD);
+    await page.getByRole("button", { name: "Claim this instance" }).click();
+    await page.getByRole("heading", { name: "Inbox" }).waitFor({ timeout: 60_000 });
+    expect(page.errors).toEqual([]);
+  });
+
+  it("turns on two-factor authentication from the QR code's secret and shows 10 backup codes", async () => {
+    const [page] = laptop.pages() as [Page];
+    await page.getByRole("link", { name: "Two-factor" }).click();
+    await page.getByRole("button", { name: "Turn on two-factor authentication" }).click();
+    const secret = await page.locator("code.secret").getAttribute("data-secret");
+    expect(secret).toMatch(/^[A-Z2-7]{32}$/);
+    await expect.poll(() => page.getByRole("img", { name: /QR code/ }).evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(0);
+    await docShot(page, "two-factor-enrol");
+    authenticator = new Authenticator(secret!);
+    await page.getByLabel("Code from the app").fill(await authenticator.code());
+    await page.getByRole("button", { name: "Confirm and turn on" }).click();
+    await page.getByRole("heading", { name: "Your backup codes" }).waitFor();
+    expect(await page.locator(".codes li").count()).toBe(10);
+    const download = page.getByRole("link", { name: "Download" });
+    expect(await download.getAttribute("href")).toMatch(/^blob:/);
+    await docShot(page, "backup-codes");
+    await page.getByRole("button", { name: "I have saved them" }).click();
+    await expect.poll(() => page.locator("main").textContent()).toMatch(/Two-factor authentication is on\. 10 backup codes left/);
+  });
+
+  it("logs out to the known-device login screen", async () => {
+    const [page] = laptop.pages() as [Page];
+    await page.getByRole("button", { name: "Log out" }).click();
+    await page.getByRole("heading", { name: "Log in" }).waitFor();
+    await expect.poll(() => page.locator("#notice").textContent()).toMatch(/You logged out/);
+    await docShot(page, "login");
+  });
+
+  it("unlocks on a new device: a wrong code and a wrong password each get a clear message", async () => {
+    const page = await newPage(phone, "phone");
+    await page.goto(url());
+    await page.getByRole("heading", { name: "Unlock your keys on this device" }).waitFor();
+    await docShot(page, "unlock");
+
+    // A wrong code: refused before any ciphertext leaves the server.
+    await page.getByLabel("Password", { exact: true }).fill(OWNER_PASSWORD);
+    await page.getByLabel("Authentication code").fill("000000");
+    await page.getByRole("button", { name: "Unlock" }).click();
+    await expect.poll(() => page.getByRole("alert").first().textContent()).toMatch(/That code is wrong or was already used/);
+
+    // A right code but a wrong password: the escrow arrives and fails to open.
+    await page.getByLabel("Password", { exact: true }).fill(OWNER_PASSWORD + "x");
+    await page.getByLabel("Authentication code").fill(await authenticator.code());
+    await page.getByRole("button", { name: "Unlock" }).click();
+    await expect.poll(() => page.getByRole("alert").first().textContent(), { timeout: 30_000 }).toMatch(
+      /That password does not unlock your keys/,
+    );
+
+    // The right password: the escrow (and its single-use ticket) is reused, no new code.
+    expect(await page.getByLabel("Authentication code").isHidden()).toBe(true);
+    await page.getByLabel("Password", { exact: true }).fill(OWNER_PASSWORD);
+    await page.getByRole("button", { name: "Unlock" }).click();
+    await page.getByRole("heading", { name: "Inbox" }).waitFor({ timeout: 60_000 });
+    await expect.poll(() => page.locator(".live-status").getAttribute("data-state")).toBe("live");
+
+    const unlockMs = await page.evaluate(() => performance.getEntriesByName("indienet:unlock").at(-1)?.duration ?? null);
+    expect(unlockMs).toBeGreaterThan(0);
+    console.log(`[browser] unlock (Argon2id 64 MiB, t=3, p=1 + decrypt) in Chromium: ${Math.round(unlockMs!)} ms`);
+    mkdirSync(join(REPO_ROOT, "test-results"), { recursive: true });
+    writeFileSync(join(REPO_ROOT, "test-results", "unlock-time.json"), JSON.stringify({ unlockMs, at: new Date().toISOString() }) + "\n");
+  });
+
+  it("shows a visitor's message from the contact page live, decrypted in the browser", async () => {
+    const [inbox] = phone.pages() as [Page];
+    const visitorContext = await browser.newContext();
+    const visitor = await newPage(visitorContext, "visitor");
+    await visitor.goto(url("/contact"));
+    await visitor.getByLabel("Your name or address (optional)").fill("Ada");
+    await visitor.getByLabel("Message").fill("Hello from the contact page ✉️");
+    await visitor.getByRole("button", { name: "Send sealed message" }).click();
+    await expect.poll(() => visitor.getByRole("status").first().textContent()).toMatch(/^Sent\./);
+    await docShot(visitor, "contact");
+    await visitorContext.close();
+
+    const message = inbox.locator(".message").filter({ hasText: "Ada" });
+    await expect.poll(() => message.locator(".body").textContent(), { timeout: 15_000 }).toBe("Hello from the contact page ✉️");
+    await docShot(inbox, "inbox");
+    expect(inbox.errors).toEqual([]);
+  });
+
+  it("keeps only non-extractable private keys: exportKey from a page script fails", async () => {
+    const [page] = phone.pages() as [Page];
+    const probe = await probeStoredKeys(page);
+    expect(probe).not.toBeNull();
+    expect(probe!.isCryptoKey.every(Boolean)).toBe(true);
+    expect(probe!.types.every((t) => t === "private")).toBe(true);
+    expect(probe!.extractable.every((e) => e === false)).toBe(true);
+    expect(probe!.exports.every((outcome) => outcome === "InvalidAccessError")).toBe(true);
+    // And nothing of the session sits in web storage.
+    const storage = await page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.length }));
+    expect(storage).toEqual({ local: 0, session: 0 });
+  });
+
+  it("hides the refresh token from document.cookie while the browser keeps and sends it", async () => {
+    const [page] = phone.pages() as [Page];
+    expect(await page.evaluate(() => document.cookie)).not.toContain("rt");
+    const cookies = await phone.cookies(url("/auth/refresh"));
+    const rt = cookies.find((c) => c.name === "__Secure-rt");
+    expect(rt).toMatchObject({ httpOnly: true, secure: true, sameSite: "Strict", path: "/auth" });
+    // A reload has no token in memory: the cookie alone restores the session.
+    await page.reload();
+    await page.getByRole("heading", { name: "Inbox" }).waitFor();
+  });
+
+  it("keeps two tabs logged in when both refresh at the same moment", async () => {
+    const [first] = phone.pages() as [Page];
+    const second = await newPage(phone, "phone-tab-2");
+    await second.goto(url("/#/sessions"));
+    await second.getByRole("heading", { name: "Sessions" }).waitFor();
+
+    const refreshes: string[] = [];
+    phone.on("request", (req) => {
+      if (req.url().endsWith("/auth/refresh")) refreshes.push(req.url());
+    });
+    // A page load holds no access token: both tabs must refresh, at the same moment.
+    await Promise.all([first.reload(), second.reload()]);
+    await Promise.all([
+      first.getByRole("heading", { name: "Inbox" }).waitFor(),
+      second.getByRole("heading", { name: "Sessions" }).waitFor(),
+    ]);
+    await expect.poll(() => second.locator("caption").textContent()).toMatch(/^\d+ active session/);
+    // Web Locks serialize the two refreshes; the second tab usually takes the first's token.
+    expect(refreshes.length).toBeGreaterThanOrEqual(1);
+    expect(refreshes.length).toBeLessThanOrEqual(2);
+
+    // Both tabs still work afterwards, and no refresh was taken for theft.
+    await second.getByRole("link", { name: "Activity" }).click();
+    await second.getByRole("heading", { name: "Activity" }).waitFor();
+    await expect.poll(() => second.locator(".activity li").count()).toBeGreaterThan(0);
+    expect(await second.locator('.activity li[data-type="refresh_token_reuse"]').count()).toBe(0);
+    await docShot(second, "activity");
+    await first.getByRole("link", { name: "Sessions" }).click();
+    await expect.poll(() => first.locator("caption").textContent()).toMatch(/active session/);
+    await docShot(first, "sessions");
+    expect(first.errors).toEqual([]);
+    expect(second.errors).toEqual([]);
+  });
+
+  it("logs out every tab when one tab logs out", async () => {
+    const [first, second] = phone.pages() as [Page, Page];
+    await second.getByRole("button", { name: "Log out" }).click();
+    await first.getByRole("heading", { name: "Log in" }).waitFor();
+    await second.getByRole("heading", { name: "Log in" }).waitFor();
+  });
+
+  it("logs in again on the known device with a code, and a wrong code says so", async () => {
+    const [page] = phone.pages() as [Page];
+    await page.getByLabel("Authentication code").fill("123456");
+    await page.getByRole("button", { name: "Log in" }).click();
+    await expect.poll(() => page.getByRole("alert").first().textContent()).toMatch(/That code is wrong or was already used/);
+    await page.getByLabel("Authentication code").fill(await authenticator.code());
+    await page.getByRole("button", { name: "Log in" }).click();
+    // Back on the screen this tab showed before (its URL says #/sessions).
+    await page.getByRole("heading", { name: "Sessions" }).waitFor();
+    await page.getByRole("link", { name: "Inbox" }).click();
+    await expect.poll(() => page.locator(".message .body").first().textContent()).toBe("Hello from the contact page ✉️");
+    await page.getByRole("link", { name: "Keys" }).click();
+    await expect.poll(() => page.locator(".summary").textContent()).toMatch(/Version 1, Argon2id, 64 MiB, 3 passes/);
+    await docShot(page, "keys");
+  });
+});
