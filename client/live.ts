@@ -153,7 +153,7 @@ export function createLiveChannel(options: LiveChannelOptions): LiveChannel {
           void session.refresh().catch(() => {});
           break;
         case "revoked":
-          stop();
+          sessionEnded();
           break;
         default:
           break;
@@ -166,9 +166,7 @@ export function createLiveChannel(options: LiveChannelOptions): LiveChannel {
       clearInterval(pingTimer);
       if (!running) return;
       if (event.code === SOCKET_CLOSE_REVOKED) {
-        // The session is over. Make sure every tab knows: the next refresh says so.
-        stop();
-        void session.refresh().catch(() => {});
+        sessionEnded();
         return;
       }
       if (event.code === SOCKET_CLOSE_TOKEN_EXPIRED) {
@@ -180,6 +178,16 @@ export function createLiveChannel(options: LiveChannelOptions): LiveChannel {
       }
       scheduleReconnect();
     };
+  }
+
+  /**
+   * `revoked` / 4403: the session is over. The channel stops, and a refresh lets the
+   * server confirm it (401 session_revoked), which moves the session, in every tab,
+   * to the logged-out state.
+   */
+  function sessionEnded() {
+    stop();
+    void session.refresh().catch(() => {});
   }
 
   function start() {
