@@ -8,15 +8,56 @@
 // they are data for the strength meter, loaded only on the claim and
 // change-password screens, never with the rest of the app.
 import { build } from "esbuild";
-import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const outdir = join(root, "dist", "web");
+const finalDir = join(root, "dist", "web");
+const reportPath = join(root, "dist", "web-build.json");
+const STATIC_FILES = ["index.html", "contact.html", "style.css"];
 const BUDGET_BYTES = 100 * 1024;
 const quiet = process.argv.includes("--quiet");
+const force = process.argv.includes("--force");
+
+/**
+ * Skips the build when dist/web is newer than every file the last build read (its
+ * metafile's inputs, the static files, this script and the lockfile). wrangler dev
+ * runs this on every start, and several dev servers may start at once.
+ */
+function upToDate() {
+  if (force || !existsSync(finalDir) || !existsSync(reportPath)) return false;
+  let report;
+  try {
+    report = JSON.parse(readFileSync(reportPath, "utf8"));
+  } catch {
+    return false;
+  }
+  if (!Array.isArray(report.inputs) || typeof report.builtAtMs !== "number") return false;
+  const inputs = [
+    ...report.inputs,
+    ...STATIC_FILES.map((f) => join("web", f)),
+    "scripts/build-web.mjs",
+    "package-lock.json",
+  ];
+  try {
+    return inputs.every((file) => statSync(join(root, file)).mtimeMs < report.builtAtMs);
+  } catch {
+    return false; // an input was removed
+  }
+}
+
+if (upToDate()) {
+  const report = JSON.parse(readFileSync(reportPath, "utf8"));
+  if (!quiet) console.log(`[build-web] dist/web is up to date (app JavaScript ${(report.appJsGzipBytes / 1024).toFixed(1)} KiB gzipped)`);
+  process.exit(0);
+}
+
+// Build into a directory of our own, then swap it in, so that two builds at once
+// (two dev servers starting) never see each other's half-written files.
+const builtAtMs = Date.now();
+const outdir = join(root, "dist", `.web-${process.pid}`);
 
 /**
  * zod is imported as `import { z } from "zod"`, which Rollup tree-shakes and esbuild
@@ -58,7 +99,7 @@ const result = await build({
   plugins: [zodShakeable],
 });
 
-for (const file of ["index.html", "contact.html", "style.css"]) cpSync(join(root, "web", file), join(outdir, file));
+for (const file of STATIC_FILES) cpSync(join(root, "web", file), join(outdir, file));
 
 // Sizes, from the metafile: a chunk made mostly of zxcvbn language data is a dictionary.
 const rows = [];
@@ -80,9 +121,6 @@ const appGzip = rows.filter((r) => !r.dictionary).reduce((s, r) => s + r.gzip, 0
 const dictGzip = rows.filter((r) => r.dictionary).reduce((s, r) => s + r.gzip, 0);
 const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
 
-const report = { budgetBytes: BUDGET_BYTES, appJsGzipBytes: appGzip, dictionaryJsGzipBytes: dictGzip, files: rows };
-writeFileSync(join(root, "dist", "web-build.json"), JSON.stringify(report, null, 2) + "\n");
-
 if (!quiet) {
   for (const r of rows) console.log(`[build-web] ${r.file.padEnd(34)} ${kib(r.raw).padStart(10)} ${kib(r.gzip).padStart(10)} gz${r.dictionary ? "  (password dictionaries, lazy)" : ""}`);
 }
@@ -90,6 +128,30 @@ console.log(
   `[build-web] app JavaScript: ${kib(appGzip)} gzipped (budget ${kib(BUDGET_BYTES)}); password dictionaries, loaded only when choosing a password: ${kib(dictGzip)} gzipped`,
 );
 if (appGzip > BUDGET_BYTES) {
+  rmSync(outdir, { recursive: true, force: true });
   console.error(`[build-web] over budget by ${kib(appGzip - BUDGET_BYTES)}`);
   process.exit(1);
 }
+
+// Swap the new build in. A concurrent build may swap its own in between our two
+// renames (then the second fails with ENOTEMPTY): move that one aside too and retry.
+for (let attempt = 0; ; attempt++) {
+  const stale = join(root, "dist", `.web-old-${process.pid}-${attempt}`);
+  try {
+    renameSync(finalDir, stale);
+  } catch (err) {
+    if (err.code !== "ENOENT") throw err;
+  }
+  try {
+    renameSync(outdir, finalDir);
+    rmSync(stale, { recursive: true, force: true });
+    break;
+  } catch (err) {
+    rmSync(stale, { recursive: true, force: true });
+    if (attempt >= 5 || (err.code !== "ENOTEMPTY" && err.code !== "EEXIST")) throw err;
+  }
+}
+
+const inputs = Object.keys(result.metafile.inputs).filter((input) => !input.startsWith("<"));
+const report = { builtAtMs, budgetBytes: BUDGET_BYTES, appJsGzipBytes: appGzip, dictionaryJsGzipBytes: dictGzip, files: rows, inputs };
+writeFileSync(reportPath, JSON.stringify(report, null, 2) + "\n");
