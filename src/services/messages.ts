@@ -1,13 +1,13 @@
 /**
  * Accepting a private message (PROTOCOL.md §9): check the JWE's shape and header,
- * check that its kid is the owner's *current* encryption key, and store it. The
- * caller answers 202 only after this resolves, so every acknowledged message is in
- * D1 before anyone is told about it.
+ * then store it if its kid is the owner's *current* encryption key (one D1
+ * statement does both). The caller answers 202 only after this resolves, so every
+ * acknowledged message is in D1 before anyone is told about it.
  */
 import { inspectMessageJwe, JWE_REJECTION_MESSAGES } from "../domain/jwe";
 import { ApiError } from "../errors";
 import type { Message } from "../schemas/messages";
-import { insertMessage } from "../storage/messageStore";
+import { insertMessageForCurrentKey } from "../storage/messageStore";
 import { listKeys } from "../storage/ownerStore";
 
 export async function acceptMessage(
@@ -18,23 +18,29 @@ export async function acceptMessage(
   if (!inspection.ok) {
     throw new ApiError("invalid_request", JWE_REJECTION_MESSAGES[inspection.reason], { reason: inspection.reason });
   }
+  const { kid } = inspection.header;
   // D1, not the KV-cached JWKS: right after a rotation the cache may still list the
   // old key as current, and a message sealed to a retired key must be refused.
+  const stored = await insertMessageForCurrentKey(db, {
+    kid,
+    jwe: input.jwe,
+    from: input.from,
+    verified: input.verified,
+    receivedAtMs: input.nowMs,
+  });
+  if (stored) return stored;
+
+  // Refused: say why. Only this failure path pays for a second query.
   const keys = await listKeys(db);
   if (keys.length === 0) throw new ApiError("not_claimed", "This instance has not been claimed yet.");
-  const { kid } = inspection.header;
-  const key = keys.find((k) => k.kid === kid && k.use === "enc");
-  if (!key) {
-    throw new ApiError("invalid_request", "The JWE's kid is not the owner's encryption key; fetch the JWKS again.", {
-      reason: "unknown kid",
-    });
-  }
-  if (key.status !== "current") {
+  if (keys.some((k) => k.kid === kid && k.use === "enc")) {
     throw new ApiError(
       "invalid_request",
       'The JWE is sealed to a retired key; use the JWKS key with "use": "enc" and no "status": "retired".',
       { reason: "retired kid" },
     );
   }
-  return insertMessage(db, { jwe: input.jwe, from: input.from, verified: input.verified, receivedAtMs: input.nowMs });
+  throw new ApiError("invalid_request", "The JWE's kid is not the owner's encryption key; fetch the JWKS again.", {
+    reason: "unknown kid",
+  });
 }

@@ -25,20 +25,27 @@ function toMessage(row: MessageRow): Message {
   };
 }
 
-/** Stores a message and returns it as the API shows it. The write is durable when this resolves. */
-export async function insertMessage(
+/**
+ * Stores a message sealed to encryption key `kid`, if and only if that key is the
+ * owner's current one at the moment of the insert: the check and the write are one
+ * statement, so a key rotation can never slip in between them. Returns null (and
+ * stores nothing) otherwise. The write is durable when this resolves.
+ */
+export async function insertMessageForCurrentKey(
   db: D1Database,
-  input: { jwe: string; from: string | null; verified: boolean; receivedAtMs: number },
-): Promise<Message> {
+  input: { kid: string; jwe: string; from: string | null; verified: boolean; receivedAtMs: number },
+): Promise<Message | null> {
   const row = await db
     .prepare(
-      `INSERT INTO messages (received_at_ms, sender, jwe, verified) VALUES (?, ?, ?, ?)
+      `INSERT INTO messages (received_at_ms, sender, jwe, verified)
+       SELECT ?, ?, ?, ? WHERE EXISTS (
+         SELECT 1 FROM owner_keys WHERE kid = ? AND use = 'enc' AND status = 'current'
+       )
        RETURNING id, received_at_ms, sender, jwe, verified`,
     )
-    .bind(input.receivedAtMs, input.from, input.jwe, input.verified ? 1 : 0)
+    .bind(input.receivedAtMs, input.from, input.jwe, input.verified ? 1 : 0, input.kid)
     .first<MessageRow>();
-  if (!row) throw new Error("INSERT ... RETURNING returned no row");
-  return toMessage(row);
+  return row ? toMessage(row) : null;
 }
 
 /** Messages with id > `afterId`, oldest first, at most `limit`. */
