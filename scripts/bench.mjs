@@ -12,6 +12,8 @@
 // For each: requests per second, p50/p99 latency, and CPU time of the workerd
 // processes per request (utime+stime from /proc, before and after). It then prints
 // a Markdown table and rewrites the results section of docs/benchmarks.md.
+// Then, on the same instance, scripts/bench-messages.mjs: one message fanned out to
+// 1,000 sockets, and POST /messages per second (results in docs/messages.md).
 // A benchmark, not a test: nothing here judges the numbers.
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -20,6 +22,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { REPO_ROOT, processTree, startDevServer } from "./lib/devServer.mjs";
 import { createOwner } from "./lib/ownerClient.mjs";
+import { benchMessages, writeMessagesSection } from "./bench-messages.mjs";
 
 const { values: flags } = parseArgs({
   options: {
@@ -307,6 +310,13 @@ async function main() {
       writeDocs(section);
       console.error(`[bench] wrote ${DOCS_PATH}`);
     }
+
+    // Private messages and the live channel: scripts/bench-messages.mjs, same instance.
+    const listener = owner.device();
+    await listener.login("bench listener");
+    const messages = await benchMessages(server, listener, { messages: REQUESTS, concurrency: CONCURRENCY, warmup: WARMUP });
+    console.log(`\n${messages}`);
+    if (!flags["no-write"]) writeMessagesSection(messages);
   } finally {
     await server.stop();
   }
