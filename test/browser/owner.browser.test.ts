@@ -196,6 +196,40 @@ describe("the owner's journey", () => {
     expect(second.errors).toEqual([]);
   });
 
+  it("refreshes once for both tabs when their timers fire at the same moment (Web Locks + broadcast)", async () => {
+    const [first, second] = phone.pages() as [Page, Page];
+    // Fake timers in both tabs, then one jump to 14.5 minutes later: each tab's
+    // refresh timer (60 s before the 15-minute token expires) fires at once.
+    await phone.clock.install();
+    await first.goto(url("/#/inbox"));
+    await second.goto(url("/#/sessions"));
+    await Promise.all([first.reload(), second.reload()]);
+    await first.getByRole("heading", { name: "Inbox" }).waitFor();
+    await second.getByRole("heading", { name: "Sessions" }).waitFor();
+    await expect.poll(() => first.locator(".live-status").getAttribute("data-state")).toBe("live");
+
+    const refreshes: number[] = [];
+    const onRequest = (req: { url(): string }) => {
+      if (req.url().endsWith("/auth/refresh")) refreshes.push(Date.now());
+    };
+    phone.on("request", onRequest);
+    await phone.clock.fastForward("14:30");
+    await expect.poll(() => refreshes.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
+    await new Promise((r) => setTimeout(r, 1_500));
+    phone.off("request", onRequest);
+    // One rotation served both tabs: the other took the broadcast token.
+    expect(refreshes).toHaveLength(1);
+
+    // Both tabs' new tokens work.
+    await second.getByRole("link", { name: "Activity" }).click();
+    await expect.poll(() => second.locator(".activity li").count()).toBeGreaterThan(0);
+    await first.getByRole("link", { name: "Sessions" }).click();
+    await expect.poll(() => first.locator("caption").textContent()).toMatch(/active session/);
+    expect(await second.locator('.activity li[data-type="refresh_token_reuse"]').count()).toBe(0);
+    // Back to the real time: assertions signed later carry iat, which the server checks.
+    await phone.clock.setSystemTime(new Date());
+  });
+
   it("logs out every tab when one tab logs out", async () => {
     const [first, second] = phone.pages() as [Page, Page];
     await second.getByRole("button", { name: "Log out" }).click();
