@@ -4,7 +4,7 @@
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DevServer } from "../e2e/devServer";
-import { launchChromium, newPage, OWNER_PASSWORD, probeStoredKeys, startServer } from "./harness";
+import { Authenticator, launchChromium, newPage, OWNER_PASSWORD, probeStoredKeys, startServer } from "./harness";
 
 const NEW_PASSWORD = "violet-canyon-lantern-88-mosaic?";
 
@@ -117,4 +117,39 @@ describe("keys and sessions", () => {
     await expect.poll(() => bodies(page)).toEqual(["before rotation"]);
     expect(page.errors).toEqual([]);
   });
+
+  it("regenerates backup codes (a step-up code, then the next code) and turns 2FA off with a backup code", async () => {
+    await page.getByRole("link", { name: "Two-factor" }).click();
+    await page.getByRole("button", { name: "Turn on two-factor authentication" }).click();
+    const authenticator = new Authenticator((await page.locator("code.secret").getAttribute("data-secret"))!);
+    await page.getByLabel("Code from the app").fill(await authenticator.code());
+    await page.getByRole("button", { name: "Confirm and turn on" }).click();
+    await page.getByRole("heading", { name: "Your backup codes" }).waitFor();
+    const firstCodes = await page.locator(".codes code").allTextContents();
+    await page.getByRole("button", { name: "I have saved them" }).click();
+
+    // This session logged in without a code, so step-up takes one code and the
+    // action the next (each 30-second step is accepted once).
+    const regenerate = page.locator("form", { has: page.getByRole("heading", { name: "Make new backup codes" }) });
+    await regenerate.getByLabel("Authentication code").fill(await authenticator.code());
+    await regenerate.getByRole("button", { name: "Make new backup codes" }).click();
+    await expect.poll(() => regenerate.getByRole("status").textContent()).toMatch(/Now enter the next code/);
+    await regenerate.getByLabel("Authentication code").fill(await authenticator.code());
+    await regenerate.getByRole("button", { name: "Make new backup codes" }).click();
+    await page.getByRole("heading", { name: "Your backup codes" }).waitFor();
+    const newCodes = await page.locator(".codes code").allTextContents();
+    expect(newCodes).toHaveLength(10);
+    expect(newCodes.some((c) => firstCodes.includes(c))).toBe(false);
+    await page.getByRole("button", { name: "I have saved them" }).click();
+
+    const disable = page.locator("form", { has: page.getByRole("heading", { name: "Turn off two-factor authentication" }) });
+    await disable.getByRole("button", { name: "Use a backup code instead" }).click();
+    await disable.getByLabel("Backup code").fill(firstCodes[0]!);
+    await disable.getByRole("button", { name: "Turn off two-factor authentication" }).click();
+    await expect.poll(() => disable.getByRole("alert").textContent()).toMatch(/wrong or was already used/);
+    await disable.getByLabel("Backup code").fill(newCodes[0]!);
+    await disable.getByRole("button", { name: "Turn off two-factor authentication" }).click();
+    await expect.poll(() => page.locator("main").textContent()).toMatch(/Two-factor authentication is off\./);
+    expect(page.errors).toEqual([]);
+  }, 120_000);
 });
