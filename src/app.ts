@@ -7,7 +7,7 @@ import { Hono } from "hono";
 import { except } from "hono/combine";
 import { ApiError } from "./errors";
 import { requireBearer } from "./http/auth";
-import { checkOrigin, limitBodies, securityHeaders, withSettings } from "./http/middleware";
+import { checkOrigin, limitBodies, publicCors, securityHeaders, withSettings } from "./http/middleware";
 import type { AppEnv } from "./http/types";
 import { authRoutes } from "./routes/auth";
 import { discoveryRoutes } from "./routes/discovery";
@@ -23,6 +23,9 @@ const API_PATH = /^\/(api|auth|\.well-known|messages)(\/|$)/;
 export function createApp() {
   const app = new Hono<AppEnv>();
 
+  // Outermost for the public message endpoint, so that even a refusal from the
+  // middleware below (413 from limitBodies) carries CORS and a sender's page can read it.
+  app.use("/messages", publicCors);
   app.use("*", securityHeaders, withSettings, limitBodies);
   app.use("/auth/*", checkOrigin);
   // The live channel authenticates its upgrade itself: a browser cannot put an

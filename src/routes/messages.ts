@@ -5,7 +5,6 @@
 import { Hono } from "hono";
 import { ApiError } from "../errors";
 import { instanceStub } from "../http/instance";
-import { publicCors } from "../http/middleware";
 import { enforceRateLimit } from "../http/rateLimit";
 import type { AppEnv } from "../http/types";
 import { readJson, readQuery } from "../http/validate";
@@ -13,12 +12,12 @@ import { messageIdParamSchema, messageSubmitRequestSchema, messagesQuerySchema }
 import { acceptMessage } from "../services/messages";
 import { deleteMessage, pageMessages } from "../storage/messageStore";
 
-/** Mounted at /messages. */
+/**
+ * Mounted at /messages. CORS (publicCors) and the 64 KiB body limit (413) are
+ * applied in src/app.ts, around every middleware, so refusals carry CORS too.
+ */
 export const publicMessageRoutes = new Hono<AppEnv>();
 
-publicMessageRoutes.use("*", publicCors);
-
-// The 64 KiB body limit (413) is app-wide: see limitBodies in src/app.ts.
 publicMessageRoutes.post("/", async (c) => {
   await enforceRateLimit(c, "messages");
   const body = await readJson(c, messageSubmitRequestSchema);

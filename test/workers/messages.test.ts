@@ -89,6 +89,7 @@ describe("private messages", () => {
     const res = await postMessage(selfFetch, TEST_ORIGIN, { jwe: await sealMessage(other.publicJwk, "wrong key") });
     expect(res.status).toBe(400);
     expect(await json(res)).toMatchObject({ error: "invalid_request", message: expect.stringContaining("kid") });
+    expect(res.headers.get("access-control-allow-origin")).toBe("*");
   });
 
   it("refuses the owner's signing key's kid: only the encryption key receives messages", async () => {
@@ -127,9 +128,11 @@ describe("private messages", () => {
   it("refuses a body over 64 KiB with 413 payload_too_large and stores nothing", async () => {
     const before = await json<Page>(await owner.api("GET", "/api/messages?limit=100"));
     const jwe = await sealMessage(key, "x".repeat(70 * 1024));
-    const res = await postMessage(selfFetch, TEST_ORIGIN, { jwe });
+    const res = await postMessage(selfFetch, TEST_ORIGIN, { jwe }, { origin: "https://someone-else.example" });
     expect(res.status).toBe(413);
     expect(await json(res)).toMatchObject({ error: "payload_too_large" });
+    // A sender's page must be able to read why: refusals carry CORS too.
+    expect(res.headers.get("access-control-allow-origin")).toBe("*");
     expect(await json<Page>(await owner.api("GET", "/api/messages?limit=100"))).toEqual(before);
   });
 
@@ -224,6 +227,7 @@ describe("rate limit", () => {
     expect(refused.status).toBe(429);
     expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
     expect(await json(refused)).toMatchObject({ error: "rate_limited" });
+    expect(refused.headers.get("access-control-allow-origin")).toBe("*");
     // Another address has its own budget.
     expect((await postMessage(limited, TEST_ORIGIN, { jwe }, from("192.0.2.8"))).status).toBe(202);
   });
