@@ -64,20 +64,35 @@ const END_MARKER = "<!-- bench:end -->";
 
 // --- measuring ------------------------------------------------------------------
 
-/** CPU ticks (utime+stime) so far, per process of the server, by kind. */
+/** CPU ticks (utime+stime) so far of every process of the server, by pid. */
 function cpuSnapshot(server) {
   const snapshot = new Map();
-  for (const p of processTree(server.pgid)) {
-    if (p.comm === "workerd" || p.comm === "node") snapshot.set(p.pid, { comm: p.comm, ticks: p.cpuTicks });
-  }
+  for (const p of processTree(server.pgid)) snapshot.set(p.pid, { comm: p.comm, ticks: p.cpuTicks });
   return snapshot;
 }
 
-/** CPU milliseconds used between two snapshots, for processes named `comm`. */
+/** Busy CPU ticks of the whole machine so far, all cores (the "cpu" line of /proc/stat). */
+function machineBusyTicks() {
+  const [user, nice, system, , , irq, softirq, steal] = readFileSync("/proc/stat", "utf8")
+    .split("\n", 1)[0]
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  return user + nice + system + irq + softirq + steal;
+}
+
+/** This process's own CPU time so far, in ms. */
+function clientCpuMs() {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+/** CPU milliseconds used between two snapshots by processes named `comm` (or all). */
 function cpuMsBetween(before, after, comm) {
   let ticks = 0;
   for (const [pid, a] of after) {
-    if (a.comm !== comm) continue;
+    if (comm !== undefined && a.comm !== comm) continue;
     const b = before.get(pid);
     // A process that appeared in between (wrangler restarted workerd) counts whole.
     ticks += a.ticks - (b?.ticks ?? 0);
@@ -92,18 +107,27 @@ class Measurement {
     this.wallMs = 0;
     this.workerdCpuMs = 0;
     this.wranglerCpuMs = 0;
+    this.clientCpuMs = 0;
+    // CPU used meanwhile by processes that are neither the server nor this client.
+    this.elsewhereCpuMs = 0;
     this.processesChanged = false;
   }
 
   /** Runs `count` calls of `op(i)` at `concurrency`, timing each one and the span. */
   async span(server, count, concurrency, op) {
     const before = cpuSnapshot(server);
+    const machineBefore = machineBusyTicks();
+    const clientBefore = clientCpuMs();
     const started = performance.now();
     this.latenciesMs.push(...(await runConcurrently(count, concurrency, op, true)));
     this.wallMs += performance.now() - started;
+    const clientMs = clientCpuMs() - clientBefore;
+    const machineMs = ((machineBusyTicks() - machineBefore) * 1000) / CLOCK_TICKS_PER_S;
     const after = cpuSnapshot(server);
     this.workerdCpuMs += cpuMsBetween(before, after, "workerd");
     this.wranglerCpuMs += cpuMsBetween(before, after, "node");
+    this.clientCpuMs += clientMs;
+    this.elsewhereCpuMs += Math.max(0, machineMs - clientMs - cpuMsBetween(before, after));
     const pids = (s, comm) => [...s].filter(([, p]) => p.comm === comm).map(([pid]) => pid).sort().join();
     if (pids(before, "workerd") !== pids(after, "workerd")) this.processesChanged = true;
   }
@@ -120,6 +144,9 @@ class Measurement {
       p99Ms: percentile(0.99),
       workerdCpuMsPerRequest: this.workerdCpuMs / n,
       wranglerCpuMsPerRequest: this.wranglerCpuMs / n,
+      clientCpuMsPerRequest: this.clientCpuMs / n,
+      // Average share of the machine's cores that other processes kept busy.
+      elsewhereShare: this.elsewhereCpuMs / (this.wallMs * os.availableParallelism()),
       processesChanged: this.processesChanged,
     };
   }
@@ -199,6 +226,20 @@ function markdownTable(rows) {
       `| ${label} | ${fmt(result.requests, 0)} | ${CONCURRENCY} | ${fmt(result.requestsPerS, 0)} | ` +
         `${fmt(result.p50Ms, 1)} | ${fmt(result.p99Ms, 1)} | ${fmt(result.workerdCpuMsPerRequest, 2)} | ` +
         `${fmt(result.wranglerCpuMsPerRequest, 2)} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/** What else used the CPU during each run: this client, and unrelated processes. */
+function contextTable(rows) {
+  const lines = [
+    "| Operation | benchmark client CPU/request (ms) | CPU used by other processes (% of all cores) |",
+    "|---|--:|--:|",
+  ];
+  for (const { label, result } of rows) {
+    lines.push(
+      `| ${label.split(":")[0]} | ${fmt(result.clientCpuMsPerRequest, 2)} | ${fmt(result.elsewhereShare * 100, 0)} % |`,
     );
   }
   return lines.join("\n");
@@ -304,7 +345,7 @@ async function main() {
       ? `\n\nNote: the set of workerd processes changed during ${changed.join(", ")} (wrangler reloaded?); ` +
         "CPU for that row includes any new process's whole lifetime."
       : "";
-    const section = `${table}${notes}\n\n${machineInfo(workerdCount)}`;
+    const section = `${table}${notes}\n\n${contextTable(rows)}\n\n${machineInfo(workerdCount)}`;
     console.log(section);
     if (!flags["no-write"]) {
       writeDocs(section);

@@ -25,9 +25,13 @@ export function makePersistDir(): { path: string; remove(): void } {
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-/** Starts `npm run dev`; set E2E_ECHO=1 to see the server's output. */
+/**
+ * Starts `npm run dev`; set E2E_ECHO=1 to see the server's output. It gives up a
+ * little before vitest's 60 s hook timeout, so a failure to start shows the
+ * server's own output rather than a bare timeout.
+ */
 export function startInstance(options: StartDevServerOptions = {}): Promise<DevServer> {
-  return startDevServer({ echo: process.env.E2E_ECHO === "1", ...options });
+  return startDevServer({ echo: process.env.E2E_ECHO === "1", readyTimeoutMs: 50_000, ...options });
 }
 
 /**
