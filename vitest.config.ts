@@ -14,8 +14,9 @@ export default defineConfig({
     cloudflareTest({
       wrangler: { configPath: "./wrangler.toml" },
       miniflare: {
-        // An empty database for test/workers/schema.test.ts.
-        d1Databases: { SCHEMA_CHECK_DB: "schema-check" },
+        // Empty databases: test/workers/schema.test.ts compares schema.sql with the
+        // migrations; test/workers/migrations.d1.test.ts upgrades an old schema.
+        d1Databases: { SCHEMA_CHECK_DB: "schema-check", MIGRATION_CHECK_DB: "migration-check" },
         bindings: {
           ORIGIN: TEST_ORIGIN,
           SETUP_CODE: TEST_SETUP_CODE,

@@ -7,6 +7,7 @@ declare global {
     interface Env extends WorkerEnv {
       TEST_MIGRATIONS: D1Migration[];
       SCHEMA_CHECK_DB: D1Database;
+      MIGRATION_CHECK_DB: D1Database;
     }
   }
 }

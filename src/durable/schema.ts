@@ -84,6 +84,8 @@ const STEPS: readonly string[] = [
 ];
 
 export const INSTANCE_SCHEMA_VERSION = STEPS.length;
+/** The DDL of each version, in order: the upgrade tests rebuild old storage from it. */
+export const INSTANCE_SCHEMA_STEPS = STEPS;
 
 export function migrateInstanceStorage(storage: DurableObjectStorage): void {
   storage.transactionSync(() => {
