@@ -7,8 +7,9 @@ import { Hono } from "hono";
 import { except } from "hono/combine";
 import { ApiError } from "./errors";
 import { requireBearer } from "./http/auth";
-import { checkOrigin, limitBodies, publicCors, securityHeaders, withSettings } from "./http/middleware";
+import { checkOrigin, limitBodies, noStore, publicCors, securityHeaders, withSettings } from "./http/middleware";
 import type { AppEnv } from "./http/types";
+import { archiveRoutes } from "./routes/archive";
 import { authRoutes } from "./routes/auth";
 import { discoveryRoutes } from "./routes/discovery";
 import { escrowRoutes } from "./routes/escrow";
@@ -16,6 +17,9 @@ import { liveRoutes } from "./routes/live";
 import { messageRoutes, publicMessageRoutes } from "./routes/messages";
 import { sessionRoutes } from "./routes/sessions";
 import { twoFactorRoutes } from "./routes/twoFactor";
+
+/** Routes that take a Bearer access token. */
+const BEARER_PATH = /^\/(api\/|auth\/reauth$)/;
 
 /** Paths that belong to the protocol: never served from the web app's assets. */
 const API_PATH = /^\/(api|auth|\.well-known|messages)(\/|$)/;
@@ -28,6 +32,9 @@ export function createApp() {
   app.use("/messages", publicCors);
   app.use("*", securityHeaders, withSettings, limitBodies);
   app.use("/auth/*", checkOrigin);
+  // Tokens, escrow blobs and owner data must not sit in any cache (RFC 6749 §5.1).
+  app.use("/auth/*", noStore);
+  app.use("/api/*", noStore);
   // The live channel authenticates its upgrade itself: a browser cannot put an
   // Authorization header on a WebSocket (routes/live.ts).
   app.use("/api/*", checkOrigin, except("/api/ws", requireBearer));
@@ -40,6 +47,7 @@ export function createApp() {
   app.route("/api", messageRoutes);
   app.route("/api", liveRoutes);
   app.route("/api", twoFactorRoutes);
+  app.route("/api", archiveRoutes);
 
   app.notFound(async (c) => {
     // Pages and files of the owner web app (web/, wrangler.toml [assets]) for any
@@ -55,7 +63,12 @@ export function createApp() {
   app.onError((err, c) => {
     if (err instanceof ApiError) {
       if (err.reason) console.log(JSON.stringify({ event: "api_error", code: err.code, reason: err.reason, path: c.req.path }));
-      return c.json(err.toJSON(), err.status, err.headers);
+      const headers = { ...err.headers };
+      // RFC 6750 §3: every 401 from a Bearer-protected route names the scheme.
+      if (err.status === 401 && !headers["WWW-Authenticate"] && BEARER_PATH.test(c.req.path)) {
+        headers["WWW-Authenticate"] = "Bearer";
+      }
+      return c.json(err.toJSON(), err.status, headers);
     }
     // Anything else is a bug: log it whole, tell the client nothing about it.
     console.error(JSON.stringify({ event: "internal_error", path: c.req.path, error: String(err), stack: (err as Error)?.stack }));

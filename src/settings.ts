@@ -40,7 +40,7 @@ const settingsSchema = z.object({
   SESSION_MAX_TTL_S: seconds(31_536_000),
   STEP_UP_MAX_AGE_S: seconds(300, 86400),
   ALLOW_INSECURE_FEDERATION: z.string().optional().transform((v) => v === "1" || v === "true"),
-  RATE_LIMIT_PER_MIN: seconds(300, 1_000_000),
+  RATE_LIMIT_PER_MIN: seconds(300, 1_000_000_000),
 });
 
 const cache = new WeakMap<object, Settings>();

@@ -17,11 +17,14 @@ import { randomToken, sha256Base64url } from "../lib/bytes";
 import type { ActivityEntry, ActivityType } from "../schemas/api";
 import { readSettings } from "../settings";
 import { sessionPolicy } from "../services/sessions";
+import { RestoreStore, type RestoredActivity } from "./restore";
 import { migrateInstanceStorage } from "./schema";
 import { LiveChannel } from "./sockets";
 import { TwoFactorStore, type MfaCounter, type SecondFactor } from "./twoFactor";
 
 export const CHALLENGE_TTL_MS = 120_000;
+/** The activity log keeps this many newest entries. */
+export const ACTIVITY_RETENTION = 10_000;
 const REFRESH_TOKEN_BYTES = 32;
 
 export interface SessionGrant {
@@ -378,13 +381,17 @@ export class InstanceDO extends DurableObject<Env> {
     detail: Record<string, unknown> | null,
     nowMs: number,
   ): void {
-    this.sql.exec(
-      "INSERT INTO activity (type, at_ms, session_id, detail) VALUES (?, ?, ?, ?)",
-      type,
-      nowMs,
-      sessionId,
-      detail ? JSON.stringify(detail) : null,
-    );
+    const { id } = this.sql
+      .exec<{ id: number }>(
+        "INSERT INTO activity (type, at_ms, session_id, detail) VALUES (?, ?, ?, ?) RETURNING id",
+        type,
+        nowMs,
+        sessionId,
+        detail ? JSON.stringify(detail) : null,
+      )
+      .one();
+    // Bounded: the newest ACTIVITY_RETENTION entries are kept (one indexed delete).
+    this.sql.exec("DELETE FROM activity WHERE id <= ?", id - ACTIVITY_RETENTION);
   }
 
   // --- two-factor authentication (logic in ./twoFactor.ts) ------------------------
@@ -426,6 +433,41 @@ export class InstanceDO extends DurableObject<Env> {
 
   regenerateBackupCodes(code: string, sessionId: string) {
     return this.twoFactor.regenerateBackupCodes(code, sessionId);
+  }
+
+  // --- export and restore (logic in ./restore.ts) -------------------------------
+
+  /** The log oldest first, after `afterId`, detail as stored (JSON text): the export reads it in pages. */
+  exportActivity(afterId: number, limit: number): RestoredActivity[] {
+    return this.sql
+      .exec<{ id: number; type: string; at_ms: number; session_id: string | null; detail: string | null }>(
+        "SELECT id, type, at_ms, session_id, detail FROM activity WHERE id > ? ORDER BY id ASC LIMIT ?",
+        afterId,
+        limit,
+      )
+      .toArray()
+      .map((r) => ({ id: r.id, type: r.type, atMs: r.at_ms, sessionId: r.session_id, detail: r.detail }));
+  }
+
+  private restoreStore?: RestoreStore;
+
+  private get restore(): RestoreStore {
+    this.restoreStore ??= new RestoreStore(this.ctx.storage);
+    return this.restoreStore;
+  }
+
+  /** Takes the restore lease and writes the archived log; false while another restore holds it. */
+  beginRestore(restoreId: string, entries: RestoredActivity[], lastMessageId: number): boolean {
+    return this.restore.begin(restoreId, entries, lastMessageId, Date.now());
+  }
+
+  /** The instance is claimed: release the lease and log the restore as the claim. */
+  finishRestore(restoreId: string, detail: Record<string, string | number>): void {
+    this.restore.finish(restoreId, () => this.insertActivity("claimed", null, detail, Date.now()));
+  }
+
+  abortRestore(restoreId: string): void {
+    this.restore.abort(restoreId);
   }
 
   // --- live channel (logic in ./sockets.ts) -------------------------------------
@@ -492,15 +534,5 @@ export class InstanceDO extends DurableObject<Env> {
       this.sql.exec("UPDATE rate_limits SET count = count + 1 WHERE key = ?", key);
       return { allowed: true, retryAfterS: 0 };
     });
-  }
-
-  /** Reads a counter without counting: is `key` already at `limit`? */
-  peekRateLimit(key: string, limit: number): RateLimitVerdict {
-    const nowMs = Date.now();
-    const row = this.sql
-      .exec<{ window_ends_at_ms: number; count: number }>("SELECT window_ends_at_ms, count FROM rate_limits WHERE key = ?", key)
-      .toArray()[0];
-    if (!row || row.window_ends_at_ms <= nowMs || row.count < limit) return { allowed: true, retryAfterS: 0 };
-    return { allowed: false, retryAfterS: Math.ceil((row.window_ends_at_ms - nowMs) / 1000) };
   }
 }

@@ -13,8 +13,11 @@ export function readRefreshCookie(c: Context<AppEnv>): string | undefined {
   return getCookie(c, NAME, "secure");
 }
 
+/** Browsers cap a cookie's lifetime at 400 days (RFC 6265bis); hono refuses more. */
+const MAX_COOKIE_AGE_S = 400 * 86_400;
+
 export function setRefreshCookie(c: Context<AppEnv>, token: string): void {
-  setCookie(c, NAME, token, { ...OPTIONS, maxAge: c.get("settings").refreshIdleTtlS });
+  setCookie(c, NAME, token, { ...OPTIONS, maxAge: Math.min(c.get("settings").refreshIdleTtlS, MAX_COOKIE_AGE_S) });
 }
 
 export function clearRefreshCookie(c: Context<AppEnv>): void {

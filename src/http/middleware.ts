@@ -3,6 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import { secureHeaders } from "hono/secure-headers";
 import { ApiError } from "../errors";
 import { LIMITS } from "../schemas/api";
+import { ARCHIVE_LIMITS } from "../schemas/archive";
 import { readSettings } from "../settings";
 import type { AppEnv } from "./types";
 
@@ -60,18 +61,31 @@ function limitBody(maxBytes: number): MiddlewareHandler<AppEnv> {
   });
 }
 
-/** Routes that carry an escrow blob (up to 64 KiB) plus keys and an assertion. */
-const ESCROW_ROUTES = new Set(["POST /auth/setup", "PUT /api/escrow"]);
 const defaultLimit = limitBody(LIMITS.bodyBytes);
 const escrowLimit = limitBody(LIMITS.escrowBodyBytes);
+/**
+ * Routes allowed more than the default. The escrow routes carry a blob of up to
+ * 64 KiB plus keys and an assertion; restore carries a whole export archive
+ * (ARCHIVE_LIMITS.restoreBodyBytes, 16 MiB; docs/export-restore.md).
+ */
+const LARGER_LIMITS = new Map<string, MiddlewareHandler<AppEnv>>([
+  ["POST /auth/setup", escrowLimit],
+  ["PUT /api/escrow", escrowLimit],
+  ["POST /auth/restore", limitBody(ARCHIVE_LIMITS.restoreBodyBytes)],
+]);
 
 /**
  * PROTOCOL.md §0: bodies over 64 KiB are `413 payload_too_large`, checked before
- * anything reads them. The escrow routes allow a little more, since their blob
- * alone may be 64 KiB.
+ * anything reads them, except on the routes above.
  */
 export const limitBodies: MiddlewareHandler<AppEnv> = (c, next) =>
-  (ESCROW_ROUTES.has(`${c.req.method} ${c.req.path}`) ? escrowLimit : defaultLimit)(c, next);
+  (LARGER_LIMITS.get(`${c.req.method} ${c.req.path}`) ?? defaultLimit)(c, next);
+
+/** Responses that must never be cached: tokens, escrow, owner data. */
+export const noStore: MiddlewareHandler<AppEnv> = async (c, next) => {
+  await next();
+  if (!c.res.headers.has("Cache-Control")) c.header("Cache-Control", "no-store");
+};
 
 /** Public, credential-free CORS for discovery and message submission. */
 export const publicCors: MiddlewareHandler<AppEnv> = async (c, next) => {

@@ -5,8 +5,7 @@
  */
 import { Hono, type Context } from "hono";
 import type { AuthMethod } from "../domain/accessToken";
-import { findThumbprintMismatch } from "../domain/publicKeys";
-import { ApiError, rateLimited } from "../errors";
+import { ApiError, notClaimed, rateLimited } from "../errors";
 import { secretsEqual } from "../lib/bytes";
 import { requireBearer } from "../http/auth";
 import { clearRefreshCookie, readRefreshCookie, setRefreshCookie } from "../http/cookies";
@@ -21,15 +20,17 @@ import {
   setupRequestSchema,
   type PublicKeys,
 } from "../schemas/api";
+import { parseArchive, readRestoreRequest, restoreFromArchive } from "../services/archiveRestore";
 import { checkAssertion } from "../services/assertions";
+import { requireClaimedKeys, requireThumbprintKids } from "../services/ownerKeys";
 import { mintAccessToken, sessionPolicy } from "../services/sessions";
 import { factorError, isTwoFactorOn, mfaRequired, pickFactor } from "../services/twoFactor";
 import type { SessionGrant } from "../durable/instance";
 import { invalidateJwks } from "../storage/jwksCache";
 import * as owner from "../storage/ownerStore";
 
-/** Wrong setup codes allowed per client address and hour (PROTOCOL.md §3). */
-export const SETUP_FAILURES_PER_HOUR = 10;
+/** Setup-code attempts allowed per client address and hour (PROTOCOL.md §3). */
+export const SETUP_ATTEMPTS_PER_HOUR = 10;
 
 export const authRoutes = new Hono<AppEnv>();
 
@@ -49,8 +50,7 @@ authRoutes.post("/setup", async (c) => {
   if (await owner.isClaimed(c.env.DB)) throw new ApiError("already_claimed", "This instance already has an owner.");
   await checkSetupCode(c, body.setupCode);
 
-  const mismatch = await findThumbprintMismatch(body.publicKeys);
-  if (mismatch) throw new ApiError("invalid_request", `publicKeys.${mismatch}.kid must be its RFC 7638 thumbprint.`);
+  await requireThumbprintKids(body.publicKeys);
   await checkAssertion(c, body.assertion, body.publicKeys.sig, "setup");
 
   const claimed = await owner.claimInstance(c.env.DB, { publicKeys: body.publicKeys, blob: body.escrow, nowMs: Date.now() });
@@ -60,10 +60,26 @@ authRoutes.post("/setup", async (c) => {
   return startSession(c, body.deviceName ?? null, 201);
 });
 
+/**
+ * Claiming a fresh instance with an export archive (docs/export-restore.md): the
+ * setup code, as for setup (same rate limits, same wrong-code counter), and an
+ * assertion by the archive's current signing key that names this archive's digest.
+ * 201 with a session, like setup; two-factor authentication starts off.
+ */
+authRoutes.post("/restore", async (c) => {
+  await enforceRateLimit(c, "setup");
+  const body = await readRestoreRequest(c);
+  if (await owner.isClaimed(c.env.DB)) throw new ApiError("already_claimed", "This instance already has an owner.");
+  await checkSetupCode(c, body.setupCode);
+  const archive = await parseArchive(body.archive);
+  await restoreFromArchive(c, body.assertion, archive);
+  return startSession(c, body.deviceName ?? null, 201);
+});
+
 authRoutes.post("/login", async (c) => {
   await enforceRateLimit(c, "login");
   const body = await readJson(c, loginRequestSchema);
-  const keys = await requireClaimedKeys(c);
+  const keys = await requireClaimedKeys(c.env);
   // The signature first: a client without the private key never reaches the code
   // check, so it can neither guess codes here nor lock this counter.
   await checkAssertion(c, body.assertion, keys.sig, "login");
@@ -82,7 +98,7 @@ authRoutes.post("/escrow", async (c) => {
   await enforceRateLimit(c, "escrow");
   const body = await readJson(c, escrowFetchRequestSchema);
   const escrow = await owner.latestEscrow(c.env.DB);
-  if (!escrow) throw new ApiError("not_claimed", "This instance has not been claimed yet.");
+  if (!escrow) throw notClaimed();
   const factor = pickFactor(body);
   if (!factor) {
     if (await isTwoFactorOn(c)) throw mfaRequired();
@@ -118,6 +134,7 @@ authRoutes.post("/refresh", async (c) => {
 });
 
 authRoutes.post("/logout", async (c) => {
+  await enforceRateLimit(c, "refresh");
   const token = readRefreshCookie(c);
   if (token) await instanceStub(c.env).logout(token);
   clearRefreshCookie(c);
@@ -127,7 +144,7 @@ authRoutes.post("/logout", async (c) => {
 authRoutes.post("/reauth", requireBearer, async (c) => {
   await enforceRateLimit(c, "reauth");
   const body = await readJson(c, reauthRequestSchema);
-  const keys = await requireClaimedKeys(c);
+  const keys = await requireClaimedKeys(c.env);
   await checkAssertion(c, body.assertion, keys.sig, "reauth");
   const auth = c.get("auth");
   // A code is optional here: without one the token has amr ["pop"], which is enough
@@ -141,30 +158,25 @@ authRoutes.post("/reauth", requireBearer, async (c) => {
 
 // --- helpers ------------------------------------------------------------------
 
-async function requireClaimedKeys(c: Context<AppEnv>): Promise<PublicKeys> {
-  const keys = await owner.currentKeys(c.env.DB);
-  if (!keys) throw new ApiError("not_claimed", "This instance has not been claimed yet.");
-  return keys;
-}
-
 /**
  * The setup code is the only thing that stops a stranger from claiming a fresh
- * instance first. It has >= 128 bits of entropy; wrong guesses are still counted
- * per address, exactly, and refused with 429 past SETUP_FAILURES_PER_HOUR.
+ * instance first. It has >= 128 bits of entropy; guesses are still limited per
+ * address. Every attempt is counted *before* the comparison, in one Durable Object
+ * transaction, so a burst of parallel guesses cannot slip past the limit; only
+ * wrong codes ever reach it in practice, since a right one claims the instance.
  */
 async function checkSetupCode(c: Context<AppEnv>, presented: string): Promise<void> {
   const expected = c.env.SETUP_CODE;
   if (!expected) {
     throw new ApiError("forbidden", "No setup code is configured, so this instance cannot be claimed.");
   }
-  const stub = instanceStub(c.env);
-  const key = `setup-failures:${clientAddress(c)}`;
-  const before = await stub.peekRateLimit(key, SETUP_FAILURES_PER_HOUR);
-  if (!before.allowed) throw rateLimited(before.retryAfterS, "Too many wrong setup codes; try again later.");
-  if (await secretsEqual(presented, expected)) return;
-  const after = await stub.hitRateLimit(key, SETUP_FAILURES_PER_HOUR, 3_600_000);
-  if (!after.allowed) throw rateLimited(after.retryAfterS, "Too many wrong setup codes; try again later.");
-  throw new ApiError("forbidden", "The setup code is wrong.");
+  const verdict = await instanceStub(c.env).hitRateLimit(
+    `setup-attempts:${clientAddress(c)}`,
+    SETUP_ATTEMPTS_PER_HOUR,
+    3_600_000,
+  );
+  if (!verdict.allowed) throw rateLimited(verdict.retryAfterS, "Too many setup attempts; try again later.");
+  if (!(await secretsEqual(presented, expected))) throw new ApiError("forbidden", "The setup code is wrong.");
 }
 
 /**

@@ -1,6 +1,6 @@
 /** PROTOCOL.md §2: public discovery documents (CORS *, no cookies). */
 import { Hono } from "hono";
-import { ApiError } from "../errors";
+import { notClaimed } from "../errors";
 import { publicCors } from "../http/middleware";
 import type { AppEnv } from "../http/types";
 import { getJwks } from "../storage/jwksCache";
@@ -11,8 +11,8 @@ export const discoveryRoutes = new Hono<AppEnv>();
 discoveryRoutes.use("*", publicCors);
 
 discoveryRoutes.get("/jwks.json", async (c) => {
-  const jwks = await getJwks(c.env);
-  if (!jwks) throw new ApiError("not_claimed", "This instance has not been claimed yet.");
+  const jwks = await getJwks(c.env, (p) => c.executionCtx.waitUntil(p));
+  if (!jwks) throw notClaimed();
   c.header("Cache-Control", "public, max-age=300");
   return c.json(jwks);
 });

@@ -1,12 +1,12 @@
 /** PROTOCOL.md §7: escrow maintenance and key rotation (Bearer). */
 import { Hono } from "hono";
-import { findThumbprintMismatch } from "../domain/publicKeys";
-import { ApiError } from "../errors";
+import { ApiError, notClaimed } from "../errors";
 import { instanceStub } from "../http/instance";
 import type { AppEnv } from "../http/types";
 import { readJson } from "../http/validate";
 import { escrowUpdateRequestSchema } from "../schemas/api";
 import { checkAssertion } from "../services/assertions";
+import { requireClaimedKeys, requireThumbprintKids } from "../services/ownerKeys";
 import { requireStepUpNow } from "../services/twoFactor";
 import { invalidateJwks } from "../storage/jwksCache";
 import * as owner from "../storage/ownerStore";
@@ -15,21 +15,21 @@ export const escrowRoutes = new Hono<AppEnv>();
 
 escrowRoutes.get("/escrow", async (c) => {
   const escrow = await owner.latestEscrow(c.env.DB);
-  if (!escrow) throw new ApiError("not_claimed", "This instance has not been claimed yet.");
+  if (!escrow) throw notClaimed();
   return c.json(escrow);
 });
 
 escrowRoutes.put("/escrow", async (c) => {
   await requireStepUpNow(c);
   const body = await readJson(c, escrowUpdateRequestSchema);
-  const current = await owner.currentKeys(c.env.DB);
-  if (!current) throw new ApiError("not_claimed", "This instance has not been claimed yet.");
+  const current = await requireClaimedKeys(c.env);
+  // Checked whenever keys are sent, so a kid that names the current key cannot
+  // smuggle in different key material as "no rotation".
+  if (body.publicKeys) await requireThumbprintKids(body.publicKeys);
 
   const next = body.publicKeys ?? current;
   const rotating = next.sig.kid !== current.sig.kid || next.enc.kid !== current.enc.kid;
   if (rotating) {
-    const mismatch = await findThumbprintMismatch(next);
-    if (mismatch) throw new ApiError("invalid_request", `publicKeys.${mismatch}.kid must be its RFC 7638 thumbprint.`);
     for (const use of ["sig", "enc"] as const) {
       if (next[use].kid !== current[use].kid && (await owner.isKnownKid(c.env.DB, next[use].kid))) {
         throw new ApiError("invalid_request", `publicKeys.${use} was used before; a retired key cannot return.`);

@@ -33,7 +33,8 @@ twoFactorRoutes.post("/2fa/totp", async (c) => {
   const pending = await instanceStub(c.env).beginTotpEnrolment(c.get("auth").sid);
   const uri = totpKeyUri({
     secretBase32: pending.secretBase32,
-    issuer: new URL(c.get("origin")).hostname,
+    // A bracketed IPv6 host would put ":" into the label; keep the issuer plain.
+    issuer: new URL(c.get("origin")).hostname.replace(/[[\]:]/g, ""),
     account: c.get("settings").ownerHandle,
   });
   c.header("Cache-Control", "no-store");

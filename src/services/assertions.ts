@@ -29,25 +29,26 @@ export async function checkAssertion(
   c: Context<AppEnv>,
   assertion: string,
   signingJwk: PublicKeys["sig"],
-  purpose: "setup" | "login" | "reauth" | "key_rotation",
+  purpose: "setup" | "login" | "reauth" | "key_rotation" | "restore",
 ): Promise<void> {
-  const fail = async (reason: string): Promise<never> => {
-    await instanceStub(c.env).recordActivity("login_failed", null, { purpose, reason });
-    throw new ApiError("invalid_assertion", "The signed challenge is not valid.", { reason });
-  };
+  const refuse = (reason: string) => new ApiError("invalid_assertion", "The signed challenge is not valid.", { reason });
 
+  // Without a live challenge an attempt is noise anyone can make at will: refuse it
+  // without writing to the activity log, which strangers must not be able to flood.
   const nonce = readAssertionNonce(assertion);
-  if (!nonce) return fail("malformed assertion");
-  if (!(await instanceStub(c.env).consumeChallenge(nonce))) return fail("unknown, used or expired challenge");
+  if (!nonce) throw refuse("malformed assertion");
+  if (!(await instanceStub(c.env).consumeChallenge(nonce))) throw refuse("unknown, used or expired challenge");
   try {
-    await verifyAssertion(assertion, await importSigningKey(signingJwk), {
-      audience: c.get("origin"),
-      kid: signingJwk.kid,
-      nonce,
-      nowMs: Date.now(),
-    });
+    let key: CryptoKey;
+    try {
+      key = await importSigningKey(signingJwk);
+    } catch {
+      throw new AssertionError("the public key does not import");
+    }
+    await verifyAssertion(assertion, key, { audience: c.get("origin"), kid: signingJwk.kid, nonce, nowMs: Date.now() });
   } catch (err) {
-    if (err instanceof AssertionError) return fail(err.reason);
-    throw err;
+    if (!(err instanceof AssertionError)) throw err;
+    await instanceStub(c.env).recordActivity("login_failed", null, { purpose, reason: err.reason });
+    throw refuse(err.reason);
   }
 }

@@ -5,7 +5,7 @@
  * acknowledged message is in D1 before anyone is told about it.
  */
 import { inspectMessageJwe, JWE_REJECTION_MESSAGES } from "../domain/jwe";
-import { ApiError } from "../errors";
+import { ApiError, notClaimed } from "../errors";
 import type { Message } from "../schemas/messages";
 import { insertMessageForCurrentKey } from "../storage/messageStore";
 import { listKeys } from "../storage/ownerStore";
@@ -32,7 +32,7 @@ export async function acceptMessage(
 
   // Refused: say why. Only this failure path pays for a second query.
   const keys = await listKeys(db);
-  if (keys.length === 0) throw new ApiError("not_claimed", "This instance has not been claimed yet.");
+  if (keys.length === 0) throw notClaimed();
   if (keys.some((k) => k.kid === kid && k.use === "enc")) {
     throw new ApiError(
       "invalid_request",

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { SETUP_FAILURES_PER_HOUR } from "../../src/routes/auth";
+import { SETUP_ATTEMPTS_PER_HOUR } from "../../src/routes/auth";
 import { json, makeOwnerKeys, OwnerClient } from "../helpers/owner";
 import { fetchWithVars, inInstance, selfFetch, TEST_ORIGIN, TEST_SETUP_CODE } from "../helpers/workers";
 
@@ -50,7 +50,7 @@ describe("an unclaimed instance", () => {
 
   it("refuses a wrong setup code with 403, then rate-limits the address", async () => {
     const owner = await OwnerClient.create(selfFetch, TEST_ORIGIN, { "cf-connecting-ip": "203.0.113.9" });
-    for (let i = 0; i < SETUP_FAILURES_PER_HOUR; i++) {
+    for (let i = 0; i < SETUP_ATTEMPTS_PER_HOUR; i++) {
       const res = await owner.claim(`WRONG-${i}`);
       expect(res.status, `attempt ${i}`).toBe(403);
     }
@@ -59,6 +59,14 @@ describe("an unclaimed instance", () => {
     expect(limited.status).toBe(429);
     expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
     expect(await json(limited)).toMatchObject({ error: "rate_limited" });
+  });
+
+  it("counts setup attempts exactly: 20 parallel wrong codes from one address → 10 × 403, 10 × 429", async () => {
+    const owner = await OwnerClient.create(selfFetch, TEST_ORIGIN, { "cf-connecting-ip": "203.0.113.10" });
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => owner.claim(`WRONG-${i}`)));
+    const statuses = results.map((r) => r.status);
+    expect(statuses.filter((s) => s === 403)).toHaveLength(SETUP_ATTEMPTS_PER_HOUR);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(20 - SETUP_ATTEMPTS_PER_HOUR);
   });
 
   it("refuses keys whose kid is not their thumbprint, and private keys", async () => {
@@ -87,7 +95,10 @@ describe("an unclaimed instance", () => {
   });
 
   it("lets exactly one of 10 concurrent claims win", async () => {
-    const owners = await Promise.all(Array.from({ length: 10 }, () => OwnerClient.create(selfFetch, TEST_ORIGIN)));
+    // From one address: exactly the hourly budget of setup attempts.
+    const owners = await Promise.all(
+      Array.from({ length: 10 }, () => OwnerClient.create(selfFetch, TEST_ORIGIN, { "cf-connecting-ip": "192.0.2.50" })),
+    );
     const results = await Promise.all(owners.map((o) => o.claim(TEST_SETUP_CODE)));
     const statuses = results.map((r) => r.status).sort();
     expect(statuses.filter((s) => s === 201)).toHaveLength(1);

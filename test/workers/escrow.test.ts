@@ -19,8 +19,10 @@ describe("POST /auth/escrow (public)", () => {
 });
 
 describe("GET /api/escrow", () => {
-  it("returns the same record to the owner", async () => {
-    expect(await json(await owner.api("GET", "/api/escrow"))).toEqual({
+  it("returns the same record to the owner, never cached", async () => {
+    const res = await owner.api("GET", "/api/escrow");
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    expect(await json(res)).toEqual({
       version: 1,
       blob: "escrow-blob-v1",
       publicKeys: owner.keys.publicKeys,
@@ -57,6 +59,19 @@ describe("PUT /api/escrow", () => {
     expect(statuses.filter((s) => s === 409)).toHaveLength(9);
     const winner = statuses.indexOf(200);
     expect(await json(await owner.api("GET", "/api/escrow"))).toMatchObject({ version: version + 1, blob: `writer-${winner}` });
+  });
+
+  it("refuses publicKeys that reuse the current kids with other key material", async () => {
+    const { version } = await json<Escrow>(await owner.api("GET", "/api/escrow"));
+    const other = await makeOwnerKeys();
+    const smuggled = {
+      sig: { ...other.publicKeys.sig, kid: owner.keys.publicKeys.sig.kid },
+      enc: owner.keys.publicKeys.enc,
+    };
+    const res = await owner.api("PUT", "/api/escrow", { expectedVersion: version, blob: "b", publicKeys: smuggled });
+    expect(res.status).toBe(400);
+    expect(await json(res)).toMatchObject({ error: "invalid_request" });
+    expect(await json(await owner.api("GET", "/api/escrow"))).toMatchObject({ version });
   });
 
   it("refuses a blob over 64 KiB", async () => {
@@ -110,6 +125,7 @@ describe("POST /auth/reauth (step-up)", () => {
       body: { assertion: await owner.assertion({ key: other.sig.privateKey }) },
     });
     expect(forged.status).toBe(401);
+    expect(forged.headers.get("www-authenticate")).toBe("Bearer");
     expect(await json(forged)).toMatchObject({ error: "invalid_assertion" });
   });
 });

@@ -26,6 +26,7 @@ describe("POST /auth/login", () => {
       sessionId: expect.any(String),
     });
     expect(device.refreshToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(res.headers.get("cache-control")).toBe("no-store");
   });
 
   it("issues access tokens with the protocol's claims, signed by the instance", async () => {
@@ -90,6 +91,15 @@ describe("POST /auth/login", () => {
     await expectInvalidAssertion(
       await owner.request("POST", "/auth/login", { body: { assertion: await owner.assertion({ nonce: "made-up-nonce" }) } }),
     );
+  });
+
+  it("does not log attempts that name no live challenge, so strangers cannot flood the log", async () => {
+    const before = await json<{ entries: Array<{ id: number }> }>(await owner.api("GET", "/api/activity?limit=1"));
+    for (const assertion of ["x", await owner.assertion({ nonce: "never-issued" })]) {
+      expect((await owner.request("POST", "/auth/login", { body: { assertion } })).status).toBe(401);
+    }
+    const after = await json<{ entries: Array<{ id: number }> }>(await owner.api("GET", "/api/activity?limit=1"));
+    expect(after.entries[0]!.id).toBe(before.entries[0]!.id);
   });
 
   it("writes login_failed to the activity log", async () => {
