@@ -32,7 +32,8 @@ import { listMessagesAfter } from "../storage/messageStore";
 
 /** Internal header carrying the Worker's verified grant to the object's fetch(). */
 const GRANT_HEADER = "x-indienet-socket-grant";
-const LAST_PUSHED_KEY = "live:lastPushedMessageId";
+/** In ctx.storage.kv; a restore moves it past the restored messages (./restore.ts). */
+export const LAST_PUSHED_KEY = "live:lastPushedMessageId";
 const PUSH_PAGE = 100;
 /** WebSocket.readyState OPEN. */
 const OPEN = 1;

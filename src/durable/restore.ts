@@ -1,0 +1,135 @@
+/**
+ * The Durable Object's part of a restore (docs/export-restore.md): the archived
+ * activity log, and the lease that lets exactly one restore proceed at a time.
+ *
+ * A restore writes to two stores that share no transaction: the activity log here,
+ * everything else in one D1 batch whose last row claims the instance. So the log is
+ * written first, under a lease, and only the D1 commit makes any of it reachable
+ * (every read of the log needs a session, and sessions need a claimed instance):
+ *
+ *   begin   one transaction: take the lease (refused while another restore holds
+ *           it), write the archived entries with their own ids, and remember how to
+ *           undo both;
+ *   D1      the batch that claims the instance;
+ *   finish  drop the lease and log the restore; or
+ *   abort   (the batch lost, or failed) delete the archived entries again.
+ *
+ * If the Worker dies between begin and the D1 commit, the lease expires after
+ * RESTORE_LEASE_MS and the next restore's begin removes the leftovers first.
+ */
+import { LAST_PUSHED_KEY } from "./sockets";
+
+/** Longer than a restore can take: D1 gives one batch at most 30 s. */
+export const RESTORE_LEASE_MS = 120_000;
+const LEASE_KEY = "restore:lease";
+
+/** An archived activity entry as the object stores it (detail as JSON text). */
+export interface RestoredActivity {
+  id: number;
+  type: string;
+  atMs: number;
+  sessionId: string | null;
+  detail: string | null;
+}
+
+interface Lease {
+  restoreId: string;
+  expiresAtMs: number;
+  /** The archived entries have ids up to this one (null: the archive had none). */
+  importedThroughId: number | null;
+  /** live:lastPushedMessageId before the restore and as begin set it, to put back on abort. */
+  lastPushedBefore: number | null;
+  lastPushedSet: number;
+}
+
+export class RestoreStore {
+  constructor(private readonly storage: DurableObjectStorage) {}
+
+  private get sql() {
+    return this.storage.sql;
+  }
+
+  /**
+   * Takes the lease and writes the archived log. False if another restore holds an
+   * unexpired lease: two restores racing with the same setup code, one wins here.
+   *
+   * The archived entries keep their ids, which start at 1 like this instance's own.
+   * Entries this instance wrote before the restore (failed attempts to claim it) are
+   * moved after them, renumbered in their order, so that the log reads oldest to
+   * newest by id, as `before=` paging expects.
+   */
+  begin(restoreId: string, entries: RestoredActivity[], lastMessageId: number, nowMs: number): boolean {
+    const kv = this.storage.kv;
+    return this.storage.transactionSync(() => {
+      const lease = kv.get<Lease>(LEASE_KEY);
+      if (lease && lease.restoreId !== restoreId && lease.expiresAtMs > nowMs) return false;
+      if (lease) this.undo(lease);
+
+      const own = this.sql
+        .exec<{ type: string; at_ms: number; session_id: string | null; detail: string | null }>(
+          "SELECT type, at_ms, session_id, detail FROM activity ORDER BY id",
+        )
+        .toArray();
+      this.sql.exec("DELETE FROM activity");
+      for (const e of entries) {
+        this.sql.exec(
+          "INSERT INTO activity (id, type, at_ms, session_id, detail) VALUES (?, ?, ?, ?, ?)",
+          e.id,
+          e.type,
+          e.atMs,
+          e.sessionId,
+          e.detail,
+        );
+      }
+      // AUTOINCREMENT continues after the highest id ever used, archived or own.
+      for (const r of own) {
+        this.sql.exec("INSERT INTO activity (type, at_ms, session_id, detail) VALUES (?, ?, ?, ?)", r.type, r.at_ms, r.session_id, r.detail);
+      }
+      // Messages up to the archive's last id are old news, not pushes for the live
+      // channel (src/durable/sockets.ts). Set now, not at finish: once D1 commits,
+      // a message may arrive before finish runs, or finish may never run.
+      const lastPushedBefore = kv.get<number>(LAST_PUSHED_KEY) ?? null;
+      const lastPushedSet = Math.max(lastPushedBefore ?? 0, lastMessageId);
+      kv.put(LAST_PUSHED_KEY, lastPushedSet);
+      kv.put(LEASE_KEY, {
+        restoreId,
+        expiresAtMs: nowMs + RESTORE_LEASE_MS,
+        importedThroughId: entries.at(-1)?.id ?? null,
+        lastPushedBefore,
+        lastPushedSet,
+      } satisfies Lease);
+      return true;
+    });
+  }
+
+  /** The D1 batch committed: the restore is complete. */
+  finish(restoreId: string, insertActivity: () => void): void {
+    const kv = this.storage.kv;
+    this.storage.transactionSync(() => {
+      if (kv.get<Lease>(LEASE_KEY)?.restoreId === restoreId) kv.delete(LEASE_KEY);
+      insertActivity();
+    });
+  }
+
+  /** The D1 batch did not claim the instance: remove what begin wrote. */
+  abort(restoreId: string): void {
+    this.storage.transactionSync(() => {
+      const lease = this.storage.kv.get<Lease>(LEASE_KEY);
+      if (lease?.restoreId === restoreId) this.undo(lease);
+    });
+  }
+
+  private undo(lease: Lease): void {
+    const kv = this.storage.kv;
+    // Every entry written since begin (or moved by it) has a higher id than the
+    // archived ones, so this removes exactly those.
+    if (lease.importedThroughId !== null) this.sql.exec("DELETE FROM activity WHERE id <= ?", lease.importedThroughId);
+    // Put the push cursor back, unless the live channel has moved it since (then the
+    // instance was claimed some other way meanwhile, and the cursor is its own).
+    if (kv.get<number>(LAST_PUSHED_KEY) === lease.lastPushedSet) {
+      if (lease.lastPushedBefore === null) kv.delete(LAST_PUSHED_KEY);
+      else kv.put(LAST_PUSHED_KEY, lease.lastPushedBefore);
+    }
+    kv.delete(LEASE_KEY);
+  }
+}

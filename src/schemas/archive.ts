@@ -1,0 +1,112 @@
+/**
+ * The export archive (format "indienet-archive", version 1) and the restore request.
+ * docs/export-restore.md describes every field; src/domain/archive.ts computes the
+ * digest and checks what a schema cannot (references between sections, orderings).
+ */
+import { z } from "zod";
+import { ACTIVITY_TYPES, encryptionJwkSchema, escrowBlobSchema, LIMITS, signingJwkSchema } from "./api";
+import { MESSAGE_LIMITS } from "./messages";
+
+export const ARCHIVE_FORMAT = "indienet-archive";
+export const ARCHIVE_VERSION = 1;
+
+export const ARCHIVE_LIMITS = {
+  /**
+   * POST /auth/restore carries a whole archive. 16 MiB keeps the Worker's peak memory
+   * (the body, its parsed form and the D1 batch built from it, about 4-5 copies)
+   * well under the isolate's 128 MB. docs/export-restore.md ("Limits").
+   */
+  restoreBodyBytes: 16 * 1024 * 1024,
+  /** An activity entry's detail, as stored JSON. */
+  activityDetailChars: 4096,
+  sessionIdChars: 128,
+} as const;
+
+const timeMs = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const rowId = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+const kid = z.string().min(1).max(128);
+
+/** Non-secret Worker variables, by their variable names, so they can be set again as they were. */
+export const archiveSettingsSchema = z.strictObject({
+  OWNER_HANDLE: z.string().max(64),
+  ACCESS_TOKEN_TTL_S: z.number().int().min(0),
+  REFRESH_REUSE_GRACE_S: z.number().int().min(0),
+  REFRESH_IDLE_TTL_S: z.number().int().min(0),
+  SESSION_MAX_TTL_S: z.number().int().min(0),
+  STEP_UP_MAX_AGE_S: z.number().int().min(0),
+});
+export type ArchiveSettings = z.infer<typeof archiveSettingsSchema>;
+
+export const archiveKeySchema = z.strictObject({
+  jwk: z.discriminatedUnion("use", [signingJwkSchema, encryptionJwkSchema]),
+  status: z.enum(["current", "retired"]),
+  createdAt: timeMs,
+  retiredAt: timeMs.nullable(),
+});
+export type ArchiveKey = z.infer<typeof archiveKeySchema>;
+
+export const archiveEscrowSchema = z.strictObject({
+  version: rowId,
+  blob: escrowBlobSchema,
+  sigKid: kid,
+  encKid: kid,
+  createdAt: timeMs,
+});
+export type ArchiveEscrow = z.infer<typeof archiveEscrowSchema>;
+
+/** As GET /api/messages shows a message: ciphertext only. */
+export const archiveMessageSchema = z.strictObject({
+  id: rowId,
+  receivedAt: timeMs,
+  from: z.string().max(MESSAGE_LIMITS.fromChars).nullable(),
+  jwe: z.string().min(1).max(MESSAGE_LIMITS.jweChars),
+  verified: z.boolean(),
+});
+export type ArchiveMessage = z.infer<typeof archiveMessageSchema>;
+
+/** As GET /api/activity shows an entry. */
+export const archiveActivitySchema = z.strictObject({
+  id: rowId,
+  type: z.enum(ACTIVITY_TYPES),
+  at: timeMs,
+  sessionId: z.string().min(1).max(ARCHIVE_LIMITS.sessionIdChars).optional(),
+  detail: z
+    .record(z.string(), z.unknown())
+    .refine((d) => JSON.stringify(d).length <= ARCHIVE_LIMITS.activityDetailChars, "detail is too large")
+    .optional(),
+});
+export type ArchiveActivity = z.infer<typeof archiveActivitySchema>;
+
+/** The part of the archive that is neither a list nor the digest. */
+export const archiveHeaderSchema = z.strictObject({
+  format: z.literal(ARCHIVE_FORMAT),
+  version: z.literal(ARCHIVE_VERSION),
+  exportedAt: timeMs,
+  origin: z.url({ protocol: /^https?$/ }).refine((u) => new URL(u).origin === u, "must be a bare origin"),
+  settings: archiveSettingsSchema,
+  /** The highest message id the instance ever handed out, deleted messages included. */
+  lastMessageId: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+});
+export type ArchiveHeader = z.infer<typeof archiveHeaderSchema>;
+
+export const archiveSchema = z.strictObject({
+  ...archiveHeaderSchema.shape,
+  publicKeys: z.array(archiveKeySchema).min(2),
+  escrow: z.array(archiveEscrowSchema).min(1),
+  messages: z.array(archiveMessageSchema),
+  activity: z.array(archiveActivitySchema),
+  /** base64url SHA-256 over the records (src/domain/archive.ts). */
+  digest: z.string().regex(/^[A-Za-z0-9_-]{43}$/, "must be a base64url SHA-256"),
+});
+export type Archive = z.infer<typeof archiveSchema>;
+
+/**
+ * POST /auth/restore. The archive is validated on its own (src/services/restore.ts),
+ * so that a wrong format or version gets its own message before zod's issues.
+ */
+export const restoreRequestSchema = z.object({
+  setupCode: z.string().min(1).max(LIMITS.setupCodeChars),
+  assertion: z.string().min(1).max(LIMITS.assertionChars),
+  deviceName: z.string().trim().min(1).max(LIMITS.deviceNameChars).optional(),
+  archive: z.record(z.string(), z.unknown()),
+});

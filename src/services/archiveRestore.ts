@@ -1,0 +1,133 @@
+/**
+ * POST /auth/restore (docs/export-restore.md): an archive into a fresh instance.
+ *
+ * Every check comes before the first write, so a refused archive leaves nothing
+ * behind: the body must be JSON, the archive of a format and version this server
+ * knows, valid against the schema, equal to its own digest, and consistent; then an
+ * assertion by the archive's current signing key must name this instance (aud), a
+ * fresh challenge (nonce) and this very archive (`archive_sha256` = its digest), so
+ * the server knows that whoever restores holds the owner's key and approves exactly
+ * this archive, not an edited one.
+ *
+ * The writes: the activity log into the Durable Object under a lease, then one D1
+ * batch whose last row claims the instance (src/durable/restore.ts says why in that
+ * order and how a failure is undone).
+ */
+import type { Context } from "hono";
+import { decodeJwt } from "jose";
+import { archiveDigest, currentArchiveKeys, findArchiveInconsistency } from "../domain/archive";
+import { ApiError } from "../errors";
+import { instanceStub } from "../http/instance";
+import type { AppEnv } from "../http/types";
+import { randomToken } from "../lib/bytes";
+import { ARCHIVE_FORMAT, ARCHIVE_VERSION, archiveSchema, restoreRequestSchema, type Archive } from "../schemas/archive";
+import { restoreArchive } from "../storage/archiveStore";
+import { invalidateJwks } from "../storage/jwksCache";
+import { checkAssertion } from "./assertions";
+import type { z } from "zod";
+
+/** Zod issues sent back for a broken archive: enough to see what is wrong, not one per message. */
+const MAX_ISSUES = 20;
+
+export type RestoreRequest = z.infer<typeof restoreRequestSchema>;
+
+/** Like readJson, but it says what an unparsable body most likely is: a cut-off archive. */
+export async function readRestoreRequest(c: Context<AppEnv>): Promise<RestoreRequest> {
+  const type = c.req.header("content-type") ?? "";
+  if (!/^application\/([\w.+-]+\+)?json\b/i.test(type)) {
+    throw new ApiError("invalid_request", "The body must be JSON (Content-Type: application/json).");
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(await c.req.text());
+  } catch {
+    throw new ApiError(
+      "invalid_request",
+      "The body is not valid JSON: the archive in it is probably truncated or damaged. Export it again.",
+    );
+  }
+  const parsed = restoreRequestSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new ApiError("invalid_request", "The request body is invalid.", { issues: parsed.error.issues.slice(0, MAX_ISSUES) });
+  }
+  return parsed.data;
+}
+
+function refuse(message: string, extra: { issues?: unknown[]; reason?: string } = {}): never {
+  throw new ApiError("invalid_request", message, extra);
+}
+
+/** Format, version, schema, digest and consistency, in that order; the first failure explains itself. */
+export async function parseArchive(value: Record<string, unknown>): Promise<Archive> {
+  if (value.format !== ARCHIVE_FORMAT) {
+    refuse(`This is not an Indienet archive: "format" must be "${ARCHIVE_FORMAT}".`);
+  }
+  if (value.version !== ARCHIVE_VERSION) {
+    refuse(
+      `This server restores archives of version ${ARCHIVE_VERSION}; this one says version ${JSON.stringify(value.version ?? null)}.`,
+    );
+  }
+  const parsed = archiveSchema.safeParse(value);
+  if (!parsed.success) {
+    refuse("The archive is not valid: a part of it is missing, cut short or malformed.", {
+      issues: parsed.error.issues.slice(0, MAX_ISSUES).map((i) => ({ ...i, path: ["archive", ...i.path] })),
+    });
+  }
+  const archive = parsed.data;
+  if ((await archiveDigest(archive)) !== archive.digest) {
+    refuse(
+      "The archive does not match its digest: it was changed, or some of it was lost, after it was exported.",
+      { reason: "digest mismatch" },
+    );
+  }
+  const problem = await findArchiveInconsistency(archive);
+  if (problem) refuse(`The archive is inconsistent: ${problem}`);
+  return archive;
+}
+
+/**
+ * Checks the owner's approval and writes the archive. Throws `409 already_claimed`
+ * if another claim or restore got there first; then nothing of this one remains.
+ */
+export async function restoreFromArchive(c: Context<AppEnv>, assertion: string, archive: Archive): Promise<void> {
+  const current = currentArchiveKeys(archive)!;
+  // Signature, aud (this instance's ORIGIN) and the single-use challenge: a login
+  // assertion (PROTOCOL.md §4) by the archive's current signing key.
+  await checkAssertion(c, assertion, current.sig, "restore");
+  // Verified above, so its claims can be read as they are.
+  if (decodeJwt(assertion).archive_sha256 !== archive.digest) {
+    refuse("The assertion does not approve this archive: its archive_sha256 claim must be the archive's digest.", {
+      reason: "archive_sha256 mismatch",
+    });
+  }
+
+  const stub = instanceStub(c.env);
+  const restoreId = randomToken(16);
+  const entries = archive.activity.map((a) => ({
+    id: a.id,
+    type: a.type,
+    atMs: a.at,
+    sessionId: a.sessionId ?? null,
+    detail: a.detail ? JSON.stringify(a.detail) : null,
+  }));
+  if (!(await stub.beginRestore(restoreId, entries, archive.lastMessageId))) {
+    throw new ApiError("already_claimed", "Another restore of this instance is under way.");
+  }
+  let claimed = false;
+  try {
+    claimed = await restoreArchive(c.env.DB, archive, { claimId: restoreId, nowMs: Date.now() });
+  } finally {
+    if (!claimed) await stub.abortRestore(restoreId);
+  }
+  if (!claimed) throw new ApiError("already_claimed", "This instance already has an owner.");
+
+  await stub.finishRestore(restoreId, {
+    restoredFrom: archive.origin,
+    exportedAt: archive.exportedAt,
+    archiveDigest: archive.digest,
+    messages: archive.messages.length,
+    escrowVersions: archive.escrow.length,
+    activityEntries: archive.activity.length,
+  });
+  await invalidateJwks(c.env);
+}
