@@ -13,6 +13,7 @@ import { archiveRoutes } from "./routes/archive";
 import { authRoutes } from "./routes/auth";
 import { discoveryRoutes } from "./routes/discovery";
 import { escrowRoutes } from "./routes/escrow";
+import { actorRoutes, webfingerRoutes } from "./routes/federation";
 import { liveRoutes } from "./routes/live";
 import { messageRoutes, publicMessageRoutes } from "./routes/messages";
 import { sessionRoutes } from "./routes/sessions";
@@ -22,7 +23,7 @@ import { twoFactorRoutes } from "./routes/twoFactor";
 const BEARER_PATH = /^\/(api\/|auth\/reauth$)/;
 
 /** Paths that belong to the protocol: never served from the web app's assets. */
-const API_PATH = /^\/(api|auth|\.well-known|messages)(\/|$)/;
+const API_PATH = /^\/(api|auth|\.well-known|messages|actor|inbox)(\/|$)/;
 
 export function createApp() {
   const app = new Hono<AppEnv>();
@@ -40,6 +41,8 @@ export function createApp() {
   app.use("/api/*", checkOrigin, except("/api/ws", requireBearer));
 
   app.route("/.well-known", discoveryRoutes);
+  app.route("/.well-known", webfingerRoutes);
+  app.route("/", actorRoutes);
   app.route("/auth", authRoutes);
   app.route("/api", sessionRoutes);
   app.route("/api", escrowRoutes);
