@@ -17,7 +17,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { pathToFileURL } from "node:url";
-import { verifyArchiveText } from "./lib/archive.mjs";
+import { RESTORE_BODY_BYTES, verifyArchiveText } from "./lib/archive.mjs";
 
 export const TOKEN_ENV = "INDIENET_ACCESS_TOKEN";
 
@@ -123,6 +123,10 @@ function summarize(archive, outFile, bytes) {
     `  digest        ${archive.digest}`,
     "Not in it: the TOTP secret and backup codes (enrol 2FA again after a restore), sessions, instance secrets.",
     "Keep the file private: it holds your escrow blobs, which are encrypted under your password.",
+    // The restore request carries the archive plus a few hundred bytes.
+    ...(bytes > RESTORE_BODY_BYTES - 8192
+      ? [`Warning: this archive is larger than a restore accepts (${RESTORE_BODY_BYTES / 1024 / 1024} MiB). See "Limits" in docs/export-restore.md.`]
+      : []),
   ].join("\n");
 }
 

@@ -5,6 +5,8 @@ import { webcrypto } from "node:crypto";
 
 export const ARCHIVE_FORMAT = "indienet-archive";
 export const ARCHIVE_VERSION = 1;
+/** POST /auth/restore's body limit (ARCHIVE_LIMITS.restoreBodyBytes in src/schemas/archive.ts). */
+export const RESTORE_BODY_BYTES = 16 * 1024 * 1024;
 
 const subtle = globalThis.crypto?.subtle ?? webcrypto.subtle;
 const encoder = new TextEncoder();

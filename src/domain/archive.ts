@@ -47,30 +47,44 @@ export function archiveHeader(archive: ArchiveHeader): ArchiveHeader {
   return { format, version, exportedAt, origin, settings, lastMessageId };
 }
 
+/** Records are hashed in batches of about this many bytes: memory holds one batch, not a copy of the archive. */
+const HASH_BATCH_BYTES = 1024 * 1024;
+
 /** Collects record hashes in order; `digest()` is the archive digest over them. */
 export class ArchiveDigester {
-  private readonly hashes: Promise<Uint8Array>[] = [];
+  private readonly hashes: Uint8Array[] = [];
+  private batch: Promise<Uint8Array>[] = [];
+  private batchBytes = 0;
 
-  add(section: ArchiveSection, value: unknown): void {
-    this.hashes.push(sha256(utf8(archiveRecord(section, value))));
+  async add(section: ArchiveSection, value: unknown): Promise<void> {
+    const bytes = utf8(archiveRecord(section, value));
+    this.batch.push(sha256(bytes));
+    this.batchBytes += bytes.length;
+    if (this.batchBytes >= HASH_BATCH_BYTES) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    this.hashes.push(...(await Promise.all(this.batch)));
+    this.batch = [];
+    this.batchBytes = 0;
   }
 
   async digest(): Promise<string> {
-    const hashes = await Promise.all(this.hashes);
-    const all = new Uint8Array(hashes.length * 32);
-    hashes.forEach((h, i) => all.set(h, i * 32));
+    await this.flush();
+    const all = new Uint8Array(this.hashes.length * 32);
+    this.hashes.forEach((h, i) => all.set(h, i * 32));
     return base64urlEncode(await sha256(all));
   }
 }
 
 /** The digest an archive's records have (whatever its `digest` field says). */
-export function archiveDigest(archive: Omit<Archive, "digest">): Promise<string> {
+export async function archiveDigest(archive: Omit<Archive, "digest">): Promise<string> {
   const digester = new ArchiveDigester();
-  digester.add("archive", archiveHeader(archive));
-  for (const key of archive.publicKeys) digester.add("key", key);
-  for (const escrow of archive.escrow) digester.add("escrow", escrow);
-  for (const message of archive.messages) digester.add("message", message);
-  for (const entry of archive.activity) digester.add("activity", entry);
+  await digester.add("archive", archiveHeader(archive));
+  for (const key of archive.publicKeys) await digester.add("key", key);
+  for (const escrow of archive.escrow) await digester.add("escrow", escrow);
+  for (const message of archive.messages) await digester.add("message", message);
+  for (const entry of archive.activity) await digester.add("activity", entry);
   return digester.digest();
 }
 

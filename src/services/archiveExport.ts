@@ -61,22 +61,23 @@ export async function openArchiveExport(
  */
 async function* archiveText(env: Env, header: ArchiveHeader, snapshot: ArchiveSnapshot): AsyncGenerator<string> {
   const digester = new ArchiveDigester();
-  digester.add("archive", header);
-  const list = (section: ArchiveSection, items: unknown[], first: boolean) =>
-    items
-      .map((item, i) => {
-        digester.add(section, item);
-        return `${first && i === 0 ? "" : ","}\n${JSON.stringify(item)}`;
-      })
-      .join("");
+  await digester.add("archive", header);
+  const list = async (section: ArchiveSection, items: unknown[], first: boolean) => {
+    const lines: string[] = [];
+    for (const item of items) {
+      await digester.add(section, item);
+      lines.push(`${first && lines.length === 0 ? "" : ","}\n${JSON.stringify(item)}`);
+    }
+    return lines.join("");
+  };
 
-  yield `${JSON.stringify(header).slice(0, -1)},\n"publicKeys":[${list("key", snapshot.keys, true)}\n],\n"escrow":[`;
+  yield `${JSON.stringify(header).slice(0, -1)},\n"publicKeys":[${await list("key", snapshot.keys, true)}\n],\n"escrow":[`;
 
   let first = true;
   for (let after = 0; ; first = false) {
     const page = await pageEscrowVersions(env.DB, after, snapshot.latestEscrowVersion);
     if (page.length === 0) break;
-    yield list("escrow", page, first);
+    yield await list("escrow", page, first);
     after = page.at(-1)!.version;
   }
 
@@ -85,7 +86,7 @@ async function* archiveText(env: Env, header: ArchiveHeader, snapshot: ArchiveSn
   for (let after = 0; ; first = false) {
     const page = await pageMessages(env.DB, after, snapshot.lastMessageId);
     if (page.length === 0) break;
-    yield list("message", page, first);
+    yield await list("message", page, first);
     after = page.at(-1)!.id;
   }
 
@@ -102,7 +103,7 @@ async function* archiveText(env: Env, header: ArchiveHeader, snapshot: ArchiveSn
       ...(r.sessionId ? { sessionId: r.sessionId } : {}),
       ...(r.detail ? { detail: JSON.parse(r.detail) as Record<string, unknown> } : {}),
     }));
-    yield list("activity", entries, first);
+    yield await list("activity", entries, first);
     after = page.at(-1)!.id;
     if (page.length < EXPORT_ACTIVITY_PAGE) break;
   }

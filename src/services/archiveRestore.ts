@@ -39,7 +39,9 @@ export async function readRestoreRequest(c: Context<AppEnv>): Promise<RestoreReq
   }
   let value: unknown;
   try {
-    value = JSON.parse(await c.req.text());
+    // The raw body, not c.req.text(): hono would keep that copy of up to 16 MiB
+    // cached on the request for as long as the request lives.
+    value = JSON.parse(await c.req.raw.text());
   } catch {
     throw new ApiError(
       "invalid_request",

@@ -10,8 +10,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { defaultOutFile, main, normalizeUrl, parseArgs } from "../../scripts/export.mjs";
-import { archiveDigest as scriptDigest, canonicalJson as scriptCanonicalJson } from "../../scripts/lib/archive.mjs";
+import {
+  archiveDigest as scriptDigest,
+  canonicalJson as scriptCanonicalJson,
+  RESTORE_BODY_BYTES,
+} from "../../scripts/lib/archive.mjs";
 import { archiveDigest, canonicalJson } from "../../src/domain/archive";
+import { ARCHIVE_LIMITS } from "../../src/schemas/archive";
 import { buildArchive, withDigest, type BuiltArchive } from "../helpers/archive";
 
 const TOKEN = "test-access-token";
@@ -71,6 +76,10 @@ describe("the digest in scripts/lib/archive.mjs", () => {
     const value = { b: [1, "é", { d: null, c: false }], a: "\u0000\"\\" };
     expect(scriptCanonicalJson(value)).toBe(canonicalJson(value));
     expect(canonicalJson(value)).toBe('{"a":"\\u0000\\"\\\\","b":[1,"é",{"c":false,"d":null}]}');
+  });
+
+  it("knows the server's restore limit", () => {
+    expect(RESTORE_BODY_BYTES).toBe(ARCHIVE_LIMITS.restoreBodyBytes);
   });
 });
 
