@@ -1,13 +1,19 @@
 /**
  * PROTOCOL.md §11: federation. WebFinger and the actor are public discovery
- * documents (CORS *, no cookies); the logic is in domain/actor.ts.
+ * documents (CORS *, no cookies); the logic is in domain/actor.ts. The inbox
+ * takes signed deliveries from other servers (services/federationAuth.ts,
+ * services/inbox.ts).
  */
 import { Hono } from "hono";
-import { actorContentType, actorDocument, JRD_JSON, matchWebfingerResource, webfingerDocument } from "../domain/actor";
+import { actorContentType, actorDocument, actorUrl, JRD_JSON, matchWebfingerResource, webfingerDocument } from "../domain/actor";
 import { ApiError } from "../errors";
 import { publicCors } from "../http/middleware";
+import { enforceRateLimit } from "../http/rateLimit";
 import type { AppEnv } from "../http/types";
 import { loadFederationKey } from "../lib/federationKey";
+import { authenticateFederationRequest } from "../services/federationAuth";
+import { receiveInboxActivity } from "../services/inbox";
+import { pushStoredMessage } from "../services/messages";
 
 /** Mounted at /.well-known. */
 export const webfingerRoutes = new Hono<AppEnv>();
@@ -40,4 +46,44 @@ actorRoutes.get("/actor", async (c) => {
   c.header("Cache-Control", "public, max-age=300");
   c.header("Vary", "Accept");
   return c.body(JSON.stringify(actorDocument(origin, c.get("settings").ownerHandle, key.publicKeyPem)));
+});
+
+/**
+ * POST /inbox: a delivery signed with HTTP Signatures (draft-cavage-12). The raw
+ * body is read once: the Digest is over its bytes, and the JSON is parsed from
+ * the same bytes only after the signature verified.
+ */
+actorRoutes.post("/inbox", async (c) => {
+  await enforceRateLimit(c, "inbox");
+  const body = new Uint8Array(await c.req.arrayBuffer());
+  const url = new URL(c.req.url);
+  const headers = new Headers(c.req.raw.headers);
+  // The signed `host` is what the sender addressed; Cloudflare routes by it, so it
+  // is the URL's host whenever the runtime does not hand us the header.
+  if (!headers.has("host")) headers.set("host", url.host);
+  const signer = await authenticateFederationRequest(
+    { method: c.req.method, target: url.pathname + url.search, headers, body },
+    { kv: c.env.CACHE, policy: { allowInsecure: c.get("settings").allowInsecureFederation }, nowMs: Date.now() },
+  );
+  if (!/^application\/(activity\+json|ld\+json|json)\b/i.test(c.req.header("content-type") ?? "")) {
+    throw new ApiError("invalid_request", "The body must be application/activity+json.");
+  }
+  let activity: unknown;
+  try {
+    activity = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(body));
+  } catch {
+    throw new ApiError("invalid_request", "The body is not valid JSON.");
+  }
+  const outcome = await receiveInboxActivity(c.env.DB, {
+    activity,
+    signer: signer.owner,
+    selfActor: actorUrl(c.get("origin")),
+    nowMs: Date.now(),
+  });
+  if ("stored" in outcome) {
+    pushStoredMessage(c.env, (p) => c.executionCtx.waitUntil(p), outcome.stored.id);
+    return c.json({ id: outcome.stored.id }, 202);
+  }
+  console.log(JSON.stringify({ event: "inbox_ignored", from: signer.owner, reason: outcome.ignored }));
+  return c.body(null, 202);
 });

@@ -4,12 +4,11 @@
  */
 import { Hono } from "hono";
 import { ApiError } from "../errors";
-import { instanceStub } from "../http/instance";
 import { enforceRateLimit } from "../http/rateLimit";
 import type { AppEnv } from "../http/types";
 import { readJson, readQuery } from "../http/validate";
 import { messageIdParamSchema, messageSubmitRequestSchema, messagesQuerySchema } from "../schemas/messages";
-import { acceptMessage } from "../services/messages";
+import { acceptMessage, pushStoredMessage } from "../services/messages";
 import { deleteMessage, pageMessages } from "../storage/messageStore";
 
 /**
@@ -27,15 +26,8 @@ publicMessageRoutes.post("/", async (c) => {
     verified: false,
     nowMs: Date.now(),
   });
-  // Stored: now tell the live channel. The push runs after the answer, and its
-  // failure must not turn an accepted message into an error (the sender would
-  // retry and the owner would get it twice); a socket that missed it catches up
-  // with GET /api/messages?after=.
-  c.executionCtx.waitUntil(
-    instanceStub(c.env)
-      .publishMessages(message.id)
-      .catch((err: unknown) => console.error(JSON.stringify({ event: "message_push_failed", id: message.id, error: String(err) }))),
-  );
+  // Stored: now tell the live channel, after the answer (services/messages.ts).
+  pushStoredMessage(c.env, (p) => c.executionCtx.waitUntil(p), message.id);
   return c.json({ id: message.id }, 202);
 });
 

@@ -5,7 +5,9 @@
  * acknowledged message is in D1 before anyone is told about it.
  */
 import { inspectMessageJwe, JWE_REJECTION_MESSAGES } from "../domain/jwe";
+import type { Env } from "../env";
 import { ApiError, notClaimed } from "../errors";
+import { instanceStub } from "../http/instance";
 import type { Message } from "../schemas/messages";
 import { insertMessageForCurrentKey } from "../storage/messageStore";
 import { listKeys } from "../storage/ownerStore";
@@ -43,4 +45,19 @@ export async function acceptMessage(
   throw new ApiError("invalid_request", "The JWE's kid is not the owner's encryption key; fetch the JWKS again.", {
     reason: "unknown kid",
   });
+}
+
+/**
+ * After a message is stored: tell the live channel (the Durable Object reads D1
+ * after its last pushed id and pushes). The push runs after the answer, and its
+ * failure must not turn an accepted message into an error (the sender would retry
+ * and the owner would get it twice); a socket that missed it catches up with
+ * GET /api/messages?after=. Shared by POST /messages and POST /inbox.
+ */
+export function pushStoredMessage(env: Env, waitUntil: (p: Promise<unknown>) => void, messageId: number): void {
+  waitUntil(
+    instanceStub(env)
+      .publishMessages(messageId)
+      .catch((err: unknown) => console.error(JSON.stringify({ event: "message_push_failed", id: messageId, error: String(err) }))),
+  );
 }

@@ -1,0 +1,217 @@
+/**
+ * Authenticating a federation request (PROTOCOL.md §11): the draft-cavage HTTP
+ * signature is parsed and checked in domain/httpSignatures.ts; here the body's
+ * digest is computed, the sender's key is fetched from its keyId (cached in KV),
+ * and the RSA signature is verified, with one refetch when a cached key fails
+ * (the peer may have rotated it).
+ */
+import {
+  buildSigningString,
+  checkDigest,
+  checkSignedRequest,
+  formatSignatureHeader,
+  parseSignatureHeader,
+  REQUIRED_SIGNED_COMPONENTS,
+  encodeBase64,
+  type SignatureRejection,
+} from "../domain/httpSignatures";
+import { ACTIVITY_JSON, LD_JSON_AS } from "../domain/actor";
+import { ApiError } from "../errors";
+import { sha256, utf8 } from "../lib/bytes";
+import { pemToDer, RSA_SHA256 } from "../lib/federationKey";
+import { cachePeerKey, getCachedPeerKey, type PeerKey } from "../storage/peerKeyCache";
+
+/** Peers' documents are a few KiB; this bounds what we read and parse. */
+const MAX_PEER_DOCUMENT_BYTES = 256 * 1024;
+const PEER_FETCH_TIMEOUT_MS = 10_000;
+
+export const SIGNATURE_CHALLENGE = `Signature realm="inbox", headers="${REQUIRED_SIGNED_COMPONENTS.join(" ")}"`;
+
+const REJECTION_MESSAGES: Record<SignatureRejection | "key_unavailable" | "bad_signature" | "insecure_key", string> = {
+  missing: "The request must carry an HTTP signature (draft-cavage-12 Signature header).",
+  malformed: "The Signature header is malformed.",
+  unsupported_algorithm: "The signature algorithm must be rsa-sha256 or hs2019 with an RSA key.",
+  missing_component: `The signature must cover ${REQUIRED_SIGNED_COMPONENTS.join(" ")}.`,
+  missing_header: "A header the signature covers is missing from the request.",
+  bad_date: "The Date header is not an HTTP date.",
+  date_out_of_window: "The Date header must be at most 1 h in the future and 12 h in the past.",
+  expired: "The signature has expired.",
+  digest_missing: "The request must carry a Digest header with a SHA-256 value.",
+  digest_mismatch: "The Digest header does not match the body.",
+  key_unavailable: "The signature's keyId could not be fetched as an actor or key document.",
+  insecure_key: "The signature's keyId must be an https:// URL.",
+  bad_signature: "The signature does not verify with the sender's key.",
+};
+
+function unauthorized(reason: keyof typeof REJECTION_MESSAGES): ApiError {
+  return new ApiError("unauthorized", REJECTION_MESSAGES[reason], {
+    reason: `http signature: ${reason}`,
+    headers: { "WWW-Authenticate": SIGNATURE_CHALLENGE },
+  });
+}
+
+export interface FederationPolicy {
+  allowInsecure: boolean;
+}
+
+/** Is `url` a peer URL we may fetch: https, or http when ALLOW_INSECURE_FEDERATION=1. */
+export function isAllowedPeerUrl(url: string, policy: FederationPolicy): URL | null {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return null;
+  }
+  if (parsed.protocol === "https:" || (policy.allowInsecure && parsed.protocol === "http:")) return parsed;
+  return null;
+}
+
+/**
+ * Fetches an ActivityPub document (an actor, a key): JSON, size-bounded, no
+ * redirects followed (a redirect could move us to a scheme the policy refuses).
+ */
+export async function fetchPeerDocument(url: string, policy: FederationPolicy): Promise<Record<string, unknown> | null> {
+  const target = isAllowedPeerUrl(url, policy);
+  if (!target) return null;
+  target.hash = "";
+  try {
+    const res = await fetch(target.toString(), {
+      headers: { accept: `${ACTIVITY_JSON}, ${LD_JSON_AS}` },
+      redirect: "manual",
+      signal: AbortSignal.timeout(PEER_FETCH_TIMEOUT_MS),
+    });
+    if (res.status !== 200) {
+      await res.body?.cancel();
+      return null;
+    }
+    const length = Number(res.headers.get("content-length") ?? "0");
+    if (length > MAX_PEER_DOCUMENT_BYTES) {
+      await res.body?.cancel();
+      return null;
+    }
+    const text = await res.text();
+    if (text.length > MAX_PEER_DOCUMENT_BYTES) return null;
+    const doc = JSON.parse(text) as unknown;
+    return typeof doc === "object" && doc !== null && !Array.isArray(doc) ? (doc as Record<string, unknown>) : null;
+  } catch (err) {
+    console.warn(JSON.stringify({ event: "peer_fetch_failed", url: target.toString(), error: String(err) }));
+    return null;
+  }
+}
+
+const idOf = (v: unknown): string | null =>
+  typeof v === "string" ? v : typeof v === "object" && v !== null && typeof (v as { id?: unknown }).id === "string" ? (v as { id: string }).id : null;
+
+/**
+ * Finds key `keyId` in a fetched document: an actor whose `publicKey` (one or a
+ * list) has that id, or a key document itself (`id`, `owner`, `publicKeyPem`).
+ * The owner must be on the keyId's own origin: a document may only speak for
+ * actors of the server that serves it, so nobody can publish a key "owned" by
+ * someone else's actor.
+ */
+export function peerKeyFromDocument(doc: Record<string, unknown>, keyId: string): PeerKey | null {
+  let entry: Record<string, unknown> | null = null;
+  let owner: string | null = null;
+  if (doc.publicKey !== undefined) {
+    const keys = Array.isArray(doc.publicKey) ? doc.publicKey : [doc.publicKey];
+    for (const k of keys) {
+      if (typeof k === "object" && k !== null && (k as { id?: unknown }).id === keyId) entry = k as Record<string, unknown>;
+    }
+    owner = entry ? (idOf(entry.owner) ?? idOf(doc.id)) : null;
+  } else if (doc.id === keyId && typeof doc.publicKeyPem === "string") {
+    entry = doc;
+    owner = idOf(doc.owner);
+  }
+  if (!entry || !owner || typeof entry.publicKeyPem !== "string") return null;
+  try {
+    if (new URL(owner).origin !== new URL(keyId).origin) return null;
+  } catch {
+    return null;
+  }
+  return { keyId, owner, publicKeyPem: entry.publicKeyPem };
+}
+
+async function fetchPeerKey(keyId: string, policy: FederationPolicy): Promise<PeerKey | null> {
+  const doc = await fetchPeerDocument(keyId, policy);
+  return doc ? peerKeyFromDocument(doc, keyId) : null;
+}
+
+async function verifyRsaSha256(publicKeyPem: string, signingString: string, signature: Uint8Array<ArrayBuffer>): Promise<boolean> {
+  const spki = pemToDer(publicKeyPem, "PUBLIC KEY");
+  if (!spki) return false;
+  try {
+    const key = await crypto.subtle.importKey("spki", spki, RSA_SHA256, false, ["verify"]);
+    return await crypto.subtle.verify(RSA_SHA256, key, signature, utf8(signingString));
+  } catch {
+    // Not an RSA key (hs2019 with Ed25519 exists, but PROTOCOL.md §11 is RSA).
+    return false;
+  }
+}
+
+export interface InboxRequest {
+  method: string;
+  /** Path and query. */
+  target: string;
+  headers: Headers;
+  body: Uint8Array<ArrayBuffer>;
+}
+
+/**
+ * Returns the verified sender (the key's owner actor) or throws 401 unauthorized
+ * with `WWW-Authenticate: Signature`. Cheap checks (header shape, covered
+ * components, Date window, digest) run before any fetch, so an unsigned or stale
+ * request never makes us fetch anything.
+ */
+export async function authenticateFederationRequest(
+  request: InboxRequest,
+  deps: { kv: KVNamespace; policy: FederationPolicy; nowMs: number },
+): Promise<PeerKey> {
+  const headers = request.headers;
+  const authorization = headers.get("authorization");
+  const parsed = parseSignatureHeader(
+    headers.get("signature") ?? (authorization && /^Signature\s/i.test(authorization) ? authorization : null),
+  );
+  if (!parsed.ok) throw unauthorized(parsed.reason);
+  const sig = parsed.value;
+  const facts = { method: request.method, target: request.target, header: (name: string) => headers.get(name) };
+  const signingString = checkSignedRequest(sig, facts, deps.nowMs);
+  if (!signingString.ok) throw unauthorized(signingString.reason);
+  const digest = checkDigest(headers.get("digest"), await sha256(request.body));
+  if (!digest.ok) throw unauthorized(digest.reason);
+  if (!isAllowedPeerUrl(sig.keyId, deps.policy)) throw unauthorized("insecure_key");
+
+  const cached = await getCachedPeerKey(deps.kv, sig.keyId);
+  if (cached && (await verifyRsaSha256(cached.publicKeyPem, signingString.value, sig.signature))) return cached;
+  // A miss, or a cached key that no longer verifies: fetch it (once) and try again.
+  const fresh = await fetchPeerKey(sig.keyId, deps.policy);
+  if (!fresh) throw unauthorized("key_unavailable");
+  if (!(await verifyRsaSha256(fresh.publicKeyPem, signingString.value, sig.signature))) throw unauthorized("bad_signature");
+  await cachePeerKey(deps.kv, fresh);
+  return fresh;
+}
+
+/**
+ * Signs an outgoing POST with the instance's federation key (draft-cavage-12,
+ * rsa-sha256 over `(request-target) host date digest`): the headers to send.
+ */
+export async function signFederationPost(input: {
+  url: URL;
+  body: Uint8Array<ArrayBuffer>;
+  keyId: string;
+  privateKey: CryptoKey;
+  nowMs: number;
+}): Promise<Record<string, string>> {
+  const headers: Record<string, string> = {
+    host: input.url.host,
+    date: new Date(input.nowMs).toUTCString(),
+    digest: `SHA-256=${encodeBase64(await sha256(input.body))}`,
+  };
+  const base = buildSigningString(REQUIRED_SIGNED_COMPONENTS, {
+    method: "POST",
+    target: input.url.pathname + input.url.search,
+    header: (name) => headers[name] ?? null,
+  });
+  if (!base.ok) throw new Error("signing string: " + base.reason);
+  const signature = new Uint8Array(await crypto.subtle.sign(RSA_SHA256, input.privateKey, utf8(base.value)));
+  return { ...headers, signature: formatSignatureHeader({ keyId: input.keyId, headers: REQUIRED_SIGNED_COMPONENTS, signature }) };
+}

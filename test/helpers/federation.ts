@@ -1,0 +1,105 @@
+/**
+ * A fake federation peer for tests: an RSA-2048 actor that signs its deliveries the
+ * way Mastodon does (draft-cavage-12, rsa-sha256 over (request-target) host date
+ * digest), and a stand-in for the network that serves its actor document.
+ * Runtime-neutral (WebCrypto only).
+ */
+import { encodeBase64, formatSignatureHeader } from "../../src/domain/httpSignatures";
+import { derToPem } from "../../src/lib/federationKey";
+
+const RSA = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" } as const;
+
+export interface Peer {
+  actorId: string;
+  keyId: string;
+  privateKey: CryptoKey;
+  publicKeyPem: string;
+  /** The actor document the peer serves at actorId. */
+  actor: Record<string, unknown>;
+}
+
+export async function makePeer(actorId = "https://peer.example/users/alice"): Promise<Peer> {
+  const { privateKey, publicKey } = (await crypto.subtle.generateKey(
+    { ...RSA, modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]) },
+    true,
+    ["sign", "verify"],
+  )) as CryptoKeyPair;
+  const publicKeyPem = derToPem((await crypto.subtle.exportKey("spki", publicKey)) as ArrayBuffer, "PUBLIC KEY");
+  const keyId = `${actorId}#main-key`;
+  return {
+    actorId,
+    keyId,
+    privateKey,
+    publicKeyPem,
+    actor: {
+      "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
+      id: actorId,
+      type: "Person",
+      inbox: `${actorId}/inbox`,
+      publicKey: { id: keyId, owner: actorId, publicKeyPem },
+    },
+  };
+}
+
+export interface SignOptions {
+  /** Defaults to now. */
+  date?: Date;
+  /** Components to sign; default (request-target) host date digest. */
+  components?: string[];
+  keyId?: string;
+  key?: CryptoKey;
+  /** Override the Digest header value (after signing, it is what is sent). */
+  digest?: string;
+  /** Send the body with these bytes instead of the signed ones. */
+  tamperBody?: string;
+  algorithm?: string;
+  contentType?: string;
+}
+
+/** A signed POST of `activity` to `url`. */
+export async function signedPost(peer: Peer, url: string, activity: unknown, options: SignOptions = {}): Promise<Request> {
+  const target = new URL(url);
+  const body = typeof activity === "string" ? activity : JSON.stringify(activity);
+  const bytes = new TextEncoder().encode(body);
+  const headers: Record<string, string> = {
+    host: target.host,
+    date: (options.date ?? new Date()).toUTCString(),
+    digest: options.digest ?? `SHA-256=${encodeBase64(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)))}`,
+    "content-type": options.contentType ?? "application/activity+json",
+  };
+  const components = options.components ?? ["(request-target)", "host", "date", "digest"];
+  const lines = components.map((c) =>
+    c === "(request-target)" ? `(request-target): post ${target.pathname}${target.search}` : `${c}: ${headers[c]}`,
+  );
+  const signature = new Uint8Array(
+    await crypto.subtle.sign(RSA, options.key ?? peer.privateKey, new TextEncoder().encode(lines.join("\n"))),
+  );
+  let header = formatSignatureHeader({ keyId: options.keyId ?? peer.keyId, headers: components, signature });
+  if (options.algorithm) header = header.replace('algorithm="rsa-sha256"', `algorithm="${options.algorithm}"`);
+  return new Request(url, {
+    method: "POST",
+    headers: { ...headers, signature: header },
+    body: options.tamperBody ?? body,
+  });
+}
+
+/**
+ * The network as the Worker sees it: GETs of a known document URL (fragment
+ * dropped) answer it; anything else is a 404. `requests` records what was fetched.
+ */
+export class FakeFediverse {
+  readonly documents = new Map<string, unknown>();
+  readonly requests: string[] = [];
+
+  serve(url: string, doc: unknown): void {
+    this.documents.set(url, doc);
+  }
+
+  readonly fetch = async (input: RequestInfo | URL, _init?: RequestInit): Promise<Response> => {
+    const url = typeof input === "string" ? input : input instanceof URL ? input.toString() : input.url;
+    this.requests.push(url);
+    const doc = this.documents.get(url.split("#")[0]!);
+    if (doc === undefined) return new Response("not found", { status: 404 });
+    return new Response(JSON.stringify(doc), { status: 200, headers: { "content-type": "application/activity+json" } });
+  };
+}
