@@ -79,6 +79,7 @@ async function* archiveText(env: Env, header: ArchiveHeader, snapshot: ArchiveSn
     if (page.length === 0) break;
     yield await list("escrow", page, first);
     after = page.at(-1)!.version;
+    if (after >= snapshot.latestEscrowVersion) break;
   }
 
   yield `\n],\n"messages":[`;
@@ -88,6 +89,7 @@ async function* archiveText(env: Env, header: ArchiveHeader, snapshot: ArchiveSn
     if (page.length === 0) break;
     yield await list("message", page, first);
     after = page.at(-1)!.id;
+    if (after >= snapshot.lastMessageId) break;
   }
 
   yield `\n],\n"activity":[`;
