@@ -16,6 +16,7 @@ import { escrowRoutes } from "./routes/escrow";
 import { actorRoutes, webfingerRoutes } from "./routes/federation";
 import { liveRoutes } from "./routes/live";
 import { messageRoutes, publicMessageRoutes } from "./routes/messages";
+import { outboxRoutes } from "./routes/outbox";
 import { sessionRoutes } from "./routes/sessions";
 import { twoFactorRoutes } from "./routes/twoFactor";
 
@@ -51,6 +52,7 @@ export function createApp() {
   app.route("/api", liveRoutes);
   app.route("/api", twoFactorRoutes);
   app.route("/api", archiveRoutes);
+  app.route("/api", outboxRoutes);
 
   app.notFound(async (c) => {
     // Pages and files of the owner web app (web/, wrangler.toml [assets]) for any

@@ -18,6 +18,7 @@ import type { ActivityEntry, ActivityType } from "../schemas/api";
 import { readSettings } from "../settings";
 import { sessionPolicy } from "../services/sessions";
 import { RestoreStore, type RestoredActivity } from "./restore";
+import { OutboxDelivery } from "./outbox";
 import { migrateInstanceStorage } from "./schema";
 import { LiveChannel } from "./sockets";
 import { TwoFactorStore, type MfaCounter, type SecondFactor } from "./twoFactor";
@@ -82,11 +83,13 @@ function toTokenState(row: SessionRow): SessionTokenState {
 export class InstanceDO extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private readonly live: LiveChannel;
+  private readonly outbox: OutboxDelivery;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     void ctx.blockConcurrencyWhile(async () => migrateInstanceStorage(ctx.storage));
+    this.outbox = new OutboxDelivery(env);
     this.live = new LiveChannel(ctx, env, (sid) => this.sessionStatus(sid, sessionPolicy(readSettings(env))) === "active");
     // One line per start: after hibernation the object is constructed again while its
     // sockets stayed open, which is how an idle socket shows it cost no wake-ups.
@@ -495,13 +498,33 @@ export class InstanceDO extends DurableObject<Env> {
   }
 
   /**
-   * The object's one alarm serves the sockets' token deadlines. Whoever else needs
-   * an alarm must merge its deadline here (the earliest wins), not call setAlarm.
+   * The object's one alarm serves the sockets' token deadlines and the federation
+   * outbox's retries. Whoever else needs an alarm must merge its deadline here (the
+   * earliest wins), not call setAlarm. The outbox runs first because it awaits
+   * network I/O, during which a socket may open and move the alarm earlier; the
+   * sockets' deadline is computed after that, synchronously with the setAlarm, so
+   * no deadline set meanwhile is overwritten by a later one.
    */
   override async alarm(): Promise<void> {
-    const next = this.live.onAlarm(Date.now());
-    if (next === null) await this.ctx.storage.deleteAlarm();
-    else await this.ctx.storage.setAlarm(next);
+    const outboxNext = await this.outbox.onAlarm(Date.now());
+    // An alarm set while the outbox awaited (an outbox nudge for a row inserted after
+    // its D1 read, a socket opening) must survive: it takes part in the minimum.
+    // The storage read holds the input gate, so nothing runs between it and setAlarm
+    // but the synchronous socket scan.
+    const setMeanwhile = await this.ctx.storage.getAlarm();
+    const socketsNext = this.live.onAlarm(Date.now());
+    const next = [outboxNext, socketsNext, setMeanwhile].filter((t): t is number => t !== null);
+    if (next.length === 0) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(Math.min(...next));
+  }
+
+  /**
+   * The Worker's nudge after it stored an outbox row (PROTOCOL.md §11): deliver it
+   * now. Only moves the shared alarm earlier, never later (like the sockets').
+   */
+  async scheduleOutbox(dueAtMs: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || dueAtMs < current) await this.ctx.storage.setAlarm(dueAtMs);
   }
 
   // --- rate limits -------------------------------------------------------------

@@ -85,19 +85,33 @@ export async function signedPost(peer: Peer, url: string, activity: unknown, opt
 
 /**
  * The network as the Worker sees it: GETs of a known document URL (fragment
- * dropped) answer it; anything else is a 404. `requests` records what was fetched.
+ * dropped) answer it; POSTs to a known inbox go to its handler; anything else is
+ * a 404. `requests` records the URLs fetched, `posts` the requests delivered.
  */
 export class FakeFediverse {
   readonly documents = new Map<string, unknown>();
+  readonly inboxes = new Map<string, (request: Request) => Response | Promise<Response>>();
   readonly requests: string[] = [];
+  readonly posts: Request[] = [];
 
   serve(url: string, doc: unknown): void {
     this.documents.set(url, doc);
   }
 
-  readonly fetch = async (input: RequestInfo | URL, _init?: RequestInit): Promise<Response> => {
-    const url = typeof input === "string" ? input : input instanceof URL ? input.toString() : input.url;
+  inbox(url: string, handler: (request: Request) => Response | Promise<Response>): void {
+    this.inboxes.set(url, handler);
+  }
+
+  readonly fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+    const request = new Request(input, init);
+    const url = request.url;
     this.requests.push(url);
+    if (request.method === "POST") {
+      const handler = this.inboxes.get(url);
+      if (!handler) return new Response("no inbox", { status: 404 });
+      this.posts.push(request.clone());
+      return handler(request);
+    }
     const doc = this.documents.get(url.split("#")[0]!);
     if (doc === undefined) return new Response("not found", { status: 404 });
     return new Response(JSON.stringify(doc), { status: 200, headers: { "content-type": "application/activity+json" } });
