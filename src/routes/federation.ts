@@ -62,7 +62,7 @@ actorRoutes.post("/inbox", async (c) => {
   // is the URL's host whenever the runtime does not hand us the header.
   if (!headers.has("host")) headers.set("host", url.host);
   const signer = await authenticateFederationRequest(
-    { method: c.req.method, target: url.pathname + url.search, headers, body },
+    { method: c.req.method, target: url.pathname + url.search, url: url.toString(), headers, body },
     { kv: c.env.CACHE, policy: { allowInsecure: c.get("settings").allowInsecureFederation }, nowMs: Date.now() },
   );
   if (!/^application\/(activity\+json|ld\+json|json)\b/i.test(c.req.header("content-type") ?? "")) {

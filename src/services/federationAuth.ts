@@ -16,6 +16,7 @@ import {
   type SignatureRejection,
 } from "../domain/httpSignatures";
 import { ACTIVITY_JSON, LD_JSON_AS } from "../domain/actor";
+import { checkMessageSignature, parseMessageSignature, sha256FromContentDigest } from "../domain/messageSignatures";
 import { ApiError } from "../errors";
 import { sha256, utf8 } from "../lib/bytes";
 import { pemToDer, RSA_SHA256 } from "../lib/federationKey";
@@ -28,16 +29,16 @@ const PEER_FETCH_TIMEOUT_MS = 10_000;
 export const SIGNATURE_CHALLENGE = `Signature realm="inbox", headers="${REQUIRED_SIGNED_COMPONENTS.join(" ")}"`;
 
 const REJECTION_MESSAGES: Record<SignatureRejection | "key_unavailable" | "bad_signature" | "insecure_key", string> = {
-  missing: "The request must carry an HTTP signature (draft-cavage-12 Signature header).",
+  missing: "The request must carry an HTTP signature (draft-cavage-12 Signature, or RFC 9421 Signature-Input and Signature).",
   malformed: "The Signature header is malformed.",
   unsupported_algorithm: "The signature algorithm must be rsa-sha256 or hs2019 with an RSA key.",
-  missing_component: `The signature must cover ${REQUIRED_SIGNED_COMPONENTS.join(" ")}.`,
+  missing_component: `The signature must cover ${REQUIRED_SIGNED_COMPONENTS.join(" ")} (RFC 9421: @method, the target, content-digest, and a created parameter).`,
   missing_header: "A header the signature covers is missing from the request.",
   bad_date: "The Date header is not an HTTP date.",
   date_out_of_window: "The Date header must be at most 1 h in the future and 12 h in the past.",
   expired: "The signature has expired.",
-  digest_missing: "The request must carry a Digest header with a SHA-256 value.",
-  digest_mismatch: "The Digest header does not match the body.",
+  digest_missing: "The request must carry a Digest (or, with RFC 9421, Content-Digest) header with a SHA-256 value.",
+  digest_mismatch: "The digest header does not match the body.",
   key_unavailable: "The signature's keyId could not be fetched as an actor or key document.",
   insecure_key: "The signature's keyId must be an https:// URL.",
   bad_signature: "The signature does not verify with the sender's key.",
@@ -152,6 +153,8 @@ export interface InboxRequest {
   method: string;
   /** Path and query. */
   target: string;
+  /** The full URL (RFC 9421's @target-uri). */
+  url: string;
   headers: Headers;
   body: Uint8Array<ArrayBuffer>;
 }
@@ -160,12 +163,25 @@ export interface InboxRequest {
  * Returns the verified sender (the key's owner actor) or throws 401 unauthorized
  * with `WWW-Authenticate: Signature`. Cheap checks (header shape, covered
  * components, Date window, digest) run before any fetch, so an unsigned or stale
- * request never makes us fetch anything.
+ * request never makes us fetch anything. A request with `Signature-Input` is read
+ * as RFC 9421 (with `Content-Digest`); otherwise as draft-cavage (with `Digest`).
  */
 export async function authenticateFederationRequest(
   request: InboxRequest,
   deps: { kv: KVNamespace; policy: FederationPolicy; nowMs: number },
 ): Promise<PeerKey> {
+  const signed = request.headers.has("signature-input") ? await checkRfc9421(request, deps.nowMs) : await checkCavage(request, deps.nowMs);
+  if (!isAllowedPeerUrl(signed.keyId, deps.policy)) throw unauthorized("insecure_key");
+  return verifyWithPeerKey(signed, deps);
+}
+
+interface SignedBase {
+  keyId: string;
+  base: string;
+  signature: Uint8Array<ArrayBuffer>;
+}
+
+async function checkCavage(request: InboxRequest, nowMs: number): Promise<SignedBase> {
   const headers = request.headers;
   const authorization = headers.get("authorization");
   const parsed = parseSignatureHeader(
@@ -174,18 +190,38 @@ export async function authenticateFederationRequest(
   if (!parsed.ok) throw unauthorized(parsed.reason);
   const sig = parsed.value;
   const facts = { method: request.method, target: request.target, header: (name: string) => headers.get(name) };
-  const signingString = checkSignedRequest(sig, facts, deps.nowMs);
+  const signingString = checkSignedRequest(sig, facts, nowMs);
   if (!signingString.ok) throw unauthorized(signingString.reason);
   const digest = checkDigest(headers.get("digest"), await sha256(request.body));
   if (!digest.ok) throw unauthorized(digest.reason);
-  if (!isAllowedPeerUrl(sig.keyId, deps.policy)) throw unauthorized("insecure_key");
+  return { keyId: sig.keyId, base: signingString.value, signature: sig.signature };
+}
 
-  const cached = await getCachedPeerKey(deps.kv, sig.keyId);
-  if (cached && (await verifyRsaSha256(cached.publicKeyPem, signingString.value, sig.signature))) return cached;
+async function checkRfc9421(request: InboxRequest, nowMs: number): Promise<SignedBase> {
+  const headers = request.headers;
+  const parsed = parseMessageSignature(headers.get("signature-input"), headers.get("signature"));
+  if (!parsed.ok) throw unauthorized(parsed.reason);
+  const url = new URL(request.url);
+  const base = checkMessageSignature(
+    parsed.value,
+    { method: request.method, url, authority: headers.get("host") ?? url.host, header: (name) => headers.get(name) },
+    nowMs,
+  );
+  if (!base.ok) throw unauthorized(base.reason);
+  const claimed = sha256FromContentDigest(headers.get("content-digest"));
+  if (!claimed) throw unauthorized("digest_missing");
+  const digest = checkDigest(`SHA-256=${encodeBase64(claimed)}`, await sha256(request.body));
+  if (!digest.ok) throw unauthorized(digest.reason);
+  return { keyId: parsed.value.keyId, base: base.value, signature: parsed.value.signature };
+}
+
+async function verifyWithPeerKey(signed: SignedBase, deps: { kv: KVNamespace; policy: FederationPolicy }): Promise<PeerKey> {
+  const cached = await getCachedPeerKey(deps.kv, signed.keyId);
+  if (cached && (await verifyRsaSha256(cached.publicKeyPem, signed.base, signed.signature))) return cached;
   // A miss, or a cached key that no longer verifies: fetch it (once) and try again.
-  const fresh = await fetchPeerKey(sig.keyId, deps.policy);
+  const fresh = await fetchPeerKey(signed.keyId, deps.policy);
   if (!fresh) throw unauthorized("key_unavailable");
-  if (!(await verifyRsaSha256(fresh.publicKeyPem, signingString.value, sig.signature))) throw unauthorized("bad_signature");
+  if (!(await verifyRsaSha256(fresh.publicKeyPem, signed.base, signed.signature))) throw unauthorized("bad_signature");
   await cachePeerKey(deps.kv, fresh);
   return fresh;
 }

@@ -117,3 +117,38 @@ export class FakeFediverse {
     return new Response(JSON.stringify(doc), { status: 200, headers: { "content-type": "application/activity+json" } });
   };
 }
+
+/** A POST of `activity` signed with RFC 9421 (rsa-v1_5-sha256, Content-Digest). */
+export async function signedPost9421(
+  peer: Peer,
+  url: string,
+  activity: unknown,
+  options: { components?: string[]; created?: number; tamperBody?: string; alg?: string } = {},
+): Promise<Request> {
+  const target = new URL(url);
+  const body = JSON.stringify(activity);
+  const digest = `sha-256=:${encodeBase64(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(body))))}:`;
+  const components = options.components ?? ["@method", "@target-uri", "content-digest", "content-type"];
+  const created = options.created ?? Math.floor(Date.now() / 1000);
+  const params = `(${components.map((c) => `"${c}"`).join(" ")});created=${created};keyid="${peer.keyId}";alg="${options.alg ?? "rsa-v1_5-sha256"}"`;
+  const values: Record<string, string> = {
+    "@method": "POST",
+    "@target-uri": target.toString(),
+    "@authority": target.host,
+    "@path": target.pathname,
+    "content-digest": digest,
+    "content-type": "application/activity+json",
+  };
+  const base = [...components.map((c) => `"${c}": ${values[c]}`), `"@signature-params": ${params}`].join("\n");
+  const signature = new Uint8Array(await crypto.subtle.sign(RSA, peer.privateKey, new TextEncoder().encode(base)));
+  return new Request(url, {
+    method: "POST",
+    headers: {
+      "content-type": "application/activity+json",
+      "content-digest": digest,
+      "signature-input": `sig1=${params}`,
+      signature: `sig1=:${encodeBase64(signature)}:`,
+    },
+    body: options.tamperBody ?? body,
+  });
+}

@@ -4,7 +4,7 @@
  */
 import { env, SELF } from "cloudflare:test";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { FakeFediverse, makePeer, signedPost, type Peer } from "../helpers/federation";
+import { FakeFediverse, makePeer, signedPost, signedPost9421, type Peer } from "../helpers/federation";
 import { FrameQueue, openMessage, publishedEncryptionKey, sealMessage, type EncJwk, type StoredMessage } from "../helpers/messages";
 import { json, type OwnerClient } from "../helpers/owner";
 import { claimedOwner, fetchWithVars, selfFetch, TEST_ORIGIN } from "../helpers/workers";
@@ -240,6 +240,40 @@ describe("POST /inbox", () => {
 
     it("a Create without an embedded object", async () => {
       await expect400(await signedPost(peer, INBOX, { type: "Create", actor: peer.actorId, object: `${peer.actorId}/notes/9` }));
+    });
+  });
+
+  describe("RFC 9421 HTTP Message Signatures", () => {
+    it("accepts a delivery signed with Signature-Input / Signature and Content-Digest", async () => {
+      const jwe = await sealMessage(key, "signed the new way");
+      const res = await worker(await signedPost9421(peer, INBOX, encryptedCreate(peer, jwe)));
+      expect(res.status).toBe(202);
+      const { id } = await json<{ id: number }>(res);
+      expect(await stored(id)).toMatchObject({ from: peer.actorId, jwe, verified: true });
+    });
+
+    it("accepts @authority with @path as the target", async () => {
+      const request = await signedPost9421(peer, INBOX, encryptedCreate(peer, await sealMessage(key, "x")), {
+        components: ["@method", "@authority", "@path", "content-digest"],
+      });
+      expect((await worker(request)).status).toBe(202);
+    });
+
+    it("refuses a changed body, a missing content-digest component, an old created, and another algorithm with 401", async () => {
+      const activity = encryptedCreate(peer, await sealMessage(key, "x"));
+      const refusals = [
+        await signedPost9421(peer, INBOX, activity, { tamperBody: JSON.stringify({ ...activity, id: "other" }) }),
+        await signedPost9421(peer, INBOX, activity, { components: ["@method", "@target-uri"] }),
+        await signedPost9421(peer, INBOX, activity, { created: Math.floor(Date.now() / 1000) - 13 * 3600 }),
+        await signedPost9421(peer, INBOX, activity, { alg: "rsa-pss-sha512" }),
+        await signedPost9421(peer, `${TEST_ORIGIN}/elsewhere`, activity),
+      ];
+      for (const [i, original] of refusals.entries()) {
+        const request = new Request(INBOX, { method: "POST", headers: original.headers, body: await original.text() });
+        const res = await worker(request);
+        expect(res.status, `case ${i}`).toBe(401);
+        expect(await json(res)).toMatchObject({ error: "unauthorized" });
+      }
     });
   });
 

@@ -46,7 +46,7 @@ beforeEach(() => {
     const body = new Uint8Array(await request.arrayBuffer());
     // The peer verifies exactly as our own inbox would, with our published key.
     const signer = await authenticateFederationRequest(
-      { method: "POST", target: url.pathname, headers, body },
+      { method: "POST", target: url.pathname, url: url.toString(), headers, body },
       { kv: env.CACHE, policy: { allowInsecure: false }, nowMs: Date.now() },
     );
     received.push({ activity: JSON.parse(new TextDecoder().decode(body)) as Record<string, unknown>, signer: signer.owner });
