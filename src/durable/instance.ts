@@ -506,7 +506,12 @@ export class InstanceDO extends DurableObject<Env> {
    * no deadline set meanwhile is overwritten by a later one.
    */
   override async alarm(): Promise<void> {
-    const outboxNext = await this.outbox.onAlarm(Date.now());
+    // A D1 failure in the outbox must not stall the sockets' deadlines (a thrown
+    // alarm is retried, but only after the runtime's backoff): log it, retry in a minute.
+    const outboxNext = await this.outbox.onAlarm(Date.now()).catch((err: unknown) => {
+      console.error(JSON.stringify({ event: "outbox_alarm_failed", error: String(err) }));
+      return Date.now() + 60_000;
+    });
     // An alarm set while the outbox awaited (an outbox nudge for a row inserted after
     // its D1 read, a socket opening) must survive: it takes part in the minimum.
     // The storage read holds the input gate, so nothing runs between it and setAlarm
