@@ -17,7 +17,7 @@ import { randomToken, sha256Base64url } from "../lib/bytes";
 import type { ActivityEntry, ActivityType } from "../schemas/api";
 import { readSettings } from "../settings";
 import { sessionPolicy } from "../services/sessions";
-import { RestoreStore, type RestoredActivity } from "./restore";
+import { CLAIMED_KEY, RestoreStore, type RestoredActivity } from "./restore";
 import { OutboxDelivery } from "./outbox";
 import { migrateInstanceStorage } from "./schema";
 import { LiveChannel } from "./sockets";
@@ -467,6 +467,14 @@ export class InstanceDO extends DurableObject<Env> {
   /** The instance is claimed: release the lease and log the restore as the claim. */
   finishRestore(restoreId: string, detail: Record<string, string | number>): void {
     this.restore.finish(restoreId, () => this.insertActivity("claimed", null, detail, Date.now()));
+  }
+
+  /** Setup claimed the instance (D1 committed): log it and refuse restores from now on. */
+  recordClaimed(): void {
+    this.ctx.storage.transactionSync(() => {
+      this.ctx.storage.kv.put(CLAIMED_KEY, true);
+      this.insertActivity("claimed", null, null, Date.now());
+    });
   }
 
   abortRestore(restoreId: string): void {

@@ -22,6 +22,13 @@ import { LAST_PUSHED_KEY } from "./sockets";
 /** Longer than a restore can take: D1 gives one batch at most 30 s. */
 export const RESTORE_LEASE_MS = 120_000;
 const LEASE_KEY = "restore:lease";
+/**
+ * Set (never cleared) once the instance is claimed, by setup or by a restore, in
+ * the same transaction as the `claimed` activity entry. A restore that loses the
+ * race to claim may reach `begin` only after the winner finished; without this it
+ * would reshuffle the winner's activity log before its D1 batch failed.
+ */
+export const CLAIMED_KEY = "instance:claimed";
 
 /** An archived activity entry as the object stores it (detail as JSON text). */
 export interface RestoredActivity {
@@ -61,6 +68,7 @@ export class RestoreStore {
   begin(restoreId: string, entries: RestoredActivity[], lastMessageId: number, nowMs: number): boolean {
     const kv = this.storage.kv;
     return this.storage.transactionSync(() => {
+      if (kv.get<boolean>(CLAIMED_KEY)) return false;
       const lease = kv.get<Lease>(LEASE_KEY);
       if (lease && lease.restoreId !== restoreId && lease.expiresAtMs > nowMs) return false;
       if (lease) this.undo(lease);
@@ -107,6 +115,7 @@ export class RestoreStore {
     const kv = this.storage.kv;
     this.storage.transactionSync(() => {
       if (kv.get<Lease>(LEASE_KEY)?.restoreId === restoreId) kv.delete(LEASE_KEY);
+      kv.put(CLAIMED_KEY, true);
       insertActivity();
     });
   }

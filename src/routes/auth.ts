@@ -56,7 +56,7 @@ authRoutes.post("/setup", async (c) => {
   const claimed = await owner.claimInstance(c.env.DB, { publicKeys: body.publicKeys, blob: body.escrow, nowMs: Date.now() });
   if (!claimed) throw new ApiError("already_claimed", "This instance already has an owner.");
   await invalidateJwks(c.env);
-  await instanceStub(c.env).recordActivity("claimed", null, null);
+  await instanceStub(c.env).recordClaimed();
   return startSession(c, body.deviceName ?? null, 201);
 });
 

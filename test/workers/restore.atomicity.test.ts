@@ -68,6 +68,14 @@ describe("the restore lease in the Durable Object", () => {
       store.abort("r3");
       expect(log(state).map((r) => r.type)).toEqual(["claimed", "login", "login_failed", "login_failed", "claimed"]);
       expect(state.storage.kv.get("live:lastPushedMessageId")).toBe(7);
+
+      // A restore that lost the race and arrives after the winner finished touches
+      // nothing: the winner's log keeps its ids.
+      const before = log(state);
+      expect(store.begin("late", archived, 99, now + 2 * RESTORE_LEASE_MS)).toBe(false);
+      store.abort("late");
+      expect(log(state)).toEqual(before);
+      expect(state.storage.kv.get("live:lastPushedMessageId")).toBe(7);
     });
   });
 
