@@ -9,7 +9,10 @@
  *  - A refresh is single-flight across every tab of this origin: it runs under a Web
  *    Lock, and the tab that refreshed broadcasts the new token (BroadcastChannel,
  *    same origin only, memory to memory) to the others. A tab that was waiting for
- *    the lock and received a fresh token meanwhile does not refresh again. Without
+ *    the lock and received a fresh token meanwhile does not refresh again. The lock
+ *    can be granted before the broadcast arrives, so the refreshing tab also bumps a
+ *    counter in localStorage (a number, never a token) while it holds the lock; a
+ *    waiting tab that sees the counter moved waits for the broadcast instead. Without
  *    this, two tabs would present the same refresh token at once; the server's grace
  *    rule (§5 rule 2) would save them, but each wake-up would still cost a rotation.
  *  - `session_revoked` from any route (the refresh token was replayed somewhere, or
@@ -46,6 +49,8 @@ export interface SessionOptions {
   locks?: LockManager | null;
   /** Cross-tab channel; null for none. */
   channel?: BroadcastChannel | null;
+  /** Where the cross-tab refresh counter lives (localStorage by default); null for none. */
+  storage?: Pick<Storage, "getItem" | "setItem"> | null;
   /** Refresh this long before expiry. Default 60 s. */
   refreshMarginMs?: number;
   now?: () => number;
@@ -81,6 +86,9 @@ export interface Session {
 }
 
 const LOCK_PREFIX = "indienet:refresh:";
+const EPOCH_PREFIX = "indienet:refreshed:";
+/** How long a tab that saw another tab refresh waits for its broadcast token. */
+const BROADCAST_WAIT_MS = 2_000;
 export const SESSION_CHANNEL = "indienet:session";
 
 export function createSession(options: SessionOptions): Session {
@@ -93,6 +101,22 @@ export function createSession(options: SessionOptions): Session {
         ? new BroadcastChannel(SESSION_CHANNEL)
         : null
       : options.channel;
+  const storage = options.storage === undefined ? (globalThis.localStorage ?? null) : options.storage;
+  const epochKey = EPOCH_PREFIX + origin;
+  const readEpoch = (): string | null => {
+    try {
+      return storage?.getItem(epochKey) ?? null;
+    } catch {
+      return null;
+    }
+  };
+  const bumpEpoch = () => {
+    try {
+      storage?.setItem(epochKey, String((Number(readEpoch()) || 0) + 1));
+    } catch {
+      // Private mode or storage disabled: the server's grace rule covers the race.
+    }
+  };
   const marginMs = options.refreshMarginMs ?? 60_000;
   const now = options.now ?? (() => Date.now());
 
@@ -103,6 +127,16 @@ export function createSession(options: SessionOptions): Session {
   let inflight: Promise<boolean> | null = null;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const listeners = new Set<(event: SessionEvent) => void>();
+  // Resolved by the next fresh token that arrives (from any tab).
+  let tokenWaiters: Array<() => void> = [];
+  const nextToken = (timeoutMs: number) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, timeoutMs);
+      tokenWaiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
 
   const emit = (event: SessionEvent) => {
     for (const listener of [...listeners]) {
@@ -131,6 +165,11 @@ export function createSession(options: SessionOptions): Session {
     generation++;
     schedule();
     if (!fromOtherTab) channel?.postMessage({ type: "token", state: next } satisfies TabMessage);
+    if (fresh()) {
+      const waiters = tokenWaiters;
+      tokenWaiters = [];
+      for (const wake of waiters) wake();
+    }
     emit({ type: "token", ...next });
   }
 
@@ -146,19 +185,25 @@ export function createSession(options: SessionOptions): Session {
   if (channel) {
     channel.onmessage = (event: MessageEvent<TabMessage>) => {
       const msg = event.data;
-      if (msg?.type === "token" && typeof msg.state?.accessToken === "string") setState(msg.state, true);
+      // Broadcasts can arrive late and out of order: never trade a token for an older one.
+      if (msg?.type === "token" && typeof msg.state?.accessToken === "string") {
+        if (!state || msg.state.expiresAtMs >= state.expiresAtMs) setState(msg.state, true);
+      }
       else if (msg?.type === "logged_out") clear(msg.reason, true);
     };
   }
 
   const fresh = () => state !== null && state.expiresAtMs - now() > marginMs;
 
-  async function doRefresh(startGeneration: number): Promise<boolean> {
-    // Another tab refreshed while this one waited for the lock: use its token.
+  async function doRefresh(startGeneration: number, startEpoch: string | null): Promise<boolean> {
+    // Another tab refreshed while this one waited for the lock: use its token, even
+    // if its broadcast is still on the way.
+    if (generation === startGeneration && readEpoch() !== startEpoch) await nextToken(BROADCAST_WAIT_MS);
     if (generation !== startGeneration && fresh()) return true;
     const res = await send(fetchFn, `${origin}/auth/refresh`, { method: "POST", credentials: "same-origin" });
     if (res.ok) {
       const body = await readJson(res, refreshResponseSchema);
+      bumpEpoch();
       setState({ accessToken: body.accessToken, sessionId: body.sessionId, expiresAtMs: now() + body.expiresIn * 1000 }, false);
       return true;
     }
@@ -178,7 +223,8 @@ export function createSession(options: SessionOptions): Session {
   function refresh(): Promise<boolean> {
     if (inflight) return inflight;
     const startGeneration = generation;
-    const run = () => doRefresh(startGeneration);
+    const startEpoch = readEpoch();
+    const run = () => doRefresh(startGeneration, startEpoch);
     const flight: Promise<boolean> = (
       locks ? locks.request(LOCK_PREFIX + origin, { mode: "exclusive" }, run).then((ok) => ok) : run()
     ).finally(() => {
