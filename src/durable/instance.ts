@@ -263,6 +263,17 @@ export class InstanceDO extends DurableObject<Env> {
     return "active";
   }
 
+  /**
+   * What every Bearer request needs from the object, in one call: is the session
+   * live, and is 2FA on (for step-up). Two indexed reads, no writes.
+   */
+  authorizeSession(
+    sessionId: string,
+    policy: Pick<RotationPolicy, "idleTtlMs" | "maxTtlMs">,
+  ): { status: SessionStatus; mfaEnabled: boolean } {
+    return { status: this.sessionStatus(sessionId, policy), mfaEnabled: this.twoFactor.isEnabled() };
+  }
+
   /** Step-up: records a fresh signed-challenge login on an active session. */
   stepUp(sessionId: string, amr: AuthMethod[]): { authTimeS: number } | null {
     const nowMs = Date.now();
@@ -410,6 +421,10 @@ export class InstanceDO extends DurableObject<Env> {
 
   twoFactorStatus() {
     return this.twoFactor.status();
+  }
+
+  twoFactorEnabled(): boolean {
+    return this.twoFactor.isEnabled();
   }
 
   beginTotpEnrolment(sessionId: string) {

@@ -102,8 +102,13 @@ export class TwoFactorStore {
     this.sql = storage.sql;
   }
 
+  /** One indexed read: is 2FA on? (status() also counts the backup codes left.) */
+  isEnabled(): boolean {
+    return this.readTotp()?.secret_sealed != null;
+  }
+
   status(): TwoFactorStatus {
-    const enabled = this.readTotp()?.secret_sealed != null;
+    const enabled = this.isEnabled();
     const remaining = enabled
       ? this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM backup_codes WHERE used_at_ms IS NULL").one().n
       : 0;

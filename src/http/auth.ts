@@ -38,7 +38,8 @@ export async function authenticateAccessToken(c: Context<AppEnv>, token: string)
       reason: err.reason,
     });
   }
-  const status = await instanceStub(c.env).sessionStatus(claims.sid, sessionPolicy(c.get("settings")));
+  const { status, mfaEnabled } = await instanceStub(c.env).authorizeSession(claims.sid, sessionPolicy(c.get("settings")));
+  c.set("mfaEnabled", mfaEnabled);
   if (status !== "active") {
     throw new ApiError("session_revoked", "This session has ended; log in again.", {
       headers: challengeHeader("invalid_token"),

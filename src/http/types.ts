@@ -8,6 +8,8 @@ export interface AppVariables {
   origin: string;
   /** Set by requireBearer on /api routes. */
   auth: AccessClaims;
+  /** Set by requireBearer with the session check: is 2FA on (for step-up)? */
+  mfaEnabled: boolean;
 }
 
 export type AppEnv = { Bindings: Env; Variables: AppVariables };

@@ -11,12 +11,15 @@ import { instanceStub } from "../http/instance";
 import type { AppEnv } from "../http/types";
 
 export async function isTwoFactorOn(c: Context<AppEnv>): Promise<boolean> {
-  return (await instanceStub(c.env).twoFactorStatus()).enabled;
+  return instanceStub(c.env).twoFactorEnabled();
 }
 
-/** Step-up (PROTOCOL.md §4): a recent login, with "otp" in it once 2FA is on. */
+/**
+ * Step-up (PROTOCOL.md §4): a recent login, with "otp" in it once 2FA is on. On
+ * Bearer routes the 2FA flag came with the session check, so this costs no call.
+ */
 export async function requireStepUpNow(c: Context<AppEnv>): Promise<void> {
-  requireStepUp(c, await isTwoFactorOn(c));
+  requireStepUp(c, c.get("mfaEnabled") ?? (await isTwoFactorOn(c)));
 }
 
 /** The one factor a request carries, or null. The schemas already refuse several. */
