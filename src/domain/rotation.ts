@@ -47,6 +47,21 @@ export type RotationOutcome =
   | { kind: "expired"; reason: "idle" | "absolute" }
   | { kind: "revoked" };
 
+/**
+ * Rule 5: a session ends after `idleTtlMs` without a refresh and after `maxTtlMs`
+ * in any case. The one place that rule is written; the Durable Object's per-request
+ * session check uses it too.
+ */
+export function sessionExpiry(
+  session: Pick<SessionTokenState, "createdAtMs" | "lastRefreshAtMs">,
+  nowMs: number,
+  policy: Pick<RotationPolicy, "idleTtlMs" | "maxTtlMs">,
+): "idle" | "absolute" | null {
+  if (nowMs - session.createdAtMs >= policy.maxTtlMs) return "absolute";
+  if (nowMs - session.lastRefreshAtMs >= policy.idleTtlMs) return "idle";
+  return null;
+}
+
 export function classifyPresented(state: SessionTokenState, presentedHash: string): PresentedToken {
   if (presentedHash === state.currentHash) return "current";
   if (presentedHash === state.previousHash) return "previous";
@@ -62,8 +77,8 @@ export function decideRotation(
   if (state.revoked) return { kind: "revoked" };
   // Rule 5: lifetimes bound everything, theft detection included; an expired
   // session has nothing left to steal.
-  if (nowMs - state.createdAtMs >= policy.maxTtlMs) return { kind: "expired", reason: "absolute" };
-  if (nowMs - state.lastRefreshAtMs >= policy.idleTtlMs) return { kind: "expired", reason: "idle" };
+  const expiry = sessionExpiry(state, nowMs, policy);
+  if (expiry) return { kind: "expired", reason: expiry };
 
   switch (presented) {
     case "current":

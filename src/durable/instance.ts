@@ -10,7 +10,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { AuthMethod } from "../domain/accessToken";
-import { rotate, type RotationPolicy, type SessionTokenState } from "../domain/rotation";
+import { rotate, type RotationPolicy, type SessionTokenState, sessionExpiry } from "../domain/rotation";
 import { openSuccessor, sealSuccessor } from "../domain/successorWrap";
 import type { Env } from "../env";
 import { randomToken, sha256Base64url } from "../lib/bytes";
@@ -256,11 +256,8 @@ export class InstanceDO extends DurableObject<Env> {
       .toArray()[0];
     if (!row) return "unknown";
     if (row.revoked_at_ms !== null) return "revoked";
-    const nowMs = Date.now();
-    if (nowMs - row.created_at_ms >= policy.maxTtlMs || nowMs - row.last_used_at_ms >= policy.idleTtlMs) {
-      return "expired";
-    }
-    return "active";
+    const expiry = sessionExpiry({ createdAtMs: row.created_at_ms, lastRefreshAtMs: row.last_used_at_ms }, Date.now(), policy);
+    return expiry ? "expired" : "active";
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { secureHeaders } from "hono/secure-headers";
 import { ApiError } from "../errors";
@@ -43,14 +43,15 @@ export const securityHeaders = secureHeaders({
  */
 export const checkOrigin: MiddlewareHandler<AppEnv> = async (c, next) => {
   const method = c.req.method;
-  if (method !== "GET" && method !== "HEAD" && method !== "OPTIONS") {
-    const origin = c.req.header("origin");
-    if (origin !== undefined && origin !== c.get("origin")) {
-      throw new ApiError("forbidden", "Cross-origin requests are not allowed here.");
-    }
-  }
+  if (method !== "GET" && method !== "HEAD" && method !== "OPTIONS") refuseForeignOrigin(c);
   await next();
 };
+
+/** `403 forbidden` when the request carries an Origin other than the instance's. */
+export function refuseForeignOrigin(c: Context<AppEnv>, message = "Cross-origin requests are not allowed here."): void {
+  const origin = c.req.header("origin");
+  if (origin !== undefined && origin !== c.get("origin")) throw new ApiError("forbidden", message);
+}
 
 function limitBody(maxBytes: number): MiddlewareHandler<AppEnv> {
   return bodyLimit({

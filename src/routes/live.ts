@@ -11,6 +11,7 @@ import { socketUpgradeRequest } from "../durable/sockets";
 import { ApiError } from "../errors";
 import { authenticateAccessToken } from "../http/auth";
 import { instanceStub } from "../http/instance";
+import { refuseForeignOrigin } from "../http/middleware";
 import type { AppEnv } from "../http/types";
 import { SOCKET_PROTOCOL } from "../schemas/messages";
 
@@ -24,10 +25,8 @@ liveRoutes.get("/ws", async (c) => {
   // checkOrigin only looks at state-changing methods, and an upgrade is a GET; but a
   // socket is a standing channel to the owner's messages, so a foreign page may not
   // open one even with a token it somehow holds.
+  refuseForeignOrigin(c, "Cross-origin WebSocket connections are not allowed.");
   const pageOrigin = c.req.header("origin");
-  if (pageOrigin !== undefined && pageOrigin !== c.get("origin")) {
-    throw new ApiError("forbidden", "Cross-origin WebSocket connections are not allowed.");
-  }
   const offer = readSocketOffer(c.req.header("sec-websocket-protocol"));
   if (!offer.speaksProtocol) {
     throw new ApiError("invalid_request", `Offer the subprotocol ${SOCKET_PROTOCOL} (Sec-WebSocket-Protocol).`);
