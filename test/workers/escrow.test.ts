@@ -186,5 +186,37 @@ describe("key rotation through PUT /api/escrow", () => {
 
     const activity = await json<{ entries: Array<{ type: string }> }>(await rotated.api("GET", "/api/activity?limit=20"));
     expect(activity.entries.map((e) => e.type)).toEqual(expect.arrayContaining(["keys_rotated", "escrow_updated"]));
+    // The owner of this file lives on with the new keys.
+    owner.keys = next;
+  });
+
+  it("lets exactly one of 5 concurrent key rotations with the same expectedVersion win", async () => {
+    const device = owner.device();
+    await device.login();
+    const { version, publicKeys: before } = await json<Escrow>(await device.api("GET", "/api/escrow"));
+    const candidates = await Promise.all(Array.from({ length: 5 }, () => makeOwnerKeys()));
+    const bodies = await Promise.all(
+      candidates.map(async (keys, i) => ({
+        expectedVersion: version,
+        blob: `rotation-${i}`,
+        publicKeys: keys.publicKeys,
+        assertion: await new OwnerClient(selfFetch, TEST_ORIGIN, keys).assertion(),
+      })),
+    );
+    const results = await Promise.all(bodies.map((body) => device.api("PUT", "/api/escrow", body)));
+    const statuses = results.map((r) => r.status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(1);
+    expect(statuses.filter((s) => s === 409)).toHaveLength(4);
+    const winner = candidates[statuses.indexOf(200)]!;
+    const jwks = await json<{ keys: Array<{ kid: string; use: string; status?: string }> }>(
+      await selfFetch(new Request(`${TEST_ORIGIN}/.well-known/jwks.json`)),
+    );
+    const current = jwks.keys.filter((k) => !k.status);
+    expect(current.map((k) => k.kid).sort()).toEqual([winner.publicKeys.sig.kid, winner.publicKeys.enc.kid].sort());
+    expect(jwks.keys).toContainEqual({ ...before.sig, status: "retired" });
+    // The losers' keys never made it in, not even as retired.
+    for (const loser of candidates.filter((k) => k !== winner)) {
+      expect(jwks.keys.map((k) => k.kid)).not.toContain(loser.publicKeys.sig.kid);
+    }
   });
 });

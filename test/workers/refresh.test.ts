@@ -162,6 +162,22 @@ describe("POST /auth/logout", () => {
     await expectRevoked(await device.refresh());
   });
 
+  it("wins against refreshes racing it: no token minted around the logout survives", async () => {
+    const device = await newDevice();
+    const token = device.refreshToken!;
+    const [logout, ...refreshes] = await Promise.all([
+      device.request("POST", "/auth/logout", { cookie: token }),
+      ...Array.from({ length: 10 }, () => device.request("POST", "/auth/refresh", { cookie: token })),
+    ]);
+    expect(logout!.status).toBe(204);
+    for (const res of refreshes.filter((r) => r.ok)) {
+      const successor = refreshCookieFrom(res)!;
+      const { accessToken } = await json<{ accessToken: string }>(res);
+      await expectRevoked(await device.request("POST", "/auth/refresh", { cookie: successor }));
+      await expectRevoked(await device.request("GET", "/api/sessions", { bearer: accessToken }));
+    }
+  });
+
   it("is idempotent without a cookie", async () => {
     expect((await owner.device().request("POST", "/auth/logout", { cookie: null })).status).toBe(204);
   });
