@@ -124,8 +124,11 @@ describe("a restore and a setup at once", () => {
       escrow: (await env.DB.prepare("SELECT * FROM escrow_versions ORDER BY version").all()).results,
       messages: (await env.DB.prepare("SELECT * FROM messages ORDER BY id").all()).results,
       instance: await env.DB.prepare("SELECT * FROM instance").first(),
-      // The placeholder row that moves AUTOINCREMENT must not have run either.
-      sequence: await env.DB.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").first(),
+      // The placeholder row that moves AUTOINCREMENT must not have run either. (An
+      // INSERT … SELECT that inserts nothing may still create the table's sequence
+      // row at 0, which hands out nothing: compare the high-water mark, 0 if absent.)
+      sequence:
+        (await env.DB.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").first<{ seq: number }>())?.seq ?? 0,
     });
     const before = await state();
     expect(before.instance).not.toBeNull();
