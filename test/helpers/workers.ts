@@ -1,7 +1,10 @@
 /** Glue between the OwnerClient and the Worker under test inside workerd. */
 import { createExecutionContext, env, runInDurableObject, SELF, waitOnExecutionContext } from "cloudflare:test";
+import { decodeJwt } from "jose";
+import { signAccessToken, type AuthMethod } from "../../src/domain/accessToken";
 import type { InstanceDO } from "../../src/durable/instance";
 import worker from "../../src/index";
+import { loadInstanceKey } from "../../src/lib/instanceKey";
 import { TEST_ORIGIN, TEST_SETUP_CODE } from "./constants";
 import { OwnerClient, type Fetcher } from "./owner";
 
@@ -35,4 +38,24 @@ export function inInstance<R>(fn: (instance: InstanceDO, state: DurableObjectSta
   const stub = env.INSTANCE.get(env.INSTANCE.idFromName("instance"));
   // The pool types the instance against the test Env; ours is the Worker's Env.
   return runInDurableObject(stub, fn as unknown as Parameters<typeof runInDurableObject<DurableObject, R>>[1]);
+}
+
+/**
+ * Makes the client's access token look as if its login happened `ageS` seconds ago:
+ * the same session and amr, re-signed with the instance key and an older auth_time.
+ * Step-up tests use it instead of sleeping past a tiny STEP_UP_MAX_AGE_S, which made
+ * the "fresh again after reauth" half depend on how fast a loaded machine answers.
+ */
+export async function ageLogin(client: OwnerClient, ageS: number): Promise<void> {
+  const claims = decodeJwt(client.accessToken!);
+  const key = await loadInstanceKey(env.INSTANCE_SIGNING_KEY);
+  const minted = await signAccessToken(key, {
+    origin: TEST_ORIGIN,
+    sid: claims.sid as string,
+    authTimeS: (claims.auth_time as number) - ageS,
+    amr: claims.amr as AuthMethod[],
+    ttlS: 900,
+    nowMs: Date.now(),
+  });
+  client.accessToken = minted.accessToken;
 }
