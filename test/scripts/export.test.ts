@@ -1,7 +1,6 @@
 /**
  * `npm run export` (scripts/export.mjs) against a local HTTP server standing in for an
- * instance, and its plain-JavaScript digest (scripts/lib/archive.mjs), which must
- * agree with the server's (src/domain/archive.ts) on every archive.
+ * instance. Its digest check runs the server's own code (src/domain/archiveDigest.mjs).
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -10,11 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { defaultOutFile, main, normalizeUrl, parseArgs } from "../../scripts/export.mjs";
-import {
-  archiveDigest as scriptDigest,
-  canonicalJson as scriptCanonicalJson,
-  RESTORE_BODY_BYTES,
-} from "../../scripts/lib/archive.mjs";
+import { archiveDigest as scriptDigest, canonicalJson as scriptCanonicalJson, RESTORE_BODY_BYTES } from "../../scripts/lib/archive.mjs";
 import { archiveDigest, canonicalJson } from "../../src/domain/archive";
 import { ARCHIVE_LIMITS } from "../../src/schemas/archive";
 import { buildArchive, withDigest, type BuiltArchive } from "../helpers/archive";
@@ -60,8 +55,10 @@ async function run(args: string[], env: Record<string, string | undefined> = { I
   return { code, out: out.join("\n"), err: err.join("\n") };
 }
 
-describe("the digest in scripts/lib/archive.mjs", () => {
-  it("is the server's, for archives with every kind of record", async () => {
+describe("scripts/lib/archive.mjs", () => {
+  it("checks digests with the server's code, not a copy of it", async () => {
+    expect(scriptDigest).toBe(archiveDigest);
+    expect(scriptCanonicalJson).toBe(canonicalJson);
     const tricky = await withDigest({
       ...built.archive,
       activity: [
@@ -69,13 +66,7 @@ describe("the digest in scripts/lib/archive.mjs", () => {
         { id: 99, type: "login" as const, at: 1, detail: { "ü": 1, Z: [true, null, "\u2028"], a: { y: 2, x: 1 } } },
       ],
     });
-    for (const archive of [built.archive, tricky]) {
-      expect(await scriptDigest(archive)).toBe(await archiveDigest(archive));
-      expect(await scriptDigest(archive)).toBe(archive.digest);
-    }
-    const value = { b: [1, "é", { d: null, c: false }], a: "\u0000\"\\" };
-    expect(scriptCanonicalJson(value)).toBe(canonicalJson(value));
-    expect(canonicalJson(value)).toBe('{"a":"\\u0000\\"\\\\","b":[1,"é",{"c":false,"d":null}]}');
+    for (const archive of [built.archive, tricky]) expect(await scriptDigest(archive)).toBe(archive.digest);
   });
 
   it("knows the server's restore limit", () => {
