@@ -15,8 +15,9 @@ export const JOSE_MEDIA_TYPE = "application/jose";
 const PUBLIC_AUDIENCE = new Set(["https://www.w3.org/ns/activitystreams#Public", "as:Public", "Public"]);
 
 export type InboxAction =
-  | { kind: "encrypted"; jwe: string }
-  | { kind: "note"; note: SealedNote }
+  /** `activityId`: the activity's `id`, when it has one (replay protection remembers it). */
+  | { kind: "encrypted"; jwe: string; activityId: string | null }
+  | { kind: "note"; note: SealedNote; activityId: string | null }
   | { kind: "ignored"; reason: string }
   | { kind: "invalid"; message: string }
   | { kind: "wrong_actor" };
@@ -60,7 +61,7 @@ export function classifyInboxActivity(activity: unknown, signer: string, selfAct
     if (typeof object.content !== "string" || object.content === "") {
       return { kind: "invalid", message: 'An EncryptedMessage carries its compact JWE as "content".' };
     }
-    return { kind: "encrypted", jwe: object.content };
+    return { kind: "encrypted", jwe: object.content, activityId: optionalString(activity.id) ?? null };
   }
 
   if (!typesOf(object.type).includes("Note")) return { kind: "ignored", reason: `object ${typesOf(object.type).join(",")}` };
@@ -76,5 +77,5 @@ export function classifyInboxActivity(activity: unknown, signer: string, selfAct
     const v = key === "inReplyTo" || key === "url" ? idOf(object[key]) ?? undefined : optionalString(object[key]);
     if (v !== undefined) note[key] = v;
   }
-  return { kind: "note", note };
+  return { kind: "note", note, activityId: optionalString(activity.id) ?? null };
 }

@@ -17,6 +17,7 @@ import { randomToken, sha256Base64url } from "../lib/bytes";
 import type { ActivityEntry, ActivityType } from "../schemas/api";
 import { readSettings } from "../settings";
 import { sessionPolicy } from "../services/sessions";
+import { InboxReplayStore, type InboxClaim, type InboxClaimInput } from "./inboxReplays";
 import { CLAIMED_KEY, RestoreStore, type RestoredActivity } from "./restore";
 import { OutboxDelivery } from "./outbox";
 import { migrateInstanceStorage } from "./schema";
@@ -550,6 +551,28 @@ export class InstanceDO extends DurableObject<Env> {
   async scheduleOutbox(dueAtMs: number): Promise<void> {
     const current = await this.ctx.storage.getAlarm();
     if (current === null || dueAtMs < current) await this.ctx.storage.setAlarm(dueAtMs);
+  }
+
+  // --- inbox replay protection (logic in ../domain/inboxReplay.ts) ---------------
+
+  private inboxReplayStore?: InboxReplayStore;
+
+  private get inboxReplays(): InboxReplayStore {
+    this.inboxReplayStore ??= new InboxReplayStore(this.ctx.storage);
+    return this.inboxReplayStore;
+  }
+
+  /**
+   * A verified inbox delivery, once: spends its signature and claims its activity
+   * id in one transaction (pruning expired records in the same one).
+   */
+  claimInboxDelivery(input: InboxClaimInput): InboxClaim {
+    return this.inboxReplays.claim(input, Date.now());
+  }
+
+  /** After the delivery: the stored message's id marks its activity done; null releases the claim. */
+  finishInboxActivity(activityHash: string, claim: string, messageId: number | null): void {
+    this.inboxReplays.finish(activityHash, claim, messageId, Date.now());
   }
 
   // --- rate limits -------------------------------------------------------------

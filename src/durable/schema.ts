@@ -81,6 +81,23 @@ const STEPS: readonly string[] = [
     lockouts INTEGER NOT NULL
   );
   `,
+  // v3: inbox replay protection (PROTOCOL.md §11), see src/durable/inboxReplays.ts.
+  `
+  CREATE TABLE inbox_signatures (
+    hash TEXT PRIMARY KEY,
+    expires_at_ms INTEGER NOT NULL
+  );
+  CREATE INDEX inbox_signatures_expiry ON inbox_signatures (expires_at_ms);
+
+  CREATE TABLE inbox_activities (
+    hash TEXT PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'done')),
+    claim TEXT,
+    message_id INTEGER,
+    expires_at_ms INTEGER NOT NULL
+  );
+  CREATE INDEX inbox_activities_expiry ON inbox_activities (expires_at_ms);
+  `,
 ];
 
 export const INSTANCE_SCHEMA_VERSION = STEPS.length;

@@ -12,7 +12,7 @@ import { enforceRateLimit } from "../http/rateLimit";
 import type { AppEnv } from "../http/types";
 import { loadFederationKey } from "../lib/federationKey";
 import { authenticateFederationRequest } from "../services/federationAuth";
-import { receiveInboxActivity } from "../services/inbox";
+import { instanceReplayGuard, receiveInboxActivity } from "../services/inbox";
 import { pushStoredMessage } from "../services/messages";
 
 /** Mounted at /.well-known. */
@@ -49,9 +49,10 @@ actorRoutes.get("/actor", async (c) => {
 });
 
 /**
- * POST /inbox: a delivery signed with HTTP Signatures (draft-cavage-12). The raw
- * body is read once: the Digest is over its bytes, and the JSON is parsed from
- * the same bytes only after the signature verified.
+ * POST /inbox: a delivery signed with HTTP Signatures (draft-cavage-12 or RFC
+ * 9421). The raw body is read once: the Digest is over its bytes, and the JSON is
+ * parsed from the same bytes only after the signature verified. Each signed
+ * request is processed at most once (services/inbox.ts).
  */
 actorRoutes.post("/inbox", async (c) => {
   await enforceRateLimit(c, "inbox");
@@ -61,7 +62,7 @@ actorRoutes.post("/inbox", async (c) => {
   // The signed `host` is what the sender addressed; Cloudflare routes by it, so it
   // is the URL's host whenever the runtime does not hand us the header.
   if (!headers.has("host")) headers.set("host", url.host);
-  const signer = await authenticateFederationRequest(
+  const verified = await authenticateFederationRequest(
     { method: c.req.method, target: url.pathname + url.search, url: url.toString(), headers, body },
     { kv: c.env.CACHE, policy: { allowInsecure: c.get("settings").allowInsecureFederation }, nowMs: Date.now() },
   );
@@ -74,16 +75,19 @@ actorRoutes.post("/inbox", async (c) => {
   } catch {
     throw new ApiError("invalid_request", "The body is not valid JSON.");
   }
-  const outcome = await receiveInboxActivity(c.env.DB, {
-    activity,
-    signer: signer.owner,
-    selfActor: actorUrl(c.get("origin")),
-    nowMs: Date.now(),
-  });
+  const outcome = await receiveInboxActivity(
+    { db: c.env.DB, replays: instanceReplayGuard(c.env) },
+    { activity, signer: verified.owner, signature: verified, selfActor: actorUrl(c.get("origin")), nowMs: Date.now() },
+  );
   if ("stored" in outcome) {
     pushStoredMessage(c.env, (p) => c.executionCtx.waitUntil(p), outcome.stored.id);
     return c.json({ id: outcome.stored.id }, 202);
   }
-  console.log(JSON.stringify({ event: "inbox_ignored", from: signer.owner, reason: outcome.ignored }));
+  if ("duplicate" in outcome) {
+    // A redelivery of an activity already stored: the first answer again, nothing stored.
+    console.log(JSON.stringify({ event: "inbox_duplicate", from: verified.owner, id: outcome.duplicate.messageId }));
+    return outcome.duplicate.messageId === null ? c.body(null, 202) : c.json({ id: outcome.duplicate.messageId }, 202);
+  }
+  console.log(JSON.stringify({ event: "inbox_ignored", from: verified.owner, reason: outcome.ignored }));
   return c.body(null, 202);
 });

@@ -7,6 +7,7 @@
  */
 import {
   buildSigningString,
+  checkDateWindow,
   checkDigest,
   checkSignedRequest,
   formatSignatureHeader,
@@ -28,7 +29,7 @@ const PEER_FETCH_TIMEOUT_MS = 10_000;
 
 export const SIGNATURE_CHALLENGE = `Signature realm="inbox", headers="${REQUIRED_SIGNED_COMPONENTS.join(" ")}"`;
 
-const REJECTION_MESSAGES: Record<SignatureRejection | "key_unavailable" | "bad_signature" | "insecure_key", string> = {
+const REJECTION_MESSAGES: Record<SignatureRejection | "key_unavailable" | "bad_signature" | "insecure_key" | "replayed", string> = {
   missing: "The request must carry an HTTP signature (draft-cavage-12 Signature, or RFC 9421 Signature-Input and Signature).",
   malformed: "The Signature header is malformed.",
   unsupported_algorithm: "The signature algorithm must be rsa-sha256 or hs2019 with an RSA key.",
@@ -42,9 +43,10 @@ const REJECTION_MESSAGES: Record<SignatureRejection | "key_unavailable" | "bad_s
   key_unavailable: "The signature's keyId could not be fetched as an actor or key document.",
   insecure_key: "The signature's keyId must be an https:// URL.",
   bad_signature: "The signature does not verify with the sender's key.",
+  replayed: "This signed request was already received; a new delivery needs a new signature.",
 };
 
-function unauthorized(reason: keyof typeof REJECTION_MESSAGES): ApiError {
+export function unauthorized(reason: keyof typeof REJECTION_MESSAGES): ApiError {
   return new ApiError("unauthorized", REJECTION_MESSAGES[reason], {
     reason: `http signature: ${reason}`,
     headers: { "WWW-Authenticate": SIGNATURE_CHALLENGE },
@@ -159,6 +161,14 @@ export interface InboxRequest {
   body: Uint8Array<ArrayBuffer>;
 }
 
+/** A verified request: the sender's key, and what its signature covered (for replay protection). */
+export interface VerifiedRequest extends PeerKey {
+  /** The signing string (draft-cavage) or signature base (RFC 9421) the signature verified over. */
+  signatureBase: string;
+  /** The signed time: the Date header (draft-cavage) or `created` (RFC 9421). */
+  signedAtMs: number;
+}
+
 /**
  * Returns the verified sender (the key's owner actor) or throws 401 unauthorized
  * with `WWW-Authenticate: Signature`. Cheap checks (header shape, covered
@@ -169,16 +179,18 @@ export interface InboxRequest {
 export async function authenticateFederationRequest(
   request: InboxRequest,
   deps: { kv: KVNamespace; policy: FederationPolicy; nowMs: number },
-): Promise<PeerKey> {
+): Promise<VerifiedRequest> {
   const signed = request.headers.has("signature-input") ? await checkRfc9421(request, deps.nowMs) : await checkCavage(request, deps.nowMs);
   if (!isAllowedPeerUrl(signed.keyId, deps.policy)) throw unauthorized("insecure_key");
-  return verifyWithPeerKey(signed, deps);
+  const key = await verifyWithPeerKey(signed, deps);
+  return { ...key, signatureBase: signed.base, signedAtMs: signed.signedAtMs };
 }
 
 interface SignedBase {
   keyId: string;
   base: string;
   signature: Uint8Array<ArrayBuffer>;
+  signedAtMs: number;
 }
 
 async function checkCavage(request: InboxRequest, nowMs: number): Promise<SignedBase> {
@@ -194,7 +206,10 @@ async function checkCavage(request: InboxRequest, nowMs: number): Promise<Signed
   if (!signingString.ok) throw unauthorized(signingString.reason);
   const digest = checkDigest(headers.get("digest"), await sha256(request.body));
   if (!digest.ok) throw unauthorized(digest.reason);
-  return { keyId: sig.keyId, base: signingString.value, signature: sig.signature };
+  // checkSignedRequest checked the Date already; this only reads it back.
+  const date = checkDateWindow(headers.get("date"), nowMs);
+  if (!date.ok) throw unauthorized(date.reason);
+  return { keyId: sig.keyId, base: signingString.value, signature: sig.signature, signedAtMs: date.value };
 }
 
 async function checkRfc9421(request: InboxRequest, nowMs: number): Promise<SignedBase> {
@@ -212,7 +227,7 @@ async function checkRfc9421(request: InboxRequest, nowMs: number): Promise<Signe
   if (!claimed) throw unauthorized("digest_missing");
   const digest = checkDigest(`SHA-256=${encodeBase64(claimed)}`, await sha256(request.body));
   if (!digest.ok) throw unauthorized(digest.reason);
-  return { keyId: parsed.value.keyId, base: base.value, signature: parsed.value.signature };
+  return { keyId: parsed.value.keyId, base: base.value, signature: parsed.value.signature, signedAtMs: parsed.value.created * 1000 };
 }
 
 async function verifyWithPeerKey(signed: SignedBase, deps: { kv: KVNamespace; policy: FederationPolicy }): Promise<PeerKey> {

@@ -1,25 +1,55 @@
 /**
  * Receiving a verified federation delivery (PROTOCOL.md §11). The signature was
  * checked by services/federationAuth.ts; here the activity is classified
- * (domain/inboxActivity.ts) and a private message is stored like PROTOCOL.md §9,
- * with `verified: true` and `from` = the signing actor:
+ * (domain/inboxActivity.ts), the delivery is checked against replays
+ * (domain/inboxReplay.ts, stored by the instance object), and a private message
+ * is stored like PROTOCOL.md §9, with `verified: true` and `from` = the signing
+ * actor:
  *
  * - an EncryptedMessage's JWE goes through acceptMessage, the same shape and
  *   current-key checks as POST /messages;
  * - a plaintext direct Note is sealed at once to the owner's current encryption
  *   key (jose CompactEncrypt, ECDH-ES+A256KW / A256GCM, kid) and only the
  *   ciphertext is stored. The plaintext lives in this request's memory only.
+ *
+ * A signed request is processed at most once: a replay of it is refused (401),
+ * and a redelivery of an activity already stored, under a new signature, is
+ * answered like the first delivery without storing it again.
  */
 import { CompactEncrypt, importJWK } from "jose";
-import { classifyInboxActivity, type SealedNote } from "../domain/inboxActivity";
-import { ApiError, notClaimed } from "../errors";
-import { utf8 } from "../lib/bytes";
+import { classifyInboxActivity, type InboxAction, type SealedNote } from "../domain/inboxActivity";
+import { activityReplayPreimage, signatureReplayExpiry, signatureReplayPreimage } from "../domain/inboxReplay";
+import type { InboxClaim, InboxClaimInput } from "../durable/inboxReplays";
+import type { Env } from "../env";
+import { ApiError, notClaimed, rateLimited } from "../errors";
+import { instanceStub } from "../http/instance";
+import { sha256Base64url, utf8 } from "../lib/bytes";
 import type { Message } from "../schemas/messages";
 import { currentKeys } from "../storage/ownerStore";
-import { SIGNATURE_CHALLENGE } from "./federationAuth";
+import { SIGNATURE_CHALLENGE, unauthorized } from "./federationAuth";
 import { acceptMessage } from "./messages";
 
-export type InboxOutcome = { stored: Message } | { ignored: string };
+export type InboxOutcome =
+  | { stored: Message }
+  | { ignored: string }
+  /** A redelivery of an activity already stored: `messageId` is the first delivery's. */
+  | { duplicate: { messageId: number | null } };
+
+/** Where replay records live: the instance object (its SQLite, one transaction per claim). */
+export interface InboxReplayGuard {
+  claim(input: InboxClaimInput): Promise<InboxClaim>;
+  finish(activityHash: string, claim: string, messageId: number | null): Promise<void>;
+}
+
+export function instanceReplayGuard(env: Env): InboxReplayGuard {
+  const stub = instanceStub(env);
+  return {
+    claim: async (input) => stub.claimInboxDelivery(input),
+    finish: async (activityHash, claim, messageId) => {
+      await stub.finishInboxActivity(activityHash, claim, messageId);
+    },
+  };
+}
 
 async function sealNoteToOwner(db: D1Database, note: SealedNote): Promise<string> {
   const keys = await currentKeys(db);
@@ -32,25 +62,71 @@ async function sealNoteToOwner(db: D1Database, note: SealedNote): Promise<string
 }
 
 export async function receiveInboxActivity(
-  db: D1Database,
-  input: { activity: unknown; signer: string; selfActor: string; nowMs: number },
+  deps: { db: D1Database; replays: InboxReplayGuard },
+  input: {
+    activity: unknown;
+    signer: string;
+    /** What the verified signature covered, and when it was made (a VerifiedRequest). */
+    signature: { signatureBase: string; signedAtMs: number };
+    selfActor: string;
+    nowMs: number;
+  },
 ): Promise<InboxOutcome> {
   const action = classifyInboxActivity(input.activity, input.signer, input.selfActor);
-  switch (action.kind) {
-    case "invalid":
-      throw new ApiError("invalid_request", action.message);
-    case "wrong_actor":
-      throw new ApiError("unauthorized", "The activity's actor is not the actor whose key signed the request.", {
-        reason: "activity actor differs from the signer",
-        headers: { "WWW-Authenticate": SIGNATURE_CHALLENGE },
-      });
-    case "ignored":
-      return { ignored: action.reason };
-    case "encrypted":
-      return { stored: await acceptMessage(db, { jwe: action.jwe, from: input.signer, verified: true, nowMs: input.nowMs }) };
-    case "note": {
-      const jwe = await sealNoteToOwner(db, action.note);
-      return { stored: await acceptMessage(db, { jwe, from: input.signer, verified: true, nowMs: input.nowMs }) };
-    }
+  // Refused before anything is recorded: nothing is processed, so a replay of such
+  // a request is refused the same way.
+  if (action.kind === "invalid") throw new ApiError("invalid_request", action.message);
+  if (action.kind === "wrong_actor") {
+    throw new ApiError("unauthorized", "The activity's actor is not the actor whose key signed the request.", {
+      reason: "activity actor differs from the signer",
+      headers: { "WWW-Authenticate": SIGNATURE_CHALLENGE },
+    });
   }
+
+  const activityHash =
+    action.kind !== "ignored" && action.activityId !== null
+      ? await sha256Base64url(activityReplayPreimage(input.signer, action.activityId))
+      : null;
+  const claimed = await deps.replays.claim({
+    signatureHash: await sha256Base64url(signatureReplayPreimage(input.signer, input.signature.signatureBase)),
+    signatureExpiresAtMs: signatureReplayExpiry(input.signature.signedAtMs),
+    activityHash,
+  });
+  switch (claimed.kind) {
+    case "replayed":
+      throw unauthorized("replayed");
+    case "duplicate":
+      return { duplicate: { messageId: claimed.messageId } };
+    case "in_progress":
+      throw rateLimited(claimed.retryAfterMs / 1000, "This activity is being delivered by another request; retry shortly.");
+  }
+  if (action.kind === "ignored") return { ignored: action.reason };
+
+  const lease = activityHash !== null && claimed.claim !== null ? { hash: activityHash, claim: claimed.claim } : null;
+  let stored: Message;
+  try {
+    stored = await storeMessage(deps.db, action, input);
+  } catch (err) {
+    // Nothing was stored (a retired kid, not claimed, D1 down): free the activity
+    // id, so that the sender's retry is processed rather than taken for a duplicate.
+    if (lease) await deps.replays.finish(lease.hash, lease.claim, null).catch(logFinishFailure);
+    throw err;
+  }
+  // If this fails, the lease runs out and a retry may store the message a second
+  // time: at least once, never lost.
+  if (lease) await deps.replays.finish(lease.hash, lease.claim, stored.id).catch(logFinishFailure);
+  return { stored };
+}
+
+function logFinishFailure(err: unknown): void {
+  console.error(JSON.stringify({ event: "inbox_claim_finish_failed", error: String(err) }));
+}
+
+async function storeMessage(
+  db: D1Database,
+  action: Extract<InboxAction, { kind: "encrypted" | "note" }>,
+  input: { signer: string; nowMs: number },
+): Promise<Message> {
+  const jwe = action.kind === "encrypted" ? action.jwe : await sealNoteToOwner(db, action.note);
+  return acceptMessage(db, { jwe, from: input.signer, verified: true, nowMs: input.nowMs });
 }

@@ -126,6 +126,32 @@ describe("federation between npm run dev and a peer on loopback", () => {
     expect(opened.content).toBe("hi from loopback");
   });
 
+  it("refuses the same signed request sent again, and stores a re-signed redelivery only once", async () => {
+    const note = {
+      type: "Create",
+      id: `${peer.actorId}/activities/2`,
+      actor: peer.actorId,
+      to: [`${instance.origin}/actor`],
+      object: { type: "Note", attributedTo: peer.actorId, to: [`${instance.origin}/actor`], content: "only once" },
+    };
+    // Two seconds back, so the re-signed delivery below has another Date.
+    const date = new Date((Math.floor(Date.now() / 1000) - 2) * 1000);
+    const original = await signedPost(peer, `${instance.origin}/inbox`, note, { date });
+    const body = await original.text();
+    const copy = () => new Request(original.url, { method: "POST", headers: original.headers, body });
+    const first = await nodeFetch(copy());
+    expect(first.status).toBe(202);
+    const { id } = await json<{ id: number }>(first);
+    const replay = await nodeFetch(copy());
+    expect(replay.status).toBe(401);
+    expect(await json(replay)).toMatchObject({ error: "unauthorized" });
+    const redelivery = await nodeFetch(await signedPost(peer, `${instance.origin}/inbox`, note));
+    expect(redelivery.status).toBe(202);
+    expect(await json(redelivery)).toEqual({ id });
+    const after = await json<{ messages: StoredMessage[] }>(await owner.api("GET", `/api/messages?after=${id}&limit=10`));
+    expect(after.messages).toEqual([]);
+  });
+
   it("refuses a delivery whose body was changed in transit", async () => {
     const request = await signedPost(peer, `${instance.origin}/inbox`, { type: "Follow", actor: peer.actorId }, { tamperBody: '{"type":"Follow"}' });
     expect((await nodeFetch(request)).status).toBe(401);

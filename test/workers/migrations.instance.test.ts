@@ -46,6 +46,7 @@ function dump(sql: SqlStorage, tables: string[]): Record<string, unknown[]> {
 
 const V1_TABLES = ["challenges", "sessions", "refresh_tokens", "activity", "rate_limits"];
 const V2_TABLES = ["totp", "backup_codes", "mfa_tickets", "mfa_lockouts"];
+const V3_TABLES = ["inbox_signatures", "inbox_activities"];
 
 /**
  * Replaces the object's storage (already migrated by its constructor) with what
@@ -134,6 +135,8 @@ describe("Durable Object storage migrations", () => {
       expect(dump(sql, V1_TABLES)).toEqual(before);
       // The v2 tables exist and are empty: two-factor authentication starts off.
       expect(dump(sql, V2_TABLES)).toEqual({ totp: [], backup_codes: [], mfa_tickets: [], mfa_lockouts: [] });
+      // The v3 tables exist and are empty: no inbox delivery has been seen yet.
+      expect(dump(sql, V3_TABLES)).toEqual({ inbox_signatures: [], inbox_activities: [] });
       // An upgraded object has exactly the schema of a fresh install.
       expect(schemaOf(sql)).toEqual(freshSchema);
 
