@@ -55,6 +55,10 @@ export interface RateLimitVerdict {
   retryAfterS: number;
 }
 
+export type ChallengeOpened =
+  | { allowed: false; retryAfterS: number }
+  | { allowed: true; challenge: string; expiresAtMs: number; mfa: boolean };
+
 interface SessionRow extends Record<string, SqlStorageValue> {
   id: string;
   device_name: string | null;
@@ -99,15 +103,22 @@ export class InstanceDO extends DurableObject<Env> {
 
   // --- challenges --------------------------------------------------------------
 
-  issueChallenge(): { challenge: string; expiresAtMs: number } {
+  /**
+   * POST /auth/challenge in one call: counts the hit against `rateLimit` and, when it
+   * is allowed, stores a fresh challenge and says whether 2FA is on. One round trip to
+   * the object instead of three; the count and the insert share a transaction.
+   */
+  openChallenge(rateLimit: { key: string; limit: number; windowMs: number }): ChallengeOpened {
     const nowMs = Date.now();
     const challenge = randomToken(32);
     const expiresAtMs = nowMs + CHALLENGE_TTL_MS;
-    this.ctx.storage.transactionSync(() => {
+    return this.ctx.storage.transactionSync((): ChallengeOpened => {
+      const verdict = this.countRateLimitHit(rateLimit.key, rateLimit.limit, rateLimit.windowMs, nowMs);
+      if (!verdict.allowed) return { allowed: false, retryAfterS: verdict.retryAfterS };
       this.sql.exec("DELETE FROM challenges WHERE expires_at_ms < ?", nowMs);
       this.sql.exec("INSERT INTO challenges (challenge, expires_at_ms) VALUES (?, ?)", challenge, expiresAtMs);
+      return { allowed: true, challenge, expiresAtMs, mfa: this.twoFactor.isEnabled() };
     });
-    return { challenge, expiresAtMs };
   }
 
   /** Single use: the first caller that names a live challenge gets true, all others false. */
@@ -583,27 +594,24 @@ export class InstanceDO extends DurableObject<Env> {
    */
   hitRateLimit(key: string, limit: number, windowMs: number): RateLimitVerdict {
     const nowMs = Date.now();
-    return this.ctx.storage.transactionSync(() => {
-      const row = this.sql
-        .exec<{ window_ends_at_ms: number; count: number }>(
-          "SELECT window_ends_at_ms, count FROM rate_limits WHERE key = ?",
-          key,
-        )
-        .toArray()[0];
-      if (!row || row.window_ends_at_ms <= nowMs) {
-        this.sql.exec("DELETE FROM rate_limits WHERE window_ends_at_ms <= ?", nowMs);
-        this.sql.exec(
-          "INSERT INTO rate_limits (key, window_ends_at_ms, count) VALUES (?, ?, 1)",
-          key,
-          nowMs + windowMs,
-        );
-        return { allowed: true, retryAfterS: 0 };
-      }
-      if (row.count >= limit) {
-        return { allowed: false, retryAfterS: Math.ceil((row.window_ends_at_ms - nowMs) / 1000) };
-      }
-      this.sql.exec("UPDATE rate_limits SET count = count + 1 WHERE key = ?", key);
-      return { allowed: true, retryAfterS: 0 };
-    });
+    return this.ctx.storage.transactionSync(() => this.countRateLimitHit(key, limit, windowMs, nowMs));
   }
+
+  /** Inside a transaction: one hit on `key`'s fixed window. */
+  private countRateLimitHit(key: string, limit: number, windowMs: number, nowMs: number): RateLimitVerdict {
+    const row = this.sql
+      .exec<{ window_ends_at_ms: number; count: number }>("SELECT window_ends_at_ms, count FROM rate_limits WHERE key = ?", key)
+      .toArray()[0];
+    if (!row || row.window_ends_at_ms <= nowMs) {
+      this.sql.exec("DELETE FROM rate_limits WHERE window_ends_at_ms <= ?", nowMs);
+      this.sql.exec("INSERT INTO rate_limits (key, window_ends_at_ms, count) VALUES (?, ?, 1)", key, nowMs + windowMs);
+      return { allowed: true, retryAfterS: 0 };
+    }
+    if (row.count >= limit) {
+      return { allowed: false, retryAfterS: Math.ceil((row.window_ends_at_ms - nowMs) / 1000) };
+    }
+    this.sql.exec("UPDATE rate_limits SET count = count + 1 WHERE key = ?", key);
+    return { allowed: true, retryAfterS: 0 };
+  }
+
 }

@@ -12,10 +12,12 @@ export type RateLimitGroup = "challenge" | "setup" | "login" | "escrow" | "refre
  * Durable Object, so it is exact; KV could not count reliably.
  */
 export async function enforceRateLimit(c: Context<AppEnv>, group: RateLimitGroup): Promise<void> {
-  const verdict = await instanceStub(c.env).hitRateLimit(
-    `rl:${group}:${clientAddress(c)}`,
-    c.get("settings").rateLimitPerMin,
-    60_000,
-  );
+  const { key, limit, windowMs } = rateLimitFor(c, group);
+  const verdict = await instanceStub(c.env).hitRateLimit(key, limit, windowMs);
   if (!verdict.allowed) throw rateLimited(verdict.retryAfterS);
+}
+
+/** The counter a request from this client address hits for `group`: RATE_LIMIT_PER_MIN a minute. */
+export function rateLimitFor(c: Context<AppEnv>, group: RateLimitGroup) {
+  return { key: `rl:${group}:${clientAddress(c)}`, limit: c.get("settings").rateLimitPerMin, windowMs: 60_000 };
 }

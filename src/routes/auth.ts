@@ -10,7 +10,7 @@ import { secretsEqual } from "../lib/bytes";
 import { requireBearer } from "../http/auth";
 import { clearRefreshCookie, readRefreshCookie, setRefreshCookie } from "../http/cookies";
 import { clientAddress, instanceStub } from "../http/instance";
-import { enforceRateLimit } from "../http/rateLimit";
+import { enforceRateLimit, rateLimitFor } from "../http/rateLimit";
 import type { AppEnv } from "../http/types";
 import { readJson } from "../http/validate";
 import {
@@ -35,13 +35,13 @@ export const SETUP_ATTEMPTS_PER_HOUR = 10;
 export const authRoutes = new Hono<AppEnv>();
 
 authRoutes.post("/challenge", async (c) => {
-  await enforceRateLimit(c, "challenge");
-  const [issued, claimed, mfa] = await Promise.all([
-    instanceStub(c.env).issueChallenge(),
+  // One Durable Object call (rate limit, challenge, 2FA flag) alongside one D1 read.
+  const [opened, claimed] = await Promise.all([
+    instanceStub(c.env).openChallenge(rateLimitFor(c, "challenge")),
     owner.isClaimed(c.env.DB),
-    isTwoFactorOn(c),
   ]);
-  return c.json({ challenge: issued.challenge, expiresAt: issued.expiresAtMs, mfa, claimed });
+  if (!opened.allowed) throw rateLimited(opened.retryAfterS);
+  return c.json({ challenge: opened.challenge, expiresAt: opened.expiresAtMs, mfa: opened.mfa, claimed });
 });
 
 authRoutes.post("/setup", async (c) => {
