@@ -3,9 +3,11 @@
  * secret the server returned) that never offers a time step twice, enrolment in one
  * call, and time travel for lockouts and expiries inside the Durable Object.
  */
+import { env } from "cloudflare:test";
 import { decodeJwt } from "jose";
 import { TOTP } from "otpauth";
 import { expect } from "vitest";
+import { loadDataKeys, mfaHash } from "../../src/lib/dataKeys";
 import { json, type OwnerClient } from "./owner";
 import { inInstance } from "./workers";
 
@@ -121,4 +123,32 @@ export function sqlInInstance<T extends Record<string, SqlStorageValue>>(query: 
 export async function activityTypes(owner: OwnerClient): Promise<string[]> {
   const res = await owner.api("GET", "/api/activity?limit=100");
   return (await json<{ entries: Array<{ type: string }> }>(res)).entries.map((e) => e.type);
+}
+
+/** Exact count of activity entries of one type, read from storage (the API pages at 100). */
+export async function activityCount(type: string, detail?: { counter: "escrow" | "session" }): Promise<number> {
+  const rows = await sqlInInstance<{ detail: string | null }>("SELECT detail FROM activity WHERE type = ?", type);
+  if (!detail) return rows.length;
+  return rows.filter((r) => (JSON.parse(r.detail ?? "{}") as { counter?: string }).counter === detail.counter).length;
+}
+
+/**
+ * Whether the unused backup codes in storage are exactly `codes` (each hashed the
+ * way the server hashes them), so that no other set, e.g. one a losing racer
+ * generated, can work.
+ */
+export async function storedBackupCodesAre(codes: string[]): Promise<boolean> {
+  const keys = await loadDataKeys(env.DATA_KEY);
+  const expected = (await Promise.all(codes.map((c) => mfaHash(keys, "backup-code", c)))).sort();
+  const stored = (await sqlInInstance<{ hash: string }>("SELECT hash FROM backup_codes WHERE used_at_ms IS NULL"))
+    .map((r) => r.hash)
+    .sort();
+  return JSON.stringify(stored) === JSON.stringify(expected);
+}
+
+/** How many of `responses` have each status, e.g. { 200: 1, 401: 5, 429: 4 }. */
+export function statusCounts(responses: Response[]): Record<number, number> {
+  const counts: Record<number, number> = {};
+  for (const r of responses) counts[r.status] = (counts[r.status] ?? 0) + 1;
+  return counts;
 }

@@ -7,11 +7,13 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { json, type OwnerClient } from "../helpers/owner";
 import {
+  activityCount,
   clearLockouts,
   endLockouts,
   enrolTotp,
   lockoutRow,
   reauthWithCode,
+  statusCounts,
   type Authenticator,
 } from "../helpers/twoFactor";
 import { claimedOwner } from "../helpers/workers";
@@ -154,5 +156,40 @@ describe("under concurrency", { timeout: 45_000 }, () => {
     expect(statuses.filter((s) => s === 429)).toHaveLength(15);
     expect(await lockoutRow("escrow")).toMatchObject({ consecutive_failures: 5, lockouts: 1 });
     expect((await lockedOutEntries()).length).toBe(before + 1);
+  });
+
+  it("locks the escrow counter again exactly once when 20 wrong codes race after a lockout passed", async () => {
+    // The counter is at 5 failures and 1 lockout from the test above.
+    await endLockouts();
+    const before = await activityCount("locked_out", { counter: "escrow" });
+    const wrong = auth.wrongCode();
+    const results = await Promise.all(Array.from({ length: 20 }, () => escrowWith({ totp: wrong })));
+    // One failure is checked and starts the doubled lockout; the 19 others are refused unseen.
+    expect(statusCounts(results)).toEqual({ 401: 1, 429: 19 });
+    for (const r of results.filter((r) => r.status === 429)) await expectRateLimited(r, 60);
+    expect(await lockoutRow("escrow")).toMatchObject({ consecutive_failures: 6, lockouts: 2 });
+    expect(await activityCount("locked_out", { counter: "escrow" })).toBe(before + 1);
+    await clearLockouts();
+  });
+
+  it("counts 20 simultaneous wrong codes at /auth/login exactly on the session counter", async () => {
+    await clearLockouts();
+    const before = await activityCount("locked_out", { counter: "session" });
+    const failedBefore = await activityCount("login_failed");
+    const devices = Array.from({ length: 20 }, () => owner.device());
+    const assertions = await Promise.all(devices.map((d) => d.assertion()));
+    const wrong = auth.wrongCode();
+    const results = await Promise.all(
+      devices.map((d, i) => d.request("POST", "/auth/login", { body: { assertion: assertions[i], totp: wrong } })),
+    );
+    expect(statusCounts(results)).toEqual({ 401: 5, 429: 15 });
+    for (const r of results.filter((r) => r.status === 401)) expect(await json(r)).toMatchObject({ error: "invalid_code" });
+    for (const r of results.filter((r) => r.status === 429)) await expectRateLimited(r, 30);
+    expect(await lockoutRow("session")).toMatchObject({ consecutive_failures: 5, lockouts: 1 });
+    expect(await lockoutRow("escrow")).toBeNull();
+    expect(await activityCount("locked_out", { counter: "session" })).toBe(before + 1);
+    // login_failed is written for the 5 checked codes, not for the refusals while locked.
+    expect(await activityCount("login_failed")).toBe(failedBefore + 5);
+    await clearLockouts();
   });
 });
