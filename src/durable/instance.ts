@@ -381,6 +381,14 @@ export class InstanceDO extends DurableObject<Env> {
     this.insertActivity(type, sessionId, detail, Date.now());
   }
 
+  /** Several entries about one change, written together or not at all. */
+  recordActivities(entries: Array<{ type: ActivityType; sessionId: string | null; detail: Record<string, unknown> | null }>): void {
+    const nowMs = Date.now();
+    this.ctx.storage.transactionSync(() => {
+      for (const e of entries) this.insertActivity(e.type, e.sessionId, e.detail, nowMs);
+    });
+  }
+
   listActivity(beforeId: number | undefined, limit: number): ActivityEntry[] {
     const rows = this.sql
       .exec<{ id: number; type: string; at_ms: number; session_id: string | null; detail: string | null }>(

@@ -1,5 +1,5 @@
 /** PROTOCOL.md §7: escrow maintenance and key rotation (Bearer). */
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import { ApiError, notClaimed } from "../errors";
 import { instanceStub } from "../http/instance";
 import type { AppEnv } from "../http/types";
@@ -51,12 +51,37 @@ escrowRoutes.put("/escrow", async (c) => {
   if (!result.ok) {
     throw new ApiError("version_conflict", "The escrow changed since you read it; fetch it and try again.");
   }
-  const stub = instanceStub(c.env);
   const sid = c.get("auth").sid;
-  await stub.recordActivity("escrow_updated", sid, { version: result.version });
-  if (result.rotated.length > 0) {
-    await invalidateJwks(c.env);
-    await stub.recordActivity("keys_rotated", sid, { rotated: result.rotated, version: result.version });
-  }
+  if (result.rotated.length > 0) await invalidateJwks(c.env);
+  await recordCommittedChange(c, [
+    { type: "escrow_updated", sessionId: sid, detail: { version: result.version } },
+    ...(result.rotated.length > 0
+      ? [{ type: "keys_rotated" as const, sessionId: sid, detail: { rotated: result.rotated, version: result.version } }]
+      : []),
+  ]);
   return c.json({ version: result.version });
 });
+
+/**
+ * The escrow lives in D1 and the activity log in the Durable Object, so the log entry
+ * for a change is written just after D1 committed it. The change is the truth: if the
+ * entry cannot be written, the owner is still told the change is stored (a 5xx would
+ * have them retry a write that already happened and hit version_conflict), and the
+ * missing entry is logged as an error for the operator. One retry covers a transient
+ * failure of the object (a reset on deploy, an overloaded isolate).
+ */
+async function recordCommittedChange(
+  c: Context<AppEnv>,
+  entries: Parameters<ReturnType<typeof instanceStub>["recordActivities"]>[0],
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await instanceStub(c.env).recordActivities(entries);
+      return;
+    } catch (err) {
+      if (attempt < 2) continue;
+      console.error(JSON.stringify({ event: "activity_write_failed", types: entries.map((e) => e.type), error: String(err) }));
+      return;
+    }
+  }
+}

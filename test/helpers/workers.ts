@@ -16,7 +16,7 @@ export const selfFetch: Fetcher = (request) => SELF.fetch(request);
  * Calls the Worker with some variables overridden, e.g. a shorter grace period.
  * The Durable Object is shared, so state carries over between both fetchers.
  */
-export function fetchWithVars(vars: Record<string, string>): Fetcher {
+export function fetchWithVars(vars: Record<string, unknown>): Fetcher {
   return async (request) => {
     const ctx = createExecutionContext();
     const response = await worker.fetch(request as Request<unknown, IncomingRequestCfProperties>, { ...env, ...vars }, ctx);

@@ -1,5 +1,6 @@
 import { decodeJwt } from "jose";
-import { beforeAll, describe, expect, it } from "vitest";
+import { env } from "cloudflare:test";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { json, makeOwnerKeys, OwnerClient } from "../helpers/owner";
 import { ageLogin, claimedOwner, fetchWithVars, selfFetch, TEST_ORIGIN } from "../helpers/workers";
 
@@ -82,6 +83,50 @@ describe("PUT /api/escrow", () => {
     expect(await json(res)).toMatchObject({ error: "invalid_request" });
     const atLimit = await owner.api("PUT", "/api/escrow", { expectedVersion: version, blob: "x".repeat(64 * 1024) });
     expect(atLimit.status).toBe(200);
+  });
+
+  it("answers 200 for a stored change whose activity entry cannot be written, and logs the miss", async () => {
+    // The instance binding, except that writing activity fails twice (the route retries once).
+    let failures = 0;
+    const flaky = new Proxy(env.INSTANCE, {
+      get(namespace, prop) {
+        if (prop !== "get") {
+          const value = Reflect.get(namespace, prop, namespace);
+          return typeof value === "function" ? value.bind(namespace) : value;
+        }
+        return (id: DurableObjectId) => {
+          const stub = namespace.get(id);
+          return new Proxy(stub, {
+            get(target, name) {
+              if (name === "recordActivities") {
+                return async () => {
+                  failures++;
+                  throw new Error("Durable Object is overloaded");
+                };
+              }
+              // RPC methods must be called on the stub itself.
+              return (...args: unknown[]) => (target as unknown as Record<PropertyKey, (...a: unknown[]) => unknown>)[name]!(...args);
+            },
+          });
+        };
+      },
+    });
+    const device = new OwnerClient(fetchWithVars({ INSTANCE: flaky }), TEST_ORIGIN, owner.keys);
+    await device.login();
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      const { version } = await json<Escrow>(await device.api("GET", "/api/escrow"));
+      const res = await device.api("PUT", "/api/escrow", { expectedVersion: version, blob: "stored anyway" });
+      expect(res.status).toBe(200);
+      expect(await json(res)).toEqual({ version: version + 1 });
+      expect(failures).toBe(2);
+      expect(errors.mock.calls.map((call) => String(call[0])).filter((line) => line.includes("activity_write_failed"))).toEqual([
+        JSON.stringify({ event: "activity_write_failed", types: ["escrow_updated"], error: "Error: Durable Object is overloaded" }),
+      ]);
+    } finally {
+      errors.mockRestore();
+    }
+    expect(await json(await owner.api("GET", "/api/escrow"))).toMatchObject({ blob: "stored anyway" });
   });
 
   it("needs step-up: a login older than STEP_UP_MAX_AGE_S is refused with 403 step_up_required", async () => {
