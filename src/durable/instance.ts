@@ -27,6 +27,12 @@ import { TwoFactorStore, type MfaCounter, type SecondFactor } from "./twoFactor"
 export const CHALLENGE_TTL_MS = 120_000;
 /** The activity log keeps this many newest entries. */
 export const ACTIVITY_RETENTION = 10_000;
+/**
+ * Entry types that anyone can cause keep fewer, so that they can never push the
+ * owner's own history out of the log: a stranger with a live challenge and any key
+ * writes one `login_failed` per two requests.
+ */
+export const ACTIVITY_RETENTION_BY_TYPE: Partial<Record<ActivityType, number>> = { login_failed: 1_000 };
 const REFRESH_TOKEN_BYTES = 32;
 
 export interface SessionGrant {
@@ -131,18 +137,24 @@ export class InstanceDO extends DurableObject<Env> {
 
   // --- sessions ----------------------------------------------------------------
 
+  /**
+   * A new session. Refused (null) when its login had no second factor but 2FA is on
+   * by now: the route checked 2FA in an earlier call, and a confirmation may have
+   * committed since, after revoking every session that existed then.
+   */
   async createSession(input: {
     deviceName: string | null;
     amr: AuthMethod[];
     activity: ActivityType;
     maxTtlMs: number;
-  }): Promise<SessionGrant> {
+  }): Promise<SessionGrant | null> {
     const sessionId = randomToken(16);
     const refreshToken = randomToken(REFRESH_TOKEN_BYTES);
     const hash = await sha256Base64url(refreshToken);
     const nowMs = Date.now();
     const authTimeS = Math.floor(nowMs / 1000);
-    this.ctx.storage.transactionSync(() => {
+    const created = this.ctx.storage.transactionSync(() => {
+      if (!input.amr.includes("otp") && this.twoFactor.isEnabled()) return false;
       // Sessions past their absolute lifetime can never be used again: drop them
       // (their tokens cascade) so storage stays bounded.
       this.sql.exec("DELETE FROM sessions WHERE created_at_ms < ?", nowMs - input.maxTtlMs);
@@ -159,8 +171,9 @@ export class InstanceDO extends DurableObject<Env> {
       );
       this.sql.exec("INSERT INTO refresh_tokens (hash, session_id, issued_at_ms) VALUES (?, ?, ?)", hash, sessionId, nowMs);
       this.insertActivity(input.activity, sessionId, input.deviceName ? { deviceName: input.deviceName } : null, nowMs);
+      return true;
     });
-    return { sessionId, refreshToken, authTimeS, amr: input.amr };
+    return created ? { sessionId, refreshToken, authTimeS, amr: input.amr } : null;
   }
 
   /** PROTOCOL.md §5: the rules live in domain/rotation.ts; this persists them. */
@@ -421,8 +434,18 @@ export class InstanceDO extends DurableObject<Env> {
         detail ? JSON.stringify(detail) : null,
       )
       .one();
-    // Bounded: the newest ACTIVITY_RETENTION entries are kept (one indexed delete).
+    // Bounded: the newest ACTIVITY_RETENTION entries are kept (one indexed delete),
+    // and of the types anyone can cause, fewer (through the (type, id) index).
     this.sql.exec("DELETE FROM activity WHERE id <= ?", id - ACTIVITY_RETENTION);
+    const keep = ACTIVITY_RETENTION_BY_TYPE[type];
+    if (keep !== undefined) {
+      this.sql.exec(
+        `DELETE FROM activity WHERE type = ?1 AND id <=
+           (SELECT id FROM activity WHERE type = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)`,
+        type,
+        keep,
+      );
+    }
   }
 
   // --- two-factor authentication (logic in ./twoFactor.ts) ------------------------

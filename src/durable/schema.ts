@@ -98,6 +98,11 @@ const STEPS: readonly string[] = [
   );
   CREATE INDEX inbox_activities_expiry ON inbox_activities (expires_at_ms);
   `,
+  // v4: failed logins have their own, smaller retention (ACTIVITY_RETENTION_BY_TYPE
+  // in src/durable/instance.ts), pruned through this index.
+  `
+  CREATE INDEX activity_type ON activity (type, id);
+  `,
 ];
 
 export const INSTANCE_SCHEMA_VERSION = STEPS.length;

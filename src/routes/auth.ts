@@ -205,12 +205,14 @@ async function checkSecondFactor(
 }
 
 async function startSession(c: Context<AppEnv>, deviceName: string | null, status: 200 | 201, amr: AuthMethod[] = ["pop"]) {
-  const grant: SessionGrant = await instanceStub(c.env).createSession({
+  const grant: SessionGrant | null = await instanceStub(c.env).createSession({
     deviceName,
     amr,
     activity: "login",
     maxTtlMs: c.get("settings").sessionMaxTtlS * 1000,
   });
+  // 2FA was turned on between the factor check and here: this login has none.
+  if (!grant) throw mfaRequired();
   const minted = await mintAccessToken(c, grant);
   setRefreshCookie(c, grant.refreshToken);
   return c.json(

@@ -34,7 +34,9 @@ export async function checkAssertion(
   const refuse = (reason: string) => new ApiError("invalid_assertion", "The signed challenge is not valid.", { reason });
 
   // Without a live challenge an attempt is noise anyone can make at will: refuse it
-  // without writing to the activity log, which strangers must not be able to flood.
+  // without writing to the activity log. With one (also free to get), a failure is
+  // logged, and the log keeps only the newest 1,000 login_failed entries
+  // (ACTIVITY_RETENTION_BY_TYPE), so a flood of them cannot push out anything else.
   const nonce = readAssertionNonce(assertion);
   if (!nonce) throw refuse("malformed assertion");
   if (!(await instanceStub(c.env).consumeChallenge(nonce))) throw refuse("unknown, used or expired challenge");

@@ -2,6 +2,7 @@ import { env } from "cloudflare:test";
 import { base64url, SignJWT, UnsecuredJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { json, makeOwnerKeys, type OwnerClient } from "../helpers/owner";
+import { ACTIVITY_RETENTION_BY_TYPE } from "../../src/durable/instance";
 import { claimedOwner, inInstance, TEST_ORIGIN } from "../helpers/workers";
 
 let owner: OwnerClient;
@@ -106,6 +107,30 @@ describe("POST /auth/login", () => {
     await owner.request("POST", "/auth/login", { body: { assertion: await owner.assertion({ aud: "https://other.example" }) } });
     const res = await owner.api("GET", "/api/activity?limit=1");
     expect(await json(res)).toMatchObject({ entries: [{ type: "login_failed", detail: { purpose: "login" } }] });
+  });
+});
+
+describe("activity log retention", () => {
+  it("keeps at most 1,000 login_failed entries, which anyone can cause, so they never push the owner's history out", async () => {
+    // A stranger's failed login costs two requests; write the entries directly.
+    const counts = await inInstance((instance, state) => {
+      instance.recordActivity("escrow_updated", null, { version: 99 });
+      for (let i = 0; i < ACTIVITY_RETENTION_BY_TYPE.login_failed! + 25; i++) {
+        instance.recordActivity("login_failed", null, { purpose: "login", reason: `flood ${i}` });
+      }
+      const count = (type: string) =>
+        state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM activity WHERE type = ?", type).one().n;
+      const newest = state.storage.sql
+        .exec<{ detail: string }>("SELECT detail FROM activity WHERE type = 'login_failed' ORDER BY id DESC LIMIT 1")
+        .one().detail;
+      return { failed: count("login_failed"), escrow: count("escrow_updated"), claimed: count("claimed"), newest };
+    });
+    expect(counts).toEqual({
+      failed: 1_000,
+      escrow: 1,
+      claimed: 1,
+      newest: JSON.stringify({ purpose: "login", reason: "flood 1024" }),
+    });
   });
 });
 
