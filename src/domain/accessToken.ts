@@ -3,9 +3,10 @@
  * never by the owner's. Claims: iss = aud = ORIGIN, sub "owner", sid, iat, exp,
  * auth_time, amr, jti.
  */
-import { decodeProtectedHeader, jwtVerify, SignJWT } from "jose";
+import { jwtVerify, SignJWT } from "jose";
 import { randomToken } from "../lib/bytes";
 import type { InstanceKey } from "../lib/instanceKey";
+import { checkCompactJws } from "./compactJws";
 
 export const ACCESS_TOKEN_ALG = "EdDSA";
 
@@ -67,9 +68,13 @@ export async function verifyAccessToken(
   nowMs: number,
 ): Promise<AccessClaims> {
   try {
-    // Refuse other algorithms (none, HS256 keyed with the public key, ...) before
-    // any key handling, whatever the verifier library would do with them.
-    if (decodeProtectedHeader(token).alg !== ACCESS_TOKEN_ALG) throw new AccessTokenError("alg not allowed");
+    // Refuse a malformed token or one with `crit` before jose sees it (it would
+    // refuse them with an unhandled rejection on the way: src/domain/compactJws.ts),
+    // and other algorithms (none, HS256 keyed with the public key, ...) before any
+    // key handling, whatever the verifier library would do with them.
+    const shape = checkCompactJws(token);
+    if (!shape.ok) throw new AccessTokenError(shape.reason);
+    if (shape.header.alg !== ACCESS_TOKEN_ALG) throw new AccessTokenError("alg not allowed");
     const { payload } = await jwtVerify(token, key.publicKey, {
       algorithms: [ACCESS_TOKEN_ALG],
       issuer: origin,

@@ -1,9 +1,11 @@
 /**
- * Login assertions (PROTOCOL.md §4): a compact JWS signed by the owner's signing
- * key over {aud: ORIGIN, nonce: <challenge>, iat, exp}, with exp - iat <= 300.
- * Pure apart from WebCrypto; the caller supplies the time.
+ * Login assertions (PROTOCOL.md §4): a compact JWS with header {alg, typ: "JWT",
+ * kid?} signed by the owner's signing key over {aud: ORIGIN, nonce: <challenge>,
+ * iat, exp}, with exp - iat <= 300. Pure apart from WebCrypto; the caller supplies
+ * the time.
  */
 import { decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
+import { checkCompactJws } from "./compactJws";
 
 export const ASSERTION_ALGORITHMS = ["Ed25519", "EdDSA"] as const;
 export const ASSERTION_MAX_LIFETIME_S = 300;
@@ -49,16 +51,16 @@ export async function verifyAssertion(
   signingKey: CryptoKey,
   expected: AssertionExpectations,
 ): Promise<void> {
-  let header;
-  try {
-    header = decodeProtectedHeader(assertion);
-  } catch {
-    throw new AssertionError("malformed");
-  }
+  // The shape (and no `crit`) first: jose would refuse the rest too, but with an
+  // unhandled rejection on the way (src/domain/compactJws.ts).
+  const shape = checkCompactJws(assertion);
+  if (!shape.ok) throw new AssertionError(shape.reason);
+  const header = shape.header;
   if (!ASSERTION_ALGORITHMS.includes(header.alg as (typeof ASSERTION_ALGORITHMS)[number])) {
     throw new AssertionError(`alg ${String(header.alg)} not allowed`);
   }
-  if (header.typ !== undefined && header.typ !== "JWT") throw new AssertionError("typ must be JWT");
+  // §4 names typ "JWT"; media type names are case-insensitive (RFC 7515 §4.1.9).
+  if (typeof header.typ !== "string" || header.typ.toLowerCase() !== "jwt") throw new AssertionError("typ must be JWT");
   if (header.kid !== undefined && header.kid !== expected.kid) throw new AssertionError("unknown kid");
 
   let payload;
@@ -78,4 +80,6 @@ export async function verifyAssertion(
   if (exp - iat > ASSERTION_MAX_LIFETIME_S) throw new AssertionError("exp - iat exceeds 300 s");
   if (iat > expected.nowMs / 1000 + ASSERTION_CLOCK_TOLERANCE_S) throw new AssertionError("iat in the future");
   if (payload.nonce !== expected.nonce) throw new AssertionError("nonce mismatch");
+  // jose accepts an aud array that merely contains ORIGIN; §4 says aud = ORIGIN.
+  if (payload.aud !== expected.audience) throw new AssertionError("aud must be exactly ORIGIN");
 }
