@@ -15,16 +15,24 @@ const challengeHeader = (error: string) => ({ "WWW-Authenticate": `Bearer error=
  * stop working on the very next request instead of at expiry.
  */
 export const requireBearer: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const header = c.req.header("authorization");
-  const match = header?.match(/^Bearer ([A-Za-z0-9_.-]+)$/);
-  if (!match) {
+  const token = readBearerToken(c.req.header("authorization"));
+  if (!token) {
     throw new ApiError("unauthorized", "An access token is required (Authorization: Bearer).", {
       headers: { "WWW-Authenticate": "Bearer" },
     });
   }
-  c.set("auth", await authenticateAccessToken(c, match[1]!));
+  c.set("auth", await authenticateAccessToken(c, token));
   await next();
 };
+
+/**
+ * The token of `Authorization: Bearer <token>`, or null. The scheme name is
+ * case-insensitive and followed by one or more spaces (RFC 7235 §2.1); the token
+ * is what a JWT can hold (base64url and dots).
+ */
+export function readBearerToken(header: string | undefined): string | null {
+  return header?.match(/^bearer +([A-Za-z0-9_.-]+)$/i)?.[1] ?? null;
+}
 
 export async function authenticateAccessToken(c: Context<AppEnv>, token: string) {
   const key = await loadInstanceKey(c.env.INSTANCE_SIGNING_KEY);
