@@ -66,7 +66,8 @@ const defaultLimit = limitBody(LIMITS.bodyBytes);
 const escrowLimit = limitBody(LIMITS.escrowBodyBytes);
 /**
  * Routes allowed more than the default. The escrow routes carry a blob of up to
- * 64 KiB plus keys and an assertion; restore carries a whole export archive
+ * 64 KiB plus keys and an assertion, 400 KiB in all because JSON escaping can make
+ * the blob six times longer (LIMITS.escrowBodyBytes); restore carries a whole export archive
  * (ARCHIVE_LIMITS.restoreBodyBytes, 16 MiB; docs/export-restore.md).
  */
 const LARGER_LIMITS = new Map<string, MiddlewareHandler<AppEnv>>([

@@ -9,8 +9,15 @@ const utf8Bytes = (s: string) => new TextEncoder().encode(s).length;
 export const LIMITS = {
   /** Default JSON body limit (PROTOCOL.md §0). */
   bodyBytes: 64 * 1024,
-  /** Routes that carry an escrow blob of up to 64 KiB plus keys and an assertion. */
-  escrowBodyBytes: 80 * 1024,
+  /**
+   * Routes that carry an escrow blob of up to 64 KiB plus keys and an assertion.
+   * The blob is counted in UTF-8 bytes of the string, but it travels JSON-escaped:
+   * a control character is 1 UTF-8 byte and 6 as `\u0001`, the worst case
+   * (JSON.stringify writes `"` and `\` as 2 bytes; a client that escapes all
+   * non-ASCII as `\uXXXX` at most triples it). So 6 x 64 KiB, plus 16 KiB for the
+   * other fields: any blob the server would store fits in the body (400 KiB).
+   */
+  escrowBodyBytes: 6 * 64 * 1024 + 16 * 1024,
   escrowBlobBytes: 64 * 1024,
   assertionChars: 4096,
   deviceNameChars: 100,
@@ -46,9 +53,17 @@ export const publicKeysSchema = z.strictObject({ sig: signingJwkSchema, enc: enc
 export type PublicKeys = z.infer<typeof publicKeysSchema>;
 export type PublicJwk = z.infer<typeof signingJwkSchema> | z.infer<typeof encryptionJwkSchema>;
 
+/** A UTF-16 surrogate not in a pair: its string has no UTF-8 form (it would come back as U+FFFD). */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * §1: the server stores the blob and returns it byte for byte, so it takes only
+ * strings that survive storage unchanged: well-formed Unicode, no lone surrogates.
+ */
 export const escrowBlobSchema = z
   .string()
   .min(1)
+  .refine((s) => !LONE_SURROGATE.test(s), "escrow blob is not well-formed Unicode (a lone surrogate)")
   .refine((s) => utf8Bytes(s) <= LIMITS.escrowBlobBytes, "escrow blob is larger than 64 KiB");
 
 const assertion = z.string().min(1).max(LIMITS.assertionChars);

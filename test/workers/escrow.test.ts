@@ -85,6 +85,44 @@ describe("PUT /api/escrow", () => {
     expect(atLimit.status).toBe(200);
   });
 
+  it("stores any blob up to 64 KiB however long its JSON escaping makes the body, byte for byte", async () => {
+    // 64 KiB of control characters is 384 KiB as JSON (\u0001 each); of quotes, 128 KiB.
+    for (const blob of ["\u0001".repeat(64 * 1024), '"'.repeat(64 * 1024), "\\\"\n\u001f".repeat(16 * 1024)]) {
+      const { version } = await json<Escrow>(await owner.api("GET", "/api/escrow"));
+      const res = await owner.api("PUT", "/api/escrow", { expectedVersion: version, blob });
+      expect(res.status).toBe(200);
+      const stored = await json<Escrow>(await owner.api("GET", "/api/escrow"));
+      expect(stored.version).toBe(version + 1);
+      expect(stored.blob === blob).toBe(true);
+    }
+    const { version } = await json<Escrow>(await owner.api("GET", "/api/escrow"));
+    const over = await owner.api("PUT", "/api/escrow", { expectedVersion: version, blob: "\u0001".repeat(64 * 1024 + 1) });
+    expect(over.status).toBe(400);
+    const tooBig = await owner.api("PUT", "/api/escrow", { expectedVersion: version, blob: "\u0001".repeat(70 * 1024) });
+    expect(tooBig.status).toBe(413);
+    expect(await json(tooBig)).toMatchObject({ error: "payload_too_large" });
+  });
+
+  it("refuses a blob that is not well-formed Unicode (a lone surrogate would come back as U+FFFD)", async () => {
+    const { version } = await json<Escrow>(await owner.api("GET", "/api/escrow"));
+    for (const blob of ["a\ud800b", "\udc00", "x\ud83d", "\ude00\ud83d"]) {
+      const res = await owner.api("PUT", "/api/escrow", { expectedVersion: version, blob });
+      expect(res.status, JSON.stringify(blob)).toBe(400);
+      expect(await json(res)).toMatchObject({ error: "invalid_request" });
+    }
+    // Setup validates the same schema (before it learns the instance is claimed).
+    const stranger = await OwnerClient.create(selfFetch, TEST_ORIGIN);
+    const setup = await stranger.request("POST", "/auth/setup", {
+      body: { setupCode: "x", publicKeys: stranger.keys.publicKeys, escrow: "a\ud800b", assertion: "x" },
+    });
+    expect(setup.status).toBe(400);
+    expect(await json(setup)).toMatchObject({ error: "invalid_request" });
+    // A surrogate pair (an emoji) is well formed and round-trips.
+    const res = await owner.api("PUT", "/api/escrow", { expectedVersion: version, blob: "a\ud83d\ude00b" });
+    expect(res.status).toBe(200);
+    expect(await json(await owner.api("GET", "/api/escrow"))).toMatchObject({ version: version + 1, blob: "a😀b" });
+  });
+
   it("answers 200 for a stored change whose activity entry cannot be written, and logs the miss", async () => {
     // The instance binding, except that writing activity fails twice (the route retries once).
     let failures = 0;

@@ -1,6 +1,7 @@
 // Cross-cutting rules of PROTOCOL.md §0: error shape, validation, body limits,
 // Origin checks, CORS, security headers and rate limits, on every route.
 import { beforeAll, describe, expect, it } from "vitest";
+import { LIMITS } from "../../src/schemas/api";
 import { json, OwnerClient } from "../helpers/owner";
 import { claimedOwner, fetchWithVars, selfFetch, TEST_ORIGIN } from "../helpers/workers";
 
@@ -67,7 +68,8 @@ describe("bad input gets a 4xx JSON error, never a 5xx", () => {
   });
 
   it.each(ALL_ROUTES.filter(([method]) => method !== "GET"))("%s %s: a body over the limit → 413 payload_too_large", async (method, path) => {
-    await expectError(await send(method, path, JSON.stringify({ blob: "x".repeat(90 * 1024) })), 413, "payload_too_large");
+    // Over every route's limit, the escrow routes' larger one included (LIMITS.escrowBodyBytes).
+    await expectError(await send(method, path, JSON.stringify({ blob: "x".repeat(LIMITS.escrowBodyBytes) })), 413, "payload_too_large");
   });
 
   it("allows escrow-sized bodies on the escrow routes only", async () => {
