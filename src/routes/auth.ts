@@ -5,6 +5,7 @@
  */
 import { Hono, type Context } from "hono";
 import type { AuthMethod } from "../domain/accessToken";
+import { estimateSetupCodeBits, isSetupCodeStrongEnough, SETUP_CODE_MIN_BITS } from "../domain/setupCode";
 import { ApiError, notClaimed, rateLimited } from "../errors";
 import { secretsEqual } from "../lib/bytes";
 import { requireBearer } from "../http/auth";
@@ -160,8 +161,9 @@ authRoutes.post("/reauth", requireBearer, async (c) => {
 
 /**
  * The setup code is the only thing that stops a stranger from claiming a fresh
- * instance first. It has >= 128 bits of entropy; guesses are still limited per
- * address. Every attempt is counted *before* the comparison, in one Durable Object
+ * instance first. It has >= 128 bits of entropy (a configured code estimated
+ * weaker is refused outright: src/domain/setupCode.ts); guesses are still limited
+ * per address. Every attempt is counted *before* the comparison, in one Durable Object
  * transaction, so a burst of parallel guesses cannot slip past the limit; only
  * wrong codes ever reach it in practice, since a right one claims the instance.
  */
@@ -169,6 +171,23 @@ async function checkSetupCode(c: Context<AppEnv>, presented: string): Promise<vo
   const expected = c.env.SETUP_CODE;
   if (!expected) {
     throw new ApiError("forbidden", "No setup code is configured, so this instance cannot be claimed.");
+  }
+  // A code anyone could guess would let a stranger claim the instance first: refuse
+  // every claim until the operator sets a strong one. The log names the problem and
+  // the fix, never the code.
+  if (!isSetupCodeStrongEnough(expected)) {
+    console.error(
+      JSON.stringify({
+        event: "setup_code_too_weak",
+        estimatedBits: Math.floor(estimateSetupCodeBits(expected)),
+        requiredBits: SETUP_CODE_MIN_BITS,
+        fix: "replace SETUP_CODE with a generated one: npm run deploy -- --new-setup-code (locally: delete it from .dev.vars and rerun npm run dev)",
+      }),
+    );
+    throw new ApiError(
+      "forbidden",
+      `The configured setup code is too weak (under ${SETUP_CODE_MIN_BITS} bits), so this instance cannot be claimed until its operator sets a new one.`,
+    );
   }
   const verdict = await instanceStub(c.env).hitRateLimit(
     `setup-attempts:${clientAddress(c)}`,

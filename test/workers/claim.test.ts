@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { SETUP_ATTEMPTS_PER_HOUR } from "../../src/routes/auth";
 import { json, makeOwnerKeys, OwnerClient } from "../helpers/owner";
 import { fetchWithVars, inInstance, selfFetch, TEST_ORIGIN, TEST_SETUP_CODE } from "../helpers/workers";
@@ -46,6 +46,27 @@ describe("an unclaimed instance", () => {
     const res = await owner.claim("anything");
     expect(res.status).toBe(403);
     expect(await json(res)).toMatchObject({ error: "forbidden" });
+  });
+
+  it("refuses to be claimed, even with the right code, while the configured code is under 128 bits", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      for (const weak of ["hunter2", "correct-horse-battery-staple", "1234-5678-9012-3456-7890-1234-5678"]) {
+        const owner = await OwnerClient.create(fetchWithVars({ SETUP_CODE: weak }), TEST_ORIGIN, { "cf-connecting-ip": "203.0.113.8" });
+        const res = await owner.claim(weak);
+        expect(res.status, weak).toBe(403);
+        expect(await json(res)).toMatchObject({ error: "forbidden", message: expect.stringContaining("too weak") });
+        const logged = errors.mock.calls.map((args) => String(args[0])).filter((line) => line.includes("setup_code_too_weak"));
+        expect(logged, weak).toHaveLength(1);
+        expect(JSON.parse(logged[0]!)).toMatchObject({ event: "setup_code_too_weak", requiredBits: 128, estimatedBits: expect.any(Number) });
+        expect(logged[0]).not.toContain(weak);
+        errors.mockClear();
+      }
+    } finally {
+      errors.mockRestore();
+    }
+    const doc = await json(await selfFetch(new Request(`${TEST_ORIGIN}/.well-known/indienet`)));
+    expect(doc).toMatchObject({ claimed: false });
   });
 
   it("refuses a wrong setup code with 403, then rate-limits the address", async () => {

@@ -1,0 +1,31 @@
+/**
+ * How strong a configured setup code is (PROTOCOL.md §0: "The setup code has at
+ * least 128 bits of entropy"). The server cannot know how a code was made, so it
+ * estimates the most a code of its length and character classes could hold: every
+ * character (dashes and whitespace, used for grouping, do not count) drawn from the
+ * pool its classes imply. A long code from one small class (all digits) or a short
+ * one fails; the generator's codes (32 characters of A-Z and 2-9, 160 bits) pass.
+ * It is an upper bound: "password-password-password" passes too. Pure.
+ */
+export const SETUP_CODE_MIN_BITS = 128;
+
+/** Pool sizes of the character classes: lowercase, uppercase, digits, the rest. */
+const CLASSES: Array<[RegExp, number]> = [
+  [/[a-z]/, 26],
+  [/[A-Z]/, 26],
+  [/[0-9]/, 10],
+  [/[^a-zA-Z0-9]/, 32],
+];
+
+/** Estimated bits: characters (ignoring '-' and whitespace) x log2(pool of the classes used). */
+export function estimateSetupCodeBits(code: string): number {
+  const chars = [...code.replace(/[-\s]/g, "")];
+  if (chars.length === 0) return 0;
+  let pool = 0;
+  for (const [pattern, size] of CLASSES) if (chars.some((ch) => pattern.test(ch))) pool += size;
+  return chars.length * Math.log2(pool);
+}
+
+export function isSetupCodeStrongEnough(code: string): boolean {
+  return estimateSetupCodeBits(code) >= SETUP_CODE_MIN_BITS;
+}

@@ -1,0 +1,50 @@
+import { describe, expect, it } from "vitest";
+// @ts-expect-error: plain ESM helper shared with the dev and deploy scripts
+import { generateSetupCode } from "../../scripts/lib/secrets.mjs";
+import { estimateSetupCodeBits, isSetupCodeStrongEnough, SETUP_CODE_MIN_BITS } from "../../src/domain/setupCode";
+import { TEST_SETUP_CODE } from "../helpers/constants";
+
+describe("estimateSetupCodeBits", () => {
+  it("is characters x log2(pool of the classes used), ignoring dashes and whitespace", () => {
+    expect(estimateSetupCodeBits("")).toBe(0);
+    expect(estimateSetupCodeBits("- \t\n-")).toBe(0);
+    expect(estimateSetupCodeBits("0123456789")).toBeCloseTo(10 * Math.log2(10));
+    expect(estimateSetupCodeBits("abcd")).toBeCloseTo(4 * Math.log2(26));
+    expect(estimateSetupCodeBits("ABCD-abcd")).toBeCloseTo(8 * Math.log2(52));
+    expect(estimateSetupCodeBits("AB12 ab")).toBeCloseTo(6 * Math.log2(62));
+    expect(estimateSetupCodeBits("a!")).toBeCloseTo(2 * Math.log2(58));
+    expect(estimateSetupCodeBits("aA1_")).toBeCloseTo(4 * Math.log2(94));
+    // Any character outside the three classes counts as the 32-symbol "other" pool.
+    expect(estimateSetupCodeBits("éé")).toBeCloseTo(2 * Math.log2(32));
+    expect(estimateSetupCodeBits("😀")).toBeCloseTo(Math.log2(32));
+  });
+
+  it("passes every code the generator makes (32 characters of A-Z and 2-9)", () => {
+    for (let i = 0; i < 200; i++) {
+      const code: string = generateSetupCode();
+      expect(isSetupCodeStrongEnough(code), code).toBe(true);
+      expect(estimateSetupCodeBits(code)).toBeGreaterThanOrEqual(32 * Math.log2(26));
+    }
+  });
+
+  it("passes the tests' setup code", () => {
+    expect(isSetupCodeStrongEnough(TEST_SETUP_CODE)).toBe(true);
+  });
+
+  it(`refuses codes under ${SETUP_CODE_MIN_BITS} bits`, () => {
+    for (const weak of [
+      "x",
+      "hunter2",
+      "correct-horse-battery-staple", // 25 lowercase: 117.5 bits
+      "1".repeat(38), // 38 digits: 126.2 bits
+      "ABCD-EFGH-JKLM-NPQR-STUV-WXYZ-AB", // 26 uppercase: 122.2 bits
+      "Tr0ub4dor&3", // 11 of 94: 72.1 bits
+    ]) {
+      expect(isSetupCodeStrongEnough(weak), weak).toBe(false);
+    }
+    // Just under and just over the line, one character apart.
+    expect(isSetupCodeStrongEnough("a".repeat(27))).toBe(false); // 126.9 bits
+    expect(isSetupCodeStrongEnough("a".repeat(28))).toBe(true); // 131.6 bits
+    expect(isSetupCodeStrongEnough("1".repeat(39))).toBe(true); // 129.6 bits
+  });
+});
