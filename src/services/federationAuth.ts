@@ -19,6 +19,7 @@ import {
 import { ACTIVITY_JSON, LD_JSON_AS } from "../domain/actor";
 import { checkMessageSignature, parseMessageSignature, sha256FromContentDigest } from "../domain/messageSignatures";
 import { ApiError } from "../errors";
+import { readBoundedBody } from "../lib/boundedBody";
 import { sha256, utf8 } from "../lib/bytes";
 import { pemToDer, RSA_SHA256 } from "../lib/federationKey";
 import { cachePeerKey, getCachedPeerKey, type PeerKey } from "../storage/peerKeyCache";
@@ -26,6 +27,7 @@ import { cachePeerKey, getCachedPeerKey, type PeerKey } from "../storage/peerKey
 /** Peers' documents are a few KiB; this bounds what we read and parse. */
 const MAX_PEER_DOCUMENT_BYTES = 256 * 1024;
 const PEER_FETCH_TIMEOUT_MS = 10_000;
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
 export const SIGNATURE_CHALLENGE = `Signature realm="inbox", headers="${REQUIRED_SIGNED_COMPONENTS.join(" ")}"`;
 
@@ -70,8 +72,9 @@ export function isAllowedPeerUrl(url: string, policy: FederationPolicy): URL | n
 }
 
 /**
- * Fetches an ActivityPub document (an actor, a key): JSON, size-bounded, no
- * redirects followed (a redirect could move us to a scheme the policy refuses).
+ * Fetches an ActivityPub document (an actor, a key, a WebFinger JRD): JSON, at most
+ * MAX_PEER_DOCUMENT_BYTES read (counted while reading), no redirects followed (a
+ * redirect could move us to a scheme the policy refuses). Any failure is null.
  */
 export async function fetchPeerDocument(url: string, policy: FederationPolicy): Promise<Record<string, unknown> | null> {
   const target = isAllowedPeerUrl(url, policy);
@@ -87,14 +90,18 @@ export async function fetchPeerDocument(url: string, policy: FederationPolicy): 
       await res.body?.cancel();
       return null;
     }
+    // A declared length over the bound is refused unread; an undeclared (chunked)
+    // or understated one is bounded while reading: the stream is cancelled as soon
+    // as the count passes the bound, so a peer cannot make us buffer more.
     const length = Number(res.headers.get("content-length") ?? "0");
     if (length > MAX_PEER_DOCUMENT_BYTES) {
       await res.body?.cancel();
       return null;
     }
-    const text = await res.text();
-    if (text.length > MAX_PEER_DOCUMENT_BYTES) return null;
-    const doc = JSON.parse(text) as unknown;
+    const bytes = await readBoundedBody(res.body, MAX_PEER_DOCUMENT_BYTES);
+    if (!bytes) return null;
+    // JSON is UTF-8 (RFC 8259 §8.1): bytes that are not are refused, not replaced.
+    const doc = JSON.parse(STRICT_UTF8.decode(bytes)) as unknown;
     return typeof doc === "object" && doc !== null && !Array.isArray(doc) ? (doc as Record<string, unknown>) : null;
   } catch (err) {
     console.warn(JSON.stringify({ event: "peer_fetch_failed", url: target.toString(), error: String(err) }));

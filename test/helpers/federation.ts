@@ -85,17 +85,24 @@ export async function signedPost(peer: Peer, url: string, activity: unknown, opt
 
 /**
  * The network as the Worker sees it: GETs of a known document URL (fragment
- * dropped) answer it; POSTs to a known inbox go to its handler; anything else is
- * a 404. `requests` records the URLs fetched, `posts` the requests delivered.
+ * dropped) answer it, or what its responder makes; POSTs to a known inbox go to
+ * its handler; anything else is a 404. `requests` records the URLs fetched,
+ * `posts` the requests delivered.
  */
 export class FakeFediverse {
   readonly documents = new Map<string, unknown>();
+  readonly responders = new Map<string, () => Response>();
   readonly inboxes = new Map<string, (request: Request) => Response | Promise<Response>>();
   readonly requests: string[] = [];
   readonly posts: Request[] = [];
 
   serve(url: string, doc: unknown): void {
     this.documents.set(url, doc);
+  }
+
+  /** GETs of `url` answer a fresh `make()`: a hand-made response (a streamed body, odd headers). */
+  respond(url: string, make: () => Response): void {
+    this.responders.set(url, make);
   }
 
   inbox(url: string, handler: (request: Request) => Response | Promise<Response>): void {
@@ -112,6 +119,8 @@ export class FakeFediverse {
       this.posts.push(request.clone());
       return handler(request);
     }
+    const responder = this.responders.get(url.split("#")[0]!);
+    if (responder) return responder();
     const doc = this.documents.get(url.split("#")[0]!);
     if (doc === undefined) return new Response("not found", { status: 404 });
     return new Response(JSON.stringify(doc), { status: 200, headers: { "content-type": "application/activity+json" } });
