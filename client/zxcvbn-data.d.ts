@@ -1,15 +1,16 @@
-// The zxcvbn-ts English pack's per-dictionary modules, imported one by one so the
-// bundle leaves out the dictionaries we don't use (the package's index pulls in all).
-declare module "@zxcvbn-ts/language-en/dist/commonWords.json.mjs" {
-  const words: string[];
-  export default words;
-}
-declare module "@zxcvbn-ts/language-en/dist/firstnames.json.mjs" {
-  const words: string[];
-  export default words;
-}
+// The zxcvbn-ts English pack's translations module, imported on its own so the
+// bundle leaves out the dictionaries the package's index pulls in.
 declare module "@zxcvbn-ts/language-en/dist/translations.mjs" {
   import type { TranslationKeys } from "@zxcvbn-ts/core";
   const translations: TranslationKeys;
   export default translations;
+}
+
+// The cut word lists, generated at build time by scripts/password-lists.mjs (an
+// esbuild plugin in scripts/build-web.mjs, a Vite plugin in client/vitest.config.ts).
+// Each is packed as one string; client/passwordDictionaries.ts unpacks it.
+declare module "virtual:password-lists" {
+  export const passwords: string;
+  export const commonWords: string;
+  export const firstnames: string;
 }
