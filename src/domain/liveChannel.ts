@@ -55,12 +55,22 @@ export function socketDeadlineMs(grant: Pick<SocketGrant, "expiresAtMs" | "warne
 }
 
 /**
+ * Whether the socket's authorisation has lapsed at `nowMs`. Final: from then on the
+ * socket gets no pushes (so it may have missed messages) and no re-auth can revive
+ * it; it is told token_expired and closed 4401, and the client catches up with
+ * after= on its next connection.
+ */
+export function socketExpired(grant: Pick<SocketGrant, "expiresAtMs">, nowMs: number): boolean {
+  return nowMs >= grant.expiresAtMs;
+}
+
+/**
  * What is due at `nowMs`. An expired token wins over a pending warning, so an alarm
  * that runs late (or a token shorter than the warning lead) never warns about a
  * token that is already dead.
  */
 export function dueSocketAction(grant: Pick<SocketGrant, "expiresAtMs" | "warned">, nowMs: number): SocketDue {
-  if (nowMs >= grant.expiresAtMs) return "expire";
+  if (socketExpired(grant, nowMs)) return "expire";
   if (!grant.warned && nowMs >= grant.expiresAtMs - TOKEN_EXPIRY_WARNING_MS) return "warn";
   return null;
 }

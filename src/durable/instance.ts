@@ -563,22 +563,31 @@ export class InstanceDO extends DurableObject<Env> {
   /**
    * The object's one alarm serves the sockets' token deadlines and the federation
    * outbox's retries. Whoever else needs an alarm must merge its deadline here (the
-   * earliest wins), not call setAlarm. The outbox runs first because it awaits
-   * network I/O, during which a socket may open and move the alarm earlier; the
-   * sockets' deadline is computed after that, synchronously with the setAlarm, so
-   * no deadline set meanwhile is overwritten by a later one.
+   * earliest wins), not call setAlarm.
+   *
+   * The sockets go first: their deadlines are synchronous work, and the outbox awaits
+   * the network (peer lookups of up to 10 s, deliveries of up to 15 s), which must
+   * not make token_expired / 4401 or token_expiring late. While the outbox works,
+   * deadlines that fall meanwhile are still met (LiveChannel.keepDeadlinesDuring),
+   * and whatever the outbox throws is caught, so the next alarm is always set.
    */
   override async alarm(): Promise<void> {
-    // A D1 failure in the outbox must not stall the sockets' deadlines (a thrown
-    // alarm is retried, but only after the runtime's backoff): log it, retry in a minute.
-    const outboxNext = await this.outbox.onAlarm(Date.now()).catch((err: unknown) => {
+    this.live.onAlarm(Date.now());
+    let outboxNext: number | null;
+    try {
+      outboxNext = await this.live.keepDeadlinesDuring(() => this.outbox.onAlarm(Date.now()));
+    } catch (err) {
+      // A D1 failure or a bug in the outbox must not stall the sockets' deadlines (a
+      // thrown alarm is retried, but only after the runtime's backoff): log it, and
+      // retry the outbox in a minute.
       console.error(JSON.stringify({ event: "outbox_alarm_failed", error: String(err) }));
-      return Date.now() + 60_000;
-    });
-    // An alarm set while the outbox awaited (an outbox nudge for a row inserted after
-    // its D1 read, a socket opening) must survive: it takes part in the minimum.
-    // The storage read holds the input gate, so nothing runs between it and setAlarm
-    // but the synchronous socket scan.
+      outboxNext = Date.now() + 60_000;
+    }
+    // The next alarm, from both. One set while the outbox awaited (an outbox nudge
+    // for a row inserted after its D1 read, a socket opening or re-authed) must
+    // survive: it takes part in the minimum. The storage read holds the input gate,
+    // so nothing runs between it and setAlarm but the synchronous socket scan, which
+    // also handles any deadline that came due since the last check.
     const setMeanwhile = await this.ctx.storage.getAlarm();
     const socketsNext = this.live.onAlarm(Date.now());
     const next = [outboxNext, socketsNext, setMeanwhile].filter((t): t is number => t !== null);

@@ -5,7 +5,8 @@
  * that must survive: each socket's state is its attachment (serializeAttachment),
  * sockets are found again with ctx.getWebSockets(<session id tag>), the last pushed
  * message id is in storage, and deadlines are one storage alarm, never a timer
- * (a timer would keep the object awake). `ping` is answered by the runtime
+ * (a timer would keep the object awake; the one exception runs only while the
+ * alarm itself keeps it awake, see keepDeadlinesDuring). `ping` is answered by the runtime
  * (setWebSocketAutoResponse) without waking the object at all.
  *
  * The Worker authenticates the upgrade before it gets here (routes/live.ts); this
@@ -16,6 +17,7 @@ import {
   dueSocketAction,
   earliestDeadlineMs,
   socketDeadlineMs,
+  socketExpired,
   type SocketGrant,
 } from "../domain/liveChannel";
 import type { Env } from "../env";
@@ -35,6 +37,8 @@ const GRANT_HEADER = "x-indienet-socket-grant";
 /** In ctx.storage.kv; a restore moves it past the restored messages (./restore.ts). */
 export const LAST_PUSHED_KEY = "live:lastPushedMessageId";
 const PUSH_PAGE = 100;
+/** While the alarm awaits other work, socket deadlines are checked this often. */
+const DEADLINE_RECHECK_MS = 1_000;
 /** WebSocket.readyState OPEN. */
 const OPEN = 1;
 
@@ -71,6 +75,12 @@ function close(ws: WebSocket, code: number, reason: string): void {
   } catch {
     // Already closed.
   }
+}
+
+/** The end of a socket whose token expired without a re-auth in time (PROTOCOL.md §10). */
+function expire(ws: WebSocket): void {
+  send(ws, { type: "token_expired" });
+  close(ws, SOCKET_CLOSE_TOKEN_EXPIRED, "token expired");
 }
 
 export class LiveChannel {
@@ -134,25 +144,35 @@ export class LiveChannel {
 
   /**
    * `{"type": "auth"}`: a fresh access token for the same, still active session moves
-   * the socket's expiry. Anything else ends the socket with 4401, like an expiry:
-   * a client that sends a bad token has lost its session or is not who opened it.
+   * the socket's expiry, if it comes before that expiry. Anything else ends the socket
+   * with 4401: a client that sends a bad token has lost its session or is not who
+   * opened it.
+   *
+   * An `auth` after the expiry is refused even when the alarm has not closed the
+   * socket yet (it may be late, or busy): from its expiry on, a socket is skipped by
+   * the pushes (openSockets), so reviving it would leave it without whatever was
+   * stored meanwhile, and the client's next catch-up, after the id of a later push,
+   * would skip those messages for good. Closed, the client reconnects and catches up.
    */
   private async reauthenticate(ws: WebSocket, token: string): Promise<void> {
-    const grant = ws.deserializeAttachment() as SocketGrant;
+    const { issuer } = ws.deserializeAttachment() as SocketGrant;
     const refuse = (message: string) => {
       send(ws, { type: "error", error: "unauthorized", message });
       close(ws, SOCKET_CLOSE_TOKEN_EXPIRED, "unauthorized");
     };
     let claims;
     try {
-      claims = await verifyAccessToken(token, await loadInstanceKey(this.env.INSTANCE_SIGNING_KEY), grant.issuer, Date.now());
+      claims = await verifyAccessToken(token, await loadInstanceKey(this.env.INSTANCE_SIGNING_KEY), issuer, Date.now());
     } catch (err) {
       if (!(err instanceof AccessTokenError)) throw err;
       return refuse("The access token is invalid or expired.");
     }
     // Checked after the await, synchronously with the update below: a revocation
-    // that landed while we verified has already closed this socket.
+    // that landed while we verified has already closed this socket, the token may
+    // have expired meanwhile, and another auth frame may have moved the expiry.
     if (ws.readyState !== OPEN) return;
+    const grant = ws.deserializeAttachment() as SocketGrant;
+    if (socketExpired(grant, Date.now())) return expire(ws);
     if (claims.sid !== grant.sessionId) return refuse("The access token belongs to another session.");
     if (!this.isSessionActive(grant.sessionId)) return refuse("This session has ended; log in again.");
 
@@ -193,8 +213,7 @@ export class LiveChannel {
       const grant = ws.deserializeAttachment() as SocketGrant;
       switch (dueSocketAction(grant, nowMs)) {
         case "expire":
-          send(ws, { type: "token_expired" });
-          close(ws, SOCKET_CLOSE_TOKEN_EXPIRED, "token expired");
+          expire(ws);
           break;
         case "warn": {
           const next = { ...grant, warned: true };
@@ -208,6 +227,30 @@ export class LiveChannel {
       }
     }
     return earliestDeadlineMs(remaining);
+  }
+
+  /**
+   * Runs `work` (the outbox's deliveries, which await the network for up to tens of
+   * seconds) without letting it hold up the sockets' deadlines: the alarm does not
+   * end, so no new alarm can run, until the work does. The object is awake for it
+   * anyway, so a timer checks the deadlines meanwhile, every DEADLINE_RECHECK_MS
+   * rather than at one computed time, which also covers sockets opened or re-authed
+   * during the work. The timer ends with the work: it never keeps the object awake
+   * by itself.
+   */
+  async keepDeadlinesDuring<T>(work: () => Promise<T>): Promise<T> {
+    const timer = setInterval(() => {
+      try {
+        this.onAlarm(Date.now());
+      } catch (err) {
+        console.error(JSON.stringify({ event: "socket_deadlines_failed", error: String(err) }));
+      }
+    }, DEADLINE_RECHECK_MS);
+    try {
+      return await work();
+    } finally {
+      clearInterval(timer);
+    }
   }
 
   /**
@@ -275,10 +318,14 @@ export class LiveChannel {
     }
   }
 
-  /** Open sockets whose token is still valid: an expired one gets no messages, even if its alarm is late. */
+  /**
+   * Open sockets whose token is still valid: an expired one gets no messages, even if
+   * its alarm is late. That is a gap in what it was pushed, which is why an expired
+   * socket can never be re-authenticated (see reauthenticate).
+   */
   private openSockets(nowMs: number): WebSocket[] {
     return this.ctx
       .getWebSockets()
-      .filter((ws) => ws.readyState === OPEN && (ws.deserializeAttachment() as SocketGrant).expiresAtMs > nowMs);
+      .filter((ws) => ws.readyState === OPEN && !socketExpired(ws.deserializeAttachment() as SocketGrant, nowMs));
   }
 }

@@ -4,6 +4,7 @@ import {
   earliestDeadlineMs,
   readSocketOffer,
   socketDeadlineMs,
+  socketExpired,
   TOKEN_EXPIRY_WARNING_MS,
 } from "../../src/domain/liveChannel";
 
@@ -39,6 +40,12 @@ describe("socket deadlines", () => {
     expect(dueSocketAction({ expiresAtMs, warned: false }, warnAt)).toBe("warn");
     expect(dueSocketAction({ expiresAtMs, warned: true }, warnAt + 1)).toBeNull();
     expect(dueSocketAction({ expiresAtMs, warned: true }, expiresAtMs)).toBe("expire");
+  });
+
+  it("counts a socket as expired from its expiry on, the instant included", () => {
+    expect(socketExpired({ expiresAtMs }, expiresAtMs - 1)).toBe(false);
+    expect(socketExpired({ expiresAtMs }, expiresAtMs)).toBe(true);
+    expect(socketExpired({ expiresAtMs }, expiresAtMs + 60_000)).toBe(true);
   });
 
   it("expires rather than warns when the alarm comes late", () => {

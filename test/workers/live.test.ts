@@ -9,7 +9,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { FrameQueue, openMessage, postMessage, publishedEncryptionKey, sealMessage, type EncJwk, type StoredMessage } from "../helpers/messages";
 import { json, type OwnerClient } from "../helpers/owner";
 import { enrolTotp } from "../helpers/twoFactor";
-import { claimedOwner, selfFetch, TEST_ORIGIN } from "../helpers/workers";
+import type { SocketGrant } from "../../src/domain/liveChannel";
+import { claimedOwner, inInstance, selfFetch, TEST_ORIGIN } from "../helpers/workers";
 
 interface Socket {
   ws: WebSocket;
@@ -156,6 +157,36 @@ describe("client frames", () => {
     s2.ws.send(JSON.stringify({ type: "auth", accessToken: "not.a.token" }));
     expect(await s2.frames.expect("error")).toMatchObject({ error: "unauthorized" });
     expect((await s2.frames.close()).code).toBe(4401);
+  });
+
+  it("refuses a re-auth that arrives after the token expired, before the alarm closed the socket: token_expired + 4401", async () => {
+    const device = owner.device();
+    await device.login();
+    const { frames, ws } = await connect(device.accessToken);
+    const hello = await frames.expect("hello");
+    // The token has expired and the object's alarm has not run yet (it is late, or
+    // busy): backdate the socket's expiry rather than wait out a 900 s token.
+    await inInstance((_i, state) => {
+      const [socket] = state.getWebSockets(device.sessionId!);
+      const grant = socket!.deserializeAttachment() as SocketGrant;
+      socket!.serializeAttachment({ ...grant, expiresAtMs: Date.now() - 1_000, warned: true } satisfies SocketGrant);
+    });
+    // A message stored now is not pushed to the expired socket...
+    const { id } = await json<{ id: number }>(await postMessage(selfFetch, TEST_ORIGIN, { jwe: await sealMessage(key, "while expired") }));
+    // ...so accepting a late re-auth would let the socket go on without it, and the
+    // client's next catch-up (after= the id of a later push) would skip it for good.
+    await new Promise((r) => setTimeout(r, 1100)); // a new token has a later exp (seconds)
+    expect((await device.refresh()).status).toBe(200);
+    ws.send(JSON.stringify({ type: "auth", accessToken: device.accessToken }));
+    expect(await frames.next()).toEqual({ type: "token_expired" });
+    expect((await frames.close()).code).toBe(4401);
+    expect(frames.pending()).toEqual([]);
+    // The client reconnects and catches up from the last id it had: the message is there.
+    const again = await connect(device.accessToken);
+    expect((await again.frames.expect("hello")).expiresAt as number).toBeGreaterThan(hello.expiresAt as number);
+    const page = await json<{ messages: StoredMessage[] }>(await device.api("GET", `/api/messages?after=${id - 1}`));
+    expect(page.messages.map((m) => m.id)).toEqual([id]);
+    again.ws.close(1000);
   });
 
   it("answers a frame it cannot use with an error frame and keeps the socket", async () => {
