@@ -1,31 +1,22 @@
 /** The public contact page: a visitor seals a message to the owner, in the browser. */
 import "./zodConfig";
 import { sendMessage } from "../client/messages";
-import { busy, feedback, field, h, textarea } from "./ui/dom";
-import { describeError } from "./ui/messages";
+import { field, h, textarea } from "./ui/dom";
+import { actionForm } from "./ui/form";
 
 const root = document.getElementById("app")!;
 const from = field("Your name or address (optional)", { type: "text", autocomplete: "name", maxlength: 200 }, "Shown to the owner as you typed it; it is not verified.");
 const message = textarea("Message", { rows: 8, required: true, maxlength: 20000 });
-const fb = feedback();
-const submit = h("button", { type: "submit" }, "Send sealed message");
-const form = h("form", { novalidate: true }, from.wrapper, message.wrapper, submit, ...fb.nodes);
-
-form.addEventListener("submit", (event) => {
-  event.preventDefault();
-  void busy(
-    submit,
-    async () => {
-      fb.clear();
-      const text = message.input.value.trim();
-      if (!text) return fb.error("Write a message first.");
-      fb.status("Encrypting…");
-      await sendMessage(location.origin, text, { from: from.input.value });
-      form.reset();
-      fb.status("Sent. It was encrypted before it left your browser: only the owner can read it.");
-    },
-    (err) => fb.error(describeError(err)),
-  );
+const { form } = actionForm([from.wrapper, message.wrapper], {
+  submit: "Send sealed message",
+  async onSubmit(fb) {
+    const text = message.input.value.trim();
+    if (!text) return fb.error("Write a message first.");
+    fb.status("Encrypting…");
+    await sendMessage(location.origin, text, { from: from.input.value });
+    form.reset();
+    fb.status("Sent. It was encrypted before it left your browser: only the owner can read it.");
+  },
 });
 
 root.replaceChildren(

@@ -1,7 +1,8 @@
 /** The security log, newest first. */
 import type { ActivityEntry } from "../../src/schemas/api";
 import type { AppContext, Screen } from "../context";
-import { busy, feedback, formatTime, h } from "../ui/dom";
+import { feedback, formatTime, h } from "../ui/dom";
+import { onAction } from "../ui/form";
 import { describeError } from "../ui/messages";
 
 const LABELS: Record<ActivityEntry["type"], string> = {
@@ -43,7 +44,7 @@ export function activityScreen(ctx: AppContext): Screen {
     before = entries.at(-1)?.id;
     more.hidden = entries.length < 50;
   }
-  more.addEventListener("click", () => void busy(more, load, (err) => fb.error(describeError(err))));
+  onAction(more, fb, load);
   load().catch((err) => fb.error(describeError(err)));
   return { node: h("section", {}, h("h1", {}, "Activity"), ...fb.nodes, list, more) };
 }

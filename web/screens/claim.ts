@@ -1,6 +1,6 @@
 /** First use: the setup code, a password (twice, with a strength meter), then keys. */
-import { busy, feedback, field, h } from "../ui/dom";
-import { describeError } from "../ui/messages";
+import { field, h } from "../ui/dom";
+import { actionForm } from "../ui/form";
 import { newPasswordInput } from "../ui/password";
 import { defaultDeviceName, type AppContext, type Screen } from "../context";
 import type { Progress } from "../../client/owner";
@@ -9,29 +9,20 @@ export function claimScreen(ctx: AppContext): Screen {
   const code = field("Setup code", { type: "text", autocomplete: "off", spellcheck: "false", required: true }, "Printed by the command that started this instance (npm run dev or the deploy command).");
   const password = newPasswordInput("Password", [location.hostname]);
   const device = field("Name of this device", { type: "text", value: defaultDeviceName(), maxlength: 100 }, "Shown in your list of sessions.");
-  const fb = feedback();
-  const submit = h("button", { type: "submit" }, "Claim this instance");
-  const form = h("form", { novalidate: true }, code.wrapper, ...password.nodes, device.wrapper, submit, ...fb.nodes);
-
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    void busy(
-      submit,
-      async () => {
-        fb.clear();
-        if (!code.input.value.trim()) return fb.error("Enter the setup code.");
-        const checked = await password.validate();
-        if (!checked.ok) return fb.error(checked.error);
-        await ctx.client.claim({
-          setupCode: code.input.value,
-          password: checked.password,
-          deviceName: device.input.value.trim() || undefined,
-          onProgress: (p: Progress) => fb.status(claimProgress(p)),
-        });
-        ctx.restart("This instance is yours. Your keys are on this device and, encrypted, on the server.");
-      },
-      (err) => fb.error(describeError(err)),
-    );
+  const { form } = actionForm([code.wrapper, ...password.nodes, device.wrapper], {
+    submit: "Claim this instance",
+    async onSubmit(fb) {
+      if (!code.input.value.trim()) return fb.error("Enter the setup code.");
+      const checked = await password.validate();
+      if (!checked.ok) return fb.error(checked.error);
+      await ctx.client.claim({
+        setupCode: code.input.value,
+        password: checked.password,
+        deviceName: device.input.value.trim() || undefined,
+        onProgress: (p: Progress) => fb.status(claimProgress(p)),
+      });
+      ctx.restart("This instance is yours. Your keys are on this device and, encrypted, on the server.");
+    },
   });
 
   return {

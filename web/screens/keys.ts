@@ -2,8 +2,9 @@
 import { describeKdf, inspectEscrow } from "../../client/escrow/escrow";
 import type { Progress } from "../../client/owner";
 import type { AppContext, Screen } from "../context";
-import { busy, feedback, field, h, replaceChildren } from "../ui/dom";
+import { feedback, field, h, replaceChildren } from "../ui/dom";
 import { factorInput } from "../ui/factor";
+import { actionForm } from "../ui/form";
 import { describeError } from "../ui/messages";
 import { newPasswordInput } from "../ui/password";
 import { stepUp, stepUpReady } from "../ui/stepUp";
@@ -45,20 +46,60 @@ export function keysScreen(ctx: AppContext): Screen {
   const oldPw = field("Current password", { type: "password", autocomplete: "current-password", required: true });
   const newPw = newPasswordInput("New password", [location.hostname]);
   const pwFactor = factorInput({ label: "Authentication code" });
-  const pwSubmit = h("button", { type: "submit" }, "Change password");
-  const pwFb = feedback();
-  const pwForm = h("form", { novalidate: true, class: "card" }, h("h2", {}, "Change password"),
-    h("p", {}, "Your keys stay the same; they are encrypted again under the new password, as a new version of the backup."),
-    oldPw.wrapper, ...newPw.nodes, ...pwFactor.nodes, pwSubmit, ...pwFb.nodes);
+  const { form: pwForm } = actionForm(
+    [
+      h("h2", {}, "Change password"),
+      h("p", {}, "Your keys stay the same; they are encrypted again under the new password, as a new version of the backup."),
+      oldPw.wrapper,
+      ...newPw.nodes,
+      ...pwFactor.nodes,
+    ],
+    {
+      submit: "Change password",
+      class: "card",
+      async onSubmit(pwFb) {
+        if (!oldPw.input.value) return pwFb.error("Enter your current password.");
+        const checked = await newPw.validate();
+        if (!checked.ok) return pwFb.error(checked.error);
+        if (ctx.twoFactorOn && !stepUpReady(ctx) && !pwFactor.value()) return pwFb.error("Enter the code from your authenticator app.");
+        await stepUp(ctx, pwFactor.value());
+        const version = await ctx.client.changePassword({ oldPassword: oldPw.input.value, newPassword: checked.password, onProgress: (p) => pwFb.status(progressText(p)) });
+        pwForm.reset();
+        pwFb.status(`Password changed. Key backup is now version ${version}.`);
+        showFactors();
+        await loadSummary();
+      },
+      onError: () => pwFactor.clear(),
+    },
+  );
 
   // --- rotate keys ---
   const rotPw = field("Password", { type: "password", autocomplete: "current-password", required: true });
   const rotFactor = factorInput({ label: "Authentication code" });
-  const rotSubmit = h("button", { type: "submit", class: "danger" }, "Rotate keys");
-  const rotFb = feedback();
-  const rotForm = h("form", { novalidate: true, class: "card" }, h("h2", {}, "Rotate keys"),
-    h("p", {}, "New signing and encryption keys replace the current ones. The old ones are retired: kept in your backup so old messages stay readable, but no longer published for new ones."),
-    rotPw.wrapper, ...rotFactor.nodes, rotSubmit, ...rotFb.nodes);
+  const { form: rotForm } = actionForm(
+    [
+      h("h2", {}, "Rotate keys"),
+      h("p", {}, "New signing and encryption keys replace the current ones. The old ones are retired: kept in your backup so old messages stay readable, but no longer published for new ones."),
+      rotPw.wrapper,
+      ...rotFactor.nodes,
+    ],
+    {
+      submit: "Rotate keys",
+      submitClass: "danger",
+      class: "card",
+      async onSubmit(rotFb) {
+        if (!rotPw.input.value) return rotFb.error("Enter your password.");
+        if (ctx.twoFactorOn && !stepUpReady(ctx) && !rotFactor.value()) return rotFb.error("Enter the code from your authenticator app.");
+        await stepUp(ctx, rotFactor.value());
+        const version = await ctx.client.rotateKeys({ password: rotPw.input.value, onProgress: (p) => rotFb.status(progressText(p)) });
+        rotForm.reset();
+        rotFb.status(`Keys rotated. Key backup is now version ${version}.`);
+        showFactors();
+        await loadSummary();
+      },
+      onError: () => rotFactor.clear(),
+    },
+  );
 
   const showFactors = () => {
     const need = ctx.twoFactorOn && !stepUpReady(ctx);
@@ -66,44 +107,6 @@ export function keysScreen(ctx: AppContext): Screen {
     rotFactor.setVisible(need);
   };
   showFactors();
-
-  pwForm.addEventListener("submit", (event) => {
-    event.preventDefault();
-    void busy(pwSubmit, async () => {
-      pwFb.clear();
-      if (!oldPw.input.value) return pwFb.error("Enter your current password.");
-      const checked = await newPw.validate();
-      if (!checked.ok) return pwFb.error(checked.error);
-      if (ctx.twoFactorOn && !stepUpReady(ctx) && !pwFactor.value()) return pwFb.error("Enter the code from your authenticator app.");
-      await stepUp(ctx, pwFactor.value());
-      const version = await ctx.client.changePassword({ oldPassword: oldPw.input.value, newPassword: checked.password, onProgress: (p) => pwFb.status(progressText(p)) });
-      pwForm.reset();
-      pwFb.status(`Password changed. Key backup is now version ${version}.`);
-      showFactors();
-      await loadSummary();
-    }, (err) => {
-      pwFactor.clear();
-      pwFb.error(describeError(err));
-    });
-  });
-
-  rotForm.addEventListener("submit", (event) => {
-    event.preventDefault();
-    void busy(rotSubmit, async () => {
-      rotFb.clear();
-      if (!rotPw.input.value) return rotFb.error("Enter your password.");
-      if (ctx.twoFactorOn && !stepUpReady(ctx) && !rotFactor.value()) return rotFb.error("Enter the code from your authenticator app.");
-      await stepUp(ctx, rotFactor.value());
-      const version = await ctx.client.rotateKeys({ password: rotPw.input.value, onProgress: (p) => rotFb.status(progressText(p)) });
-      rotForm.reset();
-      rotFb.status(`Keys rotated. Key backup is now version ${version}.`);
-      showFactors();
-      await loadSummary();
-    }, (err) => {
-      rotFactor.clear();
-      rotFb.error(describeError(err));
-    });
-  });
 
   loadSummary().catch((err) => fb.error(describeError(err)));
   return { node: h("section", {}, h("h1", {}, "Keys"), ...fb.nodes, summary, pwForm, rotForm) };

@@ -1,37 +1,29 @@
 /** A device that has the keys: sign a challenge (and give a code when 2FA is on). */
 import { isIndieError } from "../../client/errors";
 import { defaultDeviceName, type AppContext, type Screen } from "../context";
-import { busy, feedback, h } from "../ui/dom";
+import { h } from "../ui/dom";
 import { factorInput } from "../ui/factor";
-import { describeError } from "../ui/messages";
+import { actionForm } from "../ui/form";
 
 export function loginScreen(ctx: AppContext, mfa: boolean): Screen {
   const factor = factorInput();
   factor.setVisible(mfa);
-  const fb = feedback();
-  const submit = h("button", { type: "submit" }, "Log in");
-  const form = h("form", { novalidate: true }, ...factor.nodes, submit, ...fb.nodes);
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    void busy(
-      submit,
-      async () => {
-        fb.clear();
-        const code = factor.value();
-        if (mfa && !code) return fb.error("Enter the code from your authenticator app (or a backup code).");
-        await ctx.client.login({ factor: code ?? undefined, deviceName: defaultDeviceName() });
-        ctx.restart();
-      },
-      (err) => {
-        if (isIndieError(err, "mfa_required")) {
-          mfa = true;
-          factor.setVisible(true);
-          factor.focus();
-        }
-        factor.clear();
-        fb.error(describeError(err));
-      },
-    );
+  const { form } = actionForm([...factor.nodes], {
+    submit: "Log in",
+    async onSubmit(fb) {
+      const code = factor.value();
+      if (mfa && !code) return fb.error("Enter the code from your authenticator app (or a backup code).");
+      await ctx.client.login({ factor: code ?? undefined, deviceName: defaultDeviceName() });
+      ctx.restart();
+    },
+    onError(err) {
+      if (isIndieError(err, "mfa_required")) {
+        mfa = true;
+        factor.setVisible(true);
+        factor.focus();
+      }
+      factor.clear();
+    },
   });
 
   const forget = h("button", { type: "button", class: "secondary" }, "Remove my keys from this device");

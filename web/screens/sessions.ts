@@ -1,6 +1,7 @@
 /** Where the owner is logged in; revoke one session or all the others. */
 import type { AppContext, Screen } from "../context";
-import { busy, feedback, formatTime, h } from "../ui/dom";
+import { feedback, formatTime, h } from "../ui/dom";
+import { onAction } from "../ui/form";
 import { describeError } from "../ui/messages";
 
 export function sessionsScreen(ctx: AppContext): Screen {
@@ -19,21 +20,15 @@ export function sessionsScreen(ctx: AppContext): Screen {
         sessions.map((s) => {
           const name = s.deviceName ?? "Unnamed device";
           const revoke = h("button", { type: "button", class: "secondary small", "aria-label": `Log out ${name}${s.current ? " (this session)" : ""}` }, s.current ? "Log out" : "Revoke");
-          revoke.addEventListener("click", () =>
-            void busy(
-              revoke,
-              async () => {
-                if (s.current) {
-                  await ctx.client.logout();
-                  return ctx.restart("You logged out.");
-                }
-                await ctx.client.revokeSession(s.id);
-                fb.status(`${name} was logged out.`);
-                await load();
-              },
-              (err) => fb.error(describeError(err)),
-            ),
-          );
+          onAction(revoke, fb, async () => {
+            if (s.current) {
+              await ctx.client.logout();
+              return ctx.restart("You logged out.");
+            }
+            await ctx.client.revokeSession(s.id);
+            fb.status(`${name} was logged out.`);
+            await load();
+          });
           return h(
             "tr",
             { "data-current": s.current ? "true" : "false" },
@@ -47,17 +42,11 @@ export function sessionsScreen(ctx: AppContext): Screen {
     );
   }
 
-  revokeOthers.addEventListener("click", () =>
-    void busy(
-      revokeOthers,
-      async () => {
-        await ctx.client.revokeOtherSessions();
-        fb.status("Every other session was logged out.");
-        await load();
-      },
-      (err) => fb.error(describeError(err)),
-    ),
-  );
+  onAction(revokeOthers, fb, async () => {
+    await ctx.client.revokeOtherSessions();
+    fb.status("Every other session was logged out.");
+    await load();
+  });
   load().catch((err) => fb.error(describeError(err)));
 
   return { node: h("section", {}, h("h1", {}, "Sessions"), ...fb.nodes, table, revokeOthers) };

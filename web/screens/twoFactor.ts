@@ -1,7 +1,8 @@
 /** Two-factor authentication: enrol with a QR code, backup codes, regenerate, turn off. */
 import type { AppContext, Screen } from "../context";
-import { busy, feedback, field, h, replaceChildren } from "../ui/dom";
+import { feedback, field, h, replaceChildren } from "../ui/dom";
 import { factorInput } from "../ui/factor";
+import { actionForm, onAction } from "../ui/form";
 import { describeError } from "../ui/messages";
 import { stepUpReady } from "../ui/stepUp";
 
@@ -18,18 +19,12 @@ export function twoFactorScreen(ctx: AppContext): Screen {
 
   function showDisabled() {
     const start = h("button", { type: "button" }, "Turn on two-factor authentication");
-    start.addEventListener("click", () =>
-      void busy(
-        start,
-        async () => {
-          fb.clear();
-          // Step-up: with 2FA still off, a fresh signature is all it takes.
-          if (!stepUpReady(ctx)) await ctx.client.reauth();
-          showEnrolment(await ctx.client.beginTotpEnrolment());
-        },
-        (err) => fb.error(describeError(err)),
-      ),
-    );
+    onAction(start, fb, async () => {
+      fb.clear();
+      // Step-up: with 2FA still off, a fresh signature is all it takes.
+      if (!stepUpReady(ctx)) await ctx.client.reauth();
+      showEnrolment(await ctx.client.beginTotpEnrolment());
+    });
     replaceChildren(
       body,
       h("p", {}, "Two-factor authentication is ", h("strong", {}, "off"), "."),
@@ -40,20 +35,15 @@ export function twoFactorScreen(ctx: AppContext): Screen {
 
   function showEnrolment(enrolment: { secret: string; uri: string; qrSvg: string }) {
     const code = field("Code from the app", { type: "text", inputmode: "numeric", autocomplete: "one-time-code", maxlength: 7, required: true }, "Enter the 6-digit code the app shows to confirm it is set up.");
-    const confirmButton = h("button", { type: "submit" }, "Confirm and turn on");
-    const form = h("form", { novalidate: true }, code.wrapper, confirmButton);
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      void busy(
-        confirmButton,
-        async () => {
-          fb.clear();
-          const codes = await ctx.client.confirmTotp(code.input.value.replace(/\s+/g, ""));
-          ctx.twoFactorOn = true;
-          showBackupCodes(codes, "Two-factor authentication is on. Every other session was logged out.");
-        },
-        (err) => fb.error(describeError(err)),
-      );
+    // Errors go to the screen's alert line, above.
+    const { form } = actionForm([code.wrapper], {
+      submit: "Confirm and turn on",
+      feedback: fb,
+      async onSubmit() {
+        const codes = await ctx.client.confirmTotp(code.input.value.replace(/\s+/g, ""));
+        ctx.twoFactorOn = true;
+        showBackupCodes(codes, "Two-factor authentication is on. Every other session was logged out.");
+      },
     });
     const grouped = enrolment.secret.match(/.{1,4}/g)!.join(" ");
     replaceChildren(
@@ -116,31 +106,23 @@ export function twoFactorScreen(ctx: AppContext): Screen {
    */
   function codeForm(title: string, note: string, allowBackup: boolean, action: (factor: NonNullable<ReturnType<ReturnType<typeof factorInput>["value"]>>) => Promise<void>) {
     const factor = factorInput({ allowBackup });
-    const submit = h("button", { type: "submit", class: allowBackup ? "danger" : "" }, title);
-    const local = feedback();
-    const form = h("form", { novalidate: true, class: "card" }, h("h2", {}, title), h("p", {}, note), ...factor.nodes, submit, ...local.nodes);
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      void busy(
-        submit,
-        async () => {
-          local.clear();
-          const value = factor.value();
-          if (!value) return local.error("Enter a code.");
-          if (!stepUpReady(ctx)) {
-            await ctx.client.reauth(value);
-            factor.clear();
-            factor.focus();
-            local.status("Confirmed it's you. Now enter the next code from your app (codes change every 30 seconds) to finish.");
-            return;
-          }
-          await action(value);
-        },
-        (err) => {
+    const { form } = actionForm([h("h2", {}, title), h("p", {}, note), ...factor.nodes], {
+      submit: title,
+      submitClass: allowBackup ? "danger" : "",
+      class: "card",
+      async onSubmit(local) {
+        const value = factor.value();
+        if (!value) return local.error("Enter a code.");
+        if (!stepUpReady(ctx)) {
+          await ctx.client.reauth(value);
           factor.clear();
-          local.error(describeError(err));
-        },
-      );
+          factor.focus();
+          local.status("Confirmed it's you. Now enter the next code from your app (codes change every 30 seconds) to finish.");
+          return;
+        }
+        await action(value);
+      },
+      onError: () => factor.clear(),
     });
     return form;
   }

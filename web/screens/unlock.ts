@@ -6,9 +6,9 @@
 import type { EscrowBundle, Progress } from "../../client/owner";
 import { isIndieError } from "../../client/errors";
 import { defaultDeviceName, type AppContext, type Screen } from "../context";
-import { busy, feedback, field, h } from "../ui/dom";
+import { field, h } from "../ui/dom";
 import { factorInput } from "../ui/factor";
-import { describeError } from "../ui/messages";
+import { actionForm } from "../ui/form";
 
 export function unlockScreen(ctx: AppContext, mfa: boolean): Screen {
   const password = field("Password", { type: "password", autocomplete: "current-password", required: true });
@@ -16,76 +16,69 @@ export function unlockScreen(ctx: AppContext, mfa: boolean): Screen {
   factor.setVisible(mfa);
   const device = field("Name of this device", { type: "text", value: defaultDeviceName(), maxlength: 100 });
   const progressBar = h("progress", { "aria-label": "Unlocking", hidden: true });
-  const fb = feedback();
-  const submit = h("button", { type: "submit" }, "Unlock");
-  const form = h("form", { novalidate: true }, password.wrapper, ...factor.nodes, device.wrapper, submit, progressBar, ...fb.nodes);
 
   // Kept between attempts: after a wrong password the escrow (and its single-use
   // ticket, valid 300 s) need not be fetched again, so the code is not asked twice.
   let bundle: EscrowBundle | null = null;
   let ticker: ReturnType<typeof setInterval> | undefined;
 
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    void busy(
-      submit,
-      async () => {
-        fb.clear();
-        if (!password.input.value) return fb.error("Enter your password.");
-        const code = factor.value();
-        if (!bundle) {
-          if (mfa && !code) return fb.error("Enter the code from your authenticator app (or a backup code).");
-          fb.status("Fetching your key backup…");
-          try {
-            bundle = await ctx.client.fetchEscrow(code ?? undefined);
-          } catch (err) {
-            if (isIndieError(err, "mfa_required")) {
-              mfa = true;
-              factor.setVisible(true);
-              factor.focus();
-            }
-            throw err;
-          }
-          if (mfa) {
-            factor.setVisible(false);
-            fb.status("Code accepted.");
-          }
-        }
-        progressBar.hidden = false;
-        const started = performance.now();
-        const show = (p: Progress) => {
-          clearInterval(ticker);
-          if (p.stage === "derive") {
-            const tick = () => fb.status(`Deriving your key (${p.description})… ${((performance.now() - started) / 1000).toFixed(1)} s`);
-            tick();
-            ticker = setInterval(tick, 100);
-          } else if (p.stage === "decrypt") fb.status("Decrypting your keys…");
-          else if (p.stage === "done") performance.measure("indienet:unlock", { start: started, duration: p.elapsedMs });
-          else if (p.stage === "store") fb.status("Keeping the keys on this device…");
-        };
+  const { form } = actionForm([password.wrapper, ...factor.nodes, device.wrapper], {
+    submit: "Unlock",
+    afterSubmit: [progressBar],
+    async onSubmit(fb) {
+      if (!password.input.value) return fb.error("Enter your password.");
+      const code = factor.value();
+      if (!bundle) {
+        if (mfa && !code) return fb.error("Enter the code from your authenticator app (or a backup code).");
+        fb.status("Fetching your key backup…");
         try {
-          await ctx.client.unlock(bundle, password.input.value, show);
-        } finally {
-          clearInterval(ticker);
-          progressBar.hidden = true;
+          bundle = await ctx.client.fetchEscrow(code ?? undefined);
+        } catch (err) {
+          if (isIndieError(err, "mfa_required")) {
+            mfa = true;
+            factor.setVisible(true);
+            factor.focus();
+          }
+          throw err;
         }
-        fb.status("Signing in…");
-        const ticket = bundle.mfaTicket;
+        if (mfa) {
+          factor.setVisible(false);
+          fb.status("Code accepted.");
+        }
+      }
+      progressBar.hidden = false;
+      const started = performance.now();
+      const show = (p: Progress) => {
+        clearInterval(ticker);
+        if (p.stage === "derive") {
+          const tick = () => fb.status(`Deriving your key (${p.description})… ${((performance.now() - started) / 1000).toFixed(1)} s`);
+          tick();
+          ticker = setInterval(tick, 100);
+        } else if (p.stage === "decrypt") fb.status("Decrypting your keys…");
+        else if (p.stage === "done") performance.measure("indienet:unlock", { start: started, duration: p.elapsedMs });
+        else if (p.stage === "store") fb.status("Keeping the keys on this device…");
+      };
+      try {
+        await ctx.client.unlock(bundle, password.input.value, show);
+      } finally {
+        clearInterval(ticker);
+        progressBar.hidden = true;
+      }
+      fb.status("Signing in…");
+      const ticket = bundle.mfaTicket;
+      bundle = null;
+      await ctx.client.login({ mfaTicket: ticket, deviceName: device.input.value.trim() || undefined });
+      ctx.restart();
+    },
+    onError(err) {
+      if (isIndieError(err, "wrong_password")) password.input.focus();
+      // The ticket is single use; after a failed login, start over with a code.
+      if (!isIndieError(err, "wrong_password")) {
         bundle = null;
-        await ctx.client.login({ mfaTicket: ticket, deviceName: device.input.value.trim() || undefined });
-        ctx.restart();
-      },
-      (err) => {
-        if (isIndieError(err, "wrong_password")) password.input.focus();
-        // The ticket is single use; after a failed login, start over with a code.
-        if (!isIndieError(err, "wrong_password")) {
-          bundle = null;
-          factor.setVisible(mfa);
-          factor.clear();
-        }
-        fb.error(describeError(err));
-      },
-    );
+        factor.setVisible(mfa);
+        factor.clear();
+      }
+    },
   });
 
   return {

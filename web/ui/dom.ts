@@ -83,21 +83,6 @@ export function feedback() {
   };
 }
 
-/** Runs `fn` with the form's submit button disabled; reports failures through `onError`. */
-export async function busy(button: HTMLButtonElement, fn: () => Promise<void>, onError: (err: unknown) => void) {
-  if (button.disabled) return;
-  button.disabled = true;
-  button.setAttribute("aria-busy", "true");
-  try {
-    await fn();
-  } catch (err) {
-    onError(err);
-  } finally {
-    button.disabled = false;
-    button.removeAttribute("aria-busy");
-  }
-}
-
 export function formatTime(ms: number): string {
   return new Date(ms).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
 }
