@@ -63,7 +63,11 @@ export interface RateLimitVerdict {
 
 export type ChallengeOpened =
   | { allowed: false; retryAfterS: number }
-  | { allowed: true; challenge: string; expiresAtMs: number; mfa: boolean };
+  /**
+   * `claimed` is the object's marker, set only after D1 committed a claim (setup or
+   * restore) and never cleared: true is final, false means "ask D1".
+   */
+  | { allowed: true; challenge: string; expiresAtMs: number; mfa: boolean; claimed: boolean };
 
 interface SessionRow extends Record<string, SqlStorageValue> {
   id: string;
@@ -111,8 +115,8 @@ export class InstanceDO extends DurableObject<Env> {
 
   /**
    * POST /auth/challenge in one call: counts the hit against `rateLimit` and, when it
-   * is allowed, stores a fresh challenge and says whether 2FA is on. One round trip to
-   * the object instead of three; the count and the insert share a transaction.
+   * is allowed, stores a fresh challenge and says whether 2FA is on and whether the
+   * instance is known to be claimed. The count and the insert share a transaction.
    */
   openChallenge(rateLimit: { key: string; limit: number; windowMs: number }): ChallengeOpened {
     const nowMs = Date.now();
@@ -123,7 +127,13 @@ export class InstanceDO extends DurableObject<Env> {
       if (!verdict.allowed) return { allowed: false, retryAfterS: verdict.retryAfterS };
       this.sql.exec("DELETE FROM challenges WHERE expires_at_ms < ?", nowMs);
       this.sql.exec("INSERT INTO challenges (challenge, expires_at_ms) VALUES (?, ?)", challenge, expiresAtMs);
-      return { allowed: true, challenge, expiresAtMs, mfa: this.twoFactor.isEnabled() };
+      return {
+        allowed: true,
+        challenge,
+        expiresAtMs,
+        mfa: this.twoFactor.isEnabled(),
+        claimed: this.ctx.storage.kv.get<boolean>(CLAIMED_KEY) === true,
+      };
     });
   }
 

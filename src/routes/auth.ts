@@ -36,12 +36,11 @@ export const SETUP_ATTEMPTS_PER_HOUR = 10;
 export const authRoutes = new Hono<AppEnv>();
 
 authRoutes.post("/challenge", async (c) => {
-  // One Durable Object call (rate limit, challenge, 2FA flag) alongside one D1 read.
-  const [opened, claimed] = await Promise.all([
-    instanceStub(c.env).openChallenge(rateLimitFor(c, "challenge")),
-    owner.isClaimed(c.env.DB),
-  ]);
+  // One Durable Object call (rate limit, challenge, 2FA flag, claimed marker). D1,
+  // where the claim itself lives, is asked only while the marker is not set yet.
+  const opened = await instanceStub(c.env).openChallenge(rateLimitFor(c, "challenge"));
   if (!opened.allowed) throw rateLimited(opened.retryAfterS);
+  const claimed = opened.claimed || (await owner.isClaimed(c.env.DB));
   return c.json({ challenge: opened.challenge, expiresAt: opened.expiresAtMs, mfa: opened.mfa, claimed });
 });
 
