@@ -32,6 +32,8 @@ export type LocalErrorCode =
   | "wrong_password"
   /** The password is too easy to guess to protect the escrow. */
   | "weak_password"
+  /** The password check's word lists (or its estimator) could not be loaded: no password is accepted unchecked. */
+  | "password_check_unavailable"
   /** The escrow blob is not in a format this client can read. */
   | "escrow_unreadable"
   /** The escrow decrypted, but its keys are not the instance's published keys. */

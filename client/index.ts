@@ -4,7 +4,23 @@ export { OwnerClient, type OwnerClientOptions, type SecondFactor, type EscrowBun
 export { createSession, type Session, type SessionEvent, type SessionOptions, type AccessClaims } from "./session";
 export { createLiveChannel, type LiveChannel, type LiveChannelOptions, type LiveStatus } from "./live";
 export { seal, sealTo, sendMessage, open, fetchOwnerEncryptionKey, type OpeningKey } from "./messages";
-export { checkPassword, preloadPasswordChecker, MIN_PASSWORD_LENGTH, MIN_PASSWORD_SCORE, type PasswordVerdict } from "./password";
+export {
+  createPasswordChecker,
+  MIN_PASSWORD_LENGTH,
+  MIN_PASSWORD_SCORE,
+  type PasswordChecker,
+  type PasswordCheckerState,
+  type PasswordVerdict,
+} from "./password";
+export {
+  fetchPasswordLists,
+  parsePasswordListsFile,
+  assertPasswordLists,
+  unpack as unpackPasswordList,
+  PASSWORD_LISTS_FORMAT,
+  type PasswordLists,
+  type PasswordListsLoader,
+} from "./passwordLists";
 export {
   sealEscrow,
   openEscrow,

@@ -34,7 +34,7 @@ import { expectNoContent, readJson, requestJson, send, type FetchLike, type Json
 import { generatePrivateJwk, importDeviceKey, publicKeysOf, signAssertion } from "./keys";
 import { indexedDbKeyStore, requireDeviceKeys, type DeviceKeys, type KeyStore } from "./keystore";
 import { open as openJwe } from "./messages";
-import { checkPassword } from "./password";
+import type { PasswordChecker } from "./password";
 import { createSession, type Session } from "./session";
 
 /** One second factor: a TOTP code or a backup code (PROTOCOL.md §4, §8). */
@@ -56,6 +56,12 @@ export interface OwnerClientOptions {
   argon2Runner?: Argon2Runner;
   /** Escrow sealing parameters (tests pass small ones with testOnlyAllowWeakParameters). */
   escrow?: Omit<SealOptions, "argon2Runner">;
+  /**
+   * Checks a new password (claim, changePassword): `createPasswordChecker` with the
+   * app's loader for the word lists. Without one, both refuse with
+   * `password_check_unavailable`: a password is never accepted unchecked.
+   */
+  passwordChecker?: PasswordChecker;
   /** Skip the strength check (tests only). */
   testOnlySkipPasswordCheck?: boolean;
 }
@@ -335,7 +341,9 @@ export class OwnerClient {
 
   private async assertStrongPassword(password: string) {
     if (this.options.testOnlySkipPasswordCheck) return;
-    const verdict = await checkPassword(password, [new URL(this.origin).hostname]);
+    const checker = this.options.passwordChecker;
+    if (!checker) throw new IndieError("password_check_unavailable", "This client has no password checker (OwnerClientOptions.passwordChecker).");
+    const verdict = await checker.check(password, [new URL(this.origin).hostname]);
     if (!verdict.acceptable) {
       throw new IndieError(
         "weak_password",

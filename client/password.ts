@@ -1,11 +1,17 @@
 /**
  * Password strength, estimated with zxcvbn-ts. The password protects the escrow
  * against an offline attack by whoever gets the blob (a server operator, a backup
- * thief), so the bar is zxcvbn's score 3 or more and at least 12 characters. The
- * dictionaries are large: they load on first use (the claim and change-password
- * screens), never with the rest of the app.
+ * thief, anyone at all while 2FA is off), so the bar is zxcvbn's score 3 or more
+ * and at least 12 characters.
+ *
+ * The estimator is code (a lazy chunk); its word lists are data that the app
+ * provides through a loader (client/passwordLists.ts), fetched on first use. Until
+ * they are loaded nothing is accepted: a check whose lists failed to load rejects
+ * with `password_check_unavailable`, and the next call tries the loader again.
  */
 import type { ZxcvbnFactory } from "@zxcvbn-ts/core";
+import { IndieError, isIndieError } from "./errors";
+import { assertPasswordLists, type PasswordListsLoader } from "./passwordLists";
 
 export const MIN_PASSWORD_LENGTH = 12;
 export const MIN_PASSWORD_SCORE = 3;
@@ -21,37 +27,76 @@ export interface PasswordVerdict {
   crackTime: string;
 }
 
-let factory: Promise<ZxcvbnFactory> | null = null;
+export type PasswordCheckerState = "idle" | "loading" | "ready" | "failed";
 
-/** Starts loading the estimator and its dictionaries; safe to call repeatedly. */
-export function preloadPasswordChecker(): Promise<ZxcvbnFactory> {
-  factory ??= (async () => {
-    const [{ ZxcvbnFactory }, data] = await Promise.all([import("@zxcvbn-ts/core"), import("./passwordDictionaries")]);
-    return new ZxcvbnFactory({
-      dictionary: data.dictionary,
-      graphs: data.adjacencyGraphs,
-      translations: data.translations,
-      useLevenshteinDistance: true,
-    });
-  })();
-  factory.catch(() => {
-    factory = null;
-  });
-  return factory;
+export interface PasswordChecker {
+  /** "failed" after a load that failed, until the next attempt. */
+  readonly state: PasswordCheckerState;
+  /**
+   * Loads the estimator and the word lists (once; again after a failure). Rejects
+   * with an IndieError `password_check_unavailable` when either cannot be loaded.
+   */
+  load(): Promise<void>;
+  /** `userInputs`: words the password should not be built from (the site's host name, say). */
+  check(password: string, userInputs?: string[]): Promise<PasswordVerdict>;
 }
 
-/** `userInputs`: words the password should not be built from (the site's host name, say). */
-export async function checkPassword(password: string, userInputs: string[] = []): Promise<PasswordVerdict> {
-  const zxcvbn = await preloadPasswordChecker();
-  const result = zxcvbn.check(password, userInputs);
-  const tooShort = password.length < MIN_PASSWORD_LENGTH;
-  const suggestions = [...result.feedback.suggestions];
-  if (tooShort) suggestions.unshift(`Use at least ${MIN_PASSWORD_LENGTH} characters.`);
+/** A checker whose word lists come from `loadLists`. */
+export function createPasswordChecker(loadLists: PasswordListsLoader): PasswordChecker {
+  let estimator: Promise<ZxcvbnFactory> | null = null;
+  let state: PasswordCheckerState = "idle";
+
+  function start(): Promise<ZxcvbnFactory> {
+    if (estimator) return estimator;
+    state = "loading";
+    const attempt = (async () => {
+      try {
+        const [{ createEstimator }, lists] = await Promise.all([import("./passwordEstimator"), loadLists()]);
+        assertPasswordLists(lists);
+        return createEstimator(lists);
+      } catch (err) {
+        throw new IndieError(
+          "password_check_unavailable",
+          isIndieError(err, "password_check_unavailable") ? err.message : "The password check could not load its word lists.",
+          { cause: err },
+        );
+      }
+    })();
+    estimator = attempt;
+    attempt.then(
+      () => {
+        if (estimator === attempt) state = "ready";
+      },
+      () => {
+        if (estimator === attempt) {
+          estimator = null;
+          state = "failed";
+        }
+      },
+    );
+    return attempt;
+  }
+
   return {
-    score: result.score,
-    acceptable: !tooShort && result.score >= MIN_PASSWORD_SCORE,
-    warning: result.feedback.warning ?? "",
-    suggestions,
-    crackTime: result.crackTimes.offlineSlowHashingXPerSecond.display,
+    get state() {
+      return state;
+    },
+    async load() {
+      await start();
+    },
+    async check(password, userInputs = []) {
+      const zxcvbn = await start();
+      const result = zxcvbn.check(password, userInputs);
+      const tooShort = password.length < MIN_PASSWORD_LENGTH;
+      const suggestions = [...result.feedback.suggestions];
+      if (tooShort) suggestions.unshift(`Use at least ${MIN_PASSWORD_LENGTH} characters.`);
+      return {
+        score: result.score,
+        acceptable: !tooShort && result.score >= MIN_PASSWORD_SCORE,
+        warning: result.feedback.warning ?? "",
+        suggestions,
+        crackTime: result.crackTimes.offlineSlowHashingXPerSecond.display,
+      };
+    },
   };
 }

@@ -5,14 +5,18 @@
 //
 // Prints the size of every JavaScript file it emits, gzipped, and fails when their
 // total goes over the budget (100 KiB gzipped): every entry point and every lazy
-// chunk counts, the Argon2id worker and the password dictionaries included. The
-// dictionaries fit because scripts/password-lists.mjs cuts the zxcvbn-ts lists.
+// chunk counts, the Argon2id worker and the password estimator included.
+//
+// The password checker's word lists are not JavaScript: scripts/password-lists.mjs
+// makes them a JSON data file, written here as password-lists.<content hash>.json
+// and fetched by the app only where a password is chosen (web/passwordChecker.ts,
+// which gets its URL through esbuild's `define`). Its size is printed, not budgeted.
 import { build } from "esbuild";
 import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
-import { passwordListsEsbuildPlugin } from "./password-lists.mjs";
+import { passwordListsAsset } from "./password-lists.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const finalDir = join(root, "dist", "web");
@@ -36,6 +40,7 @@ function upToDate() {
     return false;
   }
   if (!Array.isArray(report.inputs) || typeof report.builtAtMs !== "number" || typeof report.totalJsGzipBytes !== "number") return false;
+  if (typeof report.passwordLists?.file !== "string" || !existsSync(join(finalDir, report.passwordLists.file))) return false;
   const inputs = [
     ...report.inputs,
     ...STATIC_FILES.map((f) => join("web", f)),
@@ -52,7 +57,10 @@ function upToDate() {
 
 if (upToDate()) {
   const report = JSON.parse(readFileSync(reportPath, "utf8"));
-  if (!quiet) console.log(`[build-web] dist/web is up to date (all JavaScript ${(report.totalJsGzipBytes / 1024).toFixed(1)} KiB gzipped)`);
+  if (!quiet) {
+    const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
+    console.log(`[build-web] dist/web is up to date (all JavaScript ${kib(report.totalJsGzipBytes)} gzipped; password lists data ${kib(report.passwordLists.gzip)} gzipped)`);
+  }
   process.exit(0);
 }
 
@@ -82,6 +90,10 @@ const zodShakeable = {
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });
 
+// The password lists' data file, first: its name goes into the app's code.
+const passwordLists = passwordListsAsset();
+writeFileSync(join(outdir, passwordLists.fileName), passwordLists.contents);
+
 const result = await build({
   absWorkingDir: root,
   entryPoints: { app: "web/app.ts", contact: "web/contact.ts", "kdf-worker": "web/kdf-worker.ts" },
@@ -98,13 +110,14 @@ const result = await build({
   metafile: true,
   legalComments: "none",
   logLevel: "warning",
-  plugins: [zodShakeable, passwordListsEsbuildPlugin()],
+  define: { __PASSWORD_LISTS_URL__: JSON.stringify(`/${passwordLists.fileName}`) },
+  plugins: [zodShakeable],
 });
 
 for (const file of STATIC_FILES) cpSync(join(root, "web", file), join(outdir, file));
 
 // Sizes: every .js file esbuild wrote, entry points and lazy chunks alike. The
-// metafile says which chunk holds the password dictionaries, for the report only.
+// metafile says which chunk holds the password estimator, for the report only.
 const rows = [];
 for (const [file, output] of Object.entries(result.metafile.outputs)) {
   if (!file.endsWith(".js")) continue;
@@ -113,7 +126,7 @@ for (const [file, output] of Object.entries(result.metafile.outputs)) {
     file: relative(outdir, join(root, file)),
     raw: bytes.length,
     gzip: gzipSync(bytes, { level: 9 }).length,
-    dictionary: Object.keys(output.inputs).some((input) => input.includes("password-lists")),
+    estimator: Object.keys(output.inputs).some((input) => input.includes("@zxcvbn-ts/core")),
   });
 }
 rows.sort((a, b) => b.gzip - a.gzip);
@@ -121,9 +134,15 @@ const totalGzip = rows.reduce((s, r) => s + r.gzip, 0);
 const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
 
 if (!quiet) {
-  for (const r of rows) console.log(`[build-web] ${r.file.padEnd(40)} ${kib(r.raw).padStart(10)} ${kib(r.gzip).padStart(10)} gz${r.dictionary ? "  (password dictionaries)" : ""}`);
+  for (const r of rows) console.log(`[build-web] ${r.file.padEnd(40)} ${kib(r.raw).padStart(10)} ${kib(r.gzip).padStart(10)} gz${r.estimator ? "  (password estimator)" : ""}`);
 }
 console.log(`[build-web] all JavaScript: ${kib(totalGzip)} gzipped in ${rows.length} files (budget ${kib(BUDGET_BYTES)})`);
+const listsBytes = Buffer.from(passwordLists.contents);
+const listsReport = { file: passwordLists.fileName, raw: listsBytes.length, gzip: gzipSync(listsBytes, { level: 9 }).length };
+console.log(
+  `[build-web] password lists (data, not in the JavaScript budget; fetched on the claim and change-password screens): ` +
+    `${listsReport.file}, ${kib(listsReport.raw)}, ${kib(listsReport.gzip)} gzipped`,
+);
 if (totalGzip > BUDGET_BYTES) {
   rmSync(outdir, { recursive: true, force: true });
   console.error(`[build-web] over budget by ${kib(totalGzip - BUDGET_BYTES)}`);
@@ -149,8 +168,8 @@ for (let attempt = 0; ; attempt++) {
   }
 }
 
-// Files only: the generated password-lists module is not one (its inputs are
-// scripts/password-lists.mjs and the zxcvbn-ts packages, in package-lock.json).
+// Files only. The password lists' inputs are scripts/password-lists.mjs and the
+// zxcvbn-ts packages (package-lock.json), which upToDate() checks by name.
 const inputs = Object.keys(result.metafile.inputs).filter((input) => !input.startsWith("<") && existsSync(join(root, input)));
-const report = { builtAtMs, budgetBytes: BUDGET_BYTES, totalJsGzipBytes: totalGzip, files: rows, inputs };
+const report = { builtAtMs, budgetBytes: BUDGET_BYTES, totalJsGzipBytes: totalGzip, files: rows, passwordLists: listsReport, inputs };
 writeFileSync(reportPath, JSON.stringify(report, null, 2) + "\n");

@@ -26,6 +26,14 @@ const BEARER_PATH = /^\/(api\/|auth\/reauth$)/;
 /** Paths that belong to the protocol: never served from the web app's assets. */
 const API_PATH = /^\/(api|auth|\.well-known|messages|actor|inbox)(\/|$)/;
 
+/**
+ * Web app files whose names carry a hash of their content (scripts/build-web.mjs):
+ * esbuild's lazy chunks and the password lists' data file. A new build gives them
+ * new names, so they can be cached for a year; everything else keeps the assets'
+ * default (revalidate every time), since the pages and entry points keep their names.
+ */
+export const IMMUTABLE_ASSET_PATH = /^\/(chunks\/[\w-]+-[A-Z0-9]{8}\.js|password-lists\.[0-9a-f]{16}\.json)$/;
+
 export function createApp() {
   const app = new Hono<AppEnv>();
 
@@ -60,7 +68,11 @@ export function createApp() {
     // security headers middleware can add its headers to it.
     if ((c.req.method === "GET" || c.req.method === "HEAD") && c.env.ASSETS && !API_PATH.test(c.req.path)) {
       const asset = await c.env.ASSETS.fetch(c.req.raw);
-      if (asset.status !== 404) return new Response(asset.body, asset);
+      if (asset.status !== 404) {
+        const res = new Response(asset.body, asset);
+        if (res.status === 200 && IMMUTABLE_ASSET_PATH.test(c.req.path)) res.headers.set("Cache-Control", "public, max-age=31536000, immutable");
+        return res;
+      }
     }
     return c.json({ error: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` }, 404);
   });

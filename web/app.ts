@@ -11,6 +11,7 @@ import "./zodConfig";
 import { OwnerClient } from "../client/owner";
 import { workerArgon2Runner } from "../client/escrow/worker";
 import { webAssemblyAvailable } from "../client/escrow/kdf";
+import { passwordChecker } from "./passwordChecker";
 import type { AppContext, Screen } from "./context";
 import { focusHeading, h, replaceChildren } from "./ui/dom";
 import { describeError } from "./ui/messages";
@@ -39,11 +40,14 @@ const client = new OwnerClient({
   origin: location.origin,
   // Argon2id runs in a worker so the page (and its progress) stays responsive.
   argon2Runner: workerArgon2Runner("/kdf-worker.js"),
+  // The same checker as the strength meter's, so the word lists load once.
+  passwordChecker,
 });
 
 let current: Screen | null = null;
 const ctx: AppContext = {
   client,
+  passwordChecker,
   twoFactorOn: false,
   restart: (text) => void start(text),
   go: (route) => {

@@ -1,8 +1,11 @@
 import type { OwnerClient } from "../client/owner";
+import type { PasswordChecker } from "../client/password";
 
 /** What every screen gets: the SDK client and a way to move on. */
 export interface AppContext {
   client: OwnerClient;
+  /** Checks new passwords; its word lists load on first use (web/passwordChecker.ts). */
+  passwordChecker: PasswordChecker;
   /** Re-decides which screen to show (after claim, unlock, login, logout). */
   restart(notice?: string): void;
   /** Shows a logged-in screen by its route name. */

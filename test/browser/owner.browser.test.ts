@@ -40,16 +40,57 @@ const url = (path = "/") => server.url + path;
 describe("the owner's journey", () => {
   it("claims the instance, refusing a weak password first", async () => {
     const page = await newPage(laptop, "laptop");
+    // The password check's word lists are a data file fetched by the claim screen.
+    // While it cannot be fetched, no password is accepted, even a strong one.
+    const listsFile = "**/password-lists.*.json";
+    let refused = 0;
+    await page.route(listsFile, (route) => {
+      refused++;
+      return route.abort("failed");
+    });
     const response = await page.goto(url());
     expect(response!.headers()["content-security-policy"]).toContain("script-src 'self' 'wasm-unsafe-eval'");
+    expect(response!.headers()["content-security-policy"]).toContain("connect-src 'self'");
     await page.getByRole("heading", { name: "Claim this instance" }).waitFor();
     await page.getByLabel("Setup code").fill(server.setupCode);
+    const strength = page.locator(".strength-text");
+    const retry = page.getByRole("button", { name: "Try again" });
+    await expect.poll(() => strength.textContent()).toMatch(/could not load its word lists/);
+    await retry.waitFor();
+    await page.getByLabel("Password", { exact: true }).fill(OWNER_PASSWORD);
+    await page.getByLabel("Confirm password").fill(OWNER_PASSWORD);
+    // Typing makes the meter try again (after its 120 ms pause); let that attempt fail first.
+    await expect.poll(() => refused).toBe(2);
+    await retry.waitFor();
+    await page.getByRole("button", { name: "Claim this instance" }).click();
+    await expect.poll(() => page.getByRole("alert").first().textContent()).toMatch(/could not load its word lists, so no password can be accepted/);
+    expect(refused).toBe(3);
+    await retry.waitFor();
+    expect(page.errors.every((e) => /Failed to load resource: net::ERR_FAILED/.test(e))).toBe(true);
+    page.errors.length = 0;
+
+    // Back online: "Try again" fetches the file, served with a year-long cache.
+    await page.unroute(listsFile);
+    const [lists] = await Promise.all([
+      page.waitForResponse((res) => /\/password-lists\.[0-9a-f]{16}\.json$/.test(res.url())),
+      retry.click(),
+    ]);
+    expect(lists.status()).toBe(200);
+    expect(lists.headers()["cache-control"]).toBe("public, max-age=31536000, immutable");
+    await expect.poll(() => strength.textContent()).toMatch(/^(Strong|Very strong): /);
+    expect(await retry.isHidden()).toBe(true);
 
     await page.getByLabel("Password", { exact: true }).fill("password1234");
     await page.getByLabel("Confirm password").fill("password1234");
     await page.getByRole("button", { name: "Claim this instance" }).click();
     await expect.poll(() => page.getByRole("alert").first().textContent()).toMatch(/too easy to guess/);
     await docShot(page, "claim");
+
+    // A leaked password of 12 characters (rank 6,440), which only the whole list has.
+    await page.getByLabel("Password", { exact: true }).fill("sonyericsson");
+    await page.getByLabel("Confirm password").fill("sonyericsson");
+    await page.getByRole("button", { name: "Claim this instance" }).click();
+    await expect.poll(() => page.getByRole("alert").first().textContent()).toMatch(/too easy to guess\. This is a commonly used password/);
 
     await page.getByLabel("Password", { exact: true }).fill(OWNER_PASSWORD);
     await page.getByLabel("Confirm password").fill(OWNER_PASSWORD);

@@ -31,6 +31,35 @@ describe("web app assets", () => {
     await js.arrayBuffer();
   });
 
+  it("serves the password lists' data file as JSON with a year-long immutable cache, and the hashed chunks too", async () => {
+    const app = await (await get("/app.js")).text();
+    const listsPath = app.match(/\/password-lists\.[0-9a-f]{16}\.json/)?.[0];
+    expect(listsPath, "the app names its password lists file").toBeDefined();
+    const lists = await get(listsPath!);
+    expect(lists.status).toBe(200);
+    expect(lists.headers.get("content-type")).toMatch(/^application\/json/);
+    expect(lists.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+    expect(lists.headers.get("content-security-policy")).toContain("connect-src 'self'");
+    const file = (await lists.json()) as { format: number; lists: Record<string, string> };
+    expect(file.format).toBe(1);
+    expect(Object.keys(file.lists).sort()).toEqual(["commonWords", "diceware", "firstnames", "passwords"]);
+
+    const chunk = app.match(/\.\/chunks\/[\w-]+-[A-Z0-9]{8}\.js/)?.[0];
+    expect(chunk, "app.js imports a hashed chunk").toBeDefined();
+    const chunkRes = await get(chunk!.slice(1));
+    expect(chunkRes.status).toBe(200);
+    expect(chunkRes.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+    await chunkRes.arrayBuffer();
+
+    // Names that do not change with their content are revalidated as before.
+    const entry = await get("/app.js");
+    expect(entry.headers.get("cache-control") ?? "").not.toMatch(/immutable/);
+    await entry.arrayBuffer();
+    const other = await get("/password-lists.0000000000000000.json");
+    expect(other.status).toBe(404);
+    await other.arrayBuffer();
+  });
+
   it("keeps JSON 404s for unknown files and for API paths", async () => {
     for (const path of ["/no-such-page.js", "/api/nope", "/auth/nope", "/.well-known/nope", "/messages/nope"]) {
       const res = await get(path);

@@ -7,7 +7,7 @@ import type { Progress } from "../../client/owner";
 
 export function claimScreen(ctx: AppContext): Screen {
   const code = field("Setup code", { type: "text", autocomplete: "off", spellcheck: "false", required: true }, "Printed by the command that started this instance (npm run dev or the deploy command).");
-  const password = newPasswordInput("Password", [location.hostname]);
+  const password = newPasswordInput(ctx.passwordChecker, "Password", [location.hostname]);
   const device = field("Name of this device", { type: "text", value: defaultDeviceName(), maxlength: 100 }, "Shown in your list of sessions.");
   const { form } = actionForm([code.wrapper, ...password.nodes, device.wrapper], {
     submit: "Claim this instance",

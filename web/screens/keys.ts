@@ -44,7 +44,7 @@ export function keysScreen(ctx: AppContext): Screen {
 
   // --- change password ---
   const oldPw = field("Current password", { type: "password", autocomplete: "current-password", required: true });
-  const newPw = newPasswordInput("New password", [location.hostname]);
+  const newPw = newPasswordInput(ctx.passwordChecker, "New password", [location.hostname]);
   const pwFactor = factorInput({ label: "Authentication code" });
   const { form: pwForm } = actionForm(
     [

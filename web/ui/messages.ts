@@ -26,6 +26,8 @@ export function describeError(err: unknown): string {
       return "The server could not be reached. Check your connection and try again.";
     case "weak_password":
       return `That password is too easy to guess. ${err.message}`;
+    case "password_check_unavailable":
+      return "The password check could not load its word lists, so no password can be accepted yet. Check your connection and try again.";
     case "already_claimed":
       return "This instance already has an owner.";
     case "version_conflict":
