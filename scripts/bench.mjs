@@ -196,6 +196,15 @@ async function benchLogins(server, owner) {
   return m.summary();
 }
 
+async function benchChallenges(server, owner) {
+  const device = owner.device();
+  const call = () => device.challenge();
+  if (WARMUP > 0) await runConcurrently(WARMUP, CONCURRENCY, call);
+  const m = new Measurement();
+  await m.span(server, REQUESTS, CONCURRENCY, call);
+  return m.summary();
+}
+
 async function benchRefreshes(server, sessions) {
   const refresh = (_i, worker) => sessions[worker].refresh();
   if (WARMUP > 0) await runConcurrently(WARMUP, CONCURRENCY, refresh);
@@ -335,6 +344,8 @@ async function main() {
     rows.push({ label: `API: \`GET /api/sessions\` (${CONCURRENCY + 1} sessions listed)`, result: await benchApi(server, sessions) });
     console.error(`[bench] refresh: POST /auth/refresh x ${REQUESTS}`);
     rows.push({ label: `Refresh: \`POST /auth/refresh\` (rotating, ${CONCURRENCY} sessions)`, result: await benchRefreshes(server, sessions) });
+    console.error(`[bench] challenge: POST /auth/challenge x ${REQUESTS}`);
+    rows.push({ label: "Challenge: `POST /auth/challenge`", result: await benchChallenges(server, owner) });
     console.error(`[bench] login: POST /auth/login x ${REQUESTS}`);
     rows.push({ label: "Login: `POST /auth/login` only (challenge fetched beforehand)", result: await benchLogins(server, owner) });
 
