@@ -4,6 +4,7 @@
  * digest), and a stand-in for the network that serves its actor document.
  * Runtime-neutral (WebCrypto only).
  */
+import { afterEach, beforeEach, vi } from "vitest";
 import { encodeBase64, formatSignatureHeader } from "../../src/domain/httpSignatures";
 import { derToPem } from "../../src/lib/federationKey";
 
@@ -159,5 +160,24 @@ export async function signedPost9421(
       signature: `sig1=:${encodeBase64(signature)}:`,
     },
     body: options.tamperBody ?? body,
+  });
+}
+
+/**
+ * Sends every outgoing fetch of the calling test file to a FakeFediverse, a fresh one
+ * for each test. Call it at the top level of the file; the handle it returns always
+ * stands for the current test's fediverse.
+ */
+export function useFakeFediverse(): FakeFediverse {
+  let current = new FakeFediverse();
+  beforeEach(() => {
+    current = new FakeFediverse();
+    vi.spyOn(globalThis, "fetch").mockImplementation(current.fetch);
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+  return new Proxy({} as FakeFediverse, {
+    get: (_target, prop) => Reflect.get(current, prop, current),
   });
 }

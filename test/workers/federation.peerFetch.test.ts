@@ -4,9 +4,9 @@
  * streams a chunked body with no Content-Length cannot make the Worker buffer it.
  * Peers are fake (stubbed outbound fetch, no network).
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { resolveRecipient } from "../../src/services/federationDelivery";
-import { FakeFediverse, makePeer, signedPost, type Peer } from "../helpers/federation";
+import { makePeer, useFakeFediverse, signedPost, type Peer } from "../helpers/federation";
 import { json } from "../helpers/owner";
 import { fetchWithVars, TEST_ORIGIN } from "../helpers/workers";
 
@@ -74,14 +74,7 @@ function paddedTo(doc: Record<string, unknown>, size: number): Uint8Array {
 
 const follow = (peer: Peer) => ({ type: "Follow", actor: peer.actorId, object: SELF_ACTOR });
 
-let net: FakeFediverse;
-beforeEach(() => {
-  net = new FakeFediverse();
-  vi.spyOn(globalThis, "fetch").mockImplementation(net.fetch);
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-});
+const net = useFakeFediverse();
 
 describe("POST /inbox with a key document that is too large", () => {
   it("refuses a chunked key document with no Content-Length (401, as for a declared one), cancelling it past 256 KiB", async () => {

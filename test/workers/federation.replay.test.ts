@@ -7,10 +7,10 @@
  * outbound fetch serves their documents): no network.
  */
 import { env } from "cloudflare:test";
-import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ACTIVITY_DEDUP_TTL_MS, ACTIVITY_LEASE_MS, signatureReplayExpiry } from "../../src/domain/inboxReplay";
 import { InboxReplayStore } from "../../src/durable/inboxReplays";
-import { FakeFediverse, makePeer, signedPost, signedPost9421, type Peer } from "../helpers/federation";
+import { makePeer, useFakeFediverse, signedPost, signedPost9421, type Peer } from "../helpers/federation";
 import { publishedEncryptionKey, sealMessage, type EncJwk } from "../helpers/messages";
 import { json } from "../helpers/owner";
 import { claimedOwner, fetchWithVars, inInstance, selfFetch, TEST_ORIGIN } from "../helpers/workers";
@@ -19,14 +19,7 @@ const INBOX = `${TEST_ORIGIN}/inbox`;
 const SELF_ACTOR = `${TEST_ORIGIN}/actor`;
 const worker = fetchWithVars({});
 
-let net: FakeFediverse;
-beforeEach(() => {
-  net = new FakeFediverse();
-  vi.spyOn(globalThis, "fetch").mockImplementation(net.fetch);
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-});
+const net = useFakeFediverse();
 
 const encryptedCreate = (peer: Peer, jwe: string, id = `${peer.actorId}/activities/${crypto.randomUUID()}`) => ({
   "@context": "https://www.w3.org/ns/activitystreams",

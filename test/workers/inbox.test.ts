@@ -3,8 +3,8 @@
  * the test whose documents the stubbed outbound fetch serves (no network).
  */
 import { env, SELF } from "cloudflare:test";
-import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { FakeFediverse, makePeer, signedPost, signedPost9421, type Peer } from "../helpers/federation";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { makePeer, useFakeFediverse, signedPost, signedPost9421, type Peer } from "../helpers/federation";
 import { FrameQueue, openMessage, publishedEncryptionKey, sealMessage, type EncJwk, type StoredMessage } from "../helpers/messages";
 import { json, type OwnerClient } from "../helpers/owner";
 import { claimedOwner, fetchWithVars, selfFetch, TEST_ORIGIN } from "../helpers/workers";
@@ -14,14 +14,7 @@ const SELF_ACTOR = `${TEST_ORIGIN}/actor`;
 const worker = fetchWithVars({});
 type Page = { messages: StoredMessage[]; next: number | null };
 
-let net: FakeFediverse;
-beforeEach(() => {
-  net = new FakeFediverse();
-  vi.spyOn(globalThis, "fetch").mockImplementation(net.fetch);
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-});
+const net = useFakeFediverse();
 
 const encryptedCreate = (peer: Peer, jwe: string) => ({
   "@context": "https://www.w3.org/ns/activitystreams",
