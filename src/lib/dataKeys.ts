@@ -9,6 +9,7 @@
  * Derived once per isolate.
  */
 import { base64urlDecode, base64urlEncode, utf8 } from "./bytes";
+import { importSecretOnce } from "./importOnce";
 
 export interface DataKeys {
   totpSecretKey: CryptoKey;
@@ -16,18 +17,7 @@ export interface DataKeys {
 }
 
 const HKDF_SALT = "indienet/data-key/v1";
-const cache = new Map<string, Promise<DataKeys>>();
-
-export function loadDataKeys(secret: string | undefined): Promise<DataKeys> {
-  if (!secret) return Promise.reject(new Error("DATA_KEY is not set: run `npm run dev` or `npm run deploy`"));
-  let hit = cache.get(secret);
-  if (!hit) {
-    hit = deriveDataKeys(secret);
-    hit.catch(() => cache.delete(secret));
-    cache.set(secret, hit);
-  }
-  return hit;
-}
+export const loadDataKeys = importSecretOnce("DATA_KEY", deriveDataKeys);
 
 async function deriveDataKeys(secret: string): Promise<DataKeys> {
   const raw = base64urlDecode(secret);

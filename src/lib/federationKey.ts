@@ -4,6 +4,7 @@
  * half is published in /actor. Imported once per isolate, like the instance key:
  * an RSA import parses a 1 KiB DER and would waste CPU on every request.
  */
+import { importSecretOnce } from "./importOnce";
 
 export interface FederationKey {
   /** RSASSA-PKCS1-v1_5 / SHA-256: `rsa-sha256` in draft-cavage. */
@@ -15,20 +16,7 @@ export interface FederationKey {
 
 export const RSA_SHA256 = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" } as const;
 
-const cache = new Map<string, Promise<FederationKey>>();
-
-export function loadFederationKey(secret: string | undefined): Promise<FederationKey> {
-  if (!secret) {
-    return Promise.reject(new Error("FEDERATION_KEY is not set: run `npm run dev` or `npm run deploy`"));
-  }
-  let hit = cache.get(secret);
-  if (!hit) {
-    hit = importFederationKey(secret);
-    hit.catch(() => cache.delete(secret));
-    cache.set(secret, hit);
-  }
-  return hit;
-}
+export const loadFederationKey = importSecretOnce("FEDERATION_KEY", importFederationKey);
 
 /** PEM (any label) → DER bytes; null if it is not one base64 PEM block. */
 export function pemToDer(pem: string, label: string): Uint8Array<ArrayBuffer> | null {

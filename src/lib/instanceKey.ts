@@ -4,6 +4,7 @@
  * verifies a JWT, and re-importing the key each time would waste CPU.
  */
 import { calculateJwkThumbprint, importJWK, type JWK } from "jose";
+import { importSecretOnce } from "./importOnce";
 
 export interface InstanceKey {
   kid: string;
@@ -11,20 +12,7 @@ export interface InstanceKey {
   publicKey: CryptoKey;
 }
 
-const cache = new Map<string, Promise<InstanceKey>>();
-
-export function loadInstanceKey(secret: string | undefined): Promise<InstanceKey> {
-  if (!secret) {
-    return Promise.reject(new Error("INSTANCE_SIGNING_KEY is not set: run `npm run dev` or `npm run deploy`"));
-  }
-  let hit = cache.get(secret);
-  if (!hit) {
-    hit = importInstanceKey(secret);
-    hit.catch(() => cache.delete(secret));
-    cache.set(secret, hit);
-  }
-  return hit;
-}
+export const loadInstanceKey = importSecretOnce("INSTANCE_SIGNING_KEY", importInstanceKey);
 
 async function importInstanceKey(secret: string): Promise<InstanceKey> {
   const jwk = JSON.parse(secret) as JWK;

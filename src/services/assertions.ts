@@ -9,21 +9,15 @@ import { importJWK } from "jose";
 import { AssertionError, readAssertionNonce, verifyAssertion } from "../domain/assertion";
 import { ApiError } from "../errors";
 import { instanceStub } from "../http/instance";
+import { importOnce } from "../lib/importOnce";
 import type { AppEnv } from "../http/types";
 import type { PublicKeys } from "../schemas/api";
 
-const keyCache = new Map<string, Promise<CryptoKey>>();
-
 /** Owner signing keys, imported once per isolate and kid (a kid is a thumbprint). */
-function importSigningKey(jwk: PublicKeys["sig"]): Promise<CryptoKey> {
-  let hit = keyCache.get(jwk.kid);
-  if (!hit) {
-    hit = importJWK({ kty: jwk.kty, crv: jwk.crv, x: jwk.x }, "Ed25519") as Promise<CryptoKey>;
-    hit.catch(() => keyCache.delete(jwk.kid));
-    keyCache.set(jwk.kid, hit);
-  }
-  return hit;
-}
+const importSigningKey = importOnce(
+  (jwk: PublicKeys["sig"]) => jwk.kid,
+  (jwk) => importJWK({ kty: jwk.kty, crv: jwk.crv, x: jwk.x }, "Ed25519") as Promise<CryptoKey>,
+);
 
 export async function checkAssertion(
   c: Context<AppEnv>,
