@@ -6,6 +6,7 @@ import type { InstanceDO } from "../../src/durable/instance";
 import worker from "../../src/index";
 import { loadInstanceKey } from "../../src/lib/instanceKey";
 import { TEST_ORIGIN, TEST_SETUP_CODE } from "./constants";
+import { FrameQueue } from "./messages";
 import { OwnerClient, type Fetcher } from "./owner";
 
 export { TEST_ORIGIN, TEST_SETUP_CODE };
@@ -58,4 +59,25 @@ export async function ageLogin(client: OwnerClient, ageS: number): Promise<void>
     nowMs: Date.now(),
   });
   client.accessToken = minted.accessToken;
+}
+
+/**
+ * Opens the live channel (/api/ws) with `token`, the way the browser does (subprotocols
+ * `indie.v1, bearer.<token>`), and feeds its frames and close into a FrameQueue.
+ * Throws unless the upgrade succeeds.
+ */
+export async function connectLive(
+  token: string | undefined,
+  extraHeaders: Record<string, string> = {},
+): Promise<{ ws: WebSocket; frames: FrameQueue; response: Response }> {
+  const response = await SELF.fetch(`${TEST_ORIGIN}/api/ws`, {
+    headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": `indie.v1, bearer.${token}`, ...extraHeaders },
+  });
+  if (response.status !== 101 || !response.webSocket) throw new Error(`upgrade: ${response.status} ${await response.text()}`);
+  const ws = response.webSocket;
+  const frames = new FrameQueue();
+  ws.addEventListener("message", (e) => frames.push(typeof e.data === "string" ? e.data : "<binary>"));
+  ws.addEventListener("close", (e) => frames.closed(e.code, e.reason));
+  ws.accept();
+  return { ws, frames, response };
 }

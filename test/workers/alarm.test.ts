@@ -16,7 +16,7 @@ import type { SocketGrant } from "../../src/domain/liveChannel";
 import { FakeFediverse, makePeer, type Peer } from "../helpers/federation";
 import { FrameQueue, sealMessage, type EncJwk } from "../helpers/messages";
 import { json, makeKeyPair, type OwnerClient } from "../helpers/owner";
-import { claimedOwner, inInstance, selfFetch, TEST_ORIGIN } from "../helpers/workers";
+import { claimedOwner, connectLive, inInstance } from "../helpers/workers";
 
 interface Socket {
   ws: WebSocket;
@@ -61,16 +61,7 @@ afterEach(() => {
 async function openSocket(): Promise<Socket> {
   const device = owner.device();
   expect((await device.login()).status).toBe(200);
-  const response = await selfFetch(
-    new Request(`${TEST_ORIGIN}/api/ws`, {
-      headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": `indie.v1, bearer.${device.accessToken}` },
-    }),
-  );
-  const ws = response.webSocket!;
-  const frames = new FrameQueue();
-  ws.addEventListener("message", (e) => frames.push(typeof e.data === "string" ? e.data : "<binary>"));
-  ws.addEventListener("close", (e) => frames.closed(e.code, e.reason));
-  ws.accept();
+  const { ws, frames } = await connectLive(device.accessToken);
   const hello = await frames.expect("hello");
   return { ws, frames, hello, sessionId: device.sessionId! };
 }

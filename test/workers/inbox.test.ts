@@ -2,12 +2,12 @@
  * PROTOCOL.md §11, POST /inbox, inside workerd. Peers are fake: RSA actors made in
  * the test whose documents the stubbed outbound fetch serves (no network).
  */
-import { env, SELF } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { makePeer, useFakeFediverse, signedPost, signedPost9421, type Peer } from "../helpers/federation";
-import { FrameQueue, openMessage, publishedEncryptionKey, sealMessage, type EncJwk, type StoredMessage } from "../helpers/messages";
+import { openMessage, publishedEncryptionKey, sealMessage, type EncJwk, type StoredMessage } from "../helpers/messages";
 import { json, type OwnerClient } from "../helpers/owner";
-import { claimedOwner, fetchWithVars, selfFetch, TEST_ORIGIN } from "../helpers/workers";
+import { claimedOwner, connectLive, fetchWithVars, selfFetch, TEST_ORIGIN } from "../helpers/workers";
 
 const INBOX = `${TEST_ORIGIN}/inbox`;
 const SELF_ACTOR = `${TEST_ORIGIN}/actor`;
@@ -271,13 +271,7 @@ describe("POST /inbox", () => {
   });
 
   it("pushes an inbox message to the owner's open socket like POST /messages", async () => {
-    const response = await SELF.fetch(`${TEST_ORIGIN}/api/ws`, {
-      headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": `indie.v1, bearer.${owner.accessToken}` },
-    });
-    const ws = response.webSocket!;
-    const frames = new FrameQueue();
-    ws.addEventListener("message", (e) => frames.push(typeof e.data === "string" ? e.data : "<binary>"));
-    ws.accept();
+    const { ws, frames } = await connectLive(owner.accessToken);
     await frames.expect("hello");
     const res = await worker(await signedPost(peer, INBOX, encryptedCreate(peer, await sealMessage(key, "live"))));
     const { id } = await json<{ id: number }>(res);

@@ -3,12 +3,11 @@
 // tokens alike, without the unhandled rejection jose would leave behind (workerd
 // reports it, and the run fails with "Unhandled Rejection" even when every test
 // passes).
-import { env, SELF } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { base64url, importJWK, SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
-import { FrameQueue } from "../helpers/messages";
 import { json, type OwnerClient } from "../helpers/owner";
-import { claimedOwner, TEST_ORIGIN } from "../helpers/workers";
+import { claimedOwner, connectLive, TEST_ORIGIN } from "../helpers/workers";
 
 let owner: OwnerClient;
 beforeAll(async () => {
@@ -93,14 +92,7 @@ describe("access tokens", () => {
 
   it("with a crit header or a broken signature end a live socket's re-auth with 4401", async () => {
     for (const token of [await critToken(), `${owner.accessToken}%`]) {
-      const response = await SELF.fetch(`${TEST_ORIGIN}/api/ws`, {
-        headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": `indie.v1, bearer.${owner.accessToken}` },
-      });
-      const ws = response.webSocket!;
-      const frames = new FrameQueue();
-      ws.addEventListener("message", (e) => frames.push(typeof e.data === "string" ? e.data : "<binary>"));
-      ws.addEventListener("close", (e) => frames.closed(e.code, e.reason));
-      ws.accept();
+      const { ws, frames } = await connectLive(owner.accessToken);
       await frames.expect("hello");
       ws.send(JSON.stringify({ type: "auth", accessToken: token }));
       expect(await frames.expect("error")).toMatchObject({ error: "unauthorized" });

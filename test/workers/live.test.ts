@@ -6,31 +6,16 @@
  */
 import { SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { FrameQueue, openMessage, postMessage, publishedEncryptionKey, sealMessage, type EncJwk, type StoredMessage } from "../helpers/messages";
+import { openMessage, postMessage, publishedEncryptionKey, sealMessage, type EncJwk, type StoredMessage } from "../helpers/messages";
 import { json, type OwnerClient } from "../helpers/owner";
 import { enrolTotp } from "../helpers/twoFactor";
 import type { SocketGrant } from "../../src/domain/liveChannel";
-import { claimedOwner, inInstance, selfFetch, TEST_ORIGIN } from "../helpers/workers";
+import { claimedOwner, connectLive, inInstance, selfFetch, TEST_ORIGIN } from "../helpers/workers";
 
-interface Socket {
-  ws: WebSocket;
-  frames: FrameQueue;
-  response: Response;
-}
+type Socket = Awaited<ReturnType<typeof connectLive>>;
 
 function upgradeHeaders(protocols: string | null, extra: Record<string, string> = {}): Record<string, string> {
   return { Upgrade: "websocket", ...(protocols === null ? {} : { "Sec-WebSocket-Protocol": protocols }), ...extra };
-}
-
-async function connect(token: string | undefined, extra: Record<string, string> = {}): Promise<Socket> {
-  const response = await SELF.fetch(`${TEST_ORIGIN}/api/ws`, { headers: upgradeHeaders(`indie.v1, bearer.${token}`, extra) });
-  if (response.status !== 101 || !response.webSocket) throw new Error(`upgrade: ${response.status} ${await response.text()}`);
-  const ws = response.webSocket;
-  const frames = new FrameQueue();
-  ws.addEventListener("message", (e) => frames.push(typeof e.data === "string" ? e.data : "<binary>"));
-  ws.addEventListener("close", (e) => frames.closed(e.code, e.reason));
-  ws.accept();
-  return { ws, frames, response };
 }
 
 let owner: OwnerClient;
@@ -42,7 +27,7 @@ beforeAll(async () => {
 
 describe("opening the live channel", () => {
   it("answers 101 selecting indie.v1 and says hello with the session and the token's expiry", async () => {
-    const { frames, response, ws } = await connect(owner.accessToken);
+    const { frames, response, ws } = await connectLive(owner.accessToken);
     expect(response.headers.get("sec-websocket-protocol")).toBe("indie.v1");
     const hello = await frames.expect("hello");
     expect(hello).toEqual({ type: "hello", sessionId: owner.sessionId, expiresAt: expect.any(Number) });
@@ -78,7 +63,7 @@ describe("opening the live channel", () => {
     expect(noProtocol.status).toBe(400);
     const plain = await SELF.fetch(`${TEST_ORIGIN}/api/ws`, { headers: { authorization: `Bearer ${owner.accessToken}` } });
     expect(plain.status).toBe(400);
-    const same = await connect(owner.accessToken, { origin: TEST_ORIGIN });
+    const same = await connectLive(owner.accessToken, { origin: TEST_ORIGIN });
     await same.frames.expect("hello");
     same.ws.close(1000);
   });
@@ -86,7 +71,7 @@ describe("opening the live channel", () => {
 
 describe("pushing messages", () => {
   it("pushes a stored message; the owner decrypts it and finds the same message in GET /api/messages", async () => {
-    const { frames, ws } = await connect(owner.accessToken);
+    const { frames, ws } = await connectLive(owner.accessToken);
     await frames.expect("hello");
     const jwe = await sealMessage(key, "live hello");
     const { id } = await json<{ id: number }>(await postMessage(selfFetch, TEST_ORIGIN, { jwe, from: "a friend" }));
@@ -100,10 +85,10 @@ describe("pushing messages", () => {
   });
 
   it("pushes concurrent messages to every socket exactly once, in id order", async () => {
-    const a = await connect(owner.accessToken);
+    const a = await connectLive(owner.accessToken);
     const other = owner.device();
     await other.login();
-    const b = await connect(other.accessToken);
+    const b = await connectLive(other.accessToken);
     await a.frames.expect("hello");
     await b.frames.expect("hello");
     const posted = await Promise.all(
@@ -130,7 +115,7 @@ describe("client frames", () => {
   it("re-authenticates with a fresh token of the same session: authed with the new expiry", async () => {
     const device = owner.device();
     await device.login();
-    const { frames, ws } = await connect(device.accessToken);
+    const { frames, ws } = await connectLive(device.accessToken);
     await frames.expect("hello");
     await new Promise((r) => setTimeout(r, 1100)); // a new token has a later exp (seconds)
     expect((await device.refresh()).status).toBe(200);
@@ -146,13 +131,13 @@ describe("client frames", () => {
     await mine.login();
     const theirs = owner.device();
     await theirs.login();
-    const s1 = await connect(mine.accessToken);
+    const s1 = await connectLive(mine.accessToken);
     await s1.frames.expect("hello");
     s1.ws.send(JSON.stringify({ type: "auth", accessToken: theirs.accessToken }));
     expect(await s1.frames.expect("error")).toMatchObject({ error: "unauthorized" });
     expect((await s1.frames.close()).code).toBe(4401);
 
-    const s2 = await connect(mine.accessToken);
+    const s2 = await connectLive(mine.accessToken);
     await s2.frames.expect("hello");
     s2.ws.send(JSON.stringify({ type: "auth", accessToken: "not.a.token" }));
     expect(await s2.frames.expect("error")).toMatchObject({ error: "unauthorized" });
@@ -162,7 +147,7 @@ describe("client frames", () => {
   it("refuses a re-auth that arrives after the token expired, before the alarm closed the socket: token_expired + 4401", async () => {
     const device = owner.device();
     await device.login();
-    const { frames, ws } = await connect(device.accessToken);
+    const { frames, ws } = await connectLive(device.accessToken);
     const hello = await frames.expect("hello");
     // The token has expired and the object's alarm has not run yet (it is late, or
     // busy): backdate the socket's expiry rather than wait out a 900 s token.
@@ -182,7 +167,7 @@ describe("client frames", () => {
     expect((await frames.close()).code).toBe(4401);
     expect(frames.pending()).toEqual([]);
     // The client reconnects and catches up from the last id it had: the message is there.
-    const again = await connect(device.accessToken);
+    const again = await connectLive(device.accessToken);
     expect((await again.frames.expect("hello")).expiresAt as number).toBeGreaterThan(hello.expiresAt as number);
     const page = await json<{ messages: StoredMessage[] }>(await device.api("GET", `/api/messages?after=${id - 1}`));
     expect(page.messages.map((m) => m.id)).toEqual([id]);
@@ -190,7 +175,7 @@ describe("client frames", () => {
   });
 
   it("answers a frame it cannot use with an error frame and keeps the socket", async () => {
-    const { frames, ws } = await connect(owner.accessToken);
+    const { frames, ws } = await connectLive(owner.accessToken);
     await frames.expect("hello");
     ws.send("{not json");
     expect(await frames.expect("error")).toMatchObject({ error: "invalid_request" });
@@ -206,7 +191,7 @@ describe("revocation", () => {
   async function openedBy(): Promise<{ device: OwnerClient; socket: Socket }> {
     const device = owner.device();
     await device.login();
-    const socket = await connect(device.accessToken);
+    const socket = await connectLive(device.accessToken);
     await socket.frames.expect("hello");
     return { device, socket };
   }
@@ -218,7 +203,7 @@ describe("revocation", () => {
 
   it("DELETE /api/sessions/:id closes that session's sockets with revoked + 4403 and no others", async () => {
     const victim = await openedBy();
-    const second = await connect(victim.device.accessToken);
+    const second = await connectLive(victim.device.accessToken);
     await second.frames.expect("hello");
     const bystander = await openedBy();
     expect((await owner.api("DELETE", `/api/sessions/${victim.device.sessionId}`)).status).toBe(204);
