@@ -15,6 +15,7 @@ import {
   ACTIVITY_LEASE_MS,
   judgeInboxClaim,
   type ActivityRecord,
+  type InboxClaimVerdict,
 } from "../domain/inboxReplay";
 import { randomToken } from "../lib/bytes";
 
@@ -27,12 +28,8 @@ export interface InboxClaimInput {
   activityHash: string | null;
 }
 
-export type InboxClaim =
-  | { kind: "replayed" }
-  | { kind: "duplicate"; messageId: number | null }
-  | { kind: "in_progress"; retryAfterMs: number }
-  /** `claim` names the activity lease (null when there is no activity id); pass it to finish. */
-  | { kind: "claimed"; claim: string | null };
+/** The pure verdict, with a "claim" carried out: `claim` names the activity lease (null when there is no activity id); pass it to finish. */
+export type InboxClaim = Exclude<InboxClaimVerdict, { kind: "claim" }> | { kind: "claimed"; claim: string | null };
 
 export class InboxReplayStore {
   private readonly sql: SqlStorage;
