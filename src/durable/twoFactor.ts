@@ -205,12 +205,12 @@ export class TwoFactorStore {
         return { mfaTicket: ticket };
       };
     }
-    return this.verify(factor, options.counter, options.sessionId, onSuccess);
+    return await this.verify(factor, options.counter, options.sessionId, onSuccess);
   }
 
   /** Turns 2FA off after a TOTP or backup code: secret, pending secret, codes and tickets go. */
   async disable(factor: { totp: string } | { backupCode: string }, sessionId: string): Promise<FactorResult<object>> {
-    return this.verify(factor, "session", sessionId, (nowMs) => {
+    return await this.verify(factor, "session", sessionId, (nowMs) => {
       this.sql.exec("DELETE FROM totp");
       this.sql.exec("DELETE FROM backup_codes");
       this.sql.exec("DELETE FROM mfa_tickets");
@@ -222,7 +222,7 @@ export class TwoFactorStore {
   /** A new set of backup codes after a TOTP code; the old set stops working in the same write. */
   async regenerateBackupCodes(code: string, sessionId: string): Promise<FactorResult<{ backupCodes: string[] }>> {
     const fresh = await this.prepareBackupCodes(await this.keys());
-    return this.verify({ totp: code }, "session", sessionId, (nowMs) => {
+    return await this.verify({ totp: code }, "session", sessionId, (nowMs) => {
       fresh.store(nowMs);
       this.writeActivity("backup_codes_regenerated", sessionId, null, nowMs);
       return { backupCodes: fresh.codes };
@@ -237,9 +237,9 @@ export class TwoFactorStore {
     sessionId: string | null,
     onSuccess: OnSuccess<T>,
   ): Promise<FactorResult<T>> {
-    if ("totp" in factor) return this.verifyTotp(factor.totp, counter, sessionId, onSuccess);
-    if ("backupCode" in factor) return this.verifyBackupCode(factor.backupCode, counter, sessionId, onSuccess);
-    return this.verifyTicket(factor.mfaTicket, onSuccess);
+    if ("totp" in factor) return await this.verifyTotp(factor.totp, counter, sessionId, onSuccess);
+    if ("backupCode" in factor) return await this.verifyBackupCode(factor.backupCode, counter, sessionId, onSuccess);
+    return await this.verifyTicket(factor.mfaTicket, onSuccess);
   }
 
   private async verifyTotp<T extends object>(

@@ -44,7 +44,7 @@ export interface InboxReplayGuard {
 export function instanceReplayGuard(env: Env): InboxReplayGuard {
   const stub = instanceStub(env);
   return {
-    claim: async (input) => stub.claimInboxDelivery(input),
+    claim: async (input) => await stub.claimInboxDelivery(input),
     finish: async (activityHash, claim, messageId) => {
       await stub.finishInboxActivity(activityHash, claim, messageId);
     },
