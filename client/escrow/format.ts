@@ -1,11 +1,16 @@
 /**
- * The escrow blob, format version 1 (docs/escrow-format.md). The server stores the
- * blob byte for byte and never parses it (PROTOCOL.md §1); this file is the only
- * place that knows its shape.
+ * The escrow blob (docs/escrow-format.md). The server stores the blob byte for byte
+ * and never parses it (PROTOCOL.md §1); this file is the only place that knows its
+ * shapes. The plaintext is always the owner's keyring (every private key the owner
+ * ever had, retired ones included).
  *
- * The blob is a compact JWE (RFC 7516) whose plaintext is the owner's keyring (every
- * private key the owner ever had, retired ones included). Two variants, told apart
- * by the protected header's "alg":
+ * Format 2 (written today): a JWE in General JSON serialization (RFC 7516 §7.2),
+ * one recipient per unlock method (PROTOCOL.md §12): the password, and an
+ * ECDH-ES+A256KW (X25519) recipient per PRF passkey and for the recovery key. See
+ * the v2 schemas at the end of this file.
+ *
+ * Format 1 (still read): a compact JWE (RFC 7516) with the password as its only
+ * key. Two variants, told apart by the protected header's "alg":
  *
  *  - "A256KW" with "kdf": {"name": "argon2id", ...}: the key-wrapping key is
  *    Argon2id(password, salt, m, t, p), 32 bytes. The parameters and the salt sit in
@@ -18,8 +23,10 @@
 import { z } from "zod";
 import { base64urlString } from "../../src/schemas/api";
 
-/** "iev" in the protected header: the version of this format. */
+/** "iev" in the protected header of a format 1 blob. */
 export const ESCROW_FORMAT_VERSION = 1;
+/** "iev" in the protected header of a format 2 blob: the version every new blob has. */
+export const ESCROW_FORMAT_V2 = 2;
 export const KEYRING_CONTENT_TYPE = "application/vnd.indienet.keyring+json";
 
 /** Argon2id parameters used for new blobs (RFC 9106 §4 second recommendation: 64 MiB, t=3, p=1). */
@@ -33,7 +40,12 @@ export const ARGON2_VERSION = 19;
 export const PBES2_DEFAULT_COUNT = 210_000;
 export const PBES2_SALT_BYTES = 16;
 
-/** Floors for new blobs; below them only with the explicit test-only option. */
+/**
+ * Floors for new blobs; below them only with the explicit test-only option. The same
+ * floors hold when opening (issue #11): every blob this client ever wrote meets them,
+ * so a blob claiming weaker parameters was altered, by someone who hopes the owner's
+ * next password guess (or the next re-seal under the reused key) gets cheaper to attack.
+ */
 export const WRITE_FLOORS = { memoryKiB: 65_536, iterations: 3, p2c: 210_000 } as const;
 
 /**
@@ -99,3 +111,97 @@ export const keyringSchema = z
     "a keyring has exactly one current key of each use",
   );
 export type Keyring = z.infer<typeof keyringSchema>;
+
+// --- format 2 -------------------------------------------------------------------------
+
+/**
+ * The password recipient's KDF in a format 2 blob. It sits in the protected header
+ * (authenticated by AES-GCM for every recipient), and the password recipient is a
+ * plain A256KW recipient whose key-wrapping key is the KDF's output:
+ *  - argon2id: as in format 1, 32 bytes of Argon2id;
+ *  - pbkdf2-sha512: 32 bytes of PBKDF2-HMAC-SHA-512(password, salt, c), the WebAssembly-free
+ *    fallback (WebCrypto), in place of format 1's PBES2-HS512+A256KW. Why not PBES2:
+ *    jose moves p2s/p2c into the unauthenticated per-recipient header as soon as a blob
+ *    has two recipients, and a PBES2 key is the password itself, so a re-seal could not
+ *    reuse a derived key (docs/escrow-format.md, "The password recipient").
+ */
+export const pbkdf2ParamsSchema = z.strictObject({
+  name: z.literal("pbkdf2-sha512"),
+  c: z.number().int().min(1000).max(READ_CEILINGS.p2c),
+  salt: base64urlString.min(11).max(86),
+});
+export type Pbkdf2Params = z.infer<typeof pbkdf2ParamsSchema>;
+export const passwordKdfSchema = z.discriminatedUnion("name", [argon2ParamsSchema, pbkdf2ParamsSchema]);
+export type PasswordKdfParams = z.infer<typeof passwordKdfSchema>;
+
+/** The password recipient's kid. */
+export const PASSWORD_RECIPIENT_KID = "password";
+/** "passkey:" + the credential id (base64url, at most 1,023 bytes: PROTOCOL.md §12). */
+export const PASSKEY_KID_PREFIX = "passkey:";
+/** "recovery:" + the recovery verifier's kid (an RFC 7638 thumbprint). */
+export const RECOVERY_KID_PREFIX = "recovery:";
+/** 1 password + 10 passkeys (PROTOCOL.md §12's limit) + 1 recovery key, with room to spare. */
+export const MAX_KEY_RECIPIENTS = 15;
+/** The server's limit on a blob (PROTOCOL.md §1). */
+export const ESCROW_MAX_BYTES = 65_536;
+
+export const recipientKidSchema = z
+  .string()
+  .regex(/^(passkey:[A-Za-z0-9_-]{2,1364}|recovery:[A-Za-z0-9_-]{43})$/, "must be passkey:<credential id> or recovery:<verifier kid>");
+
+const x25519X = base64urlString.length(43);
+
+/** A key recipient's public key as the manifest in the protected header names it. */
+export const recipientJwkSchema = z.strictObject({
+  kid: recipientKidSchema,
+  kty: z.literal("OKP"),
+  crv: z.literal("X25519"),
+  x: x25519X,
+});
+export type EscrowRecipientJwk = z.infer<typeof recipientJwkSchema>;
+
+/**
+ * The protected header of a format 2 blob. "rcp" is the manifest: every key
+ * recipient's public key, so a re-seal needs only the blob (PROTOCOL.md §12: "public
+ * keys are all a re-seal needs"). It is authenticated (AES-GCM's additional data),
+ * so once a blob has opened, its manifest is the owner's and not the server's:
+ * a re-seal cannot be steered to a key the server slipped in.
+ */
+export const escrowV2ProtectedSchema = z.strictObject({
+  enc: z.literal("A256GCM"),
+  cty: z.literal(KEYRING_CONTENT_TYPE),
+  iev: z.literal(ESCROW_FORMAT_V2),
+  kdf: passwordKdfSchema,
+  rcp: z.array(recipientJwkSchema).max(MAX_KEY_RECIPIENTS),
+});
+export type EscrowV2Protected = z.infer<typeof escrowV2ProtectedSchema>;
+
+/** A 256-bit key wrapped with AES key wrap: 40 bytes, 54 base64url characters. */
+const wrappedKey = base64urlString.length(54);
+
+export const passwordRecipientSchema = z.strictObject({
+  encrypted_key: wrappedKey,
+  header: z.strictObject({ alg: z.literal("A256KW"), kid: z.literal(PASSWORD_RECIPIENT_KID) }),
+});
+
+export const keyRecipientSchema = z.strictObject({
+  encrypted_key: wrappedKey,
+  header: z.strictObject({
+    alg: z.literal("ECDH-ES+A256KW"),
+    kid: recipientKidSchema,
+    epk: z.strictObject({ kty: z.literal("OKP"), crv: z.literal("X25519"), x: x25519X }),
+  }),
+});
+
+/**
+ * The whole blob: exactly these members (no shared "unprotected" header, no "aad"),
+ * the password recipient first, then one recipient per manifest entry, in order.
+ */
+export const escrowV2Schema = z.strictObject({
+  protected: base64urlString,
+  recipients: z.tuple([passwordRecipientSchema], keyRecipientSchema).check(z.maxLength(1 + MAX_KEY_RECIPIENTS)),
+  iv: base64urlString.length(16),
+  ciphertext: base64urlString,
+  tag: base64urlString.length(22),
+});
+export type EscrowV2 = z.infer<typeof escrowV2Schema>;
