@@ -24,15 +24,47 @@ export {
 export {
   sealEscrow,
   openEscrow,
+  openEscrowWith,
+  derivePasswordKey,
   inspectEscrow,
   describeKdf,
   newKeyring,
   rotateKeyring,
   type EscrowKdf,
   type EscrowProgress,
+  type EscrowSummary,
+  type EscrowUnlock,
+  type OpenedEscrow,
+  type PasswordKey,
   type SealOptions,
   type OpenOptions,
 } from "./escrow/escrow";
+export { EscrowError, isEscrowError, type EscrowErrorReason } from "./escrow/errors";
+export { ESCROW_MAX_BYTES, type EscrowRecipientJwk } from "./escrow/format";
+export { deriveUnlockKeyFromPrf, passkeyRecipientKid, PRF_EVAL_INPUT, type UnlockKey } from "./escrow/unlockKeys";
+export {
+  generateRecoveryKey,
+  deriveRecoveryKeys,
+  signRecoveryAssertion,
+  formatRecoveryKey,
+  parseRecoveryKey,
+  recoverySheet,
+  type RecoveryKeys,
+  type RecoveryVerifier,
+  type RecoverySheet,
+  type VerifierJwk,
+} from "./recovery/recoveryKey";
+// Shares pull in shamir-secret-sharing (2.1 KiB gzipped): the web app should import
+// client/recovery/shares lazily, from the screens that split or combine.
+export {
+  splitRecoveryKey,
+  combineShares,
+  parseShare,
+  SHARE_PREFIX,
+  MAX_SHARES,
+  type RecoveryShare,
+} from "./recovery/shares";
+export { RecoveryError, isRecoveryError, type RecoveryErrorCode } from "./recovery/errors";
 export { argon2Inline, webAssemblyAvailable, type Argon2Runner } from "./escrow/kdf";
 export { workerArgon2Runner } from "./escrow/worker";
 export { indexedDbKeyStore, memoryKeyStore, type DeviceKeys, type KeyStore } from "./keystore";
