@@ -63,6 +63,7 @@ export {
   SHARE_PREFIX,
   MAX_SHARES,
   type RecoveryShare,
+  type ParsedShare,
 } from "./recovery/shares";
 export { RecoveryError, isRecoveryError, type RecoveryErrorCode } from "./recovery/errors";
 export { argon2Inline, webAssemblyAvailable, type Argon2Runner } from "./escrow/kdf";

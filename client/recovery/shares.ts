@@ -47,7 +47,7 @@ export interface RecoveryShare {
   printable: string;
 }
 
-interface ParsedShare {
+export interface ParsedShare {
   item: number;
   host: string;
   setId: Uint8Array;

@@ -279,6 +279,17 @@ describe("format 2: passkey and recovery-key recipients", () => {
     // Printed for docs/escrow-format.md ("Size").
     console.log("escrow sizes (bytes):", JSON.stringify(sizes));
   });
+
+  it("refuses to write a blob over the server's 64 KiB", async () => {
+    let keyring = await freshKeyring();
+    // 200 keys (the keyring schema's maximum) with 128-character kids: about 70 KB of keyring.
+    const sig = await generatePrivateJwk("sig");
+    const enc = await generatePrivateJwk("enc");
+    const longKid = (prefix: string, i: number) => `${prefix}${i}`.padEnd(128, "x");
+    for (let i = 0; i < 99; i++) keyring = rotateKeyring(keyring, { ...sig, kid: longKid("s", i) }, { ...enc, kid: longKid("e", i) });
+    keyring = { ...keyring, keys: keyring.keys.slice(0, 200) };
+    await expect(sealEscrow(keyring, PASSWORD, FAST_ARGON2)).rejects.toMatchObject({ code: "payload_too_large" });
+  });
 });
 
 describe("format 2: an altered blob is not a wrong password", () => {
