@@ -12,6 +12,7 @@
  * The recovery sheet (below) is the whole key as 56 Crockford base32 characters: the
  * key and a 3-byte checksum. Format: docs/recovery-format.md.
  */
+import { calculateJwkThumbprint } from "jose";
 import type { z } from "zod";
 import type { signingJwkSchema } from "../../src/schemas/api";
 import { randomBytes, sha256, utf8 } from "../../src/lib/bytes";
@@ -20,7 +21,6 @@ import { hkdf32, pkcs8Of, x25519FromSeed, type UnlockKey } from "../escrow/unloc
 import { signAssertion } from "../keys";
 import { decodeBase32, encodeBase32, firstInvalidBase32Char, groups, normalizeBase32 } from "./base32";
 import { RecoveryError } from "./errors";
-import { calculateJwkThumbprint } from "jose";
 
 export const RECOVERY_KEY_BYTES = 32;
 export const RECOVERY_INFO = {
