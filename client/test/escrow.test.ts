@@ -19,7 +19,9 @@ import {
 } from "../escrow/escrow";
 import { ARGON2_DEFAULTS, ESCROW_MAX_BYTES, PBES2_DEFAULT_COUNT, type Keyring } from "../escrow/format";
 import { deriveUnlockKeyFromPrf, PRF_EVAL_INPUT, x25519FromSeed, type UnlockKey } from "../escrow/unlockKeys";
-import { generatePrivateJwk, importDeviceKey } from "../keys";
+import { generatePrivateJwk, importDeviceKey, publicKeysOf } from "../keys";
+import { memoryKeyStore } from "../keystore";
+import { OwnerClient } from "../owner";
 import { open, sealTo } from "../messages";
 import { deriveRecoveryKeys, generateRecoveryKey } from "../recovery/recoveryKey";
 
@@ -450,5 +452,30 @@ describe("rotation keeps every key", () => {
     const newEnc = reopened.keys.find((k) => k.use === "enc" && k.status === "current")!;
     const newMessage = await sealTo({ kty: "OKP", crv: "X25519", x: newEnc.jwk.x, kid: newEnc.kid, use: "enc" }, "after");
     expect(await open(newMessage, encKeys)).toBe("after");
+  });
+});
+
+describe("the OwnerClient's unlock, unchanged, reads both formats", () => {
+  it("unlocks a device from a format 2 blob with passkey recipients, and from a format 1 blob", async () => {
+    const sig = await generatePrivateJwk("sig");
+    const enc = await generatePrivateJwk("enc");
+    const keyring = newKeyring(sig, enc);
+    const fetch = () => Promise.reject(new Error("no network in this test"));
+    const blob = await sealEscrow(keyring, PASSWORD, { kdf: "pbes2", recipients: [(await passkeyKey()).publicJwk] });
+    const client = new OwnerClient({ origin: "https://id.example.org", fetch, keyStore: memoryKeyStore() });
+    const device = await client.unlock({ version: 3, blob, publicKeys: publicKeysOf(sig, enc) }, PASSWORD);
+    expect(device).toMatchObject({ escrowVersion: 3, sig: { kid: sig.kid } });
+    await expect(client.unlock({ version: 3, blob, publicKeys: publicKeysOf(sig, enc) }, "wrong")).rejects.toMatchObject({
+      code: "wrong_password",
+    });
+
+    const fixture = JSON.parse(readFileSync(new URL("./fixtures/escrow-v1.json", import.meta.url), "utf8")) as { password: string; keyring: Keyring; pbes2: string };
+    const [v1sig, v1enc] = [fixture.keyring.keys[0]!, fixture.keyring.keys[1]!];
+    const v1PublicKeys = publicKeysOf({ ...v1sig.jwk, kid: v1sig.kid, use: "sig" }, { ...v1enc.jwk, kid: v1enc.kid, use: "enc" });
+    const other = new OwnerClient({ origin: "https://id.example.org", fetch, keyStore: memoryKeyStore() });
+    expect(await other.unlock({ version: 1, blob: fixture.pbes2, publicKeys: v1PublicKeys }, fixture.password)).toMatchObject({
+      escrowVersion: 1,
+      sig: { kid: v1sig.kid },
+    });
   });
 });
