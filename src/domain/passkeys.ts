@@ -78,6 +78,31 @@ export type PasskeyFailure =
   /** The signature counter did not increase on a device-bound (BE = 0) credential. */
   | "counter_not_increased";
 
+/** The human sentence of each failure, for the `message` of the wire error. */
+export const PASSKEY_FAILURE_MESSAGES: Record<PasskeyFailure, string> = {
+  client_data_invalid: "The passkey response's client data is malformed.",
+  wrong_type: "The passkey response is for another ceremony.",
+  challenge_mismatch: "The passkey response answers another challenge.",
+  origin_mismatch: "The passkey response was made for another origin.",
+  cross_origin: "The passkey response was made in a cross-origin frame.",
+  top_origin: "The passkey response was made in an embedded frame.",
+  attestation_invalid: "The passkey's attestation object is malformed.",
+  authenticator_data_invalid: "The passkey's authenticator data is malformed.",
+  rp_id_mismatch: "The passkey belongs to another site.",
+  user_not_present: "The authenticator did not confirm user presence.",
+  user_not_verified: "The authenticator did not verify the user (a PIN or biometric is required).",
+  credential_missing: "The registration response carries no credential.",
+  credential_id_mismatch: "The passkey response names another credential.",
+  credential_id_too_long: "The credential id is longer than 1,023 bytes.",
+  unsupported_algorithm: "The passkey's algorithm is not one of EdDSA, ES256 and RS256.",
+  public_key_invalid: "The passkey's public key is invalid.",
+  backup_state_invalid: "The authenticator reports a backed-up credential that cannot be backed up.",
+  backup_eligibility_changed: "The passkey's backup eligibility changed since it was registered.",
+  user_handle_mismatch: "The passkey belongs to another user.",
+  signature_invalid: "The passkey's signature is invalid.",
+  counter_not_increased: "The passkey's signature counter did not increase: the authenticator may have been cloned.",
+};
+
 export type PasskeyVerdict<T> = ({ ok: true } & T) | { ok: false; reason: PasskeyFailure };
 
 /** §4, §12: the amr value a passkey adds: device-bound `hwk`, synced `swk`. */
