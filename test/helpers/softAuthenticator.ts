@@ -68,6 +68,10 @@ export interface SoftAuthenticatorOptions {
   /** First counter value reported; each assertion adds 1. 0 with `fixedZeroCounter` stays 0. */
   signCount?: number;
   fixedZeroCounter?: boolean;
+  /** RS256 modulus size (default 2048). */
+  rsaModulusBits?: number;
+  /** Write this COSE `alg` into the public key instead of the key's own. */
+  coseAlg?: number;
 }
 
 const ALG_PARAMS = {
@@ -105,7 +109,11 @@ export class SoftAuthenticator {
 
   static async create(options: SoftAuthenticatorOptions = {}): Promise<SoftAuthenticator> {
     const alg = options.alg ?? -7;
-    const keys = (await crypto.subtle.generateKey(ALG_PARAMS[alg].gen, true, ["sign", "verify"])) as CryptoKeyPair;
+    const gen =
+      alg === -257 && options.rsaModulusBits
+        ? { ...ALG_PARAMS[-257].gen, modulusLength: options.rsaModulusBits }
+        : ALG_PARAMS[alg].gen;
+    const keys = (await crypto.subtle.generateKey(gen, true, ["sign", "verify"])) as CryptoKeyPair;
     return new SoftAuthenticator(alg, keys, options);
   }
 
@@ -116,12 +124,13 @@ export class SoftAuthenticator {
   /** The COSE_Key (RFC 9053) of the public key, CBOR-encoded. */
   async coseKey(): Promise<Uint8Array> {
     const jwk = (await crypto.subtle.exportKey("jwk", this.keys.publicKey)) as JsonWebKey;
+    const alg = this.options.coseAlg ?? this.alg;
     let map: Map<number, number | Uint8Array>;
-    if (this.alg === -8) map = new Map<number, number | Uint8Array>([[1, 1], [3, -8], [-1, 6], [-2, unb64(jwk.x!)]]);
-    else if (this.alg === -257) map = new Map<number, number | Uint8Array>([[1, 3], [3, -257], [-1, unb64(jwk.n!)], [-2, unb64(jwk.e!)]]);
+    if (this.alg === -8) map = new Map<number, number | Uint8Array>([[1, 1], [3, alg], [-1, 6], [-2, unb64(jwk.x!)]]);
+    else if (this.alg === -257) map = new Map<number, number | Uint8Array>([[1, 3], [3, alg], [-1, unb64(jwk.n!)], [-2, unb64(jwk.e!)]]);
     else {
       const crv = this.alg === -7 ? 1 : 2;
-      map = new Map<number, number | Uint8Array>([[1, 2], [3, this.alg], [-1, crv], [-2, unb64(jwk.x!)], [-3, unb64(jwk.y!)]]);
+      map = new Map<number, number | Uint8Array>([[1, 2], [3, alg], [-1, crv], [-2, unb64(jwk.x!)], [-3, unb64(jwk.y!)]]);
     }
     return encode(map);
   }

@@ -104,6 +104,12 @@ describe("registration (WebAuthn L3 §7.1)", () => {
     expect(await register({}, { alg: -7 }, [-8])).toEqual({ ok: false, reason: "unsupported_algorithm" });
   });
 
+  it("refuses a key that does not fit its algorithm, and RSA under 2048 bits", async () => {
+    expect(await register({}, { alg: -8, coseAlg: -7 })).toEqual({ ok: false, reason: "public_key_invalid" });
+    expect(await register({}, { alg: -7, coseAlg: -257 })).toEqual({ ok: false, reason: "public_key_invalid" });
+    expect(await register({}, { alg: -257, rsaModulusBits: 1024 })).toEqual({ ok: false, reason: "public_key_invalid" });
+  });
+
   it("takes a credential id of 1,023 bytes and refuses 1,024", async () => {
     expect((await register({}, { credentialIdBytes: MAX_CREDENTIAL_ID_BYTES })).ok).toBe(true);
     expect(await register({}, { credentialIdBytes: MAX_CREDENTIAL_ID_BYTES + 1 })).toEqual({
