@@ -43,8 +43,6 @@ export const PASSKEY_TIMEOUT_MS = 300_000;
 /** §12: the owner id (user handle) is 32 random bytes. */
 export const OWNER_ID_BYTES = 32;
 export const MAX_PASSKEYS = 10;
-/** RSA keys below this modulus size are refused (NIST SP 800-131A). */
-export const MIN_RSA_MODULUS_BITS = 2048;
 
 export type PasskeyFailure =
   /** clientDataJSON is not JSON, or lacks type/challenge/origin of the right types. */
@@ -323,8 +321,9 @@ async function credentialKeyToSpki(key: COSEPublicKey, alg: PasskeyAlgorithm): P
       const imported = await crypto.subtle.importKey("raw", okp.x, { name: "Ed25519" }, true, ["verify"]);
       spki = new Uint8Array((await crypto.subtle.exportKey("spki", imported)) as ArrayBuffer);
     } else {
+      // @oslojs/webauthn 1.0 takes a 2048-bit modulus and a 3-byte exponent only,
+      // what RS256 authenticators (Windows Hello's TPM keys) use; others are refused.
       const rsa = key.rsa();
-      if (rsa.n.toString(2).length < MIN_RSA_MODULUS_BITS) return null;
       spki = new RSAPublicKey(rsa.n, rsa.e).encodePKIX();
     }
     await crypto.subtle.importKey("spki", spki, importParams(alg), false, ["verify"]);

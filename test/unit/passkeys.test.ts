@@ -104,10 +104,11 @@ describe("registration (WebAuthn L3 §7.1)", () => {
     expect(await register({}, { alg: -7 }, [-8])).toEqual({ ok: false, reason: "unsupported_algorithm" });
   });
 
-  it("refuses a key that does not fit its algorithm, and RSA under 2048 bits", async () => {
+  it("refuses a key that does not fit its algorithm, and RSA keys other than 2048-bit", async () => {
     expect(await register({}, { alg: -8, coseAlg: -7 })).toEqual({ ok: false, reason: "public_key_invalid" });
     expect(await register({}, { alg: -7, coseAlg: -257 })).toEqual({ ok: false, reason: "public_key_invalid" });
     expect(await register({}, { alg: -257, rsaModulusBits: 1024 })).toEqual({ ok: false, reason: "public_key_invalid" });
+    expect(await register({}, { alg: -257, rsaModulusBits: 3072 })).toEqual({ ok: false, reason: "public_key_invalid" });
   });
 
   it("takes a credential id of 1,023 bytes and refuses 1,024", async () => {
