@@ -1,0 +1,197 @@
+/**
+ * Request and response shapes of PROTOCOL.md §12 (passkeys). The WebAuthn response
+ * JSON is bounded field by field, so an oversized response is a 400 with zod issues
+ * before any parsing; what the fields mean is checked by src/domain/passkeys.ts.
+ */
+import { z } from "zod";
+import { MAX_CREDENTIAL_ID_BYTES, MAX_PASSKEYS, PASSKEY_ALGORITHMS } from "../domain/passkeys";
+import { backupCodeSchema, base64urlString, backupCodesResponseSchema, totpCodeSchema } from "./api";
+
+/** Characters of unpadded base64url for `bytes` bytes. */
+const b64Chars = (bytes: number) => Math.ceil((bytes * 4) / 3);
+
+export const PASSKEY_LIMITS = {
+  credentialIdBytes: MAX_CREDENTIAL_ID_BYTES,
+  /** Browsers write ~130-250 bytes; room for long origins and future members. */
+  clientDataJSONBytes: 4096,
+  /** An RSA-4096 key with a packed statement and a certificate chain fits. */
+  attestationObjectBytes: 16 * 1024,
+  /** 37 bytes plus extension outputs. */
+  authenticatorDataBytes: 4096,
+  /** RSA-4096: 512 bytes; DER ECDSA P-256 at most 72. */
+  signatureBytes: 1024,
+  /** WebAuthn: a user handle is at most 64 bytes. */
+  userHandleBytes: 64,
+  nameChars: 100,
+  transports: 16,
+  transportChars: 32,
+  maxPasskeys: MAX_PASSKEYS,
+} as const;
+
+const b64Bytes = (min: number, max: number) => base64urlString.min(b64Chars(min)).max(b64Chars(max));
+const credentialId = b64Bytes(1, PASSKEY_LIMITS.credentialIdBytes);
+
+/**
+ * §12: extension results never reach the server. The client removes `prf` results
+ * before sending; whatever else is there is accepted as an object and dropped here
+ * (z.object strips unknown keys), so no route can read, store or log it.
+ */
+const clientExtensionResults = z.object({}).optional();
+
+/** WebAuthn L3 §5.1 RegistrationResponseJSON, as PublicKeyCredential.toJSON() writes it. */
+export const registrationResponseSchema = z
+  .object({
+    id: credentialId,
+    rawId: credentialId,
+    type: z.literal("public-key"),
+    response: z.object({
+      clientDataJSON: b64Bytes(1, PASSKEY_LIMITS.clientDataJSONBytes),
+      attestationObject: b64Bytes(1, PASSKEY_LIMITS.attestationObjectBytes),
+      // Informational members of the L3 JSON: accepted, never trusted (the server
+      // reads only clientDataJSON and attestationObject).
+      authenticatorData: b64Bytes(1, PASSKEY_LIMITS.attestationObjectBytes).optional(),
+      publicKey: b64Bytes(1, PASSKEY_LIMITS.attestationObjectBytes).optional(),
+      publicKeyAlgorithm: z.number().int().optional(),
+      transports: z
+        .array(z.string().max(PASSKEY_LIMITS.transportChars))
+        .max(PASSKEY_LIMITS.transports)
+        .optional(),
+    }),
+    authenticatorAttachment: z.string().max(32).nullable().optional(),
+    clientExtensionResults,
+  })
+  .refine((c) => c.id === c.rawId, { message: "id and rawId differ", path: ["rawId"] });
+export type RegistrationResponse = z.infer<typeof registrationResponseSchema>;
+
+/** WebAuthn L3 §5.1 AuthenticationResponseJSON. */
+export const authenticationResponseSchema = z
+  .object({
+    id: credentialId,
+    rawId: credentialId,
+    type: z.literal("public-key"),
+    response: z.object({
+      clientDataJSON: b64Bytes(1, PASSKEY_LIMITS.clientDataJSONBytes),
+      authenticatorData: b64Bytes(37, PASSKEY_LIMITS.authenticatorDataBytes),
+      signature: b64Bytes(1, PASSKEY_LIMITS.signatureBytes),
+      userHandle: b64Bytes(1, PASSKEY_LIMITS.userHandleBytes).nullable().optional(),
+    }),
+    authenticatorAttachment: z.string().max(32).nullable().optional(),
+    clientExtensionResults,
+  })
+  .refine((c) => c.id === c.rawId, { message: "id and rawId differ", path: ["rawId"] });
+export type AuthenticationResponse = z.infer<typeof authenticationResponseSchema>;
+
+const passkeyName = z.string().trim().min(1).max(PASSKEY_LIMITS.nameChars);
+
+// --- requests -----------------------------------------------------------------
+
+/** `POST /api/passkeys`. */
+export const passkeyRegisterRequestSchema = z.object({
+  credential: registrationResponseSchema,
+  name: passkeyName.optional(),
+  prf: z.boolean().optional(),
+});
+
+/** `PATCH /api/passkeys/:id`. */
+export const passkeyUpdateRequestSchema = z
+  .object({ name: passkeyName.optional(), prf: z.boolean().optional() })
+  .refine((b) => b.name !== undefined || b.prf !== undefined, { message: "send name or prf" });
+
+/** The `:id` of `/api/passkeys/:id`: a credential id, base64url. */
+export const passkeyIdParamSchema = credentialId;
+
+/**
+ * `DELETE /api/passkeys/:id`: a body with a factor is needed only when this is the
+ * last one (no TOTP, no other passkey), as for `DELETE /api/2fa/totp`; then exactly
+ * one of code, backupCode and passkey.
+ */
+export const passkeyDeleteRequestSchema = z
+  .object({
+    code: totpCodeSchema.optional(),
+    backupCode: backupCodeSchema.optional(),
+    passkey: authenticationResponseSchema.optional(),
+  })
+  .refine((b) => [b.code, b.backupCode, b.passkey].filter((f) => f !== undefined).length <= 1, {
+    message: "send at most one of code, backupCode and passkey",
+  });
+
+/**
+ * The `"passkey"` member that §12 adds wherever §4 and §8 take a code (`/auth/login`,
+ * `/auth/escrow`, `/auth/reauth`, `DELETE /api/2fa/totp`, `POST /api/2fa/backup-codes`);
+ * those schemas' one-factor rule must count it with the others.
+ */
+export const passkeyFactorField = { passkey: authenticationResponseSchema.optional() };
+
+// --- responses ----------------------------------------------------------------
+
+export const creationOptionsSchema = z.object({
+  rp: z.object({ id: z.string(), name: z.string() }),
+  user: z.object({ id: base64urlString, name: z.string(), displayName: z.string() }),
+  challenge: base64urlString,
+  pubKeyCredParams: z.array(
+    z.object({ type: z.literal("public-key"), alg: z.union(PASSKEY_ALGORITHMS.map((a) => z.literal(a))) }),
+  ),
+  timeout: z.number().int(),
+  excludeCredentials: z.array(z.object({ type: z.literal("public-key"), id: base64urlString })),
+  authenticatorSelection: z.object({
+    residentKey: z.literal("required"),
+    requireResidentKey: z.literal(true),
+    userVerification: z.literal("required"),
+  }),
+  attestation: z.literal("none"),
+  extensions: z.object({ prf: z.object({}) }),
+});
+/** `POST /api/passkeys/options`. */
+export const passkeyCreationOptionsResponseSchema = z.object({ options: creationOptionsSchema });
+
+export const requestOptionsSchema = z.object({
+  challenge: base64urlString,
+  rpId: z.string(),
+  timeout: z.number().int(),
+  userVerification: z.literal("required"),
+  allowCredentials: z.array(z.never()).length(0),
+});
+/** `POST /auth/passkey/options`. */
+export const passkeyRequestOptionsResponseSchema = z.object({ options: requestOptionsSchema });
+
+/** One passkey as `GET /api/passkeys` lists it; `lastUsedAt` is null until first used. */
+export const passkeySchema = z.object({
+  id: base64urlString,
+  name: z.string(),
+  createdAt: z.number(),
+  lastUsedAt: z.number().nullable(),
+  backedUp: z.boolean(),
+  prf: z.boolean(),
+});
+export type PasskeyListing = z.infer<typeof passkeySchema>;
+
+export const passkeysResponseSchema = z.object({ passkeys: z.array(passkeySchema).max(MAX_PASSKEYS) });
+
+/** `POST /api/passkeys` → 201; backupCodes when this passkey turned two-factor on. */
+export const passkeyRegisterResponseSchema = z.object({
+  passkey: passkeySchema,
+  backupCodes: backupCodesResponseSchema.shape.backupCodes.optional(),
+});
+
+/** `PATCH /api/passkeys/:id` → the passkey. */
+export const passkeyUpdateResponseSchema = passkeySchema;
+
+/** `GET /api/2fa` once passkeys exist (§12). */
+export const twoFactorStatusWithPasskeysResponseSchema = z.object({
+  enabled: z.boolean(),
+  totp: z.boolean(),
+  passkeys: z.number().int().min(0).max(MAX_PASSKEYS),
+  backupCodesRemaining: z.number().int().min(0),
+});
+
+/** `POST /auth/challenge` also says whether a passkey can be used (§12). */
+export const challengeWithPasskeyResponseSchema = z.object({
+  challenge: z.string(),
+  expiresAt: z.number(),
+  mfa: z.boolean(),
+  claimed: z.boolean(),
+  passkey: z.boolean(),
+});
+
+/** The activity types §12 adds to §6's list. */
+export const PASSKEY_ACTIVITY_TYPES = ["passkey_added", "passkey_removed", "passkey_clone_suspected"] as const;
