@@ -257,7 +257,13 @@ export async function readClientDocument(bytes: Uint8Array<ArrayBuffer>, headers
 /** Collapses whitespace and bounds a display name; empty is no name. */
 function cleanName(raw: unknown): string | undefined {
   if (typeof raw !== "string") return undefined;
-  const name = raw.replace(/\s+/g, " ").trim().slice(0, MAX_CLIENT_NAME_CHARS);
+  // Control and bidirectional-override characters could make a name display as
+  // something else on the consent page ("ppA dooG" reversed into "Good App").
+  const name = raw
+    .replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, " ")
+    .replace(/\s+/g, " ")
+    .trim()
+    .slice(0, MAX_CLIENT_NAME_CHARS);
   return name === "" ? undefined : name;
 }
 

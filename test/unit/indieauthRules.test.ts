@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildMetadata, discoveryLinkHeader } from "../../src/domain/indieauth/metadata";
+import { buildMetadata, discoveryLinkHeader, indieAuthServerFor } from "../../src/domain/indieauth/metadata";
 import { challengesEqual, isValidCodeVerifier, s256Challenge, verifyS256 } from "../../src/domain/indieauth/pkce";
 import { appendQuery, codeRedirect, errorRedirect } from "../../src/domain/indieauth/redirects";
 import { formatScope, grantableScopes, grantedScopes, includesProfile, narrowedScopes, parseScope } from "../../src/domain/indieauth/scopes";
@@ -138,5 +138,19 @@ describe("metadata (RFC 8414, §14)", () => {
         '<https://id.example.test/indieauth/authorize>; rel="authorization_endpoint", ' +
         '<https://id.example.test/indieauth/token>; rel="token_endpoint"',
     );
+  });
+});
+
+describe("indieAuthServerFor", () => {
+  it("derives me, issuer and the client_id policy from ORIGIN", () => {
+    expect(indieAuthServerFor("https://id.example.test", { allowInsecure: false })).toEqual({
+      ok: true,
+      value: { me: ISSUER, issuer: ISSUER, clientIdPolicy: { allowInsecure: false, ownHost: "id.example.test" } },
+    });
+    expect(indieAuthServerFor("http://localhost:8787", { allowInsecure: true })).toMatchObject({
+      ok: true,
+      value: { me: "http://localhost:8787/", clientIdPolicy: { ownHost: "localhost:8787" } },
+    });
+    expect(indieAuthServerFor("https://id.example.test:8443", { allowInsecure: false })).toEqual({ ok: false, reason: "port" });
   });
 });

@@ -131,6 +131,12 @@ describe("an HTML page with h-app", () => {
     expect(bare.ok && bare.client).toEqual({ id: CLIENT, redirectUris: ["https://app.example.com/cb"], source: "h-app" });
   });
 
+  it("strips control and bidi-override characters from the name", async () => {
+    net.respond(CLIENT, json({ client_id: CLIENT, client_name: "Good\u202eppA\u0000 x" }));
+    const d = await discoverClient(CLIENT, options());
+    expect(d.ok && d.client.name).toBe("Good ppA x");
+  });
+
   it("never keeps a script URL as the app's url or logo", async () => {
     net.respond(CLIENT, html(`<div class="h-app"><a class="u-url p-name" href="javascript:alert(1)">X</a><img class="u-logo" src="http://app.example.com/l.png"></div>`));
     const d = await discoverClient(CLIENT, options());

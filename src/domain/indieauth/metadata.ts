@@ -3,6 +3,7 @@
  * RFC 8414, IndieAuth LS §4.1.1), pure.
  */
 import { SCOPES_SUPPORTED } from "./scopes";
+import { profileUrlFor, type Checked, type ClientIdPolicy, type ProfileUnavailable } from "./urls";
 
 export const INDIEAUTH_PATHS = {
   metadata: "/.well-known/oauth-authorization-server",
@@ -66,4 +67,26 @@ export function discoveryLinkHeader(me: string): string {
     `<${origin}${INDIEAUTH_PATHS.authorization}>; rel="authorization_endpoint"`,
     `<${origin}${INDIEAUTH_PATHS.token}>; rel="token_endpoint"`,
   ].join(", ");
+}
+
+export interface IndieAuthServer {
+  /** The owner's profile URL: `new URL(ORIGIN).href`. */
+  me: string;
+  /** The issuer (RFC 9207 `iss`, metadata `issuer`): the same string as `me` (§14). */
+  issuer: string;
+  /** What checkClientId and discoverClient need. */
+  clientIdPolicy: ClientIdPolicy;
+}
+
+/**
+ * Everything the IndieAuth routes derive from ORIGIN and ALLOW_INSECURE_FEDERATION,
+ * or why IndieAuth is unavailable (the routes then answer 404 not_found, §14).
+ */
+export function indieAuthServerFor(origin: string, options: { allowInsecure: boolean }): Checked<IndieAuthServer, ProfileUnavailable> {
+  const me = profileUrlFor(origin, options);
+  if (!me.ok) return me;
+  return {
+    ok: true,
+    value: { me: me.value, issuer: me.value, clientIdPolicy: { allowInsecure: options.allowInsecure, ownHost: new URL(me.value).host } },
+  };
 }
