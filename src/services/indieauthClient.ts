@@ -66,6 +66,17 @@ export type ClientFetchFailure =
 
 export type ClientDiscovery = { ok: true; client: ClientInfo; cached: boolean } | { ok: false; reason: ClientFetchFailure };
 
+/**
+ * The `client` of POST /api/indieauth/requests' answer: what discovery found, or
+ * only the id when it found nothing (the page then shows the bare client_id, which
+ * LS §10.1 asks it to show anyway).
+ */
+export function clientForConsent(clientId: string, discovery: ClientDiscovery): { id: string; name?: string; url?: string; logo?: string } {
+  if (!discovery.ok) return { id: clientId };
+  const { name, url, logo } = discovery.client;
+  return withoutUndefined({ id: clientId, name, url, logo });
+}
+
 /** A small in-memory cache with a lifetime per entry, the oldest dropped first when full. */
 export class ClientInfoCache {
   private readonly entries = new Map<string, { client: ClientInfo; expiresAtMs: number }>();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { decideCodeRedemption, parseTokenRequest, type AuthorizationCodeRecord } from "../../src/domain/indieauth/codes";
-import { decideGrantRefresh, grantRotationPolicy, isAccessTokenActive, type GrantState } from "../../src/domain/indieauth/grants";
+import { decideCodeRedemption, oauthErrorStatus, parseTokenRequest, type AuthorizationCodeRecord } from "../../src/domain/indieauth/codes";
+import { decideGrantRefresh, decideUserinfo, grantRotationPolicy, isAccessTokenActive, type GrantState } from "../../src/domain/indieauth/grants";
 import { s256Challenge } from "../../src/domain/indieauth/pkce";
 import { introspectionResponse, profileUrlResponse, tokenResponse } from "../../src/domain/indieauth/responses";
 import { applyRotation, type SessionTokenState } from "../../src/domain/rotation";
@@ -210,5 +210,20 @@ describe("response bodies", () => {
       iat: T0 / 1000,
     });
     expect(introspectionResponseSchema.parse(introspectionResponse(null))).toEqual({ active: false });
+  });
+});
+
+describe("error statuses", () => {
+  it("answers 401 only for invalid_client (RFC 6749 §5.2)", () => {
+    expect(oauthErrorStatus("invalid_client")).toBe(401);
+    expect(oauthErrorStatus("invalid_grant")).toBe(400);
+    expect(oauthErrorStatus("unsupported_grant_type")).toBe(400);
+  });
+
+  it("userinfo: a bare challenge without a token, invalid_token, insufficient_scope (RFC 6750 §3)", () => {
+    expect(decideUserinfo("absent")).toEqual({ ok: false, status: 401, error: null, wwwAuthenticate: "Bearer" });
+    expect(decideUserinfo({ active: false, scopes: ["profile"] })).toMatchObject({ status: 401, error: "invalid_token" });
+    expect(decideUserinfo({ active: true, scopes: ["create"] })).toMatchObject({ status: 403, error: "insufficient_scope" });
+    expect(decideUserinfo({ active: true, scopes: ["profile", "create"] })).toEqual({ ok: true });
   });
 });

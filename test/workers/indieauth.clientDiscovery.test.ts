@@ -6,6 +6,7 @@ import { describe, expect, it, vi } from "vitest";
 import {
   ClientInfoCache,
   clientCacheTtlMs,
+  clientForConsent,
   discoverClient,
   linkHeaderTargets,
   MAX_CLIENT_DOCUMENT_BYTES,
@@ -300,5 +301,14 @@ describe("linkHeaderTargets (RFC 8288)", () => {
     ]);
     expect(linkHeaderTargets('<https://a.example/>; rel="redirect_uris"', "redirect_uri")).toEqual([]);
     expect(linkHeaderTargets(null, "redirect_uri")).toEqual([]);
+  });
+});
+
+describe("clientForConsent", () => {
+  it("gives what discovery found, or only the id", async () => {
+    net.respond(CLIENT, json({ client_id: CLIENT, client_name: "Quill", redirect_uris: ["https://app.example.com/cb"] }));
+    const found = await discoverClient(CLIENT, options());
+    expect(clientForConsent(CLIENT, found)).toEqual({ id: CLIENT, name: "Quill" });
+    expect(clientForConsent(CLIENT, { ok: false, reason: "timeout" })).toEqual({ id: CLIENT });
   });
 });

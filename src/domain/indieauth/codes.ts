@@ -42,6 +42,11 @@ export interface OAuthError {
 
 export const oauthError = (error: OAuthErrorCode, error_description: string): OAuthError => ({ error, error_description });
 
+/** RFC 6749 §5.2: 400 for every error but a failed client authentication, which is 401. */
+export function oauthErrorStatus(error: OAuthErrorCode): 400 | 401 {
+  return error === "invalid_client" ? 401 : 400;
+}
+
 export type CodeGrantRequest = {
   grantType: "authorization_code";
   code: string;

@@ -90,3 +90,19 @@ export function isAccessTokenActive(
   if (nowMs >= token.expiresAtMs) return false;
   return nowMs - grant.lastRefreshAtMs < policy.idleTtlMs;
 }
+
+/**
+ * GET /indieauth/userinfo (LS §9, RFC 6750 §3): no token at all gets a bare
+ * challenge (no error code, RFC 6750 §3.1), an inactive or unknown one
+ * `invalid_token` (401), one without the `profile` scope `insufficient_scope` (403).
+ */
+export function decideUserinfo(
+  token: { active: boolean; scopes: readonly string[] } | "absent",
+): { ok: true } | { ok: false; status: 401 | 403; error: "invalid_token" | "insufficient_scope" | null; wwwAuthenticate: string } {
+  if (token === "absent") return { ok: false, status: 401, error: null, wwwAuthenticate: "Bearer" };
+  if (!token.active) return { ok: false, status: 401, error: "invalid_token", wwwAuthenticate: 'Bearer error="invalid_token"' };
+  if (!token.scopes.includes("profile")) {
+    return { ok: false, status: 403, error: "insufficient_scope", wwwAuthenticate: 'Bearer error="insufficient_scope", scope="profile"' };
+  }
+  return { ok: true };
+}
