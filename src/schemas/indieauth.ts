@@ -1,0 +1,169 @@
+/**
+ * Request and response shapes of PROTOCOL.md §14 (IndieAuth). The owner's JSON API
+ * (`/api/indieauth/*`, `/api/profile`) follows §0; the form endpoints
+ * (`/indieauth/*`) answer RFC 6749 / RFC 7662 JSON, described here too so that
+ * tests and clients parse them with the same shapes. Form *requests* are parsed
+ * by domain/indieauth/codes.ts (repeated parameters and RFC 6749 §3.1's "empty is
+ * absent" are rules zod would blur).
+ */
+import { z } from "zod";
+import { MAX_QUERY_CHARS } from "../domain/indieauth/authorizationRequest";
+import { MAX_URL_CHARS } from "../domain/indieauth/urls";
+
+export const INDIEAUTH_LIMITS = {
+  /** An authorization request id: 16 random bytes, base64url. */
+  requestIdChars: 22,
+  profileNameChars: 100,
+  photoUrlChars: MAX_URL_CHARS,
+  /** A space-separated scope list as the owner's page sends it back. */
+  scopeChars: 32 * 65,
+} as const;
+
+const requestId = z.string().regex(/^[A-Za-z0-9_-]{22}$/, "must be a request id");
+const absoluteUrl = z.string().max(MAX_URL_CHARS).url();
+
+/** A photo the owner links to: an https URL (no `data:`; clients fetch it, so it must be fetchable). */
+const photoUrl = z
+  .string()
+  .max(INDIEAUTH_LIMITS.photoUrlChars)
+  .refine((s) => {
+    try {
+      const u = new URL(s);
+      return u.protocol === "https:" && u.username === "" && u.password === "";
+    } catch {
+      return false;
+    }
+  }, "must be an https URL");
+
+// ---- Owner API (Bearer, §0 errors) ----
+
+/** POST /api/indieauth/requests: the authorization request's query string, as the consent page received it. */
+export const indieAuthRequestBodySchema = z.strictObject({
+  query: z.string().max(MAX_QUERY_CHARS),
+});
+
+export const indieAuthClientSchema = z.object({
+  id: z.string(),
+  name: z.string().optional(),
+  url: z.string().optional(),
+  logo: z.string().optional(),
+});
+
+export const indieAuthRequestResponseSchema = z.object({
+  requestId,
+  client: indieAuthClientSchema,
+  redirectUri: z.string(),
+  /** The scopes the owner may grant (requested ones, `email` left out). */
+  scopes: z.array(z.string()),
+});
+
+/** 400 invalid_request for a redirectable defect: the page follows `redirect` (§14). */
+export const indieAuthRedirectErrorSchema = z.object({
+  error: z.literal("invalid_request"),
+  message: z.string(),
+  redirect: z.string(),
+});
+
+export const indieAuthApproveBodySchema = z.strictObject({
+  requestId,
+  /** Space-separated subset of the request's scopes; omitted: all of them; "": none (profile URL only). */
+  scope: z.string().max(INDIEAUTH_LIMITS.scopeChars).optional(),
+});
+
+export const indieAuthDenyBodySchema = z.strictObject({ requestId });
+
+/** Approve and deny both answer where the browser goes next. */
+export const indieAuthRedirectResponseSchema = z.object({ redirect: z.string() });
+
+export const indieAuthGrantSchema = z.object({
+  id: z.string(),
+  clientId: z.string(),
+  clientName: z.string().optional(),
+  scope: z.string(),
+  createdAt: z.number(),
+  lastUsedAt: z.number(),
+});
+export const indieAuthGrantsResponseSchema = z.object({ grants: z.array(indieAuthGrantSchema) });
+export type IndieAuthGrant = z.infer<typeof indieAuthGrantSchema>;
+
+/** PUT /api/profile (step-up) and GET /api/profile: what the `profile` scope shares; `url` is always `me`. */
+export const profileBodySchema = z.strictObject({
+  name: z.string().trim().min(1).max(INDIEAUTH_LIMITS.profileNameChars),
+  photo: photoUrl.optional(),
+});
+export const profileResponseSchema = z.object({
+  name: z.string(),
+  photo: z.string().optional(),
+});
+
+// ---- Form endpoints (RFC 6749 / 7662 / 6750 bodies) ----
+
+/** LS §5.3.4 / §9: the profile object, also the userinfo response. */
+export const indieAuthProfileSchema = z.object({
+  name: z.string(),
+  url: z.string(),
+  photo: z.string().optional(),
+});
+export const userinfoResponseSchema = indieAuthProfileSchema;
+
+/** POST /indieauth/authorize: the profile URL response (LS §5.3.2). */
+export const profileUrlResponseSchema = z.strictObject({
+  me: z.string(),
+  profile: indieAuthProfileSchema.optional(),
+});
+
+/** POST /indieauth/token (LS §5.3.3, RFC 6749 §5.1). */
+export const tokenResponseSchema = z.strictObject({
+  access_token: z.string().min(1),
+  token_type: z.literal("Bearer"),
+  scope: z.string(),
+  me: z.string(),
+  expires_in: z.number().int().positive(),
+  refresh_token: z.string().min(1),
+  profile: indieAuthProfileSchema.optional(),
+});
+
+/** POST /indieauth/introspect (RFC 7662 §2.2, LS §6.2); an inactive token carries nothing else. */
+export const introspectionResponseSchema = z.discriminatedUnion("active", [
+  z.strictObject({
+    active: z.literal(true),
+    me: z.string(),
+    client_id: z.string(),
+    scope: z.string(),
+    exp: z.number().int(),
+    iat: z.number().int(),
+  }),
+  z.strictObject({ active: z.literal(false) }),
+]);
+
+/** RFC 6749 §5.2 (and RFC 6750 §3 for userinfo). */
+export const oauthErrorResponseSchema = z.object({
+  error: z.enum([
+    "invalid_request",
+    "invalid_grant",
+    "invalid_client",
+    "invalid_scope",
+    "unsupported_grant_type",
+    "unauthorized_client",
+    "invalid_token",
+    "insufficient_scope",
+  ]),
+  error_description: z.string().optional(),
+});
+
+/** GET /.well-known/oauth-authorization-server (RFC 8414, §14). */
+export const indieAuthMetadataSchema = z.object({
+  issuer: absoluteUrl,
+  authorization_endpoint: absoluteUrl,
+  token_endpoint: absoluteUrl,
+  introspection_endpoint: absoluteUrl,
+  revocation_endpoint: absoluteUrl,
+  userinfo_endpoint: absoluteUrl,
+  response_types_supported: z.tuple([z.literal("code")]),
+  grant_types_supported: z.tuple([z.literal("authorization_code"), z.literal("refresh_token")]),
+  code_challenge_methods_supported: z.tuple([z.literal("S256")]),
+  token_endpoint_auth_methods_supported: z.tuple([z.literal("none")]),
+  revocation_endpoint_auth_methods_supported: z.tuple([z.literal("none")]),
+  scopes_supported: z.array(z.string()),
+  authorization_response_iss_parameter_supported: z.literal(true),
+});
