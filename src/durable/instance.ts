@@ -78,10 +78,6 @@ export class InstanceDO extends DurableObject<Env> {
     console.log(JSON.stringify({ event: "instance_started", sockets: ctx.getWebSockets().length }));
   }
 
-  private transaction<T>(fn: () => T): T {
-    return this.ctx.storage.transactionSync(fn);
-  }
-
   // --- challenges and rate limits ---------------------------------------------------
 
   /**
@@ -91,7 +87,7 @@ export class InstanceDO extends DurableObject<Env> {
    */
   openChallenge(rateLimit: RateLimitHit): ChallengeOpened {
     const nowMs = this.clock.nowMs();
-    return this.transaction((): ChallengeOpened => {
+    return this.ctx.storage.transactionSync((): ChallengeOpened => {
       const verdict = this.rateLimits.hit(rateLimit.key, rateLimit, nowMs);
       if (!verdict.allowed) return { allowed: false, retryAfterS: verdict.retryAfterS };
       const issued = this.challenges.issue(nowMs);
@@ -107,7 +103,7 @@ export class InstanceDO extends DurableObject<Env> {
   /** Fixed-window counter (domain/rateLimit.ts): allows `limit` hits per `windowMs` for `key`. */
   hitRateLimit(key: string, limit: number, windowMs: number): RateLimitVerdict {
     const nowMs = this.clock.nowMs();
-    return this.transaction(() => this.rateLimits.hit(key, { limit, windowMs }, nowMs));
+    return this.ctx.storage.transactionSync(() => this.rateLimits.hit(key, { limit, windowMs }, nowMs));
   }
 
   // --- sessions ----------------------------------------------------------------------
@@ -125,7 +121,7 @@ export class InstanceDO extends DurableObject<Env> {
   }): Promise<SessionGrant | null> {
     const prepared = await this.sessions.prepareSession();
     const nowMs = this.clock.nowMs();
-    return this.transaction(() => {
+    return this.ctx.storage.transactionSync(() => {
       if (!input.amr.includes("otp") && this.twoFactor.isEnabled()) return null;
       return this.sessions.create(prepared, input, nowMs);
     });
@@ -136,7 +132,7 @@ export class InstanceDO extends DurableObject<Env> {
     // All async work first: nothing below may await until the decision is stored.
     const prepared = await this.sessions.prepareRefresh(presentedToken);
     const nowMs = this.clock.nowMs();
-    const decided = this.transaction(() => this.sessions.decideRefresh(prepared, policy, nowMs));
+    const decided = this.ctx.storage.transactionSync(() => this.sessions.decideRefresh(prepared, policy, nowMs));
     return await this.sessions.completeRefresh(prepared, decided);
   }
 
@@ -144,7 +140,7 @@ export class InstanceDO extends DurableObject<Env> {
   async logout(presentedToken: string): Promise<string | null> {
     const hash = await sha256Base64url(presentedToken);
     const nowMs = this.clock.nowMs();
-    return this.transaction(() => this.sessions.logout(hash, nowMs));
+    return this.ctx.storage.transactionSync(() => this.sessions.logout(hash, nowMs));
   }
 
   /** The per-request revocation check behind every Bearer route: one indexed read. */
@@ -172,13 +168,13 @@ export class InstanceDO extends DurableObject<Env> {
   /** Revokes one session; false if it does not exist or was already revoked. */
   revokeSession(sessionId: string, bySessionId: string | null): boolean {
     const nowMs = this.clock.nowMs();
-    return this.transaction(() => this.sessions.revoke(sessionId, bySessionId, nowMs));
+    return this.ctx.storage.transactionSync(() => this.sessions.revoke(sessionId, bySessionId, nowMs));
   }
 
   /** Revokes every live session except `keepSessionId`, atomically. Returns how many. */
   revokeOtherSessions(keepSessionId: string, reason: string): number {
     const nowMs = this.clock.nowMs();
-    return this.transaction(() => this.sessions.revokeOthers(keepSessionId, reason, nowMs));
+    return this.ctx.storage.transactionSync(() => this.sessions.revokeOthers(keepSessionId, reason, nowMs));
   }
 
   // --- activity ----------------------------------------------------------------------
@@ -190,7 +186,7 @@ export class InstanceDO extends DurableObject<Env> {
   /** Several entries about one change, written together or not at all. */
   recordActivities(entries: Array<{ type: ActivityType; sessionId: string | null; detail: ActivityDetail }>): void {
     const nowMs = this.clock.nowMs();
-    this.transaction(() => {
+    this.ctx.storage.transactionSync(() => {
       for (const e of entries) this.activity.record(e.type, e.sessionId, e.detail, nowMs);
     });
   }
@@ -250,7 +246,7 @@ export class InstanceDO extends DurableObject<Env> {
   /** Setup claimed the instance (D1 committed): log it and refuse restores from now on. */
   recordClaimed(): void {
     const nowMs = this.clock.nowMs();
-    this.transaction(() => this.restore.markClaimed(null, nowMs));
+    this.ctx.storage.transactionSync(() => this.restore.markClaimed(null, nowMs));
   }
 
   abortRestore(restoreId: string): void {
