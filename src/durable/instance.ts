@@ -5,9 +5,9 @@
  * records, and the activity log written with them.
  *
  * This file is wiring: each kind of state is a small store (./sessions.ts,
- * ./challenges.ts, ./activityLog.ts, ./rateLimits.ts, ./twoFactor.ts, ./restore.ts,
- * ./inboxReplays.ts, ./sockets.ts), built once here and handed to the stores that
- * write through it. An RPC method reads the clock once, does all async work
+ * ./challenges.ts, ./activityLog.ts, ./rateLimits.ts, ./twoFactor.ts with
+ * ./mfaLockouts.ts, ./restore.ts, ./inboxReplays.ts, ./sockets.ts), built once here
+ * and handed to the stores that write through it. An RPC method reads the clock once, does all async work
  * (hashing, sealing) first, and then runs the stores' synchronous check-and-set in
  * one `ctx.storage.transactionSync`: any non-storage await inside a Durable Object
  * lets other requests interleave, so a read-then-write across an await would let two
@@ -25,6 +25,7 @@ import type { ActivityEntry, ActivityType } from "../schemas/api";
 import { ActivityLog, type ActivityDetail, type StoredActivity } from "./activityLog";
 import { ChallengeStore } from "./challenges";
 import { InboxReplayStore, type InboxClaim, type InboxClaimInput } from "./inboxReplays";
+import { MfaLockoutStore } from "./mfaLockouts";
 import { OutboxDelivery } from "./outbox";
 import { RateLimitStore, type RateLimitVerdict } from "./rateLimits";
 import { RestoreStore } from "./restore";
@@ -68,7 +69,8 @@ export class InstanceDO extends DurableObject<Env> {
     this.challenges = new ChallengeStore(sql);
     this.rateLimits = new RateLimitStore(sql);
     this.sessions = new SessionStore(sql, this.activity, new RevokedSockets(ctx));
-    this.twoFactor = new TwoFactorStore(ctx.storage, env.DATA_KEY, this.clock, this.activity, this.sessions);
+    const lockouts = new MfaLockoutStore(sql, this.activity);
+    this.twoFactor = new TwoFactorStore(ctx.storage, env.DATA_KEY, this.clock, this.activity, lockouts, this.sessions);
     this.restore = new RestoreStore(ctx.storage, this.activity);
     this.inboxReplays = new InboxReplayStore(ctx.storage);
     this.live = new LiveChannel(ctx, env, this.clock, this.sessions);

@@ -1,7 +1,7 @@
 /**
  * Two-factor state inside the instance Durable Object (PROTOCOL.md §8): the TOTP
- * secret (sealed), the last accepted time step, backup-code hashes, mfa tickets and
- * the two lockout counters. The Durable Object is the one writer of all of it, so
+ * secret (sealed), the last accepted time step, backup-code hashes and mfa tickets,
+ * checked against the two lockout counters (./mfaLockouts.ts). The Durable Object is the one writer of all of it, so
  * "accept a step", "consume a backup code", "consume a ticket" and "count a failure"
  * are each decided exactly once, however many requests race.
  *
@@ -20,7 +20,7 @@ import { randomBytes, randomToken } from "../lib/bytes";
 import type { Clock } from "../lib/clock";
 import { loadDataKeys, mfaHash, openTotpSecret, sealTotpSecret, type DataKeys } from "../lib/dataKeys";
 import type { ActivityLog } from "./activityLog";
-import { MfaLockoutStore, type MfaCounter } from "./mfaLockouts";
+import type { MfaCounter, MfaLockoutStore } from "./mfaLockouts";
 import type { SessionStore } from "./sessions";
 
 /** An enrolment that is never confirmed is forgotten after this long. */
@@ -68,17 +68,16 @@ const MAX_SNAPSHOT_RETRIES = 3;
 
 export class TwoFactorStore {
   private readonly sql: SqlStorage;
-  private readonly lockouts: MfaLockoutStore;
 
   constructor(
     private readonly storage: DurableObjectStorage,
     private readonly dataKey: string | undefined,
     private readonly clock: Clock,
     private readonly activity: ActivityLog,
+    private readonly lockouts: MfaLockoutStore,
     private readonly sessions: SessionStore,
   ) {
     this.sql = storage.sql;
-    this.lockouts = new MfaLockoutStore(this.sql, activity);
   }
 
   /** One indexed read: is 2FA on? (status() also counts the backup codes left.) */
