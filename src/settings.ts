@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { RotationPolicy } from "./domain/rotation";
 import type { Env } from "./env";
 
 /**
@@ -16,6 +17,13 @@ export interface Settings {
   stepUpMaxAgeS: number;
   allowInsecureFederation: boolean;
   rateLimitPerMin: number;
+  /**
+   * The session rules of PROTOCOL.md §5 in milliseconds, from the three settings
+   * above: the one policy every session check uses. The Worker passes it to the
+   * Durable Object with each call (and in a socket's grant), so the object never
+   * reads settings of its own.
+   */
+  sessionPolicy: RotationPolicy;
 }
 
 const seconds = (fallback: number, max = 10 * 365 * 86400) =>
@@ -60,6 +68,11 @@ export function readSettings(env: Env): Settings {
     stepUpMaxAgeS: parsed.STEP_UP_MAX_AGE_S,
     allowInsecureFederation: parsed.ALLOW_INSECURE_FEDERATION,
     rateLimitPerMin: parsed.RATE_LIMIT_PER_MIN,
+    sessionPolicy: {
+      graceMs: parsed.REFRESH_REUSE_GRACE_S * 1000,
+      idleTtlMs: parsed.REFRESH_IDLE_TTL_S * 1000,
+      maxTtlMs: parsed.SESSION_MAX_TTL_S * 1000,
+    },
   };
   cache.set(env, settings);
   return settings;

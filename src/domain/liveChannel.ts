@@ -4,6 +4,7 @@
  * (durable/sockets.ts) applies them; time is always passed in.
  */
 import { SOCKET_BEARER_PREFIX, SOCKET_PROTOCOL } from "../schemas/messages";
+import type { SessionLifetimes } from "./rotation";
 
 /** token_expiring goes out this long before the socket's access token expires. */
 export const TOKEN_EXPIRY_WARNING_MS = 60_000;
@@ -45,6 +46,8 @@ export interface SocketGrant {
   issuer: string;
   /** The page's Origin header at the upgrade, if any (the Worker already checked it). */
   origin: string | null;
+  /** The session lifetimes of the Worker's settings, which the object checks the session against. */
+  lifetimes: SessionLifetimes;
 }
 
 export type SocketDue = "expire" | "warn" | null;

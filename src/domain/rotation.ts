@@ -35,6 +35,9 @@ export interface RotationPolicy {
 }
 
 /** What a presented token is, relative to its session. */
+/** The two lifetimes every session check needs (rotation also needs the grace period). */
+export type SessionLifetimes = Pick<RotationPolicy, "idleTtlMs" | "maxTtlMs">;
+
 export type PresentedToken = "current" | "previous" | "superseded";
 
 export type RotationOutcome =

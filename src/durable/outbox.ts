@@ -9,15 +9,19 @@
  */
 import { afterAttempt } from "../domain/outbox";
 import type { Env } from "../env";
+import { deliverOutboxRow } from "../federation/delivery";
+import type { Clock } from "../lib/clock";
 import { readSettings } from "../settings";
-import { deliverOutboxRow } from "../services/federationDelivery";
 import { listDueOutbox, nextOutboxDueAtMs, recordOutboxAttempt } from "../storage/outboxStore";
 
 /** Rows attempted per alarm run; more due rows make the next run start at once. */
 const BATCH = 10;
 
 export class OutboxDelivery {
-  constructor(private readonly env: Env) {}
+  constructor(
+    private readonly env: Env,
+    private readonly clock: Clock,
+  ) {}
 
   /** Attempts every row due at `nowMs` (up to BATCH); returns the next due time, or null. */
   async onAlarm(nowMs: number): Promise<number | null> {
@@ -25,8 +29,8 @@ export class OutboxDelivery {
     const policy = { allowInsecure: readSettings(this.env).allowInsecureFederation };
     await Promise.all(
       due.map(async (row) => {
-        const result = await deliverOutboxRow(row, { federationKey: this.env.FEDERATION_KEY, policy, nowMs: Date.now() });
-        const endedAtMs = Date.now();
+        const result = await deliverOutboxRow(row, { federationKey: this.env.FEDERATION_KEY, policy, nowMs: this.clock.nowMs() });
+        const endedAtMs = this.clock.nowMs();
         const attempts = row.attempts + 1;
         const next = afterAttempt({ createdAtMs: row.created_at_ms, attempts, nowMs: endedAtMs, delivered: result.ok });
         await recordOutboxAttempt(this.env.DB, {

@@ -17,6 +17,7 @@
  * If the Worker dies between begin and the D1 commit, the lease expires after
  * RESTORE_LEASE_MS and the next restore's begin removes the leftovers first.
  */
+import type { ActivityDetail, ActivityLog, StoredActivity } from "./activityLog";
 import { LAST_PUSHED_KEY } from "./sockets";
 
 /** Longer than a restore can take: D1 gives one batch at most 30 s. */
@@ -31,13 +32,7 @@ const LEASE_KEY = "restore:lease";
 export const CLAIMED_KEY = "instance:claimed";
 
 /** An archived activity entry as the object stores it (detail as JSON text). */
-export interface RestoredActivity {
-  id: number;
-  type: string;
-  atMs: number;
-  sessionId: string | null;
-  detail: string | null;
-}
+export type RestoredActivity = StoredActivity;
 
 interface Lease {
   restoreId: string;
@@ -50,7 +45,10 @@ interface Lease {
 }
 
 export class RestoreStore {
-  constructor(private readonly storage: DurableObjectStorage) {}
+  constructor(
+    private readonly storage: DurableObjectStorage,
+    private readonly activity: ActivityLog,
+  ) {}
 
   private get sql() {
     return this.storage.sql;
@@ -110,14 +108,27 @@ export class RestoreStore {
     });
   }
 
-  /** The D1 batch committed: the restore is complete. */
-  finish(restoreId: string, insertActivity: () => void): void {
+  /** The D1 batch committed: the restore is complete. Releases the lease and logs the restore as the claim. */
+  finish(restoreId: string, detail: ActivityDetail, nowMs: number): void {
     const kv = this.storage.kv;
     this.storage.transactionSync(() => {
       if (kv.get<Lease>(LEASE_KEY)?.restoreId === restoreId) kv.delete(LEASE_KEY);
-      kv.put(CLAIMED_KEY, true);
-      insertActivity();
+      this.markClaimed(detail, nowMs);
     });
+  }
+
+  /**
+   * Inside a transaction: the instance is claimed (setup or restore committed in
+   * D1). Restores are refused from now on, and the claim is logged.
+   */
+  markClaimed(detail: ActivityDetail, nowMs: number): void {
+    this.storage.kv.put(CLAIMED_KEY, true);
+    this.activity.record("claimed", null, detail, nowMs);
+  }
+
+  /** Whether the object knows the instance is claimed (true is final; false means "ask D1"). */
+  isClaimed(): boolean {
+    return this.storage.kv.get<boolean>(CLAIMED_KEY) === true;
   }
 
   /** The D1 batch did not claim the instance: remove what begin wrote. */

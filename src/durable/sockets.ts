@@ -21,6 +21,7 @@ import {
   type SocketGrant,
 } from "../domain/liveChannel";
 import type { Env } from "../env";
+import type { Clock } from "../lib/clock";
 import { loadInstanceKey } from "../lib/instanceKey";
 import {
   clientFrameSchema,
@@ -31,6 +32,7 @@ import {
   type ServerFrame,
 } from "../schemas/messages";
 import { listMessagesAfter } from "../storage/messageStore";
+import type { SessionSockets, SessionStore } from "./sessions";
 
 /** Internal header carrying the Worker's verified grant to the object's fetch(). */
 const GRANT_HEADER = "x-indienet-socket-grant";
@@ -53,7 +55,9 @@ function readGrant(request: Request): SocketGrant | null {
   const raw = request.headers.get(GRANT_HEADER);
   if (!raw || request.headers.get("upgrade")?.toLowerCase() !== "websocket") return null;
   const grant = JSON.parse(raw) as SocketGrant;
-  return typeof grant.sessionId === "string" && typeof grant.expiresAtMs === "number" ? grant : null;
+  return typeof grant.sessionId === "string" && typeof grant.expiresAtMs === "number" && typeof grant.lifetimes === "object"
+    ? grant
+    : null;
 }
 
 function send(ws: WebSocket, frame: ServerFrame): void {
@@ -83,6 +87,25 @@ function expire(ws: WebSocket): void {
   close(ws, SOCKET_CLOSE_TOKEN_EXPIRED, "token expired");
 }
 
+/**
+ * Closing a revoked session's sockets: what SessionStore calls once a revocation has
+ * committed. Needs nothing but the object's socket list, so the session store can
+ * have it without depending on the live channel (which depends on the store).
+ */
+export class RevokedSockets implements SessionSockets {
+  constructor(private readonly ctx: DurableObjectState) {}
+
+  /** Every socket of these sessions goes, now. */
+  closeSessions(sessionIds: Iterable<string>): void {
+    for (const sessionId of sessionIds) {
+      for (const ws of this.ctx.getWebSockets(sessionId)) {
+        send(ws, { type: "revoked" });
+        close(ws, SOCKET_CLOSE_REVOKED, "session revoked");
+      }
+    }
+  }
+}
+
 export class LiveChannel {
   /** The push run in progress, if any: runs never interleave (see publish). */
   private pushRun: Promise<void> | null = null;
@@ -92,7 +115,8 @@ export class LiveChannel {
   constructor(
     private readonly ctx: DurableObjectState,
     private readonly env: Env,
-    private readonly isSessionActive: (sessionId: string) => boolean,
+    private readonly clock: Clock,
+    private readonly sessions: SessionStore,
   ) {
     // Answered by the runtime itself, so an idle client's keep-alive never wakes us.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
@@ -105,7 +129,7 @@ export class LiveChannel {
     if (!grant) return new Response("expected a socket grant from the Worker", { status: 400 });
     // The Worker checked the session one Durable Object event ago; a revocation may
     // have committed since, and it could not have closed a socket that did not exist.
-    if (!this.isSessionActive(grant.sessionId)) return new Response(null, { status: 401 });
+    if (!this.isSessionActive(grant)) return new Response(null, { status: 401 });
 
     const { 0: client, 1: server } = new WebSocketPair();
     // The session id tag lets revocation find exactly this session's sockets.
@@ -162,7 +186,7 @@ export class LiveChannel {
     };
     let claims;
     try {
-      claims = await verifyAccessToken(token, await loadInstanceKey(this.env.INSTANCE_SIGNING_KEY), issuer, Date.now());
+      claims = await verifyAccessToken(token, await loadInstanceKey(this.env.INSTANCE_SIGNING_KEY), issuer, this.clock.nowMs());
     } catch (err) {
       if (!(err instanceof AccessTokenError)) throw err;
       return refuse("The access token is invalid or expired.");
@@ -172,9 +196,9 @@ export class LiveChannel {
     // have expired meanwhile, and another auth frame may have moved the expiry.
     if (ws.readyState !== OPEN) return;
     const grant = ws.deserializeAttachment() as SocketGrant;
-    if (socketExpired(grant, Date.now())) return expire(ws);
+    if (socketExpired(grant, this.clock.nowMs())) return expire(ws);
     if (claims.sid !== grant.sessionId) return refuse("The access token belongs to another session.");
-    if (!this.isSessionActive(grant.sessionId)) return refuse("This session has ended; log in again.");
+    if (!this.isSessionActive(grant)) return refuse("This session has ended; log in again.");
 
     const next: SocketGrant = { ...grant, expiresAtMs: claims.expS * 1000, warned: false };
     ws.serializeAttachment(next);
@@ -188,16 +212,12 @@ export class LiveChannel {
     close(ws, 1000, "closed");
   }
 
-  // --- revocation ----------------------------------------------------------------------
-
-  /** Called after a revocation has committed: every socket of these sessions goes, now. */
-  closeSessions(sessionIds: Iterable<string>): void {
-    for (const sessionId of sessionIds) {
-      for (const ws of this.ctx.getWebSockets(sessionId)) {
-        send(ws, { type: "revoked" });
-        close(ws, SOCKET_CLOSE_REVOKED, "session revoked");
-      }
-    }
+  /**
+   * The session check, with the lifetimes the Worker's settings gave the grant: the
+   * same policy every Bearer request is checked with (one source: the settings).
+   */
+  private isSessionActive(grant: SocketGrant): boolean {
+    return this.sessions.status(grant.sessionId, grant.lifetimes, this.clock.nowMs()) === "active";
   }
 
   // --- token deadlines -------------------------------------------------------------------
@@ -241,7 +261,7 @@ export class LiveChannel {
   async keepDeadlinesDuring<T>(work: () => Promise<T>): Promise<T> {
     const timer = setInterval(() => {
       try {
-        this.onAlarm(Date.now());
+        this.onAlarm(this.clock.nowMs());
       } catch (err) {
         console.error(JSON.stringify({ event: "socket_deadlines_failed", error: String(err) }));
       }
@@ -290,7 +310,7 @@ export class LiveChannel {
     for (;;) {
       const lastPushed = storage.get<number>(LAST_PUSHED_KEY) ?? 0;
       if (this.pushWanted <= lastPushed) return;
-      const sockets = this.openSockets(Date.now());
+      const sockets = this.openSockets(this.clock.nowMs());
       if (sockets.length === 0) {
         // Nobody to push to. Every id up to pushWanted is committed, so a socket that
         // opens later finds these with GET /api/messages?after=, which it reads after
@@ -311,7 +331,7 @@ export class LiveChannel {
 
   private pushPage(messages: Message[]): void {
     // Sockets are looked up again after the D1 read: one opened meanwhile gets these too.
-    const sockets = this.openSockets(Date.now());
+    const sockets = this.openSockets(this.clock.nowMs());
     for (const message of messages) {
       const text = JSON.stringify({ type: "message", message } satisfies ServerFrame);
       for (const ws of sockets) sendText(ws, text);

@@ -1,7 +1,7 @@
 /**
  * Two-factor state inside the instance Durable Object (PROTOCOL.md §8): the TOTP
- * secret (sealed), the last accepted time step, backup-code hashes, mfa tickets and
- * the two lockout counters. The Durable Object is the one writer of all of it, so
+ * secret (sealed), the last accepted time step, backup-code hashes and mfa tickets,
+ * checked against the two lockout counters (./mfaLockouts.ts). The Durable Object is the one writer of all of it, so
  * "accept a step", "consume a backup code", "consume a ticket" and "count a failure"
  * are each decided exactly once, however many requests race.
  *
@@ -15,19 +15,13 @@
  * only reads a snapshot; the transaction checks that the snapshot still holds.
  */
 import { BACKUP_CODE_COUNT, BACKUP_CODE_LENGTH, backupCodeFromBytes, normalizeBackupCode } from "../domain/backupCodes";
-import {
-  checkLockout,
-  findTotpSteps,
-  pickAcceptableStep,
-  registerFailure,
-  TOTP_SECRET_BYTES,
-  totpSecretToBase32,
-  UNLOCKED,
-  type LockoutState,
-} from "../domain/totp";
+import { findTotpSteps, pickAcceptableStep, TOTP_SECRET_BYTES, totpSecretToBase32 } from "../domain/totp";
 import { randomBytes, randomToken } from "../lib/bytes";
+import type { Clock } from "../lib/clock";
 import { loadDataKeys, mfaHash, openTotpSecret, sealTotpSecret, type DataKeys } from "../lib/dataKeys";
-import type { ActivityType } from "../schemas/api";
+import type { ActivityLog } from "./activityLog";
+import type { MfaCounter, MfaLockoutStore } from "./mfaLockouts";
+import type { SessionStore } from "./sessions";
 
 /** An enrolment that is never confirmed is forgotten after this long. */
 export const PENDING_TOTP_TTL_MS = 10 * 60_000;
@@ -35,13 +29,7 @@ export const PENDING_TOTP_TTL_MS = 10 * 60_000;
 export const MFA_TICKET_TTL_MS = 300_000;
 const MFA_TICKET_BYTES = 32;
 
-/**
- * The two failure counters of PROTOCOL.md §8. `escrow` is for /auth/escrow, which
- * anyone can call; `session` is for routes reached only with a valid signature or a
- * session (/auth/login, /auth/reauth, /api/2fa/*). Separate, so that a stranger
- * hammering /auth/escrow cannot lock the owner out of devices that hold the key.
- */
-export type MfaCounter = "escrow" | "session";
+export type { MfaCounter };
 
 export type SecondFactor = { totp: string } | { backupCode: string } | { mfaTicket: string };
 export type FactorMethod = "totp" | "backup_code" | "mfa_ticket";
@@ -63,13 +51,6 @@ export interface TwoFactorStatus {
   backupCodesRemaining: number;
 }
 
-export type ActivityWriter = (
-  type: ActivityType,
-  sessionId: string | null,
-  detail: Record<string, unknown> | null,
-  nowMs: number,
-) => void;
-
 interface TotpRow extends Record<string, SqlStorageValue> {
   secret_sealed: string | null;
   enabled_at_ms: number | null;
@@ -77,12 +58,6 @@ interface TotpRow extends Record<string, SqlStorageValue> {
   pending_secret_sealed: string | null;
   pending_session_id: string | null;
   pending_expires_at_ms: number | null;
-}
-
-interface LockoutRow extends Record<string, SqlStorageValue> {
-  consecutive_failures: number;
-  locked_until_ms: number;
-  lockouts: number;
 }
 
 /** What a success writes, prepared (async) before the transaction and run inside it. */
@@ -97,7 +72,10 @@ export class TwoFactorStore {
   constructor(
     private readonly storage: DurableObjectStorage,
     private readonly dataKey: string | undefined,
-    private readonly writeActivity: ActivityWriter,
+    private readonly clock: Clock,
+    private readonly activity: ActivityLog,
+    private readonly lockouts: MfaLockoutStore,
+    private readonly sessions: SessionStore,
   ) {
     this.sql = storage.sql;
   }
@@ -125,7 +103,7 @@ export class TwoFactorStore {
   async beginEnrolment(sessionId: string): Promise<{ secretBase32: string; expiresAtMs: number }> {
     const secret = randomBytes(TOTP_SECRET_BYTES);
     const sealed = await sealTotpSecret(await this.keys(), secret);
-    const expiresAtMs = Date.now() + PENDING_TOTP_TTL_MS;
+    const expiresAtMs = this.clock.nowMs() + PENDING_TOTP_TTL_MS;
     this.storage.transactionSync(() => {
       this.ensureTotpRow();
       this.sql.exec(
@@ -141,11 +119,11 @@ export class TwoFactorStore {
   /**
    * The first code from the pending secret turns 2FA on: the pending secret becomes
    * the secret, a new set of backup codes replaces any old one, and outstanding
-   * tickets die. Counted on the `session` counter like every /api/2fa route.
-   * `onEnabled` runs inside the same transaction (the caller revokes other sessions).
+   * tickets die, and every other session is revoked (PROTOCOL.md §8), all in one
+   * transaction. Counted on the `session` counter like every /api/2fa route.
    */
-  async confirmEnrolment(sessionId: string, code: string, onEnabled: OnSuccess<void>): Promise<ConfirmResult> {
-    const nowMs = Date.now();
+  async confirmEnrolment(sessionId: string, code: string): Promise<ConfirmResult> {
+    const nowMs = this.clock.nowMs();
     const snapshot = this.readTotp();
     if (
       !snapshot?.pending_secret_sealed ||
@@ -163,14 +141,14 @@ export class TwoFactorStore {
       const row = this.readTotp();
       // Another request confirmed or replaced this enrolment while we were computing.
       if (row?.pending_secret_sealed !== snapshot.pending_secret_sealed) return { ok: false, error: "no_pending" };
-      const locked = this.lockedVerdict("session", Date.now());
+      const locked = this.lockedVerdict("session", this.clock.nowMs());
       if (locked) return locked;
       // A new secret has its own sequence of codes: no earlier step applies to it.
       const step = pickAcceptableStep(null, steps);
-      if (step === null) return this.countFailure("session", sessionId, "wrong code for the pending secret");
+      if (step === null) return this.countFailure("session", sessionId, "wrong code for the pending secret", this.clock.nowMs());
 
-      const at = Date.now();
-      this.resetLockout("session");
+      const at = this.clock.nowMs();
+      this.lockouts.reset("session");
       this.sql.exec(
         `UPDATE totp SET secret_sealed = pending_secret_sealed, enabled_at_ms = ?, last_step = ?,
            pending_secret_sealed = NULL, pending_session_id = NULL, pending_expires_at_ms = NULL WHERE id = 1`,
@@ -179,8 +157,8 @@ export class TwoFactorStore {
       );
       this.sql.exec("DELETE FROM mfa_tickets");
       fresh.store(at);
-      this.writeActivity("totp_enabled", sessionId, null, at);
-      onEnabled(at);
+      this.activity.record("totp_enabled", sessionId, null, at);
+      this.sessions.revokeOthers(sessionId, "totp_enabled", at);
       return { ok: true, backupCodes: fresh.codes };
     });
   }
@@ -214,7 +192,7 @@ export class TwoFactorStore {
       this.sql.exec("DELETE FROM totp");
       this.sql.exec("DELETE FROM backup_codes");
       this.sql.exec("DELETE FROM mfa_tickets");
-      this.writeActivity("totp_disabled", sessionId, null, nowMs);
+      this.activity.record("totp_disabled", sessionId, null, nowMs);
       return {};
     });
   }
@@ -224,7 +202,7 @@ export class TwoFactorStore {
     const fresh = await this.prepareBackupCodes(await this.keys());
     return await this.verify({ totp: code }, "session", sessionId, (nowMs) => {
       fresh.store(nowMs);
-      this.writeActivity("backup_codes_regenerated", sessionId, null, nowMs);
+      this.activity.record("backup_codes_regenerated", sessionId, null, nowMs);
       return { backupCodes: fresh.codes };
     });
   }
@@ -251,7 +229,7 @@ export class TwoFactorStore {
     for (let attempt = 0; attempt < MAX_SNAPSHOT_RETRIES; attempt++) {
       const snapshot = this.readTotp()?.secret_sealed;
       if (!snapshot) return { ok: false, error: "off" };
-      const nowMs = Date.now();
+      const nowMs = this.clock.nowMs();
       const steps = findTotpSteps(await openTotpSecret(await this.keys(), snapshot), code, nowMs);
 
       const decided = this.storage.transactionSync((): FactorResult<T> | "stale" => {
@@ -260,15 +238,15 @@ export class TwoFactorStore {
         if (row.secret_sealed !== snapshot) return "stale";
         // Locked: refuse without looking at the code, even a right one, so guesses
         // made while locked tell the guesser nothing.
-        const locked = this.lockedVerdict(counter, Date.now());
+        const locked = this.lockedVerdict(counter, this.clock.nowMs());
         if (locked) return locked;
         const step = pickAcceptableStep(row.last_step, steps);
         if (step === null) {
-          return this.countFailure(counter, sessionId, steps.length > 0 ? "code already used" : "wrong code");
+          return this.countFailure(counter, sessionId, steps.length > 0 ? "code already used" : "wrong code", this.clock.nowMs());
         }
-        const at = Date.now();
+        const at = this.clock.nowMs();
         this.sql.exec("UPDATE totp SET last_step = ? WHERE id = 1", step);
-        this.resetLockout(counter);
+        this.lockouts.reset(counter);
         return { ok: true, method: "totp", ...onSuccess(at) };
       });
       if (decided !== "stale") return decided;
@@ -295,7 +273,7 @@ export class TwoFactorStore {
     return this.storage.transactionSync((): FactorResult<T> => {
       if (!this.readTotp()?.secret_sealed) return { ok: false, error: "off" };
       if (!hash) return { ok: false, error: "invalid", reason: "not a backup code" };
-      const at = Date.now();
+      const at = this.clock.nowMs();
       // The conditional UPDATE is the single-use check: one caller changes the row.
       const { rowsWritten } = this.sql.exec(
         "UPDATE backup_codes SET used_at_ms = ? WHERE hash = ? AND used_at_ms IS NULL",
@@ -306,7 +284,7 @@ export class TwoFactorStore {
       const remaining = this.sql
         .exec<{ n: number }>("SELECT COUNT(*) AS n FROM backup_codes WHERE used_at_ms IS NULL")
         .one().n;
-      this.writeActivity("backup_code_used", sessionId, { counter, remaining }, at);
+      this.activity.record("backup_code_used", sessionId, { counter, remaining }, at);
       return { ok: true, method: "backup_code", ...onSuccess(at) };
     });
   }
@@ -322,7 +300,7 @@ export class TwoFactorStore {
     const hash = await mfaHash(await this.keys(), "mfa-ticket", ticket);
     return this.storage.transactionSync((): FactorResult<T> => {
       if (!this.readTotp()?.secret_sealed) return { ok: false, error: "off" };
-      const at = Date.now();
+      const at = this.clock.nowMs();
       const row = this.sql
         .exec<{ expires_at_ms: number }>("DELETE FROM mfa_tickets WHERE hash = ? RETURNING expires_at_ms", hash)
         .toArray()[0];
@@ -355,53 +333,16 @@ export class TwoFactorStore {
     this.sql.exec("INSERT INTO totp (id) VALUES (1) ON CONFLICT (id) DO NOTHING");
   }
 
-  private readLockout(counter: MfaCounter): LockoutState {
-    const row = this.sql
-      .exec<LockoutRow>(
-        "SELECT consecutive_failures, locked_until_ms, lockouts FROM mfa_lockouts WHERE counter = ?",
-        counter,
-      )
-      .toArray()[0];
-    if (!row) return UNLOCKED;
-    return {
-      consecutiveFailures: row.consecutive_failures,
-      lockedUntilMs: row.locked_until_ms,
-      lockouts: row.lockouts,
-    };
-  }
-
   /** Inside a transaction: the `locked` failure if `counter` is locked now, else null. */
   private lockedVerdict(counter: MfaCounter, nowMs: number): FactorFailure | null {
-    const verdict = checkLockout(this.readLockout(counter), nowMs);
-    return verdict.locked ? { ok: false, error: "locked", retryAfterS: verdict.retryAfterS } : null;
+    const retryAfterS = this.lockouts.lockedForS(counter, nowMs);
+    return retryAfterS === null ? null : { ok: false, error: "locked", retryAfterS };
   }
 
-  /** Inside a transaction: counts a TOTP failure, locking the counter at the threshold. */
-  private countFailure(counter: MfaCounter, sessionId: string | null, reason: string): FactorFailure {
-    const nowMs = Date.now();
-    const { next, lockedForS } = registerFailure(this.readLockout(counter), nowMs);
-    this.sql.exec(
-      `INSERT INTO mfa_lockouts (counter, consecutive_failures, locked_until_ms, lockouts) VALUES (?, ?, ?, ?)
-       ON CONFLICT (counter) DO UPDATE SET consecutive_failures = excluded.consecutive_failures,
-         locked_until_ms = excluded.locked_until_ms, lockouts = excluded.lockouts`,
-      counter,
-      next.consecutiveFailures,
-      next.lockedUntilMs,
-      next.lockouts,
-    );
-    if (lockedForS !== null) {
-      this.writeActivity(
-        "locked_out",
-        sessionId,
-        { counter, retryAfterS: lockedForS, failures: next.consecutiveFailures, lockouts: next.lockouts },
-        nowMs,
-      );
-    }
+  /** Inside a transaction: counts a TOTP failure (locking the counter at the threshold). */
+  private countFailure(counter: MfaCounter, sessionId: string | null, reason: string, nowMs: number): FactorFailure {
+    this.lockouts.countFailure(counter, sessionId, nowMs);
     return { ok: false, error: "invalid", reason };
-  }
-
-  private resetLockout(counter: MfaCounter): void {
-    this.sql.exec("DELETE FROM mfa_lockouts WHERE counter = ?", counter);
   }
 
   private keys(): Promise<DataKeys> {

@@ -1,10 +1,11 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { AccessTokenError, verifyAccessToken } from "../domain/accessToken";
 import { checkStepUp } from "../domain/stepUp";
+import { instanceStub } from "../durable/stub";
 import { ApiError } from "../errors";
+import { sessionNotActive } from "../instanceErrors";
+import { systemClock } from "../lib/clock";
 import { loadInstanceKey } from "../lib/instanceKey";
-import { sessionPolicy } from "../services/sessions";
-import { instanceStub } from "./instance";
 import type { AppEnv } from "./types";
 
 const challengeHeader = (error: string) => ({ "WWW-Authenticate": `Bearer error="${error}"` });
@@ -38,7 +39,7 @@ export async function authenticateAccessToken(c: Context<AppEnv>, token: string)
   const key = await loadInstanceKey(c.env.INSTANCE_SIGNING_KEY);
   let claims;
   try {
-    claims = await verifyAccessToken(token, key, c.get("origin"), Date.now());
+    claims = await verifyAccessToken(token, key, c.get("origin"), systemClock.nowMs());
   } catch (err) {
     if (!(err instanceof AccessTokenError)) throw err;
     throw new ApiError("unauthorized", "The access token is invalid or expired.", {
@@ -46,21 +47,24 @@ export async function authenticateAccessToken(c: Context<AppEnv>, token: string)
       reason: err.reason,
     });
   }
-  const { status, mfaEnabled } = await instanceStub(c.env).authorizeSession(claims.sid, sessionPolicy(c.get("settings")));
+  const { status, mfaEnabled } = await instanceStub(c.env).authorizeSession(claims.sid, c.get("settings").sessionPolicy);
   c.set("mfaEnabled", mfaEnabled);
-  if (status !== "active") {
-    throw new ApiError("session_revoked", "This session has ended; log in again.", {
-      headers: challengeHeader("invalid_token"),
-      reason: `session ${status}`,
-    });
-  }
+  if (status !== "active") throw sessionNotActive(status);
   return claims;
+}
+
+/**
+ * Step-up (PROTOCOL.md §4): a recent login, with "otp" in it once 2FA is on. On
+ * Bearer routes the 2FA flag came with the session check, so this costs no call.
+ */
+export async function requireStepUpNow(c: Context<AppEnv>): Promise<void> {
+  requireStepUp(c, c.get("mfaEnabled") ?? (await instanceStub(c.env).twoFactorEnabled()));
 }
 
 /** Throws `403 step_up_required` unless the token's login is fresh (and has otp when 2FA is on). */
 export function requireStepUp(c: Context<AppEnv>, mfaEnabled: boolean): void {
   const verdict = checkStepUp(c.get("auth"), {
-    nowMs: Date.now(),
+    nowMs: systemClock.nowMs(),
     maxAgeS: c.get("settings").stepUpMaxAgeS,
     mfaEnabled,
   });

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
-import { rateLimited } from "../errors";
-import { clientAddress, instanceStub } from "./instance";
+import { instanceStub } from "../durable/stub";
+import { throwIfRateLimited } from "../instanceErrors";
+import { clientAddress } from "./clientAddress";
 import type { AppEnv } from "./types";
 
 /** Route groups with their own per-address budget of RATE_LIMIT_PER_MIN a minute. */
@@ -13,8 +14,7 @@ export type RateLimitGroup = "challenge" | "setup" | "login" | "escrow" | "refre
  */
 export async function enforceRateLimit(c: Context<AppEnv>, group: RateLimitGroup): Promise<void> {
   const { key, limit, windowMs } = rateLimitFor(c, group);
-  const verdict = await instanceStub(c.env).hitRateLimit(key, limit, windowMs);
-  if (!verdict.allowed) throw rateLimited(verdict.retryAfterS);
+  throwIfRateLimited(await instanceStub(c.env).hitRateLimit(key, limit, windowMs));
 }
 
 /** The counter a request from this client address hits for `group`: RATE_LIMIT_PER_MIN a minute. */

@@ -1,9 +1,9 @@
 /** GET /api/export (Bearer, step-up): the whole instance as one JSON archive (docs/export-restore.md). */
 import { Hono } from "hono";
 import { ApiError } from "../errors";
+import { requireStepUpNow } from "../http/auth";
 import type { AppEnv } from "../http/types";
 import { openArchiveExport } from "../services/archiveExport";
-import { requireStepUpNow } from "../services/twoFactor";
 
 export const archiveRoutes = new Hono<AppEnv>();
 

@@ -6,27 +6,24 @@
 import { Hono, type Context } from "hono";
 import type { AuthMethod } from "../domain/accessToken";
 import { estimateSetupCodeBits, isSetupCodeStrongEnough, SETUP_CODE_MIN_BITS } from "../domain/setupCode";
-import { ApiError, notClaimed, rateLimited } from "../errors";
-import { secretsEqual } from "../lib/bytes";
+import type { SessionGrant } from "../durable/instance";
+import { instanceStub } from "../durable/stub";
+import type { SecondFactor } from "../durable/twoFactor";
+import { ApiError, notClaimed } from "../errors";
 import { requireBearer } from "../http/auth";
+import { clientAddress } from "../http/clientAddress";
 import { clearRefreshCookie, readRefreshCookie, setRefreshCookie } from "../http/cookies";
-import { clientAddress, instanceStub } from "../http/instance";
 import { enforceRateLimit, rateLimitFor } from "../http/rateLimit";
 import type { AppEnv } from "../http/types";
-import { readJson } from "../http/validate";
-import {
-  escrowFetchRequestSchema,
-  loginRequestSchema,
-  reauthRequestSchema,
-  setupRequestSchema,
-  type PublicKeys,
-} from "../schemas/api";
-import { parseArchive, readRestoreRequest, restoreFromArchive } from "../services/archiveRestore";
-import { checkAssertion } from "../services/assertions";
+import { readJson, readRestoreRequest } from "../http/validate";
+import { factorError, mfaRequired, rateLimitRefused, refreshRefused, sessionEnded, throwIfRateLimited } from "../instanceErrors";
+import { secretsEqual } from "../lib/bytes";
+import { systemClock } from "../lib/clock";
+import { escrowFetchRequestSchema, loginRequestSchema, reauthRequestSchema, setupRequestSchema } from "../schemas/api";
+import { parseArchive, restoreFromArchive } from "../services/archiveRestore";
+import { checkAssertion, type AssertionContext } from "../services/assertions";
 import { requireClaimedKeys, requireThumbprintKids } from "../services/ownerKeys";
-import { mintAccessToken, sessionPolicy } from "../services/sessions";
-import { factorError, isTwoFactorOn, mfaRequired, pickFactor } from "../services/twoFactor";
-import type { SessionGrant } from "../durable/instance";
+import { mintAccessToken, type TokenIssuer } from "../services/sessions";
 import { invalidateJwks } from "../storage/jwksCache";
 import * as owner from "../storage/ownerStore";
 
@@ -39,7 +36,7 @@ authRoutes.post("/challenge", async (c) => {
   // One Durable Object call (rate limit, challenge, 2FA flag, claimed marker). D1,
   // where the claim itself lives, is asked only while the marker is not set yet.
   const opened = await instanceStub(c.env).openChallenge(rateLimitFor(c, "challenge"));
-  if (!opened.allowed) throw rateLimited(opened.retryAfterS);
+  if (!opened.allowed) throw rateLimitRefused(opened);
   const claimed = opened.claimed || (await owner.isClaimed(c.env.DB));
   return c.json({ challenge: opened.challenge, expiresAt: opened.expiresAtMs, mfa: opened.mfa, claimed });
 });
@@ -51,9 +48,9 @@ authRoutes.post("/setup", async (c) => {
   await checkSetupCode(c, body.setupCode);
 
   await requireThumbprintKids(body.publicKeys);
-  await checkAssertion(c, body.assertion, body.publicKeys.sig, "setup");
+  await checkAssertion(assertionContext(c), body.assertion, body.publicKeys.sig, "setup");
 
-  const claimed = await owner.claimInstance(c.env.DB, { publicKeys: body.publicKeys, blob: body.escrow, nowMs: Date.now() });
+  const claimed = await owner.claimInstance(c.env.DB, { publicKeys: body.publicKeys, blob: body.escrow, nowMs: systemClock.nowMs() });
   if (!claimed) throw new ApiError("already_claimed", "This instance already has an owner.");
   await invalidateJwks(c.env);
   await instanceStub(c.env).recordClaimed();
@@ -72,7 +69,7 @@ authRoutes.post("/restore", async (c) => {
   if (await owner.isClaimed(c.env.DB)) throw new ApiError("already_claimed", "This instance already has an owner.");
   await checkSetupCode(c, body.setupCode);
   const archive = await parseArchive(body.archive);
-  await restoreFromArchive(c, body.assertion, archive);
+  await restoreFromArchive({ env: c.env, origin: c.get("origin") }, body.assertion, archive);
   return startSession(c, body.deviceName ?? null, 201);
 });
 
@@ -82,7 +79,7 @@ authRoutes.post("/login", async (c) => {
   const keys = await requireClaimedKeys(c.env);
   // The signature first: a client without the private key never reaches the code
   // check, so it can neither guess codes here nor lock this counter.
-  await checkAssertion(c, body.assertion, keys.sig, "login");
+  await checkAssertion(assertionContext(c), body.assertion, keys.sig, "login");
   const amr = await checkSecondFactor(c, body, { purpose: "login", sessionId: null, required: true });
   return startSession(c, body.deviceName ?? null, 200, amr);
 });
@@ -101,7 +98,7 @@ authRoutes.post("/escrow", async (c) => {
   if (!escrow) throw notClaimed();
   const factor = pickFactor(body);
   if (!factor) {
-    if (await isTwoFactorOn(c)) throw mfaRequired();
+    if (await instanceStub(c.env).twoFactorEnabled()) throw mfaRequired();
     return c.json(escrow);
   }
   const result = await instanceStub(c.env).checkSecondFactor(factor, {
@@ -118,17 +115,12 @@ authRoutes.post("/refresh", async (c) => {
   await enforceRateLimit(c, "refresh");
   const token = readRefreshCookie(c);
   if (!token) throw new ApiError("unauthorized", "No refresh cookie was sent.");
-  const result = await instanceStub(c.env).refresh(token, sessionPolicy(c.get("settings")));
+  const result = await instanceStub(c.env).refresh(token, c.get("settings").sessionPolicy);
   if (!result.ok) {
     clearRefreshCookie(c);
-    if (result.error === "theft" || result.error === "revoked") {
-      throw new ApiError("session_revoked", "This session has been revoked; log in again.", { reason: result.error });
-    }
-    throw new ApiError("unauthorized", "The refresh token is unknown or its session has expired.", {
-      reason: result.error,
-    });
+    throw refreshRefused(result.error);
   }
-  const minted = await mintAccessToken(c, result);
+  const minted = await mintAccessToken(tokenIssuer(c), result);
   setRefreshCookie(c, result.refreshToken);
   return c.json({ accessToken: minted.accessToken, expiresIn: minted.expiresIn, sessionId: result.sessionId });
 });
@@ -145,18 +137,34 @@ authRoutes.post("/reauth", requireBearer, async (c) => {
   await enforceRateLimit(c, "reauth");
   const body = await readJson(c, reauthRequestSchema);
   const keys = await requireClaimedKeys(c.env);
-  await checkAssertion(c, body.assertion, keys.sig, "reauth");
+  await checkAssertion(assertionContext(c), body.assertion, keys.sig, "reauth");
   const auth = c.get("auth");
   // A code is optional here: without one the token has amr ["pop"], which is enough
   // for step-up only while 2FA is off.
   const amr = await checkSecondFactor(c, body, { purpose: "reauth", sessionId: auth.sid, required: false });
   const stepped = await instanceStub(c.env).stepUp(auth.sid, amr);
-  if (!stepped) throw new ApiError("session_revoked", "This session has ended; log in again.");
-  const minted = await mintAccessToken(c, { sessionId: auth.sid, authTimeS: stepped.authTimeS, amr });
+  if (!stepped) throw sessionEnded();
+  const minted = await mintAccessToken(tokenIssuer(c), { sessionId: auth.sid, authTimeS: stepped.authTimeS, amr });
   return c.json({ accessToken: minted.accessToken, tokenType: "Bearer", expiresIn: minted.expiresIn, sessionId: auth.sid });
 });
 
 // --- helpers ------------------------------------------------------------------
+
+function assertionContext(c: Context<AppEnv>): AssertionContext {
+  return { instance: instanceStub(c.env), origin: c.get("origin") };
+}
+
+function tokenIssuer(c: Context<AppEnv>): TokenIssuer {
+  return { signingKey: c.env.INSTANCE_SIGNING_KEY, origin: c.get("origin"), accessTokenTtlS: c.get("settings").accessTokenTtlS };
+}
+
+/** The one factor a request carries, or null. The schemas already refuse several. */
+function pickFactor(body: { totp?: string; backupCode?: string; mfaTicket?: string }): SecondFactor | null {
+  if (body.totp !== undefined) return { totp: body.totp };
+  if (body.backupCode !== undefined) return { backupCode: body.backupCode };
+  if (body.mfaTicket !== undefined) return { mfaTicket: body.mfaTicket };
+  return null;
+}
 
 /**
  * The setup code is the only thing that stops a stranger from claiming a fresh
@@ -193,7 +201,7 @@ async function checkSetupCode(c: Context<AppEnv>, presented: string): Promise<vo
     SETUP_ATTEMPTS_PER_HOUR,
     3_600_000,
   );
-  if (!verdict.allowed) throw rateLimited(verdict.retryAfterS, "Too many setup attempts; try again later.");
+  throwIfRateLimited(verdict, "Too many setup attempts; try again later.");
   if (!(await secretsEqual(presented, expected))) throw new ApiError("forbidden", "The setup code is wrong.");
 }
 
@@ -208,7 +216,7 @@ async function checkSecondFactor(
 ): Promise<AuthMethod[]> {
   const factor = pickFactor(body);
   if (!factor) {
-    if (options.required && (await isTwoFactorOn(c))) throw mfaRequired();
+    if (options.required && (await instanceStub(c.env).twoFactorEnabled())) throw mfaRequired();
     return ["pop"];
   }
   const stub = instanceStub(c.env);
@@ -231,7 +239,7 @@ async function startSession(c: Context<AppEnv>, deviceName: string | null, statu
   });
   // 2FA was turned on between the factor check and here: this login has none.
   if (!grant) throw mfaRequired();
-  const minted = await mintAccessToken(c, grant);
+  const minted = await mintAccessToken(tokenIssuer(c), grant);
   setRefreshCookie(c, grant.refreshToken);
   return c.json(
     { accessToken: minted.accessToken, tokenType: "Bearer" as const, expiresIn: minted.expiresIn, sessionId: grant.sessionId },

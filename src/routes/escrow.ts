@@ -1,13 +1,13 @@
 /** PROTOCOL.md §7: escrow maintenance and key rotation (Bearer). */
 import { Hono, type Context } from "hono";
+import { instanceStub } from "../durable/stub";
 import { ApiError, notClaimed } from "../errors";
-import { instanceStub } from "../http/instance";
+import { requireStepUpNow } from "../http/auth";
 import type { AppEnv } from "../http/types";
 import { readJson } from "../http/validate";
 import { escrowUpdateRequestSchema } from "../schemas/api";
 import { checkAssertion } from "../services/assertions";
 import { requireClaimedKeys, requireThumbprintKids } from "../services/ownerKeys";
-import { requireStepUpNow } from "../services/twoFactor";
 import { invalidateJwks } from "../storage/jwksCache";
 import * as owner from "../storage/ownerStore";
 
@@ -38,7 +38,7 @@ escrowRoutes.put("/escrow", async (c) => {
     if (!body.assertion) {
       throw new ApiError("invalid_request", "Rotating keys needs an assertion signed by the new signing key.");
     }
-    await checkAssertion(c, body.assertion, next.sig, "key_rotation");
+    await checkAssertion({ instance: instanceStub(c.env), origin: c.get("origin") }, body.assertion, next.sig, "key_rotation");
   }
 
   const result = await owner.updateEscrow(c.env.DB, {

@@ -8,9 +8,10 @@
 import { Hono } from "hono";
 import { readSocketOffer } from "../domain/liveChannel";
 import { socketUpgradeRequest } from "../durable/sockets";
+import { instanceStub } from "../durable/stub";
 import { ApiError } from "../errors";
 import { authenticateAccessToken } from "../http/auth";
-import { instanceStub } from "../http/instance";
+import { sessionEnded } from "../instanceErrors";
 import { refuseForeignOrigin } from "../http/middleware";
 import type { AppEnv } from "../http/types";
 import { SOCKET_PROTOCOL } from "../schemas/messages";
@@ -44,13 +45,12 @@ liveRoutes.get("/ws", async (c) => {
       expiresAtMs: claims.expS * 1000,
       issuer: c.get("origin"),
       origin: pageOrigin ?? null,
+      lifetimes: c.get("settings").sessionPolicy,
     }),
   );
   if (upgraded.status !== 101 || !upgraded.webSocket) {
     // The object re-checks the session at accept time: it was revoked in between.
-    throw new ApiError("session_revoked", "This session has ended; log in again.", {
-      reason: `socket accept answered ${upgraded.status}`,
-    });
+    throw sessionEnded({ reason: `socket accept answered ${upgraded.status}` });
   }
   // A fresh response: the object's has immutable headers, and the middleware adds
   // its security headers on the way out.

@@ -6,12 +6,12 @@
 import { Hono } from "hono";
 import { inspectMessageJwe, JWE_REJECTION_MESSAGES } from "../domain/jwe";
 import { ApiError } from "../errors";
-import { instanceStub } from "../http/instance";
+import { instanceStub } from "../durable/stub";
 import type { AppEnv } from "../http/types";
 import { readJson } from "../http/validate";
 import { randomToken } from "../lib/bytes";
 import { outboxIdParamSchema, outboxRequestSchema } from "../schemas/federation";
-import { isValidRecipient } from "../services/federationDelivery";
+import { isValidRecipient } from "../federation/delivery";
 import { getOutboxState, insertOutbox } from "../storage/outboxStore";
 
 export const outboxRoutes = new Hono<AppEnv>();

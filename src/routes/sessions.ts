@@ -1,23 +1,22 @@
 /** PROTOCOL.md §6: sessions and the activity log (Bearer). */
 import { Hono } from "hono";
-import { ApiError } from "../errors";
-import { instanceStub } from "../http/instance";
+import { instanceStub } from "../durable/stub";
 import type { AppEnv } from "../http/types";
 import { readQuery } from "../http/validate";
+import { noSuchSession } from "../instanceErrors";
 import { activityQuerySchema } from "../schemas/api";
-import { sessionPolicy } from "../services/sessions";
 
 export const sessionRoutes = new Hono<AppEnv>();
 
 sessionRoutes.get("/sessions", async (c) => {
-  const sessions = await instanceStub(c.env).listSessions(c.get("auth").sid, sessionPolicy(c.get("settings")));
+  const sessions = await instanceStub(c.env).listSessions(c.get("auth").sid, c.get("settings").sessionPolicy);
   return c.json({ sessions });
 });
 
 sessionRoutes.delete("/sessions/:id", async (c) => {
   const id = c.req.param("id");
   if (!(await instanceStub(c.env).revokeSession(id, c.get("auth").sid))) {
-    throw new ApiError("not_found", "No live session has this id.");
+    throw noSuchSession();
   }
   return c.body(null, 204);
 });

@@ -6,8 +6,8 @@
 import { Hono } from "hono";
 import { renderSVG } from "uqr";
 import { totpKeyUri } from "../domain/totp";
-import { ApiError } from "../errors";
-import { instanceStub } from "../http/instance";
+import { instanceStub } from "../durable/stub";
+import { requireStepUpNow } from "../http/auth";
 import { enforceRateLimit } from "../http/rateLimit";
 import type { AppEnv } from "../http/types";
 import { readJson } from "../http/validate";
@@ -16,11 +16,9 @@ import {
   totpConfirmRequestSchema,
   totpDisableRequestSchema,
 } from "../schemas/api";
-import { factorError, requireStepUpNow } from "../services/twoFactor";
+import { factorError, noPendingEnrolment, twoFactorNotEnabled } from "../instanceErrors";
 
 export const twoFactorRoutes = new Hono<AppEnv>();
-
-const notEnabled = () => new ApiError("not_found", "Two-factor authentication is not on.");
 
 twoFactorRoutes.get("/2fa", async (c) => {
   return c.json(await instanceStub(c.env).twoFactorStatus());
@@ -46,13 +44,7 @@ twoFactorRoutes.post("/2fa/totp/confirm", async (c) => {
   const body = await readJson(c, totpConfirmRequestSchema);
   const result = await instanceStub(c.env).confirmTotpEnrolment(c.get("auth").sid, body.code);
   if (!result.ok) {
-    if (result.error === "no_pending" || result.error === "off") {
-      throw new ApiError(
-        "not_found",
-        "There is no pending setup for this session, or it expired: start again with POST /api/2fa/totp.",
-      );
-    }
-    throw factorError(result);
+    throw result.error === "no_pending" || result.error === "off" ? noPendingEnrolment() : factorError(result);
   }
   c.header("Cache-Control", "no-store");
   return c.json({ backupCodes: result.backupCodes });
@@ -64,7 +56,7 @@ twoFactorRoutes.delete("/2fa/totp", async (c) => {
   const body = await readJson(c, totpDisableRequestSchema);
   const factor = body.code !== undefined ? { totp: body.code } : { backupCode: body.backupCode! };
   const result = await instanceStub(c.env).disableTotp(factor, c.get("auth").sid);
-  if (!result.ok) throw result.error === "off" ? notEnabled() : factorError(result);
+  if (!result.ok) throw result.error === "off" ? twoFactorNotEnabled() : factorError(result);
   return c.body(null, 204);
 });
 
@@ -73,7 +65,7 @@ twoFactorRoutes.post("/2fa/backup-codes", async (c) => {
   await requireStepUpNow(c);
   const body = await readJson(c, backupCodesRegenerateRequestSchema);
   const result = await instanceStub(c.env).regenerateBackupCodes(body.code, c.get("auth").sid);
-  if (!result.ok) throw result.error === "off" ? notEnabled() : factorError(result);
+  if (!result.ok) throw result.error === "off" ? twoFactorNotEnabled() : factorError(result);
   c.header("Cache-Control", "no-store");
   return c.json({ backupCodes: result.backupCodes });
 });

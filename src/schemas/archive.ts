@@ -17,6 +17,8 @@ export const ARCHIVE_LIMITS = {
    * well under the isolate's 128 MB. docs/export-restore.md ("Limits").
    */
   restoreBodyBytes: 16 * 1024 * 1024,
+  /** Zod issues sent back for a broken archive: enough to see what is wrong, not one per message. */
+  maxIssues: 20,
   /** An activity entry's detail, as stored JSON. */
   activityDetailChars: 4096,
   sessionIdChars: 128,

@@ -11,7 +11,7 @@
  */
 import { ArchiveDigester, type ArchiveSection } from "../domain/archive";
 import type { Env } from "../env";
-import { instanceStub } from "../http/instance";
+import { instanceStub } from "../durable/stub";
 import {
   ARCHIVE_FORMAT,
   ARCHIVE_VERSION,

@@ -13,47 +13,20 @@
  * batch whose last row claims the instance (src/durable/restore.ts says why in that
  * order and how a failure is undone).
  */
-import type { Context } from "hono";
 import { decodeJwt } from "jose";
 import { archiveDigest, currentArchiveKeys, findArchiveInconsistency } from "../domain/archive";
+import { instanceStub } from "../durable/stub";
+import type { Env } from "../env";
 import { ApiError } from "../errors";
-import { instanceStub } from "../http/instance";
-import type { AppEnv } from "../http/types";
+import { restoreInProgress } from "../instanceErrors";
 import { randomToken } from "../lib/bytes";
-import { ARCHIVE_FORMAT, ARCHIVE_VERSION, archiveSchema, restoreRequestSchema, type Archive } from "../schemas/archive";
+import { systemClock } from "../lib/clock";
+import { ARCHIVE_FORMAT, ARCHIVE_LIMITS, ARCHIVE_VERSION, archiveSchema, type Archive } from "../schemas/archive";
 import { restoreArchive } from "../storage/archiveStore";
 import { invalidateJwks } from "../storage/jwksCache";
 import { checkAssertion } from "./assertions";
-import type { z } from "zod";
 
-/** Zod issues sent back for a broken archive: enough to see what is wrong, not one per message. */
-const MAX_ISSUES = 20;
-
-export type RestoreRequest = z.infer<typeof restoreRequestSchema>;
-
-/** Like readJson, but it says what an unparsable body most likely is: a cut-off archive. */
-export async function readRestoreRequest(c: Context<AppEnv>): Promise<RestoreRequest> {
-  const type = c.req.header("content-type") ?? "";
-  if (!/^application\/([\w.+-]+\+)?json\b/i.test(type)) {
-    throw new ApiError("invalid_request", "The body must be JSON (Content-Type: application/json).");
-  }
-  let value: unknown;
-  try {
-    // The raw body, not c.req.text(): hono would keep that copy of up to 16 MiB
-    // cached on the request for as long as the request lives.
-    value = JSON.parse(await c.req.raw.text());
-  } catch {
-    throw new ApiError(
-      "invalid_request",
-      "The body is not valid JSON: the archive in it is probably truncated or damaged. Export it again.",
-    );
-  }
-  const parsed = restoreRequestSchema.safeParse(value);
-  if (!parsed.success) {
-    throw new ApiError("invalid_request", "The request body is invalid.", { issues: parsed.error.issues.slice(0, MAX_ISSUES) });
-  }
-  return parsed.data;
-}
+const MAX_ISSUES = ARCHIVE_LIMITS.maxIssues;
 
 function refuse(message: string, extra: { issues?: unknown[]; reason?: string } = {}): never {
   throw new ApiError("invalid_request", message, extra);
@@ -91,11 +64,12 @@ export async function parseArchive(value: Record<string, unknown>): Promise<Arch
  * Checks the owner's approval and writes the archive. Throws `409 already_claimed`
  * if another claim or restore got there first; then nothing of this one remains.
  */
-export async function restoreFromArchive(c: Context<AppEnv>, assertion: string, archive: Archive): Promise<void> {
+export async function restoreFromArchive(deps: { env: Env; origin: string }, assertion: string, archive: Archive): Promise<void> {
+  const stub = instanceStub(deps.env);
   const current = currentArchiveKeys(archive)!;
   // Signature, aud (this instance's ORIGIN) and the single-use challenge: a login
   // assertion (PROTOCOL.md §4) by the archive's current signing key.
-  await checkAssertion(c, assertion, current.sig, "restore");
+  await checkAssertion({ instance: stub, origin: deps.origin }, assertion, current.sig, "restore");
   // Verified above, so its claims can be read as they are.
   if (decodeJwt(assertion).archive_sha256 !== archive.digest) {
     refuse("The assertion does not approve this archive: its archive_sha256 claim must be the archive's digest.", {
@@ -103,7 +77,6 @@ export async function restoreFromArchive(c: Context<AppEnv>, assertion: string, 
     });
   }
 
-  const stub = instanceStub(c.env);
   const restoreId = randomToken(16);
   const entries = archive.activity.map((a) => ({
     id: a.id,
@@ -113,11 +86,11 @@ export async function restoreFromArchive(c: Context<AppEnv>, assertion: string, 
     detail: a.detail ? JSON.stringify(a.detail) : null,
   }));
   if (!(await stub.beginRestore(restoreId, entries, archive.lastMessageId))) {
-    throw new ApiError("already_claimed", "Another restore of this instance is under way.");
+    throw restoreInProgress();
   }
   let claimed = false;
   try {
-    claimed = await restoreArchive(c.env.DB, archive, { claimId: restoreId, nowMs: Date.now() });
+    claimed = await restoreArchive(deps.env.DB, archive, { claimId: restoreId, nowMs: systemClock.nowMs() });
   } finally {
     if (!claimed) await stub.abortRestore(restoreId);
   }
@@ -131,5 +104,5 @@ export async function restoreFromArchive(c: Context<AppEnv>, assertion: string, 
     escrowVersions: archive.escrow.length,
     activityEntries: archive.activity.length,
   });
-  await invalidateJwks(c.env);
+  await invalidateJwks(deps.env);
 }

@@ -4,13 +4,12 @@
  * the given owner key. Every failure is `401 invalid_assertion` and is written to
  * the activity log as `login_failed`.
  */
-import type { Context } from "hono";
 import { importJWK } from "jose";
 import { AssertionError, readAssertionNonce, verifyAssertion } from "../domain/assertion";
+import type { InstanceStub } from "../durable/stub";
 import { ApiError } from "../errors";
-import { instanceStub } from "../http/instance";
+import { systemClock } from "../lib/clock";
 import { importOnce } from "../lib/importOnce";
-import type { AppEnv } from "../http/types";
 import type { PublicKeys } from "../schemas/api";
 
 /** Owner signing keys, imported once per isolate and kid (a kid is a thumbprint). */
@@ -19,8 +18,14 @@ const importSigningKey = importOnce(
   (jwk) => importJWK({ kty: jwk.kty, crv: jwk.crv, x: jwk.x }, "Ed25519") as Promise<CryptoKey>,
 );
 
+/** Where an assertion is checked: the object that holds the challenges, and the audience (ORIGIN). */
+export interface AssertionContext {
+  instance: InstanceStub;
+  origin: string;
+}
+
 export async function checkAssertion(
-  c: Context<AppEnv>,
+  ctx: AssertionContext,
   assertion: string,
   signingJwk: PublicKeys["sig"],
   purpose: "setup" | "login" | "reauth" | "key_rotation" | "restore",
@@ -33,7 +38,7 @@ export async function checkAssertion(
   // (ACTIVITY_RETENTION_BY_TYPE), so a flood of them cannot push out anything else.
   const nonce = readAssertionNonce(assertion);
   if (!nonce) throw refuse("malformed assertion");
-  if (!(await instanceStub(c.env).consumeChallenge(nonce))) throw refuse("unknown, used or expired challenge");
+  if (!(await ctx.instance.consumeChallenge(nonce))) throw refuse("unknown, used or expired challenge");
   try {
     let key: CryptoKey;
     try {
@@ -41,10 +46,10 @@ export async function checkAssertion(
     } catch {
       throw new AssertionError("the public key does not import");
     }
-    await verifyAssertion(assertion, key, { audience: c.get("origin"), kid: signingJwk.kid, nonce, nowMs: Date.now() });
+    await verifyAssertion(assertion, key, { audience: ctx.origin, kid: signingJwk.kid, nonce, nowMs: systemClock.nowMs() });
   } catch (err) {
     if (!(err instanceof AssertionError)) throw err;
-    await instanceStub(c.env).recordActivity("login_failed", null, { purpose, reason: err.reason });
+    await ctx.instance.recordActivity("login_failed", null, { purpose, reason: err.reason });
     throw refuse(err.reason);
   }
 }

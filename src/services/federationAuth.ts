@@ -6,28 +6,20 @@
  * (the peer may have rotated it).
  */
 import {
-  buildSigningString,
   checkDateWindow,
   checkDigest,
   checkSignedRequest,
-  formatSignatureHeader,
   parseSignatureHeader,
   REQUIRED_SIGNED_COMPONENTS,
   encodeBase64,
   type SignatureRejection,
 } from "../domain/httpSignatures";
-import { ACTIVITY_JSON, LD_JSON_AS } from "../domain/actor";
 import { checkMessageSignature, parseMessageSignature, sha256FromContentDigest } from "../domain/messageSignatures";
 import { ApiError } from "../errors";
-import { readBoundedBody } from "../lib/boundedBody";
 import { sha256, utf8 } from "../lib/bytes";
 import { pemToDer, RSA_SHA256 } from "../lib/federationKey";
+import { fetchPeerDocument, isAllowedPeerUrl, type FederationPolicy } from "../federation/peers";
 import { cachePeerKey, getCachedPeerKey, type PeerKey } from "../storage/peerKeyCache";
-
-/** Peers' documents are a few KiB; this bounds what we read and parse. */
-const MAX_PEER_DOCUMENT_BYTES = 256 * 1024;
-const PEER_FETCH_TIMEOUT_MS = 10_000;
-const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
 export const SIGNATURE_CHALLENGE = `Signature realm="inbox", headers="${REQUIRED_SIGNED_COMPONENTS.join(" ")}"`;
 
@@ -53,60 +45,6 @@ export function unauthorized(reason: keyof typeof REJECTION_MESSAGES): ApiError 
     reason: `http signature: ${reason}`,
     headers: { "WWW-Authenticate": SIGNATURE_CHALLENGE },
   });
-}
-
-export interface FederationPolicy {
-  allowInsecure: boolean;
-}
-
-/** Is `url` a peer URL we may fetch: https, or http when ALLOW_INSECURE_FEDERATION=1. */
-export function isAllowedPeerUrl(url: string, policy: FederationPolicy): URL | null {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return null;
-  }
-  if (parsed.protocol === "https:" || (policy.allowInsecure && parsed.protocol === "http:")) return parsed;
-  return null;
-}
-
-/**
- * Fetches an ActivityPub document (an actor, a key, a WebFinger JRD): JSON, at most
- * MAX_PEER_DOCUMENT_BYTES read (counted while reading), no redirects followed (a
- * redirect could move us to a scheme the policy refuses). Any failure is null.
- */
-export async function fetchPeerDocument(url: string, policy: FederationPolicy): Promise<Record<string, unknown> | null> {
-  const target = isAllowedPeerUrl(url, policy);
-  if (!target) return null;
-  target.hash = "";
-  try {
-    const res = await fetch(target.toString(), {
-      headers: { accept: `${ACTIVITY_JSON}, ${LD_JSON_AS}` },
-      redirect: "manual",
-      signal: AbortSignal.timeout(PEER_FETCH_TIMEOUT_MS),
-    });
-    if (res.status !== 200) {
-      await res.body?.cancel();
-      return null;
-    }
-    // A declared length over the bound is refused unread; an undeclared (chunked)
-    // or understated one is bounded while reading: the stream is cancelled as soon
-    // as the count passes the bound, so a peer cannot make us buffer more.
-    const length = Number(res.headers.get("content-length") ?? "0");
-    if (length > MAX_PEER_DOCUMENT_BYTES) {
-      await res.body?.cancel();
-      return null;
-    }
-    const bytes = await readBoundedBody(res.body, MAX_PEER_DOCUMENT_BYTES);
-    if (!bytes) return null;
-    // JSON is UTF-8 (RFC 8259 §8.1): bytes that are not are refused, not replaced.
-    const doc = JSON.parse(STRICT_UTF8.decode(bytes)) as unknown;
-    return typeof doc === "object" && doc !== null && !Array.isArray(doc) ? (doc as Record<string, unknown>) : null;
-  } catch (err) {
-    console.warn(JSON.stringify({ event: "peer_fetch_failed", url: target.toString(), error: String(err) }));
-    return null;
-  }
 }
 
 const idOf = (v: unknown): string | null =>
@@ -246,30 +184,4 @@ async function verifyWithPeerKey(signed: SignedBase, deps: { kv: KVNamespace; po
   if (!(await verifyRsaSha256(fresh.publicKeyPem, signed.base, signed.signature))) throw unauthorized("bad_signature");
   await cachePeerKey(deps.kv, fresh);
   return fresh;
-}
-
-/**
- * Signs an outgoing POST with the instance's federation key (draft-cavage-12,
- * rsa-sha256 over `(request-target) host date digest`): the headers to send.
- */
-export async function signFederationPost(input: {
-  url: URL;
-  body: Uint8Array<ArrayBuffer>;
-  keyId: string;
-  privateKey: CryptoKey;
-  nowMs: number;
-}): Promise<Record<string, string>> {
-  const headers: Record<string, string> = {
-    host: input.url.host,
-    date: new Date(input.nowMs).toUTCString(),
-    digest: `SHA-256=${encodeBase64(await sha256(input.body))}`,
-  };
-  const base = buildSigningString(REQUIRED_SIGNED_COMPONENTS, {
-    method: "POST",
-    target: input.url.pathname + input.url.search,
-    header: (name) => headers[name] ?? null,
-  });
-  if (!base.ok) throw new Error("signing string: " + base.reason);
-  const signature = new Uint8Array(await crypto.subtle.sign(RSA_SHA256, input.privateKey, utf8(base.value)));
-  return { ...headers, signature: formatSignatureHeader({ keyId: input.keyId, headers: REQUIRED_SIGNED_COMPONENTS, signature }) };
 }

@@ -20,9 +20,10 @@ import { CompactEncrypt, importJWK } from "jose";
 import { classifyInboxActivity, type InboxAction, type SealedNote } from "../domain/inboxActivity";
 import { activityReplayPreimage, signatureReplayExpiry, signatureReplayPreimage } from "../domain/inboxReplay";
 import type { InboxClaim, InboxClaimInput } from "../durable/inboxReplays";
+import { instanceStub } from "../durable/stub";
 import type { Env } from "../env";
-import { ApiError, notClaimed, rateLimited } from "../errors";
-import { instanceStub } from "../http/instance";
+import { ApiError, notClaimed } from "../errors";
+import { inboxActivityInProgress } from "../instanceErrors";
 import { sha256Base64url, utf8 } from "../lib/bytes";
 import type { Message } from "../schemas/messages";
 import { currentKeys } from "../storage/ownerStore";
@@ -98,7 +99,7 @@ export async function receiveInboxActivity(
     case "duplicate":
       return { duplicate: { messageId: claimed.messageId } };
     case "in_progress":
-      throw rateLimited(claimed.retryAfterMs / 1000, "This activity is being delivered by another request; retry shortly.");
+      throw inboxActivityInProgress(claimed.retryAfterMs);
   }
   if (action.kind === "ignored") return { ignored: action.reason };
 

@@ -7,7 +7,7 @@
 import { inspectMessageJwe, JWE_REJECTION_MESSAGES } from "../domain/jwe";
 import type { Env } from "../env";
 import { ApiError, notClaimed } from "../errors";
-import { instanceStub } from "../http/instance";
+import { instanceStub } from "../durable/stub";
 import type { Message } from "../schemas/messages";
 import { insertMessageForCurrentKey } from "../storage/messageStore";
 import { listKeys } from "../storage/ownerStore";

@@ -1,33 +1,31 @@
 /**
- * What the auth routes share once a login (or a refresh) has succeeded: the
- * rotation policy from the settings, and minting the instance-signed access token.
+ * What the auth routes share once a login (or a refresh) has succeeded: minting the
+ * instance-signed access token. (The session policy is part of the settings:
+ * Settings.sessionPolicy.)
  */
-import type { Context } from "hono";
 import { signAccessToken, type AuthMethod, type MintedAccessToken } from "../domain/accessToken";
-import type { RotationPolicy } from "../domain/rotation";
+import { systemClock } from "../lib/clock";
 import { loadInstanceKey } from "../lib/instanceKey";
-import type { AppEnv } from "../http/types";
-import type { Settings } from "../settings";
 
-export function sessionPolicy(settings: Settings): RotationPolicy {
-  return {
-    graceMs: settings.refreshReuseGraceS * 1000,
-    idleTtlMs: settings.refreshIdleTtlS * 1000,
-    maxTtlMs: settings.sessionMaxTtlS * 1000,
-  };
+export interface TokenIssuer {
+  /** The INSTANCE_SIGNING_KEY secret (a private JWK). */
+  signingKey: string | undefined;
+  /** ORIGIN: the token's iss and aud. */
+  origin: string;
+  accessTokenTtlS: number;
 }
 
 export async function mintAccessToken(
-  c: Context<AppEnv>,
+  issuer: TokenIssuer,
   session: { sessionId: string; authTimeS: number; amr: AuthMethod[] },
 ): Promise<MintedAccessToken> {
-  const key = await loadInstanceKey(c.env.INSTANCE_SIGNING_KEY);
+  const key = await loadInstanceKey(issuer.signingKey);
   return signAccessToken(key, {
-    origin: c.get("origin"),
+    origin: issuer.origin,
     sid: session.sessionId,
     authTimeS: session.authTimeS,
     amr: session.amr,
-    ttlS: c.get("settings").accessTokenTtlS,
-    nowMs: Date.now(),
+    ttlS: issuer.accessTokenTtlS,
+    nowMs: systemClock.nowMs(),
   });
 }

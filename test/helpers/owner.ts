@@ -5,6 +5,7 @@
  * the Worker in workerd (SELF.fetch) and a real `npm run dev` over the network.
  */
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
+import { serverNowMs } from "./clock";
 
 export type Fetcher = (request: Request) => Promise<Response>;
 
@@ -95,7 +96,7 @@ export class OwnerClient {
 
   async assertion(options: AssertionOptions = {}): Promise<string> {
     const nonce = options.nonce ?? (await this.challenge());
-    const now = Math.floor(Date.now() / 1000);
+    const now = Math.floor(serverNowMs() / 1000);
     const iat = options.iat ?? now;
     return new SignJWT({ nonce })
       .setProtectedHeader({ alg: options.alg ?? "Ed25519", typ: "JWT", kid: options.kid ?? this.keys.sig.publicJwk.kid })

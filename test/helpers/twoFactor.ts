@@ -1,24 +1,28 @@
 /**
  * Two-factor helpers for the workers tests: an authenticator app (otpauth, fed the
  * secret the server returned) that never offers a time step twice, enrolment in one
- * call, and time travel for lockouts and expiries inside the Durable Object.
+ * call, and time travel for lockouts and expiries inside the Durable Object. Time is
+ * the server's (test/helpers/clock.ts): when the authenticator runs out of steps it
+ * moves the clock to the next one instead of waiting for it.
  */
 import { env } from "cloudflare:test";
 import { decodeJwt } from "jose";
 import { TOTP } from "otpauth";
 import { expect } from "vitest";
 import { loadDataKeys, mfaHash } from "../../src/lib/dataKeys";
+import { advanceClock, serverNowMs } from "./clock";
 import { json, type OwnerClient } from "./owner";
 import { inInstance } from "./workers";
 
 const PERIOD_MS = 30_000;
-const stepNow = () => Math.floor(Date.now() / PERIOD_MS);
+const stepNow = () => Math.floor(serverNowMs() / PERIOD_MS);
 
 /**
  * The server accepts steps now-1, now and now+1, each once, in increasing order.
  * A code for `now-1` is only offered well inside a step (it would fall out of the
  * window if the step changed before the request arrived); when no step is left, the
- * authenticator waits for the next period, as a person would.
+ * authenticator moves the server's clock into the next period, where a person would
+ * wait for it.
  */
 export class Authenticator {
   private readonly totp: TOTP;
@@ -36,14 +40,14 @@ export class Authenticator {
   async nextCode(): Promise<string> {
     for (;;) {
       const now = stepNow();
-      const msIntoStep = Date.now() % PERIOD_MS;
+      const msIntoStep = serverNowMs() % PERIOD_MS;
       const earliest = msIntoStep < PERIOD_MS - 2_000 ? now - 1 : now;
       const step = Math.max(earliest, (this.lastStep ?? -Infinity) + 1);
       if (step <= now + 1) {
         this.lastStep = step;
         return this.codeForStep(step);
       }
-      await new Promise((r) => setTimeout(r, PERIOD_MS - msIntoStep + 50));
+      advanceClock(PERIOD_MS - msIntoStep + 50);
     }
   }
 

@@ -5,6 +5,7 @@ import { signAccessToken, type AuthMethod } from "../../src/domain/accessToken";
 import type { InstanceDO } from "../../src/durable/instance";
 import worker from "../../src/index";
 import { loadInstanceKey } from "../../src/lib/instanceKey";
+import { serverNowMs } from "./clock";
 import { TEST_ORIGIN, TEST_SETUP_CODE } from "./constants";
 import { FrameQueue } from "./messages";
 import { OwnerClient, type Fetcher } from "./owner";
@@ -56,7 +57,7 @@ export async function ageLogin(client: OwnerClient, ageS: number): Promise<void>
     authTimeS: (claims.auth_time as number) - ageS,
     amr: claims.amr as AuthMethod[],
     ttlS: 900,
-    nowMs: Date.now(),
+    nowMs: serverNowMs(),
   });
   client.accessToken = minted.accessToken;
 }

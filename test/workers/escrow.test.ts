@@ -2,6 +2,7 @@ import { decodeJwt } from "jose";
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { json, makeOwnerKeys, OwnerClient } from "../helpers/owner";
+import { advanceClock } from "../helpers/clock";
 import { ageLogin, claimedOwner, fetchWithVars, selfFetch, TEST_ORIGIN } from "../helpers/workers";
 
 let owner: OwnerClient;
@@ -170,7 +171,7 @@ describe("PUT /api/escrow", () => {
   it("needs step-up: a login older than STEP_UP_MAX_AGE_S is refused with 403 step_up_required", async () => {
     const strict = new OwnerClient(fetchWithVars({ STEP_UP_MAX_AGE_S: "0" }), TEST_ORIGIN, owner.keys);
     await strict.login();
-    await new Promise((r) => setTimeout(r, 1100));
+    advanceClock(1_100);
     const { version } = await json<Escrow>(await strict.api("GET", "/api/escrow"));
     const res = await strict.api("PUT", "/api/escrow", { expectedVersion: version, blob: "needs step-up" });
     expect(res.status).toBe(403);

@@ -5,7 +5,7 @@
  * Peers are fake (stubbed outbound fetch, no network).
  */
 import { describe, expect, it } from "vitest";
-import { resolveRecipient } from "../../src/services/federationDelivery";
+import { resolveRecipient } from "../../src/federation/delivery";
 import { makePeer, useFakeFediverse, signedPost, type Peer } from "../helpers/federation";
 import { json } from "../helpers/owner";
 import { fetchWithVars, TEST_ORIGIN } from "../helpers/workers";

@@ -10,6 +10,7 @@ import { openMessage, postMessage, publishedEncryptionKey, sealMessage, type Enc
 import { json, type OwnerClient } from "../helpers/owner";
 import { enrolTotp } from "../helpers/twoFactor";
 import type { SocketGrant } from "../../src/domain/liveChannel";
+import { advanceClock } from "../helpers/clock";
 import { claimedOwner, connectLive, inInstance, selfFetch, TEST_ORIGIN } from "../helpers/workers";
 
 type Socket = Awaited<ReturnType<typeof connectLive>>;
@@ -117,7 +118,7 @@ describe("client frames", () => {
     await device.login();
     const { frames, ws } = await connectLive(device.accessToken);
     await frames.expect("hello");
-    await new Promise((r) => setTimeout(r, 1100)); // a new token has a later exp (seconds)
+    advanceClock(1_100); // a new token has a later exp (seconds)
     expect((await device.refresh()).status).toBe(200);
     ws.send(JSON.stringify({ type: "auth", accessToken: device.accessToken }));
     const authed = await frames.expect("authed");
@@ -160,7 +161,7 @@ describe("client frames", () => {
     const { id } = await json<{ id: number }>(await postMessage(selfFetch, TEST_ORIGIN, { jwe: await sealMessage(key, "while expired") }));
     // ...so accepting a late re-auth would let the socket go on without it, and the
     // client's next catch-up (after= the id of a later push) would skip it for good.
-    await new Promise((r) => setTimeout(r, 1100)); // a new token has a later exp (seconds)
+    advanceClock(1_100); // a new token has a later exp (seconds)
     expect((await device.refresh()).status).toBe(200);
     ws.send(JSON.stringify({ type: "auth", accessToken: device.accessToken }));
     expect(await frames.next()).toEqual({ type: "token_expired" });

@@ -2,7 +2,7 @@ import { env } from "cloudflare:test";
 import { base64url, SignJWT, UnsecuredJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { json, makeOwnerKeys, type OwnerClient } from "../helpers/owner";
-import { ACTIVITY_RETENTION_BY_TYPE } from "../../src/durable/instance";
+import { ACTIVITY_RETENTION_BY_TYPE } from "../../src/durable/activityLog";
 import { claimedOwner, inInstance, TEST_ORIGIN } from "../helpers/workers";
 
 let owner: OwnerClient;

@@ -9,7 +9,6 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { InstanceDO } from "../../src/durable/instance";
 import { INSTANCE_SCHEMA_STEPS, INSTANCE_SCHEMA_VERSION, migrateInstanceStorage } from "../../src/durable/schema";
-import { sessionPolicy } from "../../src/services/sessions";
 import { readSettings } from "../../src/settings";
 
 type Run = <R>(fn: (instance: InstanceDO, state: DurableObjectState) => R | Promise<R>) => Promise<R>;
@@ -160,7 +159,7 @@ describe("Durable Object storage migrations", () => {
       .catch(() => undefined);
 
     const { stub, run } = object(name);
-    const policy = sessionPolicy(readSettings(env));
+    const policy = readSettings(env).sessionPolicy;
     // The constructor ran before this call was let in (blockConcurrencyWhile).
     expect(await stub.sessionStatus("live", policy)).toBe("active");
     expect(await stub.sessionStatus("revoked", policy)).toBe("revoked");

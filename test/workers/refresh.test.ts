@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { json, OwnerClient, refreshCookieFrom } from "../helpers/owner";
+import { advanceClock } from "../helpers/clock";
 import { claimedOwner, fetchWithVars, TEST_ORIGIN } from "../helpers/workers";
 
 let owner: OwnerClient;
@@ -81,7 +82,7 @@ describe("rule 3: a lost response is not theft", () => {
     const token = device.refreshToken!;
     const lost = await device.request("POST", "/auth/refresh", { cookie: token }); // the response the client never saw
     const lostSuccessor = refreshCookieFrom(lost)!;
-    await new Promise((r) => setTimeout(r, 5));
+    advanceClock(5);
 
     const retry = await device.request("POST", "/auth/refresh", { cookie: token });
     expect(retry.status).toBe(200);
@@ -136,7 +137,7 @@ describe("rule 5: lifetimes", () => {
   it("expires a session that was idle longer than REFRESH_IDLE_TTL_S", async () => {
     const shortIdle = fetchWithVars({ REFRESH_IDLE_TTL_S: "1" });
     const device = await newDevice(shortIdle);
-    await new Promise((r) => setTimeout(r, 1100));
+    advanceClock(1_100);
     const res = await device.refresh();
     expect(res.status).toBe(401);
     expect(await json(res)).toMatchObject({ error: "unauthorized" });
@@ -145,10 +146,10 @@ describe("rule 5: lifetimes", () => {
   it("expires a session older than SESSION_MAX_TTL_S even if refreshed", async () => {
     // One client whose settings change mid-test: the session is refreshed under the
     // default lifetime (so it was just used), then checked against a 1 s maximum. No
-    // step depends on how fast the machine answers, only on the 1.1 s wait.
+    // step depends on how fast the machine answers, only on the 1.1 s the clock moves.
     let vars: Record<string, string> = {};
     const device = await newDevice((request) => fetchWithVars(vars)(request));
-    await new Promise((r) => setTimeout(r, 1100));
+    advanceClock(1_100);
     expect((await device.refresh()).status).toBe(200);
     vars = { SESSION_MAX_TTL_S: "1" };
     expect((await device.refresh()).status).toBe(401);

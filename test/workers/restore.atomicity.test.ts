@@ -6,6 +6,7 @@
  */
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { ActivityLog } from "../../src/durable/activityLog";
 import { RESTORE_LEASE_MS, RestoreStore, type RestoredActivity } from "../../src/durable/restore";
 import { restoreArchive } from "../../src/storage/archiveStore";
 import { buildArchive, postRestore } from "../helpers/archive";
@@ -32,7 +33,7 @@ const archived: RestoredActivity[] = [
 describe("the restore lease in the Durable Object", () => {
   it("lets one restore write the log at a time, and abort takes everything back", async () => {
     await inObject("lease", (state) => {
-      const store = new RestoreStore(state.storage);
+      const store = new RestoreStore(state.storage, new ActivityLog(state.storage.sql));
       const sql = state.storage.sql;
       // The fresh instance's own entries: failed attempts to claim it.
       sql.exec("INSERT INTO activity (type, at_ms) VALUES ('login_failed', 100), ('login_failed', 101)");
@@ -62,7 +63,7 @@ describe("the restore lease in the Durable Object", () => {
       expect(log(state).map((r) => r.type)).toEqual(["claimed", "login", "login_failed", "login_failed"]);
       expect(state.storage.kv.get("live:lastPushedMessageId")).toBe(7);
 
-      store.finish("r3", () => sql.exec("INSERT INTO activity (type, at_ms) VALUES ('claimed', 200)"));
+      store.finish("r3", null, 200);
       expect(state.storage.kv.get("restore:lease")).toBeUndefined();
       // Abort after finish is a no-op: the restore is complete.
       store.abort("r3");
@@ -81,7 +82,7 @@ describe("the restore lease in the Durable Object", () => {
 
   it("does not put the push cursor back if the live channel moved it meanwhile", async () => {
     await inObject("cursor", (state) => {
-      const store = new RestoreStore(state.storage);
+      const store = new RestoreStore(state.storage, new ActivityLog(state.storage.sql));
       expect(store.begin("r1", archived, 42, Date.now())).toBe(true);
       state.storage.kv.put("live:lastPushedMessageId", 3);
       store.abort("r1");

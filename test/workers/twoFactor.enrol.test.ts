@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { Secret } from "otpauth";
+import { advanceClock, serverNowMs } from "../helpers/clock";
 import { json, type OwnerClient } from "../helpers/owner";
 import {
   activityTypes,
@@ -35,7 +36,7 @@ describe("enrolling in TOTP", { timeout: 45_000 }, () => {
   it("refuses to start enrolment from a session whose login is not recent", async () => {
     const stale = new Client(fetchWithVars({ STEP_UP_MAX_AGE_S: "0" }), TEST_ORIGIN, owner.keys);
     stale.accessToken = owner.accessToken;
-    await new Promise((r) => setTimeout(r, 10));
+    advanceClock(1_000);
     const res = await stale.api("POST", "/api/2fa/totp");
     expect(res.status).toBe(403);
     expect(await json(res)).toMatchObject({ error: "step_up_required" });
@@ -81,7 +82,7 @@ describe("enrolling in TOTP", { timeout: 45_000 }, () => {
   it("only lets the session that started the enrolment confirm it", async () => {
     const other = owner.device();
     expect((await other.login()).status).toBe(200);
-    const res = await other.api("POST", "/api/2fa/totp/confirm", { code: auth.codeForStep(Math.floor(Date.now() / 30_000)) });
+    const res = await other.api("POST", "/api/2fa/totp/confirm", { code: auth.codeForStep(Math.floor(serverNowMs() / 30_000)) });
     expect(res.status).toBe(404);
     expect(await json(res)).toMatchObject({ error: "not_found" });
   });
@@ -122,7 +123,7 @@ describe("enrolling in TOTP", { timeout: 45_000 }, () => {
   });
 
   it("never returns the secret again", async () => {
-    const again = await owner.api("POST", "/api/2fa/totp/confirm", { code: auth.codeForStep(Math.floor(Date.now() / 30_000)) });
+    const again = await owner.api("POST", "/api/2fa/totp/confirm", { code: auth.codeForStep(Math.floor(serverNowMs() / 30_000)) });
     expect(again.status).toBe(404);
     const status = await owner.api("GET", "/api/2fa");
     expect(JSON.stringify(await json(status))).not.toContain(auth.secret);
@@ -138,11 +139,11 @@ describe("enrolling in TOTP", { timeout: 45_000 }, () => {
     const pending = new Authenticator((await json<{ secret: string }>(begin)).secret);
     const [row] = await sqlInInstance<{ ttl: number }>(
       "SELECT pending_expires_at_ms - ? AS ttl FROM totp",
-      Date.now(),
+      serverNowMs(),
     );
     expect(row!.ttl).toBeGreaterThan(9 * 60_000);
     expect(row!.ttl).toBeLessThanOrEqual(10 * 60_000);
-    await sqlInInstance("UPDATE totp SET pending_expires_at_ms = ?", Date.now() - 1);
+    await sqlInInstance("UPDATE totp SET pending_expires_at_ms = ?", serverNowMs() - 1);
     const res = await owner.api("POST", "/api/2fa/totp/confirm", { code: await pending.nextCode() });
     expect(res.status).toBe(404);
     // The active secret is untouched.

@@ -4,6 +4,7 @@
  * place of a code.
  */
 import { beforeAll, describe, expect, it } from "vitest";
+import { serverNowMs } from "../helpers/clock";
 import { json, type OwnerClient } from "../helpers/owner";
 import { amrOf, enrolTotp, sqlInInstance, type Authenticator } from "../helpers/twoFactor";
 import { claimedOwner } from "../helpers/workers";
@@ -93,10 +94,10 @@ describe("POST /auth/escrow", { timeout: 45_000 }, () => {
 
   it("refuses a ticket older than 300 s", async () => {
     const { mfaTicket } = await json<EscrowBody>(await fetchEscrow({ backupCode: backupCodes[1] }));
-    const [row] = await sqlInInstance<{ ttl: number }>("SELECT MAX(expires_at_ms) - ? AS ttl FROM mfa_tickets", Date.now());
+    const [row] = await sqlInInstance<{ ttl: number }>("SELECT MAX(expires_at_ms) - ? AS ttl FROM mfa_tickets", serverNowMs());
     expect(row!.ttl).toBeGreaterThan(295_000);
     expect(row!.ttl).toBeLessThanOrEqual(300_000);
-    await sqlInInstance("UPDATE mfa_tickets SET expires_at_ms = ?", Date.now() - 1);
+    await sqlInInstance("UPDATE mfa_tickets SET expires_at_ms = ?", serverNowMs() - 1);
     const { res } = await loginWithTicket(mfaTicket!);
     expect(res.status).toBe(401);
     expect(await json(res)).toMatchObject({ error: "invalid_code" });

@@ -5,6 +5,7 @@
  * moving `locked_until_ms` inside the Durable Object, not by waiting.
  */
 import { beforeAll, describe, expect, it } from "vitest";
+import { serverNowMs } from "../helpers/clock";
 import { json, type OwnerClient } from "../helpers/owner";
 import {
   activityCount,
@@ -27,7 +28,7 @@ beforeAll(async () => {
   ({ auth, backupCodes } = await enrolTotp(owner));
 });
 
-const stepNow = () => Math.floor(Date.now() / 30_000);
+const stepNow = () => Math.floor(serverNowMs() / 30_000);
 
 function escrowWith(body: Record<string, unknown>) {
   return owner.device().request("POST", "/auth/escrow", { body, cookie: null });

@@ -4,6 +4,7 @@
  * and malformed bodies on every 2FA route (400, never 5xx).
  */
 import { beforeAll, describe, expect, it } from "vitest";
+import { advanceClock } from "../helpers/clock";
 import { json, OwnerClient, type OwnerClient as Owner } from "../helpers/owner";
 import { activityTypes, amrOf, enrolTotp, reauthWithCode, type Authenticator } from "../helpers/twoFactor";
 import { claimedOwner, fetchWithVars, TEST_ORIGIN } from "../helpers/workers";
@@ -63,7 +64,7 @@ describe("step-up with 2FA on", { timeout: 45_000 }, () => {
   it("refuses an otp login that is older than STEP_UP_MAX_AGE_S", async () => {
     const stale = new OwnerClient(fetchWithVars({ STEP_UP_MAX_AGE_S: "0" }), TEST_ORIGIN, owner.keys);
     stale.accessToken = owner.accessToken;
-    await new Promise((r) => setTimeout(r, 10));
+    advanceClock(1_000);
     await expectStepUpRequired(await putEscrow(stale));
     await expectStepUpRequired(await stale.api("POST", "/api/2fa/totp"));
     await expectStepUpRequired(await stale.api("POST", "/api/2fa/backup-codes", { code: "123456" }));

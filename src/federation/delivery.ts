@@ -10,7 +10,7 @@ import { JOSE_MEDIA_TYPE } from "../domain/inboxActivity";
 import { utf8 } from "../lib/bytes";
 import { loadFederationKey } from "../lib/federationKey";
 import type { OutboxRow } from "../storage/outboxStore";
-import { fetchPeerDocument, isAllowedPeerUrl, signFederationPost, type FederationPolicy } from "./federationAuth";
+import { fetchPeerDocument, isAllowedPeerUrl, signFederationPost, type FederationPolicy } from "./peers";
 
 const DELIVERY_TIMEOUT_MS = 15_000;
 

@@ -1,0 +1,86 @@
+/**
+ * The wire errors for the Durable Object's refusals, in one place. The object
+ * answers with plain results (a verdict, a status, `{ ok: false, error }`), never an
+ * ApiError, since RPC would not carry the class across; the Worker's http/,
+ * services/ and routes/ turn those results into ApiErrors only through here, so one
+ * refusal always reads the same on the wire.
+ */
+import type { RateLimitVerdict, RefreshResult, SessionStatus } from "./durable/instance";
+import type { FactorFailure } from "./durable/twoFactor";
+import { ApiError, rateLimited } from "./errors";
+
+/** `429 rate_limited` with Retry-After, for a hit the object refused. */
+export function rateLimitRefused(verdict: { retryAfterS: number }, message?: string): ApiError {
+  return rateLimited(verdict.retryAfterS, message);
+}
+
+/** Throws `429 rate_limited` (Retry-After) when the object refused the hit. */
+export function throwIfRateLimited(verdict: RateLimitVerdict, message?: string): void {
+  if (!verdict.allowed) throw rateLimitRefused(verdict, message);
+}
+
+/**
+ * A session the object no longer holds as active (revoked, expired, unknown), or
+ * that ended between two calls. `reason` is logged only.
+ */
+export function sessionEnded(options: { reason?: string; headers?: Record<string, string> } = {}): ApiError {
+  return new ApiError("session_revoked", "This session has ended; log in again.", options);
+}
+
+/** The Bearer check's refusal (RFC 6750 §3.1: invalid_token). */
+export function sessionNotActive(status: Exclude<SessionStatus, "active">): ApiError {
+  return sessionEnded({ headers: { "WWW-Authenticate": 'Bearer error="invalid_token"' }, reason: `session ${status}` });
+}
+
+/** A refused refresh (PROTOCOL.md §5): revoked sessions and theft say so, the rest is `unauthorized`. */
+export function refreshRefused(error: Extract<RefreshResult, { ok: false }>["error"]): ApiError {
+  if (error === "theft" || error === "revoked") {
+    return new ApiError("session_revoked", "This session has been revoked; log in again.", { reason: error });
+  }
+  return new ApiError("unauthorized", "The refresh token is unknown or its session has expired.", { reason: error });
+}
+
+export function mfaRequired(): ApiError {
+  return new ApiError(
+    "mfa_required",
+    "Two-factor authentication is on: send a code from your authenticator app or a backup code.",
+  );
+}
+
+/** The wire error for a refused factor. `off` is the caller's business and never reaches here. */
+export function factorError(failure: Exclude<FactorFailure, { error: "off" }>): ApiError {
+  if (failure.error === "locked") {
+    return rateLimited(
+      failure.retryAfterS,
+      "Too many wrong codes: authenticator codes are refused for now. Wait, or use a backup code.",
+    );
+  }
+  return new ApiError("invalid_code", "The code is wrong, expired or already used.", { reason: failure.reason });
+}
+
+/** A 2FA change with nothing to act on: 2FA is off. */
+export function twoFactorNotEnabled(): ApiError {
+  return new ApiError("not_found", "Two-factor authentication is not on.");
+}
+
+/** A confirmation without a pending enrolment of this session (also the losers of racing confirms). */
+export function noPendingEnrolment(): ApiError {
+  return new ApiError(
+    "not_found",
+    "There is no pending setup for this session, or it expired: start again with POST /api/2fa/totp.",
+  );
+}
+
+export function noSuchSession(): ApiError {
+  return new ApiError("not_found", "No live session has this id.");
+}
+
+/** The restore lease is held by another restore. */
+export function restoreInProgress(): ApiError {
+  return new ApiError("already_claimed", "Another restore of this instance is under way.");
+}
+
+/** Another delivery of the same activity holds its claim. */
+export function inboxActivityInProgress(retryAfterMs: number): ApiError {
+  return rateLimited(retryAfterMs / 1000, "This activity is being delivered by another request; retry shortly.");
+}

@@ -1,0 +1,52 @@
+/** The fixed-window rate limit (domain/rateLimit.ts): `limit` hits per window, per key. */
+import { describe, expect, it } from "vitest";
+import { decideRateLimitHit, type RateWindow } from "../../src/domain/rateLimit";
+
+const rule = { limit: 3, windowMs: 60_000 };
+
+/** Applies decisions the way the store does, and returns what each hit was told. */
+function hits(times: number[], start: RateWindow | null = null) {
+  let window = start;
+  return times.map((nowMs) => {
+    const decision = decideRateLimitHit(window, rule, nowMs);
+    if (decision.kind === "open") window = { windowEndsAtMs: decision.windowEndsAtMs, count: 1 };
+    else if (decision.kind === "count") window = { ...window!, count: window!.count + 1 };
+    return decision.kind === "refuse" ? `refuse ${decision.retryAfterS}` : decision.kind;
+  });
+}
+
+describe("the fixed-window rate limit", () => {
+  it("opens a window with the first hit, ending one window later", () => {
+    expect(decideRateLimitHit(null, rule, 1_000)).toEqual({ kind: "open", windowEndsAtMs: 61_000 });
+  });
+
+  it("allows `limit` hits per window and refuses the rest until it ends", () => {
+    expect(hits([0, 1, 2, 3, 4])).toEqual(["open", "count", "count", "refuse 60", "refuse 60"]);
+  });
+
+  it("says how many whole seconds are left, rounded up", () => {
+    const spent = { windowEndsAtMs: 60_000, count: 3 };
+    expect(decideRateLimitHit(spent, rule, 58_001)).toEqual({ kind: "refuse", retryAfterS: 2 });
+    expect(decideRateLimitHit(spent, rule, 59_999)).toEqual({ kind: "refuse", retryAfterS: 1 });
+  });
+
+  it("opens the next window exactly when the last one ends, with a fresh count", () => {
+    const spent = { windowEndsAtMs: 60_000, count: 3 };
+    expect(decideRateLimitHit(spent, rule, 60_000)).toEqual({ kind: "open", windowEndsAtMs: 120_000 });
+    expect(hits([60_000, 60_001, 60_002, 60_003], spent)).toEqual(["open", "count", "count", "refuse 60"]);
+  });
+
+  it("treats a stale window (long ended) like none", () => {
+    expect(decideRateLimitHit({ windowEndsAtMs: 10, count: 99 }, rule, 1_000_000)).toEqual({
+      kind: "open",
+      windowEndsAtMs: 1_060_000,
+    });
+  });
+
+  it("with a limit of 1, lets exactly one hit per window through", () => {
+    expect(decideRateLimitHit({ windowEndsAtMs: 60_000, count: 1 }, { limit: 1, windowMs: 60_000 }, 0)).toEqual({
+      kind: "refuse",
+      retryAfterS: 60,
+    });
+  });
+});
