@@ -23,6 +23,7 @@ import { OutboxDelivery } from "./outbox";
 import { migrateInstanceStorage } from "./schema";
 import { LiveChannel } from "./sockets";
 import { TwoFactorStore, type MfaCounter, type SecondFactor } from "./twoFactor";
+import type { SessionSummary as WireSessionSummary } from "../schemas/api";
 
 export const CHALLENGE_TTL_MS = 120_000;
 /** The activity log keeps this many newest entries. */
@@ -48,13 +49,8 @@ export type RefreshResult =
 
 export type SessionStatus = "active" | "revoked" | "expired" | "unknown";
 
-export interface SessionSummary {
-  id: string;
-  deviceName: string | null;
-  createdAt: number;
-  lastUsedAt: number;
-  current: boolean;
-}
+/** A session as GET /api/sessions shows it (PROTOCOL.md §6). */
+export type SessionSummary = WireSessionSummary;
 
 export interface RateLimitVerdict {
   allowed: boolean;

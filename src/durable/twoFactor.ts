@@ -28,6 +28,7 @@ import {
 import { randomBytes, randomToken } from "../lib/bytes";
 import { loadDataKeys, mfaHash, openTotpSecret, sealTotpSecret, type DataKeys } from "../lib/dataKeys";
 import type { ActivityType } from "../schemas/api";
+import type { TwoFactorStatus as WireTwoFactorStatus } from "../schemas/api";
 
 /** An enrolment that is never confirmed is forgotten after this long. */
 export const PENDING_TOTP_TTL_MS = 10 * 60_000;
@@ -58,10 +59,8 @@ export type FactorResult<T> = ({ ok: true; method: FactorMethod } & T) | FactorF
 
 export type ConfirmResult = { ok: true; backupCodes: string[] } | FactorFailure | { ok: false; error: "no_pending" };
 
-export interface TwoFactorStatus {
-  enabled: boolean;
-  backupCodesRemaining: number;
-}
+/** As GET /api/2fa answers it (PROTOCOL.md §8). */
+export type TwoFactorStatus = WireTwoFactorStatus;
 
 export type ActivityWriter = (
   type: ActivityType,

@@ -6,12 +6,13 @@ import type { AppEnv } from "../http/types";
 import { readQuery } from "../http/validate";
 import { activityQuerySchema } from "../schemas/api";
 import { sessionPolicy } from "../services/sessions";
+import type { Reply } from "../schemas/routes";
 
 export const sessionRoutes = new Hono<AppEnv>();
 
 sessionRoutes.get("/sessions", async (c) => {
   const sessions = await instanceStub(c.env).listSessions(c.get("auth").sid, sessionPolicy(c.get("settings")));
-  return c.json({ sessions });
+  return c.json({ sessions } satisfies Reply<"GET /api/sessions">);
 });
 
 sessionRoutes.delete("/sessions/:id", async (c) => {
@@ -29,5 +30,5 @@ sessionRoutes.delete("/sessions", async (c) => {
 
 sessionRoutes.get("/activity", async (c) => {
   const query = readQuery(c, activityQuerySchema);
-  return c.json({ entries: await instanceStub(c.env).listActivity(query.before, query.limit) });
+  return c.json({ entries: await instanceStub(c.env).listActivity(query.before, query.limit) } satisfies Reply<"GET /api/activity">);
 });

@@ -17,13 +17,14 @@ import {
   totpDisableRequestSchema,
 } from "../schemas/api";
 import { factorError, requireStepUpNow } from "../services/twoFactor";
+import type { Reply } from "../schemas/routes";
 
 export const twoFactorRoutes = new Hono<AppEnv>();
 
 const notEnabled = () => new ApiError("not_found", "Two-factor authentication is not on.");
 
 twoFactorRoutes.get("/2fa", async (c) => {
-  return c.json(await instanceStub(c.env).twoFactorStatus());
+  return c.json((await instanceStub(c.env).twoFactorStatus()) satisfies Reply<"GET /api/2fa">);
 });
 
 /** A pending secret for the owner's authenticator app; 2FA turns on only at confirm. */
@@ -38,7 +39,7 @@ twoFactorRoutes.post("/2fa/totp", async (c) => {
     account: c.get("settings").ownerHandle,
   });
   c.header("Cache-Control", "no-store");
-  return c.json({ secret: pending.secretBase32, uri, qrSvg: renderSVG(uri) });
+  return c.json({ secret: pending.secretBase32, uri, qrSvg: renderSVG(uri) } satisfies Reply<"POST /api/2fa/totp">);
 });
 
 twoFactorRoutes.post("/2fa/totp/confirm", async (c) => {
@@ -55,7 +56,7 @@ twoFactorRoutes.post("/2fa/totp/confirm", async (c) => {
     throw factorError(result);
   }
   c.header("Cache-Control", "no-store");
-  return c.json({ backupCodes: result.backupCodes });
+  return c.json({ backupCodes: result.backupCodes } satisfies Reply<"POST /api/2fa/totp/confirm">);
 });
 
 twoFactorRoutes.delete("/2fa/totp", async (c) => {
@@ -75,5 +76,5 @@ twoFactorRoutes.post("/2fa/backup-codes", async (c) => {
   const result = await instanceStub(c.env).regenerateBackupCodes(body.code, c.get("auth").sid);
   if (!result.ok) throw result.error === "off" ? notEnabled() : factorError(result);
   c.header("Cache-Control", "no-store");
-  return c.json({ backupCodes: result.backupCodes });
+  return c.json({ backupCodes: result.backupCodes } satisfies Reply<"POST /api/2fa/backup-codes">);
 });
