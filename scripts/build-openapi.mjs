@@ -25,6 +25,10 @@ async function loadRouteTable() {
       contents: [
         'export { ROUTE_LIST, errorStatus } from "./src/schemas/routes.ts";',
         'export { errorResponseSchema } from "./src/schemas/errors.ts";',
+        // Every exported schema becomes a named component (see namedSchemas).
+        ...["api", "archive", "errors", "federation", "messages", "responses"].map(
+          (name) => `export * as ${name}Schemas from "./src/schemas/${name}.ts";`,
+        ),
         'export { z } from "zod";',
       ].join("\n"),
       resolveDir: root,
@@ -88,17 +92,30 @@ const AUTH_NOTES = {
  * Builds the document from the bundled module (loadRouteTable): the route list,
  * zod, the error schema.
  */
-export function openApiDocument({ ROUTE_LIST, errorStatus, errorResponseSchema, z }, { version }) {
-  const jsonSchema = (schema) => {
-    // The wire form is what a schema accepts (its input): defaults are optional,
-    // coerced query values are strings a client sends as numbers' text.
-    const out = z.toJSONSchema(schema, { io: "input", unrepresentable: "any", target: "draft-2020-12" });
+export function openApiDocument(module, { version }) {
+  const { ROUTE_LIST, errorStatus, errorResponseSchema, z } = module;
+  const named = namedSchemas(module);
+  const components = {};
+  /**
+   * The wire form of a schema is what it accepts (its input): defaults are
+   * optional. Named schemas nested in it become $refs to components, so that a
+   * public key or a message is described once.
+   */
+  const jsonSchema = (schema, { refs = true } = {}) => {
+    const out = z.toJSONSchema(schema, {
+      io: "input",
+      unrepresentable: "any",
+      target: "draft-2020-12",
+      ...(refs ? { metadata: named } : {}),
+    });
     delete out.$schema;
-    return out;
+    const { $defs = {}, ...root } = JSON.parse(JSON.stringify(out).replaceAll('"#/$defs/', '"#/components/schemas/'));
+    for (const [id, def] of Object.entries($defs)) components[id] ??= def;
+    return root;
   };
   const parametersOf = (schema, where) => {
     if (!schema) return [];
-    const object = jsonSchema(schema);
+    const object = jsonSchema(schema, { refs: false });
     const required = new Set(object.required ?? []);
     return Object.entries(object.properties ?? {}).map(([name, property]) => ({
       name,
@@ -170,6 +187,8 @@ export function openApiDocument({ ROUTE_LIST, errorStatus, errorResponseSchema, 
     (paths[route.path] ??= {})[route.method.toLowerCase()] = operation;
   }
 
+  // Before the document is assembled: the error schema's component, like the others.
+  jsonSchema(errorResponseSchema);
   return {
     openapi: "3.1.0",
     info: {
@@ -181,10 +200,27 @@ export function openApiDocument({ ROUTE_LIST, errorStatus, errorResponseSchema, 
     },
     paths,
     components: {
-      schemas: { ErrorResponse: jsonSchema(errorResponseSchema) },
+      schemas: Object.fromEntries(Object.entries(components).sort(([a], [b]) => a.localeCompare(b))),
       securitySchemes: SECURITY_SCHEMES,
     },
   };
+}
+
+/**
+ * A zod registry naming every schema the schema modules export: `signingJwkSchema`
+ * is the component `SigningJwk`.
+ */
+function namedSchemas(module) {
+  const { z } = module;
+  const registry = z.registry();
+  for (const [key, exports] of Object.entries(module)) {
+    if (!key.endsWith("Schemas")) continue;
+    for (const [name, value] of Object.entries(exports)) {
+      if (!(value instanceof z.ZodType) || !name.endsWith("Schema")) continue;
+      registry.add(value, { id: name[0].toUpperCase() + name.slice(1, -"Schema".length) });
+    }
+  }
+  return registry;
 }
 
 /** The document as the text build-web.mjs writes, and the files it came from. */
@@ -192,7 +228,8 @@ export async function buildOpenApi() {
   const { module, inputs } = await loadRouteTable();
   const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
   const document = openApiDocument(module, { version });
-  return { json: JSON.stringify(document, null, 2) + "\n", inputs };
+  // Compact: it is served, and `jq .` reads it as well.
+  return { json: JSON.stringify(document) + "\n", inputs };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
