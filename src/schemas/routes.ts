@@ -111,7 +111,7 @@ const noContent: ResponseSpec = { description: "Done; no body." };
  */
 const TOO_LARGE = ["payload_too_large"] as const;
 const ORIGIN_CHECKED = ["forbidden"] as const;
-const BEARER = ["unauthorized", "session_revoked", "forbidden"] as const;
+const BEARER = ["unauthorized", "session_revoked"] as const;
 const STEP_UP = [...BEARER, "step_up_required"] as const;
 
 /** Same `rt` cookie attributes everywhere (§4); only the docs need them. */
@@ -275,7 +275,7 @@ export const ROUTES = {
     auth: "bearer",
     body: jsonBody(reauthRequestSchema),
     responses: { 200: json(loginResponseSchema, "A new access token for the same session.") },
-    errors: ["invalid_request", "not_claimed", "invalid_assertion", "invalid_code", "rate_limited", ...BEARER, ...TOO_LARGE],
+    errors: ["invalid_request", "not_claimed", "invalid_assertion", "invalid_code", "rate_limited", ...BEARER, ...ORIGIN_CHECKED, ...TOO_LARGE],
   },
 
   // --- §5 refresh -------------------------------------------------------------------
@@ -315,7 +315,7 @@ export const ROUTES = {
     section: 6,
     auth: "bearer",
     responses: { 204: noContent },
-    errors: [...BEARER, ...TOO_LARGE],
+    errors: [...BEARER, ...ORIGIN_CHECKED, ...TOO_LARGE],
   },
   "DELETE /api/sessions/{id}": {
     method: "DELETE",
@@ -325,7 +325,7 @@ export const ROUTES = {
     auth: "bearer",
     params: z.object({ id: z.string() }),
     responses: { 204: noContent },
-    errors: ["not_found", ...BEARER, ...TOO_LARGE],
+    errors: ["not_found", ...BEARER, ...ORIGIN_CHECKED, ...TOO_LARGE],
   },
   "GET /api/activity": {
     method: "GET",
@@ -356,7 +356,7 @@ export const ROUTES = {
     auth: "step-up",
     body: jsonBody(escrowUpdateRequestSchema, LIMITS.escrowBodyBytes),
     responses: { 200: json(escrowVersionResponseSchema, "The new version.") },
-    errors: ["invalid_request", "not_claimed", "invalid_assertion", "version_conflict", ...STEP_UP, ...TOO_LARGE],
+    errors: ["invalid_request", "not_claimed", "invalid_assertion", "version_conflict", ...STEP_UP, ...ORIGIN_CHECKED, ...TOO_LARGE],
   },
 
   // --- §8 two-factor authentication -------------------------------------------------
@@ -376,7 +376,7 @@ export const ROUTES = {
     section: 8,
     auth: "step-up",
     responses: { 200: json(totpEnrolmentResponseSchema, "The pending secret.") },
-    errors: ["rate_limited", ...STEP_UP, ...TOO_LARGE],
+    errors: ["rate_limited", ...STEP_UP, ...ORIGIN_CHECKED, ...TOO_LARGE],
   },
   "POST /api/2fa/totp/confirm": {
     method: "POST",
@@ -386,7 +386,7 @@ export const ROUTES = {
     auth: "bearer",
     body: jsonBody(totpConfirmRequestSchema),
     responses: { 200: json(backupCodesResponseSchema, "The 10 backup codes.") },
-    errors: ["invalid_request", "not_found", "invalid_code", "rate_limited", ...BEARER, ...TOO_LARGE],
+    errors: ["invalid_request", "not_found", "invalid_code", "rate_limited", ...BEARER, ...ORIGIN_CHECKED, ...TOO_LARGE],
   },
   "DELETE /api/2fa/totp": {
     method: "DELETE",
@@ -396,7 +396,7 @@ export const ROUTES = {
     auth: "step-up",
     body: jsonBody(totpDisableRequestSchema),
     responses: { 204: noContent },
-    errors: ["invalid_request", "not_found", "invalid_code", "rate_limited", ...STEP_UP, ...TOO_LARGE],
+    errors: ["invalid_request", "not_found", "invalid_code", "rate_limited", ...STEP_UP, ...ORIGIN_CHECKED, ...TOO_LARGE],
   },
   "POST /api/2fa/backup-codes": {
     method: "POST",
@@ -406,7 +406,7 @@ export const ROUTES = {
     auth: "step-up",
     body: jsonBody(backupCodesRegenerateRequestSchema),
     responses: { 200: json(backupCodesResponseSchema, "The 10 new backup codes.") },
-    errors: ["invalid_request", "not_found", "invalid_code", "rate_limited", ...STEP_UP, ...TOO_LARGE],
+    errors: ["invalid_request", "not_found", "invalid_code", "rate_limited", ...STEP_UP, ...ORIGIN_CHECKED, ...TOO_LARGE],
   },
 
   // --- §9 messages (owner side) -----------------------------------------------------
@@ -428,7 +428,7 @@ export const ROUTES = {
     auth: "bearer",
     params: messageIdParamSchema,
     responses: { 204: noContent },
-    errors: ["not_found", ...BEARER, ...TOO_LARGE],
+    errors: ["not_found", ...BEARER, ...ORIGIN_CHECKED, ...TOO_LARGE],
   },
 
   // --- §10 live channel -------------------------------------------------------------
@@ -451,7 +451,7 @@ export const ROUTES = {
     auth: "bearer",
     body: jsonBody(outboxRequestSchema),
     responses: { 202: json(outboxAcceptedResponseSchema, "Queued.") },
-    errors: ["invalid_request", ...BEARER, ...TOO_LARGE],
+    errors: ["invalid_request", ...BEARER, ...ORIGIN_CHECKED, ...TOO_LARGE],
   },
   "GET /api/outbox/{id}": {
     method: "GET",
