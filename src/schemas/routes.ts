@@ -114,9 +114,6 @@ const ORIGIN_CHECKED = ["forbidden"] as const;
 const BEARER = ["unauthorized", "session_revoked"] as const;
 const STEP_UP = [...BEARER, "step_up_required"] as const;
 
-/** Same `rt` cookie attributes everywhere (§4); only the docs need them. */
-export const REFRESH_COOKIE = "__Secure-rt";
-
 export const ROUTES = {
   // --- §2 discovery ---------------------------------------------------------------
   "GET /.well-known/jwks.json": {
