@@ -4,23 +4,10 @@
  * below; the UI switches on `code` and shows `message`, which is written for people.
  */
 
-/** Error codes the server may answer with (PROTOCOL.md §0). */
-export type ProtocolErrorCode =
-  | "invalid_request"
-  | "unauthorized"
-  | "invalid_assertion"
-  | "mfa_required"
-  | "invalid_code"
-  | "session_revoked"
-  | "forbidden"
-  | "step_up_required"
-  | "not_claimed"
-  | "not_found"
-  | "already_claimed"
-  | "version_conflict"
-  | "payload_too_large"
-  | "rate_limited"
-  | "internal_error";
+import type { ErrorCode } from "../src/schemas/errors";
+
+/** Error codes the server may answer with: the protocol's list (src/schemas/errors.ts, PROTOCOL.md §0). */
+export type ProtocolErrorCode = ErrorCode;
 
 /** Errors the client raises itself. */
 export type LocalErrorCode =

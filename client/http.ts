@@ -4,8 +4,8 @@
  * not match is a `bad_response`, never silently half-used.
  */
 import type { z } from "zod";
-import { errorResponseSchema } from "../src/schemas/api";
-import { IndieError, type ProtocolErrorCode } from "./errors";
+import { errorResponseSchema } from "../src/schemas/errors";
+import { IndieError } from "./errors";
 
 export type FetchLike = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
 
@@ -53,7 +53,7 @@ export async function errorFrom(res: Response): Promise<IndieError> {
       retryAfterS,
     });
   }
-  return new IndieError(parsed.data.error as ProtocolErrorCode, parsed.data.message, {
+  return new IndieError(parsed.data.error, parsed.data.message, {
     status: res.status,
     retryAfterS,
     issues: parsed.data.issues,

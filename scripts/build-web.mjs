@@ -7,6 +7,10 @@
 // total goes over the budget (100 KiB gzipped): every entry point and every lazy
 // chunk counts, the Argon2id worker and the password estimator included.
 //
+// It also writes the API's OpenAPI 3.1 document, openapi.json, generated from the
+// route table and its zod schemas (scripts/build-openapi.mjs); the Worker serves
+// it as a static asset at /openapi.json.
+//
 // The password checker's word lists are not JavaScript: scripts/password-lists.mjs
 // makes them a JSON data file, written here as password-lists.<content hash>.json
 // and fetched by the app only where a password is chosen (web/passwordChecker.ts,
@@ -16,6 +20,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSy
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
+import { buildOpenApi } from "./build-openapi.mjs";
 import { passwordListsAsset } from "./password-lists.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -41,10 +46,13 @@ function upToDate() {
   }
   if (!Array.isArray(report.inputs) || typeof report.builtAtMs !== "number" || typeof report.totalJsGzipBytes !== "number") return false;
   if (typeof report.passwordLists?.file !== "string" || !existsSync(join(finalDir, report.passwordLists.file))) return false;
+  if (!Array.isArray(report.openapiInputs) || !existsSync(join(finalDir, "openapi.json"))) return false;
   const inputs = [
     ...report.inputs,
+    ...report.openapiInputs,
     ...STATIC_FILES.map((f) => join("web", f)),
     "scripts/build-web.mjs",
+    "scripts/build-openapi.mjs",
     "scripts/password-lists.mjs",
     "package-lock.json",
   ];
@@ -116,6 +124,9 @@ const result = await build({
 
 for (const file of STATIC_FILES) cpSync(join(root, "web", file), join(outdir, file));
 
+const openapi = await buildOpenApi();
+writeFileSync(join(outdir, "openapi.json"), openapi.json);
+
 // Sizes: every .js file esbuild wrote, entry points and lazy chunks alike. The
 // metafile says which chunk holds the password estimator, for the report only.
 const rows = [];
@@ -139,6 +150,7 @@ if (!quiet) {
 console.log(`[build-web] all JavaScript: ${kib(totalGzip)} gzipped in ${rows.length} files (budget ${kib(BUDGET_BYTES)})`);
 const listsBytes = Buffer.from(passwordLists.contents);
 const listsReport = { file: passwordLists.fileName, raw: listsBytes.length, gzip: gzipSync(listsBytes, { level: 9 }).length };
+if (!quiet) console.log(`[build-web] openapi.json (OpenAPI 3.1, from src/schemas/routes.ts): ${kib(Buffer.byteLength(openapi.json))}`);
 console.log(
   `[build-web] password lists (data, not in the JavaScript budget; fetched on the claim and change-password screens): ` +
     `${listsReport.file}, ${kib(listsReport.raw)}, ${kib(listsReport.gzip)} gzipped`,
@@ -171,5 +183,13 @@ for (let attempt = 0; ; attempt++) {
 // Files only. The password lists' inputs are scripts/password-lists.mjs and the
 // zxcvbn-ts packages (package-lock.json), which upToDate() checks by name.
 const inputs = Object.keys(result.metafile.inputs).filter((input) => !input.startsWith("<") && existsSync(join(root, input)));
-const report = { builtAtMs, budgetBytes: BUDGET_BYTES, totalJsGzipBytes: totalGzip, files: rows, passwordLists: listsReport, inputs };
+const report = {
+  builtAtMs,
+  budgetBytes: BUDGET_BYTES,
+  totalJsGzipBytes: totalGzip,
+  files: rows,
+  passwordLists: listsReport,
+  inputs,
+  openapiInputs: openapi.inputs,
+};
 writeFileSync(reportPath, JSON.stringify(report, null, 2) + "\n");

@@ -1,4 +1,14 @@
-/** The protocol's error codes (PROTOCOL.md §0) and the status each one travels with. */
+import type { ErrorCode as WireErrorCode } from "./schemas/errors";
+
+/** Codes an ApiError may carry: every protocol code but internal_error, which only app.onError sends. */
+export type ErrorCode = Exclude<WireErrorCode, "internal_error">;
+
+/**
+ * The status each protocol error code travels with (PROTOCOL.md §0). The codes are
+ * the enum's in src/schemas/errors.ts; `satisfies` keeps this table exhaustive both
+ * ways (a code without a status, or a status for no code, fails the typecheck) while
+ * the import stays type-only, so the Worker does not bundle the enum for it.
+ */
 export const ERROR_STATUS = {
   invalid_request: 400,
   unauthorized: 401,
@@ -14,9 +24,7 @@ export const ERROR_STATUS = {
   version_conflict: 409,
   payload_too_large: 413,
   rate_limited: 429,
-} as const;
-
-export type ErrorCode = keyof typeof ERROR_STATUS;
+} as const satisfies Record<ErrorCode, number>;
 
 export interface ApiErrorOptions {
   headers?: Record<string, string>;

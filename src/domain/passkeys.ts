@@ -30,19 +30,16 @@ import {
   parseClientDataJSON,
 } from "@oslojs/webauthn";
 import { base64urlDecode, base64urlEncode, sha256, utf8 } from "../lib/bytes";
+import { MAX_CREDENTIAL_ID_BYTES, PASSKEY_ALGORITHMS, type PasskeyAlgorithm } from "../schemas/passkeys";
 
-/** §12: EdDSA, ES256, RS256, in the order offered to the authenticator. */
-export const PASSKEY_ALGORITHMS = [coseAlgorithmEdDSA, coseAlgorithmES256, coseAlgorithmRS256] as const;
-export type PasskeyAlgorithm = (typeof PASSKEY_ALGORITHMS)[number];
-/** WebAuthn L3 §7.1 step 25: credential ids longer than this are refused. */
-export const MAX_CREDENTIAL_ID_BYTES = 1023;
+// The limits the request schemas enforce too live with them (schemas sit below domain).
+export { MAX_CREDENTIAL_ID_BYTES, MAX_PASSKEYS, PASSKEY_ALGORITHMS, type PasskeyAlgorithm } from "../schemas/passkeys";
 /** §12: challenges are 32 random bytes, valid 300 s; the ceremony timeout matches. */
 export const PASSKEY_CHALLENGE_BYTES = 32;
 export const PASSKEY_CHALLENGE_TTL_MS = 300_000;
 export const PASSKEY_TIMEOUT_MS = 300_000;
 /** §12: the owner id (user handle) is 32 random bytes. */
 export const OWNER_ID_BYTES = 32;
-export const MAX_PASSKEYS = 10;
 
 export type PasskeyFailure =
   /** clientDataJSON is not JSON, or lacks type/challenge/origin of the right types. */

@@ -14,7 +14,7 @@ import type { AuthMethod } from "../domain/accessToken";
 import { rotate, sessionExpiry, type RotationPolicy, type SessionLifetimes, type SessionTokenState } from "../domain/rotation";
 import { openSuccessor, sealSuccessor } from "../domain/successorWrap";
 import { randomToken, sha256Base64url } from "../lib/bytes";
-import type { ActivityType } from "../schemas/api";
+import type { ActivityType, SessionSummary as WireSessionSummary } from "../schemas/api";
 import type { ActivityLog } from "./activityLog";
 
 const SESSION_ID_BYTES = 16;
@@ -33,13 +33,8 @@ export type RefreshResult =
 
 export type SessionStatus = "active" | "revoked" | "expired" | "unknown";
 
-export interface SessionSummary {
-  id: string;
-  deviceName: string | null;
-  createdAt: number;
-  lastUsedAt: number;
-  current: boolean;
-}
+/** A session as GET /api/sessions shows it (PROTOCOL.md §6). */
+export type SessionSummary = WireSessionSummary;
 
 /** Where a committed revocation closes the session's sockets (the live channel). */
 export interface SessionSockets {

@@ -22,6 +22,7 @@ import { loadDataKeys, mfaHash, openTotpSecret, sealTotpSecret, type DataKeys } 
 import type { ActivityLog } from "./activityLog";
 import type { MfaCounter, MfaLockoutStore } from "./mfaLockouts";
 import type { SessionStore } from "./sessions";
+import type { TwoFactorStatus as WireTwoFactorStatus } from "../schemas/api";
 
 /** An enrolment that is never confirmed is forgotten after this long. */
 export const PENDING_TOTP_TTL_MS = 10 * 60_000;
@@ -46,10 +47,8 @@ export type FactorResult<T> = ({ ok: true; method: FactorMethod } & T) | FactorF
 
 export type ConfirmResult = { ok: true; backupCodes: string[] } | FactorFailure | { ok: false; error: "no_pending" };
 
-export interface TwoFactorStatus {
-  enabled: boolean;
-  backupCodesRemaining: number;
-}
+/** As GET /api/2fa answers it (PROTOCOL.md §8). */
+export type TwoFactorStatus = WireTwoFactorStatus;
 
 interface TotpRow extends Record<string, SqlStorageValue> {
   secret_sealed: string | null;

@@ -26,6 +26,7 @@ import { requireClaimedKeys, requireThumbprintKids } from "../services/ownerKeys
 import { mintAccessToken, type TokenIssuer } from "../services/sessions";
 import { invalidateJwks } from "../storage/jwksCache";
 import * as owner from "../storage/ownerStore";
+import type { Reply } from "../schemas/routes";
 
 /** Setup-code attempts allowed per client address and hour (PROTOCOL.md §3). */
 export const SETUP_ATTEMPTS_PER_HOUR = 10;
@@ -38,7 +39,7 @@ authRoutes.post("/challenge", async (c) => {
   const opened = await instanceStub(c.env).openChallenge(rateLimitFor(c, "challenge"));
   if (!opened.allowed) throw rateLimitRefused(opened);
   const claimed = opened.claimed || (await owner.isClaimed(c.env.DB));
-  return c.json({ challenge: opened.challenge, expiresAt: opened.expiresAtMs, mfa: opened.mfa, claimed });
+  return c.json({ challenge: opened.challenge, expiresAt: opened.expiresAtMs, mfa: opened.mfa, claimed } satisfies Reply<"POST /auth/challenge">);
 });
 
 authRoutes.post("/setup", async (c) => {
@@ -99,15 +100,15 @@ authRoutes.post("/escrow", async (c) => {
   const factor = pickFactor(body);
   if (!factor) {
     if (await instanceStub(c.env).twoFactorEnabled()) throw mfaRequired();
-    return c.json(escrow);
+    return c.json(escrow satisfies Reply<"POST /auth/escrow">);
   }
   const result = await instanceStub(c.env).checkSecondFactor(factor, {
     counter: "escrow",
     sessionId: null,
     issueTicket: true,
   });
-  if (result.ok) return c.json({ ...escrow, mfaTicket: result.mfaTicket });
-  if (result.error === "off") return c.json(escrow);
+  if (result.ok) return c.json({ ...escrow, mfaTicket: result.mfaTicket } satisfies Reply<"POST /auth/escrow">);
+  if (result.error === "off") return c.json(escrow satisfies Reply<"POST /auth/escrow">);
   throw factorError(result);
 });
 
@@ -122,7 +123,7 @@ authRoutes.post("/refresh", async (c) => {
   }
   const minted = await mintAccessToken(tokenIssuer(c), result);
   setRefreshCookie(c, result.refreshToken);
-  return c.json({ accessToken: minted.accessToken, expiresIn: minted.expiresIn, sessionId: result.sessionId });
+  return c.json({ accessToken: minted.accessToken, expiresIn: minted.expiresIn, sessionId: result.sessionId } satisfies Reply<"POST /auth/refresh">);
 });
 
 authRoutes.post("/logout", async (c) => {
@@ -145,7 +146,7 @@ authRoutes.post("/reauth", requireBearer, async (c) => {
   const stepped = await instanceStub(c.env).stepUp(auth.sid, amr);
   if (!stepped) throw sessionEnded();
   const minted = await mintAccessToken(tokenIssuer(c), { sessionId: auth.sid, authTimeS: stepped.authTimeS, amr });
-  return c.json({ accessToken: minted.accessToken, tokenType: "Bearer", expiresIn: minted.expiresIn, sessionId: auth.sid });
+  return c.json({ accessToken: minted.accessToken, tokenType: "Bearer", expiresIn: minted.expiresIn, sessionId: auth.sid } satisfies Reply<"POST /auth/reauth">);
 });
 
 // --- helpers ------------------------------------------------------------------
@@ -242,7 +243,8 @@ async function startSession(c: Context<AppEnv>, deviceName: string | null, statu
   const minted = await mintAccessToken(tokenIssuer(c), grant);
   setRefreshCookie(c, grant.refreshToken);
   return c.json(
-    { accessToken: minted.accessToken, tokenType: "Bearer" as const, expiresIn: minted.expiresIn, sessionId: grant.sessionId },
+    // Setup and restore answer 201 with the same body as a login.
+    { accessToken: minted.accessToken, tokenType: "Bearer", expiresIn: minted.expiresIn, sessionId: grant.sessionId } satisfies Reply<"POST /auth/login">,
     status,
   );
 }

@@ -5,6 +5,7 @@ import { publicCors } from "../http/middleware";
 import type { AppEnv } from "../http/types";
 import { getJwks } from "../storage/jwksCache";
 import { isClaimed } from "../storage/ownerStore";
+import type { Reply } from "../schemas/routes";
 
 export const discoveryRoutes = new Hono<AppEnv>();
 
@@ -14,7 +15,7 @@ discoveryRoutes.get("/jwks.json", async (c) => {
   const jwks = await getJwks(c.env, (p) => c.executionCtx.waitUntil(p));
   if (!jwks) throw notClaimed();
   c.header("Cache-Control", "public, max-age=300");
-  return c.json(jwks);
+  return c.json(jwks satisfies Reply<"GET /.well-known/jwks.json">);
 });
 
 discoveryRoutes.get("/indienet", async (c) => {
@@ -26,5 +27,5 @@ discoveryRoutes.get("/indienet", async (c) => {
     jwks_uri: `${origin}/.well-known/jwks.json`,
     messages_endpoint: `${origin}/messages`,
     inbox: `${origin}/inbox`,
-  });
+  } satisfies Reply<"GET /.well-known/indienet">);
 });

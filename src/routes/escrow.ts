@@ -10,13 +10,14 @@ import { checkAssertion } from "../services/assertions";
 import { requireClaimedKeys, requireThumbprintKids } from "../services/ownerKeys";
 import { invalidateJwks } from "../storage/jwksCache";
 import * as owner from "../storage/ownerStore";
+import type { Reply } from "../schemas/routes";
 
 export const escrowRoutes = new Hono<AppEnv>();
 
 escrowRoutes.get("/escrow", async (c) => {
   const escrow = await owner.latestEscrow(c.env.DB);
   if (!escrow) throw notClaimed();
-  return c.json(escrow);
+  return c.json(escrow satisfies Reply<"GET /api/escrow">);
 });
 
 escrowRoutes.put("/escrow", async (c) => {
@@ -59,7 +60,7 @@ escrowRoutes.put("/escrow", async (c) => {
       ? [{ type: "keys_rotated" as const, sessionId: sid, detail: { rotated: result.rotated, version: result.version } }]
       : []),
   ]);
-  return c.json({ version: result.version });
+  return c.json({ version: result.version } satisfies Reply<"PUT /api/escrow">);
 });
 
 /**

@@ -14,6 +14,7 @@ import { loadFederationKey } from "../lib/federationKey";
 import { authenticateFederationRequest } from "../services/federationAuth";
 import { instanceReplayGuard, receiveInboxActivity } from "../services/inbox";
 import { pushStoredMessage } from "../services/messages";
+import type { Reply } from "../schemas/routes";
 
 /** Mounted at /.well-known. */
 export const webfingerRoutes = new Hono<AppEnv>();
@@ -31,7 +32,7 @@ webfingerRoutes.get("/webfinger", (c) => {
   }
   c.header("Content-Type", JRD_JSON);
   c.header("Cache-Control", "public, max-age=300");
-  return c.body(JSON.stringify(webfingerDocument(origin, handle)));
+  return c.body(JSON.stringify(webfingerDocument(origin, handle) satisfies Reply<"GET /.well-known/webfinger">));
 });
 
 /** Mounted at /. */
@@ -45,7 +46,7 @@ actorRoutes.get("/actor", async (c) => {
   c.header("Content-Type", actorContentType(c.req.header("accept")));
   c.header("Cache-Control", "public, max-age=300");
   c.header("Vary", "Accept");
-  return c.body(JSON.stringify(actorDocument(origin, c.get("settings").ownerHandle, key.publicKeyPem)));
+  return c.body(JSON.stringify(actorDocument(origin, c.get("settings").ownerHandle, key.publicKeyPem) satisfies Reply<"GET /actor">));
 });
 
 /**
@@ -81,12 +82,12 @@ actorRoutes.post("/inbox", async (c) => {
   );
   if ("stored" in outcome) {
     pushStoredMessage(c.env, (p) => c.executionCtx.waitUntil(p), outcome.stored.id);
-    return c.json({ id: outcome.stored.id }, 202);
+    return c.json({ id: outcome.stored.id } satisfies Reply<"POST /inbox", 202>, 202);
   }
   if ("duplicate" in outcome) {
     // A redelivery of an activity already stored: the first answer again, nothing stored.
     console.log(JSON.stringify({ event: "inbox_duplicate", from: verified.owner, id: outcome.duplicate.messageId }));
-    return outcome.duplicate.messageId === null ? c.body(null, 202) : c.json({ id: outcome.duplicate.messageId }, 202);
+    return outcome.duplicate.messageId === null ? c.body(null, 202) : c.json({ id: outcome.duplicate.messageId } satisfies Reply<"POST /inbox", 202>, 202);
   }
   console.log(JSON.stringify({ event: "inbox_ignored", from: verified.owner, reason: outcome.ignored }));
   return c.body(null, 202);

@@ -10,6 +10,7 @@ import { readJson, readQuery } from "../http/validate";
 import { messageIdParamSchema, messageSubmitRequestSchema, messagesQuerySchema } from "../schemas/messages";
 import { acceptMessage, pushStoredMessage } from "../services/messages";
 import { deleteMessage, pageMessages } from "../storage/messageStore";
+import type { Reply } from "../schemas/routes";
 
 /**
  * Mounted at /messages. CORS (publicCors) and the 64 KiB body limit (413) are
@@ -28,7 +29,7 @@ publicMessageRoutes.post("/", async (c) => {
   });
   // Stored: now tell the live channel, after the answer (services/messages.ts).
   pushStoredMessage(c.env, (p) => c.executionCtx.waitUntil(p), message.id);
-  return c.json({ id: message.id }, 202);
+  return c.json({ id: message.id } satisfies Reply<"POST /messages", 202>, 202);
 });
 
 /** Mounted at /api (Bearer). */
@@ -36,7 +37,7 @@ export const messageRoutes = new Hono<AppEnv>();
 
 messageRoutes.get("/messages", async (c) => {
   const query = readQuery(c, messagesQuerySchema);
-  return c.json(await pageMessages(c.env.DB, query.after, query.limit));
+  return c.json((await pageMessages(c.env.DB, query.after, query.limit)) satisfies Reply<"GET /api/messages">);
 });
 
 messageRoutes.delete("/messages/:id", async (c) => {

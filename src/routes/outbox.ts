@@ -13,6 +13,7 @@ import { randomToken } from "../lib/bytes";
 import { outboxIdParamSchema, outboxRequestSchema } from "../schemas/federation";
 import { isValidRecipient } from "../federation/delivery";
 import { getOutboxState, insertOutbox } from "../storage/outboxStore";
+import type { Reply } from "../schemas/routes";
 
 export const outboxRoutes = new Hono<AppEnv>();
 
@@ -32,12 +33,12 @@ outboxRoutes.post("/outbox", async (c) => {
   await insertOutbox(c.env.DB, { id, createdAtMs: nowMs, origin: c.get("origin"), recipient: body.to, jwe: body.jwe });
   // Stored first, so a failed nudge loses nothing: the row is attempted on the next alarm.
   await instanceStub(c.env).scheduleOutbox(nowMs);
-  return c.json({ id }, 202);
+  return c.json({ id } satisfies Reply<"POST /api/outbox", 202>, 202);
 });
 
 outboxRoutes.get("/outbox/:id", async (c) => {
   const parsed = outboxIdParamSchema.safeParse(c.req.param());
   const state = parsed.success ? await getOutboxState(c.env.DB, parsed.data.id) : null;
   if (!state) throw new ApiError("not_found", "No outbox delivery has this id.");
-  return c.json(state);
+  return c.json(state satisfies Reply<"GET /api/outbox/{id}">);
 });

@@ -5,12 +5,13 @@ import type { AppEnv } from "../http/types";
 import { readQuery } from "../http/validate";
 import { noSuchSession } from "../instanceErrors";
 import { activityQuerySchema } from "../schemas/api";
+import type { Reply } from "../schemas/routes";
 
 export const sessionRoutes = new Hono<AppEnv>();
 
 sessionRoutes.get("/sessions", async (c) => {
   const sessions = await instanceStub(c.env).listSessions(c.get("auth").sid, c.get("settings").sessionPolicy);
-  return c.json({ sessions });
+  return c.json({ sessions } satisfies Reply<"GET /api/sessions">);
 });
 
 sessionRoutes.delete("/sessions/:id", async (c) => {
@@ -28,5 +29,5 @@ sessionRoutes.delete("/sessions", async (c) => {
 
 sessionRoutes.get("/activity", async (c) => {
   const query = readQuery(c, activityQuerySchema);
-  return c.json({ entries: await instanceStub(c.env).listActivity(query.before, query.limit) });
+  return c.json({ entries: await instanceStub(c.env).listActivity(query.before, query.limit) } satisfies Reply<"GET /api/activity">);
 });

@@ -17,11 +17,12 @@ import {
   totpDisableRequestSchema,
 } from "../schemas/api";
 import { factorError, noPendingEnrolment, twoFactorNotEnabled } from "../instanceErrors";
+import type { Reply } from "../schemas/routes";
 
 export const twoFactorRoutes = new Hono<AppEnv>();
 
 twoFactorRoutes.get("/2fa", async (c) => {
-  return c.json(await instanceStub(c.env).twoFactorStatus());
+  return c.json((await instanceStub(c.env).twoFactorStatus()) satisfies Reply<"GET /api/2fa">);
 });
 
 /** A pending secret for the owner's authenticator app; 2FA turns on only at confirm. */
@@ -36,7 +37,7 @@ twoFactorRoutes.post("/2fa/totp", async (c) => {
     account: c.get("settings").ownerHandle,
   });
   c.header("Cache-Control", "no-store");
-  return c.json({ secret: pending.secretBase32, uri, qrSvg: renderSVG(uri) });
+  return c.json({ secret: pending.secretBase32, uri, qrSvg: renderSVG(uri) } satisfies Reply<"POST /api/2fa/totp">);
 });
 
 twoFactorRoutes.post("/2fa/totp/confirm", async (c) => {
@@ -47,7 +48,7 @@ twoFactorRoutes.post("/2fa/totp/confirm", async (c) => {
     throw result.error === "no_pending" || result.error === "off" ? noPendingEnrolment() : factorError(result);
   }
   c.header("Cache-Control", "no-store");
-  return c.json({ backupCodes: result.backupCodes });
+  return c.json({ backupCodes: result.backupCodes } satisfies Reply<"POST /api/2fa/totp/confirm">);
 });
 
 twoFactorRoutes.delete("/2fa/totp", async (c) => {
@@ -67,5 +68,5 @@ twoFactorRoutes.post("/2fa/backup-codes", async (c) => {
   const result = await instanceStub(c.env).regenerateBackupCodes(body.code, c.get("auth").sid);
   if (!result.ok) throw result.error === "off" ? twoFactorNotEnabled() : factorError(result);
   c.header("Cache-Control", "no-store");
-  return c.json({ backupCodes: result.backupCodes });
+  return c.json({ backupCodes: result.backupCodes } satisfies Reply<"POST /api/2fa/backup-codes">);
 });

@@ -171,6 +171,8 @@ export const twoFactorStatusResponseSchema = z.object({
   backupCodesRemaining: z.number().int().min(0),
 });
 
+export type TwoFactorStatus = z.infer<typeof twoFactorStatusResponseSchema>;
+
 export const totpEnrolmentResponseSchema = z.object({
   secret: z.string().regex(/^[A-Z2-7]+$/, "base32"),
   uri: z.string().startsWith("otpauth://totp/"),
@@ -186,6 +188,7 @@ export const sessionSchema = z.object({
   lastUsedAt: z.number(),
   current: z.boolean(),
 });
+export type SessionSummary = z.infer<typeof sessionSchema>;
 export const sessionsResponseSchema = z.object({ sessions: z.array(sessionSchema) });
 
 export const ACTIVITY_TYPES = [
@@ -214,9 +217,3 @@ export const activityEntrySchema = z.object({
 });
 export type ActivityEntry = z.infer<typeof activityEntrySchema>;
 export const activityResponseSchema = z.object({ entries: z.array(activityEntrySchema) });
-
-export const errorResponseSchema = z.object({
-  error: z.string(),
-  message: z.string(),
-  issues: z.array(z.unknown()).optional(),
-});

@@ -7,8 +7,10 @@
  * absent" are rules zod would blur).
  */
 import { z } from "zod";
-import { MAX_QUERY_CHARS } from "../domain/indieauth/authorizationRequest";
-import { MAX_URL_CHARS } from "../domain/indieauth/urls";
+/** A client_id, redirect_uri or state longer than this is not a real client's. */
+export const MAX_URL_CHARS = 2048;
+/** The whole authorization query: well above any real request, far below the 64 KiB body limit. */
+export const MAX_QUERY_CHARS = 16 * 1024;
 
 export const INDIEAUTH_LIMITS = {
   /** An authorization request id: 16 random bytes, base64url. */

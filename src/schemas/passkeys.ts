@@ -4,7 +4,13 @@
  * before any parsing; what the fields mean is checked by src/domain/passkeys.ts.
  */
 import { z } from "zod";
-import { MAX_CREDENTIAL_ID_BYTES, MAX_PASSKEYS, PASSKEY_ALGORITHMS } from "../domain/passkeys";
+/** §12: EdDSA (-8), ES256 (-7), RS256 (-257), in the order offered to the authenticator (COSE ids). */
+export const PASSKEY_ALGORITHMS = [-8, -7, -257] as const;
+export type PasskeyAlgorithm = (typeof PASSKEY_ALGORITHMS)[number];
+/** WebAuthn L3 §7.1 step 25: credential ids longer than this are refused. */
+export const MAX_CREDENTIAL_ID_BYTES = 1023;
+/** §12: an 11th passkey is refused. */
+export const MAX_PASSKEYS = 10;
 import { backupCodeSchema, base64urlString, backupCodesResponseSchema, totpCodeSchema } from "./api";
 
 /** Characters of unpadded base64url for `bytes` bytes. */

@@ -12,13 +12,13 @@
  */
 import type { Env } from "../env";
 import { listKeys } from "./ownerStore";
+import type { JwksResponse } from "../schemas/responses";
 
 const KEY = "jwks:v1";
 const TTL_S = 60;
 
-export interface JwksDocument {
-  keys: Array<Record<string, unknown>>;
-}
+/** What GET /.well-known/jwks.json serves (PROTOCOL.md §2). */
+export type JwksDocument = JwksResponse;
 
 /** Returns null before the instance is claimed. */
 export async function getJwks(env: Env, waitUntil: (p: Promise<unknown>) => void): Promise<JwksDocument | null> {

@@ -5,6 +5,7 @@
  * run concurrently, so a row is never attempted twice at once.
  */
 import type { OutboxStatus } from "../domain/outbox";
+import type { OutboxStateResponse } from "../schemas/federation";
 
 export interface OutboxRow {
   id: string;
@@ -19,12 +20,8 @@ export interface OutboxRow {
   inbox: string | null;
 }
 
-export interface OutboxState {
-  id: string;
-  status: OutboxStatus;
-  attempts: number;
-  lastError?: string;
-}
+/** As GET /api/outbox/:id answers it (PROTOCOL.md §11). */
+export type OutboxState = OutboxStateResponse;
 
 /** Stores a delivery, due at once. Durable when this resolves. */
 export async function insertOutbox(

@@ -7,24 +7,26 @@ import worker from "../../src/index";
 import { loadInstanceKey } from "../../src/lib/instanceKey";
 import { serverNowMs } from "./clock";
 import { TEST_ORIGIN, TEST_SETUP_CODE } from "./constants";
+import { contractChecked } from "./contract";
 import { FrameQueue } from "./messages";
 import { OwnerClient, type Fetcher } from "./owner";
 
 export { TEST_ORIGIN, TEST_SETUP_CODE };
 
-export const selfFetch: Fetcher = (request) => SELF.fetch(request);
+/** The Worker under test, with every answer checked against the route table (helpers/contract.ts). */
+export const selfFetch: Fetcher = contractChecked((request) => SELF.fetch(request));
 
 /**
  * Calls the Worker with some variables overridden, e.g. a shorter grace period.
  * The Durable Object is shared, so state carries over between both fetchers.
  */
 export function fetchWithVars(vars: Record<string, unknown>): Fetcher {
-  return async (request) => {
+  return contractChecked(async (request) => {
     const ctx = createExecutionContext();
     const response = await worker.fetch(request as Request<unknown, IncomingRequestCfProperties>, { ...env, ...vars }, ctx);
     await waitOnExecutionContext(ctx);
     return response;
-  };
+  });
 }
 
 /** An owner who has claimed this test file's instance. */

@@ -145,7 +145,8 @@ describe("POST /auth/restore refuses, and writes nothing", () => {
     const huge = { ...built.archive, padding: "x".repeat(ARCHIVE_LIMITS.restoreBodyBytes) };
     await expectRefused(await restore(huge), 413, "payload_too_large");
     await expectUntouched();
-  });
+    // A 16 MiB body: near the default 5 s on a loaded machine.
+  }, 30_000);
 });
 
 describe("two restores at once with the same setup code", () => {

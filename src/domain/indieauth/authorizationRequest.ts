@@ -19,8 +19,8 @@ import { acceptRedirectUri, canonicalHref, checkClientId, checkRedirectUriSyntax
 
 /** `state` travels back verbatim; clients may pack session data into it (LS §5.2.1), within reason. */
 export const MAX_STATE_CHARS = 2048;
-/** The whole query: well above any real request, far below the 64 KiB body limit. */
-export const MAX_QUERY_CHARS = 16 * 1024;
+import { MAX_QUERY_CHARS } from "../../schemas/indieauth";
+export { MAX_QUERY_CHARS };
 
 export interface AuthorizationRequest {
   /** Canonical client_id (checkClientId). */

@@ -33,8 +33,8 @@ export type ClientIdRejection =
 
 export type Checked<T, R extends string> = { ok: true; value: T } | { ok: false; reason: R };
 
-/** A client_id, redirect_uri or state longer than this is not a real client's. */
-export const MAX_URL_CHARS = 2048;
+import { MAX_URL_CHARS } from "../../schemas/indieauth";
+export { MAX_URL_CHARS };
 
 /**
  * Characters the URL parser would silently drop or reinterpret (whitespace, control

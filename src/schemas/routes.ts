@@ -1,0 +1,538 @@
+/**
+ * The route table: every route of the API with its method, path, auth, request and
+ * response schemas and the error codes it may answer with. It is the contract in one
+ * place, for the OpenAPI build (scripts/build-openapi.mjs), the tests (each response
+ * that goes through the workers test helpers is checked against it) and sweeps that
+ * iterate over every route (`ROUTE_LIST`).
+ *
+ * The Worker never imports it at runtime, so it adds nothing to the bundle: route
+ * handlers use its types only (`import type { Reply } from "../schemas/routes"`).
+ * docs/api.md says what a schema cannot (rules, order of checks, frames).
+ */
+import { z } from "zod";
+import { ERROR_STATUS } from "../errors";
+import {
+  activityQuerySchema,
+  activityResponseSchema,
+  backupCodesRegenerateRequestSchema,
+  backupCodesResponseSchema,
+  challengeResponseSchema,
+  escrowFetchRequestSchema,
+  escrowResponseSchema,
+  escrowUpdateRequestSchema,
+  LIMITS,
+  loginRequestSchema,
+  loginResponseSchema,
+  reauthRequestSchema,
+  refreshResponseSchema,
+  sessionsResponseSchema,
+  setupRequestSchema,
+  totpConfirmRequestSchema,
+  totpDisableRequestSchema,
+  totpEnrolmentResponseSchema,
+  twoFactorStatusResponseSchema,
+} from "./api";
+import { ARCHIVE_LIMITS, archiveSchema, restoreRequestSchema } from "./archive";
+import { type ErrorCode } from "./errors";
+import { outboxAcceptedResponseSchema, outboxIdParamSchema, outboxRequestSchema, outboxStateSchema } from "./federation";
+import {
+  messageAcceptedResponseSchema,
+  messageIdParamSchema,
+  messagesQuerySchema,
+  messagesResponseSchema,
+  messageSubmitRequestSchema,
+} from "./messages";
+import {
+  actorResponseSchema,
+  discoveryResponseSchema,
+  escrowVersionResponseSchema,
+  jwksResponseSchema,
+  webfingerResponseSchema,
+} from "./responses";
+
+/**
+ * How a route authenticates its caller:
+ * - `none`: public;
+ * - `bearer`: `Authorization: Bearer <access token>` (PROTOCOL.md §4);
+ * - `step-up`: bearer, and the token's login is recent (and has a second factor when 2FA is on);
+ * - `bearer-subprotocol`: the access token as the WebSocket subprotocol `bearer.<token>` (§10);
+ * - `refresh-cookie`: the `__Secure-rt` cookie (§5);
+ * - `setup-code`: the one-time setup code in the body (§3);
+ * - `http-signature`: a peer server's HTTP signature (§11).
+ */
+export type RouteAuth = "none" | "bearer" | "step-up" | "bearer-subprotocol" | "refresh-cookie" | "setup-code" | "http-signature";
+
+export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
+
+export interface ResponseSpec {
+  description: string;
+  /** The media type of the body; none for a bodiless answer (204, 101). */
+  contentType?: string;
+  schema?: z.ZodType;
+  /** The answer may also come without a body (POST /inbox: an ignored activity). */
+  bodyOptional?: boolean;
+}
+
+export interface RouteSpec {
+  method: HttpMethod;
+  /** OpenAPI style: `{id}` for a path parameter. */
+  path: string;
+  summary: string;
+  /** Section of docs/api.md (and PROTOCOL.md) that defines the route. */
+  section: number;
+  auth: RouteAuth;
+  /** `Access-Control-Allow-Origin: *`, no cookies. */
+  cors?: boolean;
+  /** A static asset of the owner web app (wrangler.toml [assets]), not a Worker route. */
+  asset?: boolean;
+  body?: { schema: z.ZodType; contentType: string; maxBytes: number; required: boolean };
+  query?: z.ZodObject;
+  params?: z.ZodObject;
+  /** Successful answers by status. */
+  responses: Partial<Record<200 | 201 | 202 | 204 | 101, ResponseSpec>>;
+  /** Every error code the route may answer with; statuses follow ERROR_STATUS. */
+  errors: readonly ErrorCode[];
+}
+
+const JSON_TYPE = "application/json";
+const json = <S extends z.ZodType>(schema: S, description: string) => ({ description, contentType: JSON_TYPE, schema });
+const jsonBody = (schema: z.ZodType, maxBytes: number = LIMITS.bodyBytes, required = true) => ({
+  schema,
+  contentType: JSON_TYPE,
+  maxBytes,
+  required,
+});
+const noContent: ResponseSpec = { description: "Done; no body." };
+
+/**
+ * Errors any request to the route can meet before its handler: a body over the limit
+ * (every route, PROTOCOL.md §0), the Origin check (state-changing /auth and /api
+ * routes) and the access token's checks.
+ */
+const TOO_LARGE = ["payload_too_large"] as const;
+const ORIGIN_CHECKED = ["forbidden"] as const;
+const BEARER = ["unauthorized", "session_revoked"] as const;
+const STEP_UP = [...BEARER, "step_up_required"] as const;
+
+export const ROUTES = {
+  // --- §2 discovery ---------------------------------------------------------------
+  "GET /.well-known/jwks.json": {
+    method: "GET",
+    path: "/.well-known/jwks.json",
+    summary: "The owner's public keys; retired ones marked `\"status\": \"retired\"`.",
+    section: 2,
+    auth: "none",
+    cors: true,
+    responses: { 200: json(jwksResponseSchema, "The JWKS (Cache-Control: public, max-age=300).") },
+    errors: ["not_claimed", ...TOO_LARGE],
+  },
+  "GET /.well-known/indienet": {
+    method: "GET",
+    path: "/.well-known/indienet",
+    summary: "Protocol, origin, whether the instance is claimed, and its endpoints.",
+    section: 2,
+    auth: "none",
+    cors: true,
+    responses: { 200: json(discoveryResponseSchema, "The discovery document.") },
+    errors: [...TOO_LARGE],
+  },
+
+  // --- §11 federation (public side) -------------------------------------------------
+  "GET /.well-known/webfinger": {
+    method: "GET",
+    path: "/.well-known/webfinger",
+    summary: "WebFinger (RFC 7033): a JRD whose `self` link names the ActivityPub actor.",
+    section: 11,
+    auth: "none",
+    cors: true,
+    query: z.object({ resource: z.string().min(1).max(512) }),
+    responses: {
+      200: { description: "The JRD.", contentType: "application/jrd+json", schema: webfingerResponseSchema },
+    },
+    errors: ["invalid_request", "not_found", ...TOO_LARGE],
+  },
+  "GET /actor": {
+    method: "GET",
+    path: "/actor",
+    summary: "The owner's ActivityPub actor: inbox, the instance's RSA federation key, the JWKS link.",
+    section: 11,
+    auth: "none",
+    cors: true,
+    responses: {
+      200: {
+        description: 'The actor; `application/ld+json; profile="https://www.w3.org/ns/activitystreams"` when asked for.',
+        contentType: "application/activity+json",
+        schema: actorResponseSchema,
+      },
+    },
+    errors: [...TOO_LARGE],
+  },
+  "POST /inbox": {
+    method: "POST",
+    path: "/inbox",
+    summary: "Deliveries from other servers, HTTP-signed (draft-cavage-12 or RFC 9421).",
+    section: 11,
+    auth: "http-signature",
+    body: {
+      schema: z.looseObject({ type: z.string() }),
+      contentType: "application/activity+json",
+      maxBytes: LIMITS.bodyBytes,
+      required: true,
+    },
+    responses: {
+      202: {
+        description: "Accepted: `{id}` when stored (or stored before, for a redelivery); no body when ignored.",
+        contentType: JSON_TYPE,
+        schema: messageAcceptedResponseSchema,
+        bodyOptional: true,
+      },
+    },
+    errors: ["invalid_request", "unauthorized", "not_claimed", "rate_limited", ...TOO_LARGE],
+  },
+
+  // --- §9 messages (public side) --------------------------------------------------
+  "POST /messages": {
+    method: "POST",
+    path: "/messages",
+    summary: "Anyone seals a compact JWE to the owner's current encryption key.",
+    section: 9,
+    auth: "none",
+    cors: true,
+    body: jsonBody(messageSubmitRequestSchema),
+    responses: { 202: json(messageAcceptedResponseSchema, "Stored durably.") },
+    errors: ["invalid_request", "not_claimed", "rate_limited", ...TOO_LARGE],
+  },
+
+  // --- §3 claim -----------------------------------------------------------------------
+  "POST /auth/challenge": {
+    method: "POST",
+    path: "/auth/challenge",
+    summary: "A single-use 32-byte challenge, valid 120 s.",
+    section: 3,
+    auth: "none",
+    responses: { 200: json(challengeResponseSchema, "The challenge.") },
+    errors: ["rate_limited", ...ORIGIN_CHECKED, ...TOO_LARGE],
+  },
+  "POST /auth/setup": {
+    method: "POST",
+    path: "/auth/setup",
+    summary: "Claims a fresh instance: setup code, public keys, escrow blob, signed challenge.",
+    section: 3,
+    auth: "setup-code",
+    body: jsonBody(setupRequestSchema, LIMITS.escrowBodyBytes),
+    responses: { 201: json(loginResponseSchema, "Claimed; a session begins (refresh cookie set).") },
+    errors: ["invalid_request", "invalid_assertion", "already_claimed", "rate_limited", ...ORIGIN_CHECKED, ...TOO_LARGE],
+  },
+  "POST /auth/restore": {
+    method: "POST",
+    path: "/auth/restore",
+    summary: "Claims a fresh instance from an export archive (docs/export-restore.md).",
+    section: 3,
+    auth: "setup-code",
+    body: jsonBody(restoreRequestSchema.extend({ archive: archiveSchema }), ARCHIVE_LIMITS.restoreBodyBytes),
+    responses: { 201: json(loginResponseSchema, "Restored; a session begins (refresh cookie set).") },
+    errors: ["invalid_request", "invalid_assertion", "already_claimed", "rate_limited", ...ORIGIN_CHECKED, ...TOO_LARGE],
+  },
+
+  // --- §4 login -------------------------------------------------------------------
+  "POST /auth/login": {
+    method: "POST",
+    path: "/auth/login",
+    summary: "A signed challenge (and the second factor when 2FA is on) → access token and refresh cookie.",
+    section: 4,
+    auth: "none",
+    body: jsonBody(loginRequestSchema),
+    responses: { 200: json(loginResponseSchema, "Logged in (refresh cookie set).") },
+    errors: [
+      "invalid_request",
+      "not_claimed",
+      "invalid_assertion",
+      "mfa_required",
+      "invalid_code",
+      "rate_limited",
+      ...ORIGIN_CHECKED,
+      ...TOO_LARGE,
+    ],
+  },
+  "POST /auth/escrow": {
+    method: "POST",
+    path: "/auth/escrow",
+    summary: "The escrow blob for a new device; needs a code when 2FA is on.",
+    section: 4,
+    auth: "none",
+    body: jsonBody(escrowFetchRequestSchema, LIMITS.bodyBytes, false),
+    responses: { 200: json(escrowResponseSchema, "The latest escrow, with an mfaTicket when a code was checked.") },
+    errors: ["invalid_request", "not_claimed", "mfa_required", "invalid_code", "rate_limited", ...ORIGIN_CHECKED, ...TOO_LARGE],
+  },
+  "POST /auth/reauth": {
+    method: "POST",
+    path: "/auth/reauth",
+    summary: "Step-up: a fresh signature (and code) → a token with a fresh auth_time.",
+    section: 4,
+    auth: "bearer",
+    body: jsonBody(reauthRequestSchema),
+    responses: { 200: json(loginResponseSchema, "A new access token for the same session.") },
+    errors: ["invalid_request", "not_claimed", "invalid_assertion", "invalid_code", "rate_limited", ...BEARER, ...ORIGIN_CHECKED, ...TOO_LARGE],
+  },
+
+  // --- §5 refresh -------------------------------------------------------------------
+  "POST /auth/refresh": {
+    method: "POST",
+    path: "/auth/refresh",
+    summary: "Rotates the refresh cookie; a new access token.",
+    section: 5,
+    auth: "refresh-cookie",
+    responses: { 200: json(refreshResponseSchema, "Rotated (new refresh cookie set).") },
+    errors: ["unauthorized", "session_revoked", "rate_limited", ...ORIGIN_CHECKED, ...TOO_LARGE],
+  },
+  "POST /auth/logout": {
+    method: "POST",
+    path: "/auth/logout",
+    summary: "Ends this session and clears the cookie.",
+    section: 5,
+    auth: "refresh-cookie",
+    responses: { 204: noContent },
+    errors: ["rate_limited", ...ORIGIN_CHECKED, ...TOO_LARGE],
+  },
+
+  // --- §6 sessions and activity ---------------------------------------------------
+  "GET /api/sessions": {
+    method: "GET",
+    path: "/api/sessions",
+    summary: "The live sessions.",
+    section: 6,
+    auth: "bearer",
+    responses: { 200: json(sessionsResponseSchema, "Sessions, the caller's marked `current`.") },
+    errors: [...BEARER, ...TOO_LARGE],
+  },
+  "DELETE /api/sessions": {
+    method: "DELETE",
+    path: "/api/sessions",
+    summary: "Revokes every session but the current one.",
+    section: 6,
+    auth: "bearer",
+    responses: { 204: noContent },
+    errors: [...BEARER, ...ORIGIN_CHECKED, ...TOO_LARGE],
+  },
+  "DELETE /api/sessions/{id}": {
+    method: "DELETE",
+    path: "/api/sessions/{id}",
+    summary: "Revokes one session; its sockets close with 4403.",
+    section: 6,
+    auth: "bearer",
+    params: z.object({ id: z.string() }),
+    responses: { 204: noContent },
+    errors: ["not_found", ...BEARER, ...ORIGIN_CHECKED, ...TOO_LARGE],
+  },
+  "GET /api/activity": {
+    method: "GET",
+    path: "/api/activity",
+    summary: "The security log, newest first.",
+    section: 6,
+    auth: "bearer",
+    query: activityQuerySchema,
+    responses: { 200: json(activityResponseSchema, "A page of entries.") },
+    errors: ["invalid_request", ...BEARER, ...TOO_LARGE],
+  },
+
+  // --- §7 escrow maintenance ------------------------------------------------------
+  "GET /api/escrow": {
+    method: "GET",
+    path: "/api/escrow",
+    summary: "The latest escrow version, blob and public keys.",
+    section: 7,
+    auth: "bearer",
+    responses: { 200: json(escrowResponseSchema.omit({ mfaTicket: true }), "The latest escrow.") },
+    errors: ["not_claimed", ...BEARER, ...TOO_LARGE],
+  },
+  "PUT /api/escrow": {
+    method: "PUT",
+    path: "/api/escrow",
+    summary: "Replaces the escrow (optimistic versioning); new publicKeys rotate the keys.",
+    section: 7,
+    auth: "step-up",
+    body: jsonBody(escrowUpdateRequestSchema, LIMITS.escrowBodyBytes),
+    responses: { 200: json(escrowVersionResponseSchema, "The new version.") },
+    errors: ["invalid_request", "not_claimed", "invalid_assertion", "version_conflict", ...STEP_UP, ...ORIGIN_CHECKED, ...TOO_LARGE],
+  },
+
+  // --- §8 two-factor authentication -------------------------------------------------
+  "GET /api/2fa": {
+    method: "GET",
+    path: "/api/2fa",
+    summary: "Whether 2FA is on, and how many backup codes are left.",
+    section: 8,
+    auth: "bearer",
+    responses: { 200: json(twoFactorStatusResponseSchema, "The status.") },
+    errors: [...BEARER, ...TOO_LARGE],
+  },
+  "POST /api/2fa/totp": {
+    method: "POST",
+    path: "/api/2fa/totp",
+    summary: "Begins TOTP enrolment: a pending secret, its otpauth URI and a QR code.",
+    section: 8,
+    auth: "step-up",
+    responses: { 200: json(totpEnrolmentResponseSchema, "The pending secret.") },
+    errors: ["rate_limited", ...STEP_UP, ...ORIGIN_CHECKED, ...TOO_LARGE],
+  },
+  "POST /api/2fa/totp/confirm": {
+    method: "POST",
+    path: "/api/2fa/totp/confirm",
+    summary: "Confirms enrolment with a code: 2FA is on, other sessions are revoked.",
+    section: 8,
+    auth: "bearer",
+    body: jsonBody(totpConfirmRequestSchema),
+    responses: { 200: json(backupCodesResponseSchema, "The 10 backup codes.") },
+    errors: ["invalid_request", "not_found", "invalid_code", "rate_limited", ...BEARER, ...ORIGIN_CHECKED, ...TOO_LARGE],
+  },
+  "DELETE /api/2fa/totp": {
+    method: "DELETE",
+    path: "/api/2fa/totp",
+    summary: "Turns 2FA off, with a code or a backup code.",
+    section: 8,
+    auth: "step-up",
+    body: jsonBody(totpDisableRequestSchema),
+    responses: { 204: noContent },
+    errors: ["invalid_request", "not_found", "invalid_code", "rate_limited", ...STEP_UP, ...ORIGIN_CHECKED, ...TOO_LARGE],
+  },
+  "POST /api/2fa/backup-codes": {
+    method: "POST",
+    path: "/api/2fa/backup-codes",
+    summary: "A new set of backup codes; the old set stops working.",
+    section: 8,
+    auth: "step-up",
+    body: jsonBody(backupCodesRegenerateRequestSchema),
+    responses: { 200: json(backupCodesResponseSchema, "The 10 new backup codes.") },
+    errors: ["invalid_request", "not_found", "invalid_code", "rate_limited", ...STEP_UP, ...ORIGIN_CHECKED, ...TOO_LARGE],
+  },
+
+  // --- §9 messages (owner side) -----------------------------------------------------
+  "GET /api/messages": {
+    method: "GET",
+    path: "/api/messages",
+    summary: "The owner's sealed messages, oldest first.",
+    section: 9,
+    auth: "bearer",
+    query: messagesQuerySchema,
+    responses: { 200: json(messagesResponseSchema, "A page of messages; `next` is the next page's `after`.") },
+    errors: ["invalid_request", ...BEARER, ...TOO_LARGE],
+  },
+  "DELETE /api/messages/{id}": {
+    method: "DELETE",
+    path: "/api/messages/{id}",
+    summary: "Deletes a message.",
+    section: 9,
+    auth: "bearer",
+    params: messageIdParamSchema,
+    responses: { 204: noContent },
+    errors: ["not_found", ...BEARER, ...ORIGIN_CHECKED, ...TOO_LARGE],
+  },
+
+  // --- §10 live channel -------------------------------------------------------------
+  "GET /api/ws": {
+    method: "GET",
+    path: "/api/ws",
+    summary: "The live channel (WebSocket; subprotocols `indie.v1`, `bearer.<token>`). Frames: docs/api.md §10.",
+    section: 10,
+    auth: "bearer-subprotocol",
+    responses: { 101: { description: "Switching protocols to `indie.v1`." } },
+    errors: ["invalid_request", "unauthorized", "session_revoked", "forbidden", ...TOO_LARGE],
+  },
+
+  // --- §11 federation (owner side) --------------------------------------------------
+  "POST /api/outbox": {
+    method: "POST",
+    path: "/api/outbox",
+    summary: "Sends a JWE to a federated actor (URL or acct:), retried for up to 48 h.",
+    section: 11,
+    auth: "bearer",
+    body: jsonBody(outboxRequestSchema),
+    responses: { 202: json(outboxAcceptedResponseSchema, "Queued.") },
+    errors: ["invalid_request", ...BEARER, ...ORIGIN_CHECKED, ...TOO_LARGE],
+  },
+  "GET /api/outbox/{id}": {
+    method: "GET",
+    path: "/api/outbox/{id}",
+    summary: "A delivery's status.",
+    section: 11,
+    auth: "bearer",
+    params: outboxIdParamSchema,
+    responses: { 200: json(outboxStateSchema, "The status.") },
+    errors: ["not_found", ...BEARER, ...TOO_LARGE],
+  },
+
+  // --- export (docs/export-restore.md) ------------------------------------------------
+  "GET /api/export": {
+    method: "GET",
+    path: "/api/export",
+    summary: "The whole instance as one JSON archive (an attachment); never a secret.",
+    section: 7,
+    auth: "step-up",
+    responses: { 200: { description: "The archive.", contentType: JSON_TYPE, schema: archiveSchema } },
+    errors: ["not_claimed", ...STEP_UP, ...TOO_LARGE],
+  },
+
+  // --- the owner web app and this document (static assets) --------------------------
+  "GET /": {
+    method: "GET",
+    path: "/",
+    summary: "The owner web app.",
+    section: 0,
+    auth: "none",
+    asset: true,
+    responses: { 200: { description: "The app's page.", contentType: "text/html" } },
+    errors: [],
+  },
+  "GET /contact": {
+    method: "GET",
+    path: "/contact",
+    summary: "The public page where anyone writes to the owner.",
+    section: 9,
+    auth: "none",
+    asset: true,
+    responses: { 200: { description: "The contact page.", contentType: "text/html" } },
+    errors: [],
+  },
+  "GET /openapi.json": {
+    method: "GET",
+    path: "/openapi.json",
+    summary: "This API as an OpenAPI 3.1 document, generated from the schemas at build time.",
+    section: 0,
+    auth: "none",
+    asset: true,
+    responses: { 200: { description: "The OpenAPI document.", contentType: JSON_TYPE } },
+    errors: [],
+  },
+} as const satisfies Record<string, RouteSpec>;
+
+export type RouteKey = keyof typeof ROUTES;
+
+/** Every route, for sweeps and the OpenAPI build. */
+export const ROUTE_LIST: ReadonlyArray<RouteSpec & { key: RouteKey }> = Object.entries(ROUTES).map(([key, spec]) => ({
+  ...(spec as RouteSpec),
+  key: key as RouteKey,
+}));
+
+type ResponsesOf<K extends RouteKey> = (typeof ROUTES)[K]["responses"];
+
+/**
+ * The body a handler may send for route `K` with status `S`, as the response schema's
+ * input type: `return c.json({...} satisfies Reply<"POST /auth/challenge">)`.
+ */
+export type Reply<K extends RouteKey, S extends keyof ResponsesOf<K> = keyof ResponsesOf<K>> =
+  ResponsesOf<K>[S] extends { schema: infer Z extends z.ZodType } ? z.input<Z> : never;
+
+/** The status an error code travels with (ERROR_STATUS), for building per-status error responses. */
+export function errorStatus(code: ErrorCode): number {
+  return code === "internal_error" ? 500 : ERROR_STATUS[code];
+}
+
+/** Matches a concrete path (`/api/sessions/abc`) to its route, or null. */
+export function findRoute(method: string, pathname: string): (RouteSpec & { key: RouteKey }) | null {
+  for (const route of ROUTE_LIST) {
+    if (route.method !== method) continue;
+    const pattern = new RegExp(`^${route.path.replace(/[.*+?^$()|[\]\\]/g, "\\$&").replace(/\{[^}]+\}/g, "[^/]+")}$`);
+    if (pattern.test(pathname)) return route;
+  }
+  return null;
+}
