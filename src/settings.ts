@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { MESSAGE_QUOTA_DEFAULTS, type MessageQuota } from "./domain/messageLimits";
 import type { Env } from "./env";
 
 /**
@@ -16,6 +17,8 @@ export interface Settings {
   stepUpMaxAgeS: number;
   allowInsecureFederation: boolean;
   rateLimitPerMin: number;
+  /** The stored-message quota, per kind (verified or not): src/domain/messageLimits.ts. */
+  messageQuota: MessageQuota;
 }
 
 const seconds = (fallback: number, max = 10 * 365 * 86400) =>
@@ -41,6 +44,8 @@ const settingsSchema = z.object({
   STEP_UP_MAX_AGE_S: seconds(300, 86400),
   ALLOW_INSECURE_FEDERATION: z.string().optional().transform((v) => v === "1" || v === "true"),
   RATE_LIMIT_PER_MIN: seconds(300, 1_000_000_000),
+  MESSAGE_QUOTA: seconds(MESSAGE_QUOTA_DEFAULTS.count, 1_000_000_000),
+  MESSAGE_QUOTA_BYTES: seconds(MESSAGE_QUOTA_DEFAULTS.bytes, Number.MAX_SAFE_INTEGER),
 });
 
 const cache = new WeakMap<object, Settings>();
@@ -60,6 +65,7 @@ export function readSettings(env: Env): Settings {
     stepUpMaxAgeS: parsed.STEP_UP_MAX_AGE_S,
     allowInsecureFederation: parsed.ALLOW_INSECURE_FEDERATION,
     rateLimitPerMin: parsed.RATE_LIMIT_PER_MIN,
+    messageQuota: { count: parsed.MESSAGE_QUOTA, bytes: parsed.MESSAGE_QUOTA_BYTES },
   };
   cache.set(env, settings);
   return settings;

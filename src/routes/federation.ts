@@ -77,7 +77,14 @@ actorRoutes.post("/inbox", async (c) => {
   }
   const outcome = await receiveInboxActivity(
     { db: c.env.DB, replays: instanceReplayGuard(c.env) },
-    { activity, signer: verified.owner, signature: verified, selfActor: actorUrl(c.get("origin")), nowMs: Date.now() },
+    {
+      activity,
+      signer: verified.owner,
+      signature: verified,
+      selfActor: actorUrl(c.get("origin")),
+      nowMs: Date.now(),
+      quota: c.get("settings").messageQuota,
+    },
   );
   if ("stored" in outcome) {
     pushStoredMessage(c.env, (p) => c.executionCtx.waitUntil(p), outcome.stored.id);
