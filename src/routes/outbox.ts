@@ -18,8 +18,11 @@ export const outboxRoutes = new Hono<AppEnv>();
 
 outboxRoutes.post("/outbox", async (c) => {
   const body = await readJson(c, outboxRequestSchema);
-  if (!isValidRecipient(body.to, { allowInsecure: c.get("settings").allowInsecureFederation })) {
-    throw new ApiError("invalid_request", "to must be an https:// actor URL or acct:user@host.");
+  if (!isValidRecipient(body.to, { allowInsecure: c.get("settings").allowInsecureFederation, selfOrigin: c.get("origin") })) {
+    throw new ApiError(
+      "invalid_request",
+      "to must be an https:// actor URL (default port, a host name, not this instance) or acct:user@host.",
+    );
   }
   // The server cannot check the recipient's kid, but it can refuse what no
   // recipient could open, as POST /messages does.

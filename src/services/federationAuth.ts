@@ -18,11 +18,21 @@ import {
 } from "../domain/httpSignatures";
 import { ACTIVITY_JSON, LD_JSON_AS } from "../domain/actor";
 import { checkMessageSignature, parseMessageSignature, sha256FromContentDigest } from "../domain/messageSignatures";
+import { STORED_MESSAGE_LIMITS } from "../domain/messageLimits";
+import {
+  checkPeerUrl,
+  isActivityPubContentType,
+  isDocumentAt,
+  keyDocumentUrl,
+  mayRefetchPeerKey,
+  sameUrl,
+  type PeerUrlPolicy,
+} from "../domain/peerFetch";
 import { ApiError } from "../errors";
 import { readBoundedBody } from "../lib/boundedBody";
 import { sha256, utf8 } from "../lib/bytes";
 import { pemToDer, RSA_SHA256 } from "../lib/federationKey";
-import { cachePeerKey, getCachedPeerKey, type PeerKey } from "../storage/peerKeyCache";
+import { cachePeerKey, cachePeerKeyMiss, getCachedPeerKey, isPeerKeyMissCached, type PeerKey } from "../storage/peerKeyCache";
 
 /** Peers' documents are a few KiB; this bounds what we read and parse. */
 const MAX_PEER_DOCUMENT_BYTES = 256 * 1024;
@@ -43,40 +53,54 @@ const REJECTION_MESSAGES: Record<SignatureRejection | "key_unavailable" | "bad_s
   digest_missing: "The request must carry a Digest (or, with RFC 9421, Content-Digest) header with a SHA-256 value.",
   digest_mismatch: "The digest header does not match the body.",
   key_unavailable: "The signature's keyId could not be fetched as an actor or key document.",
-  insecure_key: "The signature's keyId must be an https:// URL.",
+  insecure_key: "The signature's keyId must be an https:// URL on the default port, with a host name (no IP address), not this instance.",
   bad_signature: "The signature does not verify with the sender's key.",
   replayed: "This signed request was already received; a new delivery needs a new signature.",
 };
 
-export function unauthorized(reason: keyof typeof REJECTION_MESSAGES): ApiError {
+export function unauthorized(reason: keyof typeof REJECTION_MESSAGES, detail?: string): ApiError {
   return new ApiError("unauthorized", REJECTION_MESSAGES[reason], {
-    reason: `http signature: ${reason}`,
+    reason: `http signature: ${reason}${detail ? ` (${detail})` : ""}`,
     headers: { "WWW-Authenticate": SIGNATURE_CHALLENGE },
   });
 }
 
-export interface FederationPolicy {
-  allowInsecure: boolean;
-}
+/** `selfOrigin`: the instance's own origin, never fetched (src/domain/peerFetch.ts). */
+export type FederationPolicy = PeerUrlPolicy;
 
-/** Is `url` a peer URL we may fetch: https, or http when ALLOW_INSECURE_FEDERATION=1. */
+/**
+ * Is `url` a peer URL we may fetch (src/domain/peerFetch.ts): https on the default
+ * port with a host name, not this instance; loopback http too when
+ * ALLOW_INSECURE_FEDERATION=1.
+ */
 export function isAllowedPeerUrl(url: string, policy: FederationPolicy): URL | null {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return null;
-  }
-  if (parsed.protocol === "https:" || (policy.allowInsecure && parsed.protocol === "http:")) return parsed;
-  return null;
+  const verdict = checkPeerUrl(url, policy);
+  return verdict.ok ? verdict.url : null;
 }
 
 /**
- * Fetches an ActivityPub document (an actor, a key, a WebFinger JRD): JSON, at most
+ * Fetches a peer's JSON document (an actor, a key, a WebFinger JRD): at most
  * MAX_PEER_DOCUMENT_BYTES read (counted while reading), no redirects followed (a
- * redirect could move us to a scheme the policy refuses). Any failure is null.
+ * redirect could move us to a URL the policy refuses). Any failure is null.
  */
 export async function fetchPeerDocument(url: string, policy: FederationPolicy): Promise<Record<string, unknown> | null> {
+  return await fetchPeerJson(url, policy, () => true);
+}
+
+/**
+ * Like fetchPeerDocument, for a document that speaks for actors (a key or an actor):
+ * its server must serve it as ActivityPub (application/activity+json, or ld+json
+ * with the ActivityStreams profile), not as a file someone uploaded.
+ */
+export async function fetchActivityDocument(url: string, policy: FederationPolicy): Promise<Record<string, unknown> | null> {
+  return await fetchPeerJson(url, policy, isActivityPubContentType);
+}
+
+async function fetchPeerJson(
+  url: string,
+  policy: FederationPolicy,
+  acceptContentType: (contentType: string | null) => boolean,
+): Promise<Record<string, unknown> | null> {
   const target = isAllowedPeerUrl(url, policy);
   if (!target) return null;
   target.hash = "";
@@ -86,7 +110,7 @@ export async function fetchPeerDocument(url: string, policy: FederationPolicy): 
       redirect: "manual",
       signal: AbortSignal.timeout(PEER_FETCH_TIMEOUT_MS),
     });
-    if (res.status !== 200) {
+    if (res.status !== 200 || !acceptContentType(res.headers.get("content-type"))) {
       await res.body?.cancel();
       return null;
     }
@@ -133,6 +157,8 @@ export function peerKeyFromDocument(doc: Record<string, unknown>, keyId: string)
     owner = idOf(doc.owner);
   }
   if (!entry || !owner || typeof entry.publicKeyPem !== "string") return null;
+  // The owner becomes the stored message's `from`: no longer than a restore takes back.
+  if (owner.length > STORED_MESSAGE_LIMITS.fromChars) return null;
   try {
     if (new URL(owner).origin !== new URL(keyId).origin) return null;
   } catch {
@@ -141,9 +167,37 @@ export function peerKeyFromDocument(doc: Record<string, unknown>, keyId: string)
   return { keyId, owner, publicKeyPem: entry.publicKeyPem };
 }
 
+/**
+ * The key `keyId` names, fetched and checked (the class of Mastodon's
+ * CVE-2024-23832, where a document could vouch for any actor of its origin):
+ *
+ * 1. the document at the keyId (fragment removed) is served as ActivityPub and its
+ *    `id` is that URL (or a fragment of it): it is the document it claims to be;
+ * 2. it holds the key, and names the key's owner (peerKeyFromDocument: same origin);
+ * 3. if the owner is another document (a separate key document, as GoToSocial
+ *    serves), the owner's actor is fetched the same way and must list the same key:
+ *    an actor vouches for its keys, a key document alone vouches for nobody.
+ */
 async function fetchPeerKey(keyId: string, policy: FederationPolicy): Promise<PeerKey | null> {
-  const doc = await fetchPeerDocument(keyId, policy);
-  return doc ? peerKeyFromDocument(doc, keyId) : null;
+  let url: string;
+  try {
+    url = keyDocumentUrl(keyId);
+  } catch {
+    return null;
+  }
+  const doc = await fetchActivityDocument(url, policy);
+  if (!doc || !isDocumentAt(doc.id, url)) return null;
+  const key = peerKeyFromDocument(doc, keyId);
+  if (!key) return null;
+  if (isDocumentAt(key.owner, url)) return key;
+
+  const ownerUrl = keyDocumentUrl(key.owner);
+  const actor = await fetchActivityDocument(ownerUrl, policy);
+  if (!actor || !isDocumentAt(actor.id, ownerUrl)) return null;
+  const listed = peerKeyFromDocument(actor, keyId);
+  const samePem = (a: string, b: string) => a.replace(/\s+/g, "") === b.replace(/\s+/g, "");
+  if (!listed || !sameUrl(listed.owner, key.owner) || !samePem(listed.publicKeyPem, key.publicKeyPem)) return null;
+  return key;
 }
 
 async function verifyRsaSha256(publicKeyPem: string, signingString: string, signature: Uint8Array<ArrayBuffer>): Promise<boolean> {
@@ -188,7 +242,8 @@ export async function authenticateFederationRequest(
   deps: { kv: KVNamespace; policy: FederationPolicy; nowMs: number },
 ): Promise<VerifiedRequest> {
   const signed = request.headers.has("signature-input") ? await checkRfc9421(request, deps.nowMs) : await checkCavage(request, deps.nowMs);
-  if (!isAllowedPeerUrl(signed.keyId, deps.policy)) throw unauthorized("insecure_key");
+  const keyUrl = checkPeerUrl(signed.keyId, deps.policy);
+  if (!keyUrl.ok) throw unauthorized("insecure_key", keyUrl.reason);
   const key = await verifyWithPeerKey(signed, deps);
   return { ...key, signatureBase: signed.base, signedAtMs: signed.signedAtMs };
 }
@@ -237,15 +292,33 @@ async function checkRfc9421(request: InboxRequest, nowMs: number): Promise<Signe
   return { keyId: parsed.value.keyId, base: base.value, signature: parsed.value.signature, signedAtMs: parsed.value.created * 1000 };
 }
 
-async function verifyWithPeerKey(signed: SignedBase, deps: { kv: KVNamespace; policy: FederationPolicy }): Promise<PeerKey> {
+/**
+ * The cached key, or the fetched one. Before any signature is verified anyone can
+ * name any keyId, so fetches are rationed: a keyId that could not be fetched is not
+ * fetched again for a minute (the negative cache), and a cached key that fails to
+ * verify is fetched again (the peer may have rotated it) at most once a minute per
+ * key. A fetched key is cached even when the signature then fails: the document
+ * was valid, and the next bad signature must not fetch it again.
+ */
+async function verifyWithPeerKey(
+  signed: SignedBase,
+  deps: { kv: KVNamespace; policy: FederationPolicy; nowMs: number },
+): Promise<PeerKey> {
   const cached = await getCachedPeerKey(deps.kv, signed.keyId);
-  if (cached && (await verifyRsaSha256(cached.publicKeyPem, signed.base, signed.signature))) return cached;
-  // A miss, or a cached key that no longer verifies: fetch it (once) and try again.
+  if (cached) {
+    if (await verifyRsaSha256(cached.publicKeyPem, signed.base, signed.signature)) return cached;
+    if (!mayRefetchPeerKey(cached.fetchedAtMs, deps.nowMs)) throw unauthorized("bad_signature", "refetch cooldown");
+  }
+  if (await isPeerKeyMissCached(deps.kv, signed.keyId)) throw unauthorized("key_unavailable", "negative cache");
   const fresh = await fetchPeerKey(signed.keyId, deps.policy);
-  if (!fresh) throw unauthorized("key_unavailable");
+  if (!fresh) {
+    await cachePeerKeyMiss(deps.kv, signed.keyId);
+    throw unauthorized("key_unavailable");
+  }
+  const stamped: PeerKey = { ...fresh, fetchedAtMs: deps.nowMs };
+  await cachePeerKey(deps.kv, stamped);
   if (!(await verifyRsaSha256(fresh.publicKeyPem, signed.base, signed.signature))) throw unauthorized("bad_signature");
-  await cachePeerKey(deps.kv, fresh);
-  return fresh;
+  return stamped;
 }
 
 /**
