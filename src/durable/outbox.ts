@@ -45,4 +45,9 @@ export class OutboxDelivery {
     );
     return nextOutboxDueAtMs(this.env.DB);
   }
+
+  /** When the earliest pending row is due, or null: what the object's alarm must not be later than. */
+  async nextDueAtMs(): Promise<number | null> {
+    return await nextOutboxDueAtMs(this.env.DB);
+  }
 }
