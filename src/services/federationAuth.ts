@@ -168,15 +168,42 @@ export function peerKeyFromDocument(doc: Record<string, unknown>, keyId: string)
 }
 
 /**
+ * The document at `url` that is what it says it is: served as ActivityPub with `id`
+ * = `url` (or a fragment of it). A document that names another id on the same origin
+ * is not believed, but followed once, as Mastodon does since CVE-2024-23832: the
+ * document at that id must then carry that id itself. (GoToSocial serves a key at
+ * `…/users/x/main-key` as a stub whose id is the actor `…/users/x`.)
+ */
+async function fetchAuthoritativeDocument(
+  url: string,
+  policy: FederationPolicy,
+): Promise<{ doc: Record<string, unknown>; url: string } | null> {
+  const doc = await fetchActivityDocument(url, policy);
+  if (!doc) return null;
+  if (isDocumentAt(doc.id, url)) return { doc, url };
+  if (typeof doc.id !== "string") return null;
+  let idUrl: string;
+  try {
+    idUrl = keyDocumentUrl(doc.id);
+    if (new URL(idUrl).origin !== new URL(url).origin) return null;
+  } catch {
+    return null;
+  }
+  const named = await fetchActivityDocument(idUrl, policy);
+  return named && isDocumentAt(named.id, idUrl) ? { doc: named, url: idUrl } : null;
+}
+
+/**
  * The key `keyId` names, fetched and checked (the class of Mastodon's
  * CVE-2024-23832, where a document could vouch for any actor of its origin):
  *
- * 1. the document at the keyId (fragment removed) is served as ActivityPub and its
- *    `id` is that URL (or a fragment of it): it is the document it claims to be;
- * 2. it holds the key, and names the key's owner (peerKeyFromDocument: same origin);
- * 3. if the owner is another document (a separate key document, as GoToSocial
- *    serves), the owner's actor is fetched the same way and must list the same key:
- *    an actor vouches for its keys, a key document alone vouches for nobody.
+ * 1. the document holding the key is one whose `id` is the URL it was fetched from
+ *    (fetchAuthoritativeDocument), served as ActivityPub;
+ * 2. it lists the key under `keyId` and names the key's owner (peerKeyFromDocument:
+ *    same origin);
+ * 3. if the owner is another document (a separate key document, or an actor listing
+ *    a key it says someone else owns), the owner's actor is fetched the same way and
+ *    must list the same key: an actor vouches for its keys, nothing else does.
  */
 async function fetchPeerKey(keyId: string, policy: FederationPolicy): Promise<PeerKey | null> {
   let url: string;
@@ -185,16 +212,15 @@ async function fetchPeerKey(keyId: string, policy: FederationPolicy): Promise<Pe
   } catch {
     return null;
   }
-  const doc = await fetchActivityDocument(url, policy);
-  if (!doc || !isDocumentAt(doc.id, url)) return null;
-  const key = peerKeyFromDocument(doc, keyId);
+  const found = await fetchAuthoritativeDocument(url, policy);
+  if (!found) return null;
+  const key = peerKeyFromDocument(found.doc, keyId);
   if (!key) return null;
-  if (isDocumentAt(key.owner, url)) return key;
+  if (isDocumentAt(key.owner, found.url)) return key;
 
-  const ownerUrl = keyDocumentUrl(key.owner);
-  const actor = await fetchActivityDocument(ownerUrl, policy);
-  if (!actor || !isDocumentAt(actor.id, ownerUrl)) return null;
-  const listed = peerKeyFromDocument(actor, keyId);
+  const owner = await fetchAuthoritativeDocument(keyDocumentUrl(key.owner), policy);
+  if (!owner || !isDocumentAt(key.owner, owner.url)) return null;
+  const listed = peerKeyFromDocument(owner.doc, keyId);
   const samePem = (a: string, b: string) => a.replace(/\s+/g, "") === b.replace(/\s+/g, "");
   if (!listed || !sameUrl(listed.owner, key.owner) || !samePem(listed.publicKeyPem, key.publicKeyPem)) return null;
   return key;

@@ -120,6 +120,16 @@ describe("a key document that may not vouch for its actor", () => {
     await expect401(await signedPost(mallory, INBOX, follow(victim.actorId), { keyId: actorKeyId, key: mallory.privateKey }));
   });
 
+  it("accepts a stub whose id is its actor (GoToSocial's …/main-key) only through the actor, which lists the key", async () => {
+    const gts = await makePeer("https://gts.example/users/dana");
+    const keyId = `${gts.actorId}/main-key`;
+    const key = { id: keyId, owner: gts.actorId, publicKeyPem: gts.publicKeyPem };
+    net.serve(keyId, { id: gts.actorId, type: "Person", publicKey: key });
+    net.serve(gts.actorId, { ...gts.actor, publicKey: key });
+    expect((await worker(await signedPost(gts, INBOX, follow(gts.actorId), { keyId }))).status).toBe(202);
+    expect(net.requests).toEqual([keyId, gts.actorId]);
+  });
+
   it("reads ids as URLs: a fragment of the fetched URL is the same document", () => {
     expect(isDocumentAt("https://host.example/users/x", "https://host.example/users/x")).toBe(true);
     expect(isDocumentAt("https://HOST.example:443/users/x#main-key", "https://host.example/users/x")).toBe(true);
