@@ -89,7 +89,7 @@ module.exports = {
       `^(src/(storage/|domain/|schemas/)|src/lib/|src/env\\.ts$)`,
       "D1 and KV access: rows in, shapes out.",
     ),
-    onlyImports("settings-imports-down", "^src/settings\\.ts$", "^src/(domain/|env\\.ts$)", "Settings are parsed from env; their types may come from domain/."),
+    onlyImports("settings-imports-down", "^src/settings\\.ts$", "^src/(domain/|schemas/|env\\.ts$)", "Settings are parsed from env; their types and defaults may come from domain/ and schemas/."),
     onlyImports("domain-is-pure", "^src/domain/", "^src/(domain/|schemas/|lib/)", "Pure rules: no storage, no HTTP, no Durable Object."),
     onlyImports("schemas-are-leaves", "^src/schemas/", "^src/(schemas/|lib/|errors\\.ts$)", "zod shapes depend on nothing project-internal but lib/ (and the route table, scripts and tests only, on ERROR_STATUS)."),
     onlyImports("lib-is-a-leaf", "^src/lib/", "^src/lib/", "Small helpers with no project dependencies."),

@@ -18,6 +18,8 @@ export interface Env {
   STEP_UP_MAX_AGE_S?: string;
   ALLOW_INSECURE_FEDERATION?: string;
   RATE_LIMIT_PER_MIN?: string;
+  MESSAGE_QUOTA?: string;
+  MESSAGE_QUOTA_BYTES?: string;
 
   // Secrets.
   /** One-time code that proves the right to claim a fresh instance (>= 128 bits). */

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { RotationPolicy } from "./domain/rotation";
+import { MESSAGE_QUOTA_DEFAULTS, type MessageQuota } from "./schemas/messageLimits";
 import type { Env } from "./env";
 
 /**
@@ -24,6 +25,8 @@ export interface Settings {
    * reads settings of its own.
    */
   sessionPolicy: RotationPolicy;
+  /** The stored-message quota, per kind (verified or not): src/schemas/messageLimits.ts. */
+  messageQuota: MessageQuota;
 }
 
 const seconds = (fallback: number, max = 10 * 365 * 86400) =>
@@ -49,6 +52,8 @@ const settingsSchema = z.object({
   STEP_UP_MAX_AGE_S: seconds(300, 86400),
   ALLOW_INSECURE_FEDERATION: z.string().optional().transform((v) => v === "1" || v === "true"),
   RATE_LIMIT_PER_MIN: seconds(300, 1_000_000_000),
+  MESSAGE_QUOTA: seconds(MESSAGE_QUOTA_DEFAULTS.count, 1_000_000_000),
+  MESSAGE_QUOTA_BYTES: seconds(MESSAGE_QUOTA_DEFAULTS.bytes, Number.MAX_SAFE_INTEGER),
 });
 
 const cache = new WeakMap<object, Settings>();
@@ -73,6 +78,7 @@ export function readSettings(env: Env): Settings {
       idleTtlMs: parsed.REFRESH_IDLE_TTL_S * 1000,
       maxTtlMs: parsed.SESSION_MAX_TTL_S * 1000,
     },
+    messageQuota: { count: parsed.MESSAGE_QUOTA, bytes: parsed.MESSAGE_QUOTA_BYTES },
   };
   cache.set(env, settings);
   return settings;

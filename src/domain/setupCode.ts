@@ -29,3 +29,16 @@ export function estimateSetupCodeBits(code: string): number {
 export function isSetupCodeStrongEnough(code: string): boolean {
   return estimateSetupCodeBits(code) >= SETUP_CODE_MIN_BITS;
 }
+
+/**
+ * The setup code of a POST /auth/restore, read from `Authorization: Setup <code>`
+ * (docs/export-restore.md). A header, not a body field, so that the code can be
+ * checked (and the attempt counted) before a body of up to 16 MiB is read: a
+ * stranger without the code never makes the server parse an archive. The scheme
+ * name is case-insensitive, as for Bearer (RFC 7235 §2.1). Null when the header is
+ * missing, of another scheme, or empty.
+ */
+export function setupCodeFromAuthorization(header: string | null | undefined): string | null {
+  const match = /^Setup[ \t]+(\S(?:.*\S)?)[ \t]*$/i.exec(header ?? "");
+  return match ? match[1]! : null;
+}

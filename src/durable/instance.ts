@@ -296,11 +296,17 @@ export class InstanceDO extends DurableObject<Env> {
 
   /**
    * The Worker's nudge after it stored an outbox row (PROTOCOL.md §11): deliver it
-   * now. Only moves the shared alarm earlier, never later (like the sockets').
+   * now. Only moves the shared alarm earlier, never later (like the sockets'). It
+   * covers every pending row, not only the one that asked: a row whose own nudge was
+   * lost (the Worker answered 202 anyway) is due by the earliest pending time in D1,
+   * and this alarm is set no later than that. `dueAtMs` = Infinity asks only that.
    */
   async scheduleOutbox(dueAtMs: number): Promise<void> {
+    const pendingDueAtMs = await this.outbox.nextDueAtMs();
+    const due = pendingDueAtMs === null ? dueAtMs : Math.min(dueAtMs, pendingDueAtMs);
+    if (!Number.isFinite(due)) return;
     const current = await this.ctx.storage.getAlarm();
-    if (current === null || dueAtMs < current) await this.ctx.storage.setAlarm(dueAtMs);
+    if (current === null || due < current) await this.ctx.storage.setAlarm(due);
   }
 
   /**

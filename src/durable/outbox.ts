@@ -26,9 +26,11 @@ export class OutboxDelivery {
   /** Attempts every row due at `nowMs` (up to BATCH); returns the next due time, or null. */
   async onAlarm(nowMs: number): Promise<number | null> {
     const due = await listDueOutbox(this.env.DB, nowMs, BATCH);
-    const policy = { allowInsecure: readSettings(this.env).allowInsecureFederation };
+    const allowInsecure = readSettings(this.env).allowInsecureFederation;
     await Promise.all(
       due.map(async (row) => {
+        // The row's origin is this instance's: a recipient there would be a loop.
+        const policy = { allowInsecure, selfOrigin: row.origin };
         const result = await deliverOutboxRow(row, { federationKey: this.env.FEDERATION_KEY, policy, nowMs: this.clock.nowMs() });
         const endedAtMs = this.clock.nowMs();
         const attempts = row.attempts + 1;
@@ -46,5 +48,10 @@ export class OutboxDelivery {
       }),
     );
     return nextOutboxDueAtMs(this.env.DB);
+  }
+
+  /** When the earliest pending row is due, or null: what the object's alarm must not be later than. */
+  async nextDueAtMs(): Promise<number | null> {
+    return await nextOutboxDueAtMs(this.env.DB);
   }
 }

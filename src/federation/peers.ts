@@ -4,6 +4,7 @@
  * document within bounds, and signing an outgoing POST with the instance's key.
  */
 import { ACTIVITY_JSON, LD_JSON_AS } from "../domain/actor";
+import { checkPeerUrl, isActivityPubContentType, type PeerUrlPolicy } from "../domain/peerFetch";
 import { buildSigningString, encodeBase64, formatSignatureHeader, REQUIRED_SIGNED_COMPONENTS } from "../domain/httpSignatures";
 import { readBoundedBody } from "../lib/boundedBody";
 import { sha256, utf8 } from "../lib/bytes";
@@ -14,28 +15,42 @@ const MAX_PEER_DOCUMENT_BYTES = 256 * 1024;
 const PEER_FETCH_TIMEOUT_MS = 10_000;
 const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
-export interface FederationPolicy {
-  allowInsecure: boolean;
-}
+/** `selfOrigin`: the instance's own origin, never fetched (src/domain/peerFetch.ts). */
+export type FederationPolicy = PeerUrlPolicy;
 
-/** Is `url` a peer URL we may fetch: https, or http when ALLOW_INSECURE_FEDERATION=1. */
+/**
+ * Is `url` a peer URL we may fetch (src/domain/peerFetch.ts): https on the default
+ * port with a host name, not this instance; loopback http too when
+ * ALLOW_INSECURE_FEDERATION=1.
+ */
 export function isAllowedPeerUrl(url: string, policy: FederationPolicy): URL | null {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return null;
-  }
-  if (parsed.protocol === "https:" || (policy.allowInsecure && parsed.protocol === "http:")) return parsed;
-  return null;
+  const verdict = checkPeerUrl(url, policy);
+  return verdict.ok ? verdict.url : null;
 }
 
 /**
- * Fetches an ActivityPub document (an actor, a key, a WebFinger JRD): JSON, at most
+ * Fetches a peer's JSON document (an actor, a key, a WebFinger JRD): at most
  * MAX_PEER_DOCUMENT_BYTES read (counted while reading), no redirects followed (a
- * redirect could move us to a scheme the policy refuses). Any failure is null.
+ * redirect could move us to a URL the policy refuses). Any failure is null.
  */
 export async function fetchPeerDocument(url: string, policy: FederationPolicy): Promise<Record<string, unknown> | null> {
+  return await fetchPeerJson(url, policy, () => true);
+}
+
+/**
+ * Like fetchPeerDocument, for a document that speaks for actors (a key or an actor):
+ * its server must serve it as ActivityPub (application/activity+json, or ld+json
+ * with the ActivityStreams profile), not as a file someone uploaded.
+ */
+export async function fetchActivityDocument(url: string, policy: FederationPolicy): Promise<Record<string, unknown> | null> {
+  return await fetchPeerJson(url, policy, isActivityPubContentType);
+}
+
+async function fetchPeerJson(
+  url: string,
+  policy: FederationPolicy,
+  acceptContentType: (contentType: string | null) => boolean,
+): Promise<Record<string, unknown> | null> {
   const target = isAllowedPeerUrl(url, policy);
   if (!target) return null;
   target.hash = "";
@@ -45,7 +60,7 @@ export async function fetchPeerDocument(url: string, policy: FederationPolicy): 
       redirect: "manual",
       signal: AbortSignal.timeout(PEER_FETCH_TIMEOUT_MS),
     });
-    if (res.status !== 200) {
+    if (res.status !== 200 || !acceptContentType(res.headers.get("content-type"))) {
       await res.body?.cancel();
       return null;
     }

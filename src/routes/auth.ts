@@ -5,7 +5,7 @@
  */
 import { Hono, type Context } from "hono";
 import type { AuthMethod } from "../domain/accessToken";
-import { estimateSetupCodeBits, isSetupCodeStrongEnough, SETUP_CODE_MIN_BITS } from "../domain/setupCode";
+import { estimateSetupCodeBits, isSetupCodeStrongEnough, SETUP_CODE_MIN_BITS, setupCodeFromAuthorization } from "../domain/setupCode";
 import type { SessionGrant } from "../durable/instance";
 import { instanceStub } from "../durable/stub";
 import type { SecondFactor } from "../durable/twoFactor";
@@ -63,12 +63,23 @@ authRoutes.post("/setup", async (c) => {
  * setup code, as for setup (same rate limits, same wrong-code counter), and an
  * assertion by the archive's current signing key that names this archive's digest.
  * 201 with a session, like setup; two-factor authentication starts off.
+ *
+ * The body may be 16 MiB, so nothing reads it until the caller has shown the right
+ * to claim: a claimed instance answers 409, and the setup code travels in
+ * `Authorization: Setup <code>`, counted and compared first. A stranger costs the
+ * server two small lookups, never an archive parse.
  */
 authRoutes.post("/restore", async (c) => {
   await enforceRateLimit(c, "setup");
-  const body = await readRestoreRequest(c);
   if (await owner.isClaimed(c.env.DB)) throw new ApiError("already_claimed", "This instance already has an owner.");
-  await checkSetupCode(c, body.setupCode);
+  const setupCode = setupCodeFromAuthorization(c.req.header("authorization"));
+  if (setupCode === null) {
+    throw new ApiError("forbidden", "Send the setup code in the Authorization header: Authorization: Setup <code>.", {
+      reason: "no setup code header",
+    });
+  }
+  await checkSetupCode(c, setupCode);
+  const body = await readRestoreRequest(c);
   const archive = await parseArchive(body.archive);
   await restoreFromArchive({ env: c.env, origin: c.get("origin") }, body.assertion, archive);
   return startSession(c, body.deviceName ?? null, 201);

@@ -65,7 +65,11 @@ actorRoutes.post("/inbox", async (c) => {
   if (!headers.has("host")) headers.set("host", url.host);
   const verified = await authenticateFederationRequest(
     { method: c.req.method, target: url.pathname + url.search, url: url.toString(), headers, body },
-    { kv: c.env.CACHE, policy: { allowInsecure: c.get("settings").allowInsecureFederation }, nowMs: Date.now() },
+    {
+      kv: c.env.CACHE,
+      policy: { allowInsecure: c.get("settings").allowInsecureFederation, selfOrigin: c.get("origin") },
+      nowMs: Date.now(),
+    },
   );
   if (!/^application\/(activity\+json|ld\+json|json)\b/i.test(c.req.header("content-type") ?? "")) {
     throw new ApiError("invalid_request", "The body must be application/activity+json.");
@@ -78,7 +82,14 @@ actorRoutes.post("/inbox", async (c) => {
   }
   const outcome = await receiveInboxActivity(
     { db: c.env.DB, replays: instanceReplayGuard(c.env) },
-    { activity, signer: verified.owner, signature: verified, selfActor: actorUrl(c.get("origin")), nowMs: Date.now() },
+    {
+      activity,
+      signer: verified.owner,
+      signature: verified,
+      selfActor: actorUrl(c.get("origin")),
+      nowMs: Date.now(),
+      quota: c.get("settings").messageQuota,
+    },
   );
   if ("stored" in outcome) {
     pushStoredMessage(c.env, (p) => c.executionCtx.waitUntil(p), outcome.stored.id);

@@ -7,9 +7,9 @@ import { ApiError } from "../errors";
 import { enforceRateLimit } from "../http/rateLimit";
 import type { AppEnv } from "../http/types";
 import { readJson, readQuery } from "../http/validate";
-import { messageIdParamSchema, messageSubmitRequestSchema, messagesQuerySchema } from "../schemas/messages";
+import { messageIdParamSchema, messageSubmitRequestSchema, messagesQuerySchema, type MessageUsage } from "../schemas/messages";
 import { acceptMessage, pushStoredMessage } from "../services/messages";
-import { deleteMessage, pageMessages } from "../storage/messageStore";
+import { deleteMessage, pageMessages, readMessageUsage } from "../storage/messageStore";
 import type { Reply } from "../schemas/routes";
 
 /**
@@ -26,6 +26,7 @@ publicMessageRoutes.post("/", async (c) => {
     from: body.from ?? null,
     verified: false,
     nowMs: Date.now(),
+    quota: c.get("settings").messageQuota,
   });
   // Stored: now tell the live channel, after the answer (services/messages.ts).
   pushStoredMessage(c.env, (p) => c.executionCtx.waitUntil(p), message.id);
@@ -37,7 +38,14 @@ export const messageRoutes = new Hono<AppEnv>();
 
 messageRoutes.get("/messages", async (c) => {
   const query = readQuery(c, messagesQuerySchema);
-  return c.json((await pageMessages(c.env.DB, query.after, query.limit)) satisfies Reply<"GET /api/messages">);
+  const [page, stored] = await Promise.all([pageMessages(c.env.DB, query.after, query.limit), readMessageUsage(c.env.DB)]);
+  const quota = c.get("settings").messageQuota;
+  const usage = (kind: "unverified" | "verified"): MessageUsage => ({
+    ...stored[kind],
+    maxCount: quota.count,
+    maxBytes: quota.bytes,
+  });
+  return c.json({ ...page, usage: { unverified: usage("unverified"), verified: usage("verified") } } satisfies Reply<"GET /api/messages">);
 });
 
 messageRoutes.delete("/messages/:id", async (c) => {

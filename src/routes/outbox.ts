@@ -5,6 +5,7 @@
  */
 import { Hono } from "hono";
 import { inspectMessageJwe, JWE_REJECTION_MESSAGES } from "../domain/jwe";
+import type { Env } from "../env";
 import { ApiError } from "../errors";
 import { instanceStub } from "../durable/stub";
 import type { AppEnv } from "../http/types";
@@ -19,8 +20,11 @@ export const outboxRoutes = new Hono<AppEnv>();
 
 outboxRoutes.post("/outbox", async (c) => {
   const body = await readJson(c, outboxRequestSchema);
-  if (!isValidRecipient(body.to, { allowInsecure: c.get("settings").allowInsecureFederation })) {
-    throw new ApiError("invalid_request", "to must be an https:// actor URL or acct:user@host.");
+  if (!isValidRecipient(body.to, { allowInsecure: c.get("settings").allowInsecureFederation, selfOrigin: c.get("origin") })) {
+    throw new ApiError(
+      "invalid_request",
+      "to must be an https:// actor URL (default port, a host name, not this instance) or acct:user@host.",
+    );
   }
   // The server cannot check the recipient's kid, but it can refuse what no
   // recipient could open, as POST /messages does.
@@ -31,8 +35,11 @@ outboxRoutes.post("/outbox", async (c) => {
   const id = randomToken(16);
   const nowMs = Date.now();
   await insertOutbox(c.env.DB, { id, createdAtMs: nowMs, origin: c.get("origin"), recipient: body.to, jwe: body.jwe });
-  // Stored first, so a failed nudge loses nothing: the row is attempted on the next alarm.
-  await instanceStub(c.env).scheduleOutbox(nowMs);
+  // Stored: the answer is 202 whatever the nudge does. A 500 here would make the
+  // client send the same message again, and the first copy would still go out. The
+  // nudge runs after the answer, retried once; if both fail, the next nudge or alarm
+  // covers this row too (InstanceDO.scheduleOutbox reads every pending row's due time).
+  c.executionCtx.waitUntil(nudgeOutbox(c.env, nowMs));
   return c.json({ id } satisfies Reply<"POST /api/outbox", 202>, 202);
 });
 
@@ -40,5 +47,25 @@ outboxRoutes.get("/outbox/:id", async (c) => {
   const parsed = outboxIdParamSchema.safeParse(c.req.param());
   const state = parsed.success ? await getOutboxState(c.env.DB, parsed.data.id) : null;
   if (!state) throw new ApiError("not_found", "No outbox delivery has this id.");
+  // A pending row someone is waiting for: make sure an alarm covers it, in case the
+  // nudges after its POST were lost. Cheap (the object only moves its alarm earlier).
+  // Infinity: no time of its own, only "no later than the pending rows' due times",
+  // so a row in backoff keeps its retry time.
+  if (state.status === "pending") c.executionCtx.waitUntil(nudgeOutbox(c.env, Number.POSITIVE_INFINITY));
   return c.json(state satisfies Reply<"GET /api/outbox/{id}">);
 });
+
+/**
+ * Asks the instance object to deliver what is due by `dueAtMs` (and every pending
+ * row by its own due time); one retry, then logged. Never rejects.
+ */
+async function nudgeOutbox(env: Env, dueAtMs: number): Promise<void> {
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    try {
+      await instanceStub(env).scheduleOutbox(dueAtMs);
+      return;
+    } catch (err) {
+      console.error(JSON.stringify({ event: "outbox_nudge_failed", attempt, error: String(err) }));
+    }
+  }
+}

@@ -4,6 +4,7 @@
  * digest and checks what a schema cannot (references between sections, orderings).
  */
 import { z } from "zod";
+import { findJsonValueProblem, MAX_JSON_DEPTH, type JsonValueProblem } from "./jsonValue";
 import { ACTIVITY_TYPES, encryptionJwkSchema, escrowBlobSchema, LIMITS, signingJwkSchema } from "./api";
 import { MESSAGE_LIMITS } from "./messages";
 
@@ -23,6 +24,12 @@ export const ARCHIVE_LIMITS = {
   activityDetailChars: 4096,
   sessionIdChars: 128,
 } as const;
+
+const DETAIL_PROBLEMS: Record<JsonValueProblem, string> = {
+  not_finite: "detail holds a number that is not finite (such as 1e400)",
+  too_deep: `detail is nested more than ${MAX_JSON_DEPTH} levels deep`,
+  not_json: "detail is not plain JSON",
+};
 
 const timeMs = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const rowId = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
@@ -72,9 +79,18 @@ export const archiveActivitySchema = z.strictObject({
   type: z.enum(ACTIVITY_TYPES),
   at: timeMs,
   sessionId: z.string().min(1).max(ARCHIVE_LIMITS.sessionIdChars).optional(),
+  // Finite, shallow JSON first (src/schemas/jsonValue.ts): 1e400 would reach the
+  // digest as Infinity, and a deeply nested value would overflow JSON.stringify.
   detail: z
     .record(z.string(), z.unknown())
-    .refine((d) => JSON.stringify(d).length <= ARCHIVE_LIMITS.activityDetailChars, "detail is too large")
+    .superRefine((d, ctx) => {
+      const problem = findJsonValueProblem(d);
+      if (problem) {
+        ctx.addIssue({ code: "custom", message: DETAIL_PROBLEMS[problem] });
+        return;
+      }
+      if (JSON.stringify(d).length > ARCHIVE_LIMITS.activityDetailChars) ctx.addIssue({ code: "custom", message: "detail is too large" });
+    })
     .optional(),
 });
 export type ArchiveActivity = z.infer<typeof archiveActivitySchema>;
@@ -104,10 +120,11 @@ export type Archive = z.infer<typeof archiveSchema>;
 
 /**
  * POST /auth/restore. The archive is validated on its own (src/services/restore.ts),
- * so that a wrong format or version gets its own message before zod's issues.
+ * so that a wrong format or version gets its own message before zod's issues. The
+ * setup code is not in the body: it comes in `Authorization: Setup <code>`, checked
+ * before the body is read (src/routes/auth.ts).
  */
 export const restoreRequestSchema = z.object({
-  setupCode: z.string().min(1).max(LIMITS.setupCodeChars),
   assertion: z.string().min(1).max(LIMITS.assertionChars),
   deviceName: z.string().trim().min(1).max(LIMITS.deviceNameChars).optional(),
   archive: z.record(z.string(), z.unknown()),

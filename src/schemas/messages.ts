@@ -4,12 +4,14 @@
  * browser client parse what they receive with the same schemas.
  */
 import { z } from "zod";
+import { STORED_MESSAGE_LIMITS } from "./messageLimits";
 
 export const MESSAGE_LIMITS = {
-  /** A compact JWE is ASCII; the 64 KiB body limit bounds it first. */
-  jweChars: 64 * 1024,
-  /** `from` is the sender's own, unverified claim (an actor URL, acct: or a name). */
-  fromChars: 2048,
+  /**
+   * A compact JWE (ASCII) and `from`: the limits of every stored message, the same at
+   * every door and at restore (src/schemas/messageLimits.ts).
+   */
+  ...STORED_MESSAGE_LIMITS,
   pageMax: 100,
   pageDefault: 50,
 } as const;
@@ -51,10 +53,26 @@ export type Message = z.infer<typeof messageSchema>;
 
 export const messageAcceptedResponseSchema = z.object({ id: z.number().int() });
 
+/** How full one kind of stored messages is, against its quota (MESSAGE_QUOTA, MESSAGE_QUOTA_BYTES). */
+export const messageUsageSchema = z.object({
+  count: z.number().int(),
+  maxCount: z.number().int(),
+  bytes: z.number().int(),
+  maxBytes: z.number().int(),
+});
+export type MessageUsage = z.infer<typeof messageUsageSchema>;
+
 export const messagesResponseSchema = z.object({
   messages: z.array(messageSchema),
   /** The id to pass as `after` for the next page, or null when this page is the last. */
   next: z.number().int().nullable(),
+  /**
+   * The mailbox's fill level, for the owner (docs/messages.md, "Quota"): unverified
+   * messages (POST /messages) and verified ones (POST /inbox) have separate quotas.
+   * When one is full, new messages of that kind get 429 until the owner deletes some.
+   * Optional so that clients keep parsing answers of servers that predate it.
+   */
+  usage: z.object({ unverified: messageUsageSchema, verified: messageUsageSchema }).optional(),
 });
 
 // --- §10 frames -----------------------------------------------------------------

@@ -38,9 +38,15 @@ export async function parseArchive(value: Record<string, unknown>): Promise<Arch
     refuse(`This is not an Indienet archive: "format" must be "${ARCHIVE_FORMAT}".`);
   }
   if (value.version !== ARCHIVE_VERSION) {
-    refuse(
-      `This server restores archives of version ${ARCHIVE_VERSION}; this one says version ${JSON.stringify(value.version ?? null)}.`,
-    );
+    // Only a scalar is quoted back: JSON.stringify of a deeply nested "version" would
+    // overflow the stack and turn a bad archive into a 500.
+    const version = value.version ?? null;
+    const said = version === null || typeof version === "number" || typeof version === "boolean"
+      ? String(version)
+      : typeof version === "string"
+        ? JSON.stringify(version.slice(0, 40))
+        : `a${Array.isArray(version) ? "n array" : "n object"}`;
+    refuse(`This server restores archives of version ${ARCHIVE_VERSION}; this one says version ${said}.`);
   }
   const parsed = archiveSchema.safeParse(value);
   if (!parsed.success) {

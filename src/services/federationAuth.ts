@@ -15,11 +15,21 @@ import {
   type SignatureRejection,
 } from "../domain/httpSignatures";
 import { checkMessageSignature, parseMessageSignature, sha256FromContentDigest } from "../domain/messageSignatures";
+import { STORED_MESSAGE_LIMITS } from "../schemas/messageLimits";
+import {
+  checkPeerUrl,
+  isActivityPubContentType,
+  isDocumentAt,
+  keyDocumentUrl,
+  mayRefetchPeerKey,
+  sameUrl,
+  type PeerUrlPolicy,
+} from "../domain/peerFetch";
 import { ApiError } from "../errors";
 import { sha256, utf8 } from "../lib/bytes";
 import { pemToDer, RSA_SHA256 } from "../lib/federationKey";
-import { fetchPeerDocument, isAllowedPeerUrl, type FederationPolicy } from "../federation/peers";
-import { cachePeerKey, getCachedPeerKey, type PeerKey } from "../storage/peerKeyCache";
+import { fetchActivityDocument, fetchPeerDocument, isAllowedPeerUrl, type FederationPolicy } from "../federation/peers";
+import { cachePeerKey, cachePeerKeyMiss, getCachedPeerKey, isPeerKeyMissCached, type PeerKey } from "../storage/peerKeyCache";
 
 export const SIGNATURE_CHALLENGE = `Signature realm="inbox", headers="${REQUIRED_SIGNED_COMPONENTS.join(" ")}"`;
 
@@ -35,14 +45,14 @@ const REJECTION_MESSAGES: Record<SignatureRejection | "key_unavailable" | "bad_s
   digest_missing: "The request must carry a Digest (or, with RFC 9421, Content-Digest) header with a SHA-256 value.",
   digest_mismatch: "The digest header does not match the body.",
   key_unavailable: "The signature's keyId could not be fetched as an actor or key document.",
-  insecure_key: "The signature's keyId must be an https:// URL.",
+  insecure_key: "The signature's keyId must be an https:// URL on the default port, with a host name (no IP address), not this instance.",
   bad_signature: "The signature does not verify with the sender's key.",
   replayed: "This signed request was already received; a new delivery needs a new signature.",
 };
 
-export function unauthorized(reason: keyof typeof REJECTION_MESSAGES): ApiError {
+export function unauthorized(reason: keyof typeof REJECTION_MESSAGES, detail?: string): ApiError {
   return new ApiError("unauthorized", REJECTION_MESSAGES[reason], {
-    reason: `http signature: ${reason}`,
+    reason: `http signature: ${reason}${detail ? ` (${detail})` : ""}`,
     headers: { "WWW-Authenticate": SIGNATURE_CHALLENGE },
   });
 }
@@ -71,6 +81,8 @@ export function peerKeyFromDocument(doc: Record<string, unknown>, keyId: string)
     owner = idOf(doc.owner);
   }
   if (!entry || !owner || typeof entry.publicKeyPem !== "string") return null;
+  // The owner becomes the stored message's `from`: no longer than a restore takes back.
+  if (owner.length > STORED_MESSAGE_LIMITS.fromChars) return null;
   try {
     if (new URL(owner).origin !== new URL(keyId).origin) return null;
   } catch {
@@ -79,9 +91,63 @@ export function peerKeyFromDocument(doc: Record<string, unknown>, keyId: string)
   return { keyId, owner, publicKeyPem: entry.publicKeyPem };
 }
 
+/**
+ * The document at `url` that is what it says it is: served as ActivityPub with `id`
+ * = `url` (or a fragment of it). A document that names another id on the same origin
+ * is not believed, but followed once, as Mastodon does since CVE-2024-23832: the
+ * document at that id must then carry that id itself. (GoToSocial serves a key at
+ * `…/users/x/main-key` as a stub whose id is the actor `…/users/x`.)
+ */
+async function fetchAuthoritativeDocument(
+  url: string,
+  policy: FederationPolicy,
+): Promise<{ doc: Record<string, unknown>; url: string } | null> {
+  const doc = await fetchActivityDocument(url, policy);
+  if (!doc) return null;
+  if (isDocumentAt(doc.id, url)) return { doc, url };
+  if (typeof doc.id !== "string") return null;
+  let idUrl: string;
+  try {
+    idUrl = keyDocumentUrl(doc.id);
+    if (new URL(idUrl).origin !== new URL(url).origin) return null;
+  } catch {
+    return null;
+  }
+  const named = await fetchActivityDocument(idUrl, policy);
+  return named && isDocumentAt(named.id, idUrl) ? { doc: named, url: idUrl } : null;
+}
+
+/**
+ * The key `keyId` names, fetched and checked (the class of Mastodon's
+ * CVE-2024-23832, where a document could vouch for any actor of its origin):
+ *
+ * 1. the document holding the key is one whose `id` is the URL it was fetched from
+ *    (fetchAuthoritativeDocument), served as ActivityPub;
+ * 2. it lists the key under `keyId` and names the key's owner (peerKeyFromDocument:
+ *    same origin);
+ * 3. if the owner is another document (a separate key document, or an actor listing
+ *    a key it says someone else owns), the owner's actor is fetched the same way and
+ *    must list the same key: an actor vouches for its keys, nothing else does.
+ */
 async function fetchPeerKey(keyId: string, policy: FederationPolicy): Promise<PeerKey | null> {
-  const doc = await fetchPeerDocument(keyId, policy);
-  return doc ? peerKeyFromDocument(doc, keyId) : null;
+  let url: string;
+  try {
+    url = keyDocumentUrl(keyId);
+  } catch {
+    return null;
+  }
+  const found = await fetchAuthoritativeDocument(url, policy);
+  if (!found) return null;
+  const key = peerKeyFromDocument(found.doc, keyId);
+  if (!key) return null;
+  if (isDocumentAt(key.owner, found.url)) return key;
+
+  const owner = await fetchAuthoritativeDocument(keyDocumentUrl(key.owner), policy);
+  if (!owner || !isDocumentAt(key.owner, owner.url)) return null;
+  const listed = peerKeyFromDocument(owner.doc, keyId);
+  const samePem = (a: string, b: string) => a.replace(/\s+/g, "") === b.replace(/\s+/g, "");
+  if (!listed || !sameUrl(listed.owner, key.owner) || !samePem(listed.publicKeyPem, key.publicKeyPem)) return null;
+  return key;
 }
 
 async function verifyRsaSha256(publicKeyPem: string, signingString: string, signature: Uint8Array<ArrayBuffer>): Promise<boolean> {
@@ -126,7 +192,8 @@ export async function authenticateFederationRequest(
   deps: { kv: KVNamespace; policy: FederationPolicy; nowMs: number },
 ): Promise<VerifiedRequest> {
   const signed = request.headers.has("signature-input") ? await checkRfc9421(request, deps.nowMs) : await checkCavage(request, deps.nowMs);
-  if (!isAllowedPeerUrl(signed.keyId, deps.policy)) throw unauthorized("insecure_key");
+  const keyUrl = checkPeerUrl(signed.keyId, deps.policy);
+  if (!keyUrl.ok) throw unauthorized("insecure_key", keyUrl.reason);
   const key = await verifyWithPeerKey(signed, deps);
   return { ...key, signatureBase: signed.base, signedAtMs: signed.signedAtMs };
 }
@@ -175,13 +242,31 @@ async function checkRfc9421(request: InboxRequest, nowMs: number): Promise<Signe
   return { keyId: parsed.value.keyId, base: base.value, signature: parsed.value.signature, signedAtMs: parsed.value.created * 1000 };
 }
 
-async function verifyWithPeerKey(signed: SignedBase, deps: { kv: KVNamespace; policy: FederationPolicy }): Promise<PeerKey> {
+/**
+ * The cached key, or the fetched one. Before any signature is verified anyone can
+ * name any keyId, so fetches are rationed: a keyId that could not be fetched is not
+ * fetched again for a minute (the negative cache), and a cached key that fails to
+ * verify is fetched again (the peer may have rotated it) at most once a minute per
+ * key. A fetched key is cached even when the signature then fails: the document
+ * was valid, and the next bad signature must not fetch it again.
+ */
+async function verifyWithPeerKey(
+  signed: SignedBase,
+  deps: { kv: KVNamespace; policy: FederationPolicy; nowMs: number },
+): Promise<PeerKey> {
   const cached = await getCachedPeerKey(deps.kv, signed.keyId);
-  if (cached && (await verifyRsaSha256(cached.publicKeyPem, signed.base, signed.signature))) return cached;
-  // A miss, or a cached key that no longer verifies: fetch it (once) and try again.
+  if (cached) {
+    if (await verifyRsaSha256(cached.publicKeyPem, signed.base, signed.signature)) return cached;
+    if (!mayRefetchPeerKey(cached.fetchedAtMs, deps.nowMs)) throw unauthorized("bad_signature", "refetch cooldown");
+  }
+  if (await isPeerKeyMissCached(deps.kv, signed.keyId)) throw unauthorized("key_unavailable", "negative cache");
   const fresh = await fetchPeerKey(signed.keyId, deps.policy);
-  if (!fresh) throw unauthorized("key_unavailable");
+  if (!fresh) {
+    await cachePeerKeyMiss(deps.kv, signed.keyId);
+    throw unauthorized("key_unavailable");
+  }
+  const stamped: PeerKey = { ...fresh, fetchedAtMs: deps.nowMs };
+  await cachePeerKey(deps.kv, stamped);
   if (!(await verifyRsaSha256(fresh.publicKeyPem, signed.base, signed.signature))) throw unauthorized("bad_signature");
-  await cachePeerKey(deps.kv, fresh);
-  return fresh;
+  return stamped;
 }

@@ -17,6 +17,7 @@
  * answered like the first delivery without storing it again.
  */
 import { CompactEncrypt, importJWK } from "jose";
+import { STORED_MESSAGE_LIMITS, type MessageQuota } from "../schemas/messageLimits";
 import { classifyInboxActivity, type InboxAction, type SealedNote } from "../domain/inboxActivity";
 import { activityReplayPreimage, signatureReplayExpiry, signatureReplayPreimage } from "../domain/inboxReplay";
 import type { InboxClaim, InboxClaimInput } from "../durable/inboxReplays";
@@ -71,6 +72,8 @@ export async function receiveInboxActivity(
     signature: { signatureBase: string; signedAtMs: number };
     selfActor: string;
     nowMs: number;
+    /** The verified-message quota (settings); MESSAGE_QUOTA_DEFAULTS when absent. */
+    quota?: MessageQuota;
   },
 ): Promise<InboxOutcome> {
   const action = classifyInboxActivity(input.activity, input.signer, input.selfActor);
@@ -126,10 +129,20 @@ function logFinishFailure(err: unknown): void {
 async function storeMessage(
   db: D1Database,
   action: Extract<InboxAction, { kind: "encrypted" | "note" }>,
-  input: { signer: string; nowMs: number },
+  input: { signer: string; nowMs: number; quota?: MessageQuota },
 ): Promise<Message> {
   const jwe = action.kind === "encrypted" ? action.jwe : await sealNoteToOwner(db, action.note);
+  // Sealing grows a Note by about a third: one near the 64 KiB body limit would be
+  // stored as a JWE that no restore could take back. Refused, with a sentence that
+  // names the note rather than a JWE the sender never saw.
+  if (action.kind === "note" && jwe.length > STORED_MESSAGE_LIMITS.jweChars) {
+    throw new ApiError(
+      "payload_too_large",
+      `The note is too long to store: sealed to the owner it would be ${jwe.length} characters, over ${STORED_MESSAGE_LIMITS.jweChars}.`,
+      { reason: "sealed note too long" },
+    );
+  }
   // `return await`: workerd reports a rejection not handled before its microtask
   // checkpoint ends, and adopting a returned promise takes an extra tick.
-  return await acceptMessage(db, { jwe, from: input.signer, verified: true, nowMs: input.nowMs });
+  return await acceptMessage(db, { jwe, from: input.signer, verified: true, nowMs: input.nowMs, quota: input.quota });
 }

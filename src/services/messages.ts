@@ -5,17 +5,34 @@
  * acknowledged message is in D1 before anyone is told about it.
  */
 import { inspectMessageJwe, JWE_REJECTION_MESSAGES } from "../domain/jwe";
+import {
+  findStoredMessageProblem,
+  fitsMessageQuota,
+  MESSAGE_QUOTA_DEFAULTS,
+  MESSAGE_QUOTA_RETRY_AFTER_S,
+  STORED_MESSAGE_LIMITS,
+  type MessageQuota,
+} from "../schemas/messageLimits";
 import type { Env } from "../env";
-import { ApiError, notClaimed } from "../errors";
+import { ApiError, notClaimed, rateLimited } from "../errors";
 import { instanceStub } from "../durable/stub";
 import type { Message } from "../schemas/messages";
-import { insertMessageForCurrentKey } from "../storage/messageStore";
+import { insertMessageForCurrentKey, readMessageUsage } from "../storage/messageStore";
 import { listKeys } from "../storage/ownerStore";
 
 export async function acceptMessage(
   db: D1Database,
-  input: { jwe: string; from: string | null; verified: boolean; nowMs: number },
+  input: { jwe: string; from: string | null; verified: boolean; nowMs: number; quota?: MessageQuota },
 ): Promise<Message> {
+  // The limits every stored message keeps, whichever door it came in by, so that a
+  // restore takes back all the server stored (src/schemas/messageLimits.ts).
+  const problem = findStoredMessageProblem(input);
+  if (problem === "jwe_too_long") {
+    throw new ApiError("payload_too_large", `The JWE is longer than ${STORED_MESSAGE_LIMITS.jweChars} characters.`, { reason: problem });
+  }
+  if (problem === "from_too_long") {
+    throw new ApiError("invalid_request", `from is longer than ${STORED_MESSAGE_LIMITS.fromChars} characters.`, { reason: problem });
+  }
   const inspection = inspectMessageJwe(input.jwe);
   if (!inspection.ok) {
     throw new ApiError("invalid_request", JWE_REJECTION_MESSAGES[inspection.reason], { reason: inspection.reason });
@@ -29,12 +46,22 @@ export async function acceptMessage(
     from: input.from,
     verified: input.verified,
     receivedAtMs: input.nowMs,
+    quota: input.quota,
   });
   if (stored) return stored;
 
-  // Refused: say why. Only this failure path pays for a second query.
-  const keys = await listKeys(db);
+  // Refused: say why. Only this failure path pays for more queries.
+  const [keys, usage] = await Promise.all([listKeys(db), readMessageUsage(db)]);
   if (keys.length === 0) throw notClaimed();
+  const quota = input.quota ?? MESSAGE_QUOTA_DEFAULTS;
+  if (!fitsMessageQuota(usage[input.verified ? "verified" : "unverified"], input.jwe.length, quota)) {
+    // 429, not 403: the mailbox empties when the owner deletes messages, and senders
+    // (fediverse servers included) retry a 429 later instead of dropping the message.
+    throw rateLimited(
+      MESSAGE_QUOTA_RETRY_AFTER_S,
+      "The owner's mailbox is full; try again later.",
+    );
+  }
   if (keys.some((k) => k.kid === kid && k.use === "enc")) {
     throw new ApiError(
       "invalid_request",

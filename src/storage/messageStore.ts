@@ -5,6 +5,7 @@
  * "everything after id N in id order" therefore never skips a committed message,
  * which is what both catch-up (`after=`) and the live push rely on.
  */
+import { MESSAGE_QUOTA_DEFAULTS, type MessageQuota } from "../schemas/messageLimits";
 import type { Message } from "../schemas/messages";
 
 interface MessageRow {
@@ -27,25 +28,41 @@ function toMessage(row: MessageRow): Message {
 
 /**
  * Stores a message sealed to encryption key `kid`, if and only if that key is the
- * owner's current one at the moment of the insert: the check and the write are one
- * statement, so a key rotation can never slip in between them. Returns null (and
- * stores nothing) otherwise. The write is durable when this resolves.
+ * owner's current one at the moment of the insert and the messages of its kind
+ * (verified or not) are under `quota` (MESSAGE_QUOTA_DEFAULTS when not given): the
+ * checks and the write are one statement, so neither a key rotation nor a burst of
+ * parallel senders can slip in between them (D1 runs statements one at a time).
+ * Returns null (and stores nothing) otherwise. The write is durable when this resolves.
+ * The quota's sums read the (verified, length(jwe)) index (migrations/0004).
  */
 export async function insertMessageForCurrentKey(
   db: D1Database,
-  input: { kid: string; jwe: string; from: string | null; verified: boolean; receivedAtMs: number },
+  input: { kid: string; jwe: string; from: string | null; verified: boolean; receivedAtMs: number; quota?: MessageQuota },
 ): Promise<Message | null> {
+  const quota = input.quota ?? MESSAGE_QUOTA_DEFAULTS;
   const row = await db
     .prepare(
       `INSERT INTO messages (received_at_ms, sender, jwe, verified)
-       SELECT ?, ?, ?, ? WHERE EXISTS (
-         SELECT 1 FROM owner_keys WHERE kid = ? AND use = 'enc' AND status = 'current'
+       SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (
+         SELECT 1 FROM owner_keys WHERE kid = ?5 AND use = 'enc' AND status = 'current'
+       ) AND (
+         SELECT COUNT(*) < ?6 AND COALESCE(SUM(length(jwe)), 0) + length(?3) <= ?7 FROM messages WHERE verified = ?4
        )
        RETURNING id, received_at_ms, sender, jwe, verified`,
     )
-    .bind(input.receivedAtMs, input.from, input.jwe, input.verified ? 1 : 0, input.kid)
+    .bind(input.receivedAtMs, input.from, input.jwe, input.verified ? 1 : 0, input.kid, quota.count, quota.bytes)
     .first<MessageRow>();
   return row ? toMessage(row) : null;
+}
+
+/** How many messages of each kind are stored, and the sum of their JWEs' lengths. */
+export async function readMessageUsage(db: D1Database): Promise<Record<"unverified" | "verified", { count: number; bytes: number }>> {
+  const { results } = await db
+    .prepare("SELECT verified, COUNT(*) AS count, COALESCE(SUM(length(jwe)), 0) AS bytes FROM messages GROUP BY verified")
+    .all<{ verified: number; count: number; bytes: number }>();
+  const usage = { unverified: { count: 0, bytes: 0 }, verified: { count: 0, bytes: 0 } };
+  for (const r of results) usage[r.verified === 1 ? "verified" : "unverified"] = { count: r.count, bytes: r.bytes };
+  return usage;
 }
 
 /** Messages with id > `afterId`, oldest first, at most `limit`. */

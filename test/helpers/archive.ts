@@ -3,7 +3,8 @@
  * workerd tests and by the end-to-end test against two `npm run dev` instances. What
  * the web app would do: take an archive, get a challenge from the NEW instance, sign a
  * login assertion for it with the archive's current signing key plus the claim
- * `archive_sha256` = the archive's digest, and POST /auth/restore.
+ * `archive_sha256` = the archive's digest, and POST /auth/restore with the setup code in
+ * `Authorization: Setup <code>`.
  */
 import { SignJWT } from "jose";
 import { archiveDigest } from "../../src/domain/archive";
@@ -47,6 +48,8 @@ export async function postRestore(
     assertion?: string;
     deviceName?: string;
     headers?: Record<string, string>;
+    /** Where the setup code goes: `Authorization: Setup <code>` (the default), or the old body field, which the server ignores. */
+    setupCodeIn?: "header" | "body" | "nowhere";
   },
 ): Promise<Response> {
   const digest = typeof input.archive === "string" ? undefined : (input.archive.digest as string | undefined);
@@ -57,14 +60,23 @@ export async function postRestore(
       nonce: await challengeFrom(fetcher, origin),
       archiveSha256: input.approve ?? digest,
     }));
-  const envelope = { setupCode: input.setupCode, assertion, deviceName: input.deviceName ?? "restored laptop" };
+  const where = input.setupCodeIn ?? "header";
+  const envelope = {
+    ...(where === "body" ? { setupCode: input.setupCode } : {}),
+    assertion,
+    deviceName: input.deviceName ?? "restored laptop",
+  };
   const archiveText = typeof input.archive === "string" ? input.archive : JSON.stringify(input.archive);
   // The archive goes last, spliced in as text, so a truncated file arrives as it is.
   const body = `${JSON.stringify(envelope).slice(0, -1)},"archive":${archiveText}}`;
   return fetcher(
     new Request(`${origin}/auth/restore`, {
       method: "POST",
-      headers: { "content-type": "application/json", ...input.headers },
+      headers: {
+        "content-type": "application/json",
+        ...(where === "header" ? { authorization: `Setup ${input.setupCode}` } : {}),
+        ...input.headers,
+      },
       body,
     }),
   );

@@ -90,6 +90,9 @@ describe("POST /inbox replay protection", () => {
       // draft-cavage does not sign keyId: the record is keyed on what the signature covers.
       const otherKeyId = "https://peer.example/keys/alice-again";
       net.serve(otherKeyId, { id: otherKeyId, owner: peer.actorId, publicKeyPem: peer.publicKeyPem });
+      // The actor lists both keys, so either keyId is a valid key of this actor.
+      const otherKey = { id: otherKeyId, owner: peer.actorId, publicKeyPem: peer.publicKeyPem };
+      net.serve(peer.actorId, { ...peer.actor, publicKey: [peer.actor.publicKey, otherKey] });
       const jwe = await sealMessage(key, "keyId swap");
       const original = await signedPost(peer, INBOX, encryptedCreate(peer, jwe));
       const body = await original.text();

@@ -4,6 +4,8 @@
  */
 import { env } from "cloudflare:test";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { PEER_KEY_REFETCH_COOLDOWN_MS } from "../../src/domain/peerFetch";
+import { sha256Base64url } from "../../src/lib/bytes";
 import { makePeer, useFakeFediverse, signedPost, signedPost9421, type Peer } from "../helpers/federation";
 import { openMessage, publishedEncryptionKey, sealMessage, type EncJwk, type StoredMessage } from "../helpers/messages";
 import { json, type OwnerClient } from "../helpers/owner";
@@ -15,6 +17,14 @@ const worker = fetchWithVars({});
 type Page = { messages: StoredMessage[]; next: number | null };
 
 const net = useFakeFediverse();
+
+/** Makes the cached key of `keyId` look fetched `ageMs` earlier (the refetch cooldown counts from then). */
+async function ageCachedPeerKey(keyId: string, ageMs: number): Promise<void> {
+  const kvKey = `fedkey:v1:${await sha256Base64url(keyId)}`;
+  const entry = await env.CACHE.get<{ fetchedAtMs?: number }>(kvKey, "json");
+  if (!entry) throw new Error(`no cached key for ${keyId}`);
+  await env.CACHE.put(kvKey, JSON.stringify({ ...entry, fetchedAtMs: (entry.fetchedAtMs ?? Date.now()) - ageMs }));
+}
 
 const encryptedCreate = (peer: Peer, jwe: string) => ({
   "@context": "https://www.w3.org/ns/activitystreams",
@@ -106,6 +116,8 @@ describe("POST /inbox", () => {
   });
 
   it("refetches the key once when the cached one fails (the peer rotated), then accepts", async () => {
+    // A minute after the last fetch: within the cooldown the cached key alone decides.
+    await ageCachedPeerKey(peer.keyId, PEER_KEY_REFETCH_COOLDOWN_MS);
     const rotated = await makePeer(peer.actorId);
     net.serve(peer.actorId, rotated.actor);
     const res = await worker(await signedPost(rotated, INBOX, encryptedCreate(rotated, await sealMessage(key, "new key"))));
@@ -114,10 +126,11 @@ describe("POST /inbox", () => {
     peer = rotated;
   });
 
-  it("accepts a key document as keyId (id, owner, publicKeyPem)", async () => {
+  it("accepts a key document as keyId (id, owner, publicKeyPem) whose owner's actor lists the key", async () => {
     const other = await makePeer("https://keys.example/users/carol");
     const keyId = "https://keys.example/keys/carol";
     net.serve(keyId, { id: keyId, owner: other.actorId, publicKeyPem: other.publicKeyPem });
+    net.serve(other.actorId, { ...other.actor, publicKey: { id: keyId, owner: other.actorId, publicKeyPem: other.publicKeyPem } });
     const res = await worker(await signedPost(other, INBOX, encryptedCreate(other, await sealMessage(key, "via key doc")), { keyId }));
     expect(res.status).toBe(202);
     const { id } = await json<{ id: number }>(res);
@@ -151,9 +164,12 @@ describe("POST /inbox", () => {
       expect(net.requests).toEqual([]);
     });
 
-    it("a signature by another key (after one refetch)", async () => {
+    it("a signature by another key (after one refetch, then none within the cooldown)", async () => {
+      await ageCachedPeerKey(peer.keyId, PEER_KEY_REFETCH_COOLDOWN_MS);
       const impostor = await makePeer(peer.actorId);
       await expect401(await signedPost(impostor, INBOX, encryptedCreate(impostor, await sealMessage(key, "x"))));
+      expect(net.requests).toEqual([peer.actorId]);
+      await expect401(await signedPost(impostor, INBOX, encryptedCreate(impostor, await sealMessage(key, "y"))));
       expect(net.requests).toEqual([peer.actorId]);
     });
 

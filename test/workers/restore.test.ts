@@ -125,6 +125,26 @@ describe("POST /auth/restore refuses, and writes nothing", () => {
     await expectUntouched();
   });
 
+  it("an activity detail that is not finite or nested too deep, and a nested version, with 400 (not 500)", async () => {
+    const text = JSON.stringify(built.archive);
+    const laptop = '"detail":{"deviceName":"laptop"}';
+    expect(text).toContain(laptop);
+    const deep = `${"[".repeat(100_000)}${"]".repeat(100_000)}`;
+    const cases: Array<[string, RegExp]> = [
+      [text.replace(laptop, '"detail":{"n":1e400}'), /not finite/],
+      [text.replace(laptop, '"detail":{"n":[-1e999]}'), /not finite/],
+      [text.replace(laptop, `"detail":{"n":${deep}}`), /nested more than/],
+      [text.replace(laptop, `"detail":{"n":${"[".repeat(17)}1${"]".repeat(17)}}`), /nested more than/],
+    ];
+    for (const [archive, issue] of cases) {
+      const body = await expectRefused(await restore(archive), 400, "invalid_request", /not valid/);
+      expect(JSON.stringify(body)).toMatch(issue);
+    }
+    const nestedVersion = text.replace('"version":1', `"version":${deep}`);
+    await expectRefused(await restore(nestedVersion), 400, "invalid_request", /this one says version an array/);
+    await expectUntouched();
+  });
+
   it("an archive that is well-formed and signed but inconsistent", async () => {
     const cases: Array<[Partial<Archive>, RegExp]> = [
       [{ escrow: built.archive.escrow.filter((e) => e.version !== 2) }, /without gaps/],
@@ -147,6 +167,29 @@ describe("POST /auth/restore refuses, and writes nothing", () => {
     await expectUntouched();
     // A 16 MiB body: near the default 5 s on a loaded machine.
   }, 30_000);
+});
+
+describe("POST /auth/restore refuses a stranger before reading the body", () => {
+  // The body is not even JSON: a server that read and parsed it first would answer 400.
+  const garbage = "this is not JSON and would take a while to parse if it were 16 MiB";
+
+  it("a missing setup code header with 403, whatever the body (the old body field is not enough)", async () => {
+    await expectRefused(await restore(garbage, { setupCodeIn: "nowhere" }), 403, "forbidden", /Authorization: Setup/);
+    await expectRefused(await restore(built.archive, { setupCodeIn: "body" }), 403, "forbidden", /Authorization: Setup/);
+    await expectUntouched();
+  });
+
+  it("a wrong setup code with 403, counted before the body is read", async () => {
+    const headers = fresh();
+    for (let i = 0; i < 10; i++) {
+      await expectRefused(await restore(garbage, { setupCode: `WRONG-${i}`, headers }), 403, "forbidden", /setup code is wrong/);
+    }
+    // The budget (10 an hour, shared with setup) is spent: even the right code waits now.
+    const limited = await restore(built.archive, { headers });
+    await expectRefused(limited, 429, "rate_limited");
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
+    await expectUntouched();
+  });
 });
 
 describe("two restores at once with the same setup code", () => {
@@ -253,6 +296,8 @@ describe("the restored instance", () => {
 
   it("refuses a second restore and a setup with 409 already_claimed", async () => {
     await expectRefused(await restore(built.archive), 409, "already_claimed");
+    // Before the setup code and before the body: a claimed instance reads neither.
+    await expectRefused(await restore("not JSON at all", { setupCode: "WRONG" }), 409, "already_claimed");
     const other = await OwnerClient.create(selfFetch, TEST_ORIGIN, fresh());
     await expectRefused(await other.claim(TEST_SETUP_CODE), 409, "already_claimed");
   });
