@@ -9,7 +9,7 @@ import type { AppEnv } from "../http/types";
 import { readJson, readQuery } from "../http/validate";
 import { messageIdParamSchema, messageSubmitRequestSchema, messagesQuerySchema } from "../schemas/messages";
 import { acceptMessage, pushStoredMessage } from "../services/messages";
-import { deleteMessage, pageMessages } from "../storage/messageStore";
+import { deleteMessage, pageMessages, pageMessagesBefore } from "../storage/messageStore";
 
 /**
  * Mounted at /messages. CORS (publicCors) and the 64 KiB body limit (413) are
@@ -36,7 +36,8 @@ export const messageRoutes = new Hono<AppEnv>();
 
 messageRoutes.get("/messages", async (c) => {
   const query = readQuery(c, messagesQuerySchema);
-  return c.json(await pageMessages(c.env.DB, query.after, query.limit));
+  if (query.before !== undefined) return c.json(await pageMessagesBefore(c.env.DB, query.before, query.limit));
+  return c.json(await pageMessages(c.env.DB, query.after ?? 0, query.limit));
 });
 
 messageRoutes.delete("/messages/:id", async (c) => {
