@@ -16,6 +16,8 @@ export interface JsonRequest {
   /** Cookies: "same-origin" for /auth (the refresh cookie), "omit" for public routes. */
   credentials?: RequestCredentials;
   cache?: RequestCache;
+  /** Aborts the request (and the reading of its body): a timeout, say. */
+  signal?: AbortSignal;
 }
 
 export async function send(fetchFn: FetchLike, url: string, request: JsonRequest = {}): Promise<Response> {
@@ -28,6 +30,7 @@ export async function send(fetchFn: FetchLike, url: string, request: JsonRequest
       body: request.body === undefined ? undefined : JSON.stringify(request.body),
       credentials: request.credentials ?? "same-origin",
       cache: request.cache,
+      signal: request.signal,
     });
   } catch (err) {
     throw new IndieError("network_error", "The server could not be reached. Check your connection and try again.", {

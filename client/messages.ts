@@ -78,20 +78,33 @@ export interface OpeningKey {
   privateKey: CryptoKey;
 }
 
-/** Decrypts a message with whichever of `keys` its kid names. */
+/**
+ * Decrypts a message with whichever of `keys` its kid names.
+ *
+ * A compressed JWE (`"zip": "DEF"`) is refused, never inflated: the sender chooses
+ * the compression, so a few KiB of ciphertext could make every owner device
+ * inflate up to jose's default 250,000 bytes per message (and more with a looser
+ * jose), and compressing before encrypting leaks the plaintext through the
+ * ciphertext's length. The SDK never compresses (sealTo), so no genuine message
+ * uses it; the header check says why, and jose's `maxDecompressedLength: 0` refuses
+ * it again should a header slip past.
+ */
 export async function open(jwe: string, keys: readonly OpeningKey[]): Promise<string> {
   let kid: unknown;
+  let zip: unknown;
   try {
-    kid = decodeProtectedHeader(jwe).kid;
+    ({ kid, zip } = decodeProtectedHeader(jwe));
   } catch (err) {
     throw new IndieError("decrypt_failed", "This message is not a JWE.", { cause: err });
   }
+  if (zip !== undefined) throw new IndieError("decrypt_failed", "This message is compressed; compressed messages are refused.");
   const key = keys.find((k) => k.kid === kid);
   if (!key) throw new IndieError("unknown_key", "This message was sealed to a key this device does not have.");
   try {
     const { plaintext } = await compactDecrypt(jwe, key.privateKey, {
       keyManagementAlgorithms: ["ECDH-ES+A256KW", "ECDH-ES"],
       contentEncryptionAlgorithms: [MESSAGE_ENC],
+      maxDecompressedLength: 0,
     });
     return new TextDecoder("utf-8", { fatal: true }).decode(plaintext);
   } catch (err) {

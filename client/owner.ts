@@ -19,6 +19,8 @@ import { messagesResponseSchema, type Message } from "../src/schemas/messages";
 import { IndieError } from "./errors";
 import {
   currentEntry,
+  describeKdf,
+  inspectEscrow,
   keyringJwks,
   newKeyring,
   openEscrow,
@@ -66,7 +68,11 @@ export interface OwnerClientOptions {
   testOnlySkipPasswordCheck?: boolean;
 }
 
-export type Progress = EscrowProgress | { stage: "keys" | "seal" | "fetch" | "login" | "store" };
+export type Progress =
+  | EscrowProgress
+  | { stage: "keys" | "fetch" | "login" | "store" }
+  /** Sealing a new escrow, with the KDF chosen for it. */
+  | { stage: "seal"; kdf?: EscrowKdf };
 
 export class OwnerClient {
   readonly origin: string;
@@ -115,8 +121,9 @@ export class OwnerClient {
     progress({ stage: "keys" });
     const [sigJwk, encJwk] = await Promise.all([generatePrivateJwk("sig"), generatePrivateJwk("enc")]);
     const keyring = newKeyring(sigJwk, encJwk);
-    progress({ stage: "seal" });
-    const blob = await sealEscrow(keyring, input.password, await this.sealOptions());
+    const options = await this.sealOptions();
+    progress({ stage: "seal", kdf: options.kdf });
+    const blob = await sealEscrow(keyring, input.password, options);
     const device = await this.importKeyring(keyring, 1);
     const { challenge } = await this.challenge();
     const assertion = await signAssertion(device.sig, this.origin, challenge);
@@ -134,6 +141,9 @@ export class OwnerClient {
     progress({ stage: "store" });
     await this.keyStore.save(device);
     this.session.adopt(body);
+    // What the escrow was actually sealed with, read back from its header: Argon2id,
+    // or PBES2 where WebAssembly could not run.
+    return { kdf: options.kdf, kdfDescription: describeKdf(inspectEscrow(blob)) };
   }
 
   /** POST /auth/escrow: the blob for a device that has no keys (a code when 2FA is on). */
@@ -263,8 +273,17 @@ export class OwnerClient {
     );
   }
 
+  /** Messages after id `after`, oldest first (catch-up). */
   listMessages(after = 0, limit = 100) {
     return this.api(`/api/messages?after=${after}&limit=${limit}`, messagesResponseSchema);
+  }
+
+  /**
+   * Messages before id `before`, newest first: the newest page without `before`.
+   * `next` is the `before` of the page of older ones, or null at the oldest.
+   */
+  listMessagesBefore(before: number = Number.MAX_SAFE_INTEGER, limit = 20) {
+    return this.api(`/api/messages?before=${before}&limit=${limit}`, messagesResponseSchema);
   }
 
   deleteMessage(id: number) {
@@ -273,8 +292,17 @@ export class OwnerClient {
 
   /** Decrypts a message with this device's current or retired encryption keys. */
   async open(message: Pick<Message, "jwe"> | string): Promise<string> {
-    const device = await requireDeviceKeys(this.keyStore);
-    return openJwe(typeof message === "string" ? message : message.jwe, device.enc);
+    return (await this.messageOpener())(message);
+  }
+
+  /**
+   * Reads this device's keys once and returns a function that opens messages with
+   * them: a screen that opens many messages keeps one, instead of reading the
+   * keystore (IndexedDB) for every message. Keys rotated later need a new opener.
+   */
+  async messageOpener(): Promise<(message: Pick<Message, "jwe"> | string) => Promise<string>> {
+    const { enc } = await requireDeviceKeys(this.keyStore);
+    return (message) => openJwe(typeof message === "string" ? message : message.jwe, enc);
   }
 
   // --- escrow maintenance (step-up) ---------------------------------------------

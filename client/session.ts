@@ -53,6 +53,12 @@ export interface SessionOptions {
   storage?: Pick<Storage, "getItem" | "setItem"> | null;
   /** Refresh this long before expiry. Default 60 s. */
   refreshMarginMs?: number;
+  /**
+   * Give up on a refresh request after this long. It runs while this tab holds the
+   * cross-tab lock, so without a bound one stalled request would stall every tab's
+   * refresh with it. Default 15 s.
+   */
+  refreshTimeoutMs?: number;
   now?: () => number;
 }
 
@@ -78,7 +84,10 @@ export interface Session {
   refresh(): Promise<boolean>;
   /** A Bearer request to `${origin}${path}`; one refresh-and-retry on an expired token. */
   fetch(path: string, request?: JsonRequest): Promise<Response>;
-  /** POST /auth/logout, then the logged-out state everywhere. */
+  /**
+   * POST /auth/logout; on its 204, the logged-out state everywhere. Any other answer
+   * throws (the session is still alive on the server) and changes nothing here.
+   */
   logout(): Promise<void>;
   on(listener: (event: SessionEvent) => void): () => void;
   /** Stops timers and the channel (tests, page teardown). */
@@ -89,6 +98,7 @@ const LOCK_PREFIX = "indienet:refresh:";
 const EPOCH_PREFIX = "indienet:refreshed:";
 /** How long a tab that saw another tab refresh waits for its broadcast token. */
 const BROADCAST_WAIT_MS = 2_000;
+const REFRESH_TIMEOUT_MS = 15_000;
 export const SESSION_CHANNEL = "indienet:session";
 
 export function createSession(options: SessionOptions): Session {
@@ -118,6 +128,7 @@ export function createSession(options: SessionOptions): Session {
     }
   };
   const marginMs = options.refreshMarginMs ?? 60_000;
+  const refreshTimeoutMs = options.refreshTimeoutMs ?? REFRESH_TIMEOUT_MS;
   const now = options.now ?? (() => Date.now());
 
   // The only copy of the access token in this tab.
@@ -200,9 +211,15 @@ export function createSession(options: SessionOptions): Session {
     // if its broadcast is still on the way.
     if (generation === startGeneration && readEpoch() !== startEpoch) await nextToken(BROADCAST_WAIT_MS);
     if (generation !== startGeneration && fresh()) return true;
-    const res = await send(fetchFn, `${origin}/auth/refresh`, { method: "POST", credentials: "same-origin" });
+    // The timeout covers the answer and its body: the lock is released either way
+    // (a network_error), and a refresh the server did carry out meanwhile is covered
+    // by its lost-response rule (§5 rule 3) on the next try.
+    const signal = AbortSignal.timeout(refreshTimeoutMs);
+    const res = await send(fetchFn, `${origin}/auth/refresh`, { method: "POST", credentials: "same-origin", signal });
     if (res.ok) {
-      const body = await readJson(res, refreshResponseSchema);
+      const body = await readJson(res, refreshResponseSchema).catch((err: unknown) => {
+        throw signal.aborted ? new IndieError("network_error", "The refresh took too long; try again.", { cause: err }) : err;
+      });
       bumpEpoch();
       setState({ accessToken: body.accessToken, sessionId: body.sessionId, expiresAtMs: now() + body.expiresIn * 1000 }, false);
       return true;
@@ -282,12 +299,18 @@ export function createSession(options: SessionOptions): Session {
     refresh,
     fetch: authedFetch,
     async logout() {
-      try {
-        const res = await send(fetchFn, `${origin}/auth/logout`, { method: "POST", credentials: "same-origin" });
-        await res.body?.cancel();
-      } finally {
-        clear("logout");
+      // Only a 204 means the server ended the session. Anything else (a 429, a 5xx,
+      // no answer) leaves the refresh cookie working, so the state is kept and the
+      // caller hears why: clearing it would claim a logout that did not happen.
+      const res = await send(fetchFn, `${origin}/auth/logout`, { method: "POST", credentials: "same-origin" });
+      if (res.status !== 204) {
+        if (res.ok) {
+          await res.body?.cancel();
+          throw new IndieError("bad_response", `Logging out answered HTTP ${res.status} instead of 204.`, { status: res.status });
+        }
+        throw await errorFrom(res);
       }
+      clear("logout");
     },
     on(listener) {
       listeners.add(listener);

@@ -29,11 +29,20 @@ export interface Settings {
   messageQuota: MessageQuota;
 }
 
-const seconds = (fallback: number, max = 10 * 365 * 86400) =>
+const seconds = (fallback: number, max = 10 * 365 * 86400, min = 0) =>
   z.preprocess(
     (v) => (v === undefined || v === "" ? fallback : Number(v)),
-    z.number().int().min(0).max(max),
+    z.number().int().min(min).max(max),
   );
+
+/**
+ * The shortest access-token lifetime the server accepts. The browser SDK refreshes
+ * a token 60 s before it expires (client/session.ts), and the live channel warns 60 s
+ * before (TOKEN_EXPIRY_WARNING_MS): a lifetime under that margin would make every
+ * API call and every socket refresh first. Twice the margin leaves each token at
+ * least a minute of use.
+ */
+export const ACCESS_TOKEN_TTL_MIN_S = 120;
 
 const settingsSchema = z.object({
   ORIGIN: z
@@ -45,7 +54,7 @@ const settingsSchema = z.object({
     .regex(/^[a-z0-9_.-]{1,64}$/i)
     .optional()
     .transform((v) => v || "owner"),
-  ACCESS_TOKEN_TTL_S: seconds(900, 86400),
+  ACCESS_TOKEN_TTL_S: seconds(900, 86400, ACCESS_TOKEN_TTL_MIN_S),
   REFRESH_REUSE_GRACE_S: seconds(10, 300),
   REFRESH_IDLE_TTL_S: seconds(8_640_000),
   SESSION_MAX_TTL_S: seconds(31_536_000),

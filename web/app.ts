@@ -62,9 +62,31 @@ function show(screen: Screen) {
   focusHeading(main);
 }
 
-function setNotice(text?: string) {
+/** The line under the header: news (`status`) or, for a failure the person must act on, an `alert`. */
+function setNotice(text?: string, role: "status" | "alert" = "status") {
+  notice.setAttribute("role", role);
+  notice.classList.toggle("error", role === "alert");
   notice.textContent = text ?? "";
   notice.hidden = !text;
+}
+
+/**
+ * Only the server ending the session (204) logs out: until then the refresh cookie
+ * still works, so saying "You logged out" would be untrue. The session stays as it
+ * is and the person is told to try again.
+ */
+async function logOut(button: HTMLButtonElement) {
+  if (button.disabled) return;
+  button.disabled = true;
+  button.setAttribute("aria-busy", "true");
+  try {
+    await client.logout();
+  } catch (err) {
+    setNotice(`You are still logged in: the server did not end this session. ${describeError(err)}`, "alert");
+  } finally {
+    button.disabled = false;
+    button.removeAttribute("aria-busy");
+  }
 }
 
 function renderNav(active: string | null) {
@@ -73,7 +95,7 @@ function renderNav(active: string | null) {
     return;
   }
   const logout = h("button", { type: "button", class: "link" }, "Log out");
-  logout.addEventListener("click", () => void client.logout());
+  logout.addEventListener("click", () => void logOut(logout));
   nav.replaceChildren(
     h(
       "ul",
@@ -87,14 +109,18 @@ function renderNav(active: string | null) {
   );
 }
 
-function routeFromHash(): string {
-  const route = location.hash.replace(/^#\/?/, "");
-  return route in ROUTES ? route : "inbox";
+/**
+ * An own-property lookup: `in` also finds what every object inherits, so
+ * `#/constructor` or `#/__proto__` named a "route" with no screen and broke the app.
+ */
+function routeFromHash(hash: string): string {
+  const route = hash.replace(/^#\/?/, "");
+  return Object.hasOwn(ROUTES, route) ? route : "inbox";
 }
 
 function showRoute() {
   if (!client.session.isLoggedIn()) return;
-  const route = routeFromHash();
+  const route = routeFromHash(location.hash);
   renderNav(route);
   document.title = `${ROUTES[route]!.title} · ${location.host}`;
   show(ROUTES[route]!.screen(ctx));

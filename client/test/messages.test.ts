@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { IndieError } from "../errors";
 import { generatePrivateJwk, importDeviceKey, signAssertion } from "../keys";
 import { open, seal, sendMessage } from "../messages";
-import { jwtVerify, importJWK, calculateJwkThumbprint } from "jose";
+import { CompactEncrypt, jwtVerify, importJWK, calculateJwkThumbprint } from "jose";
 
 async function ownerKeys() {
   const current = await generatePrivateJwk("enc");
@@ -55,6 +55,24 @@ describe("seal and open", () => {
     const jwe = await seal("https://owner.example", "x", { fetch: fetchFn });
     await expect(open(jwe, [await importDeviceKey(keys.retired, "retired")])).rejects.toMatchObject({ code: "unknown_key" });
     await expect(open("nonsense", [])).rejects.toBeInstanceOf(IndieError);
+  });
+
+  it("refuses a compressed (zip: DEF) JWE instead of inflating it", async () => {
+    const keys = await ownerKeys();
+    const { kty, crv, x, kid } = keys.current;
+    // 1 MB of one letter deflates to about a kilobyte: a small message that would
+    // cost the owner's device a megabyte, were it inflated.
+    const bomb = await new CompactEncrypt(new TextEncoder().encode("a".repeat(1_000_000)))
+      .setProtectedHeader({ alg: "ECDH-ES+A256KW", enc: "A256GCM", kid, zip: "DEF" })
+      .encrypt(await importJWK({ kty, crv, x }, "ECDH-ES+A256KW"));
+    expect(bomb.length).toBeLessThan(10_000);
+    const deviceKeys = [await importDeviceKey(keys.current, "current")];
+    await expect(open(bomb, deviceKeys)).rejects.toMatchObject({ code: "decrypt_failed", message: expect.stringMatching(/compressed/) });
+    // A small compressed message is refused too: compression is never used by senders.
+    const small = await new CompactEncrypt(new TextEncoder().encode("hi"))
+      .setProtectedHeader({ alg: "ECDH-ES+A256KW", enc: "A256GCM", kid, zip: "DEF" })
+      .encrypt(await importJWK({ kty, crv, x }, "ECDH-ES+A256KW"));
+    await expect(open(small, deviceKeys)).rejects.toMatchObject({ code: "decrypt_failed" });
   });
 
   it("posts {jwe, from} to /messages and returns the id", async () => {

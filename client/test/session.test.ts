@@ -78,3 +78,82 @@ describe("createSession: refresh is single-flight across tabs", () => {
     for (const tab of tabs) tab.dispose();
   });
 });
+
+describe("createSession: logout", () => {
+  const withLogoutAnswer = (answer: () => Response) => {
+    const calls: string[] = [];
+    const fetchFn = async (input: RequestInfo | URL) => {
+      const path = new URL(String(input)).pathname;
+      calls.push(path);
+      return path === "/auth/logout" ? answer() : Response.json({ error: "not_found", message: "no" }, { status: 404 });
+    };
+    const session = createSession({ origin: ORIGIN, fetch: fetchFn, locks: null, channel: null, storage: null });
+    session.adopt({ accessToken: "token-0", expiresIn: 900, sessionId: "s1" });
+    const events: string[] = [];
+    session.on((e) => events.push(e.type));
+    return { session, events, calls };
+  };
+
+  it("logs out on 204", async () => {
+    const { session, events, calls } = withLogoutAnswer(() => new Response(null, { status: 204 }));
+    await session.logout();
+    expect(calls).toEqual(["/auth/logout"]);
+    expect(session.isLoggedIn()).toBe(false);
+    expect(events).toEqual(["logged_out"]);
+    session.dispose();
+  });
+
+  it.each([
+    ["429 (the rate limit)", () => Response.json({ error: "rate_limited", message: "slow down" }, { status: 429, headers: { "retry-after": "30" } }), "rate_limited"],
+    ["500", () => Response.json({ error: "internal_error", message: "oops" }, { status: 500 }), "internal_error"],
+    ["200 instead of 204", () => Response.json({}), "bad_response"],
+  ])("keeps the session and throws on %s: the server never ended it", async (_name, answer, code) => {
+    const { session, events } = withLogoutAnswer(answer);
+    await expect(session.logout()).rejects.toMatchObject({ code });
+    expect(session.isLoggedIn()).toBe(true);
+    expect(events).toEqual([]);
+    session.dispose();
+  });
+
+  it("keeps the session when the server cannot be reached", async () => {
+    const session = createSession({
+      origin: ORIGIN,
+      fetch: async () => {
+        throw new TypeError("Failed to fetch");
+      },
+      locks: null,
+      channel: null,
+      storage: null,
+    });
+    session.adopt({ accessToken: "token-0", expiresIn: 900, sessionId: "s1" });
+    await expect(session.logout()).rejects.toMatchObject({ code: "network_error" });
+    expect(session.isLoggedIn()).toBe(true);
+    session.dispose();
+  });
+});
+
+describe("createSession: a stalled refresh does not hold the cross-tab lock forever", () => {
+  it("gives up after refreshTimeoutMs, releasing the lock for the next tab", { timeout: 5_000 }, async () => {
+    const locks = fakeLocks();
+    let refreshes = 0;
+    // The first refresh request never gets an answer; it ends only if aborted, as fetch does.
+    const fetchFn = (input: RequestInfo | URL, init?: RequestInit) => {
+      if (new URL(String(input)).pathname !== "/auth/refresh") return Promise.resolve(new Response(null, { status: 404 }));
+      refreshes++;
+      if (refreshes > 1) return Promise.resolve(Response.json({ accessToken: "token-2", expiresIn: 900, sessionId: "s1" }));
+      return new Promise<Response>((_resolve, reject) => {
+        init?.signal?.addEventListener("abort", () => reject(init.signal!.reason));
+      });
+    };
+    const stalled = createSession({ origin: ORIGIN, fetch: fetchFn, locks, channel: null, storage: null, refreshTimeoutMs: 100 });
+    const other = createSession({ origin: ORIGIN, fetch: fetchFn, locks, channel: null, storage: null, refreshTimeoutMs: 100 });
+    const first = stalled.refresh();
+    const second = other.refresh();
+    await expect(first).rejects.toMatchObject({ code: "network_error" });
+    // The other tab was waiting for the lock; it gets it and refreshes.
+    expect(await second).toBe(true);
+    expect(await other.accessToken()).toBe("token-2");
+    stalled.dispose();
+    other.dispose();
+  });
+});

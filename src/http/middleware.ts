@@ -15,25 +15,41 @@ export const withSettings: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
-export const securityHeaders = secureHeaders({
-  contentSecurityPolicy: {
-    defaultSrc: ["'self'"],
-    // 'wasm-unsafe-eval' lets the web app compile Argon2id's WebAssembly (the key
-    // backup's KDF); it allows no JavaScript eval.
-    scriptSrc: ["'self'", "'wasm-unsafe-eval'"],
-    styleSrc: ["'self'"],
-    imgSrc: ["'self'", "data:"],
-    connectSrc: ["'self'"],
-    objectSrc: ["'none'"],
-    baseUri: ["'none'"],
-    formAction: ["'self'"],
-    frameAncestors: ["'none'"],
-  },
-  strictTransportSecurity: "max-age=63072000; includeSubDomains",
-  xFrameOptions: "DENY",
-  referrerPolicy: "no-referrer",
-  crossOriginResourcePolicy: false,
-});
+const CSP = {
+  defaultSrc: ["'self'"],
+  // 'wasm-unsafe-eval' lets the owner app compile Argon2id's WebAssembly (the key
+  // backup's KDF); it allows no JavaScript eval.
+  scriptSrc: ["'self'", "'wasm-unsafe-eval'"],
+  styleSrc: ["'self'"],
+  imgSrc: ["'self'", "data:"],
+  connectSrc: ["'self'"],
+  objectSrc: ["'none'"],
+  baseUri: ["'none'"],
+  formAction: ["'self'"],
+  frameAncestors: ["'none'"],
+};
+
+const headersWith = (contentSecurityPolicy: typeof CSP) =>
+  secureHeaders({
+    contentSecurityPolicy,
+    strictTransportSecurity: "max-age=63072000; includeSubDomains",
+    xFrameOptions: "DENY",
+    referrerPolicy: "no-referrer",
+    crossOriginResourcePolicy: false,
+  });
+
+const ownerAppHeaders = headersWith(CSP);
+/**
+ * The public contact page only seals a message (jose, WebCrypto): it runs no
+ * WebAssembly, so its page gets no 'wasm-unsafe-eval'. The page is where strangers
+ * are invited, so it gets the least.
+ */
+const contactPageHeaders = headersWith({ ...CSP, scriptSrc: ["'self'"] });
+export const CONTACT_PAGE_PATHS: ReadonlySet<string> = new Set(["/contact", "/contact.html"]);
+
+/** Security headers on every response; the CSP depends on the page (see above). */
+export const securityHeaders: MiddlewareHandler<AppEnv> = (c, next) =>
+  (CONTACT_PAGE_PATHS.has(c.req.path) ? contactPageHeaders : ownerAppHeaders)(c, next);
 
 /**
  * PROTOCOL.md §0: state-changing browser routes refuse a request whose Origin is

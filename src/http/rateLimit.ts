@@ -5,7 +5,19 @@ import { clientAddress } from "./clientAddress";
 import type { AppEnv } from "./types";
 
 /** Route groups with their own per-address budget of RATE_LIMIT_PER_MIN a minute. */
-export type RateLimitGroup = "challenge" | "setup" | "login" | "escrow" | "refresh" | "reauth" | "messages" | "inbox" | "2fa";
+export type RateLimitGroup =
+  | "challenge"
+  | "setup"
+  | "login"
+  | "escrow"
+  | "refresh"
+  // Its own budget: anyone behind the same address can spend `refresh`'s, and a
+  // logout refused with 429 would leave the session alive.
+  | "logout"
+  | "reauth"
+  | "messages"
+  | "inbox"
+  | "2fa";
 
 /**
  * Counts this request against the client address's budget for `group` and throws

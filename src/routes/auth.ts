@@ -138,7 +138,7 @@ authRoutes.post("/refresh", async (c) => {
 });
 
 authRoutes.post("/logout", async (c) => {
-  await enforceRateLimit(c, "refresh");
+  await enforceRateLimit(c, "logout");
   const token = readRefreshCookie(c);
   if (token) await instanceStub(c.env).logout(token);
   clearRefreshCookie(c);

@@ -9,7 +9,7 @@ import type { AppEnv } from "../http/types";
 import { readJson, readQuery } from "../http/validate";
 import { messageIdParamSchema, messageSubmitRequestSchema, messagesQuerySchema, type MessageUsage } from "../schemas/messages";
 import { acceptMessage, pushStoredMessage } from "../services/messages";
-import { deleteMessage, pageMessages, readMessageUsage } from "../storage/messageStore";
+import { deleteMessage, pageMessages, pageMessagesBefore, readMessageUsage } from "../storage/messageStore";
 import type { Reply } from "../schemas/routes";
 
 /**
@@ -38,7 +38,12 @@ export const messageRoutes = new Hono<AppEnv>();
 
 messageRoutes.get("/messages", async (c) => {
   const query = readQuery(c, messagesQuerySchema);
-  const [page, stored] = await Promise.all([pageMessages(c.env.DB, query.after, query.limit), readMessageUsage(c.env.DB)]);
+  const [page, stored] = await Promise.all([
+    query.before !== undefined
+      ? pageMessagesBefore(c.env.DB, query.before, query.limit)
+      : pageMessages(c.env.DB, query.after ?? 0, query.limit),
+    readMessageUsage(c.env.DB),
+  ]);
   const quota = c.get("settings").messageQuota;
   const usage = (kind: "unverified" | "verified"): MessageUsage => ({
     ...stored[kind],

@@ -31,10 +31,19 @@ export const messageSubmitRequestSchema = z.object({
   from: z.string().trim().min(1).max(MESSAGE_LIMITS.fromChars).optional(),
 });
 
-export const messagesQuerySchema = z.object({
-  after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
-  limit: z.coerce.number().int().min(1).max(MESSAGE_LIMITS.pageMax).default(MESSAGE_LIMITS.pageDefault),
-});
+/**
+ * `after=<id>`: messages with larger ids, oldest first (catch-up). `before=<id>`:
+ * messages with smaller ids, newest first, so a client can show the newest page
+ * and fetch older ones on demand instead of everything ever received (pass
+ * Number.MAX_SAFE_INTEGER for the newest page). Not both at once.
+ */
+export const messagesQuerySchema = z
+  .object({
+    after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+    before: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+    limit: z.coerce.number().int().min(1).max(MESSAGE_LIMITS.pageMax).default(MESSAGE_LIMITS.pageDefault),
+  })
+  .refine((q) => q.after === undefined || q.before === undefined, { message: "Use either after or before, not both." });
 
 export const messageIdParamSchema = z.object({
   id: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
@@ -64,7 +73,10 @@ export type MessageUsage = z.infer<typeof messageUsageSchema>;
 
 export const messagesResponseSchema = z.object({
   messages: z.array(messageSchema),
-  /** The id to pass as `after` for the next page, or null when this page is the last. */
+  /**
+   * The id to pass as `after` (or, for a `before` page, as `before`) for the next
+   * page, or null when this page is the last.
+   */
   next: z.number().int().nullable(),
   /**
    * The mailbox's fill level, for the owner (docs/messages.md, "Quota"): unverified

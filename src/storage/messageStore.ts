@@ -88,6 +88,28 @@ export async function pageMessages(
   return { messages, next: rows.length > limit ? messages.at(-1)!.id : null };
 }
 
+/** Messages with id < `beforeId`, newest first, at most `limit`. */
+export async function listMessagesBefore(db: D1Database, beforeId: number, limit: number): Promise<Message[]> {
+  const { results } = await db
+    .prepare(
+      "SELECT id, received_at_ms, sender, jwe, verified FROM messages WHERE id < ? ORDER BY id DESC LIMIT ?",
+    )
+    .bind(beforeId, limit)
+    .all<MessageRow>();
+  return results.map(toMessage);
+}
+
+/** One newest-first page for GET /api/messages?before=: `next` is the `before` of the older page, or null. */
+export async function pageMessagesBefore(
+  db: D1Database,
+  beforeId: number,
+  limit: number,
+): Promise<{ messages: Message[]; next: number | null }> {
+  const rows = await listMessagesBefore(db, beforeId, limit + 1);
+  const messages = rows.slice(0, limit);
+  return { messages, next: rows.length > limit ? messages.at(-1)!.id : null };
+}
+
 /** False if there was no such message. */
 export async function deleteMessage(db: D1Database, id: number): Promise<boolean> {
   const { meta } = await db.prepare("DELETE FROM messages WHERE id = ?").bind(id).run();

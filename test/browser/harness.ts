@@ -39,7 +39,9 @@ export function launchChromium(): Promise<Browser> {
 export function startServer(vars: Record<string, string> = {}): Promise<DevServer> {
   // Ports 9400-9499 unless the caller chose a range: other servers share this machine.
   process.env.INDIENET_PORT_RANGE ??= "9400-9499";
-  return startInstance({ vars });
+  // `wrangler dev` builds the web app first, which on a busy 2-core machine can take
+  // most of a minute: wait up to 100 s, inside the browser config's 120 s hook timeout.
+  return startInstance({ vars, readyTimeoutMs: 100_000 });
 }
 
 const openPages = new Set<Page & { label: string }>();

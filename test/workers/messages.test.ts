@@ -177,8 +177,24 @@ describe("GET /api/messages and DELETE /api/messages/:id", () => {
     expect(await json<Page>(await owner.api("GET", `/api/messages?after=${ids.at(-1)}`))).toMatchObject({ messages: [], next: null });
   });
 
+  it("pages newest first with before and limit; next is the before of the older page, null at the oldest", async () => {
+    const newest = await json<Page>(await owner.api("GET", `/api/messages?before=${Number.MAX_SAFE_INTEGER}&limit=3`));
+    expect(newest.messages.map((m) => m.id)).toEqual(ids.slice(-3).reverse());
+    expect(newest.next).toBe(ids[4]);
+    const older = await json<Page>(await owner.api("GET", `/api/messages?before=${newest.next}&limit=3`));
+    expect(older.messages.map((m) => m.id)).toEqual(ids.slice(1, 4).reverse());
+    // The oldest messages of all: before the first id, nothing; at the very start, next is null.
+    const first = await json<Page>(await owner.api("GET", `/api/messages?before=${ids[0]! + 1}&limit=100`));
+    expect(first.messages[0]!.id).toBe(ids[0]);
+    expect(first.next).toBeNull();
+    expect(await json<Page>(await owner.api("GET", "/api/messages?before=1"))).toEqual({ messages: [], next: null });
+    // after= is unchanged: oldest first, defaulting to 0.
+    const oldest = await json<Page>(await owner.api("GET", "/api/messages?limit=1"));
+    expect(oldest.messages[0]!.id).toBeLessThanOrEqual(ids[0]!);
+  });
+
   it("refuses a bad query with 400", async () => {
-    for (const q of ["limit=0", "limit=101", "after=-1", "after=abc"]) {
+    for (const q of ["limit=0", "limit=101", "after=-1", "after=abc", "before=0", "before=abc", "after=1&before=5"]) {
       expect((await owner.api("GET", `/api/messages?${q}`)).status, q).toBe(400);
     }
   });

@@ -183,6 +183,21 @@ describe("POST /auth/logout", () => {
     }
   });
 
+  it("has its own rate-limit budget: a spent refresh budget from the same address does not stop it", async () => {
+    const address = { "cf-connecting-ip": "203.0.113.91" };
+    const limited = fetchWithVars({ RATE_LIMIT_PER_MIN: "3" });
+    const device = await newDevice();
+    const fromAddress = new OwnerClient(limited, TEST_ORIGIN, owner.keys, address);
+    // Someone else on the same network spends the address's refresh budget.
+    const stranger = new OwnerClient(limited, TEST_ORIGIN, owner.keys, address);
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await stranger.request("POST", "/auth/refresh", { cookie: null })).status);
+    expect(statuses).toEqual([401, 401, 401, 429]);
+    const res = await fromAddress.request("POST", "/auth/logout", { cookie: device.refreshToken });
+    expect(res.status).toBe(204);
+    await expectRevoked(await device.api("GET", "/api/sessions"));
+  });
+
   it("is idempotent without a cookie", async () => {
     expect((await owner.device().request("POST", "/auth/logout", { cookie: null })).status).toBe(204);
   });

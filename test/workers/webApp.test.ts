@@ -31,6 +31,23 @@ describe("web app assets", () => {
     await js.arrayBuffer();
   });
 
+  it("serves the public contact page with a CSP that allows no WebAssembly either: it runs none", async () => {
+    for (const path of ["/contact", "/contact.html"]) {
+      const res = await get(path);
+      const csp = res.headers.get("content-security-policy") ?? "";
+      expect(csp, path).toContain("script-src 'self';");
+      expect(csp, path).not.toContain("wasm-unsafe-eval");
+      expect(csp, path).toContain("frame-ancestors 'none'");
+      await res.arrayBuffer();
+    }
+    // The owner app keeps it (Argon2id), on its page and on the KDF worker's script.
+    for (const path of ["/", "/kdf-worker.js"]) {
+      const res = await get(path);
+      expect(res.headers.get("content-security-policy"), path).toContain("script-src 'self' 'wasm-unsafe-eval';");
+      await res.arrayBuffer();
+    }
+  });
+
   it("serves the password lists' data file as JSON with a year-long immutable cache, and the hashed chunks too", async () => {
     const app = await (await get("/app.js")).text();
     const listsPath = app.match(/\/password-lists\.[0-9a-f]{16}\.json/)?.[0];

@@ -15,13 +15,16 @@ export function claimScreen(ctx: AppContext): Screen {
       if (!code.input.value.trim()) return fb.error("Enter the setup code.");
       const checked = await password.validate();
       if (!checked.ok) return fb.error(checked.error);
-      await ctx.client.claim({
+      const { kdf, kdfDescription } = await ctx.client.claim({
         setupCode: code.input.value,
         password: checked.password,
         deviceName: device.input.value.trim() || undefined,
         onProgress: (p: Progress) => fb.status(claimProgress(p)),
       });
-      ctx.restart("This instance is yours. Your keys are on this device and, encrypted, on the server.");
+      ctx.restart(
+        `This instance is yours. Your keys are on this device and, encrypted with your password (${kdfDescription}), on the server.` +
+          (kdf === "pbes2" ? " This browser could not run Argon2id, so the weaker PBKDF2 was used: change the password from a browser that can to upgrade it." : ""),
+      );
     },
   });
 
@@ -46,7 +49,10 @@ function claimProgress(p: Progress): string {
     case "keys":
       return "Making your keys…";
     case "seal":
-      return "Encrypting them with your password (Argon2id, 64 MiB)…";
+      // Say what is used: Argon2id, or PBKDF2 where this browser cannot run WebAssembly.
+      return p.kdf === "pbes2"
+        ? "Encrypting them with your password (PBKDF2: this browser cannot run Argon2id)…"
+        : "Encrypting them with your password (Argon2id, 64 MiB)…";
     case "login":
       return "Claiming the instance…";
     case "store":
