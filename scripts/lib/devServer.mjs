@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -273,7 +273,7 @@ async function launch({ command, args, url, echo, readyTimeoutMs, pollMs, onOutp
     cleanup?.();
   }
 
-  const describe = () => `${command} ${args[0]} on ${url}\n--- output ---\n${output.slice(-4_000)}`;
+  const describe = () => `${basename(command)} ${args.slice(0, 2).join(" ")} on ${url}\n--- output ---\n${output.slice(-4_000)}`;
   const readyDeadline = Date.now() + (readyTimeoutMs ?? 90_000);
   try {
     for (;;) {
