@@ -38,6 +38,7 @@ const { values: flags } = parseArgs({
     sockets: { type: "string", default: "1000" },
     rounds: { type: "string", default: "5" },
     "totp-seconds": { type: "string", default: "2" },
+    ops: { type: "string", default: "login,refresh,api,challenge,messages" },
     "cold-start": { type: "boolean", default: false },
     runs: { type: "string", default: "5" },
     config: { type: "string", default: "wrangler.toml" },
@@ -49,13 +50,14 @@ const { values: flags } = parseArgs({
 if (flags.help) {
   console.log(
     "usage: npm run bench -- [--requests N] [--concurrency 1,64] [--warmup N] [--sockets N] [--rounds N]\n" +
-      "                        [--totp-seconds S] [--no-write] [--echo]\n" +
+      "                        [--totp-seconds S] [--ops login,...] [--no-write] [--echo]\n" +
       "       npm run bench -- --cold-start [--runs N] [--config wrangler.toml] [--no-write] [--echo]\n" +
       "  --concurrency   requests in flight, a comma-separated list (default 1,64)\n" +
       "  --requests      measured requests per operation and concurrency (default 1000)\n" +
       "  --warmup        unmeasured requests first, per operation and concurrency (default 100)\n" +
       "  --sockets       sockets for the fan-out (default 1000); --rounds: messages fanned out (default 5)\n" +
       "  --totp-seconds  wall time per TOTP micro-benchmark (default 2)\n" +
+      "  --ops           which HTTP operations (default login,refresh,api,challenge,messages)\n" +
       "  --cold-start    measure a new wrangler dev's first answer instead, --runs times (default 5)\n" +
       "  --config        with --cold-start: the instance's wrangler config (default wrangler.toml)\n" +
       "  --no-write      print the results only; leave docs/benchmarks.md alone\n" +
@@ -146,6 +148,9 @@ class Measurement {
     // CPU used meanwhile by processes that are neither the server nor this client.
     this.elsewhereCpuMs = 0;
     this.processesChanged = false;
+    // Operations that failed: counted and reported, not fatal, so one bad row
+    // does not lose the rest of the run.
+    this.errors = new Map(); // message -> count
   }
 
   /**
@@ -158,7 +163,7 @@ class Measurement {
     const machineBefore = machineBusyTicks();
     const clientBefore = clientCpuMs();
     const started = performance.now();
-    this.latenciesMs.push(...(await runConcurrently(count, concurrency, op, true)));
+    this.latenciesMs.push(...(await runConcurrently(count, concurrency, op, true, this.errors)));
     this.wallMs += performance.now() - started;
     const clientMs = clientCpuMs() - clientBefore;
     const machineMs = ((machineBusyTicks() - machineBefore) * 1000) / CLOCK_TICKS_PER_S;
@@ -176,8 +181,11 @@ class Measurement {
     const n = sorted.length;
     // Nearest-rank percentile.
     const percentile = (q) => sorted[Math.max(0, Math.ceil(q * n) - 1)];
+    const failed = [...this.errors.values()].reduce((a, b) => a + b, 0);
     return {
       requests: n,
+      failed,
+      errors: [...this.errors].map(([message, count]) => `${count} × ${message}`),
       requestsPerS: (n * 1000) / this.wallMs,
       p50Ms: percentile(0.5),
       p99Ms: percentile(0.99),
@@ -193,16 +201,25 @@ class Measurement {
 /**
  * Calls op(i, worker) for i in [0, count) with at most `concurrency` in flight;
  * worker is the index of the loop making the call (0..concurrency-1), so each loop
- * can own a session. Returns each call's latency in ms when `timed`.
+ * can own a session. Returns each successful call's latency in ms when `timed`.
+ * With an `errors` map, a failed call is counted there by message instead of
+ * ending the run.
  */
-async function runConcurrently(count, concurrency, op, timed = false) {
+async function runConcurrently(count, concurrency, op, timed = false, errors = undefined) {
   const latencies = [];
   let next = 0;
   const loop = async (worker) => {
     while (next < count) {
       const i = next++;
       const t0 = performance.now();
-      await op(i, worker);
+      try {
+        await op(i, worker);
+      } catch (err) {
+        if (!errors) throw err;
+        const message = String(err?.message ?? err).slice(0, 160);
+        errors.set(message, (errors.get(message) ?? 0) + 1);
+        continue;
+      }
       if (timed) latencies.push(performance.now() - t0);
     }
   };
@@ -212,7 +229,7 @@ async function runConcurrently(count, concurrency, op, timed = false) {
 
 /** Warm-up, then one measured span of `op`, at one concurrency. */
 async function measure(server, others, concurrency, op) {
-  if (WARMUP > 0) await runConcurrently(WARMUP, concurrency, (i, w) => op(i, w, "warmup"));
+  if (WARMUP > 0) await runConcurrently(WARMUP, concurrency, (i, w) => op(i, w, "warmup"), false, new Map());
   const m = new Measurement();
   await m.span(server, others, REQUESTS, concurrency, (i, w) => op(i, w, "measured"));
   return m.summary();
@@ -553,7 +570,8 @@ async function benchRoutes() {
 
     const floorBefore = await measureFloor("before");
     const rows = [];
-    for (const op of operations(owner, sessions, sealer)) {
+    const selected = new Set(flags.ops.split(",").map((s) => s.trim()));
+    for (const op of operations(owner, sessions, sealer).filter((o) => selected.has(o.key))) {
       const byConcurrency = new Map();
       for (const c of CONCURRENCIES) {
         console.error(`[bench] ${op.key}, ${c} in flight: ${WARMUP} warm-up + ${REQUESTS} measured`);
@@ -579,6 +597,11 @@ async function benchRoutes() {
       totpResults.push({ label, result: await benchTotp(totp, op) });
     }
 
+    const failures = rows.flatMap(({ op, byConcurrency }) =>
+      CONCURRENCIES.filter((c) => byConcurrency.get(c).failed > 0).map(
+        (c) => `- ${op.key}, ${c} in flight: ${byConcurrency.get(c).errors.join("; ")}`,
+      ),
+    );
     const changed = rows.filter((r) => [...r.byConcurrency.values()].some((x) => x.processesChanged));
     const drift = CONCURRENCIES.map((c) => {
       const [b, a] = [floorBefore.get(c), floorAfter.get(c)];
@@ -589,6 +612,9 @@ async function benchRoutes() {
     });
     const section = [
       mainTable(rows, floors),
+      failures.length
+        ? "**Failed operations** (their rows count only the operations that succeeded):\n\n" + failures.join("\n")
+        : "",
       changed.length
         ? `Note: the set of workerd processes changed during ${changed.map((r) => r.op.key).join(", ")} (wrangler reloaded?); ` +
           "CPU for those rows includes any new process's whole lifetime."
