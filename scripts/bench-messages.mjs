@@ -55,19 +55,19 @@ async function runConcurrently(count, concurrency, op) {
 }
 
 /** What a sender does: the JWKS key with use "enc" that is not retired. */
-async function encryptionKey(origin) {
+export async function encryptionKey(origin) {
   const { keys } = await (await fetch(`${origin}/.well-known/jwks.json`)).json();
   const jwk = keys.find((k) => k.use === "enc" && k.status !== "retired");
   return { jwk, key: await importJWK(jwk, "ECDH-ES+A256KW") };
 }
 
-function seal({ jwk, key }, text) {
+export function seal({ jwk, key }, text) {
   return new CompactEncrypt(new TextEncoder().encode(text))
     .setProtectedHeader({ alg: "ECDH-ES+A256KW", enc: "A256GCM", kid: jwk.kid })
     .encrypt(key);
 }
 
-async function postMessage(origin, jwe) {
+export async function postMessage(origin, jwe) {
   const res = await fetch(`${origin}/messages`, {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -98,7 +98,7 @@ function openSocket(serverUrl, accessToken, onMessage) {
 // --- the measurements ------------------------------------------------------------------
 
 /** One message, N sockets: time until the last socket has it, over several rounds. */
-async function benchFanOut(server, owner, sealer, options) {
+export async function benchFanOut(server, owner, sealer, options) {
   const waiting = new Map(); // message id -> { remaining, resolve }
   const early = new Map(); // frames that beat the 202 to the client: id -> [atMs]
   const onMessage = (id, atMs) => {

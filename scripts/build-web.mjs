@@ -6,6 +6,7 @@
 // Prints the size of every JavaScript file it emits, gzipped, and fails when their
 // total goes over the budget (100 KiB gzipped): every entry point and every lazy
 // chunk counts, the Argon2id worker and the password estimator included.
+// Then, unless --quiet, it checks the Worker's own bundle: scripts/worker-size.mjs.
 //
 // It also writes the API's OpenAPI 3.1 document, openapi.json, generated from the
 // route table and its zod schemas (scripts/build-openapi.mjs); the Worker serves
@@ -15,6 +16,7 @@
 // makes them a JSON data file, written here as password-lists.<content hash>.json
 // and fetched by the app only where a password is chosen (web/passwordChecker.ts,
 // which gets its URL through esbuild's `define`). Its size is printed, not budgeted.
+import { spawnSync } from "node:child_process";
 import { build } from "esbuild";
 import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
@@ -63,12 +65,23 @@ function upToDate() {
   }
 }
 
+/**
+ * `npm run build` also checks the Worker's own size (scripts/worker-size.mjs). Not
+ * under --quiet: that is wrangler's [build] hook, and the check runs wrangler.
+ */
+function checkWorkerSize() {
+  if (quiet) return;
+  const run = spawnSync(process.execPath, [join(root, "scripts", "worker-size.mjs")], { stdio: "inherit" });
+  if (run.status !== 0) process.exit(run.status ?? 1);
+}
+
 if (upToDate()) {
   const report = JSON.parse(readFileSync(reportPath, "utf8"));
   if (!quiet) {
     const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
     console.log(`[build-web] dist/web is up to date (all JavaScript ${kib(report.totalJsGzipBytes)} gzipped; password lists data ${kib(report.passwordLists.gzip)} gzipped)`);
   }
+  checkWorkerSize();
   process.exit(0);
 }
 
@@ -193,3 +206,4 @@ const report = {
   openapiInputs: openapi.inputs,
 };
 writeFileSync(reportPath, JSON.stringify(report, null, 2) + "\n");
+checkWorkerSize();

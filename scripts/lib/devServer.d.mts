@@ -29,6 +29,9 @@ export interface DevServer {
   persistTo: string;
   setupCode: string;
   pgid: number;
+  /** performance.now() when the process was spawned, and when it first answered. */
+  spawnedAtMs: number;
+  readyAtMs: number;
   output(): string;
   workerdProcesses(): ProcessInfo[];
   stop(): Promise<void>;
@@ -39,3 +42,21 @@ export declare function findFreePort(): Promise<number>;
 export declare function processesInGroup(pgid: number): ProcessInfo[];
 export declare function processTree(rootPid: number): ProcessInfo[];
 export declare function startDevServer(options?: StartDevServerOptions): Promise<DevServer>;
+
+export interface StartWranglerDevOptions {
+  /** The wrangler config file, relative to the repository root or absolute. */
+  config: string;
+  /** Polled with GET until it answers 2xx (default "/"). */
+  readyPath?: string;
+  port?: number;
+  persistTo?: string;
+  vars?: Record<string, string>;
+  args?: string[];
+  readyTimeoutMs?: number;
+  pollMs?: number;
+  echo?: boolean;
+}
+
+export type WranglerDev = Omit<DevServer, "setupCode">;
+
+export declare function startWranglerDev(options: StartWranglerDevOptions): Promise<WranglerDev>;

@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -147,7 +147,78 @@ export async function startDevServer(options = {}) {
   for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
   args.push(...(options.args ?? []));
 
-  const child = spawn("npm", args, {
+  let setupCode;
+  const server = await launch({
+    command: "npm",
+    args,
+    url,
+    echo: options.echo,
+    readyTimeoutMs: options.readyTimeoutMs,
+    onOutput: (output) => {
+      setupCode ??= output.match(SETUP_CODE_LINE)?.[1];
+    },
+    ready: async () => {
+      if (!setupCode) return false;
+      const res = await fetch(`${url}/.well-known/indienet`, { signal: AbortSignal.timeout(5_000) }).catch(() => null);
+      if (!res) return false;
+      await res.arrayBuffer();
+      return res.ok;
+    },
+    cleanup: () => {
+      if (ownsPersistDir) rmSync(persistTo, { recursive: true, force: true });
+    },
+  });
+  return { ...server, port, persistTo, setupCode };
+}
+
+/**
+ * Starts `wrangler dev -c <config>` directly (no secrets, no migrations: for the
+ * benchmark's own little Workers, scripts/bench/), on a free loopback port with a
+ * fresh --persist-to directory, and waits until GET `readyPath` answers 2xx.
+ *
+ * options: config (path), readyPath (default "/"), port, persistTo (default: a new
+ * temporary directory, removed on stop()), vars, args, readyTimeoutMs, pollMs, echo
+ */
+export async function startWranglerDev(options) {
+  const port = options.port ?? (await findFreePort());
+  const ownsPersistDir = options.persistTo === undefined;
+  const persistTo = options.persistTo ?? mkdtempSync(join(tmpdir(), "indienet-wrangler-"));
+  const url = `http://${LOOPBACK}:${port}`;
+  const wrangler = join(REPO_ROOT, "node_modules", ".bin", "wrangler");
+  // Its own inspector port too: wrangler's default (9229) makes two servers started
+  // at once race for it, and the loser fails to start.
+  const inspectorPort = await findFreePort();
+  const args = ["dev", "-c", options.config, "--ip", LOOPBACK, "--port", String(port), "--persist-to", persistTo];
+  args.push("--inspector-port", String(inspectorPort));
+  for (const [name, value] of Object.entries(options.vars ?? {})) args.push("--var", `${name}:${value}`);
+  args.push(...(options.args ?? []));
+  const server = await launch({
+    command: wrangler,
+    args,
+    url,
+    echo: options.echo,
+    readyTimeoutMs: options.readyTimeoutMs,
+    pollMs: options.pollMs,
+    ready: async () => {
+      const res = await fetch(`${url}${options.readyPath ?? "/"}`, { signal: AbortSignal.timeout(5_000) }).catch(() => null);
+      if (!res) return false;
+      await res.arrayBuffer();
+      return res.ok;
+    },
+    cleanup: () => {
+      if (ownsPersistDir) rmSync(persistTo, { recursive: true, force: true });
+    },
+  });
+  return { ...server, port, persistTo };
+}
+
+/**
+ * Spawns `command` in its own process group and polls `ready()` every `pollMs`
+ * (default 200 ms) until it says true. Returns the handle both starters share.
+ */
+async function launch({ command, args, url, echo, readyTimeoutMs, pollMs, onOutput, ready, cleanup }) {
+  const spawnedAtMs = performance.now();
+  const child = spawn(command, args, {
     cwd: REPO_ROOT,
     // Its own process group, so stop() can signal npm, wrangler and workerd at once.
     detached: true,
@@ -164,13 +235,12 @@ export async function startDevServer(options = {}) {
   const pgid = child.pid;
 
   let output = "";
-  let setupCode;
   let exited = null;
   const onData = (chunk) => {
     const text = chunk.toString("utf8");
-    if (options.echo) process.stderr.write(text);
+    if (echo) process.stderr.write(text);
     output = (output + text).slice(-OUTPUT_LIMIT_CHARS);
-    setupCode ??= output.match(SETUP_CODE_LINE)?.[1];
+    onOutput?.(output);
   };
   child.stdout.on("data", onData);
   child.stderr.on("data", onData);
@@ -200,36 +270,31 @@ export async function startDevServer(options = {}) {
       while (groupAlive(pgid) && Date.now() < killDeadline) await sleep(20);
     }
     await Promise.race([exitPromise, sleep(1_000)]);
-    if (ownsPersistDir) rmSync(persistTo, { recursive: true, force: true });
+    cleanup?.();
   }
 
-  const describe = () => `npm run dev on ${url}\n--- output ---\n${output.slice(-4_000)}`;
-  const readyDeadline = Date.now() + (options.readyTimeoutMs ?? 90_000);
+  const describe = () => `${basename(command)} ${args.slice(0, 2).join(" ")} on ${url}\n--- output ---\n${output.slice(-4_000)}`;
+  const readyDeadline = Date.now() + (readyTimeoutMs ?? 90_000);
   try {
     for (;;) {
       if (exited) throw new Error(`dev server exited early (${JSON.stringify(exited)}): ${describe()}`);
       if (Date.now() > readyDeadline) throw new Error(`dev server not ready in time: ${describe()}`);
-      if (setupCode) {
-        const res = await fetch(`${url}/.well-known/indienet`, { signal: AbortSignal.timeout(5_000) }).catch(() => null);
-        if (res) {
-          await res.arrayBuffer();
-          if (res.ok) break;
-        }
-      }
-      await sleep(200);
+      if (await ready()) break;
+      await sleep(pollMs ?? 200);
     }
   } catch (err) {
     await stop();
     throw err;
   }
+  const readyAtMs = performance.now();
 
   return {
     url,
     origin: url,
-    port,
-    persistTo,
-    setupCode,
-    /** Process-group id (= pid of the npm process). */
+    /** performance.now() when the process was spawned, and when it first answered. */
+    spawnedAtMs,
+    readyAtMs,
+    /** Process-group id (= pid of the spawned process). */
     pgid,
     output: () => output,
     /** The workerd processes serving this instance, with their CPU ticks so far. */

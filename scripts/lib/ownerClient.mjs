@@ -111,6 +111,11 @@ export class OwnerDevice {
     this.adopt(res, await expectStatus("POST /auth/refresh", res, 200));
   }
 
+  async getTwoFactor() {
+    const res = await fetch(this.origin + "/api/2fa", { headers: { authorization: `Bearer ${this.accessToken}` } });
+    return expectStatus("GET /api/2fa", res, 200);
+  }
+
   async getSessions() {
     const res = await fetch(this.origin + "/api/sessions", { headers: { authorization: `Bearer ${this.accessToken}` } });
     return expectStatus("GET /api/sessions", res, 200);
