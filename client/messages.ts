@@ -4,7 +4,7 @@
  * the JWE names in its kid: the current encryption key or a retired one.
  */
 import { compactDecrypt, CompactEncrypt, decodeProtectedHeader, importJWK } from "jose";
-import { z } from "zod";
+import * as z from "zod";
 import { encryptionJwkSchema, signingJwkSchema } from "../src/schemas/api";
 import { messageAcceptedResponseSchema } from "../src/schemas/messages";
 import { IndieError } from "./errors";

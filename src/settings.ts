@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import type { RotationPolicy } from "./domain/rotation";
 import { MESSAGE_QUOTA_DEFAULTS, type MessageQuota } from "./schemas/messageLimits";
 import type { Env } from "./env";

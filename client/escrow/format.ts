@@ -20,7 +20,7 @@
  *    and p2c are in the protected header as RFC 7518 specifies, authenticated the
  *    same way.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { base64urlString } from "../../src/schemas/api";
 
 /** "iev" in the protected header of a format 1 blob. */

@@ -2,7 +2,7 @@
  * Request and response shapes of PROTOCOL.md, and nothing else: routes validate
  * with these, the tests and the browser client parse responses with them.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 const utf8Bytes = (s: string) => new TextEncoder().encode(s).length;
 

@@ -3,7 +3,7 @@
  * docs/export-restore.md describes every field; src/domain/archive.ts computes the
  * digest and checks what a schema cannot (references between sections, orderings).
  */
-import { z } from "zod";
+import * as z from "zod";
 import { findJsonValueProblem, MAX_JSON_DEPTH, type JsonValueProblem } from "./jsonValue";
 import { ACTIVITY_TYPES, encryptionJwkSchema, escrowBlobSchema, LIMITS, signingJwkSchema } from "./api";
 import { MESSAGE_LIMITS } from "./messages";

@@ -4,7 +4,7 @@
  * body's schema and the browser client's error type (client/errors.ts) are derived,
  * so a code cannot be added in one place and forgotten in another.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 export const errorCodeSchema = z.enum([
   "invalid_request",

@@ -1,5 +1,5 @@
 /** Shapes of PROTOCOL.md §11's owner routes: the federation outbox. */
-import { z } from "zod";
+import * as z from "zod";
 import { MESSAGE_LIMITS } from "./messages";
 
 export const outboxRequestSchema = z.object({

@@ -6,7 +6,7 @@
  * by domain/indieauth/codes.ts (repeated parameters and RFC 6749 §3.1's "empty is
  * absent" are rules zod would blur).
  */
-import { z } from "zod";
+import * as z from "zod";
 /** A client_id, redirect_uri or state longer than this is not a real client's. */
 export const MAX_URL_CHARS = 2048;
 /** The whole authorization query: well above any real request, far below the 64 KiB body limit. */

@@ -3,7 +3,7 @@
  * Routes and the Durable Object build their output from these types; tests and the
  * browser client parse what they receive with the same schemas.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { STORED_MESSAGE_LIMITS } from "./messageLimits";
 
 export const MESSAGE_LIMITS = {

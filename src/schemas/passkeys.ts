@@ -3,7 +3,7 @@
  * JSON is bounded field by field, so an oversized response is a 400 with zod issues
  * before any parsing; what the fields mean is checked by src/domain/passkeys.ts.
  */
-import { z } from "zod";
+import * as z from "zod";
 /** §12: EdDSA (-8), ES256 (-7), RS256 (-257), in the order offered to the authenticator (COSE ids). */
 export const PASSKEY_ALGORITHMS = [-8, -7, -257] as const;
 export type PasskeyAlgorithm = (typeof PASSKEY_ALGORITHMS)[number];

@@ -5,7 +5,7 @@
  * the Worker's bundle; the route table (routes.ts), the OpenAPI document and the
  * tests use the schemas.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { encryptionJwkSchema, signingJwkSchema } from "./api";
 
 const retiredMark = { status: z.literal("retired").optional() };

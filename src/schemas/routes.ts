@@ -9,7 +9,7 @@
  * handlers use its types only (`import type { Reply } from "../schemas/routes"`).
  * docs/api.md says what a schema cannot (rules, order of checks, frames).
  */
-import { z } from "zod";
+import * as z from "zod";
 import { ERROR_STATUS } from "../errors";
 import {
   activityQuerySchema,
