@@ -11,7 +11,7 @@
  *  - Close 4401 (token expired without re-auth): refresh and reconnect at once.
  *  - Close 4403 (session revoked): no reconnection; the session goes logged out.
  */
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import {
   messagesResponseSchema,
   serverFrameSchema,

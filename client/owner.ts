@@ -3,7 +3,7 @@
  * device keystore and the escrow. Every response is parsed with the server's zod
  * schemas; every failure is an IndieError.
  */
-import type { z } from "zod";
+import * as z from "zod/mini";
 import {
   activityResponseSchema,
   backupCodesResponseSchema,
@@ -222,7 +222,7 @@ export class OwnerClient {
 
   // --- owner API --------------------------------------------------------------------
 
-  private async api<S extends z.ZodType>(path: string, schema: S, request?: JsonRequest): Promise<z.infer<S>> {
+  private async api<S extends z.core.$ZodType>(path: string, schema: S, request?: JsonRequest): Promise<z.infer<S>> {
     return readJson(await this.session.fetch(path, request), schema);
   }
 
@@ -361,7 +361,7 @@ export class OwnerClient {
 
   private async putEscrow(body: { expectedVersion: number; blob: string; publicKeys?: PublicKeys; assertion?: string }) {
     const res = await this.session.fetch("/api/escrow", { method: "PUT", body });
-    const parsed = await readJson(res, escrowResponseSchema.pick({ version: true }));
+    const parsed = await readJson(res, z.pick(escrowResponseSchema, { version: true }));
     return parsed;
   }
 

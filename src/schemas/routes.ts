@@ -9,7 +9,7 @@
  * handlers use its types only (`import type { Reply } from "../schemas/routes"`).
  * docs/api.md says what a schema cannot (rules, order of checks, frames).
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import { ERROR_STATUS } from "../errors";
 import {
   activityQuerySchema,
@@ -68,7 +68,7 @@ export interface ResponseSpec {
   description: string;
   /** The media type of the body; none for a bodiless answer (204, 101). */
   contentType?: string;
-  schema?: z.ZodType;
+  schema?: z.ZodMiniType;
   /** The answer may also come without a body (POST /inbox: an ignored activity). */
   bodyOptional?: boolean;
 }
@@ -85,9 +85,9 @@ export interface RouteSpec {
   cors?: boolean;
   /** A static asset of the owner web app (wrangler.toml [assets]), not a Worker route. */
   asset?: boolean;
-  body?: { schema: z.ZodType; contentType: string; maxBytes: number; required: boolean };
-  query?: z.ZodObject;
-  params?: z.ZodObject;
+  body?: { schema: z.ZodMiniType; contentType: string; maxBytes: number; required: boolean };
+  query?: z.ZodMiniObject;
+  params?: z.ZodMiniObject;
   /** Successful answers by status. */
   responses: Partial<Record<200 | 201 | 202 | 204 | 101, ResponseSpec>>;
   /** Every error code the route may answer with; statuses follow ERROR_STATUS. */
@@ -95,8 +95,8 @@ export interface RouteSpec {
 }
 
 const JSON_TYPE = "application/json";
-const json = <S extends z.ZodType>(schema: S, description: string) => ({ description, contentType: JSON_TYPE, schema });
-const jsonBody = (schema: z.ZodType, maxBytes: number = LIMITS.bodyBytes, required = true) => ({
+const json = <S extends z.ZodMiniType>(schema: S, description: string) => ({ description, contentType: JSON_TYPE, schema });
+const jsonBody = (schema: z.ZodMiniType, maxBytes: number = LIMITS.bodyBytes, required = true) => ({
   schema,
   contentType: JSON_TYPE,
   maxBytes,
@@ -145,7 +145,7 @@ export const ROUTES = {
     section: 11,
     auth: "none",
     cors: true,
-    query: z.object({ resource: z.string().min(1).max(512) }),
+    query: z.object({ resource: z.string().check(z.minLength(1), z.maxLength(512)) }),
     responses: {
       200: { description: "The JRD.", contentType: "application/jrd+json", schema: webfingerResponseSchema },
     },
@@ -229,7 +229,7 @@ export const ROUTES = {
     summary: "Claims a fresh instance from an export archive (docs/export-restore.md).",
     section: 3,
     auth: "setup-code",
-    body: jsonBody(restoreRequestSchema.extend({ archive: archiveSchema }), ARCHIVE_LIMITS.restoreBodyBytes),
+    body: jsonBody(z.extend(restoreRequestSchema, { archive: archiveSchema }), ARCHIVE_LIMITS.restoreBodyBytes),
     responses: { 201: json(loginResponseSchema, "Restored; a session begins (refresh cookie set).") },
     errors: ["invalid_request", "invalid_assertion", "already_claimed", "rate_limited", ...ORIGIN_CHECKED, ...TOO_LARGE],
   },
@@ -342,7 +342,7 @@ export const ROUTES = {
     summary: "The latest escrow version, blob and public keys.",
     section: 7,
     auth: "bearer",
-    responses: { 200: json(escrowResponseSchema.omit({ mfaTicket: true }), "The latest escrow.") },
+    responses: { 200: json(z.omit(escrowResponseSchema, { mfaTicket: true }), "The latest escrow.") },
     errors: ["not_claimed", ...BEARER, ...TOO_LARGE],
   },
   "PUT /api/escrow": {
@@ -520,7 +520,7 @@ type ResponsesOf<K extends RouteKey> = (typeof ROUTES)[K]["responses"];
  * input type: `return c.json({...} satisfies Reply<"POST /auth/challenge">)`.
  */
 export type Reply<K extends RouteKey, S extends keyof ResponsesOf<K> = keyof ResponsesOf<K>> =
-  ResponsesOf<K>[S] extends { schema: infer Z extends z.ZodType } ? z.input<Z> : never;
+  ResponsesOf<K>[S] extends { schema: infer Z extends z.ZodMiniType } ? z.input<Z> : never;
 
 /** The status an error code travels with (ERROR_STATUS), for building per-status error responses. */
 export function errorStatus(code: ErrorCode): number {
