@@ -74,10 +74,10 @@ export const backupCodeSchema = z.string().min(1).max(64);
 export const mfaTicketSchema = base64urlString.min(1).max(128);
 
 /** PROTOCOL.md §4: a request names one second factor, never several. */
-const FACTOR_FIELDS = ["totp", "backupCode", "mfaTicket"] as const;
+const FACTOR_FIELDS = ["totp", "backupCode", "mfaTicket", "recovery"] as const;
 const atMostOneFactor = (body: Partial<Record<(typeof FACTOR_FIELDS)[number], unknown>>) =>
   FACTOR_FIELDS.filter((f) => body[f] !== undefined).length <= 1;
-const oneFactorOnly = { message: "send at most one second factor (totp, backupCode or mfaTicket)" };
+const oneFactorOnly = { message: "send at most one second factor (totp, backupCode, mfaTicket or recovery)" };
 
 // --- requests -----------------------------------------------------------------
 
@@ -103,6 +103,8 @@ export const escrowFetchRequestSchema = z
   .object({
     totp: totpCodeSchema.optional(),
     backupCode: backupCodeSchema.optional(),
+    /** PROTOCOL.md §13: an assertion by the recovery verifier, once a recovery request is ready. */
+    recovery: assertion.optional(),
   })
   .refine(atMostOneFactor, oneFactorOnly);
 
@@ -125,11 +127,22 @@ export const totpDisableRequestSchema = z
 
 export const backupCodesRegenerateRequestSchema = z.object({ code: totpCodeSchema });
 
+/** PUT /api/escrow `reason` (PROTOCOL.md §13): why the blob changed. */
+export const ESCROW_UPDATE_REASONS = [
+  "password_changed",
+  "recovery_configured",
+  "recovered",
+  "passkey_unlock_added",
+  "keys_rotated",
+] as const;
+
 export const escrowUpdateRequestSchema = z.object({
   expectedVersion: z.number().int().min(1),
   blob: escrowBlobSchema,
   publicKeys: publicKeysSchema.optional(),
   assertion: assertion.optional(),
+  /** PROTOCOL.md §13: why the blob changed, recorded in the escrow_updated entry. */
+  reason: z.enum(ESCROW_UPDATE_REASONS).optional(),
 });
 
 export const activityQuerySchema = z.object({
@@ -205,6 +218,11 @@ export const ACTIVITY_TYPES = [
   "keys_rotated",
   "locked_out",
   "logout",
+  "recovery_configured",
+  "recovery_removed",
+  "recovery_requested",
+  "recovery_cancelled",
+  "recovered",
 ] as const;
 export type ActivityType = (typeof ACTIVITY_TYPES)[number];
 
