@@ -4,7 +4,7 @@
  * recovery routes need a session, and setting the verifier needs a step-up.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { deriveRecoveryKeys, generateRecoveryKey, signRecoveryAssertion, type RecoveryVerifier } from "../../client/recovery/recoveryKey";
+import { makeRecoveryVerifier, type RecoverySigner, type RecoveryVerifier } from "../helpers/recovery";
 import { serverNowMs } from "../helpers/clock";
 import { json, OwnerClient } from "../helpers/owner";
 import { amrOf } from "../helpers/twoFactor";
@@ -20,7 +20,7 @@ async function activity(client: OwnerClient) {
 
 beforeAll(async () => {
   owner = await claimedOwner();
-  ({ verifier } = await deriveRecoveryKeys(generateRecoveryKey()));
+  verifier = await makeRecoveryVerifier();
 });
 
 describe("recovery settings and escrow reasons", { timeout: 45_000 }, () => {
@@ -39,7 +39,7 @@ describe("recovery settings and escrow reasons", { timeout: 45_000 }, () => {
   it("with RECOVERY_DELAY_S = 0 a request can be completed at once", async () => {
     expect((await owner.api("PUT", "/api/recovery", { verifier: verifier.publicJwk })).status).toBe(204);
     const now = new OwnerClient(fetchWithVars({ RECOVERY_DELAY_S: "0" }), TEST_ORIGIN, owner.keys);
-    const sign = async () => signRecoveryAssertion(verifier, { aud: TEST_ORIGIN, nonce: await now.challenge(), nowMs: serverNowMs() });
+    const sign = () => now.assertion({ key: verifier.privateKey, kid: verifier.kid });
 
     const started = await now.request("POST", "/auth/recovery", { body: { assertion: await sign() } });
     expect(started.status).toBe(202);

@@ -6,11 +6,11 @@
  * POST /auth/escrow, whose ticket logs in with amr ["pop", "rcv"].
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { deriveRecoveryKeys, generateRecoveryKey, signRecoveryAssertion, type RecoveryVerifier } from "../../client/recovery/recoveryKey";
+import { makeRecoveryVerifier, type RecoverySigner, type RecoveryVerifier } from "../helpers/recovery";
 import { advanceClock, serverNowMs } from "../helpers/clock";
 import { json, makeKeyPair, type OwnerClient } from "../helpers/owner";
 import { activityTypes, amrOf, enrolTotp, reauthWithCode, statusCounts, type Authenticator } from "../helpers/twoFactor";
-import { claimedOwner, connectLive, TEST_ORIGIN } from "../helpers/workers";
+import { claimedOwner, connectLive } from "../helpers/workers";
 
 /** RECOVERY_DELAY_S's default: 72 h. */
 const DELAY_MS = 259_200_000;
@@ -19,15 +19,15 @@ let owner: OwnerClient;
 let verifier: RecoveryVerifier;
 let authenticator: Authenticator;
 
-async function verifierAssertion(signer: Pick<RecoveryVerifier, "privateKey" | "kid"> = verifier): Promise<string> {
-  return await signRecoveryAssertion(signer, { aud: TEST_ORIGIN, nonce: await owner.device().challenge(), nowMs: serverNowMs() });
+async function verifierAssertion(signer: RecoverySigner = verifier): Promise<string> {
+  return await owner.device().assertion({ key: signer.privateKey, kid: signer.kid });
 }
 
-async function startRecovery(signer?: Pick<RecoveryVerifier, "privateKey" | "kid">) {
+async function startRecovery(signer?: RecoverySigner) {
   return await owner.device().request("POST", "/auth/recovery", { body: { assertion: await verifierAssertion(signer) }, cookie: null });
 }
 
-async function completeRecovery(signer?: Pick<RecoveryVerifier, "privateKey" | "kid">) {
+async function completeRecovery(signer?: RecoverySigner) {
   return await owner.device().request("POST", "/auth/escrow", { body: { recovery: await verifierAssertion(signer) }, cookie: null });
 }
 
@@ -46,7 +46,7 @@ async function advance(ms: number): Promise<void> {
 
 beforeAll(async () => {
   owner = await claimedOwner();
-  ({ verifier } = await deriveRecoveryKeys(generateRecoveryKey()));
+  verifier = await makeRecoveryVerifier();
 });
 
 describe("recovery (PROTOCOL.md §13)", { timeout: 60_000 }, () => {
