@@ -6,7 +6,7 @@
  *
  * This file is wiring: each kind of state is a small store (./sessions.ts,
  * ./challenges.ts, ./activityLog.ts, ./rateLimits.ts, ./twoFactor.ts with
- * ./mfaLockouts.ts, ./restore.ts, ./inboxReplays.ts, ./sockets.ts), built once here
+ * ./mfaLockouts.ts, ./restore.ts, ./inboxReplays.ts, ./sockets.ts, ./recovery.ts), built once here
  * and handed to the stores that write through it. An RPC method reads the clock once, does all async work
  * (hashing, sealing) first, and then runs the stores' synchronous check-and-set in
  * one `ctx.storage.transactionSync`: any non-storage await inside a Durable Object
