@@ -19,6 +19,8 @@ export interface Settings {
   stepUpMaxAgeS: number;
   allowInsecureFederation: boolean;
   rateLimitPerMin: number;
+  /** PROTOCOL.md §13: how long a recovery request waits before it can be completed. */
+  recoveryDelayS: number;
   /**
    * The session rules of PROTOCOL.md §5 in milliseconds, from the three settings
    * above: the one policy every session check uses. The Worker passes it to the
@@ -64,6 +66,7 @@ const settingsSchema = z.object({
     z.transform((v) => v === "1" || v === "true"),
   ),
   RATE_LIMIT_PER_MIN: seconds(300, 1_000_000_000),
+  RECOVERY_DELAY_S: seconds(259_200, 90 * 86400),
   MESSAGE_QUOTA: seconds(MESSAGE_QUOTA_DEFAULTS.count, 1_000_000_000),
   MESSAGE_QUOTA_BYTES: seconds(MESSAGE_QUOTA_DEFAULTS.bytes, Number.MAX_SAFE_INTEGER),
 });
@@ -85,6 +88,7 @@ export function readSettings(env: Env): Settings {
     stepUpMaxAgeS: parsed.STEP_UP_MAX_AGE_S,
     allowInsecureFederation: parsed.ALLOW_INSECURE_FEDERATION,
     rateLimitPerMin: parsed.RATE_LIMIT_PER_MIN,
+    recoveryDelayS: parsed.RECOVERY_DELAY_S,
     sessionPolicy: {
       graceMs: parsed.REFRESH_REUSE_GRACE_S * 1000,
       idleTtlMs: parsed.REFRESH_IDLE_TTL_S * 1000,

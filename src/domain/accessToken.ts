@@ -10,7 +10,9 @@ import { checkCompactJws } from "./compactJws";
 
 export const ACCESS_TOKEN_ALG = "EdDSA";
 
-export type AuthMethod = "pop" | "otp";
+/** amr values (PROTOCOL.md §4): proof of possession, a TOTP/backup code, a recovery (§13). */
+export const AUTH_METHODS = ["pop", "otp", "rcv"] as const;
+export type AuthMethod = (typeof AUTH_METHODS)[number];
 
 export interface AccessClaims {
   sid: string;
@@ -89,7 +91,7 @@ export async function verifyAccessToken(
       typeof payload.sid !== "string" ||
       typeof payload.auth_time !== "number" ||
       !Array.isArray(amr) ||
-      !amr.every((m) => m === "pop" || m === "otp")
+      !amr.every((m) => (AUTH_METHODS as readonly unknown[]).includes(m))
     ) {
       throw new AccessTokenError("claims have the wrong types");
     }

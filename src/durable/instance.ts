@@ -6,7 +6,7 @@
  *
  * This file is wiring: each kind of state is a small store (./sessions.ts,
  * ./challenges.ts, ./activityLog.ts, ./rateLimits.ts, ./twoFactor.ts with
- * ./mfaLockouts.ts, ./restore.ts, ./inboxReplays.ts, ./sockets.ts), built once here
+ * ./mfaLockouts.ts, ./restore.ts, ./inboxReplays.ts, ./sockets.ts, ./recovery.ts), built once here
  * and handed to the stores that write through it. An RPC method reads the clock once, does all async work
  * (hashing, sealing) first, and then runs the stores' synchronous check-and-set in
  * one `ctx.storage.transactionSync`: any non-storage await inside a Durable Object
@@ -16,6 +16,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { AuthMethod } from "../domain/accessToken";
+import { hasSecondFactor } from "../domain/stepUp";
 import type { RateLimitRule } from "../domain/rateLimit";
 import type { RotationPolicy, SessionLifetimes } from "../domain/rotation";
 import type { Env } from "../env";
@@ -28,6 +29,7 @@ import { InboxReplayStore, type InboxClaim, type InboxClaimInput } from "./inbox
 import { MfaLockoutStore } from "./mfaLockouts";
 import { OutboxDelivery } from "./outbox";
 import { RateLimitStore, type RateLimitVerdict } from "./rateLimits";
+import { RecoveryStore, type RecoveryCompletion, type RecoveryStart, type RecoveryStatus, type RecoveryVerifierRecord } from "./recovery";
 import { RestoreStore } from "./restore";
 import { migrateInstanceStorage } from "./schema";
 import { SessionStore, type SessionGrant, type RefreshResult, type SessionStatus, type SessionSummary } from "./sessions";
@@ -60,6 +62,7 @@ export class InstanceDO extends DurableObject<Env> {
   private readonly inboxReplays: InboxReplayStore;
   private readonly live: LiveChannel;
   private readonly outbox: OutboxDelivery;
+  private readonly recovery: RecoveryStore;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -75,6 +78,7 @@ export class InstanceDO extends DurableObject<Env> {
     this.inboxReplays = new InboxReplayStore(ctx.storage);
     this.live = new LiveChannel(ctx, env, this.clock, this.sessions);
     this.outbox = new OutboxDelivery(env, this.clock);
+    this.recovery = new RecoveryStore(sql, this.activity);
     // One line per start: after hibernation the object is constructed again while its
     // sockets stayed open, which is how an idle socket shows it cost no wake-ups.
     console.log(JSON.stringify({ event: "instance_started", sockets: ctx.getWebSockets().length }));
@@ -124,7 +128,7 @@ export class InstanceDO extends DurableObject<Env> {
     const prepared = await this.sessions.prepareSession();
     const nowMs = this.clock.nowMs();
     return this.ctx.storage.transactionSync(() => {
-      if (!input.amr.includes("otp") && this.twoFactor.isEnabled()) return null;
+      if (!hasSecondFactor(input.amr) && this.twoFactor.isEnabled()) return null;
       return this.sessions.create(prepared, input, nowMs);
     });
   }
@@ -268,6 +272,47 @@ export class InstanceDO extends DurableObject<Env> {
   /** After the delivery: the stored message's id marks its activity done; null releases the claim. */
   finishInboxActivity(activityHash: string, claim: string, messageId: number | null): void {
     this.inboxReplays.finish(activityHash, claim, messageId, this.clock.nowMs());
+  }
+
+  // --- recovery (./recovery.ts) ------------------------------------------------------
+
+  recoveryStatus(): RecoveryStatus {
+    return this.recovery.status();
+  }
+
+  /** Sets or removes the verifier; any request or ticket of the old one ends with it. */
+  configureRecovery(jwk: RecoveryVerifierRecord["jwk"] | null, sessionId: string): void {
+    const nowMs = this.clock.nowMs();
+    this.ctx.storage.transactionSync(() => this.recovery.configure(jwk, sessionId, nowMs));
+  }
+
+  /**
+   * POST /auth/recovery, after the Worker checked the verifier's signature. A new
+   * request is announced on every live socket once it has committed, so any device
+   * the owner has open hears of it at once.
+   */
+  startRecovery(verifierKid: string, delayMs: number): RecoveryStart {
+    const nowMs = this.clock.nowMs();
+    const id = crypto.randomUUID();
+    const started = this.ctx.storage.transactionSync(() => this.recovery.start(verifierKid, { id, delayMs }, nowMs));
+    if (started.ok && started.created) this.live.announce({ type: "recovery_requested", readyAt: started.request.readyAtMs });
+    return started;
+  }
+
+  cancelRecovery(sessionId: string): boolean {
+    const nowMs = this.clock.nowMs();
+    return this.ctx.storage.transactionSync(() => this.recovery.cancel(sessionId, nowMs));
+  }
+
+  /** Spends the ready request and stores the hash of the ticket the Worker will return. */
+  completeRecovery(verifierKid: string, ticketHash: string): RecoveryCompletion {
+    const nowMs = this.clock.nowMs();
+    return this.ctx.storage.transactionSync(() => this.recovery.complete(verifierKid, ticketHash, nowMs));
+  }
+
+  redeemRecoveryTicket(ticketHash: string): boolean {
+    const nowMs = this.clock.nowMs();
+    return this.ctx.storage.transactionSync(() => this.recovery.redeemTicket(ticketHash, nowMs));
   }
 
   // --- live channel (./sockets.ts) and the shared alarm --------------------------------

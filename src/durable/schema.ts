@@ -103,6 +103,31 @@ const STEPS: readonly string[] = [
   `
   CREATE INDEX activity_type ON activity (type, id);
   `,
+  // v6 (the passkeys' step 5 goes before it): recovery (PROTOCOL.md §13), see
+  // src/durable/recovery.ts. One verifier, at most one request (open or spent), and
+  // the single-use mfa tickets a completed recovery issues.
+  `
+  CREATE TABLE recovery_verifier (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    jwk TEXT NOT NULL,
+    kid TEXT NOT NULL,
+    configured_at_ms INTEGER NOT NULL
+  );
+
+  CREATE TABLE recovery_request (
+    slot INTEGER PRIMARY KEY CHECK (slot = 1),
+    id TEXT NOT NULL,
+    verifier_kid TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    ready_at_ms INTEGER NOT NULL,
+    spent_at_ms INTEGER
+  );
+
+  CREATE TABLE recovery_tickets (
+    hash TEXT PRIMARY KEY,
+    expires_at_ms INTEGER NOT NULL
+  );
+  `,
 ];
 
 export const INSTANCE_SCHEMA_VERSION = STEPS.length;

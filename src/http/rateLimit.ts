@@ -15,6 +15,7 @@ export type RateLimitGroup =
   // logout refused with 429 would leave the session alive.
   | "logout"
   | "reauth"
+  | "recovery"
   | "messages"
   | "inbox"
   | "2fa";

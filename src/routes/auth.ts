@@ -22,6 +22,7 @@ import { systemClock } from "../lib/clock";
 import { escrowFetchRequestSchema, loginRequestSchema, reauthRequestSchema, setupRequestSchema } from "../schemas/api";
 import { parseArchive, restoreFromArchive } from "../services/archiveRestore";
 import { checkAssertion, type AssertionContext } from "../services/assertions";
+import { completeRecovery, redeemRecoveryTicket } from "../services/recovery";
 import { requireClaimedKeys, requireThumbprintKids } from "../services/ownerKeys";
 import { mintAccessToken, type TokenIssuer } from "../services/sessions";
 import { invalidateJwks } from "../storage/jwksCache";
@@ -108,6 +109,11 @@ authRoutes.post("/escrow", async (c) => {
   const body = await readJson(c, escrowFetchRequestSchema);
   const escrow = await owner.latestEscrow(c.env.DB);
   if (!escrow) throw notClaimed();
+  // PROTOCOL.md §13: a ready recovery request stands in for the second factor.
+  if (body.recovery !== undefined) {
+    const mfaTicket = await completeRecovery(assertionContext(c), body.recovery);
+    return c.json({ ...escrow, mfaTicket } satisfies Reply<"POST /auth/escrow">);
+  }
   const factor = pickFactor(body);
   if (!factor) {
     if (await instanceStub(c.env).twoFactorEnabled()) throw mfaRequired();
@@ -226,6 +232,10 @@ async function checkSecondFactor(
   body: { totp?: string; backupCode?: string; mfaTicket?: string },
   options: { purpose: "login" | "reauth"; sessionId: string | null; required: boolean },
 ): Promise<AuthMethod[]> {
+  // A ticket from a completed recovery (PROTOCOL.md §13) is its own second factor.
+  if (body.mfaTicket !== undefined && (await redeemRecoveryTicket({ instance: instanceStub(c.env) }, body.mfaTicket))) {
+    return ["pop", "rcv"];
+  }
   const factor = pickFactor(body);
   if (!factor) {
     if (options.required && (await instanceStub(c.env).twoFactorEnabled())) throw mfaRequired();

@@ -77,10 +77,10 @@ export const backupCodeSchema = z.string().check(z.minLength(1), z.maxLength(64)
 export const mfaTicketSchema = base64urlString.check(z.minLength(1), z.maxLength(128));
 
 /** PROTOCOL.md §4: a request names one second factor, never several. */
-const FACTOR_FIELDS = ["totp", "backupCode", "mfaTicket"] as const;
+const FACTOR_FIELDS = ["totp", "backupCode", "mfaTicket", "recovery"] as const;
 const atMostOneFactor = (body: Partial<Record<(typeof FACTOR_FIELDS)[number], unknown>>) =>
   FACTOR_FIELDS.filter((f) => body[f] !== undefined).length <= 1;
-const oneFactorOnly = { message: "send at most one second factor (totp, backupCode or mfaTicket)" };
+const oneFactorOnly = { message: "send at most one second factor (totp, backupCode, mfaTicket or recovery)" };
 
 // --- requests -----------------------------------------------------------------
 
@@ -106,6 +106,8 @@ export const escrowFetchRequestSchema = z
   .object({
     totp: z.optional(totpCodeSchema),
     backupCode: z.optional(backupCodeSchema),
+    /** PROTOCOL.md §13: an assertion by the recovery verifier, once a recovery request is ready. */
+    recovery: z.optional(assertion),
   })
   .check(z.refine(atMostOneFactor, oneFactorOnly));
 
@@ -130,11 +132,22 @@ export const totpDisableRequestSchema = z
 
 export const backupCodesRegenerateRequestSchema = z.object({ code: totpCodeSchema });
 
+/** PUT /api/escrow `reason` (PROTOCOL.md §13): why the blob changed. */
+export const ESCROW_UPDATE_REASONS = [
+  "password_changed",
+  "recovery_configured",
+  "recovered",
+  "passkey_unlock_added",
+  "keys_rotated",
+] as const;
+
 export const escrowUpdateRequestSchema = z.object({
   expectedVersion: z.number().check(z.int(), z.minimum(1)),
   blob: escrowBlobSchema,
   publicKeys: z.optional(publicKeysSchema),
   assertion: z.optional(assertion),
+  /** PROTOCOL.md §13: why the blob changed, recorded in the escrow_updated entry. */
+  reason: z.optional(z.enum(ESCROW_UPDATE_REASONS)),
 });
 
 export const activityQuerySchema = z.object({
@@ -210,6 +223,11 @@ export const ACTIVITY_TYPES = [
   "keys_rotated",
   "locked_out",
   "logout",
+  "recovery_configured",
+  "recovery_removed",
+  "recovery_requested",
+  "recovery_cancelled",
+  "recovered",
 ] as const;
 export type ActivityType = (typeof ACTIVITY_TYPES)[number];
 

@@ -97,6 +97,8 @@ export const serverFrameSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("token_expired") }),
   z.object({ type: z.literal("revoked") }),
   z.object({ type: z.literal("authed"), expiresAt: z.number() }),
+  /** PROTOCOL.md §13: someone holding the recovery key started a recovery; cancel it if it is not you. */
+  z.object({ type: z.literal("recovery_requested"), readyAt: z.number() }),
   /** Not in PROTOCOL.md §10's list: the answer to a frame the server cannot use. */
   z.object({ type: z.literal("error"), error: z.string(), message: z.string() }),
 ]);

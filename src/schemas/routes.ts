@@ -32,6 +32,12 @@ import {
   totpEnrolmentResponseSchema,
   twoFactorStatusResponseSchema,
 } from "./api";
+import {
+  recoveryConfigureRequestSchema,
+  recoveryStartRequestSchema,
+  recoveryStartResponseSchema,
+  recoveryStatusResponseSchema,
+} from "./recovery";
 import { ARCHIVE_LIMITS, archiveSchema, restoreRequestSchema } from "./archive";
 import { type ErrorCode } from "./errors";
 import { outboxAcceptedResponseSchema, outboxIdParamSchema, outboxRequestSchema, outboxStateSchema } from "./federation";
@@ -261,8 +267,8 @@ export const ROUTES = {
     section: 4,
     auth: "none",
     body: jsonBody(escrowFetchRequestSchema, LIMITS.bodyBytes, false),
-    responses: { 200: json(escrowResponseSchema, "The latest escrow, with an mfaTicket when a code was checked.") },
-    errors: ["invalid_request", "not_claimed", "mfa_required", "invalid_code", "rate_limited", ...ORIGIN_CHECKED, ...TOO_LARGE],
+    responses: { 200: json(escrowResponseSchema, "The latest escrow, with an mfaTicket when a code (or a ready recovery, §13) was checked.") },
+    errors: ["invalid_request", "not_claimed", "mfa_required", "invalid_code", "invalid_assertion", "rate_limited", ...ORIGIN_CHECKED, ...TOO_LARGE],
   },
   "POST /auth/reauth": {
     method: "POST",
@@ -459,6 +465,46 @@ export const ROUTES = {
     params: outboxIdParamSchema,
     responses: { 200: json(outboxStateSchema, "The status.") },
     errors: ["not_found", ...BEARER, ...TOO_LARGE],
+  },
+
+  // --- §13 recovery ------------------------------------------------------------------
+  "GET /api/recovery": {
+    method: "GET",
+    path: "/api/recovery",
+    summary: "Whether a recovery verifier is set, and the open recovery request, if any.",
+    section: 13,
+    auth: "bearer",
+    responses: { 200: json(recoveryStatusResponseSchema, "The recovery status.") },
+    errors: [...BEARER, ...TOO_LARGE],
+  },
+  "PUT /api/recovery": {
+    method: "PUT",
+    path: "/api/recovery",
+    summary: "Sets (or with null removes) the recovery verifier; ends any open request.",
+    section: 13,
+    auth: "step-up",
+    body: jsonBody(recoveryConfigureRequestSchema),
+    responses: { 204: noContent },
+    errors: ["invalid_request", ...STEP_UP, ...ORIGIN_CHECKED, ...TOO_LARGE],
+  },
+  "DELETE /api/recovery/request": {
+    method: "DELETE",
+    path: "/api/recovery/request",
+    summary: "Cancels the open recovery request (any session).",
+    section: 13,
+    auth: "bearer",
+    responses: { 204: noContent },
+    errors: ["not_found", ...BEARER, ...ORIGIN_CHECKED, ...TOO_LARGE],
+  },
+  "POST /auth/recovery": {
+    method: "POST",
+    path: "/auth/recovery",
+    summary: "Starts a recovery with an assertion by the recovery verifier; usable after RECOVERY_DELAY_S.",
+    section: 13,
+    auth: "none",
+    body: jsonBody(recoveryStartRequestSchema),
+    responses: { 202: json(recoveryStartResponseSchema, "The request is open (or was already): when it can be completed.") },
+    errors: ["invalid_request", "not_claimed", "invalid_assertion", "rate_limited", ...ORIGIN_CHECKED, ...TOO_LARGE],
   },
 
   // --- export (docs/export-restore.md) ------------------------------------------------

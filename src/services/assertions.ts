@@ -1,8 +1,9 @@
 /**
  * Checking a signed-challenge assertion end to end: consume the challenge it names
  * (single use, in the Durable Object), then verify signature and claims against
- * the given owner key. Every failure is `401 invalid_assertion` and is written to
- * the activity log as `login_failed`.
+ * the given key: the owner's signing key, or the recovery verifier (PROTOCOL.md
+ * §13). Every failure is `401 invalid_assertion` and is written to the activity log
+ * as `login_failed`.
  */
 import { importJWK } from "jose";
 import { AssertionError, readAssertionNonce, verifyAssertion } from "../domain/assertion";
@@ -28,7 +29,7 @@ export async function checkAssertion(
   ctx: AssertionContext,
   assertion: string,
   signingJwk: PublicKeys["sig"],
-  purpose: "setup" | "login" | "reauth" | "key_rotation" | "restore",
+  purpose: "setup" | "login" | "reauth" | "key_rotation" | "restore" | "recovery",
 ): Promise<void> {
   const refuse = (reason: string) => new ApiError("invalid_assertion", "The signed challenge is not valid.", { reason });
 

@@ -19,6 +19,11 @@ const LABELS: Record<ActivityEntry["type"], string> = {
   keys_rotated: "Keys rotated",
   locked_out: "Too many wrong codes: temporarily locked",
   logout: "Logged out",
+  recovery_configured: "Recovery key set",
+  recovery_removed: "Recovery key removed",
+  recovery_requested: "Recovery started with your recovery key: cancel it if it was not you",
+  recovery_cancelled: "Recovery cancelled",
+  recovered: "Recovered with your recovery key",
 };
 
 export function activityScreen(ctx: AppContext): Screen {
