@@ -91,7 +91,7 @@ export function twoFactorScreen(ctx: AppContext): Screen {
         showBackupCodes(await ctx.client.regenerateBackupCodes(factor.totp), "New backup codes were made; the old ones no longer work.");
       }),
       codeForm("Turn off two-factor authentication", "Logging in on a new device will need only your password.", true, async (factor) => {
-        await ctx.client.disableTotp("totp" in factor ? { code: factor.totp } : { backupCode: factor.backupCode });
+        await ctx.client.disableTotp("totp" in factor ? { code: factor.totp } : factor);
         ctx.twoFactorOn = false;
         fb.status("Two-factor authentication is off.");
         await load();
