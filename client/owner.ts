@@ -90,6 +90,13 @@ export type Progress =
   | { stage: "seal"; kdf?: EscrowKdf };
 
 /** The part of GET /api/recovery (PROTOCOL.md §13) a re-seal needs. */
+const twoFactorStatusSchema = twoFactorStatusResponseSchema.extend({
+  totp: z.boolean().optional(),
+  passkeys: z.number().int().min(0).optional(),
+});
+
+const challengeSchema = challengeResponseSchema.extend({ passkey: z.boolean().optional() });
+
 const recoveryConfiguredSchema = z.object({ configured: z.boolean() });
 
 export class OwnerClient {
@@ -122,8 +129,9 @@ export class OwnerClient {
     return { claimed: body.claimed === true };
   }
 
+  /** POST /auth/challenge; `passkey` (§12) says whether a passkey can be the second factor. */
   challenge() {
-    return requestJson(this.fetchFn, `${this.origin}/auth/challenge`, challengeResponseSchema, { method: "POST" });
+    return requestJson(this.fetchFn, `${this.origin}/auth/challenge`, challengeSchema, { method: "POST" });
   }
 
   deviceKeys(): Promise<DeviceKeys | null> {
@@ -284,8 +292,9 @@ export class OwnerClient {
     return this.api(`/api/activity?${query}`, activityResponseSchema).then((b) => b.entries);
   }
 
+  /** GET /api/2fa; `totp` and `passkeys` (§12) say which factors make it "enabled". */
   twoFactorStatus() {
-    return this.api("/api/2fa", twoFactorStatusResponseSchema);
+    return this.api("/api/2fa", twoFactorStatusSchema);
   }
 
   beginTotpEnrolment() {

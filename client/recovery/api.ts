@@ -7,32 +7,14 @@
  * The web app imports this module lazily (with the shares code): the login screen
  * needs it only behind "Forgot your password or lost your devices?".
  */
-import * as z from "zod";
 import { escrowResponseSchema } from "../../src/schemas/api";
 import { openEscrowWith, sealEscrow } from "../escrow/escrow";
 import { RECOVERY_KID_PREFIX } from "../escrow/format";
 import type { OwnerClient, Progress } from "../owner";
+import { recoveryStartedSchema } from "./status";
 import { deriveRecoveryKeys, generateRecoveryKey, signRecoveryAssertion, type RecoveryKeys } from "./recoveryKey";
 
-/** GET /api/recovery (§13). */
-export const recoveryStatusSchema = z.object({
-  configured: z.boolean(),
-  configuredAt: z.number().optional(),
-  request: z.object({ id: z.union([z.string(), z.number()]), createdAt: z.number(), readyAt: z.number() }).optional(),
-});
-export type RecoveryStatus = z.infer<typeof recoveryStatusSchema>;
-
-/** POST /auth/recovery → 202 (§13). */
-export const recoveryStartedSchema = z.object({ readyAt: z.number() });
-
-export function recoveryStatus(client: OwnerClient): Promise<RecoveryStatus> {
-  return client.api("/api/recovery", recoveryStatusSchema);
-}
-
-/** DELETE /api/recovery/request: any session of the owner stops a pending recovery. */
-export function cancelRecoveryRequest(client: OwnerClient): Promise<void> {
-  return client.apiNoContent("/api/recovery/request", { method: "DELETE" });
-}
+export { cancelRecoveryRequest, recoveryStatus, recoveryStatusSchema, recoveryStartedSchema, type RecoveryStatus } from "./status";
 
 /**
  * Makes a new recovery key and sets it up (step-up, and the password to open the
