@@ -61,11 +61,11 @@ export function recoveryScreen(ctx: AppContext): Screen {
 
   function setupForm(replacing: boolean) {
     const password = field("Your password", { type: "password", autocomplete: "current-password", required: true }, "It opens your key backup here, to seal it for the recovery key too.");
-    const kind = h("select", { id: "recovery-kind" }, h("option", { value: "sheet" }, "One recovery sheet"), h("option", { value: "shares" }, "Shares for people I trust"));
+    const kind = h("select", { id: "recovery-kind" }, h("option", { value: "sheet" }, "One recovery sheet"), h("option", { value: "shares" }, "Shares for people I trust"), h("option", { value: "both" }, "Both: a sheet and shares"));
     const k = field("Shares needed (k)", { type: "number", min: 2, max: MAX_SHARES, value: 2 });
     const n = field("Shares in all (n)", { type: "number", min: 2, max: MAX_SHARES, value: 3 });
     const sharesBox = h("div", { hidden: true }, k.wrapper, n.wrapper);
-    kind.addEventListener("change", () => (sharesBox.hidden = kind.value !== "shares"));
+    kind.addEventListener("change", () => (sharesBox.hidden = kind.value === "sheet"));
     const { form } = actionForm(
       [h("h2", {}, replacing ? "Replace the recovery key" : "Create a recovery key"), password.wrapper, h("label", { for: "recovery-kind" }, "Keep it as"), kind, sharesBox],
       {
@@ -75,7 +75,7 @@ export function recoveryScreen(ctx: AppContext): Screen {
           if (!password.input.value) return local.error("Enter your password.");
           const threshold = Number(k.input.value);
           const total = Number(n.input.value);
-          if (kind.value === "shares" && !(Number.isInteger(threshold) && Number.isInteger(total) && threshold >= 2 && total >= threshold && total <= MAX_SHARES)) {
+          if (kind.value !== "sheet" && !(Number.isInteger(threshold) && Number.isInteger(total) && threshold >= 2 && total >= threshold && total <= MAX_SHARES)) {
             return local.error(`Choose 2 ≤ k ≤ n ≤ ${MAX_SHARES}.`);
           }
           if (replacing && !confirm(REPLACE_WARNING)) return;
@@ -83,8 +83,9 @@ export function recoveryScreen(ctx: AppContext): Screen {
           local.status("Sealing your key backup for the new recovery key…");
           const { key } = await setUpRecovery(ctx.client, { password: password.input.value });
           try {
-            if (kind.value === "shares") showShares(await splitRecoveryKey(key, { threshold, total, host: location.host }));
-            else showSheet(await recoverySheet(key, { host: location.host }));
+            const sheet = kind.value === "shares" ? null : await recoverySheet(key, { host: location.host });
+            const shares = kind.value === "sheet" ? [] : await splitRecoveryKey(key, { threshold, total, host: location.host });
+            showPages(sheet, shares);
           } finally {
             key.fill(0);
           }
@@ -120,26 +121,26 @@ export function recoveryScreen(ctx: AppContext): Screen {
     return h("div", { class: "actions" }, print, done);
   }
 
-  function showSheet(sheet: { host: string; createdOn: string; groups: string[]; text: string }) {
+  function showPages(
+    sheet: { host: string; createdOn: string; groups: string[]; text: string } | null,
+    shares: Array<{ index: number; threshold: number; total: number; text: string; printable: string }>,
+  ) {
+    const intro = [
+      sheet ? "Your recovery sheet is ready." : "",
+      shares.length ? `Your ${shares.length} shares are ready; any ${shares[0]!.threshold} of them recover your keys. Give each to a different person.` : "",
+      "Print each page now (or write it down): they are not shown again.",
+    ].filter(Boolean).join(" ");
     replaceChildren(
       body,
-      h("p", { role: "status" }, "Your recovery sheet is ready. Print it (or write it down) now: it is not shown again."),
+      h("p", { role: "status" }, intro),
       h("div", { class: "printable-pages" },
-        h("article", { class: "printable recovery-page" },
-          h("h2", {}, `Recovery key for ${sheet.host}`),
-          h("p", {}, `Made on ${sheet.createdOn}.`),
-          h("pre", { class: "recovery-key", "data-recovery-key": sheet.groups.join("-") }, sheet.text),
-        ),
-      ),
-      pageActions(),
-    );
-  }
-
-  function showShares(shares: Array<{ index: number; threshold: number; total: number; text: string; printable: string }>) {
-    replaceChildren(
-      body,
-      h("p", { role: "status" }, `Your ${shares.length} shares are ready; any ${shares[0]!.threshold} recover your keys. Print each on its own page and give them to different people. They are not shown again.`),
-      h("div", { class: "printable-pages" },
+        sheet
+          ? h("article", { class: "printable recovery-page" },
+              h("h2", {}, `Recovery key for ${sheet.host}`),
+              h("p", {}, `Made on ${sheet.createdOn}.`),
+              h("pre", { class: "recovery-key", "data-recovery-key": sheet.groups.join("-") }, sheet.text),
+            )
+          : null,
         shares.map((s) =>
           h("article", { class: "printable recovery-page", "data-share": s.text },
             h("h2", {}, `Recovery share ${s.index} of ${s.total} for ${location.host}`),
