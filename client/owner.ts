@@ -16,7 +16,8 @@ import {
   type PublicKeys,
 } from "../src/schemas/api";
 import { messagesResponseSchema, type Message } from "../src/schemas/messages";
-import { passkeysResponseSchema, type AuthenticationResponse } from "../src/schemas/passkeys";
+import type { AuthenticationResponse } from "../src/schemas/passkeys";
+import { passkeysResponseSchema } from "./passkeySchemas";
 import { IndieError } from "./errors";
 import {
   currentEntry,

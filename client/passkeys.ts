@@ -5,15 +5,15 @@
  * this page: the output is consumed at once by deriveUnlockKeyFromPrf, which leaves
  * only a non-extractable X25519 key; the server never sees an extension result.
  */
-import * as z from "zod";
+import type * as z from "zod";
 import {
-  passkeyCreationOptionsResponseSchema,
-  passkeyRegisterResponseSchema,
-  passkeyRequestOptionsResponseSchema,
+  creationOptionsResponseSchema,
+  passkeySchema,
   passkeysResponseSchema,
-  passkeyUpdateResponseSchema,
+  registerResponseSchema,
+  requestOptionsResponseSchema,
   type PasskeyListing,
-} from "../src/schemas/passkeys";
+} from "./passkeySchemas";
 import { base64urlDecode } from "../src/lib/bytes";
 import { IndieError } from "./errors";
 import { openEscrowWith } from "./escrow/escrow";
@@ -56,7 +56,7 @@ function idBytes(id: string): Uint8Array<ArrayBuffer> {
  */
 async function prfCeremony(
   client: OwnerClient,
-  input: { id?: string; serverOptions: z.infer<typeof passkeyRequestOptionsResponseSchema>["options"] | null },
+  input: { id?: string; serverOptions: z.infer<typeof requestOptionsResponseSchema>["options"] | null },
 ): Promise<{ credential: PublicKeyCredential; unlockKey: UnlockKey }> {
   const credentials = credentialsOf(client);
   const publicKey = input.serverOptions
@@ -85,7 +85,7 @@ export function listPasskeys(client: OwnerClient): Promise<PasskeyListing[]> {
 
 /** PATCH /api/passkeys/:id (step-up). */
 export function renamePasskey(client: OwnerClient, id: string, name: string): Promise<PasskeyListing> {
-  return client.api(`/api/passkeys/${encodeURIComponent(id)}`, passkeyUpdateResponseSchema, { method: "PATCH", body: { name } });
+  return client.api(`/api/passkeys/${encodeURIComponent(id)}`, passkeySchema, { method: "PATCH", body: { name } });
 }
 
 /**
@@ -114,7 +114,7 @@ export interface RegisteredPasskey {
  */
 export async function registerPasskey(client: OwnerClient, input: { name?: string } = {}): Promise<RegisteredPasskey> {
   const credentials = credentialsOf(client);
-  const { options } = await client.api("/api/passkeys/options", passkeyCreationOptionsResponseSchema, { method: "POST" });
+  const { options } = await client.api("/api/passkeys/options", creationOptionsResponseSchema, { method: "POST" });
   const credential = await ceremony<PublicKeyCredential>(() => credentials.create({ publicKey: creationOptionsFromJSON(options) }));
   const registration = registrationToJSON(credential);
   let prf = false;
@@ -127,7 +127,7 @@ export async function registerPasskey(client: OwnerClient, input: { name?: strin
       if (!(err instanceof IndieError && (err.code === "passkey_no_prf" || err.code === "passkey_cancelled"))) throw err;
     }
   }
-  return client.api("/api/passkeys", passkeyRegisterResponseSchema, {
+  return client.api("/api/passkeys", registerResponseSchema, {
     method: "POST",
     body: { credential: registration, prf, ...(input.name ? { name: input.name } : {}) },
   });
@@ -136,7 +136,7 @@ export async function registerPasskey(client: OwnerClient, input: { name?: strin
 // --- a passkey as the second factor -------------------------------------------------------
 
 function requestOptions(client: OwnerClient) {
-  return client.publicRequest("/auth/passkey/options", passkeyRequestOptionsResponseSchema).then((b) => b.options);
+  return client.publicRequest("/auth/passkey/options", requestOptionsResponseSchema).then((b) => b.options);
 }
 
 /**

@@ -9,12 +9,8 @@
  * No WebAuthn check happens here: the server verifies everything (src/domain/passkeys.ts).
  */
 import type { z } from "zod";
-import type {
-  AuthenticationResponse,
-  RegistrationResponse,
-  creationOptionsSchema,
-  requestOptionsSchema,
-} from "../src/schemas/passkeys";
+import type { AuthenticationResponse, RegistrationResponse } from "../src/schemas/passkeys";
+import type { creationOptionsSchema, requestOptionsSchema } from "./passkeySchemas";
 import { base64urlDecode, base64urlEncode, randomBytes } from "../src/lib/bytes";
 import { IndieError } from "./errors";
 

@@ -3,9 +3,6 @@
  * a recovery key (its verifier on the server, its X25519 key one more escrow
  * recipient), start a recovery on a device with nothing, complete it after the
  * waiting period, and set a new password at once.
- *
- * The web app imports this module lazily (with the shares code): the login screen
- * needs it only behind "Forgot your password or lost your devices?".
  */
 import { escrowResponseSchema } from "../../src/schemas/api";
 import { openEscrowWith, sealEscrow } from "../escrow/escrow";

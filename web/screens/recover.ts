@@ -2,7 +2,7 @@
  * Recovery on a device with nothing (PROTOCOL.md §13): the recovery sheet or enough
  * shares → POST /auth/recovery → wait until readyAt (the owner can stop it from any
  * signed-in device meanwhile) → complete: the keys open with the recovery key, a new
- * password is set at once, and other sessions end. Loaded lazily with the shares code.
+ * password is set at once, and other sessions end.
  */
 import { completeRecovery, startRecovery } from "../../client/recovery/api";
 import { parseRecoveryKey } from "../../client/recovery/recoveryKey";

@@ -1,7 +1,7 @@
 /**
  * The Recovery screen (PROTOCOL.md §13), behind step-up: make a recovery sheet or a
- * k-of-n set of shares, replace or remove it, and stop a pending recovery. Loaded
- * lazily (it carries the shares code).
+ * k-of-n set of shares, replace or remove it, and stop a pending recovery. Bundled
+ * with the app (see web/app.ts for why not lazily).
  */
 import { removeRecovery, setUpRecovery } from "../../client/recovery/api";
 import { cancelRecoveryRequest, recoveryStatus, type RecoveryStatus } from "../../client/recovery/status";
@@ -12,9 +12,6 @@ import { feedback, field, formatTime, h, replaceChildren } from "../ui/dom";
 import { actionForm, onAction } from "../ui/form";
 import { describeError } from "../ui/messages";
 import { confirmItsYou } from "../ui/stepUp";
-
-// The login screen's recovery flow lives in the same lazy chunk (one download, one gzip stream).
-export { recoverScreen } from "./recover";
 
 export const REPLACE_WARNING =
   "Replacing or removing the recovery key stops the old sheet or shares from opening any key backup written from now on. Earlier versions of your key backup (kept by the server, and in exports) still open with them. If a sheet or shares may be in the wrong hands, also rotate your keys (Keys screen), so what they could open is no longer in use.";
