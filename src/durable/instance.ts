@@ -188,8 +188,13 @@ export class InstanceDO extends DurableObject<Env> {
     });
   }
 
-  /** POST /auth/refresh in one call: the rate-limit hit and the rotation share a transaction. */
-  async refreshCounted(presentedToken: string, policy: RotationPolicy, rateLimit: RateLimitHit): Promise<RefreshResult | RateLimitRefusal> {
+  /**
+   * POST /auth/refresh in one call: the rate-limit hit and the rotation share a
+   * transaction. PROTOCOL.md §5: the rules live in domain/rotation.ts;
+   * ./sessions.ts persists them. All async work first: nothing in between may
+   * await until the decision is stored.
+   */
+  async refresh(presentedToken: string, policy: RotationPolicy, rateLimit: RateLimitHit): Promise<RefreshResult | RateLimitRefusal> {
     const prepared = await this.sessions.prepareRefresh(presentedToken);
     const decided = this.ctx.storage.transactionSync(() => {
       const nowMs = this.clock.nowMs();
@@ -241,15 +246,6 @@ export class InstanceDO extends DurableObject<Env> {
       if (!input.amr.includes("otp") && this.twoFactor.isEnabled()) return null;
       return this.sessions.create(prepared, input, nowMs);
     });
-  }
-
-  /** PROTOCOL.md §5: the rules live in domain/rotation.ts; ./sessions.ts persists them. */
-  async refresh(presentedToken: string, policy: RotationPolicy): Promise<RefreshResult> {
-    // All async work first: nothing below may await until the decision is stored.
-    const prepared = await this.sessions.prepareRefresh(presentedToken);
-    const nowMs = this.clock.nowMs();
-    const decided = this.ctx.storage.transactionSync(() => this.sessions.decideRefresh(prepared, policy, nowMs));
-    return await this.sessions.completeRefresh(prepared, decided);
   }
 
   /** Logout: any token the session issued ends it. Returns the session id, if any. */

@@ -153,7 +153,7 @@ authRoutes.post("/refresh", async (c) => {
     throw new ApiError("unauthorized", "No refresh cookie was sent.");
   }
   // One object call: the rate-limit hit and the rotation share a transaction.
-  const result = await instanceStub(c.env).refreshCounted(token, c.get("settings").sessionPolicy, rateLimitFor(c, "refresh"));
+  const result = await instanceStub(c.env).refresh(token, c.get("settings").sessionPolicy, rateLimitFor(c, "refresh"));
   if (!result.ok) {
     if (result.error === "rate_limited") throw rateLimitRefused(result);
     clearRefreshCookie(c);

@@ -58,11 +58,11 @@ describe("one Durable Object call per hot path", () => {
     expect(counting.take()).toEqual(["hitRateLimit"]);
   });
 
-  it("POST /auth/refresh: refreshCounted (rate limit and rotation together)", async () => {
+  it("POST /auth/refresh: refresh (rate limit and rotation together)", async () => {
     counting.take();
     const res = await device.refresh();
     expect(res.status).toBe(200);
-    expect(counting.take()).toEqual(["refreshCounted"]);
+    expect(counting.take()).toEqual(["refresh"]);
   });
 
   it("an authenticated GET /api/2fa: the session check alone", async () => {
