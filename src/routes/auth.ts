@@ -13,7 +13,7 @@ import { ApiError, notClaimed } from "../errors";
 import { requireBearer } from "../http/auth";
 import { clientAddress } from "../http/clientAddress";
 import { clearRefreshCookie, readRefreshCookie, setRefreshCookie } from "../http/cookies";
-import { enforceRateLimit, rateLimitFor } from "../http/rateLimit";
+import { countingFailures, enforceRateLimit, rateLimitFor } from "../http/rateLimit";
 import type { AppEnv } from "../http/types";
 import { readJson, readRestoreRequest } from "../http/validate";
 import { factorError, mfaRequired, rateLimitRefused, refreshRefused, sessionEnded, throwIfRateLimited } from "../instanceErrors";
@@ -21,7 +21,7 @@ import { secretsEqual } from "../lib/bytes";
 import { systemClock } from "../lib/clock";
 import { escrowFetchRequestSchema, loginRequestSchema, reauthRequestSchema, setupRequestSchema } from "../schemas/api";
 import { parseArchive, restoreFromArchive } from "../services/archiveRestore";
-import { checkAssertion, type AssertionContext } from "../services/assertions";
+import { checkAssertion, invalidAssertion, verifyAssertionSignature, type AssertionContext } from "../services/assertions";
 import { completeRecovery, redeemRecoveryTicket } from "../services/recovery";
 import { requireClaimedKeys, requireThumbprintKids } from "../services/ownerKeys";
 import { mintAccessToken, type TokenIssuer } from "../services/sessions";
@@ -87,14 +87,37 @@ authRoutes.post("/restore", async (c) => {
 });
 
 authRoutes.post("/login", async (c) => {
-  await enforceRateLimit(c, "login");
-  const body = await readJson(c, loginRequestSchema);
-  const keys = await requireClaimedKeys(c.env);
-  // The signature first: a client without the private key never reaches the code
-  // check, so it can neither guess codes here nor lock this counter.
-  await checkAssertion(assertionContext(c), body.assertion, keys.sig, "login");
-  const amr = await checkSecondFactor(c, body, { purpose: "login", sessionId: null, required: true });
-  return startSession(c, body.deviceName ?? null, 200, amr);
+  // The Worker does the stateless work first (the body, the owner's key, the
+  // signature), then one object call counts the hit, spends the challenge, checks
+  // the second factor and creates the session (InstanceDO.login). The signature is
+  // checked before the code, so a client without the private key never reaches the
+  // code check: it can neither guess codes here nor lock this counter.
+  const { body, checked } = await countingFailures(c, "login", async () => {
+    const body = await readJson(c, loginRequestSchema);
+    const keys = await requireClaimedKeys(c.env);
+    return { body, checked: await verifyAssertionSignature(body.assertion, keys.sig, c.get("origin")) };
+  });
+  const result = await instanceStub(c.env).login({
+    rateLimit: rateLimitFor(c, "login"),
+    nonce: checked.nonce,
+    signatureFailure: checked.failure,
+    factor: pickFactor(body),
+    deviceName: body.deviceName ?? null,
+    maxTtlMs: c.get("settings").sessionMaxTtlS * 1000,
+  });
+  if (result.ok) return sessionStarted(c, result.grant, 200);
+  switch (result.error) {
+    case "rate_limited":
+      throw rateLimitRefused(result);
+    case "challenge":
+      throw invalidAssertion("unknown, used or expired challenge");
+    case "signature":
+      throw invalidAssertion(result.reason);
+    case "mfa_required":
+      throw mfaRequired();
+    default:
+      throw factorError(result);
+  }
 });
 
 /**
@@ -130,11 +153,15 @@ authRoutes.post("/escrow", async (c) => {
 });
 
 authRoutes.post("/refresh", async (c) => {
-  await enforceRateLimit(c, "refresh");
   const token = readRefreshCookie(c);
-  if (!token) throw new ApiError("unauthorized", "No refresh cookie was sent.");
-  const result = await instanceStub(c.env).refresh(token, c.get("settings").sessionPolicy);
+  if (!token) {
+    await enforceRateLimit(c, "refresh");
+    throw new ApiError("unauthorized", "No refresh cookie was sent.");
+  }
+  // One object call: the rate-limit hit and the rotation share a transaction.
+  const result = await instanceStub(c.env).refresh(token, c.get("settings").sessionPolicy, rateLimitFor(c, "refresh"));
   if (!result.ok) {
+    if (result.error === "rate_limited") throw rateLimitRefused(result);
     clearRefreshCookie(c);
     throw refreshRefused(result.error);
   }
@@ -261,6 +288,10 @@ async function startSession(c: Context<AppEnv>, deviceName: string | null, statu
   });
   // 2FA was turned on between the factor check and here: this login has none.
   if (!grant) throw mfaRequired();
+  return sessionStarted(c, grant, status);
+}
+
+async function sessionStarted(c: Context<AppEnv>, grant: SessionGrant, status: 200 | 201) {
   const minted = await mintAccessToken(tokenIssuer(c), grant);
   setRefreshCookie(c, grant.refreshToken);
   return c.json(
