@@ -70,6 +70,16 @@ export type RouteAuth = "none" | "bearer" | "step-up" | "bearer-subprotocol" | "
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
 
+/**
+ * The shape of a route's 4xx answers:
+ * - `protocol` (the default): `{"error", "message"[, "issues"]}` with a protocol code (PROTOCOL.md §0);
+ * - `oauth`: an RFC 6749 §5.2 body `{"error"[, "error_description"]}` (the IndieAuth
+ *   endpoints that OAuth clients call, /indieauth/*); refusals from before the handler
+ *   (body limit, rate limit) may still be the protocol's;
+ * - `page`: an HTML page, for a route a browser navigates to (the consent page).
+ */
+export type ErrorStyle = "protocol" | "oauth" | "page";
+
 export interface ResponseSpec {
   description: string;
   /** The media type of the body; none for a bodiless answer (204, 101). */
@@ -98,6 +108,8 @@ export interface RouteSpec {
   responses: Partial<Record<200 | 201 | 202 | 204 | 101, ResponseSpec>>;
   /** Every error code the route may answer with; statuses follow ERROR_STATUS. */
   errors: readonly ErrorCode[];
+  /** How its errors look; `protocol` when absent. */
+  errorStyle?: ErrorStyle;
 }
 
 const JSON_TYPE = "application/json";
