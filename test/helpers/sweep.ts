@@ -11,7 +11,7 @@
  * field, a huge string, deep nesting, invalid UTF-8, the content type, an empty or
  * cut-off body. Nothing here sends a request; test/workers/sweep.test.ts does.
  */
-import type * as z from "zod";
+import type * as z from "zod/mini";
 import type { RouteSpec } from "../../src/schemas/routes";
 
 export interface SweepCase {
@@ -33,10 +33,10 @@ type Def = { type: string; [k: string]: unknown };
 const defOf = (schema: unknown): Def => (schema as { _zod: { def: Def } })._zod.def;
 
 /** A value of `schema`'s shape with placeholder leaves; depth-limited for recursive schemas. */
-export function skeleton(schema: z.ZodType, hints: Record<string, unknown> = {}, depth = 0): unknown {
+export function skeleton(schema: z.core.$ZodType, hints: Record<string, unknown> = {}, depth = 0): unknown {
   if (depth > 8) return null;
   const def = defOf(schema);
-  const inner = (s: unknown) => skeleton(s as z.ZodType, hints, depth + 1);
+  const inner = (s: unknown) => skeleton(s as z.core.$ZodType, hints, depth + 1);
   switch (def.type) {
     case "string":
     case "template_literal":
@@ -55,7 +55,7 @@ export function skeleton(schema: z.ZodType, hints: Record<string, unknown> = {},
       return Object.values(def.entries as Record<string, unknown>)[0];
     case "object": {
       const out: Record<string, unknown> = {};
-      for (const [key, field] of Object.entries(def.shape as Record<string, z.ZodType>)) {
+      for (const [key, field] of Object.entries(def.shape as Record<string, z.core.$ZodType>)) {
         out[key] = key in hints ? hints[key] : inner(field);
       }
       return out;
@@ -89,12 +89,12 @@ export function skeleton(schema: z.ZodType, hints: Record<string, unknown> = {},
 }
 
 /** The keys of an object schema (through wrappers), or none. */
-function objectKeys(schema: z.ZodType | undefined): string[] {
+function objectKeys(schema: z.core.$ZodType | undefined): string[] {
   if (!schema) return [];
   const def = defOf(schema);
   if (def.type === "object") return Object.keys(def.shape as object);
-  if (def.type === "pipe") return objectKeys(def.in as z.ZodType);
-  if (["optional", "nullable", "default", "readonly"].includes(def.type)) return objectKeys(def.innerType as z.ZodType);
+  if (def.type === "pipe") return objectKeys(def.in as z.core.$ZodType);
+  if (["optional", "nullable", "default", "readonly"].includes(def.type)) return objectKeys(def.innerType as z.core.$ZodType);
   return [];
 }
 
