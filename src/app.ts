@@ -17,6 +17,7 @@ import { actorRoutes, webfingerRoutes } from "./routes/federation";
 import { liveRoutes } from "./routes/live";
 import { messageRoutes, publicMessageRoutes } from "./routes/messages";
 import { outboxRoutes } from "./routes/outbox";
+import { passkeyRoutes } from "./routes/passkeys";
 import { sessionRoutes } from "./routes/sessions";
 import { twoFactorRoutes } from "./routes/twoFactor";
 
@@ -61,6 +62,7 @@ export function createApp() {
   app.route("/api", twoFactorRoutes);
   app.route("/api", archiveRoutes);
   app.route("/api", outboxRoutes);
+  app.route("/api", passkeyRoutes);
 
   app.notFound(async (c) => {
     // Pages and files of the owner web app (web/, wrangler.toml [assets]) for any

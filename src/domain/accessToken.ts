@@ -10,7 +10,19 @@ import { checkCompactJws } from "./compactJws";
 
 export const ACCESS_TOKEN_ALG = "EdDSA";
 
-export type AuthMethod = "pop" | "otp";
+/**
+ * `pop`: the signed challenge; the rest are second factors (PROTOCOL.md §4, §12):
+ * `otp` a TOTP or backup code, `hwk` a device-bound passkey, `swk` a synced one.
+ */
+export const AUTH_METHODS = ["pop", "otp", "hwk", "swk"] as const;
+export type AuthMethod = (typeof AUTH_METHODS)[number];
+/** The amr values that count as a second factor (step-up, and a login while 2FA is on). */
+export const SECOND_FACTOR_METHODS: readonly AuthMethod[] = ["otp", "hwk", "swk"];
+export type SecondFactorMethod = Exclude<AuthMethod, "pop">;
+
+export function hasSecondFactor(amr: readonly AuthMethod[]): boolean {
+  return amr.some((m) => SECOND_FACTOR_METHODS.includes(m));
+}
 
 export interface AccessClaims {
   sid: string;
@@ -89,7 +101,7 @@ export async function verifyAccessToken(
       typeof payload.sid !== "string" ||
       typeof payload.auth_time !== "number" ||
       !Array.isArray(amr) ||
-      !amr.every((m) => m === "pop" || m === "otp")
+      !amr.every((m) => (AUTH_METHODS as readonly unknown[]).includes(m))
     ) {
       throw new AccessTokenError("claims have the wrong types");
     }

@@ -148,7 +148,7 @@ export interface CreationOptionsJSON {
   rp: { id: string; name: string };
   user: { id: string; name: string; displayName: string };
   challenge: string;
-  pubKeyCredParams: { type: "public-key"; alg: number }[];
+  pubKeyCredParams: { type: "public-key"; alg: PasskeyAlgorithm }[];
   timeout: number;
   excludeCredentials: { type: "public-key"; id: string }[];
   authenticatorSelection: { residentKey: "required"; requireResidentKey: true; userVerification: "required" };

@@ -1,9 +1,9 @@
 /**
  * Step-up (PROTOCOL.md §4): a sensitive route needs a recent signed-challenge login
  * (auth_time at most STEP_UP_MAX_AGE_S old) and, once two-factor authentication is
- * on, a second factor in that login (amr contains "otp").
+ * on, a second factor in that login (amr contains "otp", "hwk" or "swk").
  */
-import type { AuthMethod } from "./accessToken";
+import { hasSecondFactor, type AuthMethod } from "./accessToken";
 
 export type StepUpVerdict = { ok: true } | { ok: false; reason: "stale" | "otp_missing" };
 
@@ -12,6 +12,6 @@ export function checkStepUp(
   context: { nowMs: number; maxAgeS: number; mfaEnabled: boolean },
 ): StepUpVerdict {
   if (context.nowMs / 1000 - token.authTimeS > context.maxAgeS) return { ok: false, reason: "stale" };
-  if (context.mfaEnabled && !token.amr.includes("otp")) return { ok: false, reason: "otp_missing" };
+  if (context.mfaEnabled && !hasSecondFactor(token.amr)) return { ok: false, reason: "otp_missing" };
   return { ok: true };
 }

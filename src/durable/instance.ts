@@ -15,7 +15,8 @@
  * avoid it, so one RPC call can combine several of them in one transaction.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { AuthMethod } from "../domain/accessToken";
+import { hasSecondFactor, type AuthMethod } from "../domain/accessToken";
+import { authenticationOptions, registrationOptions } from "../domain/passkeys";
 import type { RateLimitRule } from "../domain/rateLimit";
 import type { RotationPolicy, SessionLifetimes } from "../domain/rotation";
 import type { Env } from "../env";
@@ -27,12 +28,15 @@ import { ChallengeStore } from "./challenges";
 import { InboxReplayStore, type InboxClaim, type InboxClaimInput } from "./inboxReplays";
 import { MfaLockoutStore } from "./mfaLockouts";
 import { OutboxDelivery } from "./outbox";
+import { PasskeyStore, type RelyingParty } from "./passkeys";
 import { RateLimitStore, type RateLimitVerdict } from "./rateLimits";
 import { RestoreStore } from "./restore";
 import { migrateInstanceStorage } from "./schema";
 import { SessionStore, type SessionGrant, type RefreshResult, type SessionStatus, type SessionSummary } from "./sessions";
 import { LiveChannel, RevokedSockets } from "./sockets";
 import { TwoFactorStore, type MfaCounter, type SecondFactor } from "./twoFactor";
+import type { RegistrationResponse } from "../schemas/passkeys";
+import { base64urlDecode } from "../lib/bytes";
 
 export type { RefreshResult, SessionGrant, SessionStatus, SessionSummary } from "./sessions";
 export type { RateLimitVerdict } from "./rateLimits";
@@ -46,7 +50,7 @@ export type ChallengeOpened =
    * `claimed` is the object's marker, set only after D1 committed a claim (setup or
    * restore) and never cleared: true is final, false means "ask D1".
    */
-  | { allowed: true; challenge: string; expiresAtMs: number; mfa: boolean; claimed: boolean };
+  | { allowed: true; challenge: string; expiresAtMs: number; mfa: boolean; passkey: boolean; claimed: boolean };
 
 export class InstanceDO extends DurableObject<Env> {
   /** The one clock every store reads (tests move it: test/helpers/clock.ts). */
@@ -56,6 +60,7 @@ export class InstanceDO extends DurableObject<Env> {
   private readonly rateLimits: RateLimitStore;
   private readonly sessions: SessionStore;
   private readonly twoFactor: TwoFactorStore;
+  private readonly passkeys: PasskeyStore;
   private readonly restore: RestoreStore;
   private readonly inboxReplays: InboxReplayStore;
   private readonly live: LiveChannel;
@@ -70,7 +75,8 @@ export class InstanceDO extends DurableObject<Env> {
     this.rateLimits = new RateLimitStore(sql);
     this.sessions = new SessionStore(sql, this.activity, new RevokedSockets(ctx));
     const lockouts = new MfaLockoutStore(sql, this.activity);
-    this.twoFactor = new TwoFactorStore(ctx.storage, env.DATA_KEY, this.clock, this.activity, lockouts, this.sessions);
+    this.passkeys = new PasskeyStore(sql, this.activity);
+    this.twoFactor = new TwoFactorStore(ctx.storage, env.DATA_KEY, this.clock, this.activity, lockouts, this.sessions, this.passkeys);
     this.restore = new RestoreStore(ctx.storage, this.activity);
     this.inboxReplays = new InboxReplayStore(ctx.storage);
     this.live = new LiveChannel(ctx, env, this.clock, this.sessions);
@@ -93,7 +99,13 @@ export class InstanceDO extends DurableObject<Env> {
       const verdict = this.rateLimits.hit(rateLimit.key, rateLimit, nowMs);
       if (!verdict.allowed) return { allowed: false, retryAfterS: verdict.retryAfterS };
       const issued = this.challenges.issue(nowMs);
-      return { allowed: true, ...issued, mfa: this.twoFactor.isEnabled(), claimed: this.restore.isClaimed() };
+      return {
+        allowed: true,
+        ...issued,
+        mfa: this.twoFactor.isEnabled(),
+        passkey: this.passkeys.count() > 0,
+        claimed: this.restore.isClaimed(),
+      };
     });
   }
 
@@ -124,7 +136,7 @@ export class InstanceDO extends DurableObject<Env> {
     const prepared = await this.sessions.prepareSession();
     const nowMs = this.clock.nowMs();
     return this.ctx.storage.transactionSync(() => {
-      if (!input.amr.includes("otp") && this.twoFactor.isEnabled()) return null;
+      if (!hasSecondFactor(input.amr) && this.twoFactor.isEnabled()) return null;
       return this.sessions.create(prepared, input, nowMs);
     });
   }
@@ -220,12 +232,50 @@ export class InstanceDO extends DurableObject<Env> {
     return this.twoFactor.checkFactor(factor, options);
   }
 
-  disableTotp(factor: { totp: string } | { backupCode: string }, sessionId: string) {
+  disableTotp(factor: SecondFactor, sessionId: string) {
     return this.twoFactor.disable(factor, sessionId);
   }
 
-  regenerateBackupCodes(code: string, sessionId: string) {
-    return this.twoFactor.regenerateBackupCodes(code, sessionId);
+  regenerateBackupCodes(factor: SecondFactor, sessionId: string) {
+    return this.twoFactor.regenerateBackupCodes(factor, sessionId);
+  }
+
+  // --- passkeys (./passkeys.ts, through ./twoFactor.ts where 2FA state changes) ----------
+
+  /** POST /api/passkeys/options: a registration challenge bound to `sessionId`, and the options. */
+  beginPasskeyRegistration(input: { sessionId: string; rpId: string; host: string; ownerHandle: string }) {
+    const nowMs = this.clock.nowMs();
+    return this.ctx.storage.transactionSync(() => {
+      const ownerId = base64urlDecode(this.passkeys.ensureOwnerId())!;
+      const challenge = this.passkeys.issueChallenge("registration", input.sessionId, nowMs);
+      const excludeCredentialIds = this.passkeys.list().map((p) => p.id);
+      return registrationOptions({ ...input, ownerId, challenge, excludeCredentialIds });
+    });
+  }
+
+  registerPasskey(credential: RegistrationResponse, meta: { sessionId: string; name: string; prf: boolean }, rp: RelyingParty) {
+    return this.twoFactor.registerPasskey(credential, meta, rp);
+  }
+
+  /** POST /auth/passkey/options: null while no passkey is registered (404). */
+  beginPasskeyAuthentication(rpId: string) {
+    const nowMs = this.clock.nowMs();
+    return this.ctx.storage.transactionSync(() => {
+      if (this.passkeys.count() === 0) return null;
+      return authenticationOptions({ rpId, challenge: this.passkeys.issueChallenge("authentication", null, nowMs) });
+    });
+  }
+
+  listPasskeys() {
+    return this.passkeys.list();
+  }
+
+  updatePasskey(credentialId: string, change: { name?: string; prf?: boolean }) {
+    return this.ctx.storage.transactionSync(() => this.passkeys.update(credentialId, change));
+  }
+
+  removePasskey(credentialId: string, factor: SecondFactor | null, sessionId: string) {
+    return this.twoFactor.removePasskey(credentialId, factor, sessionId);
   }
 
   // --- export and restore (./restore.ts) ---------------------------------------------

@@ -103,6 +103,37 @@ const STEPS: readonly string[] = [
   `
   CREATE INDEX activity_type ON activity (type, id);
   `,
+  // v5: passkeys (PROTOCOL.md §12), see src/durable/passkeys.ts. An mfa ticket keeps
+  // the amr of the factor that earned it (NULL in tickets from before: "otp").
+  `
+  CREATE TABLE passkeys (
+    credential_id TEXT PRIMARY KEY,
+    public_key_spki TEXT NOT NULL,
+    algorithm INTEGER NOT NULL,
+    sign_count INTEGER NOT NULL,
+    backup_eligible INTEGER NOT NULL,
+    backed_up INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    prf INTEGER NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    last_used_at_ms INTEGER
+  );
+
+  CREATE TABLE passkey_owner (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    user_handle TEXT NOT NULL
+  );
+
+  CREATE TABLE passkey_challenges (
+    challenge TEXT PRIMARY KEY,
+    ceremony TEXT NOT NULL CHECK (ceremony IN ('registration', 'authentication')),
+    session_id TEXT,
+    expires_at_ms INTEGER NOT NULL
+  );
+  CREATE INDEX passkey_challenges_expiry ON passkey_challenges (expires_at_ms);
+
+  ALTER TABLE mfa_tickets ADD COLUMN amr TEXT;
+  `,
 ];
 
 export const INSTANCE_SCHEMA_VERSION = STEPS.length;

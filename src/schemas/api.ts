@@ -205,6 +205,10 @@ export const ACTIVITY_TYPES = [
   "keys_rotated",
   "locked_out",
   "logout",
+  // PROTOCOL.md §12
+  "passkey_added",
+  "passkey_removed",
+  "passkey_clone_suspected",
 ] as const;
 export type ActivityType = (typeof ACTIVITY_TYPES)[number];
 
