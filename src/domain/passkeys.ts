@@ -13,7 +13,7 @@
  * (a passkey standing in for a code).
  */
 import { decodeCBORToNativeValueNoLeftoverBytes } from "@oslojs/cbor";
-import { decodePKIXECDSASignature, ECDSAPublicKey, p256 } from "@oslojs/crypto/ecdsa";
+import { decodePKIXECDSASignature, p256 } from "@oslojs/crypto/ecdsa";
 import { RSAPublicKey } from "@oslojs/crypto/rsa";
 import {
   type AuthenticatorData,
@@ -311,7 +311,12 @@ async function credentialKeyToSpki(key: COSEPublicKey, alg: PasskeyAlgorithm): P
     if (alg === coseAlgorithmES256) {
       const ec2 = key.ec2();
       if (ec2.curve !== coseEllipticCurveP256) return null;
-      spki = new ECDSAPublicKey(p256, ec2.x, ec2.y).encodePKIXUncompressed();
+      // Not ECDSAPublicKey.encodePKIXUncompressed(): @oslojs/crypto 1.0 writes a y
+      // coordinate with leading zero bytes unpadded (about 1 key in 128), which
+      // WebCrypto then refuses. WebCrypto makes the SPKI from the JWK instead.
+      const jwk = { kty: "EC", crv: "P-256", x: coordinate(ec2.x), y: coordinate(ec2.y), ext: true };
+      const imported = await crypto.subtle.importKey("jwk", jwk, { name: "ECDSA", namedCurve: "P-256" }, true, ["verify"]);
+      spki = new Uint8Array((await crypto.subtle.exportKey("spki", imported)) as ArrayBuffer);
     } else if (alg === coseAlgorithmEdDSA) {
       const okp = key.okp();
       if (okp.curve !== coseEllipticCurveEd25519) return null;
@@ -328,6 +333,13 @@ async function credentialKeyToSpki(key: COSEPublicKey, alg: PasskeyAlgorithm): P
   } catch {
     return null;
   }
+}
+
+/** A P-256 coordinate as the 32-byte big-endian base64url a JWK holds. */
+function coordinate(value: bigint): string {
+  const hex = value.toString(16).padStart(64, "0");
+  if (hex.length !== 64) throw new Error("coordinate out of range");
+  return base64urlEncode(Uint8Array.from(hex.match(/../g)!, (h) => parseInt(h, 16)));
 }
 
 /** §7.2 step 21: the signature over authenticatorData || SHA-256(clientDataJSON). */
