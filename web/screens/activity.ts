@@ -19,6 +19,9 @@ const LABELS: Record<ActivityEntry["type"], string> = {
   keys_rotated: "Keys rotated",
   locked_out: "Too many wrong codes: temporarily locked",
   logout: "Logged out",
+  passkey_added: "Passkey added",
+  passkey_removed: "Passkey removed",
+  passkey_clone_suspected: "Passkey counter went backwards: it may have been copied",
 };
 
 export function activityScreen(ctx: AppContext): Screen {
