@@ -34,7 +34,13 @@ export type LocalErrorCode =
   /** A message did not decrypt with the key it names. */
   | "decrypt_failed"
   /** There is no session: log in first. */
-  | "logged_out";
+  | "logged_out"
+  /** This browser has no WebAuthn (or not in this context). */
+  | "passkey_unsupported"
+  /** The passkey prompt was dismissed, timed out, or no passkey was chosen. */
+  | "passkey_cancelled"
+  /** The passkey gave no PRF output: it can be a second factor, but cannot unlock the keys. */
+  | "passkey_no_prf";
 
 export type ClientErrorCode = ProtocolErrorCode | LocalErrorCode;
 

@@ -3,7 +3,7 @@
  * (src/schemas): what the server may send is defined once, and a response that does
  * not match is a `bad_response`, never silently half-used.
  */
-import type { z } from "zod";
+import * as z from "zod/mini";
 import { errorResponseSchema } from "../src/schemas/errors";
 import { IndieError } from "./errors";
 
@@ -64,7 +64,7 @@ export async function errorFrom(res: Response): Promise<IndieError> {
 }
 
 /** Reads a 2xx response with `schema`; throws IndieError for anything else. */
-export async function readJson<S extends z.ZodType>(res: Response, schema: S): Promise<z.infer<S>> {
+export async function readJson<S extends z.core.$ZodType>(res: Response, schema: S): Promise<z.infer<S>> {
   if (!res.ok) throw await errorFrom(res);
   let body: unknown;
   try {
@@ -72,7 +72,7 @@ export async function readJson<S extends z.ZodType>(res: Response, schema: S): P
   } catch (err) {
     throw new IndieError("bad_response", "The server's answer was not JSON.", { status: res.status, cause: err });
   }
-  const parsed = schema.safeParse(body);
+  const parsed = z.safeParse(schema, body);
   if (!parsed.success) {
     throw new IndieError("bad_response", "The server's answer did not have the expected shape.", {
       status: res.status,
@@ -88,7 +88,7 @@ export async function expectNoContent(res: Response): Promise<void> {
   await res.body?.cancel();
 }
 
-export async function requestJson<S extends z.ZodType>(
+export async function requestJson<S extends z.core.$ZodType>(
   fetchFn: FetchLike,
   url: string,
   schema: S,

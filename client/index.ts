@@ -70,3 +70,18 @@ export { argon2Inline, webAssemblyAvailable, type Argon2Runner } from "./escrow/
 export { workerArgon2Runner } from "./escrow/worker";
 export { indexedDbKeyStore, memoryKeyStore, type DeviceKeys, type KeyStore } from "./keystore";
 export { generatePrivateJwk, importDeviceKey, signAssertion, type DeviceKey, type PrivateOkpJwk } from "./keys";
+export {
+  registerPasskey,
+  listPasskeys,
+  renamePasskey,
+  removePasskey,
+  passkeyFactor,
+  enablePasskeyUnlock,
+  disablePasskeyUnlock,
+  unlockWithPasskey,
+  unlockPasskeyIds,
+  type PasskeyListing,
+  type RegisteredPasskey,
+} from "./passkeys";
+export { setUpRecovery, removeRecovery, startRecovery, completeRecovery, recoveryStatus, cancelRecoveryRequest, type RecoveryStatus } from "./recovery/api";
+export type { EscrowChangeReason } from "./owner";

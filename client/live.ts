@@ -11,7 +11,7 @@
  *  - Close 4401 (token expired without re-auth): refresh and reconnect at once.
  *  - Close 4403 (session revoked): no reconnection; the session goes logged out.
  */
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import {
   messagesResponseSchema,
   serverFrameSchema,
@@ -36,6 +36,8 @@ export interface LiveChannelOptions {
   afterId?: number;
   WebSocket?: typeof WebSocket;
   backoff?: { initialMs: number; maxMs: number };
+  /** A recovery was requested (PROTOCOL.md §13): `{"type": "recovery_requested", "readyAt"}`. */
+  onRecoveryRequested?: (readyAt: number) => void;
   /** Keep-alive "ping" interval (answered by the server without waking its object). */
   pingIntervalMs?: number;
 }
@@ -139,7 +141,12 @@ export function createLiveChannel(options: LiveChannelOptions): LiveChannel {
       if (socket !== ws || typeof event.data !== "string" || event.data === "pong") return;
       let frame;
       try {
-        frame = serverFrameSchema.parse(JSON.parse(event.data));
+        const raw: unknown = JSON.parse(event.data);
+        if (isRecoveryRequested(raw)) {
+          options.onRecoveryRequested?.(raw.readyAt);
+          return;
+        }
+        frame = serverFrameSchema.parse(raw);
       } catch {
         return; // A frame this client does not know: ignore it, as §10 allows growth.
       }
@@ -216,4 +223,10 @@ export function createLiveChannel(options: LiveChannelOptions): LiveChannel {
   }
 
   return { start, stop, lastId: () => lastId, status: () => status };
+}
+
+/** §13's frame, read here so the shared frame schema need not change for it. */
+function isRecoveryRequested(raw: unknown): raw is { type: "recovery_requested"; readyAt: number } {
+  const f = raw as { type?: unknown; readyAt?: unknown } | null;
+  return typeof f === "object" && f !== null && f.type === "recovery_requested" && typeof f.readyAt === "number" && Number.isFinite(f.readyAt);
 }

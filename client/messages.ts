@@ -4,21 +4,24 @@
  * the JWE names in its kid: the current encryption key or a retired one.
  */
 import { compactDecrypt, CompactEncrypt, decodeProtectedHeader, importJWK } from "jose";
-import * as z from "zod";
+import * as z from "zod/mini";
 import { encryptionJwkSchema, signingJwkSchema } from "../src/schemas/api";
 import { messageAcceptedResponseSchema } from "../src/schemas/messages";
 import { IndieError } from "./errors";
 import { requestJson, type FetchLike } from "./http";
 import { MESSAGE_ALG, MESSAGE_ENC } from "./keys";
 
-const status = { status: z.literal("retired").optional() };
+const status = { status: z.optional(z.literal("retired")) };
 /** GET /.well-known/jwks.json (PROTOCOL.md §2). Unknown key types are skipped, not fatal. */
 export const jwksSchema = z.object({
   keys: z.array(
     z.union([
-      encryptionJwkSchema.extend(status),
-      signingJwkSchema.extend(status),
-      z.looseObject({ kty: z.string() }).transform(() => null),
+      z.extend(encryptionJwkSchema, status),
+      z.extend(signingJwkSchema, status),
+      z.pipe(
+        z.looseObject({ kty: z.string() }),
+        z.transform(() => null),
+      ),
     ]),
   ),
 });

@@ -3,7 +3,7 @@
  * device keystore and the escrow. Every response is parsed with the server's zod
  * schemas; every failure is an IndieError.
  */
-import type { z } from "zod";
+import * as z from "zod/mini";
 import {
   activityResponseSchema,
   backupCodesResponseSchema,
@@ -16,6 +16,8 @@ import {
   type PublicKeys,
 } from "../src/schemas/api";
 import { messagesResponseSchema, type Message } from "../src/schemas/messages";
+import type { AuthenticationResponse } from "../src/schemas/passkeys";
+import { passkeysResponseSchema } from "./passkeySchemas";
 import { IndieError } from "./errors";
 import {
   currentEntry,
@@ -23,14 +25,16 @@ import {
   inspectEscrow,
   keyringJwks,
   newKeyring,
-  openEscrow,
+  openEscrowWith,
   rotateKeyring,
   sealEscrow,
   type EscrowKdf,
   type EscrowProgress,
+  type OpenOptions,
+  type PasswordKey,
   type SealOptions,
 } from "./escrow/escrow";
-import type { Keyring } from "./escrow/format";
+import { PASSKEY_KID_PREFIX, RECOVERY_KID_PREFIX, type EscrowRecipientJwk, type Keyring } from "./escrow/format";
 import { webAssemblyAvailable, type Argon2Runner } from "./escrow/kdf";
 import { expectNoContent, readJson, requestJson, send, type FetchLike, type JsonRequest } from "./http";
 import { generatePrivateJwk, importDeviceKey, publicKeysOf, signAssertion } from "./keys";
@@ -38,9 +42,19 @@ import { indexedDbKeyStore, requireDeviceKeys, type DeviceKeys, type KeyStore } 
 import { open as openJwe } from "./messages";
 import type { PasswordChecker } from "./password";
 import { createSession, type Session } from "./session";
+import { defaultCredentials, type CredentialsLike } from "./webauthn";
 
-/** One second factor: a TOTP code or a backup code (PROTOCOL.md §4, §8). */
-export type SecondFactor = { totp: string } | { backupCode: string };
+/**
+ * One second factor: a TOTP code, a backup code (PROTOCOL.md §4, §8), or a passkey's
+ * assertion (§12; client/passkeys.ts makes one).
+ */
+export type SecondFactor = { totp: string } | { backupCode: string } | { passkey: AuthenticationResponse };
+
+/** The `reason` PUT /api/escrow records in its escrow_updated entry (PROTOCOL.md §13). */
+export type EscrowChangeReason = "password_changed" | "recovery_configured" | "recovered" | "passkey_unlock_added" | "keys_rotated";
+
+/** The amr values step-up accepts as a second factor (PROTOCOL.md §4, §12, §13). */
+const SECOND_FACTOR_AMR = ["otp", "hwk", "swk", "rcv"];
 
 export interface EscrowBundle {
   version: number;
@@ -66,6 +80,8 @@ export interface OwnerClientOptions {
   passwordChecker?: PasswordChecker;
   /** Skip the strength check (tests only). */
   testOnlySkipPasswordCheck?: boolean;
+  /** WebAuthn (tests pass a fake); default `navigator.credentials` where passkeys work. */
+  credentials?: CredentialsLike | null;
 }
 
 export type Progress =
@@ -74,10 +90,22 @@ export type Progress =
   /** Sealing a new escrow, with the KDF chosen for it. */
   | { stage: "seal"; kdf?: EscrowKdf };
 
+/** The part of GET /api/recovery (PROTOCOL.md §13) a re-seal needs. */
+const twoFactorStatusSchema = z.extend(twoFactorStatusResponseSchema, {
+  totp: z.optional(z.boolean()),
+  passkeys: z.optional(z.number().check(z.int(), z.minimum(0))),
+});
+
+const challengeSchema = z.extend(challengeResponseSchema, { passkey: z.optional(z.boolean()) });
+
+const recoveryConfiguredSchema = z.object({ configured: z.boolean() });
+
 export class OwnerClient {
   readonly origin: string;
   readonly session: Session;
   readonly keyStore: KeyStore;
+  /** WebAuthn, or null where this browser has none (client/passkeys.ts reads it). */
+  readonly credentials: CredentialsLike | null;
   private readonly fetchFn: FetchLike;
 
   constructor(private readonly options: OwnerClientOptions) {
@@ -85,6 +113,12 @@ export class OwnerClient {
     this.fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
     this.keyStore = options.keyStore ?? indexedDbKeyStore();
     this.session = options.session ?? createSession({ origin: this.origin, fetch: this.fetchFn });
+    this.credentials = options.credentials === undefined ? defaultCredentials() : options.credentials;
+  }
+
+  /** A public (no Bearer) JSON request to this instance: /auth/passkey/options, /auth/recovery. */
+  publicRequest<S extends z.core.$ZodType>(path: string, schema: S, request: JsonRequest = {}): Promise<z.infer<S>> {
+    return requestJson(this.fetchFn, this.origin + path, schema, { method: "POST", ...request });
   }
 
   // --- public state -------------------------------------------------------------
@@ -96,8 +130,9 @@ export class OwnerClient {
     return { claimed: body.claimed === true };
   }
 
+  /** POST /auth/challenge; `passkey` (§12) says whether a passkey can be the second factor. */
   challenge() {
-    return requestJson(this.fetchFn, `${this.origin}/auth/challenge`, challengeResponseSchema, { method: "POST" });
+    return requestJson(this.fetchFn, `${this.origin}/auth/challenge`, challengeSchema, { method: "POST" });
   }
 
   deviceKeys(): Promise<DeviceKeys | null> {
@@ -160,13 +195,22 @@ export class OwnerClient {
    * another try.
    */
   async unlock(bundle: EscrowBundle, password: string, onProgress?: (p: Progress) => void): Promise<DeviceKeys> {
-    const keyring = await openEscrow(bundle.blob, password, { argon2Runner: this.options.argon2Runner, onProgress });
+    const { keyring } = await openEscrowWith(bundle.blob, { password }, this.openOptions(onProgress));
+    onProgress?.({ stage: "store" });
+    return this.keepKeyring(bundle, keyring);
+  }
+
+  /**
+   * Keeps an opened keyring on this device (non-extractable), after checking it holds
+   * the instance's published keys: the last step of every unlock (password, passkey,
+   * recovery key).
+   */
+  async keepKeyring(bundle: Pick<EscrowBundle, "version" | "publicKeys">, keyring: Keyring): Promise<DeviceKeys> {
     for (const use of ["sig", "enc"] as const) {
       if (currentEntry(keyring, use).kid !== bundle.publicKeys[use].kid) {
         throw new IndieError("escrow_mismatch", "The key backup does not match this instance's published keys.");
       }
     }
-    onProgress?.({ stage: "store" });
     const device = await this.importKeyring(keyring, bundle.version);
     await this.keyStore.save(device);
     return device;
@@ -206,7 +250,7 @@ export class OwnerClient {
     if (!claims) return false;
     // A margin of 30 s so the token does not go stale between this check and the call.
     const fresh = Date.now() / 1000 - claims.authTimeS < maxAgeS - 30;
-    return fresh && (!twoFactorOn || claims.amr.includes("otp"));
+    return fresh && (!twoFactorOn || claims.amr.some((m) => SECOND_FACTOR_AMR.includes(m)));
   }
 
   /** POST /auth/reauth: a fresh signature (and code) for step-up routes. */
@@ -222,11 +266,11 @@ export class OwnerClient {
 
   // --- owner API --------------------------------------------------------------------
 
-  private async api<S extends z.ZodType>(path: string, schema: S, request?: JsonRequest): Promise<z.infer<S>> {
+  async api<S extends z.core.$ZodType>(path: string, schema: S, request?: JsonRequest): Promise<z.infer<S>> {
     return readJson(await this.session.fetch(path, request), schema);
   }
 
-  private async apiNoContent(path: string, request: JsonRequest): Promise<void> {
+  async apiNoContent(path: string, request: JsonRequest): Promise<void> {
     await expectNoContent(await this.session.fetch(path, request));
   }
 
@@ -249,8 +293,9 @@ export class OwnerClient {
     return this.api(`/api/activity?${query}`, activityResponseSchema).then((b) => b.entries);
   }
 
+  /** GET /api/2fa; `totp` and `passkeys` (§12) say which factors make it "enabled". */
   twoFactorStatus() {
-    return this.api("/api/2fa", twoFactorStatusResponseSchema);
+    return this.api("/api/2fa", twoFactorStatusSchema);
   }
 
   beginTotpEnrolment() {
@@ -263,7 +308,7 @@ export class OwnerClient {
     );
   }
 
-  disableTotp(factor: { code: string } | { backupCode: string }) {
+  disableTotp(factor: { code: string } | { backupCode: string } | { passkey: AuthenticationResponse }) {
     return this.apiNoContent("/api/2fa/totp", { method: "DELETE", body: factor });
   }
 
@@ -312,20 +357,48 @@ export class OwnerClient {
   }
 
   /**
+   * Opens the current escrow with the password, for a re-seal: the keyring, the
+   * password key (a re-seal under the same password needs no new KDF run) and the
+   * unlock methods to keep (keptRecipients).
+   */
+  async openCurrentEscrow(password: string, onProgress?: (p: Progress) => void) {
+    const escrow = await this.getEscrow();
+    const opened = await openEscrowWith(escrow.blob, { password }, this.openOptions(onProgress));
+    return { escrow, ...opened, recipients: await this.keptRecipients(opened.recipients) };
+  }
+
+  /**
+   * The blob's passkey and recovery recipients that are still set up: a passkey no
+   * longer listed by GET /api/passkeys, or a recovery key after the verifier was
+   * removed, is dropped, so it opens nothing sealed from now on. The routes are asked
+   * only when the blob has recipients of their kind.
+   */
+  async keptRecipients(recipients: readonly EscrowRecipientJwk[]): Promise<EscrowRecipientJwk[]> {
+    let kept = [...recipients];
+    if (kept.some((r) => r.kid.startsWith(PASSKEY_KID_PREFIX))) {
+      const { passkeys } = await this.api("/api/passkeys", passkeysResponseSchema);
+      const listed = new Set(passkeys.map((p) => PASSKEY_KID_PREFIX + p.id));
+      kept = kept.filter((r) => !r.kid.startsWith(PASSKEY_KID_PREFIX) || listed.has(r.kid));
+    }
+    if (kept.some((r) => r.kid.startsWith(RECOVERY_KID_PREFIX))) {
+      const status = await this.api("/api/recovery", recoveryConfiguredSchema);
+      if (!status.configured) kept = kept.filter((r) => !r.kid.startsWith(RECOVERY_KID_PREFIX));
+    }
+    return kept;
+  }
+
+  /**
    * Re-wraps the keyring under a new password: GET the escrow, open it with the old
-   * password, seal it under the new one, PUT it with expectedVersion (a concurrent
-   * change gives version_conflict and changes nothing). Needs a fresh step-up.
+   * password, seal it under the new one for the same passkeys and recovery key (those
+   * still set up), PUT it with expectedVersion (a concurrent change gives
+   * version_conflict and changes nothing). Needs a fresh step-up.
    */
   async changePassword(input: { oldPassword: string; newPassword: string; onProgress?: (p: Progress) => void }) {
     await this.assertStrongPassword(input.newPassword);
-    const escrow = await this.getEscrow();
-    const keyring = await openEscrow(escrow.blob, input.oldPassword, {
-      argon2Runner: this.options.argon2Runner,
-      onProgress: input.onProgress,
-    });
+    const opened = await this.openCurrentEscrow(input.oldPassword, input.onProgress);
     input.onProgress?.({ stage: "seal" });
-    const blob = await sealEscrow(keyring, input.newPassword, await this.sealOptions());
-    const { version } = await this.putEscrow({ expectedVersion: escrow.version, blob });
+    const blob = await sealEscrow(opened.keyring, input.newPassword, await this.sealOptions(opened.recipients));
+    const { version } = await this.putEscrow({ expectedVersion: opened.escrow.version, blob, reason: "password_changed" });
     const device = await this.keyStore.load();
     if (device) await this.keyStore.save({ ...device, escrowVersion: version });
     return version;
@@ -337,16 +410,13 @@ export class OwnerClient {
    * (the escrow holds the retired keys) and a fresh step-up.
    */
   async rotateKeys(input: { password: string; onProgress?: (p: Progress) => void }) {
-    const escrow = await this.getEscrow();
-    const old = await openEscrow(escrow.blob, input.password, {
-      argon2Runner: this.options.argon2Runner,
-      onProgress: input.onProgress,
-    });
+    const opened = await this.openCurrentEscrow(input.password, input.onProgress);
+    const escrow = opened.escrow;
     input.onProgress?.({ stage: "keys" });
     const [sigJwk, encJwk] = await Promise.all([generatePrivateJwk("sig"), generatePrivateJwk("enc")]);
-    const keyring = rotateKeyring(old, sigJwk, encJwk);
+    const keyring = rotateKeyring(opened.keyring, sigJwk, encJwk);
     input.onProgress?.({ stage: "seal" });
-    const blob = await sealEscrow(keyring, input.password, await this.sealOptions());
+    const blob = await sealEscrow(keyring, opened.passwordKey ?? input.password, await this.sealOptions(opened.recipients));
     const device = await this.importKeyring(keyring, escrow.version);
     const { challenge } = await this.challenge();
     const { version } = await this.putEscrow({
@@ -354,20 +424,39 @@ export class OwnerClient {
       blob,
       publicKeys: publicKeysOf(sigJwk, encJwk),
       assertion: await signAssertion(device.sig, this.origin, challenge),
+      reason: "keys_rotated",
     });
     await this.keyStore.save({ ...device, escrowVersion: version });
     return version;
   }
 
-  private async putEscrow(body: { expectedVersion: number; blob: string; publicKeys?: PublicKeys; assertion?: string }) {
+  /**
+   * Re-seals the keyring just opened with the password (openCurrentEscrow) for
+   * `recipients`, under the same password key, and PUTs it: how an unlock method is
+   * added or removed. Needs a fresh step-up.
+   */
+  async resealEscrow(
+    opened: { escrow: { version: number }; keyring: Keyring; passwordKey?: PasswordKey },
+    password: string,
+    recipients: readonly EscrowRecipientJwk[],
+    reason?: EscrowChangeReason,
+  ): Promise<number> {
+    const blob = await sealEscrow(opened.keyring, opened.passwordKey ?? password, await this.sealOptions(recipients));
+    const { version } = await this.putEscrow({ expectedVersion: opened.escrow.version, blob, reason });
+    const device = await this.keyStore.load();
+    if (device) await this.keyStore.save({ ...device, escrowVersion: version });
+    return version;
+  }
+
+  async putEscrow(body: { expectedVersion: number; blob: string; publicKeys?: PublicKeys; assertion?: string; reason?: EscrowChangeReason }) {
     const res = await this.session.fetch("/api/escrow", { method: "PUT", body });
-    const parsed = await readJson(res, escrowResponseSchema.pick({ version: true }));
+    const parsed = await readJson(res, z.pick(escrowResponseSchema, { version: true }));
     return parsed;
   }
 
   // --- helpers ------------------------------------------------------------------------
 
-  private async assertStrongPassword(password: string) {
+  async assertStrongPassword(password: string) {
     if (this.options.testOnlySkipPasswordCheck) return;
     const checker = this.options.passwordChecker;
     if (!checker) throw new IndieError("password_check_unavailable", "This client has no password checker (OwnerClientOptions.passwordChecker).");
@@ -386,8 +475,17 @@ export class OwnerClient {
     return (await webAssemblyAvailable()) ? "argon2id" : "pbes2";
   }
 
-  private async sealOptions(): Promise<SealOptions> {
-    return { ...this.options.escrow, kdf: await this.chooseKdf(), argon2Runner: this.options.argon2Runner };
+  /** How blobs are opened: the Argon2 runner, and the test-only weak-parameter switch of `escrow`. */
+  openOptions(onProgress?: (p: Progress) => void): OpenOptions {
+    return {
+      argon2Runner: this.options.argon2Runner,
+      onProgress,
+      testOnlyAllowWeakParameters: this.options.escrow?.testOnlyAllowWeakParameters,
+    };
+  }
+
+  async sealOptions(recipients?: readonly EscrowRecipientJwk[]): Promise<SealOptions> {
+    return { ...this.options.escrow, kdf: await this.chooseKdf(), argon2Runner: this.options.argon2Runner, recipients };
   }
 
   /** Imports every key of the keyring as non-extractable; the JWKs are then dropped. */

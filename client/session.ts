@@ -20,6 +20,7 @@
  *    tab: the state is dropped and listeners hear `logged_out`.
  */
 import { decodeJwt } from "jose";
+import * as z from "zod/mini";
 import { loginResponseSchema, refreshResponseSchema } from "../src/schemas/api";
 import { IndieError } from "./errors";
 import { errorFrom, readJson, send, type FetchLike, type JsonRequest } from "./http";
@@ -292,7 +293,7 @@ export function createSession(options: SessionOptions): Session {
       };
     },
     adopt(body) {
-      const parsed = loginResponseSchema.omit({ tokenType: true }).parse(body);
+      const parsed = z.omit(loginResponseSchema, { tokenType: true }).parse(body);
       setState({ accessToken: parsed.accessToken, sessionId: parsed.sessionId, expiresAtMs: now() + parsed.expiresIn * 1000 }, false);
     },
     accessToken,

@@ -29,7 +29,7 @@ async function loadRouteTable() {
         ...["api", "archive", "errors", "federation", "messages", "responses"].map(
           (name) => `export * as ${name}Schemas from "./src/schemas/${name}.ts";`,
         ),
-        'export { z } from "zod";',
+        'export * as z from "zod/mini";',
       ].join("\n"),
       resolveDir: root,
       sourcefile: "openapi-entry.ts",
@@ -216,7 +216,7 @@ function namedSchemas(module) {
   for (const [key, exports] of Object.entries(module)) {
     if (!key.endsWith("Schemas")) continue;
     for (const [name, value] of Object.entries(exports)) {
-      if (!(value instanceof z.ZodType) || !name.endsWith("Schema")) continue;
+      if (!(value instanceof z.core.$ZodType) || !name.endsWith("Schema")) continue;
       registry.add(value, { id: name[0].toUpperCase() + name.slice(1, -"Schema".length) });
     }
   }

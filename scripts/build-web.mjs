@@ -100,6 +100,10 @@ const zodShakeable = {
   setup(b) {
     const zodClassic = join(root, "node_modules", "zod", "v4", "classic", "external.js");
     b.onResolve({ filter: /^zod$/ }, () => ({ path: zodClassic }));
+    // web/zodJsonSchemaStub.ts says why: the JSON Schema generator, dead in the app.
+    b.onResolve({ filter: /\/(json-schema-processors|to-json-schema)\.js$/ }, (args) =>
+      args.importer.endsWith(join("zod", "v4", "classic", "schemas.js")) ? { path: join(root, "web", "zodJsonSchemaStub.ts") } : undefined,
+    );
     b.onLoad({ filter: /\.ts$/ }, (args) => {
       if (args.path.includes("node_modules")) return undefined;
       const source = readFileSync(args.path, "utf8");

@@ -18,6 +18,7 @@ import { liveRoutes } from "./routes/live";
 import { messageRoutes, publicMessageRoutes } from "./routes/messages";
 import { outboxRoutes } from "./routes/outbox";
 import { passkeyRoutes } from "./routes/passkeys";
+import { recoveryAuthRoutes, recoveryRoutes } from "./routes/recovery";
 import { sessionRoutes } from "./routes/sessions";
 import { twoFactorRoutes } from "./routes/twoFactor";
 
@@ -63,6 +64,8 @@ export function createApp() {
   app.route("/api", archiveRoutes);
   app.route("/api", outboxRoutes);
   app.route("/api", passkeyRoutes);
+  app.route("/auth", recoveryAuthRoutes);
+  app.route("/api", recoveryRoutes);
 
   app.notFound(async (c) => {
     // Pages and files of the owner web app (web/, wrangler.toml [assets]) for any

@@ -1,4 +1,5 @@
-import * as z from "zod";
+import * as z from "zod/mini";
+import "./schemas/zodLocale";
 import type { RotationPolicy } from "./domain/rotation";
 import { MESSAGE_QUOTA_DEFAULTS, type MessageQuota } from "./schemas/messageLimits";
 import type { Env } from "./env";
@@ -18,6 +19,8 @@ export interface Settings {
   stepUpMaxAgeS: number;
   allowInsecureFederation: boolean;
   rateLimitPerMin: number;
+  /** PROTOCOL.md §13: how long a recovery request waits before it can be completed. */
+  recoveryDelayS: number;
   /**
    * The session rules of PROTOCOL.md §5 in milliseconds, from the three settings
    * above: the one policy every session check uses. The Worker passes it to the
@@ -30,9 +33,9 @@ export interface Settings {
 }
 
 const seconds = (fallback: number, max = 10 * 365 * 86400, min = 0) =>
-  z.preprocess(
-    (v) => (v === undefined || v === "" ? fallback : Number(v)),
-    z.number().int().min(min).max(max),
+  z.pipe(
+    z.transform((v: unknown) => (v === undefined || v === "" ? fallback : Number(v))),
+    z.number().check(z.int(), z.minimum(min), z.maximum(max)),
   );
 
 /**
@@ -45,22 +48,25 @@ const seconds = (fallback: number, max = 10 * 365 * 86400, min = 0) =>
 export const ACCESS_TOKEN_TTL_MIN_S = 120;
 
 const settingsSchema = z.object({
-  ORIGIN: z
-    .string()
-    .optional()
-    .transform((v) => (v ? new URL(v).origin : null)),
-  OWNER_HANDLE: z
-    .string()
-    .regex(/^[a-z0-9_.-]{1,64}$/i)
-    .optional()
-    .transform((v) => v || "owner"),
+  ORIGIN: z.pipe(
+    z.optional(z.string()),
+    z.transform((v) => (v ? new URL(v).origin : null)),
+  ),
+  OWNER_HANDLE: z.pipe(
+    z.optional(z.string().check(z.regex(/^[a-z0-9_.-]{1,64}$/i))),
+    z.transform((v) => v || "owner"),
+  ),
   ACCESS_TOKEN_TTL_S: seconds(900, 86400, ACCESS_TOKEN_TTL_MIN_S),
   REFRESH_REUSE_GRACE_S: seconds(10, 300),
   REFRESH_IDLE_TTL_S: seconds(8_640_000),
   SESSION_MAX_TTL_S: seconds(31_536_000),
   STEP_UP_MAX_AGE_S: seconds(300, 86400),
-  ALLOW_INSECURE_FEDERATION: z.string().optional().transform((v) => v === "1" || v === "true"),
+  ALLOW_INSECURE_FEDERATION: z.pipe(
+    z.optional(z.string()),
+    z.transform((v) => v === "1" || v === "true"),
+  ),
   RATE_LIMIT_PER_MIN: seconds(300, 1_000_000_000),
+  RECOVERY_DELAY_S: seconds(259_200, 90 * 86400),
   MESSAGE_QUOTA: seconds(MESSAGE_QUOTA_DEFAULTS.count, 1_000_000_000),
   MESSAGE_QUOTA_BYTES: seconds(MESSAGE_QUOTA_DEFAULTS.bytes, Number.MAX_SAFE_INTEGER),
 });
@@ -82,6 +88,7 @@ export function readSettings(env: Env): Settings {
     stepUpMaxAgeS: parsed.STEP_UP_MAX_AGE_S,
     allowInsecureFederation: parsed.ALLOW_INSECURE_FEDERATION,
     rateLimitPerMin: parsed.RATE_LIMIT_PER_MIN,
+    recoveryDelayS: parsed.RECOVERY_DELAY_S,
     sessionPolicy: {
       graceMs: parsed.REFRESH_REUSE_GRACE_S * 1000,
       idleTtlMs: parsed.REFRESH_IDLE_TTL_S * 1000,

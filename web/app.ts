@@ -9,11 +9,12 @@
  */
 import "./zodConfig";
 import { OwnerClient } from "../client/owner";
+import { cancelRecoveryRequest, recoveryStatus } from "../client/recovery/status";
 import { workerArgon2Runner } from "../client/escrow/worker";
 import { webAssemblyAvailable } from "../client/escrow/kdf";
 import { passwordChecker } from "./passwordChecker";
 import type { AppContext, Screen } from "./context";
-import { focusHeading, h, replaceChildren } from "./ui/dom";
+import { focusHeading, formatTime, h, replaceChildren } from "./ui/dom";
 import { describeError } from "./ui/messages";
 import { activityScreen } from "./screens/activity";
 import { claimScreen } from "./screens/claim";
@@ -22,11 +23,15 @@ import { keysScreen } from "./screens/keys";
 import { loginScreen } from "./screens/login";
 import { sessionsScreen } from "./screens/sessions";
 import { twoFactorScreen } from "./screens/twoFactor";
+// Bundled, not lazy: the budget counts every chunk, and splitting the recovery code
+// out (with the shared chunks esbuild then makes) cost 3.2 KiB gzipped more in all.
+import { recoveryScreen } from "./screens/recovery";
 import { unlockScreen } from "./screens/unlock";
 
 const ROUTES: Record<string, { title: string; screen: (ctx: AppContext) => Screen }> = {
   inbox: { title: "Inbox", screen: inboxScreen },
   "2fa": { title: "Two-factor", screen: twoFactorScreen },
+  recovery: { title: "Recovery", screen: recoveryScreen },
   sessions: { title: "Sessions", screen: sessionsScreen },
   activity: { title: "Activity", screen: activityScreen },
   keys: { title: "Keys", screen: keysScreen },
@@ -35,6 +40,30 @@ const ROUTES: Record<string, { title: string; screen: (ctx: AppContext) => Scree
 const main = document.getElementById("app")!;
 const notice = document.getElementById("notice")!;
 const nav = document.getElementById("nav")!;
+// The recovery_requested banner (PROTOCOL.md §13), above the screen, with Cancel.
+const banner = h("div", { class: "banner warning", role: "alert", hidden: true });
+notice.after(banner);
+
+function showRecoveryBanner(readyAt: number) {
+  const cancel = h("button", { type: "button", class: "danger" }, "Cancel the recovery");
+  cancel.addEventListener("click", () => {
+    cancel.disabled = true;
+    void cancelRecoveryRequest(client)
+      .then(() => {
+        banner.hidden = true;
+        setNotice("The recovery request was cancelled.");
+      })
+      .catch((err: unknown) => {
+        cancel.disabled = false;
+        setNotice(describeError(err), "alert");
+      });
+  });
+  banner.replaceChildren(
+    h("p", {}, `Someone started a recovery of your keys with your recovery key or shares. It can be completed from ${formatTime(readyAt)}. If this was not you, cancel it now.`),
+    cancel,
+  );
+  banner.hidden = false;
+}
 
 const client = new OwnerClient({
   origin: location.origin,
@@ -50,6 +79,8 @@ const ctx: AppContext = {
   passwordChecker,
   twoFactorOn: false,
   restart: (text) => void start(text),
+  show: (screen) => show(screen),
+  recoveryRequested: showRecoveryBanner,
   go: (route) => {
     location.hash = `#/${route}`;
   },
@@ -128,6 +159,7 @@ function showRoute() {
 
 async function start(text?: string) {
   setNotice(text);
+  banner.hidden = true;
   try {
     const { claimed } = await client.discovery();
     if (!claimed) {
@@ -140,12 +172,17 @@ async function start(text?: string) {
         .twoFactorStatus()
         .then((s) => (ctx.twoFactorOn = s.enabled))
         .catch(() => {});
+      // A recovery requested while no page of ours was open.
+      recoveryStatus(client)
+        .then((s) => (s.request ? showRecoveryBanner(s.request.readyAt) : undefined))
+        .catch(() => {});
       return showRoute();
     }
     renderNav(null);
     const [keys, challenge] = await Promise.all([client.deviceKeys(), client.challenge()]);
     document.title = `${keys ? "Log in" : "Unlock"} · ${location.host}`;
-    show(keys ? loginScreen(ctx, challenge.mfa) : unlockScreen(ctx, challenge.mfa));
+    const passkey = challenge.passkey === true && client.credentials !== null;
+    show(keys ? loginScreen(ctx, challenge.mfa, passkey) : unlockScreen(ctx, challenge.mfa, passkey));
   } catch (err) {
     renderNav(null);
     show({ node: h("section", { class: "card" }, h("h1", {}, "Can't start"), h("p", { role: "alert" }, describeError(err))) });

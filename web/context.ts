@@ -10,6 +10,10 @@ export interface AppContext {
   restart(notice?: string): void;
   /** Shows a logged-in screen by its route name. */
   go(route: string): void;
+  /** Shows a screen in place of the current one (the recovery flow from the login screen). */
+  show(screen: Screen): void;
+  /** A recovery was requested (live frame or GET /api/recovery): shows the banner. */
+  recoveryRequested(readyAt: number): void;
   /** Whether two-factor authentication is on (cached; refreshed by the 2FA screen). */
   twoFactorOn: boolean;
 }

@@ -61,7 +61,7 @@ export const argon2ParamsSchema = z.strictObject({
   m: z.number().int().min(8).max(READ_CEILINGS.memoryKiB),
   t: z.number().int().min(1).max(READ_CEILINGS.iterations),
   p: z.number().int().min(1).max(READ_CEILINGS.parallelism),
-  salt: base64urlString.min(11).max(86),
+  salt: base64urlString.check(z.minLength(11), z.maxLength(86)),
 });
 export type Argon2Params = z.infer<typeof argon2ParamsSchema>;
 
@@ -75,7 +75,7 @@ export const escrowHeaderSchema = z.discriminatedUnion("alg", [
   z.object({ alg: z.literal("A256KW"), kdf: argon2ParamsSchema, ...commonHeader }),
   z.object({
     alg: z.literal("PBES2-HS512+A256KW"),
-    p2s: base64urlString.min(11),
+    p2s: base64urlString.check(z.minLength(11)),
     p2c: z.number().int().min(1000).max(READ_CEILINGS.p2c),
     ...commonHeader,
   }),
@@ -85,8 +85,8 @@ export type EscrowHeader = z.infer<typeof escrowHeaderSchema>;
 const privateOkpSchema = z.object({
   kty: z.literal("OKP"),
   crv: z.enum(["Ed25519", "X25519"]),
-  x: base64urlString.length(43),
-  d: base64urlString.length(43),
+  x: base64urlString.check(z.length(43)),
+  d: base64urlString.check(z.length(43)),
 });
 
 export const keyringEntrySchema = z.object({
@@ -128,7 +128,7 @@ export type Keyring = z.infer<typeof keyringSchema>;
 export const pbkdf2ParamsSchema = z.strictObject({
   name: z.literal("pbkdf2-sha512"),
   c: z.number().int().min(1000).max(READ_CEILINGS.p2c),
-  salt: base64urlString.min(11).max(86),
+  salt: base64urlString.check(z.minLength(11), z.maxLength(86)),
 });
 export type Pbkdf2Params = z.infer<typeof pbkdf2ParamsSchema>;
 export const passwordKdfSchema = z.discriminatedUnion("name", [argon2ParamsSchema, pbkdf2ParamsSchema]);
@@ -149,7 +149,7 @@ export const recipientKidSchema = z
   .string()
   .regex(/^(passkey:[A-Za-z0-9_-]{2,1364}|recovery:[A-Za-z0-9_-]{43})$/, "must be passkey:<credential id> or recovery:<verifier kid>");
 
-const x25519X = base64urlString.length(43);
+const x25519X = base64urlString.check(z.length(43));
 
 /** A key recipient's public key as the manifest in the protected header names it. */
 export const recipientJwkSchema = z.strictObject({
@@ -177,7 +177,7 @@ export const escrowV2ProtectedSchema = z.strictObject({
 export type EscrowV2Protected = z.infer<typeof escrowV2ProtectedSchema>;
 
 /** A 256-bit key wrapped with AES key wrap: 40 bytes, 54 base64url characters. */
-const wrappedKey = base64urlString.length(54);
+const wrappedKey = base64urlString.check(z.length(54));
 
 export const passwordRecipientSchema = z.strictObject({
   encrypted_key: wrappedKey,
@@ -200,8 +200,8 @@ export const keyRecipientSchema = z.strictObject({
 export const escrowV2Schema = z.strictObject({
   protected: base64urlString,
   recipients: z.tuple([passwordRecipientSchema], keyRecipientSchema).check(z.maxLength(1 + MAX_KEY_RECIPIENTS)),
-  iv: base64urlString.length(16),
+  iv: base64urlString.check(z.length(16)),
   ciphertext: base64urlString,
-  tag: base64urlString.length(22),
+  tag: base64urlString.check(z.length(22)),
 });
 export type EscrowV2 = z.infer<typeof escrowV2Schema>;

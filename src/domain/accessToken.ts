@@ -11,18 +11,14 @@ import { checkCompactJws } from "./compactJws";
 export const ACCESS_TOKEN_ALG = "EdDSA";
 
 /**
- * `pop`: the signed challenge; the rest are second factors (PROTOCOL.md §4, §12):
- * `otp` a TOTP or backup code, `hwk` a device-bound passkey, `swk` a synced one.
+ * amr values (PROTOCOL.md §4, §12, §13): `pop` the signed challenge; the rest are
+ * second factors: `otp` a TOTP or backup code, `hwk` a device-bound passkey, `swk` a
+ * synced one, `rcv` a completed recovery.
  */
-export const AUTH_METHODS = ["pop", "otp", "hwk", "swk"] as const;
+export const AUTH_METHODS = ["pop", "otp", "hwk", "swk", "rcv"] as const;
 export type AuthMethod = (typeof AUTH_METHODS)[number];
-/** The amr values that count as a second factor (step-up, and a login while 2FA is on). */
-export const SECOND_FACTOR_METHODS: readonly AuthMethod[] = ["otp", "hwk", "swk"];
-export type SecondFactorMethod = Exclude<AuthMethod, "pop">;
-
-export function hasSecondFactor(amr: readonly AuthMethod[]): boolean {
-  return amr.some((m) => SECOND_FACTOR_METHODS.includes(m));
-}
+/** The amr a second factor checked by the 2FA store gives (a recovery's rcv is not one). */
+export type SecondFactorMethod = Exclude<AuthMethod, "pop" | "rcv">;
 
 export interface AccessClaims {
   sid: string;

@@ -13,3 +13,9 @@ export async function findThumbprintMismatch(keys: PublicKeys): Promise<"sig" | 
   }
   return null;
 }
+
+/** One key: is its kid the RFC 7638 thumbprint (the recovery verifier, PROTOCOL.md §13)? */
+export async function isThumbprintKid(jwk: { kty: string; crv: string; x: string; kid: string }): Promise<boolean> {
+  const { kty, crv, x, kid } = jwk;
+  return (await calculateJwkThumbprint({ kty, crv, x }, "sha256")) === kid;
+}

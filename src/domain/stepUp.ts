@@ -1,9 +1,18 @@
 /**
  * Step-up (PROTOCOL.md §4): a sensitive route needs a recent signed-challenge login
  * (auth_time at most STEP_UP_MAX_AGE_S old) and, once two-factor authentication is
- * on, a second factor in that login (amr contains "otp", "hwk" or "swk").
+ * on, a second factor in that login (amr contains "otp", "hwk" or "swk", or "rcv"
+ * after a recovery).
  */
-import { hasSecondFactor, type AuthMethod } from "./accessToken";
+import type { AuthMethod } from "./accessToken";
+
+/** The amr values that stand for a second factor (PROTOCOL.md §4, §12, §13). */
+const SECOND_FACTORS: readonly AuthMethod[] = ["otp", "hwk", "swk", "rcv"];
+
+/** Whether a login's amr includes a second factor. */
+export function hasSecondFactor(amr: readonly AuthMethod[]): boolean {
+  return amr.some((m) => SECOND_FACTORS.includes(m));
+}
 
 export type StepUpVerdict = { ok: true } | { ok: false; reason: "stale" | "otp_missing" };
 

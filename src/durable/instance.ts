@@ -6,17 +6,19 @@
  *
  * This file is wiring: each kind of state is a small store (./sessions.ts,
  * ./challenges.ts, ./activityLog.ts, ./rateLimits.ts, ./twoFactor.ts with
- * ./mfaLockouts.ts, ./restore.ts, ./inboxReplays.ts, ./sockets.ts), built once here
- * and handed to the stores that write through it. An RPC method reads the clock once, does all async work
- * (hashing, sealing) first, and then runs the stores' synchronous check-and-set in
- * one `ctx.storage.transactionSync`: any non-storage await inside a Durable Object
+ * ./mfaLockouts.ts, ./passkeys.ts, ./restore.ts, ./inboxReplays.ts, ./sockets.ts,
+ * ./recovery.ts), built once here and handed to the stores that write through it.
+ * An RPC method reads the clock once, does all async work (hashing, sealing) first,
+ * and then runs the stores' synchronous check-and-set in one
+ * `ctx.storage.transactionSync`: any non-storage await inside a Durable Object
  * lets other requests interleave, so a read-then-write across an await would let two
  * requests both win. Store methods open no transaction of their own where they can
  * avoid it, so one RPC call can combine several of them in one transaction.
  */
 import { DurableObject } from "cloudflare:workers";
-import { hasSecondFactor, type AuthMethod } from "../domain/accessToken";
+import type { AuthMethod } from "../domain/accessToken";
 import { authenticationOptions, registrationOptions } from "../domain/passkeys";
+import { hasSecondFactor } from "../domain/stepUp";
 import type { RateLimitRule } from "../domain/rateLimit";
 import type { RotationPolicy, SessionLifetimes } from "../domain/rotation";
 import type { Env } from "../env";
@@ -30,13 +32,16 @@ import { MfaLockoutStore } from "./mfaLockouts";
 import { OutboxDelivery } from "./outbox";
 import { PasskeyStore, type RelyingParty } from "./passkeys";
 import { RateLimitStore, type RateLimitVerdict } from "./rateLimits";
+import { RecoveryStore, type RecoveryCompletion, type RecoveryStart, type RecoveryStatus, type RecoveryVerifierRecord } from "./recovery";
 import { RestoreStore } from "./restore";
 import { migrateInstanceStorage } from "./schema";
 import { SessionStore, type SessionGrant, type RefreshResult, type SessionStatus, type SessionSummary } from "./sessions";
 import { LiveChannel, RevokedSockets } from "./sockets";
-import { TwoFactorStore, type MfaCounter, type SecondFactor } from "./twoFactor";
+import { TwoFactorStore, type FactorFailure, type MfaCounter, type SecondFactor, type TwoFactorStatus } from "./twoFactor";
+import type { Message } from "../schemas/messages";
 import type { RegistrationResponse } from "../schemas/passkeys";
 import { base64urlDecode } from "../lib/bytes";
+import { insertMessageForCurrentKey, type MessageInsert } from "../storage/messageStore";
 
 export type { RefreshResult, SessionGrant, SessionStatus, SessionSummary } from "./sessions";
 export type { RateLimitVerdict } from "./rateLimits";
@@ -52,6 +57,41 @@ export type ChallengeOpened =
    */
   | { allowed: true; challenge: string; expiresAtMs: number; mfa: boolean; passkey: boolean; claimed: boolean };
 
+/** What a refused rate-limit hit returns from the one-call RPCs below. */
+export type RateLimitRefusal = { ok: false; error: "rate_limited"; retryAfterS: number };
+
+/**
+ * POST /auth/login in one call: what the Worker learnt without the object (the
+ * challenge the assertion names, and whether its signature and claims held).
+ */
+export interface LoginAttempt {
+  rateLimit: RateLimitHit;
+  nonce: string;
+  /** Null when the Worker verified the assertion; else why it failed (logged as login_failed). */
+  signatureFailure: string | null;
+  /** The second factor the request carries, or null; checked by the one function every factor kind goes through. */
+  factor: SecondFactor | null;
+  deviceName: string | null;
+  maxTtlMs: number;
+}
+
+export type LoginOutcome =
+  | { ok: true; grant: SessionGrant }
+  | RateLimitRefusal
+  /** No live challenge by that name: refused without a log entry (noise anyone can make). */
+  | { ok: false; error: "challenge" }
+  | { ok: false; error: "signature"; reason: string }
+  /** 2FA is on and the login carried no (working) second factor. */
+  | { ok: false; error: "mfa_required" }
+  | Exclude<FactorFailure, { error: "off" }>;
+
+export type MessageAccepted =
+  | RateLimitRefusal
+  /** Stored, and the live channel is told after the answer. */
+  | { ok: true; message: Message }
+  /** Not stored: not the current kid, no owner, or the mailbox is full; the Worker asks D1 which. */
+  | { ok: false; error: "refused" };
+
 export class InstanceDO extends DurableObject<Env> {
   /** The one clock every store reads (tests move it: test/helpers/clock.ts). */
   private readonly clock: Clock = systemClock;
@@ -65,6 +105,7 @@ export class InstanceDO extends DurableObject<Env> {
   private readonly inboxReplays: InboxReplayStore;
   private readonly live: LiveChannel;
   private readonly outbox: OutboxDelivery;
+  private readonly recovery: RecoveryStore;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -81,6 +122,7 @@ export class InstanceDO extends DurableObject<Env> {
     this.inboxReplays = new InboxReplayStore(ctx.storage);
     this.live = new LiveChannel(ctx, env, this.clock, this.sessions);
     this.outbox = new OutboxDelivery(env, this.clock);
+    this.recovery = new RecoveryStore(sql, this.activity);
     // One line per start: after hibernation the object is constructed again while its
     // sockets stayed open, which is how an idle socket shows it cost no wake-ups.
     console.log(JSON.stringify({ event: "instance_started", sockets: ctx.getWebSockets().length }));
@@ -120,6 +162,96 @@ export class InstanceDO extends DurableObject<Env> {
     return this.ctx.storage.transactionSync(() => this.rateLimits.hit(key, { limit, windowMs }, nowMs));
   }
 
+  // --- the hot paths: one call each (docs/benchmarks.md, "Durable Object calls") -----
+
+  /**
+   * A login after the Worker checked the assertion's signature: the rate-limit hit,
+   * the challenge's single use and, without a second factor, the 2FA check and the
+   * session itself, in one transaction. With a factor, its check (async: the secret
+   * is unsealed first) runs between that transaction and the one that creates the
+   * session, which checks 2FA again, as createSession does.
+   */
+  async login(attempt: LoginAttempt): Promise<LoginOutcome> {
+    const prepared = await this.sessions.prepareSession();
+    // A ticket may be a completed recovery's (PROTOCOL.md §13): its own second factor.
+    const recoveryTicketHash =
+      attempt.factor && "mfaTicket" in attempt.factor ? await sha256Base64url(attempt.factor.mfaTicket) : null;
+    const session = { deviceName: attempt.deviceName, activity: "login" as const, maxTtlMs: attempt.maxTtlMs };
+    const first = this.ctx.storage.transactionSync((): LoginOutcome | "check factor" => {
+      const nowMs = this.clock.nowMs();
+      const verdict = this.rateLimits.hit(attempt.rateLimit.key, attempt.rateLimit, nowMs);
+      if (!verdict.allowed) return { ok: false, error: "rate_limited", retryAfterS: verdict.retryAfterS };
+      if (!this.challenges.consume(attempt.nonce, nowMs)) return { ok: false, error: "challenge" };
+      if (attempt.signatureFailure !== null) {
+        this.activity.record("login_failed", null, { purpose: "login", reason: attempt.signatureFailure }, nowMs);
+        return { ok: false, error: "signature", reason: attempt.signatureFailure };
+      }
+      if (recoveryTicketHash !== null && this.recovery.redeemTicket(recoveryTicketHash, nowMs)) {
+        return { ok: true, grant: this.sessions.create(prepared, { ...session, amr: ["pop", "rcv"] }, nowMs) };
+      }
+      if (attempt.factor) return "check factor";
+      if (this.twoFactor.isEnabled()) return { ok: false, error: "mfa_required" };
+      return { ok: true, grant: this.sessions.create(prepared, { ...session, amr: ["pop"] }, nowMs) };
+    });
+    if (first !== "check factor") return first;
+
+    const checked = await this.twoFactor.checkFactor(attempt.factor!, { counter: "session", sessionId: null });
+    // 2FA is off: a code sent anyway proves nothing and changes nothing.
+    if (!checked.ok && checked.error !== "off") {
+      if (checked.error === "invalid") {
+        this.activity.record("login_failed", null, { purpose: "login", reason: "wrong second factor" }, this.clock.nowMs());
+      }
+      return checked;
+    }
+    // The factor's own amr: otp for a code, hwk or swk for a passkey (PROTOCOL.md §12),
+    // whatever earned the ticket for an mfa ticket.
+    const amr: AuthMethod[] = checked.ok ? ["pop", checked.amr] : ["pop"];
+    return this.ctx.storage.transactionSync((): LoginOutcome => {
+      // 2FA was turned on since the factor said "off": this login has none.
+      if (!hasSecondFactor(amr) && this.twoFactor.isEnabled()) return { ok: false, error: "mfa_required" };
+      return { ok: true, grant: this.sessions.create(prepared, { ...session, amr }, this.clock.nowMs()) };
+    });
+  }
+
+  /**
+   * POST /auth/refresh in one call: the rate-limit hit and the rotation share a
+   * transaction. PROTOCOL.md §5: the rules live in domain/rotation.ts;
+   * ./sessions.ts persists them. All async work first: nothing in between may
+   * await until the decision is stored.
+   */
+  async refresh(presentedToken: string, policy: RotationPolicy, rateLimit: RateLimitHit): Promise<RefreshResult | RateLimitRefusal> {
+    const prepared = await this.sessions.prepareRefresh(presentedToken);
+    const decided = this.ctx.storage.transactionSync(() => {
+      const nowMs = this.clock.nowMs();
+      const verdict = this.rateLimits.hit(rateLimit.key, rateLimit, nowMs);
+      if (!verdict.allowed) return verdict;
+      return this.sessions.decideRefresh(prepared, policy, nowMs);
+    });
+    if ("allowed" in decided) return { ok: false, error: "rate_limited", retryAfterS: decided.retryAfterS };
+    return await this.sessions.completeRefresh(prepared, decided);
+  }
+
+  /**
+   * POST /messages in one call, after the Worker checked the JWE's shape: the
+   * rate-limit hit, then the D1 insert (whose one statement checks the current kid
+   * and the quota), then the live channel's push, after the answer.
+   */
+  async acceptPublicMessage(rateLimit: RateLimitHit, insert: MessageInsert): Promise<MessageAccepted> {
+    const nowMs = this.clock.nowMs();
+    const verdict = this.ctx.storage.transactionSync(() => this.rateLimits.hit(rateLimit.key, rateLimit, nowMs));
+    if (!verdict.allowed) return { ok: false, error: "rate_limited", retryAfterS: verdict.retryAfterS };
+    const message = await insertMessageForCurrentKey(this.env.DB, insert);
+    if (!message) return { ok: false, error: "refused" };
+    // The push must not turn an accepted message into an error: a socket that
+    // missed it catches up with GET /api/messages?after= (services/messages.ts).
+    this.ctx.waitUntil(
+      this.live
+        .publish(message.id)
+        .catch((err: unknown) => console.error(JSON.stringify({ event: "message_push_failed", id: message.id, error: String(err) }))),
+    );
+    return { ok: true, message };
+  }
+
   // --- sessions ----------------------------------------------------------------------
 
   /**
@@ -141,15 +273,6 @@ export class InstanceDO extends DurableObject<Env> {
     });
   }
 
-  /** PROTOCOL.md §5: the rules live in domain/rotation.ts; ./sessions.ts persists them. */
-  async refresh(presentedToken: string, policy: RotationPolicy): Promise<RefreshResult> {
-    // All async work first: nothing below may await until the decision is stored.
-    const prepared = await this.sessions.prepareRefresh(presentedToken);
-    const nowMs = this.clock.nowMs();
-    const decided = this.ctx.storage.transactionSync(() => this.sessions.decideRefresh(prepared, policy, nowMs));
-    return await this.sessions.completeRefresh(prepared, decided);
-  }
-
   /** Logout: any token the session issued ends it. Returns the session id, if any. */
   async logout(presentedToken: string): Promise<string | null> {
     const hash = await sha256Base64url(presentedToken);
@@ -164,10 +287,12 @@ export class InstanceDO extends DurableObject<Env> {
 
   /**
    * What every Bearer request needs from the object, in one call: is the session
-   * live, and is 2FA on (for step-up). Two indexed reads, no writes.
+   * live, and the 2FA status (on, for step-up; the backup codes left, so that
+   * GET /api/2fa needs no call of its own). Three small reads, no writes.
    */
-  authorizeSession(sessionId: string, lifetimes: SessionLifetimes): { status: SessionStatus; mfaEnabled: boolean } {
-    return { status: this.sessionStatus(sessionId, lifetimes), mfaEnabled: this.twoFactor.isEnabled() };
+  authorizeSession(sessionId: string, lifetimes: SessionLifetimes): { status: SessionStatus; mfaEnabled: boolean; twoFactor: TwoFactorStatus } {
+    const twoFactor = this.twoFactor.status();
+    return { status: this.sessionStatus(sessionId, lifetimes), mfaEnabled: twoFactor.enabled, twoFactor };
   }
 
   /** Step-up: records a fresh signed-challenge login on an active session. */
@@ -318,6 +443,47 @@ export class InstanceDO extends DurableObject<Env> {
   /** After the delivery: the stored message's id marks its activity done; null releases the claim. */
   finishInboxActivity(activityHash: string, claim: string, messageId: number | null): void {
     this.inboxReplays.finish(activityHash, claim, messageId, this.clock.nowMs());
+  }
+
+  // --- recovery (./recovery.ts) ------------------------------------------------------
+
+  recoveryStatus(): RecoveryStatus {
+    return this.recovery.status();
+  }
+
+  /** Sets or removes the verifier; any request or ticket of the old one ends with it. */
+  configureRecovery(jwk: RecoveryVerifierRecord["jwk"] | null, sessionId: string): void {
+    const nowMs = this.clock.nowMs();
+    this.ctx.storage.transactionSync(() => this.recovery.configure(jwk, sessionId, nowMs));
+  }
+
+  /**
+   * POST /auth/recovery, after the Worker checked the verifier's signature. A new
+   * request is announced on every live socket once it has committed, so any device
+   * the owner has open hears of it at once.
+   */
+  startRecovery(verifierKid: string, delayMs: number): RecoveryStart {
+    const nowMs = this.clock.nowMs();
+    const id = crypto.randomUUID();
+    const started = this.ctx.storage.transactionSync(() => this.recovery.start(verifierKid, { id, delayMs }, nowMs));
+    if (started.ok && started.created) this.live.announce({ type: "recovery_requested", readyAt: started.request.readyAtMs });
+    return started;
+  }
+
+  cancelRecovery(sessionId: string): boolean {
+    const nowMs = this.clock.nowMs();
+    return this.ctx.storage.transactionSync(() => this.recovery.cancel(sessionId, nowMs));
+  }
+
+  /** Spends the ready request and stores the hash of the ticket the Worker will return. */
+  completeRecovery(verifierKid: string, ticketHash: string): RecoveryCompletion {
+    const nowMs = this.clock.nowMs();
+    return this.ctx.storage.transactionSync(() => this.recovery.complete(verifierKid, ticketHash, nowMs));
+  }
+
+  redeemRecoveryTicket(ticketHash: string): boolean {
+    const nowMs = this.clock.nowMs();
+    return this.ctx.storage.transactionSync(() => this.recovery.redeemTicket(ticketHash, nowMs));
   }
 
   // --- live channel (./sockets.ts) and the shared alarm --------------------------------

@@ -103,7 +103,32 @@ const STEPS: readonly string[] = [
   `
   CREATE INDEX activity_type ON activity (type, id);
   `,
-  // v5: passkeys (PROTOCOL.md §12), see src/durable/passkeys.ts. An mfa ticket keeps
+  // v5: recovery (PROTOCOL.md §13), see src/durable/recovery.ts. One verifier, at
+  // most one request (open or spent), and the single-use mfa tickets a completed
+  // recovery issues.
+  `
+  CREATE TABLE recovery_verifier (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    jwk TEXT NOT NULL,
+    kid TEXT NOT NULL,
+    configured_at_ms INTEGER NOT NULL
+  );
+
+  CREATE TABLE recovery_request (
+    slot INTEGER PRIMARY KEY CHECK (slot = 1),
+    id TEXT NOT NULL,
+    verifier_kid TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    ready_at_ms INTEGER NOT NULL,
+    spent_at_ms INTEGER
+  );
+
+  CREATE TABLE recovery_tickets (
+    hash TEXT PRIMARY KEY,
+    expires_at_ms INTEGER NOT NULL
+  );
+  `,
+  // v6: passkeys (PROTOCOL.md §12), see src/durable/passkeys.ts. An mfa ticket keeps
   // the amr of the factor that earned it (NULL in tickets from before: "otp").
   `
   CREATE TABLE passkeys (

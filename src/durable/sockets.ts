@@ -284,6 +284,12 @@ export class LiveChannel {
     if (current === null || deadlineMs < current) await this.ctx.storage.setAlarm(deadlineMs);
   }
 
+  /** One frame to every open socket whose token is still valid (a recovery request, §13). */
+  announce(frame: ServerFrame): void {
+    const text = JSON.stringify(frame);
+    for (const ws of this.openSockets(this.clock.nowMs())) sendText(ws, text);
+  }
+
   // --- message push --------------------------------------------------------------------
 
   /**

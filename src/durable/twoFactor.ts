@@ -417,7 +417,7 @@ export class TwoFactorStore {
         .toArray()[0];
       if (!row) return { ok: false, error: "invalid", reason: "unknown or used mfa ticket" };
       if (row.expires_at_ms < at) return { ok: false, error: "invalid", reason: "expired mfa ticket" };
-      // The ticket carries the amr of the factor that earned it (tickets from before v5: a code).
+      // The ticket carries the amr of the factor that earned it (tickets from before v6: a code).
       const amr = (row.amr ?? "otp") as SecondFactorMethod;
       return { ok: true, method: "mfa_ticket", amr, ...onSuccess(at, amr) };
     });

@@ -47,8 +47,9 @@ export async function authenticateAccessToken(c: Context<AppEnv>, token: string)
       reason: err.reason,
     });
   }
-  const { status, mfaEnabled } = await instanceStub(c.env).authorizeSession(claims.sid, c.get("settings").sessionPolicy);
+  const { status, mfaEnabled, twoFactor } = await instanceStub(c.env).authorizeSession(claims.sid, c.get("settings").sessionPolicy);
   c.set("mfaEnabled", mfaEnabled);
+  c.set("twoFactor", twoFactor);
   if (status !== "active") throw sessionNotActive(status);
   return claims;
 }

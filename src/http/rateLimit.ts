@@ -15,6 +15,7 @@ export type RateLimitGroup =
   // logout refused with 429 would leave the session alive.
   | "logout"
   | "reauth"
+  | "recovery"
   | "messages"
   | "inbox"
   | "2fa"
@@ -34,4 +35,20 @@ export async function enforceRateLimit(c: Context<AppEnv>, group: RateLimitGroup
 /** The counter a request from this client address hits for `group`: RATE_LIMIT_PER_MIN a minute. */
 export function rateLimitFor(c: Context<AppEnv>, group: RateLimitGroup) {
   return { key: `rl:${group}:${clientAddress(c)}`, limit: c.get("settings").rateLimitPerMin, windowMs: 60_000 };
+}
+
+/**
+ * For a route whose one object call counts its rate-limit hit together with its
+ * work: runs the work that comes before that call (reading the body, checks that
+ * need no state), and if it fails, counts the hit here before the failure goes out.
+ * So every request spends the budget exactly once, and a spent budget answers 429
+ * before any other refusal, as if the hit had come first.
+ */
+export async function countingFailures<T>(c: Context<AppEnv>, group: RateLimitGroup, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    await enforceRateLimit(c, group);
+    throw err;
+  }
 }

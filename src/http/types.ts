@@ -1,5 +1,6 @@
 import type { AccessClaims } from "../domain/accessToken";
 import type { Env } from "../env";
+import type { TwoFactorStatus } from "../durable/twoFactor";
 import type { Settings } from "../settings";
 
 export interface AppVariables {
@@ -10,6 +11,8 @@ export interface AppVariables {
   auth: AccessClaims;
   /** Set by requireBearer with the session check: is 2FA on (for step-up)? */
   mfaEnabled: boolean;
+  /** Set by requireBearer with the session check: GET /api/2fa's answer, at no extra call. */
+  twoFactor: TwoFactorStatus;
 }
 
 export type AppEnv = { Bindings: Env; Variables: AppVariables };

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import { ApiError } from "../errors";
 import { ARCHIVE_LIMITS, restoreRequestSchema } from "../schemas/archive";
 
@@ -8,7 +8,7 @@ import { ARCHIVE_LIMITS, restoreRequestSchema } from "../schemas/archive";
  * content type and schema failures are all `400 invalid_request` (with zod's
  * issues for the latter); an empty body counts as `{}` so that bodiless POSTs work.
  */
-export async function readJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
+export async function readJson<S extends z.ZodMiniType>(c: Context, schema: S): Promise<z.infer<S>> {
   const text = await c.req.text();
   let value: unknown = {};
   if (text.trim() !== "") {
@@ -29,7 +29,7 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S): Prom
   return parsed.data;
 }
 
-export function readQuery<S extends z.ZodType>(c: Context, schema: S): z.infer<S> {
+export function readQuery<S extends z.ZodMiniType>(c: Context, schema: S): z.infer<S> {
   const parsed = schema.safeParse(c.req.query());
   if (!parsed.success) {
     throw new ApiError("invalid_request", "The query string is invalid.", { issues: parsed.error.issues });

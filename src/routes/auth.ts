@@ -13,7 +13,7 @@ import { requireBearer } from "../http/auth";
 import { presentedFactor, requireRelyingParty, type FactorFields } from "../http/factors";
 import { clientAddress } from "../http/clientAddress";
 import { clearRefreshCookie, readRefreshCookie, setRefreshCookie } from "../http/cookies";
-import { enforceRateLimit, rateLimitFor } from "../http/rateLimit";
+import { countingFailures, enforceRateLimit, rateLimitFor } from "../http/rateLimit";
 import type { AppEnv } from "../http/types";
 import { readJson, readRestoreRequest } from "../http/validate";
 import { factorError, mfaRequired, noPasskeys, rateLimitRefused, refreshRefused, sessionEnded, throwIfRateLimited } from "../instanceErrors";
@@ -26,7 +26,8 @@ import {
   reauthWithFactorRequestSchema,
 } from "../schemas/factors";
 import { parseArchive, restoreFromArchive } from "../services/archiveRestore";
-import { checkAssertion, type AssertionContext } from "../services/assertions";
+import { checkAssertion, invalidAssertion, verifyAssertionSignature, type AssertionContext } from "../services/assertions";
+import { completeRecovery, redeemRecoveryTicket } from "../services/recovery";
 import { requireClaimedKeys, requireThumbprintKids } from "../services/ownerKeys";
 import { mintAccessToken, type TokenIssuer } from "../services/sessions";
 import { invalidateJwks } from "../storage/jwksCache";
@@ -109,14 +110,37 @@ authRoutes.post("/restore", async (c) => {
 });
 
 authRoutes.post("/login", async (c) => {
-  await enforceRateLimit(c, "login");
-  const body = await readJson(c, loginWithFactorRequestSchema);
-  const keys = await requireClaimedKeys(c.env);
-  // The signature first: a client without the private key never reaches the code
-  // check, so it can neither guess codes here nor lock this counter.
-  await checkAssertion(assertionContext(c), body.assertion, keys.sig, "login");
-  const amr = await checkSecondFactor(c, body, { purpose: "login", sessionId: null, required: true });
-  return startSession(c, body.deviceName ?? null, 200, amr);
+  // The Worker does the stateless work first (the body, the owner's key, the
+  // signature), then one object call counts the hit, spends the challenge, checks
+  // the second factor and creates the session (InstanceDO.login). The signature is
+  // checked before the code, so a client without the private key never reaches the
+  // code check: it can neither guess codes here nor lock this counter.
+  const { body, checked } = await countingFailures(c, "login", async () => {
+    const body = await readJson(c, loginWithFactorRequestSchema);
+    const keys = await requireClaimedKeys(c.env);
+    return { body, checked: await verifyAssertionSignature(body.assertion, keys.sig, c.get("origin")) };
+  });
+  const result = await instanceStub(c.env).login({
+    rateLimit: rateLimitFor(c, "login"),
+    nonce: checked.nonce,
+    signatureFailure: checked.failure,
+    factor: presentedFactor(c, body),
+    deviceName: body.deviceName ?? null,
+    maxTtlMs: c.get("settings").sessionMaxTtlS * 1000,
+  });
+  if (result.ok) return sessionStarted(c, result.grant, 200);
+  switch (result.error) {
+    case "rate_limited":
+      throw rateLimitRefused(result);
+    case "challenge":
+      throw invalidAssertion("unknown, used or expired challenge");
+    case "signature":
+      throw invalidAssertion(result.reason);
+    case "mfa_required":
+      throw mfaRequired();
+    default:
+      throw factorError(result);
+  }
 });
 
 /**
@@ -131,6 +155,11 @@ authRoutes.post("/escrow", async (c) => {
   const body = await readJson(c, escrowFetchWithFactorRequestSchema);
   const escrow = await owner.latestEscrow(c.env.DB);
   if (!escrow) throw notClaimed();
+  // PROTOCOL.md §13: a ready recovery request stands in for the second factor.
+  if (body.recovery !== undefined) {
+    const mfaTicket = await completeRecovery(assertionContext(c), body.recovery);
+    return c.json({ ...escrow, mfaTicket } satisfies Reply<"POST /auth/escrow">);
+  }
   const factor = presentedFactor(c, body);
   if (!factor) {
     if (await instanceStub(c.env).twoFactorEnabled()) throw mfaRequired();
@@ -147,11 +176,15 @@ authRoutes.post("/escrow", async (c) => {
 });
 
 authRoutes.post("/refresh", async (c) => {
-  await enforceRateLimit(c, "refresh");
   const token = readRefreshCookie(c);
-  if (!token) throw new ApiError("unauthorized", "No refresh cookie was sent.");
-  const result = await instanceStub(c.env).refresh(token, c.get("settings").sessionPolicy);
+  if (!token) {
+    await enforceRateLimit(c, "refresh");
+    throw new ApiError("unauthorized", "No refresh cookie was sent.");
+  }
+  // One object call: the rate-limit hit and the rotation share a transaction.
+  const result = await instanceStub(c.env).refresh(token, c.get("settings").sessionPolicy, rateLimitFor(c, "refresh"));
   if (!result.ok) {
+    if (result.error === "rate_limited") throw rateLimitRefused(result);
     clearRefreshCookie(c);
     throw refreshRefused(result.error);
   }
@@ -242,6 +275,10 @@ async function checkSecondFactor(
   body: FactorFields,
   options: { purpose: "login" | "reauth"; sessionId: string | null; required: boolean },
 ): Promise<AuthMethod[]> {
+  // A ticket from a completed recovery (PROTOCOL.md §13) is its own second factor.
+  if (body.mfaTicket !== undefined && (await redeemRecoveryTicket({ instance: instanceStub(c.env) }, body.mfaTicket))) {
+    return ["pop", "rcv"];
+  }
   const factor = presentedFactor(c, body);
   if (!factor) {
     if (options.required && (await instanceStub(c.env).twoFactorEnabled())) throw mfaRequired();
@@ -267,6 +304,10 @@ async function startSession(c: Context<AppEnv>, deviceName: string | null, statu
   });
   // 2FA was turned on between the factor check and here: this login has none.
   if (!grant) throw mfaRequired();
+  return sessionStarted(c, grant, status);
+}
+
+async function sessionStarted(c: Context<AppEnv>, grant: SessionGrant, status: 200 | 201) {
   const minted = await mintAccessToken(tokenIssuer(c), grant);
   setRefreshCookie(c, grant.refreshToken);
   return c.json(

@@ -55,7 +55,7 @@ escrowRoutes.put("/escrow", async (c) => {
   const sid = c.get("auth").sid;
   if (result.rotated.length > 0) await invalidateJwks(c.env);
   await recordCommittedChange(c, [
-    { type: "escrow_updated", sessionId: sid, detail: { version: result.version } },
+    { type: "escrow_updated", sessionId: sid, detail: { version: result.version, ...(body.reason ? { reason: body.reason } : {}) } },
     ...(result.rotated.length > 0
       ? [{ type: "keys_rotated" as const, sessionId: sid, detail: { rotated: result.rotated, version: result.version } }]
       : []),

@@ -4,11 +4,13 @@
  */
 import { Hono } from "hono";
 import { ApiError } from "../errors";
-import { enforceRateLimit } from "../http/rateLimit";
+import { instanceStub } from "../durable/stub";
+import { countingFailures, rateLimitFor } from "../http/rateLimit";
 import type { AppEnv } from "../http/types";
 import { readJson, readQuery } from "../http/validate";
 import { messageIdParamSchema, messageSubmitRequestSchema, messagesQuerySchema, type MessageUsage } from "../schemas/messages";
-import { acceptMessage, pushStoredMessage } from "../services/messages";
+import { rateLimitRefused } from "../instanceErrors";
+import { checkMessage, messageRefusal } from "../services/messages";
 import { deleteMessage, pageMessages, pageMessagesBefore, readMessageUsage } from "../storage/messageStore";
 import type { Reply } from "../schemas/routes";
 
@@ -19,18 +21,15 @@ import type { Reply } from "../schemas/routes";
 export const publicMessageRoutes = new Hono<AppEnv>();
 
 publicMessageRoutes.post("/", async (c) => {
-  await enforceRateLimit(c, "messages");
-  const body = await readJson(c, messageSubmitRequestSchema);
-  const message = await acceptMessage(c.env.DB, {
-    jwe: body.jwe,
-    from: body.from ?? null,
-    verified: false,
-    nowMs: Date.now(),
-    quota: c.get("settings").messageQuota,
+  // One object call: the rate-limit hit, the D1 insert and the live channel's push.
+  const insert = await countingFailures(c, "messages", async () => {
+    const body = await readJson(c, messageSubmitRequestSchema);
+    return checkMessage({ jwe: body.jwe, from: body.from ?? null, verified: false, nowMs: Date.now(), quota: c.get("settings").messageQuota });
   });
-  // Stored: now tell the live channel, after the answer (services/messages.ts).
-  pushStoredMessage(c.env, (p) => c.executionCtx.waitUntil(p), message.id);
-  return c.json({ id: message.id } satisfies Reply<"POST /messages", 202>, 202);
+  const result = await instanceStub(c.env).acceptPublicMessage(rateLimitFor(c, "messages"), insert);
+  if (result.ok) return c.json({ id: result.message.id } satisfies Reply<"POST /messages", 202>, 202);
+  if (result.error === "rate_limited") throw rateLimitRefused(result);
+  throw await messageRefusal(c.env.DB, insert);
 });
 
 /** Mounted at /api (Bearer). */

@@ -20,7 +20,8 @@ import type { Reply } from "../schemas/routes";
 export const twoFactorRoutes = new Hono<AppEnv>();
 
 twoFactorRoutes.get("/2fa", async (c) => {
-  return c.json((await instanceStub(c.env).twoFactorStatus()) satisfies Reply<"GET /api/2fa">);
+  // The session check (requireBearer) brought the status along: no second call.
+  return c.json((c.get("twoFactor") ?? (await instanceStub(c.env).twoFactorStatus())) satisfies Reply<"GET /api/2fa">);
 });
 
 /** A pending secret for the owner's authenticator app; 2FA turns on only at confirm. */

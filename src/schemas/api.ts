@@ -2,7 +2,8 @@
  * Request and response shapes of PROTOCOL.md, and nothing else: routes validate
  * with these, the tests and the browser client parse responses with them.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
+import "./zodLocale";
 
 const utf8Bytes = (s: string) => new TextEncoder().encode(s).length;
 
@@ -25,28 +26,28 @@ export const LIMITS = {
   activityPageMax: 100,
 } as const;
 
-export const base64urlString = z.string().regex(/^[A-Za-z0-9_-]+$/, "must be base64url without padding");
+export const base64urlString = z.string().check(z.regex(/^[A-Za-z0-9_-]+$/, "must be base64url without padding"));
 
 /** Ed25519 public key. strictObject: a JWK carrying "d" (a private key) is refused. */
 export const signingJwkSchema = z.strictObject({
   kty: z.literal("OKP"),
   crv: z.literal("Ed25519"),
-  x: base64urlString.length(43),
-  kid: z.string().min(1).max(128),
+  x: base64urlString.check(z.length(43)),
+  kid: z.string().check(z.minLength(1), z.maxLength(128)),
   use: z.literal("sig"),
-  alg: z.enum(["Ed25519", "EdDSA"]).optional(),
-  key_ops: z.array(z.literal("verify")).optional(),
+  alg: z.optional(z.enum(["Ed25519", "EdDSA"])),
+  key_ops: z.optional(z.array(z.literal("verify"))),
 });
 
 /** X25519 public key for ECDH-ES(+A256KW) / A256GCM. */
 export const encryptionJwkSchema = z.strictObject({
   kty: z.literal("OKP"),
   crv: z.literal("X25519"),
-  x: base64urlString.length(43),
-  kid: z.string().min(1).max(128),
+  x: base64urlString.check(z.length(43)),
+  kid: z.string().check(z.minLength(1), z.maxLength(128)),
   use: z.literal("enc"),
-  alg: z.enum(["ECDH-ES+A256KW", "ECDH-ES"]).optional(),
-  key_ops: z.array(z.never()).optional(),
+  alg: z.optional(z.enum(["ECDH-ES+A256KW", "ECDH-ES"])),
+  key_ops: z.optional(z.array(z.never())),
 });
 
 export const publicKeysSchema = z.strictObject({ sig: signingJwkSchema, enc: encryptionJwkSchema });
@@ -62,79 +63,96 @@ const LONE_SURROGATE = /\p{Cs}/u;
  */
 export const escrowBlobSchema = z
   .string()
-  .min(1)
-  .refine((s) => !LONE_SURROGATE.test(s), "escrow blob is not well-formed Unicode (a lone surrogate)")
-  .refine((s) => utf8Bytes(s) <= LIMITS.escrowBlobBytes, "escrow blob is larger than 64 KiB");
+  .check(
+    z.minLength(1),
+    z.refine((s) => !LONE_SURROGATE.test(s), "escrow blob is not well-formed Unicode (a lone surrogate)"),
+    z.refine((s) => utf8Bytes(s) <= LIMITS.escrowBlobBytes, "escrow blob is larger than 64 KiB"),
+  );
 
-const assertion = z.string().min(1).max(LIMITS.assertionChars);
-const deviceName = z.string().trim().min(1).max(LIMITS.deviceNameChars);
-export const totpCodeSchema = z.string().regex(/^\d{6}$/, "must be 6 digits");
+const assertion = z.string().check(z.minLength(1), z.maxLength(LIMITS.assertionChars));
+const deviceName = z.string().check(z.trim(), z.minLength(1), z.maxLength(LIMITS.deviceNameChars));
+export const totpCodeSchema = z.string().check(z.regex(/^\d{6}$/, "must be 6 digits"));
 /** Case, spaces and dashes are ignored when a backup code is checked. */
-export const backupCodeSchema = z.string().min(1).max(64);
-export const mfaTicketSchema = base64urlString.min(1).max(128);
+export const backupCodeSchema = z.string().check(z.minLength(1), z.maxLength(64));
+export const mfaTicketSchema = base64urlString.check(z.minLength(1), z.maxLength(128));
 
 /** PROTOCOL.md §4: a request names one second factor, never several. */
-const FACTOR_FIELDS = ["totp", "backupCode", "mfaTicket"] as const;
+const FACTOR_FIELDS = ["totp", "backupCode", "mfaTicket", "recovery"] as const;
 const atMostOneFactor = (body: Partial<Record<(typeof FACTOR_FIELDS)[number], unknown>>) =>
   FACTOR_FIELDS.filter((f) => body[f] !== undefined).length <= 1;
-const oneFactorOnly = { message: "send at most one second factor (totp, backupCode or mfaTicket)" };
+const oneFactorOnly = { message: "send at most one second factor (totp, backupCode, mfaTicket or recovery)" };
 
 // --- requests -----------------------------------------------------------------
 
 export const setupRequestSchema = z.object({
-  setupCode: z.string().min(1).max(LIMITS.setupCodeChars),
+  setupCode: z.string().check(z.minLength(1), z.maxLength(LIMITS.setupCodeChars)),
   publicKeys: publicKeysSchema,
   escrow: escrowBlobSchema,
   assertion,
-  deviceName: deviceName.optional(),
+  deviceName: z.optional(deviceName),
 });
 
 export const loginRequestSchema = z
   .object({
     assertion,
-    totp: totpCodeSchema.optional(),
-    backupCode: backupCodeSchema.optional(),
-    mfaTicket: mfaTicketSchema.optional(),
-    deviceName: deviceName.optional(),
+    totp: z.optional(totpCodeSchema),
+    backupCode: z.optional(backupCodeSchema),
+    mfaTicket: z.optional(mfaTicketSchema),
+    deviceName: z.optional(deviceName),
   })
-  .refine(atMostOneFactor, oneFactorOnly);
+  .check(z.refine(atMostOneFactor, oneFactorOnly));
 
 export const escrowFetchRequestSchema = z
   .object({
-    totp: totpCodeSchema.optional(),
-    backupCode: backupCodeSchema.optional(),
+    totp: z.optional(totpCodeSchema),
+    backupCode: z.optional(backupCodeSchema),
+    /** PROTOCOL.md §13: an assertion by the recovery verifier, once a recovery request is ready. */
+    recovery: z.optional(assertion),
   })
-  .refine(atMostOneFactor, oneFactorOnly);
+  .check(z.refine(atMostOneFactor, oneFactorOnly));
 
 export const reauthRequestSchema = z
   .object({
     assertion,
-    totp: totpCodeSchema.optional(),
-    backupCode: backupCodeSchema.optional(),
+    totp: z.optional(totpCodeSchema),
+    backupCode: z.optional(backupCodeSchema),
   })
-  .refine(atMostOneFactor, oneFactorOnly);
+  .check(z.refine(atMostOneFactor, oneFactorOnly));
 
 /** PROTOCOL.md §8. */
 export const totpConfirmRequestSchema = z.object({ code: totpCodeSchema });
 
 export const totpDisableRequestSchema = z
-  .object({ code: totpCodeSchema.optional(), backupCode: backupCodeSchema.optional() })
-  .refine((b) => (b.code === undefined) !== (b.backupCode === undefined), {
-    message: "send exactly one of code and backupCode",
-  });
+  .object({ code: z.optional(totpCodeSchema), backupCode: z.optional(backupCodeSchema) })
+  .check(
+    z.refine((b) => (b.code === undefined) !== (b.backupCode === undefined), {
+      message: "send exactly one of code and backupCode",
+    }),
+  );
 
 export const backupCodesRegenerateRequestSchema = z.object({ code: totpCodeSchema });
 
+/** PUT /api/escrow `reason` (PROTOCOL.md §13): why the blob changed. */
+export const ESCROW_UPDATE_REASONS = [
+  "password_changed",
+  "recovery_configured",
+  "recovered",
+  "passkey_unlock_added",
+  "keys_rotated",
+] as const;
+
 export const escrowUpdateRequestSchema = z.object({
-  expectedVersion: z.number().int().min(1),
+  expectedVersion: z.number().check(z.int(), z.minimum(1)),
   blob: escrowBlobSchema,
-  publicKeys: publicKeysSchema.optional(),
-  assertion: assertion.optional(),
+  publicKeys: z.optional(publicKeysSchema),
+  assertion: z.optional(assertion),
+  /** PROTOCOL.md §13: why the blob changed, recorded in the escrow_updated entry. */
+  reason: z.optional(z.enum(ESCROW_UPDATE_REASONS)),
 });
 
 export const activityQuerySchema = z.object({
-  before: z.coerce.number().int().min(1).optional(),
-  limit: z.coerce.number().int().min(1).max(LIMITS.activityPageMax).default(50),
+  before: z.optional(z.coerce.number().check(z.int(), z.minimum(1))),
+  limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(LIMITS.activityPageMax)), 50),
 });
 
 // --- responses ----------------------------------------------------------------
@@ -160,30 +178,30 @@ export const refreshResponseSchema = z.object({
 });
 
 export const escrowResponseSchema = z.object({
-  version: z.number().int(),
+  version: z.number().check(z.int()),
   blob: z.string(),
   publicKeys: publicKeysSchema,
-  mfaTicket: z.string().optional(),
+  mfaTicket: z.optional(z.string()),
 });
 
 export const twoFactorStatusResponseSchema = z.object({
   enabled: z.boolean(),
-  backupCodesRemaining: z.number().int().min(0),
+  backupCodesRemaining: z.number().check(z.int(), z.minimum(0)),
 });
 
 export type TwoFactorStatus = z.infer<typeof twoFactorStatusResponseSchema>;
 
 export const totpEnrolmentResponseSchema = z.object({
-  secret: z.string().regex(/^[A-Z2-7]+$/, "base32"),
-  uri: z.string().startsWith("otpauth://totp/"),
-  qrSvg: z.string().startsWith("<svg"),
+  secret: z.string().check(z.regex(/^[A-Z2-7]+$/, "base32")),
+  uri: z.string().check(z.startsWith("otpauth://totp/")),
+  qrSvg: z.string().check(z.startsWith("<svg")),
 });
 
-export const backupCodesResponseSchema = z.object({ backupCodes: z.array(z.string().length(10)).length(10) });
+export const backupCodesResponseSchema = z.object({ backupCodes: z.array(z.string().check(z.length(10))).check(z.length(10)) });
 
 export const sessionSchema = z.object({
   id: z.string(),
-  deviceName: z.string().nullable(),
+  deviceName: z.nullable(z.string()),
   createdAt: z.number(),
   lastUsedAt: z.number(),
   current: z.boolean(),
@@ -209,15 +227,21 @@ export const ACTIVITY_TYPES = [
   "passkey_added",
   "passkey_removed",
   "passkey_clone_suspected",
+  // PROTOCOL.md §13
+  "recovery_configured",
+  "recovery_removed",
+  "recovery_requested",
+  "recovery_cancelled",
+  "recovered",
 ] as const;
 export type ActivityType = (typeof ACTIVITY_TYPES)[number];
 
 export const activityEntrySchema = z.object({
-  id: z.number().int(),
+  id: z.number().check(z.int()),
   type: z.enum(ACTIVITY_TYPES),
   at: z.number(),
-  sessionId: z.string().optional(),
-  detail: z.record(z.string(), z.unknown()).optional(),
+  sessionId: z.optional(z.string()),
+  detail: z.optional(z.record(z.string(), z.unknown())),
 });
 export type ActivityEntry = z.infer<typeof activityEntrySchema>;
 export const activityResponseSchema = z.object({ entries: z.array(activityEntrySchema) });

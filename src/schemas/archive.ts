@@ -3,7 +3,8 @@
  * docs/export-restore.md describes every field; src/domain/archive.ts computes the
  * digest and checks what a schema cannot (references between sections, orderings).
  */
-import * as z from "zod";
+import * as z from "zod/mini";
+import "./zodLocale";
 import { findJsonValueProblem, MAX_JSON_DEPTH, type JsonValueProblem } from "./jsonValue";
 import { ACTIVITY_TYPES, encryptionJwkSchema, escrowBlobSchema, LIMITS, signingJwkSchema } from "./api";
 import { MESSAGE_LIMITS } from "./messages";
@@ -31,18 +32,18 @@ const DETAIL_PROBLEMS: Record<JsonValueProblem, string> = {
   not_json: "detail is not plain JSON",
 };
 
-const timeMs = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-const rowId = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
-const kid = z.string().min(1).max(128);
+const timeMs = z.number().check(z.int(), z.minimum(0), z.maximum(Number.MAX_SAFE_INTEGER));
+const rowId = z.number().check(z.int(), z.minimum(1), z.maximum(Number.MAX_SAFE_INTEGER));
+const kid = z.string().check(z.minLength(1), z.maxLength(128));
 
 /** Non-secret Worker variables, by their variable names, so they can be set again as they were. */
 export const archiveSettingsSchema = z.strictObject({
-  OWNER_HANDLE: z.string().max(64),
-  ACCESS_TOKEN_TTL_S: z.number().int().min(0),
-  REFRESH_REUSE_GRACE_S: z.number().int().min(0),
-  REFRESH_IDLE_TTL_S: z.number().int().min(0),
-  SESSION_MAX_TTL_S: z.number().int().min(0),
-  STEP_UP_MAX_AGE_S: z.number().int().min(0),
+  OWNER_HANDLE: z.string().check(z.maxLength(64)),
+  ACCESS_TOKEN_TTL_S: z.number().check(z.int(), z.minimum(0)),
+  REFRESH_REUSE_GRACE_S: z.number().check(z.int(), z.minimum(0)),
+  REFRESH_IDLE_TTL_S: z.number().check(z.int(), z.minimum(0)),
+  SESSION_MAX_TTL_S: z.number().check(z.int(), z.minimum(0)),
+  STEP_UP_MAX_AGE_S: z.number().check(z.int(), z.minimum(0)),
 });
 export type ArchiveSettings = z.infer<typeof archiveSettingsSchema>;
 
@@ -50,7 +51,7 @@ export const archiveKeySchema = z.strictObject({
   jwk: z.discriminatedUnion("use", [signingJwkSchema, encryptionJwkSchema]),
   status: z.enum(["current", "retired"]),
   createdAt: timeMs,
-  retiredAt: timeMs.nullable(),
+  retiredAt: z.nullable(timeMs),
 });
 export type ArchiveKey = z.infer<typeof archiveKeySchema>;
 
@@ -67,8 +68,8 @@ export type ArchiveEscrow = z.infer<typeof archiveEscrowSchema>;
 export const archiveMessageSchema = z.strictObject({
   id: rowId,
   receivedAt: timeMs,
-  from: z.string().max(MESSAGE_LIMITS.fromChars).nullable(),
-  jwe: z.string().min(1).max(MESSAGE_LIMITS.jweChars),
+  from: z.nullable(z.string().check(z.maxLength(MESSAGE_LIMITS.fromChars))),
+  jwe: z.string().check(z.minLength(1), z.maxLength(MESSAGE_LIMITS.jweChars)),
   verified: z.boolean(),
 });
 export type ArchiveMessage = z.infer<typeof archiveMessageSchema>;
@@ -78,20 +79,21 @@ export const archiveActivitySchema = z.strictObject({
   id: rowId,
   type: z.enum(ACTIVITY_TYPES),
   at: timeMs,
-  sessionId: z.string().min(1).max(ARCHIVE_LIMITS.sessionIdChars).optional(),
+  sessionId: z.optional(z.string().check(z.minLength(1), z.maxLength(ARCHIVE_LIMITS.sessionIdChars))),
   // Finite, shallow JSON first (src/schemas/jsonValue.ts): 1e400 would reach the
   // digest as Infinity, and a deeply nested value would overflow JSON.stringify.
-  detail: z
-    .record(z.string(), z.unknown())
-    .superRefine((d, ctx) => {
-      const problem = findJsonValueProblem(d);
-      if (problem) {
-        ctx.addIssue({ code: "custom", message: DETAIL_PROBLEMS[problem] });
-        return;
-      }
-      if (JSON.stringify(d).length > ARCHIVE_LIMITS.activityDetailChars) ctx.addIssue({ code: "custom", message: "detail is too large" });
-    })
-    .optional(),
+  detail: z.optional(
+    z.record(z.string(), z.unknown()).check(
+      z.superRefine((d, ctx) => {
+        const problem = findJsonValueProblem(d);
+        if (problem) {
+          ctx.addIssue({ code: "custom", message: DETAIL_PROBLEMS[problem] });
+          return;
+        }
+        if (JSON.stringify(d).length > ARCHIVE_LIMITS.activityDetailChars) ctx.addIssue({ code: "custom", message: "detail is too large" });
+      }),
+    ),
+  ),
 });
 export type ArchiveActivity = z.infer<typeof archiveActivitySchema>;
 
@@ -100,21 +102,21 @@ export const archiveHeaderSchema = z.strictObject({
   format: z.literal(ARCHIVE_FORMAT),
   version: z.literal(ARCHIVE_VERSION),
   exportedAt: timeMs,
-  origin: z.url({ protocol: /^https?$/ }).refine((u) => new URL(u).origin === u, "must be a bare origin"),
+  origin: z.url({ protocol: /^https?$/ }).check(z.refine((u) => new URL(u).origin === u, "must be a bare origin")),
   settings: archiveSettingsSchema,
   /** The highest message id the instance ever handed out, deleted messages included. */
-  lastMessageId: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  lastMessageId: z.number().check(z.int(), z.minimum(0), z.maximum(Number.MAX_SAFE_INTEGER)),
 });
 export type ArchiveHeader = z.infer<typeof archiveHeaderSchema>;
 
 export const archiveSchema = z.strictObject({
   ...archiveHeaderSchema.shape,
-  publicKeys: z.array(archiveKeySchema).min(2),
-  escrow: z.array(archiveEscrowSchema).min(1),
+  publicKeys: z.array(archiveKeySchema).check(z.minLength(2)),
+  escrow: z.array(archiveEscrowSchema).check(z.minLength(1)),
   messages: z.array(archiveMessageSchema),
   activity: z.array(archiveActivitySchema),
   /** base64url SHA-256 over the records (src/domain/archive.ts). */
-  digest: z.string().regex(/^[A-Za-z0-9_-]{43}$/, "must be a base64url SHA-256"),
+  digest: z.string().check(z.regex(/^[A-Za-z0-9_-]{43}$/, "must be a base64url SHA-256")),
 });
 export type Archive = z.infer<typeof archiveSchema>;
 
@@ -125,7 +127,7 @@ export type Archive = z.infer<typeof archiveSchema>;
  * before the body is read (src/routes/auth.ts).
  */
 export const restoreRequestSchema = z.object({
-  assertion: z.string().min(1).max(LIMITS.assertionChars),
-  deviceName: z.string().trim().min(1).max(LIMITS.deviceNameChars).optional(),
+  assertion: z.string().check(z.minLength(1), z.maxLength(LIMITS.assertionChars)),
+  deviceName: z.optional(z.string().check(z.trim(), z.minLength(1), z.maxLength(LIMITS.deviceNameChars))),
   archive: z.record(z.string(), z.unknown()),
 });

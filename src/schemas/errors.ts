@@ -4,7 +4,8 @@
  * body's schema and the browser client's error type (client/errors.ts) are derived,
  * so a code cannot be added in one place and forgotten in another.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
+import "./zodLocale";
 
 export const errorCodeSchema = z.enum([
   "invalid_request",
@@ -31,6 +32,6 @@ export const errorResponseSchema = z.object({
   error: errorCodeSchema,
   message: z.string(),
   /** zod's issues, with invalid_request for a body or query that failed validation. */
-  issues: z.array(z.unknown()).optional(),
+  issues: z.optional(z.array(z.unknown())),
 });
 export type ErrorResponse = z.infer<typeof errorResponseSchema>;

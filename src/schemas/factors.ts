@@ -4,7 +4,8 @@
  * field added there arrives here too) and count every second-factor field in one
  * rule: a request names at most one factor (exactly one where a factor is required).
  */
-import * as z from "zod";
+import * as z from "zod/mini";
+import "./zodLocale";
 import {
   backupCodeSchema,
   backupCodesRegenerateRequestSchema,
@@ -15,31 +16,37 @@ import {
 } from "./api";
 import { passkeyFactorField } from "./passkeys";
 
-/** Every field that carries a second factor, under any of the names the routes use. */
-export const SECOND_FACTOR_FIELDS = ["totp", "code", "backupCode", "mfaTicket", "passkey"] as const;
+/**
+ * Every field that carries a second factor, under any of the names the routes use
+ * (`recovery`, §13, stands in for one at /auth/escrow).
+ */
+export const SECOND_FACTOR_FIELDS = ["totp", "code", "backupCode", "mfaTicket", "recovery", "passkey"] as const;
 const factorCount = (body: object) =>
   SECOND_FACTOR_FIELDS.filter((f) => (body as Record<string, unknown>)[f] !== undefined).length;
-const atMostOne = { message: "send at most one second factor (totp, backupCode, mfaTicket or passkey)" };
+const atMostOne = { message: "send at most one second factor (totp, backupCode, mfaTicket, recovery or passkey)" };
 const exactlyOne = { message: "send exactly one second factor (code, backupCode or passkey)" };
 
+// z.object over the fields rather than z.extend: the ./api.ts bodies carry their own
+// one-factor rule, which does not know `passkey`, and zod refuses to extend a refined
+// object; the rule here replaces it.
 export const loginWithFactorRequestSchema = z
   .object({ ...loginRequestSchema.shape, ...passkeyFactorField })
-  .refine((b) => factorCount(b) <= 1, atMostOne);
+  .check(z.refine((b) => factorCount(b) <= 1, atMostOne));
 
 export const escrowFetchWithFactorRequestSchema = z
   .object({ ...escrowFetchRequestSchema.shape, ...passkeyFactorField })
-  .refine((b) => factorCount(b) <= 1, atMostOne);
+  .check(z.refine((b) => factorCount(b) <= 1, atMostOne));
 
 export const reauthWithFactorRequestSchema = z
   .object({ ...reauthRequestSchema.shape, ...passkeyFactorField })
-  .refine((b) => factorCount(b) <= 1, atMostOne);
+  .check(z.refine((b) => factorCount(b) <= 1, atMostOne));
 
 /** `DELETE /api/2fa/totp`: a code, a backup code or a passkey. */
 export const totpDisableWithFactorRequestSchema = z
-  .object({ code: totpCodeSchema.optional(), backupCode: backupCodeSchema.optional(), ...passkeyFactorField })
-  .refine((b) => factorCount(b) === 1, exactlyOne);
+  .object({ code: z.optional(totpCodeSchema), backupCode: z.optional(backupCodeSchema), ...passkeyFactorField })
+  .check(z.refine((b) => factorCount(b) === 1, exactlyOne));
 
 /** `POST /api/2fa/backup-codes`: a code or a passkey. */
 export const backupCodesWithFactorRequestSchema = z
-  .object({ code: backupCodesRegenerateRequestSchema.shape.code.optional(), ...passkeyFactorField })
-  .refine((b) => factorCount(b) === 1, { message: "send exactly one of code and passkey" });
+  .object({ code: z.optional(backupCodesRegenerateRequestSchema.shape.code), ...passkeyFactorField })
+  .check(z.refine((b) => factorCount(b) === 1, { message: "send exactly one of code and passkey" }));

@@ -1,22 +1,23 @@
 /** Shapes of PROTOCOL.md §11's owner routes: the federation outbox. */
-import * as z from "zod";
+import * as z from "zod/mini";
+import "./zodLocale";
 import { MESSAGE_LIMITS } from "./messages";
 
 export const outboxRequestSchema = z.object({
   /** An actor URL or acct:user@host. */
-  to: z.string().trim().min(1).max(2048),
+  to: z.string().check(z.trim(), z.minLength(1), z.maxLength(2048)),
   /** Sealed by the owner's client to the recipient's key: opaque to the server beyond its shape. */
-  jwe: z.string().min(1).max(MESSAGE_LIMITS.jweChars),
+  jwe: z.string().check(z.minLength(1), z.maxLength(MESSAGE_LIMITS.jweChars)),
 });
 
-export const outboxIdParamSchema = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{22}$/) });
+export const outboxIdParamSchema = z.object({ id: z.string().check(z.regex(/^[A-Za-z0-9_-]{22}$/)) });
 
 export const outboxAcceptedResponseSchema = z.object({ id: z.string() });
 
 export const outboxStateSchema = z.object({
   id: z.string(),
   status: z.enum(["pending", "delivered", "failed"]),
-  attempts: z.number().int(),
-  lastError: z.string().optional(),
+  attempts: z.number().check(z.int()),
+  lastError: z.optional(z.string()),
 });
 export type OutboxStateResponse = z.infer<typeof outboxStateSchema>;

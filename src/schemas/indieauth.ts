@@ -6,7 +6,8 @@
  * by domain/indieauth/codes.ts (repeated parameters and RFC 6749 §3.1's "empty is
  * absent" are rules zod would blur).
  */
-import * as z from "zod";
+import * as z from "zod/mini";
+import "./zodLocale";
 /** A client_id, redirect_uri or state longer than this is not a real client's. */
 export const MAX_URL_CHARS = 2048;
 /** The whole authorization query: well above any real request, far below the 64 KiB body limit. */
@@ -21,34 +22,34 @@ export const INDIEAUTH_LIMITS = {
   scopeChars: 32 * 65,
 } as const;
 
-const requestId = z.string().regex(/^[A-Za-z0-9_-]{22}$/, "must be a request id");
-const absoluteUrl = z.string().max(MAX_URL_CHARS).url();
+const requestId = z.string().check(z.regex(/^[A-Za-z0-9_-]{22}$/, "must be a request id"));
+const absoluteUrl = z.string().check(z.maxLength(MAX_URL_CHARS), z.url());
 
 /** A photo the owner links to: an https URL (no `data:`; clients fetch it, so it must be fetchable). */
-const photoUrl = z
-  .string()
-  .max(INDIEAUTH_LIMITS.photoUrlChars)
-  .refine((s) => {
+const photoUrl = z.string().check(
+  z.maxLength(INDIEAUTH_LIMITS.photoUrlChars),
+  z.refine((s) => {
     try {
       const u = new URL(s);
       return u.protocol === "https:" && u.username === "" && u.password === "";
     } catch {
       return false;
     }
-  }, "must be an https URL");
+  }, "must be an https URL"),
+);
 
 // ---- Owner API (Bearer, §0 errors) ----
 
 /** POST /api/indieauth/requests: the authorization request's query string, as the consent page received it. */
 export const indieAuthRequestBodySchema = z.strictObject({
-  query: z.string().max(MAX_QUERY_CHARS),
+  query: z.string().check(z.maxLength(MAX_QUERY_CHARS)),
 });
 
 export const indieAuthClientSchema = z.object({
   id: z.string(),
-  name: z.string().optional(),
-  url: z.string().optional(),
-  logo: z.string().optional(),
+  name: z.optional(z.string()),
+  url: z.optional(z.string()),
+  logo: z.optional(z.string()),
 });
 
 export const indieAuthRequestResponseSchema = z.object({
@@ -69,7 +70,7 @@ export const indieAuthRedirectErrorSchema = z.object({
 export const indieAuthApproveBodySchema = z.strictObject({
   requestId,
   /** Space-separated subset of the request's scopes; omitted: all of them; "": none (profile URL only). */
-  scope: z.string().max(INDIEAUTH_LIMITS.scopeChars).optional(),
+  scope: z.optional(z.string().check(z.maxLength(INDIEAUTH_LIMITS.scopeChars))),
 });
 
 export const indieAuthDenyBodySchema = z.strictObject({ requestId });
@@ -80,7 +81,7 @@ export const indieAuthRedirectResponseSchema = z.object({ redirect: z.string() }
 export const indieAuthGrantSchema = z.object({
   id: z.string(),
   clientId: z.string(),
-  clientName: z.string().optional(),
+  clientName: z.optional(z.string()),
   scope: z.string(),
   createdAt: z.number(),
   lastUsedAt: z.number(),
@@ -90,12 +91,12 @@ export type IndieAuthGrant = z.infer<typeof indieAuthGrantSchema>;
 
 /** PUT /api/profile (step-up) and GET /api/profile: what the `profile` scope shares; `url` is always `me`. */
 export const profileBodySchema = z.strictObject({
-  name: z.string().trim().min(1).max(INDIEAUTH_LIMITS.profileNameChars),
-  photo: photoUrl.optional(),
+  name: z.string().check(z.trim(), z.minLength(1), z.maxLength(INDIEAUTH_LIMITS.profileNameChars)),
+  photo: z.optional(photoUrl),
 });
 export const profileResponseSchema = z.object({
   name: z.string(),
-  photo: z.string().optional(),
+  photo: z.optional(z.string()),
 });
 
 // ---- Form endpoints (RFC 6749 / 7662 / 6750 bodies) ----
@@ -104,25 +105,25 @@ export const profileResponseSchema = z.object({
 export const indieAuthProfileSchema = z.object({
   name: z.string(),
   url: z.string(),
-  photo: z.string().optional(),
+  photo: z.optional(z.string()),
 });
 export const userinfoResponseSchema = indieAuthProfileSchema;
 
 /** POST /indieauth/authorize: the profile URL response (LS §5.3.2). */
 export const profileUrlResponseSchema = z.strictObject({
   me: z.string(),
-  profile: indieAuthProfileSchema.optional(),
+  profile: z.optional(indieAuthProfileSchema),
 });
 
 /** POST /indieauth/token (LS §5.3.3, RFC 6749 §5.1). */
 export const tokenResponseSchema = z.strictObject({
-  access_token: z.string().min(1),
+  access_token: z.string().check(z.minLength(1)),
   token_type: z.literal("Bearer"),
   scope: z.string(),
   me: z.string(),
-  expires_in: z.number().int().positive(),
-  refresh_token: z.string().min(1),
-  profile: indieAuthProfileSchema.optional(),
+  expires_in: z.number().check(z.int(), z.positive()),
+  refresh_token: z.string().check(z.minLength(1)),
+  profile: z.optional(indieAuthProfileSchema),
 });
 
 /** POST /indieauth/introspect (RFC 7662 §2.2, LS §6.2); an inactive token carries nothing else. */
@@ -132,8 +133,8 @@ export const introspectionResponseSchema = z.discriminatedUnion("active", [
     me: z.string(),
     client_id: z.string(),
     scope: z.string(),
-    exp: z.number().int(),
-    iat: z.number().int(),
+    exp: z.number().check(z.int()),
+    iat: z.number().check(z.int()),
   }),
   z.strictObject({ active: z.literal(false) }),
 ]);
@@ -150,7 +151,7 @@ export const oauthErrorResponseSchema = z.object({
     "invalid_token",
     "insufficient_scope",
   ]),
-  error_description: z.string().optional(),
+  error_description: z.optional(z.string()),
 });
 
 /** GET /.well-known/oauth-authorization-server (RFC 8414, §14). */

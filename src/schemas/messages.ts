@@ -3,7 +3,8 @@
  * Routes and the Durable Object build their output from these types; tests and the
  * browser client parse what they receive with the same schemas.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
+import "./zodLocale";
 import { STORED_MESSAGE_LIMITS } from "./messageLimits";
 
 export const MESSAGE_LIMITS = {
@@ -27,8 +28,8 @@ export const SOCKET_CLOSE_REVOKED = 4403;
 // --- §9 requests ----------------------------------------------------------------
 
 export const messageSubmitRequestSchema = z.object({
-  jwe: z.string().min(1).max(MESSAGE_LIMITS.jweChars),
-  from: z.string().trim().min(1).max(MESSAGE_LIMITS.fromChars).optional(),
+  jwe: z.string().check(z.minLength(1), z.maxLength(MESSAGE_LIMITS.jweChars)),
+  from: z.optional(z.string().check(z.trim(), z.minLength(1), z.maxLength(MESSAGE_LIMITS.fromChars))),
 });
 
 /**
@@ -39,35 +40,35 @@ export const messageSubmitRequestSchema = z.object({
  */
 export const messagesQuerySchema = z
   .object({
-    after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
-    before: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
-    limit: z.coerce.number().int().min(1).max(MESSAGE_LIMITS.pageMax).default(MESSAGE_LIMITS.pageDefault),
+    after: z.optional(z.coerce.number().check(z.int(), z.minimum(0), z.maximum(Number.MAX_SAFE_INTEGER))),
+    before: z.optional(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(Number.MAX_SAFE_INTEGER))),
+    limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(MESSAGE_LIMITS.pageMax)), MESSAGE_LIMITS.pageDefault),
   })
-  .refine((q) => q.after === undefined || q.before === undefined, { message: "Use either after or before, not both." });
+  .check(z.refine((q) => q.after === undefined || q.before === undefined, { message: "Use either after or before, not both." }));
 
 export const messageIdParamSchema = z.object({
-  id: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+  id: z.coerce.number().check(z.int(), z.minimum(1), z.maximum(Number.MAX_SAFE_INTEGER)),
 });
 
 // --- §9 responses ---------------------------------------------------------------
 
 export const messageSchema = z.object({
-  id: z.number().int(),
+  id: z.number().check(z.int()),
   receivedAt: z.number(),
-  from: z.string().nullable(),
+  from: z.nullable(z.string()),
   jwe: z.string(),
   verified: z.boolean(),
 });
 export type Message = z.infer<typeof messageSchema>;
 
-export const messageAcceptedResponseSchema = z.object({ id: z.number().int() });
+export const messageAcceptedResponseSchema = z.object({ id: z.number().check(z.int()) });
 
 /** How full one kind of stored messages is, against its quota (MESSAGE_QUOTA, MESSAGE_QUOTA_BYTES). */
 export const messageUsageSchema = z.object({
-  count: z.number().int(),
-  maxCount: z.number().int(),
-  bytes: z.number().int(),
-  maxBytes: z.number().int(),
+  count: z.number().check(z.int()),
+  maxCount: z.number().check(z.int()),
+  bytes: z.number().check(z.int()),
+  maxBytes: z.number().check(z.int()),
 });
 export type MessageUsage = z.infer<typeof messageUsageSchema>;
 
@@ -77,14 +78,14 @@ export const messagesResponseSchema = z.object({
    * The id to pass as `after` (or, for a `before` page, as `before`) for the next
    * page, or null when this page is the last.
    */
-  next: z.number().int().nullable(),
+  next: z.nullable(z.number().check(z.int())),
   /**
    * The mailbox's fill level, for the owner (docs/messages.md, "Quota"): unverified
    * messages (POST /messages) and verified ones (POST /inbox) have separate quotas.
    * When one is full, new messages of that kind get 429 until the owner deletes some.
    * Optional so that clients keep parsing answers of servers that predate it.
    */
-  usage: z.object({ unverified: messageUsageSchema, verified: messageUsageSchema }).optional(),
+  usage: z.optional(z.object({ unverified: messageUsageSchema, verified: messageUsageSchema })),
 });
 
 // --- §10 frames -----------------------------------------------------------------
@@ -96,12 +97,14 @@ export const serverFrameSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("token_expired") }),
   z.object({ type: z.literal("revoked") }),
   z.object({ type: z.literal("authed"), expiresAt: z.number() }),
+  /** PROTOCOL.md §13: someone holding the recovery key started a recovery; cancel it if it is not you. */
+  z.object({ type: z.literal("recovery_requested"), readyAt: z.number() }),
   /** Not in PROTOCOL.md §10's list: the answer to a frame the server cannot use. */
   z.object({ type: z.literal("error"), error: z.string(), message: z.string() }),
 ]);
 export type ServerFrame = z.infer<typeof serverFrameSchema>;
 
 export const clientFrameSchema = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("auth"), accessToken: z.string().min(1).max(4096) }),
+  z.object({ type: z.literal("auth"), accessToken: z.string().check(z.minLength(1), z.maxLength(4096)) }),
 ]);
 export type ClientFrame = z.infer<typeof clientFrameSchema>;

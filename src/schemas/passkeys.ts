@@ -3,7 +3,8 @@
  * JSON is bounded field by field, so an oversized response is a 400 with zod issues
  * before any parsing; what the fields mean is checked by src/domain/passkeys.ts.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
+import "./zodLocale";
 /** §12: EdDSA (-8), ES256 (-7), RS256 (-257), in the order offered to the authenticator (COSE ids). */
 export const PASSKEY_ALGORITHMS = [-8, -7, -257] as const;
 export type PasskeyAlgorithm = (typeof PASSKEY_ALGORITHMS)[number];
@@ -34,7 +35,7 @@ export const PASSKEY_LIMITS = {
   maxPasskeys: MAX_PASSKEYS,
 } as const;
 
-const b64Bytes = (min: number, max: number) => base64urlString.min(b64Chars(min)).max(b64Chars(max));
+const b64Bytes = (min: number, max: number) => base64urlString.check(z.minLength(b64Chars(min)), z.maxLength(b64Chars(max)));
 const credentialId = b64Bytes(1, PASSKEY_LIMITS.credentialIdBytes);
 
 /**
@@ -42,7 +43,7 @@ const credentialId = b64Bytes(1, PASSKEY_LIMITS.credentialIdBytes);
  * before sending; whatever else is there is accepted as an object and dropped here
  * (z.object strips unknown keys), so no route can read, store or log it.
  */
-const clientExtensionResults = z.object({}).optional();
+const clientExtensionResults = z.optional(z.object({}));
 
 /** WebAuthn L3 §5.1 RegistrationResponseJSON, as PublicKeyCredential.toJSON() writes it. */
 export const registrationResponseSchema = z
@@ -55,18 +56,17 @@ export const registrationResponseSchema = z
       attestationObject: b64Bytes(1, PASSKEY_LIMITS.attestationObjectBytes),
       // Informational members of the L3 JSON: accepted, never trusted (the server
       // reads only clientDataJSON and attestationObject).
-      authenticatorData: b64Bytes(1, PASSKEY_LIMITS.attestationObjectBytes).optional(),
-      publicKey: b64Bytes(1, PASSKEY_LIMITS.attestationObjectBytes).optional(),
-      publicKeyAlgorithm: z.number().int().optional(),
-      transports: z
-        .array(z.string().max(PASSKEY_LIMITS.transportChars))
-        .max(PASSKEY_LIMITS.transports)
-        .optional(),
+      authenticatorData: z.optional(b64Bytes(1, PASSKEY_LIMITS.attestationObjectBytes)),
+      publicKey: z.optional(b64Bytes(1, PASSKEY_LIMITS.attestationObjectBytes)),
+      publicKeyAlgorithm: z.optional(z.number().check(z.int())),
+      transports: z.optional(
+        z.array(z.string().check(z.maxLength(PASSKEY_LIMITS.transportChars))).check(z.maxLength(PASSKEY_LIMITS.transports)),
+      ),
     }),
-    authenticatorAttachment: z.string().max(32).nullable().optional(),
+    authenticatorAttachment: z.optional(z.nullable(z.string().check(z.maxLength(32)))),
     clientExtensionResults,
   })
-  .refine((c) => c.id === c.rawId, { message: "id and rawId differ", path: ["rawId"] });
+  .check(z.refine((c) => c.id === c.rawId, { message: "id and rawId differ", path: ["rawId"] }));
 export type RegistrationResponse = z.infer<typeof registrationResponseSchema>;
 
 /** WebAuthn L3 §5.1 AuthenticationResponseJSON. */
@@ -79,29 +79,29 @@ export const authenticationResponseSchema = z
       clientDataJSON: b64Bytes(1, PASSKEY_LIMITS.clientDataJSONBytes),
       authenticatorData: b64Bytes(37, PASSKEY_LIMITS.authenticatorDataBytes),
       signature: b64Bytes(1, PASSKEY_LIMITS.signatureBytes),
-      userHandle: b64Bytes(1, PASSKEY_LIMITS.userHandleBytes).nullable().optional(),
+      userHandle: z.optional(z.nullable(b64Bytes(1, PASSKEY_LIMITS.userHandleBytes))),
     }),
-    authenticatorAttachment: z.string().max(32).nullable().optional(),
+    authenticatorAttachment: z.optional(z.nullable(z.string().check(z.maxLength(32)))),
     clientExtensionResults,
   })
-  .refine((c) => c.id === c.rawId, { message: "id and rawId differ", path: ["rawId"] });
+  .check(z.refine((c) => c.id === c.rawId, { message: "id and rawId differ", path: ["rawId"] }));
 export type AuthenticationResponse = z.infer<typeof authenticationResponseSchema>;
 
-const passkeyName = z.string().trim().min(1).max(PASSKEY_LIMITS.nameChars);
+const passkeyName = z.string().check(z.trim(), z.minLength(1), z.maxLength(PASSKEY_LIMITS.nameChars));
 
 // --- requests -----------------------------------------------------------------
 
 /** `POST /api/passkeys`. */
 export const passkeyRegisterRequestSchema = z.object({
   credential: registrationResponseSchema,
-  name: passkeyName.optional(),
-  prf: z.boolean().optional(),
+  name: z.optional(passkeyName),
+  prf: z.optional(z.boolean()),
 });
 
 /** `PATCH /api/passkeys/:id`. */
 export const passkeyUpdateRequestSchema = z
-  .object({ name: passkeyName.optional(), prf: z.boolean().optional() })
-  .refine((b) => b.name !== undefined || b.prf !== undefined, { message: "send name or prf" });
+  .object({ name: z.optional(passkeyName), prf: z.optional(z.boolean()) })
+  .check(z.refine((b) => b.name !== undefined || b.prf !== undefined, { message: "send name or prf" }));
 
 /** The `:id` of `/api/passkeys/:id`: a credential id, base64url. */
 export const passkeyIdParamSchema = credentialId;
@@ -113,20 +113,22 @@ export const passkeyIdParamSchema = credentialId;
  */
 export const passkeyDeleteRequestSchema = z
   .object({
-    code: totpCodeSchema.optional(),
-    backupCode: backupCodeSchema.optional(),
-    passkey: authenticationResponseSchema.optional(),
+    code: z.optional(totpCodeSchema),
+    backupCode: z.optional(backupCodeSchema),
+    passkey: z.optional(authenticationResponseSchema),
   })
-  .refine((b) => [b.code, b.backupCode, b.passkey].filter((f) => f !== undefined).length <= 1, {
-    message: "send at most one of code, backupCode and passkey",
-  });
+  .check(
+    z.refine((b) => [b.code, b.backupCode, b.passkey].filter((f) => f !== undefined).length <= 1, {
+      message: "send at most one of code, backupCode and passkey",
+    }),
+  );
 
 /**
  * The `"passkey"` member that §12 adds wherever §4 and §8 take a code (`/auth/login`,
  * `/auth/escrow`, `/auth/reauth`, `DELETE /api/2fa/totp`, `POST /api/2fa/backup-codes`);
  * those schemas' one-factor rule must count it with the others.
  */
-export const passkeyFactorField = { passkey: authenticationResponseSchema.optional() };
+export const passkeyFactorField = { passkey: z.optional(authenticationResponseSchema) };
 
 // --- responses ----------------------------------------------------------------
 
@@ -137,7 +139,7 @@ export const creationOptionsSchema = z.object({
   pubKeyCredParams: z.array(
     z.object({ type: z.literal("public-key"), alg: z.union(PASSKEY_ALGORITHMS.map((a) => z.literal(a))) }),
   ),
-  timeout: z.number().int(),
+  timeout: z.number().check(z.int()),
   excludeCredentials: z.array(z.object({ type: z.literal("public-key"), id: base64urlString })),
   authenticatorSelection: z.object({
     residentKey: z.literal("required"),
@@ -153,9 +155,9 @@ export const passkeyCreationOptionsResponseSchema = z.object({ options: creation
 export const requestOptionsSchema = z.object({
   challenge: base64urlString,
   rpId: z.string(),
-  timeout: z.number().int(),
+  timeout: z.number().check(z.int()),
   userVerification: z.literal("required"),
-  allowCredentials: z.array(z.never()).length(0),
+  allowCredentials: z.array(z.never()).check(z.length(0)),
 });
 /** `POST /auth/passkey/options`. */
 export const passkeyRequestOptionsResponseSchema = z.object({ options: requestOptionsSchema });
@@ -165,18 +167,18 @@ export const passkeySchema = z.object({
   id: base64urlString,
   name: z.string(),
   createdAt: z.number(),
-  lastUsedAt: z.number().nullable(),
+  lastUsedAt: z.nullable(z.number()),
   backedUp: z.boolean(),
   prf: z.boolean(),
 });
 export type PasskeyListing = z.infer<typeof passkeySchema>;
 
-export const passkeysResponseSchema = z.object({ passkeys: z.array(passkeySchema).max(MAX_PASSKEYS) });
+export const passkeysResponseSchema = z.object({ passkeys: z.array(passkeySchema).check(z.maxLength(MAX_PASSKEYS)) });
 
 /** `POST /api/passkeys` → 201; backupCodes when this passkey turned two-factor on. */
 export const passkeyRegisterResponseSchema = z.object({
   passkey: passkeySchema,
-  backupCodes: backupCodesResponseSchema.shape.backupCodes.optional(),
+  backupCodes: z.optional(backupCodesResponseSchema.shape.backupCodes),
 });
 
 /** `PATCH /api/passkeys/:id` → the passkey. */
@@ -186,8 +188,8 @@ export const passkeyUpdateResponseSchema = passkeySchema;
 export const twoFactorStatusWithPasskeysResponseSchema = z.object({
   enabled: z.boolean(),
   totp: z.boolean(),
-  passkeys: z.number().int().min(0).max(MAX_PASSKEYS),
-  backupCodesRemaining: z.number().int().min(0),
+  passkeys: z.number().check(z.int(), z.minimum(0), z.maximum(MAX_PASSKEYS)),
+  backupCodesRemaining: z.number().check(z.int(), z.minimum(0)),
 });
 
 /** `POST /auth/challenge` also says whether a passkey can be used (§12). */

@@ -5,14 +5,15 @@
  * the Worker's bundle; the route table (routes.ts), the OpenAPI document and the
  * tests use the schemas.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
+import "./zodLocale";
 import { encryptionJwkSchema, signingJwkSchema } from "./api";
 
-const retiredMark = { status: z.literal("retired").optional() };
+const retiredMark = { status: z.optional(z.literal("retired")) };
 
 /** §2: the owner's public keys; retired ones carry `"status": "retired"`. */
 export const jwksResponseSchema = z.object({
-  keys: z.array(z.union([signingJwkSchema.extend(retiredMark), encryptionJwkSchema.extend(retiredMark)])).min(2),
+  keys: z.array(z.union([z.extend(signingJwkSchema, retiredMark), z.extend(encryptionJwkSchema, retiredMark)])).check(z.minLength(2)),
 });
 export type JwksResponse = z.input<typeof jwksResponseSchema>;
 
@@ -28,14 +29,14 @@ export const discoveryResponseSchema = z.object({
 export type DiscoveryResponse = z.input<typeof discoveryResponseSchema>;
 
 /** §7: PUT /api/escrow. */
-export const escrowVersionResponseSchema = z.object({ version: z.number().int().min(1) });
+export const escrowVersionResponseSchema = z.object({ version: z.number().check(z.int(), z.minimum(1)) });
 export type EscrowVersionResponse = z.input<typeof escrowVersionResponseSchema>;
 
 /** §11: the WebFinger JRD (RFC 7033 §4.4). */
 export const webfingerResponseSchema = z.object({
-  subject: z.string().startsWith("acct:"),
-  aliases: z.array(z.string()).optional(),
-  links: z.array(z.object({ rel: z.string(), type: z.string().optional(), href: z.string().optional() })),
+  subject: z.string().check(z.startsWith("acct:")),
+  aliases: z.optional(z.array(z.string())),
+  links: z.array(z.object({ rel: z.string(), type: z.optional(z.string()), href: z.optional(z.string()) })),
 });
 export type WebfingerResponse = z.input<typeof webfingerResponseSchema>;
 
@@ -49,7 +50,7 @@ export const actorResponseSchema = z.looseObject({
   type: z.string(),
   preferredUsername: z.string(),
   inbox: z.string(),
-  publicKey: z.object({ id: z.string(), owner: z.string(), publicKeyPem: z.string().startsWith("-----BEGIN PUBLIC KEY-----") }),
+  publicKey: z.object({ id: z.string(), owner: z.string(), publicKeyPem: z.string().check(z.startsWith("-----BEGIN PUBLIC KEY-----")) }),
   jwks_uri: z.string(),
 });
 export type ActorResponse = z.input<typeof actorResponseSchema>;

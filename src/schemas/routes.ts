@@ -9,7 +9,7 @@
  * handlers use its types only (`import type { Reply } from "../schemas/routes"`).
  * docs/api.md says what a schema cannot (rules, order of checks, frames).
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import { ERROR_STATUS } from "../errors";
 import {
   activityQuerySchema,
@@ -25,6 +25,12 @@ import {
   totpConfirmRequestSchema,
   totpEnrolmentResponseSchema,
 } from "./api";
+import {
+  recoveryConfigureRequestSchema,
+  recoveryStartRequestSchema,
+  recoveryStartResponseSchema,
+  recoveryStatusResponseSchema,
+} from "./recovery";
 import { ARCHIVE_LIMITS, archiveSchema, restoreRequestSchema } from "./archive";
 import {
   backupCodesWithFactorRequestSchema,
@@ -77,11 +83,21 @@ export type RouteAuth = "none" | "bearer" | "step-up" | "bearer-subprotocol" | "
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
+/**
+ * The shape of a route's 4xx answers:
+ * - `protocol` (the default): `{"error", "message"[, "issues"]}` with a protocol code (PROTOCOL.md §0);
+ * - `oauth`: an RFC 6749 §5.2 body `{"error"[, "error_description"]}` (the IndieAuth
+ *   endpoints that OAuth clients call, /indieauth/*); refusals from before the handler
+ *   (body limit, rate limit) may still be the protocol's;
+ * - `page`: an HTML page, for a route a browser navigates to (the consent page).
+ */
+export type ErrorStyle = "protocol" | "oauth" | "page";
+
 export interface ResponseSpec {
   description: string;
   /** The media type of the body; none for a bodiless answer (204, 101). */
   contentType?: string;
-  schema?: z.ZodType;
+  schema?: z.ZodMiniType;
   /** The answer may also come without a body (POST /inbox: an ignored activity). */
   bodyOptional?: boolean;
 }
@@ -98,18 +114,20 @@ export interface RouteSpec {
   cors?: boolean;
   /** A static asset of the owner web app (wrangler.toml [assets]), not a Worker route. */
   asset?: boolean;
-  body?: { schema: z.ZodType; contentType: string; maxBytes: number; required: boolean };
-  query?: z.ZodObject;
-  params?: z.ZodObject;
+  body?: { schema: z.ZodMiniType; contentType: string; maxBytes: number; required: boolean };
+  query?: z.ZodMiniObject;
+  params?: z.ZodMiniObject;
   /** Successful answers by status. */
   responses: Partial<Record<200 | 201 | 202 | 204 | 101, ResponseSpec>>;
   /** Every error code the route may answer with; statuses follow ERROR_STATUS. */
   errors: readonly ErrorCode[];
+  /** How its errors look; `protocol` when absent. */
+  errorStyle?: ErrorStyle;
 }
 
 const JSON_TYPE = "application/json";
-const json = <S extends z.ZodType>(schema: S, description: string) => ({ description, contentType: JSON_TYPE, schema });
-const jsonBody = (schema: z.ZodType, maxBytes: number = LIMITS.bodyBytes, required = true) => ({
+const json = <S extends z.ZodMiniType>(schema: S, description: string) => ({ description, contentType: JSON_TYPE, schema });
+const jsonBody = (schema: z.ZodMiniType, maxBytes: number = LIMITS.bodyBytes, required = true) => ({
   schema,
   contentType: JSON_TYPE,
   maxBytes,
@@ -158,7 +176,7 @@ export const ROUTES = {
     section: 11,
     auth: "none",
     cors: true,
-    query: z.object({ resource: z.string().min(1).max(512) }),
+    query: z.object({ resource: z.string().check(z.minLength(1), z.maxLength(512)) }),
     responses: {
       200: { description: "The JRD.", contentType: "application/jrd+json", schema: webfingerResponseSchema },
     },
@@ -242,7 +260,7 @@ export const ROUTES = {
     summary: "Claims a fresh instance from an export archive (docs/export-restore.md).",
     section: 3,
     auth: "setup-code",
-    body: jsonBody(restoreRequestSchema.extend({ archive: archiveSchema }), ARCHIVE_LIMITS.restoreBodyBytes),
+    body: jsonBody(z.extend(restoreRequestSchema, { archive: archiveSchema }), ARCHIVE_LIMITS.restoreBodyBytes),
     responses: { 201: json(loginResponseSchema, "Restored; a session begins (refresh cookie set).") },
     errors: ["invalid_request", "invalid_assertion", "already_claimed", "rate_limited", ...ORIGIN_CHECKED, ...TOO_LARGE],
   },
@@ -274,8 +292,8 @@ export const ROUTES = {
     section: 4,
     auth: "none",
     body: jsonBody(escrowFetchWithFactorRequestSchema, LIMITS.bodyBytes, false),
-    responses: { 200: json(escrowResponseSchema, "The latest escrow, with an mfaTicket when a code was checked.") },
-    errors: ["invalid_request", "not_claimed", "mfa_required", "invalid_code", "rate_limited", ...ORIGIN_CHECKED, ...TOO_LARGE],
+    responses: { 200: json(escrowResponseSchema, "The latest escrow, with an mfaTicket when a code or passkey (or a ready recovery, §13) was checked.") },
+    errors: ["invalid_request", "not_claimed", "mfa_required", "invalid_code", "invalid_assertion", "rate_limited", ...ORIGIN_CHECKED, ...TOO_LARGE],
   },
   "POST /auth/reauth": {
     method: "POST",
@@ -355,7 +373,7 @@ export const ROUTES = {
     summary: "The latest escrow version, blob and public keys.",
     section: 7,
     auth: "bearer",
-    responses: { 200: json(escrowResponseSchema.omit({ mfaTicket: true }), "The latest escrow.") },
+    responses: { 200: json(z.omit(escrowResponseSchema, { mfaTicket: true }), "The latest escrow.") },
     errors: ["not_claimed", ...BEARER, ...TOO_LARGE],
   },
   "PUT /api/escrow": {
@@ -535,6 +553,46 @@ export const ROUTES = {
     errors: ["not_found", ...BEARER, ...TOO_LARGE],
   },
 
+  // --- §13 recovery ------------------------------------------------------------------
+  "GET /api/recovery": {
+    method: "GET",
+    path: "/api/recovery",
+    summary: "Whether a recovery verifier is set, and the open recovery request, if any.",
+    section: 13,
+    auth: "bearer",
+    responses: { 200: json(recoveryStatusResponseSchema, "The recovery status.") },
+    errors: [...BEARER, ...TOO_LARGE],
+  },
+  "PUT /api/recovery": {
+    method: "PUT",
+    path: "/api/recovery",
+    summary: "Sets (or with null removes) the recovery verifier; ends any open request.",
+    section: 13,
+    auth: "step-up",
+    body: jsonBody(recoveryConfigureRequestSchema),
+    responses: { 204: noContent },
+    errors: ["invalid_request", ...STEP_UP, ...ORIGIN_CHECKED, ...TOO_LARGE],
+  },
+  "DELETE /api/recovery/request": {
+    method: "DELETE",
+    path: "/api/recovery/request",
+    summary: "Cancels the open recovery request (any session).",
+    section: 13,
+    auth: "bearer",
+    responses: { 204: noContent },
+    errors: ["not_found", ...BEARER, ...ORIGIN_CHECKED, ...TOO_LARGE],
+  },
+  "POST /auth/recovery": {
+    method: "POST",
+    path: "/auth/recovery",
+    summary: "Starts a recovery with an assertion by the recovery verifier; usable after RECOVERY_DELAY_S.",
+    section: 13,
+    auth: "none",
+    body: jsonBody(recoveryStartRequestSchema),
+    responses: { 202: json(recoveryStartResponseSchema, "The request is open (or was already): when it can be completed.") },
+    errors: ["invalid_request", "not_claimed", "invalid_assertion", "rate_limited", ...ORIGIN_CHECKED, ...TOO_LARGE],
+  },
+
   // --- export (docs/export-restore.md) ------------------------------------------------
   "GET /api/export": {
     method: "GET",
@@ -594,7 +652,7 @@ type ResponsesOf<K extends RouteKey> = (typeof ROUTES)[K]["responses"];
  * input type: `return c.json({...} satisfies Reply<"POST /auth/challenge">)`.
  */
 export type Reply<K extends RouteKey, S extends keyof ResponsesOf<K> = keyof ResponsesOf<K>> =
-  ResponsesOf<K>[S] extends { schema: infer Z extends z.ZodType } ? z.input<Z> : never;
+  ResponsesOf<K>[S] extends { schema: infer Z extends z.ZodMiniType } ? z.input<Z> : never;
 
 /** The status an error code travels with (ERROR_STATUS), for building per-status error responses. */
 export function errorStatus(code: ErrorCode): number {

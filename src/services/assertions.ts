@@ -1,8 +1,9 @@
 /**
- * Checking a signed-challenge assertion end to end: consume the challenge it names
- * (single use, in the Durable Object), then verify signature and claims against
- * the given owner key. Every failure is `401 invalid_assertion` and is written to
- * the activity log as `login_failed`.
+ * Checking a signed-challenge assertion end to end: verify signature and claims
+ * against the given key (the owner's signing key, or the recovery verifier of
+ * PROTOCOL.md §13), and consume the challenge it names (single use, in the Durable
+ * Object). Every failure is `401 invalid_assertion` and is written to the activity
+ * log as `login_failed`.
  */
 import { importJWK } from "jose";
 import { AssertionError, readAssertionNonce, verifyAssertion } from "../domain/assertion";
@@ -28,17 +29,34 @@ export async function checkAssertion(
   ctx: AssertionContext,
   assertion: string,
   signingJwk: PublicKeys["sig"],
-  purpose: "setup" | "login" | "reauth" | "key_rotation" | "restore",
+  purpose: "setup" | "login" | "reauth" | "key_rotation" | "restore" | "recovery",
 ): Promise<void> {
-  const refuse = (reason: string) => new ApiError("invalid_assertion", "The signed challenge is not valid.", { reason });
-
   // Without a live challenge an attempt is noise anyone can make at will: refuse it
   // without writing to the activity log. With one (also free to get), a failure is
   // logged, and the log keeps only the newest 1,000 login_failed entries
   // (ACTIVITY_RETENTION_BY_TYPE), so a flood of them cannot push out anything else.
+  const checked = await verifyAssertionSignature(assertion, signingJwk, ctx.origin);
+  if (!(await ctx.instance.consumeChallenge(checked.nonce))) throw invalidAssertion("unknown, used or expired challenge");
+  if (checked.failure !== null) {
+    await ctx.instance.recordActivity("login_failed", null, { purpose, reason: checked.failure });
+    throw invalidAssertion(checked.failure);
+  }
+}
+
+/**
+ * The half of the check that needs no state: the challenge the assertion names,
+ * and whether its signature and claims hold (`failure` says why not). Whoever calls
+ * this must still consume the challenge, and log a failure only once it did (a
+ * login does both in its one object call: InstanceDO.login). Throws
+ * `invalid_assertion` for an assertion that names no challenge at all.
+ */
+export async function verifyAssertionSignature(
+  assertion: string,
+  signingJwk: PublicKeys["sig"],
+  origin: string,
+): Promise<{ nonce: string; failure: string | null }> {
   const nonce = readAssertionNonce(assertion);
-  if (!nonce) throw refuse("malformed assertion");
-  if (!(await ctx.instance.consumeChallenge(nonce))) throw refuse("unknown, used or expired challenge");
+  if (!nonce) throw invalidAssertion("malformed assertion");
   try {
     let key: CryptoKey;
     try {
@@ -46,10 +64,15 @@ export async function checkAssertion(
     } catch {
       throw new AssertionError("the public key does not import");
     }
-    await verifyAssertion(assertion, key, { audience: ctx.origin, kid: signingJwk.kid, nonce, nowMs: systemClock.nowMs() });
+    await verifyAssertion(assertion, key, { audience: origin, kid: signingJwk.kid, nonce, nowMs: systemClock.nowMs() });
+    return { nonce, failure: null };
   } catch (err) {
     if (!(err instanceof AssertionError)) throw err;
-    await ctx.instance.recordActivity("login_failed", null, { purpose, reason: err.reason });
-    throw refuse(err.reason);
+    return { nonce, failure: err.reason };
   }
+}
+
+/** Every refused assertion: `401 invalid_assertion`; the reason is for logs only. */
+export function invalidAssertion(reason: string): ApiError {
+  return new ApiError("invalid_assertion", "The signed challenge is not valid.", { reason });
 }

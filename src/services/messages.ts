@@ -17,15 +17,27 @@ import type { Env } from "../env";
 import { ApiError, notClaimed, rateLimited } from "../errors";
 import { instanceStub } from "../durable/stub";
 import type { Message } from "../schemas/messages";
-import { insertMessageForCurrentKey, readMessageUsage } from "../storage/messageStore";
+import { insertMessageForCurrentKey, readMessageUsage, type MessageInsert } from "../storage/messageStore";
 import { listKeys } from "../storage/ownerStore";
 
 export async function acceptMessage(
   db: D1Database,
   input: { jwe: string; from: string | null; verified: boolean; nowMs: number; quota?: MessageQuota },
 ): Promise<Message> {
-  // The limits every stored message keeps, whichever door it came in by, so that a
-  // restore takes back all the server stored (src/schemas/messageLimits.ts).
+  const insert = checkMessage(input);
+  // D1, not the KV-cached JWKS: right after a rotation the cache may still list the
+  // old key as current, and a message sealed to a retired key must be refused.
+  const stored = await insertMessageForCurrentKey(db, insert);
+  if (stored) return stored;
+  throw await messageRefusal(db, insert);
+}
+
+/**
+ * The stateless half of accepting a message: the limits every stored message keeps,
+ * whichever door it came in by (src/schemas/messageLimits.ts), and the JWE's shape
+ * and header. Returns the insert to run; throws the 4xx otherwise.
+ */
+export function checkMessage(input: { jwe: string; from: string | null; verified: boolean; nowMs: number; quota?: MessageQuota }): MessageInsert {
   const problem = findStoredMessageProblem(input);
   if (problem === "jwe_too_long") {
     throw new ApiError("payload_too_large", `The JWE is longer than ${STORED_MESSAGE_LIMITS.jweChars} characters.`, { reason: problem });
@@ -37,39 +49,27 @@ export async function acceptMessage(
   if (!inspection.ok) {
     throw new ApiError("invalid_request", JWE_REJECTION_MESSAGES[inspection.reason], { reason: inspection.reason });
   }
-  const { kid } = inspection.header;
-  // D1, not the KV-cached JWKS: right after a rotation the cache may still list the
-  // old key as current, and a message sealed to a retired key must be refused.
-  const stored = await insertMessageForCurrentKey(db, {
-    kid,
-    jwe: input.jwe,
-    from: input.from,
-    verified: input.verified,
-    receivedAtMs: input.nowMs,
-    quota: input.quota,
-  });
-  if (stored) return stored;
+  return { kid: inspection.header.kid, jwe: input.jwe, from: input.from, verified: input.verified, receivedAtMs: input.nowMs, quota: input.quota };
+}
 
-  // Refused: say why. Only this failure path pays for more queries.
+/** Why the insert stored nothing: only this failure path pays for more queries. */
+export async function messageRefusal(db: D1Database, insert: MessageInsert): Promise<ApiError> {
   const [keys, usage] = await Promise.all([listKeys(db), readMessageUsage(db)]);
-  if (keys.length === 0) throw notClaimed();
-  const quota = input.quota ?? MESSAGE_QUOTA_DEFAULTS;
-  if (!fitsMessageQuota(usage[input.verified ? "verified" : "unverified"], input.jwe.length, quota)) {
+  if (keys.length === 0) return notClaimed();
+  const quota = insert.quota ?? MESSAGE_QUOTA_DEFAULTS;
+  if (!fitsMessageQuota(usage[insert.verified ? "verified" : "unverified"], insert.jwe.length, quota)) {
     // 429, not 403: the mailbox empties when the owner deletes messages, and senders
     // (fediverse servers included) retry a 429 later instead of dropping the message.
-    throw rateLimited(
-      MESSAGE_QUOTA_RETRY_AFTER_S,
-      "The owner's mailbox is full; try again later.",
-    );
+    return rateLimited(MESSAGE_QUOTA_RETRY_AFTER_S, "The owner's mailbox is full; try again later.");
   }
-  if (keys.some((k) => k.kid === kid && k.use === "enc")) {
-    throw new ApiError(
+  if (keys.some((k) => k.kid === insert.kid && k.use === "enc")) {
+    return new ApiError(
       "invalid_request",
       'The JWE is sealed to a retired key; use the JWKS key with "use": "enc" and no "status": "retired".',
       { reason: "retired kid" },
     );
   }
-  throw new ApiError("invalid_request", "The JWE's kid is not the owner's encryption key; fetch the JWKS again.", {
+  return new ApiError("invalid_request", "The JWE's kid is not the owner's encryption key; fetch the JWKS again.", {
     reason: "unknown kid",
   });
 }
@@ -79,7 +79,8 @@ export async function acceptMessage(
  * after its last pushed id and pushes). The push runs after the answer, and its
  * failure must not turn an accepted message into an error (the sender would retry
  * and the owner would get it twice); a socket that missed it catches up with
- * GET /api/messages?after=. Shared by POST /messages and POST /inbox.
+ * GET /api/messages?after=. POST /inbox uses it; POST /messages has the object
+ * push in the same call that stores (InstanceDO.acceptPublicMessage).
  */
 export function pushStoredMessage(env: Env, waitUntil: (p: Promise<unknown>) => void, messageId: number): void {
   waitUntil(

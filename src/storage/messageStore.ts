@@ -35,9 +35,11 @@ function toMessage(row: MessageRow): Message {
  * Returns null (and stores nothing) otherwise. The write is durable when this resolves.
  * The quota's sums read the (verified, length(jwe)) index (migrations/0004).
  */
+export type MessageInsert = { kid: string; jwe: string; from: string | null; verified: boolean; receivedAtMs: number; quota?: MessageQuota };
+
 export async function insertMessageForCurrentKey(
   db: D1Database,
-  input: { kid: string; jwe: string; from: string | null; verified: boolean; receivedAtMs: number; quota?: MessageQuota },
+  input: MessageInsert,
 ): Promise<Message | null> {
   const quota = input.quota ?? MESSAGE_QUOTA_DEFAULTS;
   const row = await db

@@ -10,10 +10,12 @@
  *   `internal_error` is allowed anywhere: a 500 is a bug the test itself reports.
  *
  * Paths outside the table (web app files, unknown paths) are checked only for the
- * error shape.
+ * error shape. A route whose `errorStyle` is `oauth` answers RFC 6749 §5.2 errors
+ * (or the protocol's, for refusals made before its handler); `page`, an HTML page.
  */
 import { errorResponseSchema } from "../../src/schemas/errors";
-import { errorStatus, findRoute, type ResponseSpec } from "../../src/schemas/routes";
+import { oauthErrorResponseSchema } from "../../src/schemas/indieauth";
+import { errorStatus, findRoute, type ResponseSpec, type RouteSpec } from "../../src/schemas/routes";
 import type { Fetcher } from "./owner";
 
 export class ContractViolation extends Error {
@@ -22,6 +24,16 @@ export class ContractViolation extends Error {
 
 const isJsonType = (type: string) => /^application\/([\w.+-]+\+)?json$/.test(type);
 const mediaType = (header: string | null) => (header ?? "").split(";")[0]!.trim().toLowerCase();
+
+/**
+ * The status an RFC 6749 §5.2 error travels with: 401 for a client that failed to
+ * authenticate and, on the userinfo endpoint, a bad token (RFC 6750 §3.1), 403 for
+ * too little scope; 400 for the rest.
+ */
+export function oauthErrorStatus(code: string): number {
+  if (code === "invalid_client" || code === "invalid_token") return 401;
+  return code === "insufficient_scope" ? 403 : 400;
+}
 
 /** Throws ContractViolation when `response` is not what the route table promises for `request`. */
 export async function checkResponseContract(request: Request, response: Response): Promise<void> {
@@ -40,27 +52,7 @@ export async function checkResponseContract(request: Request, response: Response
     return;
   }
 
-  if (status >= 400) {
-    const type = mediaType(response.headers.get("content-type"));
-    // A web app path that is not a file: the assets binding's own 404.
-    if (!route && !isJsonType(type)) return;
-    if (!isJsonType(type)) fail(`an error must be JSON, not "${type}"`);
-    const text = await response.clone().text();
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      fail(`the error body is not JSON: ${text.slice(0, 200)}`);
-    }
-    const parsed = errorResponseSchema.safeParse(body);
-    if (!parsed.success) return fail(`the error body is not an error response: ${JSON.stringify(parsed.error.issues)}`);
-    const code = parsed.data.error;
-    if (errorStatus(code) !== status) fail(`"${code}" travels with ${errorStatus(code)}`);
-    if (route && code !== "internal_error" && !route.errors.includes(code)) {
-      fail(`the route (${route.key}) does not declare "${code}" (it declares ${route.errors.join(", ") || "none"})`);
-    }
-    return;
-  }
+  if (status >= 400) return await checkErrorResponse(route, response, fail);
 
   if (!route) return;
   const spec = (route.responses as Record<number, ResponseSpec | undefined>)[status];
@@ -83,6 +75,49 @@ export async function checkResponseContract(request: Request, response: Response
   }
   const parsed = spec.schema.safeParse(body);
   if (!parsed.success) fail(`the body does not match the response schema: ${JSON.stringify(parsed.error.issues)}`);
+}
+
+/**
+ * Checks an error answer (status ≥ 400) of `route` (null: a path outside the table)
+ * by the route's error style; calls `fail` with the reason when it is not one.
+ */
+export async function checkErrorResponse(
+  route: (RouteSpec & { key: string }) | null,
+  response: Response,
+  fail: (why: string) => never,
+): Promise<void> {
+  const status = response.status;
+  const type = mediaType(response.headers.get("content-type"));
+  // A web app path that is not a file: the assets binding's own 404.
+  if (!route && !isJsonType(type)) return;
+  const style = route?.errorStyle ?? "protocol";
+  if (style === "page" && status < 500) {
+    if (type !== "text/html") fail(`an error of this route is an HTML page, not "${type}"`);
+    return;
+  }
+  if (!isJsonType(type)) fail(`an error must be JSON, not "${type}"`);
+  const text = await response.clone().text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    fail(`the error body is not JSON: ${text.slice(0, 200)}`);
+  }
+  if (style === "oauth") {
+    const oauth = oauthErrorResponseSchema.safeParse(body);
+    if (oauth.success) {
+      const expected = oauthErrorStatus(oauth.data.error);
+      if (expected !== status) fail(`OAuth "${oauth.data.error}" travels with ${expected}`);
+      return;
+    }
+  }
+  const parsed = errorResponseSchema.safeParse(body);
+  if (!parsed.success) return fail(`the error body is not an error response: ${JSON.stringify(parsed.error.issues)}`);
+  const code = parsed.data.error;
+  if (errorStatus(code) !== status) fail(`"${code}" travels with ${errorStatus(code)}`);
+  if (route && code !== "internal_error" && !route.errors.includes(code)) {
+    fail(`the route (${route.key}) does not declare "${code}" (it declares ${route.errors.join(", ") || "none"})`);
+  }
 }
 
 /** `fetcher`, with every answer checked by checkResponseContract. */

@@ -22,6 +22,11 @@ const LABELS: Record<ActivityEntry["type"], string> = {
   passkey_added: "Passkey added",
   passkey_removed: "Passkey removed",
   passkey_clone_suspected: "Passkey counter went backwards: it may have been copied",
+  recovery_configured: "Recovery key set",
+  recovery_removed: "Recovery key removed",
+  recovery_requested: "Recovery started with your recovery key: cancel it if it was not you",
+  recovery_cancelled: "Recovery cancelled",
+  recovered: "Recovered with your recovery key",
 };
 
 export function activityScreen(ctx: AppContext): Screen {

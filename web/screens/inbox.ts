@@ -261,6 +261,7 @@ export function inboxScreen(ctx: AppContext): Screen {
         session: ctx.client.session,
         afterId: page.messages[0]?.id ?? 0,
         onMessage: (m) => add([m], "newer"),
+        onRecoveryRequested: (readyAt) => ctx.recoveryRequested(readyAt),
         onStatus: (s) => {
           status.textContent = STATUS_TEXT[s];
           status.dataset.state = s;

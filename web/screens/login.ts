@@ -3,12 +3,14 @@ import { isIndieError } from "../../client/errors";
 import { defaultDeviceName, type AppContext, type Screen } from "../context";
 import { h } from "../ui/dom";
 import { factorInput } from "../ui/factor";
-import { actionForm } from "../ui/form";
+import { actionForm, onAction } from "../ui/form";
+import { passkeyFactor } from "../../client/passkeys";
+import { forgotLink } from "./recoverLink";
 
-export function loginScreen(ctx: AppContext, mfa: boolean): Screen {
+export function loginScreen(ctx: AppContext, mfa: boolean, passkey = false): Screen {
   const factor = factorInput();
   factor.setVisible(mfa);
-  const { form } = actionForm([...factor.nodes], {
+  const { form, fb } = actionForm([...factor.nodes], {
     submit: "Log in",
     async onSubmit(fb) {
       const code = factor.value();
@@ -26,6 +28,14 @@ export function loginScreen(ctx: AppContext, mfa: boolean): Screen {
     },
   });
 
+  // A passkey as the second factor (§12): one ceremony, then the signed challenge.
+  const usePasskey = h("button", { type: "button", class: "secondary", hidden: !(mfa && passkey) }, "Use a passkey");
+  onAction(usePasskey, fb, async () => {
+    fb.clear();
+    await ctx.client.login({ factor: await passkeyFactor(ctx.client), deviceName: defaultDeviceName() });
+    ctx.restart();
+  });
+
   const forget = h("button", { type: "button", class: "secondary" }, "Remove my keys from this device");
   forget.addEventListener("click", () => {
     if (!confirm("Remove your keys from this device? You can unlock them again with your password.")) return;
@@ -39,8 +49,10 @@ export function loginScreen(ctx: AppContext, mfa: boolean): Screen {
       h("h1", {}, "Log in"),
       h("p", {}, "This device holds your keys: logging in signs a one-time challenge with them."),
       form,
+      usePasskey,
       h("hr"),
       forget,
+      forgotLink(ctx),
     ),
   };
 }

@@ -4,7 +4,8 @@ import { feedback, field, h, replaceChildren } from "../ui/dom";
 import { factorInput } from "../ui/factor";
 import { actionForm, onAction } from "../ui/form";
 import { describeError } from "../ui/messages";
-import { stepUpReady } from "../ui/stepUp";
+import { confirmItsYou, stepUpReady } from "../ui/stepUp";
+import { passkeysSection } from "./passkeys";
 
 export function twoFactorScreen(ctx: AppContext): Screen {
   const body = h("div", {});
@@ -13,18 +14,27 @@ export function twoFactorScreen(ctx: AppContext): Screen {
   async function load() {
     const status = await ctx.client.twoFactorStatus();
     ctx.twoFactorOn = status.enabled;
-    if (status.enabled) showEnabled(status.backupCodesRemaining);
-    else showDisabled();
+    // With passkeys (§12), 2FA can be on without TOTP: then TOTP can still be added.
+    if (status.enabled && status.totp !== false) showEnabled(status.backupCodesRemaining);
+    else showDisabled(status.enabled ? status.backupCodesRemaining : null);
   }
 
-  function showDisabled() {
-    const start = h("button", { type: "button" }, "Turn on two-factor authentication");
+  function showDisabled(passkeyOnlyRemaining: number | null) {
+    const start = h("button", { type: "button" }, passkeyOnlyRemaining === null ? "Turn on two-factor authentication" : "Add an authenticator app");
     onAction(start, fb, async () => {
       fb.clear();
       // Step-up: with 2FA still off, a fresh signature is all it takes.
-      if (!stepUpReady(ctx)) await ctx.client.reauth();
+      if (!stepUpReady(ctx)) await confirmItsYou(ctx, body, "Adding an authenticator app needs a fresh confirmation.");
       showEnrolment(await ctx.client.beginTotpEnrolment());
     });
+    if (passkeyOnlyRemaining !== null) {
+      replaceChildren(
+        body,
+        h("p", {}, "Two-factor authentication is ", h("strong", {}, "on"), ` with passkeys. ${passkeyOnlyRemaining} backup code${passkeyOnlyRemaining === 1 ? "" : "s"} left.`),
+        start,
+      );
+      return;
+    }
     replaceChildren(
       body,
       h("p", {}, "Two-factor authentication is ", h("strong", {}, "off"), "."),
@@ -91,7 +101,7 @@ export function twoFactorScreen(ctx: AppContext): Screen {
         showBackupCodes(await ctx.client.regenerateBackupCodes(factor.totp), "New backup codes were made; the old ones no longer work.");
       }),
       codeForm("Turn off two-factor authentication", "Logging in on a new device will need only your password.", true, async (factor) => {
-        await ctx.client.disableTotp("totp" in factor ? { code: factor.totp } : { backupCode: factor.backupCode });
+        await ctx.client.disableTotp("totp" in factor ? { code: factor.totp } : factor);
         ctx.twoFactorOn = false;
         fb.status("Two-factor authentication is off.");
         await load();
@@ -128,5 +138,6 @@ export function twoFactorScreen(ctx: AppContext): Screen {
   }
 
   load().catch((err) => fb.error(describeError(err)));
-  return { node: h("section", {}, h("h1", {}, "Two-factor authentication"), ...fb.nodes, body) };
+  const passkeys = passkeysSection(ctx, (codes) => showBackupCodes(codes, "Two-factor authentication is on with this passkey. Every other session was logged out."));
+  return { node: h("section", {}, h("h1", {}, "Two-factor authentication"), ...fb.nodes, body, passkeys) };
 }

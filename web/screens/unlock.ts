@@ -8,9 +8,11 @@ import { isIndieError } from "../../client/errors";
 import { defaultDeviceName, type AppContext, type Screen } from "../context";
 import { field, h } from "../ui/dom";
 import { factorInput } from "../ui/factor";
-import { actionForm } from "../ui/form";
+import { actionForm, onAction } from "../ui/form";
+import { passkeyFactor, unlockWithPasskey } from "../../client/passkeys";
+import { forgotLink } from "./recoverLink";
 
-export function unlockScreen(ctx: AppContext, mfa: boolean): Screen {
+export function unlockScreen(ctx: AppContext, mfa: boolean, passkey = false): Screen {
   const password = field("Password", { type: "password", autocomplete: "current-password", required: true });
   const factor = factorInput();
   factor.setVisible(mfa);
@@ -22,14 +24,17 @@ export function unlockScreen(ctx: AppContext, mfa: boolean): Screen {
   let bundle: EscrowBundle | null = null;
   let ticker: ReturnType<typeof setInterval> | undefined;
 
-  const { form } = actionForm([password.wrapper, ...factor.nodes, device.wrapper], {
+  // "Use a passkey" as the factor for the escrow: the next submit uses it.
+  let passkeyChosen: Awaited<ReturnType<typeof passkeyFactor>> | null = null;
+  const { form, fb: formFb } = actionForm([password.wrapper, ...factor.nodes, device.wrapper], {
     submit: "Unlock",
     afterSubmit: [progressBar],
     async onSubmit(fb) {
       if (!password.input.value) return fb.error("Enter your password.");
-      const code = factor.value();
+      const code = passkeyChosen ?? factor.value();
+      passkeyChosen = null;
       if (!bundle) {
-        if (mfa && !code) return fb.error("Enter the code from your authenticator app (or a backup code).");
+        if (mfa && !code) return fb.error("Enter the code from your authenticator app (or a backup code), or use a passkey.");
         fb.status("Fetching your key backup…");
         try {
           bundle = await ctx.client.fetchEscrow(code ?? undefined);
@@ -81,17 +86,37 @@ export function unlockScreen(ctx: AppContext, mfa: boolean): Screen {
     },
   });
 
+  const usePasskey = h("button", { type: "button", class: "secondary", hidden: !(mfa && passkey) }, "Use a passkey");
+  onAction(usePasskey, formFb, async () => {
+    if (!password.input.value) return formFb.error("Enter your password first; the passkey replaces only the code.");
+    passkeyChosen = await passkeyFactor(ctx.client);
+    form.requestSubmit();
+  });
+  // Unlock with a passkey (§12): no password; one ceremony is the factor and opens the keys.
+  const unlockPasskey = h("button", { type: "button" }, "Unlock with a passkey");
+  onAction(unlockPasskey, formFb, async () => {
+    formFb.status("Choose your passkey when asked…");
+    await unlockWithPasskey(ctx.client, { deviceName: device.input.value.trim() || undefined });
+    ctx.restart();
+  });
+
   return {
     node: h(
       "section",
       { class: "card" },
       h("h1", {}, "Unlock your keys on this device"),
+      passkey
+        ? h("div", { class: "passkey-unlock" }, unlockPasskey, h("p", { class: "hint" }, "Works with a passkey you set up to unlock your keys; otherwise use your password below."))
+        : null,
       h(
         "p",
         {},
         "This device does not have your keys yet. Your password decrypts them here, in the browser; it is never sent anywhere.",
       ),
       form,
+      usePasskey,
+      h("hr"),
+      forgotLink(ctx),
     ),
     dispose: () => clearInterval(ticker),
   };

@@ -2,6 +2,8 @@
 import { isIndieError } from "../../client/errors";
 
 export function describeError(err: unknown): string {
+  // RecoveryError (client/recovery/errors.ts, loaded lazily): its messages are written for people.
+  if (err instanceof Error && err.name === "RecoveryError") return err.message;
   if (!isIndieError(err)) {
     console.error(err);
     return "Something went wrong. Try again, and reload the page if it keeps happening.";
@@ -30,6 +32,8 @@ export function describeError(err: unknown): string {
       return "The password check could not load its word lists, so no password can be accepted yet. Check your connection and try again.";
     case "already_claimed":
       return "This instance already has an owner.";
+    case "passkey_cancelled":
+      return "The passkey prompt was closed or timed out. Try again, and choose your passkey when asked.";
     case "version_conflict":
       return "Your keys were changed from another device meanwhile. Reload and try again.";
     default:

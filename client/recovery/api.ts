@@ -1,0 +1,106 @@
+/**
+ * Recovery in the owner's client (PROTOCOL.md §13, docs/recovery-format.md): set up
+ * a recovery key (its verifier on the server, its X25519 key one more escrow
+ * recipient), start a recovery on a device with nothing, complete it after the
+ * waiting period, and set a new password at once.
+ */
+import { escrowResponseSchema } from "../../src/schemas/api";
+import { openEscrowWith, sealEscrow } from "../escrow/escrow";
+import { RECOVERY_KID_PREFIX } from "../escrow/format";
+import type { OwnerClient, Progress } from "../owner";
+import { recoveryStartedSchema } from "./status";
+import { deriveRecoveryKeys, generateRecoveryKey, signRecoveryAssertion, type RecoveryKeys } from "./recoveryKey";
+
+export { cancelRecoveryRequest, recoveryStatus, recoveryStatusSchema, recoveryStartedSchema, type RecoveryStatus } from "./status";
+
+/**
+ * Makes a new recovery key and sets it up (step-up, and the password to open the
+ * escrow): the escrow is re-sealed with its X25519 key as a recipient, replacing any
+ * earlier recovery recipient (reason recovery_configured), then its verifier is
+ * stored (PUT /api/recovery). In that order: a failure in between leaves the old
+ * verifier, which can no longer open what was just sealed, never a verifier whose
+ * key cannot open the blob. Returns the key: the caller turns it into the sheet or
+ * the shares, then zeroes it.
+ */
+export async function setUpRecovery(
+  client: OwnerClient,
+  input: { password: string; onProgress?: (p: Progress) => void },
+): Promise<{ key: Uint8Array<ArrayBuffer>; keys: RecoveryKeys; version: number }> {
+  const opened = await client.openCurrentEscrow(input.password, input.onProgress);
+  const key = generateRecoveryKey();
+  const keys = await deriveRecoveryKeys(key);
+  input.onProgress?.({ stage: "seal" });
+  const recipients = [...opened.recipients.filter((r) => !r.kid.startsWith(RECOVERY_KID_PREFIX)), keys.unlockKey.publicJwk];
+  const version = await client.resealEscrow(opened, input.password, recipients, "recovery_configured");
+  await client.apiNoContent("/api/recovery", { method: "PUT", body: { verifier: keys.verifier.publicJwk } });
+  return { key, keys, version };
+}
+
+/**
+ * Removes the recovery key (step-up): PUT /api/recovery {verifier: null}, then, with
+ * the password, a re-seal without its recipient so it opens nothing written from now
+ * on. Earlier escrow versions still open with it (§13): rotate the keys if shares
+ * may be compromised.
+ */
+export async function removeRecovery(client: OwnerClient, input: { password: string; onProgress?: (p: Progress) => void }): Promise<void> {
+  const opened = await client.openCurrentEscrow(input.password, input.onProgress);
+  await client.apiNoContent("/api/recovery", { method: "PUT", body: { verifier: null } });
+  const recipients = opened.recipients.filter((r) => !r.kid.startsWith(RECOVERY_KID_PREFIX));
+  await client.resealEscrow(opened, input.password, recipients);
+}
+
+async function verifierAssertion(client: OwnerClient, keys: RecoveryKeys): Promise<string> {
+  const { challenge } = await client.challenge();
+  return signRecoveryAssertion(keys.verifier, { aud: client.origin, nonce: challenge });
+}
+
+/**
+ * Starts a recovery on a device with nothing: POST /auth/recovery with an assertion
+ * by the recovery verifier. Returns when it becomes usable (a second start while one
+ * is open returns the same time).
+ */
+export async function startRecovery(client: OwnerClient, key: Uint8Array<ArrayBuffer>): Promise<{ readyAt: number }> {
+  const keys = await deriveRecoveryKeys(key);
+  return client.publicRequest("/auth/recovery", recoveryStartedSchema, {
+    body: { assertion: await verifierAssertion(client, keys) },
+  });
+}
+
+/**
+ * Completes a recovery after its readyAt: POST /auth/escrow {recovery} (the second
+ * factor), the blob opened with the recovery key's unlock key, the keys kept on this
+ * device, a login with the mfaTicket (amr pop + rcv, which step-up accepts), and at
+ * once the new password: the escrow re-sealed under it for the unlock methods still
+ * set up (PUT /api/escrow, reason recovered). With `endOtherSessions`, every other
+ * session is ended too.
+ */
+export async function completeRecovery(
+  client: OwnerClient,
+  input: {
+    key: Uint8Array<ArrayBuffer>;
+    newPassword: string;
+    deviceName?: string;
+    endOtherSessions?: boolean;
+    onProgress?: (p: Progress) => void;
+  },
+): Promise<{ version: number }> {
+  // Checked first: a weak password is refused before the single-use request is spent.
+  await client.assertStrongPassword(input.newPassword);
+  const keys = await deriveRecoveryKeys(input.key);
+  const bundle = await client.publicRequest("/auth/escrow", escrowResponseSchema, {
+    body: { recovery: await verifierAssertion(client, keys) },
+  });
+  const opened = await openEscrowWith(bundle.blob, { key: keys.unlockKey }, client.openOptions(input.onProgress));
+  input.onProgress?.({ stage: "store" });
+  await client.keepKeyring(bundle, opened.keyring);
+  input.onProgress?.({ stage: "login" });
+  await client.login({ mfaTicket: bundle.mfaTicket, deviceName: input.deviceName });
+  input.onProgress?.({ stage: "seal" });
+  const recipients = await client.keptRecipients(opened.recipients);
+  const blob = await sealEscrow(opened.keyring, input.newPassword, await client.sealOptions(recipients));
+  const { version } = await client.putEscrow({ expectedVersion: bundle.version, blob, reason: "recovered" });
+  const device = await client.keyStore.load();
+  if (device) await client.keyStore.save({ ...device, escrowVersion: version });
+  if (input.endOtherSessions) await client.revokeOtherSessions();
+  return { version };
+}

@@ -1,0 +1,372 @@
+// Passkeys and recovery in a real browser (PROTOCOL.md §12, §13), with Chromium's
+// DevTools virtual authenticator (CTAP2, internal, resident keys, UV, PRF).
+//
+// NEEDS THE SERVER ROUTES of §12 and §13 (POST /api/passkeys/options, /api/passkeys,
+// /auth/passkey/options, the `passkey` factor, GET/PUT /api/recovery,
+// /auth/recovery, POST /auth/escrow {recovery}, DELETE /api/recovery/request and the
+// recovery_requested frame). They were written on the web-app branch before those
+// routes were merged, so they were not run there; run them after the merge with
+// `npx vitest run --config test/browser/vitest.config.ts test/browser/passkeysRecovery.browser.test.ts`.
+//
+// A virtual authenticator belongs to one page (its DevTools target) and keeps its
+// credentials across navigations, so each test keeps one page, and one authenticator,
+// alive. "A fresh profile" for the passkey is that same page with this origin's
+// storage (IndexedDB keys, localStorage, cookies) wiped: a device that has only the
+// passkey. (Copying a credential to another page would not carry its PRF secret:
+// DevTools' Credential has no field for it.) The recovery tests use real new
+// contexts, as recovery needs no authenticator.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Browser, BrowserContext, CDPSession, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { findFreePort, REPO_ROOT } from "../../scripts/lib/devServer.mjs";
+import { startInstance, type DevServer } from "../e2e/devServer";
+import { splitRecoveryKey } from "../../client/recovery/shares";
+import { generateRecoveryKey } from "../../client/recovery/recoveryKey";
+import { launchChromium, newPage, OWNER_PASSWORD, startServer } from "./harness";
+
+const NEW_PASSWORD = "velvet-canyon-ledger-58-quarry!";
+const NEWER_PASSWORD = "saffron-tunnel-meadow-27-lantern!";
+
+let browser: Browser;
+beforeAll(async () => {
+  browser = await launchChromium();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === "1" ? join(REPO_ROOT, "docs", "screenshots") : null;
+async function docShot(page: Page, name: string) {
+  if (!SCREENSHOTS) return;
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+async function addAuthenticator(page: Page, options: { prf: boolean }): Promise<{ cdp: CDPSession; id: string }> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("WebAuthn.enable", { enableUI: false });
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "internal",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      hasPrf: options.prf,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return { cdp, id: authenticatorId };
+}
+
+/** Where the pages go: the server's URL, or the localhost origin passkeys need. */
+const base = (server: DevServer) => (server as DevServer & { origin?: string }).origin ?? server.url;
+
+async function claim(page: Page, server: DevServer) {
+  await page.goto(base(server) + "/");
+  await page.getByRole("heading", { name: "Claim this instance" }).waitFor();
+  await page.getByLabel("Setup code").fill(server.setupCode);
+  await page.getByLabel("Password", { exact: true }).fill(OWNER_PASSWORD);
+  await page.getByLabel("Confirm password").fill(OWNER_PASSWORD);
+  await expect.poll(() => page.locator(".strength-text").textContent(), { timeout: 20_000 }).toMatch(/^(Strong|Very strong): /);
+  await page.getByRole("button", { name: "Claim this instance" }).click();
+  await page.getByRole("heading", { name: "Inbox" }).waitFor({ timeout: 60_000 });
+}
+
+async function sendFromContactPage(server: DevServer, text: string) {
+  const context = await browser.newContext();
+  const visitor = await newPage(context, "visitor");
+  await visitor.goto(base(server) + "/contact");
+  await visitor.getByLabel("Message").fill(text);
+  await visitor.getByRole("button", { name: "Send sealed message" }).click();
+  await expect.poll(() => visitor.getByRole("status").first().textContent()).toMatch(/^Sent\./);
+  await context.close();
+}
+
+/** This origin's storage wiped: no keys, no session, no cookies. The page (and its authenticator) stays. */
+async function wipeProfile(page: Page) {
+  await page.evaluate(async () => {
+    localStorage.clear();
+    await new Promise<void>((resolve, reject) => {
+      const r = indexedDB.deleteDatabase("indienet");
+      r.onsuccess = () => resolve();
+      r.onerror = () => reject(r.error);
+      r.onblocked = () => resolve();
+    });
+  });
+  await page.context().clearCookies();
+  await page.reload();
+}
+
+async function newPassword(page: Page, password: string) {
+  await page.getByLabel("New password", { exact: true }).fill(password);
+  await page.getByLabel("Confirm new password").fill(password);
+  await expect.poll(() => page.locator(".strength-text").textContent(), { timeout: 20_000 }).toMatch(/^(Strong|Very strong): /);
+}
+
+describe("passkeys (needs the §12 routes)", () => {
+  let server: DevServer;
+  let context: BrowserContext;
+  beforeAll(async () => {
+    // §12: an IP-address ORIGIN cannot use passkeys, so this server's ORIGIN is
+    // http://localhost:<port> (plain http on loopback is allowed by
+    // ALLOW_INSECURE_FEDERATION), though it listens on 127.0.0.1.
+    process.env.INDIENET_PORT_RANGE ??= "9400-9499";
+    const port = await findFreePort();
+    const origin = `http://localhost:${port}`;
+    server = Object.assign(
+      await startInstance({ port, vars: { ORIGIN: origin, ALLOW_INSECURE_FEDERATION: "true" }, readyTimeoutMs: 100_000 }),
+      { origin },
+    );
+    context = await browser.newContext({ viewport: { width: 1000, height: 760 } });
+  });
+  afterAll(async () => {
+    await context?.close();
+    await server?.stop();
+  });
+
+  it("adds a PRF passkey, logs in with it, unlocks a fresh profile with it alone, and offers a non-PRF one as a factor only", async () => {
+    const page = await newPage(context, "owner");
+    const prfAuthenticator = await addAuthenticator(page, { prf: true });
+    await claim(page, server);
+    await sendFromContactPage(server, "Sealed before any passkey");
+
+    // Add: 2FA is off, so step-up is a signature alone; this passkey turns 2FA on.
+    await page.getByRole("link", { name: "Two-factor" }).click();
+    await page.getByLabel("Name", { exact: true }).fill("Laptop passkey");
+    await page.getByRole("button", { name: "Add a passkey" }).click();
+    await page.getByRole("heading", { name: "Your backup codes" }).waitFor({ timeout: 30_000 });
+    const backupCodes = await page.locator(".codes li code").allTextContents();
+    expect(backupCodes).toHaveLength(10);
+    await page.getByRole("button", { name: "I have saved them" }).click();
+    const row = page.locator("[data-passkey]").filter({ hasText: "Laptop passkey" });
+    await expect.poll(() => row.textContent()).toMatch(/second factor; can unlock your keys/);
+    await docShot(page, "passkeys");
+
+    // Turn on unlock for it (the password opens the escrow to re-seal it).
+    await row.getByRole("button", { name: "Turn on unlock" }).click();
+    const unlockForm = page.locator("form").filter({ hasText: "Unlock with" });
+    await unlockForm.getByLabel("Your password").fill(OWNER_PASSWORD);
+    await unlockForm.getByRole("button", { name: "Turn on unlock" }).click();
+    await expect.poll(() => page.locator("main").textContent(), { timeout: 60_000 }).toMatch(/now unlocks your keys on a new device/);
+    await expect.poll(() => row.textContent()).toMatch(/unlocks your keys/);
+
+    // Log out, then log in with the passkey as the second factor.
+    await page.getByRole("button", { name: "Log out" }).click();
+    await page.getByRole("heading", { name: "Log in" }).waitFor();
+    await page.getByRole("button", { name: "Use a passkey" }).click();
+    await page.getByRole("heading", { name: "Inbox" }).waitFor({ timeout: 30_000 });
+
+    // A fresh profile with only the passkey: no password, no code.
+    await wipeProfile(page);
+    await page.getByRole("heading", { name: "Unlock your keys on this device" }).waitFor();
+    await docShot(page, "unlock-with-passkey");
+    await page.getByRole("button", { name: "Unlock with a passkey" }).click();
+    await page.getByRole("heading", { name: "Inbox" }).waitFor({ timeout: 60_000 });
+    await expect.poll(() => page.locator("main").textContent(), { timeout: 30_000 }).toContain("Sealed before any passkey");
+
+    // A second authenticator without PRF: a second factor only. Step-up with a backup code.
+    await prfAuthenticator.cdp.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId: prfAuthenticator.id });
+    await addAuthenticator(page, { prf: false });
+    await page.getByRole("link", { name: "Two-factor" }).click();
+    await page.getByLabel("Name", { exact: true }).fill("Security key");
+    await page.getByRole("button", { name: "Add a passkey" }).click();
+    // The passkey login above may still count as a fresh step-up; if not, a backup code does.
+    const keyRow = page.locator("[data-passkey]").filter({ hasText: "Security key" });
+    const confirmHeading = page.getByRole("heading", { name: "Confirm it's you" });
+    await Promise.race([confirmHeading.waitFor({ timeout: 30_000 }), keyRow.waitFor({ timeout: 30_000 })]);
+    if (await confirmHeading.isVisible()) {
+      await page.getByRole("button", { name: "Use a backup code instead" }).click();
+      await page.getByLabel("Backup code").fill(backupCodes[0]!);
+      await page.getByRole("button", { name: "Confirm", exact: true }).click();
+    }
+    await expect.poll(() => keyRow.textContent(), { timeout: 30_000 }).toMatch(/second factor only/);
+    expect(await keyRow.getByRole("button", { name: "Turn on unlock" }).count()).toBe(0);
+    expect(page.errors).toEqual([]);
+  });
+});
+
+describe("recovery with RECOVERY_DELAY_S=0 (needs the §13 routes)", () => {
+  let server: DevServer;
+  const contexts: BrowserContext[] = [];
+  const fresh = async (label: string) => {
+    const c = await browser.newContext({ viewport: { width: 1000, height: 760 } });
+    contexts.push(c);
+    return newPage(c, label);
+  };
+  beforeAll(async () => {
+    server = await startServer({ RECOVERY_DELAY_S: "0" });
+  });
+  afterAll(async () => {
+    for (const c of contexts) await c.close();
+    await server?.stop();
+  });
+
+  it("recovers on a fresh profile with two of three shares, sets a new password, then again with the sheet", async () => {
+    const owner = await fresh("owner");
+    await claim(owner, server);
+    await sendFromContactPage(server, "Sealed before the recovery");
+
+    await owner.goto(server.url + "/#/recovery");
+    await owner.getByRole("heading", { name: "Recovery" }).waitFor();
+    await expect.poll(() => owner.locator("main").textContent()).toMatch(/No recovery key is set up/);
+    await owner.getByLabel("Your password").first().fill(OWNER_PASSWORD);
+    await owner.getByLabel("Keep it as").selectOption("both");
+    await owner.getByLabel("Shares needed (k)").fill("2");
+    await owner.getByLabel("Shares in all (n)").fill("3");
+    await owner.getByRole("button", { name: "Create the recovery key" }).click();
+    await owner.locator("[data-share]").first().waitFor({ timeout: 60_000 });
+    const shares = await owner.locator("[data-share]").evaluateAll((els) => els.map((e) => e.getAttribute("data-share")!));
+    const sheet = await owner.locator("[data-recovery-key]").getAttribute("data-recovery-key");
+    expect(shares).toHaveLength(3);
+    expect(sheet).toMatch(/^([0-9A-Z]{4}-){13}[0-9A-Z]{4}$/);
+    await docShot(owner, "recovery-pages");
+
+    // A fresh profile: no password, no factor, two shares (one of them typed with a mistake first).
+    const stranger = await fresh("recovering");
+    await stranger.goto(server.url + "/");
+    await stranger.getByRole("button", { name: "Forgot your password or lost your devices?" }).click();
+    await stranger.getByRole("heading", { name: "Recover your keys" }).waitFor();
+    await stranger.getByRole("button", { name: "I have shares instead" }).click();
+    await stranger.getByLabel("Shares, one per line").fill(shares[0]!);
+    await stranger.getByRole("button", { name: "Start recovery" }).click();
+    await expect.poll(() => stranger.getByRole("alert").first().textContent()).toMatch(/This set needs 2 of its 3 shares; 1 was given/);
+    await stranger.getByLabel("Shares, one per line").fill(`${shares[2]}\n${shares[0]}`);
+    await stranger.getByRole("button", { name: "Start recovery" }).click();
+    await expect.poll(() => stranger.locator("main").textContent(), { timeout: 30_000 }).toMatch(/Recovery is ready/);
+    await newPassword(stranger, NEW_PASSWORD);
+    await docShot(stranger, "recover");
+    await stranger.getByRole("button", { name: "Complete recovery" }).click();
+    await stranger.getByRole("heading", { name: "Inbox" }).waitFor({ timeout: 60_000 });
+    await expect.poll(() => stranger.locator("main").textContent(), { timeout: 30_000 }).toContain("Sealed before the recovery");
+
+    // Elsewhere, the new password unlocks.
+    const elsewhere = await fresh("elsewhere");
+    await elsewhere.goto(server.url + "/");
+    await elsewhere.getByRole("heading", { name: "Unlock your keys on this device" }).waitFor();
+    await elsewhere.getByLabel("Password", { exact: true }).fill(NEW_PASSWORD);
+    await elsewhere.getByRole("button", { name: "Unlock", exact: true }).click();
+    await elsewhere.getByRole("heading", { name: "Inbox" }).waitFor({ timeout: 60_000 });
+
+    // Recover again, with the sheet this time (the same recovery key is still set up).
+    const again = await fresh("again");
+    await again.goto(server.url + "/");
+    await again.getByRole("button", { name: "Forgot your password or lost your devices?" }).click();
+    await again.getByLabel("Recovery key (from your recovery sheet)").fill(sheet!.toLowerCase().replace(/-/g, " "));
+    await again.getByRole("button", { name: "Start recovery" }).click();
+    await expect.poll(() => again.locator("main").textContent(), { timeout: 30_000 }).toMatch(/Recovery is ready/);
+    await newPassword(again, NEWER_PASSWORD);
+    await again.getByRole("button", { name: "Complete recovery" }).click();
+    await again.getByRole("heading", { name: "Inbox" }).waitFor({ timeout: 60_000 });
+    await expect.poll(() => again.locator("main").textContent(), { timeout: 30_000 }).toContain("Sealed before the recovery");
+    for (const p of [owner, stranger, elsewhere, again]) expect(p.errors).toEqual([]);
+  });
+});
+
+describe("recovery with a delay, cancelled by the owner (needs the §13 routes)", () => {
+  let server: DevServer;
+  const contexts: BrowserContext[] = [];
+  beforeAll(async () => {
+    server = await startServer({ RECOVERY_DELAY_S: "3600" });
+  });
+  afterAll(async () => {
+    for (const c of contexts) await c.close();
+    await server?.stop();
+  });
+
+  it("shows the owner a banner live and lets them cancel; the request cannot complete", async () => {
+    const ownerContext = await browser.newContext({ viewport: { width: 1000, height: 760 } });
+    const strangerContext = await browser.newContext({ viewport: { width: 1000, height: 760 } });
+    contexts.push(ownerContext, strangerContext);
+    const owner = await newPage(ownerContext, "owner");
+    await claim(owner, server);
+    await owner.goto(server.url + "/#/recovery");
+    await owner.getByLabel("Your password").first().fill(OWNER_PASSWORD);
+    await owner.getByRole("button", { name: "Create the recovery key" }).click();
+    const sheet = await owner.locator("[data-recovery-key]").getAttribute("data-recovery-key", { timeout: 60_000 });
+    await owner.getByRole("button", { name: "Done" }).click();
+    await owner.getByRole("link", { name: "Inbox" }).click();
+    await expect.poll(() => owner.locator(".live-status").getAttribute("data-state"), { timeout: 30_000 }).toBe("live");
+
+    const stranger = await newPage(strangerContext, "stranger");
+    await stranger.goto(server.url + "/");
+    await stranger.getByRole("button", { name: "Forgot your password or lost your devices?" }).click();
+    await stranger.getByLabel("Recovery key (from your recovery sheet)").fill(sheet!);
+    await stranger.getByRole("button", { name: "Start recovery" }).click();
+    await expect.poll(() => stranger.locator("main").textContent(), { timeout: 30_000 }).toMatch(/It can be completed from/);
+    expect(await stranger.getByRole("button", { name: "Complete recovery" }).isDisabled()).toBe(true);
+
+    // The owner's open page hears of it at once (the live frame) and stops it.
+    const banner = owner.locator(".banner");
+    await expect.poll(() => banner.textContent(), { timeout: 30_000 }).toMatch(/Someone started a recovery of your keys/);
+    await docShot(owner, "recovery-banner");
+    await banner.getByRole("button", { name: "Cancel the recovery" }).click();
+    await expect.poll(() => owner.locator("#notice").textContent()).toMatch(/The recovery request was cancelled/);
+    expect(await banner.isHidden()).toBe(true);
+
+    // A reload shows no banner: the request is gone.
+    await owner.reload();
+    await owner.getByRole("heading", { name: "Inbox" }).waitFor();
+    await expect.poll(() => owner.locator("main").textContent()).toBeTruthy();
+    expect(await banner.isHidden()).toBe(true);
+    expect(owner.errors).toEqual([]);
+  });
+});
+
+describe("the recovery entry screen (runs without the §13 routes)", () => {
+  let server: DevServer;
+  let context: BrowserContext;
+  beforeAll(async () => {
+    server = await startServer();
+    context = await browser.newContext({ viewport: { width: 1000, height: 760 } });
+  });
+  afterAll(async () => {
+    await context?.close();
+    await server?.stop();
+  });
+
+  it("refuses too few shares, shares of two sets and a damaged share, in plain words, before any request", async () => {
+    const owner = await newPage(context, "owner");
+    await claim(owner, server);
+    const host = new URL(server.url).host;
+    const setA = await splitRecoveryKey(generateRecoveryKey(), { threshold: 2, total: 3, host });
+    const setB = await splitRecoveryKey(generateRecoveryKey(), { threshold: 2, total: 3, host });
+
+    const strangerContext = await browser.newContext();
+    const page = await newPage(strangerContext, "stranger");
+    const recoveryRequests: string[] = [];
+    page.on("request", (r) => {
+      if (new URL(r.url()).pathname === "/auth/recovery") recoveryRequests.push(r.url());
+    });
+    await page.goto(server.url + "/");
+    await page.getByRole("heading", { name: "Unlock your keys on this device" }).waitFor();
+    await page.getByRole("button", { name: "Forgot your password or lost your devices?" }).click();
+    await page.getByRole("heading", { name: "Recover your keys" }).waitFor();
+    await page.getByRole("button", { name: "I have shares instead" }).click();
+    const input = page.getByLabel("Shares, one per line");
+    const start = page.getByRole("button", { name: "Start recovery" });
+    const alert = () => page.getByRole("alert").first().textContent();
+
+    await input.fill(setA[0]!.text);
+    await start.click();
+    await expect.poll(alert).toMatch(/This set needs 2 of its 3 shares; 1 was given/);
+
+    await input.fill(`${setA[0]!.text}\n${setB[1]!.text}`);
+    await start.click();
+    await expect.poll(alert).toMatch(/Share 2 belongs to another set of shares than share 1/);
+
+    // One character changed in the second share's code (the last one, which is data, not the prefix).
+    const text = setA[1]!.text;
+    const last = text.at(-1)!;
+    const damaged = text.slice(0, -1) + (last === "A" ? "B" : "A");
+    await input.fill(`${setA[0]!.text}\n${damaged}`);
+    await start.click();
+    await expect.poll(alert).toMatch(/Share 2 is damaged/);
+
+    await docShot(page, "recover-errors");
+    expect(recoveryRequests).toEqual([]);
+    expect(page.errors).toEqual([]);
+    await strangerContext.close();
+  });
+});

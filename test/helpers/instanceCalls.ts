@@ -1,0 +1,55 @@
+/**
+ * Counting the Worker's Durable Object calls (docs/benchmarks.md, "Durable Object
+ * calls"). The Worker is called with its env, except that the INSTANCE namespace
+ * hands out stubs that note every method called on them (RPC calls and fetch)
+ * before passing it on. A test asserts the list, so a change that adds a round
+ * trip to a hot path fails.
+ */
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import worker from "../../src/index";
+import { contractChecked } from "./contract";
+import type { Fetcher } from "./owner";
+
+export interface CountingFetcher {
+  fetcher: Fetcher;
+  /** Method names, in call order, since the last `take()`. */
+  take(): string[];
+}
+
+export function countingFetcher(): CountingFetcher {
+  let calls: string[] = [];
+  const countingStub = (stub: DurableObjectStub): DurableObjectStub =>
+    new Proxy(stub, {
+      get(target, prop) {
+        const value: unknown = (target as unknown as Record<string | symbol, unknown>)[prop];
+        if (typeof prop !== "string" || typeof value !== "function") return value;
+        return (...args: unknown[]) => {
+          calls.push(prop);
+          return (target as unknown as Record<string, (...a: unknown[]) => unknown>)[prop]!(...args);
+        };
+      },
+    });
+  const namespace = env.INSTANCE as unknown as DurableObjectNamespace;
+  const counting = new Proxy(namespace, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop);
+      if (prop === "get") return (...args: Parameters<DurableObjectNamespace["get"]>) => countingStub(target.get(...args));
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  const fetcher = contractChecked(async (request) => {
+    const ctx = createExecutionContext();
+    const response = await worker.fetch(request as Request<unknown, IncomingRequestCfProperties>, { ...env, INSTANCE: counting } as unknown as typeof env, ctx);
+    // Calls made after the answer (waitUntil) count too.
+    await waitOnExecutionContext(ctx);
+    return response;
+  });
+  return {
+    fetcher,
+    take() {
+      const taken = calls;
+      calls = [];
+      return taken;
+    },
+  };
+}

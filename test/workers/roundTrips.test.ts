@@ -1,0 +1,135 @@
+/**
+ * The hot paths' Durable Object calls, counted (docs/benchmarks.md): each makes ONE.
+ * A change that adds a round trip to one of them fails here; if it is worth it,
+ * change the count here and in docs/benchmarks.md together.
+ */
+
+import { beforeAll, describe, expect, it } from "vitest";
+import { countingFetcher, type CountingFetcher } from "../helpers/instanceCalls";
+import { publishedEncryptionKey, postMessage, sealMessage } from "../helpers/messages";
+import { json, makeKeyPair, OwnerClient } from "../helpers/owner";
+import { enrolTotp, type Enrolled } from "../helpers/twoFactor";
+import { claimedOwner, selfFetch, TEST_ORIGIN } from "../helpers/workers";
+
+let owner: OwnerClient;
+let counting: CountingFetcher;
+/** A device of the owner whose requests are counted. */
+let device: OwnerClient;
+
+beforeAll(async () => {
+  owner = await claimedOwner();
+  counting = countingFetcher();
+  device = new OwnerClient(counting.fetcher, TEST_ORIGIN, owner.keys);
+});
+
+describe("one Durable Object call per hot path", () => {
+  it("POST /auth/challenge: openChallenge", async () => {
+    counting.take();
+    await device.challenge();
+    expect(counting.take()).toEqual(["openChallenge"]);
+  });
+
+  it("POST /auth/login: login (rate limit, challenge, 2FA check and session together)", async () => {
+    const assertion = await device.assertion();
+    counting.take();
+    const res = await device.adopt(await device.request("POST", "/auth/login", { body: { assertion } }));
+    expect(res.status).toBe(200);
+    expect(counting.take()).toEqual(["login"]);
+  });
+
+  it("a login with a bad signature: one call, which also spends the challenge and logs the failure", async () => {
+    const stranger = await makeKeyPair("sig");
+    const assertion = await device.assertion({ key: stranger.privateKey });
+    counting.take();
+    const res = await device.request("POST", "/auth/login", { body: { assertion } });
+    expect(res.status).toBe(401);
+    expect(counting.take()).toEqual(["login"]);
+    // The challenge is spent: the right signature over it no longer works.
+    const again = await device.request("POST", "/auth/login", { body: { assertion: await device.assertion({ nonce: nonceOf(assertion) }) } });
+    expect(again.status).toBe(401);
+    const activity = await json<{ entries: Array<{ type: string; detail: { reason?: string } }> }>(await owner.api("GET", "/api/activity"));
+    expect(activity.entries.some((e) => e.type === "login_failed")).toBe(true);
+  });
+
+  it("a login whose body is not valid still counts its rate-limit hit, in one call", async () => {
+    counting.take();
+    const res = await device.request("POST", "/auth/login", { body: { assertion: 42 } });
+    expect(res.status).toBe(400);
+    expect(counting.take()).toEqual(["hitRateLimit"]);
+  });
+
+  it("POST /auth/refresh: refresh (rate limit and rotation together)", async () => {
+    counting.take();
+    const res = await device.refresh();
+    expect(res.status).toBe(200);
+    expect(counting.take()).toEqual(["refresh"]);
+  });
+
+  it("an authenticated GET /api/2fa: the session check alone", async () => {
+    counting.take();
+    const res = await device.api("GET", "/api/2fa");
+    expect(res.status).toBe(200);
+    expect(await json(res)).toEqual({ enabled: false, backupCodesRemaining: 0 });
+    expect(counting.take()).toEqual(["authorizeSession"]);
+  });
+
+  it("an authenticated GET /api/messages: the session check alone", async () => {
+    counting.take();
+    const res = await device.api("GET", "/api/messages");
+    expect(res.status).toBe(200);
+    expect(counting.take()).toEqual(["authorizeSession"]);
+  });
+
+  it("POST /messages: acceptPublicMessage (rate limit, insert and push)", async () => {
+    const key = await publishedEncryptionKey(selfFetch, TEST_ORIGIN);
+    const jwe = await sealMessage(key, "hello");
+    counting.take();
+    const res = await postMessage(counting.fetcher, TEST_ORIGIN, { jwe });
+    expect(res.status).toBe(202);
+    expect(counting.take()).toEqual(["acceptPublicMessage"]);
+    const refused = await postMessage(counting.fetcher, TEST_ORIGIN, { jwe: await sealMessage(key, "x", { kid: "not-a-key" }) });
+    expect(refused.status).toBe(400);
+    expect(counting.take()).toEqual(["acceptPublicMessage"]);
+  });
+
+  describe("with 2FA on", () => {
+    let enrolled: Enrolled;
+    beforeAll(async () => {
+      const fresh = owner.device();
+      await fresh.login();
+      enrolled = await enrolTotp(fresh);
+    });
+
+    it("a login with a TOTP code: one call", async () => {
+      const assertion = await device.assertion();
+      const totp = await enrolled.auth.nextCode();
+      counting.take();
+      const res = await device.adopt(await device.request("POST", "/auth/login", { body: { assertion, totp } }));
+      expect(res.status).toBe(200);
+      expect(counting.take()).toEqual(["login"]);
+    });
+
+    it("a login with a wrong code, and one without a code: one call each", async () => {
+      for (const extra of [{ totp: "000000" }, {}]) {
+        const assertion = await device.assertion();
+        counting.take();
+        const res = await device.request("POST", "/auth/login", { body: { assertion, ...extra } });
+        expect([401, 403]).toContain(res.status);
+        expect(counting.take()).toEqual(["login"]);
+      }
+    });
+
+    it("GET /api/2fa reports the status from the session check", async () => {
+      counting.take();
+      const res = await device.api("GET", "/api/2fa");
+      expect(await json(res)).toEqual({ enabled: true, backupCodesRemaining: enrolled.backupCodes.length });
+      expect(counting.take()).toEqual(["authorizeSession"]);
+    });
+  });
+});
+
+function nonceOf(assertion: string): string {
+  const payload = assertion.split(".")[1]!;
+  return (JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/"))) as { nonce: string }).nonce;
+}
+

@@ -1,0 +1,102 @@
+/**
+ * Recovery on a device with nothing (PROTOCOL.md §13): the recovery sheet or enough
+ * shares → POST /auth/recovery → wait until readyAt (the owner can stop it from any
+ * signed-in device meanwhile) → complete: the keys open with the recovery key, a new
+ * password is set at once, and other sessions end.
+ */
+import { completeRecovery, startRecovery } from "../../client/recovery/api";
+import { parseRecoveryKey } from "../../client/recovery/recoveryKey";
+import { combineShares } from "../../client/recovery/shares";
+import { defaultDeviceName, type AppContext, type Screen } from "../context";
+import { feedback, field, formatTime, h, replaceChildren, textarea } from "../ui/dom";
+import { actionForm } from "../ui/form";
+import { newPasswordInput } from "../ui/password";
+
+export function recoverScreen(ctx: AppContext): Screen {
+  const body = h("div", {});
+  const fb = feedback();
+  let timer: ReturnType<typeof setInterval> | undefined;
+  let key: Uint8Array<ArrayBuffer> | null = null;
+
+  function showEntry() {
+    let mode: "sheet" | "shares" = "sheet";
+    const sheet = textarea("Recovery key (from your recovery sheet)", { rows: 3, autocomplete: "off", spellcheck: false });
+    const shares = textarea("Shares, one per line", { rows: 6, autocomplete: "off", spellcheck: false });
+    shares.wrapper.hidden = true;
+    const toggle = h("button", { type: "button", class: "link" }, "I have shares instead");
+    toggle.addEventListener("click", () => {
+      mode = mode === "sheet" ? "shares" : "sheet";
+      sheet.wrapper.hidden = mode !== "sheet";
+      shares.wrapper.hidden = mode !== "shares";
+      toggle.textContent = mode === "sheet" ? "I have shares instead" : "I have the recovery sheet instead";
+    });
+    const { form } = actionForm([sheet.wrapper, shares.wrapper, toggle], {
+      submit: "Start recovery",
+      feedback: fb,
+      async onSubmit() {
+        key =
+          mode === "sheet"
+            ? await parseRecoveryKey(sheet.input.value)
+            : await combineShares(shares.input.value.split(/\n+/), { host: location.host });
+        const { readyAt } = await startRecovery(ctx.client, key);
+        showWaiting(readyAt);
+      },
+    });
+    replaceChildren(
+      body,
+      h("p", {}, "If you lost your password or every device, your recovery sheet, or enough of the shares you gave to people you trust, can get you back in."),
+      form,
+    );
+  }
+
+  function showWaiting(readyAt: number) {
+    const when = h("p", { role: "status" });
+    const newPw = newPasswordInput(ctx.passwordChecker, "New password", [location.hostname]);
+    const endOthers = h("input", { type: "checkbox", checked: true, id: "end-others" });
+    const { form, submit } = actionForm(
+      [h("h2", {}, "Set a new password"), ...newPw.nodes, h("label", {}, endOthers, " Log out every other session")],
+      {
+        submit: "Complete recovery",
+        feedback: fb,
+        async onSubmit(local) {
+          if (!key) return local.error("Enter the recovery key or shares again.");
+          const verdict = await newPw.validate();
+          if (!verdict.ok) return local.error(verdict.error);
+          const password = verdict.password;
+          local.status("Recovering your keys…");
+          await completeRecovery(ctx.client, { key, newPassword: password, deviceName: defaultDeviceName(), endOtherSessions: endOthers.checked });
+          key.fill(0);
+          key = null;
+          ctx.restart("Recovered. Your new password protects your keys" + (endOthers.checked ? "; every other session was logged out." : "."));
+        },
+      },
+    );
+    const tick = () => {
+      const waitS = Math.ceil((readyAt - Date.now()) / 1000);
+      submit.disabled = waitS > 0;
+      when.textContent =
+        waitS > 0
+          ? `Recovery requested. It can be completed from ${formatTime(readyAt)} (in ${formatWait(waitS)}). Keep this page open, or come back then with the same key or shares. Your signed-in devices were told, and can stop it.`
+          : "Recovery is ready: set a new password to complete it.";
+      if (waitS <= 0) clearInterval(timer);
+    };
+    tick();
+    timer = setInterval(tick, 1000);
+    replaceChildren(body, when, form);
+  }
+
+  showEntry();
+  return {
+    node: h("section", { class: "card" }, h("h1", {}, "Recover your keys"), ...fb.nodes, body),
+    dispose() {
+      clearInterval(timer);
+      key?.fill(0);
+    },
+  };
+}
+
+function formatWait(s: number): string {
+  if (s < 90) return `${s} s`;
+  if (s < 5400) return `${Math.round(s / 60)} min`;
+  return `${Math.round(s / 3600)} h`;
+}
