@@ -1,8 +1,9 @@
 /**
- * Schema step 5 (passkeys, PROTOCOL.md §12): storage as version 4 left it, with
- * two-factor state (TOTP, backup codes, an outstanding mfa ticket) and a session,
- * upgrades in place. The passkey tables appear empty, every row survives, and the
+ * The schema step that adds passkeys (PROTOCOL.md §12): storage as the version
+ * before it left it, with two-factor state (TOTP, backup codes, an outstanding mfa
+ * ticket) and a session, upgrades in place. The passkey tables appear empty, every row survives, and the
  * ticket issued before the upgrade still counts as a code ("otp") when it is used.
+ * The step is found by its DDL, not its number.
  */
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
@@ -10,7 +11,9 @@ import type { InstanceDO } from "../../src/durable/instance";
 import { INSTANCE_SCHEMA_STEPS, migrateInstanceStorage } from "../../src/durable/schema";
 import { loadDataKeys, mfaHash } from "../../src/lib/dataKeys";
 
-const PASSKEYS_STEP = 5;
+/** The schema version the passkeys' step brings storage to (steps count from 1). */
+const PASSKEYS_STEP = INSTANCE_SCHEMA_STEPS.findIndex((ddl) => ddl.includes("CREATE TABLE passkeys (")) + 1;
+const RECOVERY_STEP = INSTANCE_SCHEMA_STEPS.findIndex((ddl) => ddl.includes("CREATE TABLE recovery_verifier")) + 1;
 
 function run<R>(name: string, fn: (instance: InstanceDO, state: DurableObjectState) => R | Promise<R>): Promise<R> {
   const stub = env.INSTANCE.get(env.INSTANCE.idFromName(name));
@@ -24,9 +27,15 @@ function tables(sql: SqlStorage): string[] {
     .map((r) => r.name);
 }
 
-describe("schema step 5: passkeys", () => {
-  it("upgrades v4 storage, keeps two-factor state and sessions, and an old ticket stays good as otp", async () => {
-    const ticket = "old-ticket-from-v4";
+describe("the passkeys schema step", () => {
+  it("exists once, after recovery's (storage already at the recovery version must still get it)", () => {
+    expect(INSTANCE_SCHEMA_STEPS.filter((ddl) => ddl.includes("CREATE TABLE passkeys ("))).toHaveLength(1);
+    expect(RECOVERY_STEP).toBeGreaterThan(0);
+    expect(PASSKEYS_STEP).toBeGreaterThan(RECOVERY_STEP);
+  });
+
+  it("upgrades storage of the version before it, keeps two-factor state and sessions, and an old ticket stays good as otp", async () => {
+    const ticket = "old-ticket-from-before-passkeys";
     const hash = await mfaHash(await loadDataKeys(env.DATA_KEY), "mfa-ticket", ticket);
     const nowMs = Date.now();
     await run("migration-passkeys", (_instance, state) => {
