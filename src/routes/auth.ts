@@ -3,7 +3,8 @@
  * step-up (PROTOCOL.md §3-5). Handlers parse, call a service or the Durable Object,
  * and serialize.
  */
-import { Hono, type Context } from "hono";
+import { Hono } from "hono/tiny";
+import type { Context } from "hono";
 import type { AuthMethod } from "../domain/accessToken";
 import { estimateSetupCodeBits, isSetupCodeStrongEnough, SETUP_CODE_MIN_BITS, setupCodeFromAuthorization } from "../domain/setupCode";
 import type { SessionGrant } from "../durable/instance";
