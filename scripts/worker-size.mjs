@@ -4,7 +4,7 @@
 // [build] hook runs that script).
 //
 // It bundles the Worker exactly as a deploy would, with `wrangler deploy --dry-run
-// --outdir` (wrangler.toml's minify, keep_names and nodejs_compat polyfills
+// --outdir` (wrangler.toml's minify, keep_names and compatibility flags
 // included), gzips the bundle as wrangler does (zlib's default level) and prints its
 // size. The target is 100 KiB gzipped, like the web app's budget, and the build
 // fails above it (docs/benchmarks.md, "Worker size": 84.3 KiB since the schemas
