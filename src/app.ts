@@ -3,8 +3,7 @@
  * /auth (§3-5), /api (§6-7). Cross-cutting rules (security headers, Origin check,
  * body limits, one error shape) are applied here, once.
  */
-import { Hono } from "hono";
-import { except } from "hono/combine";
+import { Hono } from "hono/tiny";
 import { ApiError } from "./errors";
 import { requireBearer } from "./http/auth";
 import { checkOrigin, limitBodies, noStore, publicCors, securityHeaders, withSettings } from "./http/middleware";
@@ -17,6 +16,7 @@ import { actorRoutes, webfingerRoutes } from "./routes/federation";
 import { liveRoutes } from "./routes/live";
 import { messageRoutes, publicMessageRoutes } from "./routes/messages";
 import { outboxRoutes } from "./routes/outbox";
+import { passkeyRoutes } from "./routes/passkeys";
 import { recoveryAuthRoutes, recoveryRoutes } from "./routes/recovery";
 import { sessionRoutes } from "./routes/sessions";
 import { twoFactorRoutes } from "./routes/twoFactor";
@@ -48,7 +48,8 @@ export function createApp() {
   app.use("/api/*", noStore);
   // The live channel authenticates its upgrade itself: a browser cannot put an
   // Authorization header on a WebSocket (routes/live.ts).
-  app.use("/api/*", checkOrigin, except("/api/ws", requireBearer));
+  // (A path check rather than hono/combine's except(), which bundles a second router.)
+  app.use("/api/*", checkOrigin, (c, next) => (c.req.path === "/api/ws" ? next() : requireBearer(c, next)));
 
   app.route("/.well-known", discoveryRoutes);
   app.route("/.well-known", webfingerRoutes);
@@ -62,6 +63,7 @@ export function createApp() {
   app.route("/api", twoFactorRoutes);
   app.route("/api", archiveRoutes);
   app.route("/api", outboxRoutes);
+  app.route("/api", passkeyRoutes);
   app.route("/auth", recoveryAuthRoutes);
   app.route("/api", recoveryRoutes);
 

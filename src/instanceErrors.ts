@@ -6,6 +6,7 @@
  * refusal always reads the same on the wire.
  */
 import type { RateLimitVerdict, RefreshResult, SessionStatus } from "./durable/instance";
+import { isPasskeyRefusal, PASSKEY_REFUSAL_MESSAGES, type PasskeyRefusal } from "./durable/passkeys";
 import type { FactorFailure } from "./durable/twoFactor";
 import { ApiError, rateLimited } from "./errors";
 
@@ -43,7 +44,7 @@ export function refreshRefused(error: Extract<RefreshResult, { ok: false }>["err
 export function mfaRequired(): ApiError {
   return new ApiError(
     "mfa_required",
-    "Two-factor authentication is on: send a code from your authenticator app or a backup code.",
+    "Two-factor authentication is on: send a code from your authenticator app, a passkey or a backup code.",
   );
 }
 
@@ -55,7 +56,33 @@ export function factorError(failure: Exclude<FactorFailure, { error: "off" }>): 
       "Too many wrong codes: authenticator codes are refused for now. Wait, or use a backup code.",
     );
   }
-  return new ApiError("invalid_code", "The code is wrong, expired or already used.", { reason: failure.reason });
+  // A passkey standing in for a code says what was wrong with it (PROTOCOL.md §12).
+  const message = isPasskeyRefusal(failure.reason)
+    ? PASSKEY_REFUSAL_MESSAGES[failure.reason]
+    : "The code is wrong, expired or already used.";
+  return new ApiError("invalid_code", message, { reason: failure.reason });
+}
+
+/** A refused passkey registration (PROTOCOL.md §12): `400 invalid_request`. */
+export function passkeyRegistrationRefused(reason: PasskeyRefusal): ApiError {
+  return new ApiError("invalid_request", PASSKEY_REFUSAL_MESSAGES[reason], { reason });
+}
+
+export function noSuchPasskey(): ApiError {
+  return new ApiError("not_found", "No passkey has this id.");
+}
+
+/** POST /auth/passkey/options while none is registered. */
+export function noPasskeys(): ApiError {
+  return new ApiError("not_found", "No passkey is registered on this instance.");
+}
+
+/** Removing the last second factor needs one in the body, as DELETE /api/2fa/totp does. */
+export function lastFactorNeedsFactor(): ApiError {
+  return new ApiError(
+    "invalid_request",
+    "This is your last second factor: removing it turns two-factor authentication off, so send a code, a backup code or a passkey with the request.",
+  );
 }
 
 /** A 2FA change with nothing to act on: 2FA is off. */

@@ -10,9 +10,15 @@ import { checkCompactJws } from "./compactJws";
 
 export const ACCESS_TOKEN_ALG = "EdDSA";
 
-/** amr values (PROTOCOL.md §4): proof of possession, a TOTP/backup code, a recovery (§13). */
-export const AUTH_METHODS = ["pop", "otp", "rcv"] as const;
+/**
+ * amr values (PROTOCOL.md §4, §12, §13): `pop` the signed challenge; the rest are
+ * second factors: `otp` a TOTP or backup code, `hwk` a device-bound passkey, `swk` a
+ * synced one, `rcv` a completed recovery.
+ */
+export const AUTH_METHODS = ["pop", "otp", "hwk", "swk", "rcv"] as const;
 export type AuthMethod = (typeof AUTH_METHODS)[number];
+/** The amr a second factor checked by the 2FA store gives (a recovery's rcv is not one). */
+export type SecondFactorMethod = Exclude<AuthMethod, "pop" | "rcv">;
 
 export interface AccessClaims {
   sid: string;

@@ -3,8 +3,9 @@
  * (registration) and §7.2 (authentication), and the options the browser gets.
  *
  * Parsing is @oslojs/webauthn's and @oslojs/cbor's; signatures are checked by
- * WebCrypto, with @oslojs/crypto only re-encoding (COSE EC2/RSA key -> SPKI, DER
- * ECDSA signature -> IEEE P1363, which is what WebCrypto's ECDSA verify takes).
+ * WebCrypto, which also makes every key's SPKI (from a JWK or raw key), with
+ * @oslojs/crypto only re-encoding a DER ECDSA signature as IEEE P1363 (what
+ * WebCrypto's ECDSA verify takes).
  * What these functions decide is policy: they take the expected values as input
  * and return a typed verdict, never throw on bad input, and touch no storage. The
  * caller consumes the challenge atomically (it is single use), checks that a new
@@ -13,8 +14,7 @@
  * (a passkey standing in for a code).
  */
 import { decodeCBORToNativeValueNoLeftoverBytes } from "@oslojs/cbor";
-import { decodePKIXECDSASignature, ECDSAPublicKey, p256 } from "@oslojs/crypto/ecdsa";
-import { RSAPublicKey } from "@oslojs/crypto/rsa";
+import { decodePKIXECDSASignature, p256 } from "@oslojs/crypto/ecdsa";
 import {
   type AuthenticatorData,
   ClientDataType,
@@ -148,7 +148,7 @@ export interface CreationOptionsJSON {
   rp: { id: string; name: string };
   user: { id: string; name: string; displayName: string };
   challenge: string;
-  pubKeyCredParams: { type: "public-key"; alg: number }[];
+  pubKeyCredParams: { type: "public-key"; alg: PasskeyAlgorithm }[];
   timeout: number;
   excludeCredentials: { type: "public-key"; id: string }[];
   authenticatorSelection: { residentKey: "required"; requireResidentKey: true; userVerification: "required" };
@@ -311,7 +311,12 @@ async function credentialKeyToSpki(key: COSEPublicKey, alg: PasskeyAlgorithm): P
     if (alg === coseAlgorithmES256) {
       const ec2 = key.ec2();
       if (ec2.curve !== coseEllipticCurveP256) return null;
-      spki = new ECDSAPublicKey(p256, ec2.x, ec2.y).encodePKIXUncompressed();
+      // Not ECDSAPublicKey.encodePKIXUncompressed(): @oslojs/crypto 1.0 writes a y
+      // coordinate with leading zero bytes unpadded (about 1 key in 128), which
+      // WebCrypto then refuses. WebCrypto makes the SPKI from the JWK instead.
+      const jwk = { kty: "EC", crv: "P-256", x: coordinate(ec2.x), y: coordinate(ec2.y), ext: true };
+      const imported = await crypto.subtle.importKey("jwk", jwk, { name: "ECDSA", namedCurve: "P-256" }, true, ["verify"]);
+      spki = new Uint8Array((await crypto.subtle.exportKey("spki", imported)) as ArrayBuffer);
     } else if (alg === coseAlgorithmEdDSA) {
       const okp = key.okp();
       if (okp.curve !== coseEllipticCurveEd25519) return null;
@@ -320,14 +325,30 @@ async function credentialKeyToSpki(key: COSEPublicKey, alg: PasskeyAlgorithm): P
     } else {
       // @oslojs/webauthn 1.0 takes a 2048-bit modulus and a 3-byte exponent only,
       // what RS256 authenticators (Windows Hello's TPM keys) use; others are refused.
+      // WebCrypto makes the SPKI from the JWK, as for ES256.
       const rsa = key.rsa();
-      spki = new RSAPublicKey(rsa.n, rsa.e).encodePKIX();
+      const jwk = { kty: "RSA", n: unsignedInteger(rsa.n), e: unsignedInteger(rsa.e), ext: true };
+      const imported = await crypto.subtle.importKey("jwk", jwk, importParams(alg), true, ["verify"]);
+      spki = new Uint8Array((await crypto.subtle.exportKey("spki", imported)) as ArrayBuffer);
     }
     await crypto.subtle.importKey("spki", spki, importParams(alg), false, ["verify"]);
     return spki;
   } catch {
     return null;
   }
+}
+
+/** A P-256 coordinate as the 32-byte big-endian base64url a JWK holds. */
+function coordinate(value: bigint): string {
+  const hex = value.toString(16).padStart(64, "0");
+  if (hex.length !== 64) throw new Error("coordinate out of range");
+  return base64urlEncode(Uint8Array.from(hex.match(/../g)!, (h) => parseInt(h, 16)));
+}
+
+/** A JWK's unsigned big-endian integer (an RSA `n` or `e`): no leading zero bytes, base64url. */
+function unsignedInteger(value: bigint): string {
+  const hex = value.toString(16);
+  return base64urlEncode(Uint8Array.from((hex.length % 2 ? "0" + hex : hex).match(/../g)!, (h) => parseInt(h, 16)));
 }
 
 /** §7.2 step 21: the signature over authenticatorData || SHA-256(clientDataJSON). */

@@ -6,16 +6,18 @@
  *
  * This file is wiring: each kind of state is a small store (./sessions.ts,
  * ./challenges.ts, ./activityLog.ts, ./rateLimits.ts, ./twoFactor.ts with
- * ./mfaLockouts.ts, ./restore.ts, ./inboxReplays.ts, ./sockets.ts, ./recovery.ts), built once here
- * and handed to the stores that write through it. An RPC method reads the clock once, does all async work
- * (hashing, sealing) first, and then runs the stores' synchronous check-and-set in
- * one `ctx.storage.transactionSync`: any non-storage await inside a Durable Object
+ * ./mfaLockouts.ts, ./passkeys.ts, ./restore.ts, ./inboxReplays.ts, ./sockets.ts,
+ * ./recovery.ts), built once here and handed to the stores that write through it.
+ * An RPC method reads the clock once, does all async work (hashing, sealing) first,
+ * and then runs the stores' synchronous check-and-set in one
+ * `ctx.storage.transactionSync`: any non-storage await inside a Durable Object
  * lets other requests interleave, so a read-then-write across an await would let two
  * requests both win. Store methods open no transaction of their own where they can
  * avoid it, so one RPC call can combine several of them in one transaction.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { AuthMethod } from "../domain/accessToken";
+import { authenticationOptions, registrationOptions } from "../domain/passkeys";
 import { hasSecondFactor } from "../domain/stepUp";
 import type { RateLimitRule } from "../domain/rateLimit";
 import type { RotationPolicy, SessionLifetimes } from "../domain/rotation";
@@ -28,6 +30,7 @@ import { ChallengeStore } from "./challenges";
 import { InboxReplayStore, type InboxClaim, type InboxClaimInput } from "./inboxReplays";
 import { MfaLockoutStore } from "./mfaLockouts";
 import { OutboxDelivery } from "./outbox";
+import { PasskeyStore, type RelyingParty } from "./passkeys";
 import { RateLimitStore, type RateLimitVerdict } from "./rateLimits";
 import { RecoveryStore, type RecoveryCompletion, type RecoveryStart, type RecoveryStatus, type RecoveryVerifierRecord } from "./recovery";
 import { RestoreStore } from "./restore";
@@ -36,6 +39,8 @@ import { SessionStore, type SessionGrant, type RefreshResult, type SessionStatus
 import { LiveChannel, RevokedSockets } from "./sockets";
 import { TwoFactorStore, type FactorFailure, type MfaCounter, type SecondFactor, type TwoFactorStatus } from "./twoFactor";
 import type { Message } from "../schemas/messages";
+import type { RegistrationResponse } from "../schemas/passkeys";
+import { base64urlDecode } from "../lib/bytes";
 import { insertMessageForCurrentKey, type MessageInsert } from "../storage/messageStore";
 
 export type { RefreshResult, SessionGrant, SessionStatus, SessionSummary } from "./sessions";
@@ -50,7 +55,7 @@ export type ChallengeOpened =
    * `claimed` is the object's marker, set only after D1 committed a claim (setup or
    * restore) and never cleared: true is final, false means "ask D1".
    */
-  | { allowed: true; challenge: string; expiresAtMs: number; mfa: boolean; claimed: boolean };
+  | { allowed: true; challenge: string; expiresAtMs: number; mfa: boolean; passkey: boolean; claimed: boolean };
 
 /** What a refused rate-limit hit returns from the one-call RPCs below. */
 export type RateLimitRefusal = { ok: false; error: "rate_limited"; retryAfterS: number };
@@ -95,6 +100,7 @@ export class InstanceDO extends DurableObject<Env> {
   private readonly rateLimits: RateLimitStore;
   private readonly sessions: SessionStore;
   private readonly twoFactor: TwoFactorStore;
+  private readonly passkeys: PasskeyStore;
   private readonly restore: RestoreStore;
   private readonly inboxReplays: InboxReplayStore;
   private readonly live: LiveChannel;
@@ -110,7 +116,8 @@ export class InstanceDO extends DurableObject<Env> {
     this.rateLimits = new RateLimitStore(sql);
     this.sessions = new SessionStore(sql, this.activity, new RevokedSockets(ctx));
     const lockouts = new MfaLockoutStore(sql, this.activity);
-    this.twoFactor = new TwoFactorStore(ctx.storage, env.DATA_KEY, this.clock, this.activity, lockouts, this.sessions);
+    this.passkeys = new PasskeyStore(sql, this.activity);
+    this.twoFactor = new TwoFactorStore(ctx.storage, env.DATA_KEY, this.clock, this.activity, lockouts, this.sessions, this.passkeys);
     this.restore = new RestoreStore(ctx.storage, this.activity);
     this.inboxReplays = new InboxReplayStore(ctx.storage);
     this.live = new LiveChannel(ctx, env, this.clock, this.sessions);
@@ -134,7 +141,13 @@ export class InstanceDO extends DurableObject<Env> {
       const verdict = this.rateLimits.hit(rateLimit.key, rateLimit, nowMs);
       if (!verdict.allowed) return { allowed: false, retryAfterS: verdict.retryAfterS };
       const issued = this.challenges.issue(nowMs);
-      return { allowed: true, ...issued, mfa: this.twoFactor.isEnabled(), claimed: this.restore.isClaimed() };
+      return {
+        allowed: true,
+        ...issued,
+        mfa: this.twoFactor.isEnabled(),
+        passkey: this.passkeys.count() > 0,
+        claimed: this.restore.isClaimed(),
+      };
     });
   }
 
@@ -190,10 +203,12 @@ export class InstanceDO extends DurableObject<Env> {
       }
       return checked;
     }
-    const amr: AuthMethod[] = checked.ok ? ["pop", "otp"] : ["pop"];
+    // The factor's own amr: otp for a code, hwk or swk for a passkey (PROTOCOL.md §12),
+    // whatever earned the ticket for an mfa ticket.
+    const amr: AuthMethod[] = checked.ok ? ["pop", checked.amr] : ["pop"];
     return this.ctx.storage.transactionSync((): LoginOutcome => {
       // 2FA was turned on since the factor said "off": this login has none.
-      if (!amr.includes("otp") && this.twoFactor.isEnabled()) return { ok: false, error: "mfa_required" };
+      if (!hasSecondFactor(amr) && this.twoFactor.isEnabled()) return { ok: false, error: "mfa_required" };
       return { ok: true, grant: this.sessions.create(prepared, { ...session, amr }, this.clock.nowMs()) };
     });
   }
@@ -342,12 +357,50 @@ export class InstanceDO extends DurableObject<Env> {
     return this.twoFactor.checkFactor(factor, options);
   }
 
-  disableTotp(factor: { totp: string } | { backupCode: string }, sessionId: string) {
+  disableTotp(factor: SecondFactor, sessionId: string) {
     return this.twoFactor.disable(factor, sessionId);
   }
 
-  regenerateBackupCodes(code: string, sessionId: string) {
-    return this.twoFactor.regenerateBackupCodes(code, sessionId);
+  regenerateBackupCodes(factor: SecondFactor, sessionId: string) {
+    return this.twoFactor.regenerateBackupCodes(factor, sessionId);
+  }
+
+  // --- passkeys (./passkeys.ts, through ./twoFactor.ts where 2FA state changes) ----------
+
+  /** POST /api/passkeys/options: a registration challenge bound to `sessionId`, and the options. */
+  beginPasskeyRegistration(input: { sessionId: string; rpId: string; host: string; ownerHandle: string }) {
+    const nowMs = this.clock.nowMs();
+    return this.ctx.storage.transactionSync(() => {
+      const ownerId = base64urlDecode(this.passkeys.ensureOwnerId())!;
+      const challenge = this.passkeys.issueChallenge("registration", input.sessionId, nowMs);
+      const excludeCredentialIds = this.passkeys.list().map((p) => p.id);
+      return registrationOptions({ ...input, ownerId, challenge, excludeCredentialIds });
+    });
+  }
+
+  registerPasskey(credential: RegistrationResponse, meta: { sessionId: string; name: string; prf: boolean }, rp: RelyingParty) {
+    return this.twoFactor.registerPasskey(credential, meta, rp);
+  }
+
+  /** POST /auth/passkey/options: null while no passkey is registered (404). */
+  beginPasskeyAuthentication(rpId: string) {
+    const nowMs = this.clock.nowMs();
+    return this.ctx.storage.transactionSync(() => {
+      if (this.passkeys.count() === 0) return null;
+      return authenticationOptions({ rpId, challenge: this.passkeys.issueChallenge("authentication", null, nowMs) });
+    });
+  }
+
+  listPasskeys() {
+    return this.passkeys.list();
+  }
+
+  updatePasskey(credentialId: string, change: { name?: string; prf?: boolean }) {
+    return this.ctx.storage.transactionSync(() => this.passkeys.update(credentialId, change));
+  }
+
+  removePasskey(credentialId: string, factor: SecondFactor | null, sessionId: string) {
+    return this.twoFactor.removePasskey(credentialId, factor, sessionId);
   }
 
   // --- export and restore (./restore.ts) ---------------------------------------------

@@ -103,9 +103,9 @@ const STEPS: readonly string[] = [
   `
   CREATE INDEX activity_type ON activity (type, id);
   `,
-  // v6 (the passkeys' step 5 goes before it): recovery (PROTOCOL.md §13), see
-  // src/durable/recovery.ts. One verifier, at most one request (open or spent), and
-  // the single-use mfa tickets a completed recovery issues.
+  // v5: recovery (PROTOCOL.md §13), see src/durable/recovery.ts. One verifier, at
+  // most one request (open or spent), and the single-use mfa tickets a completed
+  // recovery issues.
   `
   CREATE TABLE recovery_verifier (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -127,6 +127,37 @@ const STEPS: readonly string[] = [
     hash TEXT PRIMARY KEY,
     expires_at_ms INTEGER NOT NULL
   );
+  `,
+  // v6: passkeys (PROTOCOL.md §12), see src/durable/passkeys.ts. An mfa ticket keeps
+  // the amr of the factor that earned it (NULL in tickets from before: "otp").
+  `
+  CREATE TABLE passkeys (
+    credential_id TEXT PRIMARY KEY,
+    public_key_spki TEXT NOT NULL,
+    algorithm INTEGER NOT NULL,
+    sign_count INTEGER NOT NULL,
+    backup_eligible INTEGER NOT NULL,
+    backed_up INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    prf INTEGER NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    last_used_at_ms INTEGER
+  );
+
+  CREATE TABLE passkey_owner (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    user_handle TEXT NOT NULL
+  );
+
+  CREATE TABLE passkey_challenges (
+    challenge TEXT PRIMARY KEY,
+    ceremony TEXT NOT NULL CHECK (ceremony IN ('registration', 'authentication')),
+    session_id TEXT,
+    expires_at_ms INTEGER NOT NULL
+  );
+  CREATE INDEX passkey_challenges_expiry ON passkey_challenges (expires_at_ms);
+
+  ALTER TABLE mfa_tickets ADD COLUMN amr TEXT;
   `,
 ];
 

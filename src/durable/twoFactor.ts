@@ -21,8 +21,10 @@ import type { Clock } from "../lib/clock";
 import { loadDataKeys, mfaHash, openTotpSecret, sealTotpSecret, type DataKeys } from "../lib/dataKeys";
 import type { ActivityLog } from "./activityLog";
 import type { MfaCounter, MfaLockoutStore } from "./mfaLockouts";
+import type { PasskeyStore, PasskeyRefused, RelyingParty } from "./passkeys";
 import type { SessionStore } from "./sessions";
-import type { TwoFactorStatus as WireTwoFactorStatus } from "../schemas/api";
+import type { SecondFactorMethod } from "../domain/accessToken";
+import type { AuthenticationResponse, PasskeyListing, RegistrationResponse } from "../schemas/passkeys";
 
 /** An enrolment that is never confirmed is forgotten after this long. */
 export const PENDING_TOTP_TTL_MS = 10 * 60_000;
@@ -30,10 +32,19 @@ export const PENDING_TOTP_TTL_MS = 10 * 60_000;
 export const MFA_TICKET_TTL_MS = 300_000;
 const MFA_TICKET_BYTES = 32;
 
-export type { MfaCounter };
+export type { MfaCounter, RelyingParty };
 
-export type SecondFactor = { totp: string } | { backupCode: string } | { mfaTicket: string };
-export type FactorMethod = "totp" | "backup_code" | "mfa_ticket";
+/**
+ * The second factors a request can present, one at a time. A passkey carries the
+ * relying party it must have been made for (null when ORIGIN cannot have passkeys).
+ * One more kind is one more member here and one more branch in `verify`.
+ */
+export type SecondFactor =
+  | { totp: string }
+  | { backupCode: string }
+  | { mfaTicket: string }
+  | { passkey: AuthenticationResponse; rp: RelyingParty | null };
+export type FactorMethod = "totp" | "backup_code" | "mfa_ticket" | "passkey";
 
 export type FactorFailure =
   /** 2FA is not on: there is nothing to check against. */
@@ -43,12 +54,21 @@ export type FactorFailure =
   /** Wrong, replayed, used or expired. `reason` is for logs only. */
   | { ok: false; error: "invalid"; reason: string };
 
-export type FactorResult<T> = ({ ok: true; method: FactorMethod } & T) | FactorFailure;
+/** A success names the factor and the amr it adds (a ticket carries the amr that earned it). */
+export type FactorResult<T> = ({ ok: true; method: FactorMethod; amr: SecondFactorMethod } & T) | FactorFailure;
 
 export type ConfirmResult = { ok: true; backupCodes: string[] } | FactorFailure | { ok: false; error: "no_pending" };
 
-/** As GET /api/2fa answers it (PROTOCOL.md §8). */
-export type TwoFactorStatus = WireTwoFactorStatus;
+/** As GET /api/2fa answers it (PROTOCOL.md §8, §12). */
+export interface TwoFactorStatus {
+  enabled: boolean;
+  totp: boolean;
+  passkeys: number;
+  backupCodesRemaining: number;
+}
+
+export type PasskeyRegistered = { ok: true; passkey: PasskeyListing; backupCodes?: string[] } | PasskeyRefused;
+export type PasskeyRemoved = { ok: true } | { ok: false; error: "not_found" | "factor_required" } | FactorFailure;
 
 interface TotpRow extends Record<string, SqlStorageValue> {
   secret_sealed: string | null;
@@ -60,7 +80,7 @@ interface TotpRow extends Record<string, SqlStorageValue> {
 }
 
 /** What a success writes, prepared (async) before the transaction and run inside it. */
-type OnSuccess<T> = (nowMs: number) => T;
+type OnSuccess<T> = (nowMs: number, amr: SecondFactorMethod) => T;
 
 /** How often a TOTP check is retried when the secret changed under it (re-enrolment, disabling). */
 const MAX_SNAPSHOT_RETRIES = 3;
@@ -75,21 +95,24 @@ export class TwoFactorStore {
     private readonly activity: ActivityLog,
     private readonly lockouts: MfaLockoutStore,
     private readonly sessions: SessionStore,
+    private readonly passkeys: PasskeyStore,
   ) {
     this.sql = storage.sql;
   }
 
-  /** One indexed read: is 2FA on? (status() also counts the backup codes left.) */
+  /** Is 2FA on? While a confirmed TOTP secret or at least one passkey exists (PROTOCOL.md §12). */
   isEnabled(): boolean {
-    return this.readTotp()?.secret_sealed != null;
+    return this.totpEnabled() || this.passkeys.count() > 0;
   }
 
   status(): TwoFactorStatus {
-    const enabled = this.isEnabled();
+    const totp = this.totpEnabled();
+    const passkeys = this.passkeys.count();
+    const enabled = totp || passkeys > 0;
     const remaining = enabled
       ? this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM backup_codes WHERE used_at_ms IS NULL").one().n
       : 0;
-    return { enabled, backupCodesRemaining: remaining };
+    return { enabled, totp, passkeys, backupCodesRemaining: remaining };
   }
 
   // --- enrolment ---------------------------------------------------------------
@@ -176,38 +199,102 @@ export class TwoFactorStore {
     if (options.issueTicket) {
       const ticket = randomToken(MFA_TICKET_BYTES);
       const hash = await mfaHash(await this.keys(), "mfa-ticket", ticket);
-      onSuccess = (nowMs) => {
+      onSuccess = (nowMs, amr) => {
         this.sql.exec("DELETE FROM mfa_tickets WHERE expires_at_ms < ?", nowMs);
-        this.sql.exec("INSERT INTO mfa_tickets (hash, expires_at_ms) VALUES (?, ?)", hash, nowMs + MFA_TICKET_TTL_MS);
+        this.sql.exec(
+          "INSERT INTO mfa_tickets (hash, expires_at_ms, amr) VALUES (?, ?, ?)",
+          hash,
+          nowMs + MFA_TICKET_TTL_MS,
+          amr,
+        );
         return { mfaTicket: ticket };
       };
     }
     return await this.verify(factor, options.counter, options.sessionId, onSuccess);
   }
 
-  /** Turns 2FA off after a TOTP or backup code: secret, pending secret, codes and tickets go. */
-  async disable(factor: { totp: string } | { backupCode: string }, sessionId: string): Promise<FactorResult<object>> {
+  /**
+   * Removes TOTP after a factor: secret and pending secret go. When no passkey is
+   * left, 2FA is off, and the backup codes and tickets go with it.
+   */
+  async disable(factor: SecondFactor, sessionId: string): Promise<FactorResult<object>> {
+    if (!this.totpEnabled() && !this.readTotp()?.pending_secret_sealed) return { ok: false, error: "off" };
     return await this.verify(factor, "session", sessionId, (nowMs) => {
       this.sql.exec("DELETE FROM totp");
-      this.sql.exec("DELETE FROM backup_codes");
-      this.sql.exec("DELETE FROM mfa_tickets");
+      if (!this.isEnabled()) this.clearWhenOff();
       this.activity.record("totp_disabled", sessionId, null, nowMs);
       return {};
     });
   }
 
-  /** A new set of backup codes after a TOTP code; the old set stops working in the same write. */
-  async regenerateBackupCodes(code: string, sessionId: string): Promise<FactorResult<{ backupCodes: string[] }>> {
+  /** A new set of backup codes after a TOTP code or a passkey; the old set stops working in the same write. */
+  async regenerateBackupCodes(factor: SecondFactor, sessionId: string): Promise<FactorResult<{ backupCodes: string[] }>> {
     const fresh = await this.prepareBackupCodes(await this.keys());
-    return await this.verify({ totp: code }, "session", sessionId, (nowMs) => {
+    return await this.verify(factor, "session", sessionId, (nowMs) => {
       fresh.store(nowMs);
       this.activity.record("backup_codes_regenerated", sessionId, null, nowMs);
       return { backupCodes: fresh.codes };
     });
   }
 
+  // --- passkeys (./passkeys.ts) -------------------------------------------------------
+
+  /**
+   * Registers a passkey (POST /api/passkeys). When it turns 2FA on, in the same
+   * transaction: a new set of backup codes, outstanding tickets die, and every other
+   * session is revoked, as a TOTP confirmation does (PROTOCOL.md §12).
+   */
+  async registerPasskey(
+    credential: RegistrationResponse,
+    meta: { sessionId: string; name: string; prf: boolean },
+    rp: RelyingParty,
+  ): Promise<PasskeyRegistered> {
+    const prepared = await this.passkeys.prepareRegistration(credential, rp, meta.sessionId, this.clock.nowMs());
+    const fresh = await this.prepareBackupCodes(await this.keys());
+    return this.storage.transactionSync((): PasskeyRegistered => {
+      const at = this.clock.nowMs();
+      const wasEnabled = this.isEnabled();
+      const stored = this.passkeys.commitRegistration(prepared, meta, at);
+      if (!stored.ok || wasEnabled) return stored;
+      fresh.store(at);
+      this.sql.exec("DELETE FROM mfa_tickets");
+      this.sessions.revokeOthers(meta.sessionId, "passkey_added", at);
+      return { ...stored, backupCodes: fresh.codes };
+    });
+  }
+
+  /**
+   * Removes a passkey (DELETE /api/passkeys/:id). Removing the last factor (no TOTP,
+   * no other passkey) needs a factor, checked in the transaction that removes it, and
+   * turns 2FA off. Without a factor, "is it the last?" is decided in the transaction
+   * too, so two racing removals cannot both take away a factor unchecked.
+   */
+  async removePasskey(credentialId: string, factor: SecondFactor | null, sessionId: string): Promise<PasskeyRemoved> {
+    const remove = (at: number): boolean => {
+      const removed = this.passkeys.remove(credentialId, sessionId, at);
+      if (removed && !this.isEnabled()) this.clearWhenOff();
+      return removed;
+    };
+    if (!factor) {
+      return this.storage.transactionSync((): PasskeyRemoved => {
+        if (!this.passkeys.has(credentialId)) return { ok: false, error: "not_found" };
+        if (!this.totpEnabled() && this.passkeys.count() === 1) return { ok: false, error: "factor_required" };
+        remove(this.clock.nowMs());
+        return { ok: true };
+      });
+    }
+    if (!this.passkeys.has(credentialId)) return { ok: false, error: "not_found" };
+    const result = await this.verify(factor, "session", sessionId, (at) => ({ removed: remove(at) }));
+    if (!result.ok) return result.error === "off" ? { ok: false, error: "not_found" } : result;
+    return result.removed ? { ok: true } : { ok: false, error: "not_found" };
+  }
+
   // --- internals ---------------------------------------------------------------
 
+  /**
+   * The one place that decides how a presented factor is checked. Each branch does
+   * its async work first and decides in one transaction; `onSuccess` runs in it.
+   */
   private async verify<T extends object>(
     factor: SecondFactor,
     counter: MfaCounter,
@@ -216,7 +303,29 @@ export class TwoFactorStore {
   ): Promise<FactorResult<T>> {
     if ("totp" in factor) return await this.verifyTotp(factor.totp, counter, sessionId, onSuccess);
     if ("backupCode" in factor) return await this.verifyBackupCode(factor.backupCode, counter, sessionId, onSuccess);
+    if ("passkey" in factor) return await this.verifyPasskey(factor.passkey, factor.rp, sessionId, onSuccess);
     return await this.verifyTicket(factor.mfaTicket, onSuccess);
+  }
+
+  /**
+   * A passkey in place of a code (PROTOCOL.md §12): outside the TOTP lockout
+   * counters, neither counted nor blocked by them, and a success resets nothing.
+   */
+  private async verifyPasskey<T extends object>(
+    response: AuthenticationResponse,
+    rp: RelyingParty | null,
+    sessionId: string | null,
+    onSuccess: OnSuccess<T>,
+  ): Promise<FactorResult<T>> {
+    if (!this.isEnabled()) return { ok: false, error: "off" };
+    if (!rp) return { ok: false, error: "invalid", reason: "passkeys need an ORIGIN with a domain name" };
+    const prepared = await this.passkeys.prepareUse(response, rp, this.clock.nowMs());
+    return this.storage.transactionSync((): FactorResult<T> => {
+      const at = this.clock.nowMs();
+      const used = this.passkeys.commitUse(prepared, sessionId, at);
+      if (!used.ok) return { ok: false, error: "invalid", reason: used.reason };
+      return { ok: true, method: "passkey", amr: used.amr, ...onSuccess(at, used.amr) };
+    });
   }
 
   private async verifyTotp<T extends object>(
@@ -227,13 +336,13 @@ export class TwoFactorStore {
   ): Promise<FactorResult<T>> {
     for (let attempt = 0; attempt < MAX_SNAPSHOT_RETRIES; attempt++) {
       const snapshot = this.readTotp()?.secret_sealed;
-      if (!snapshot) return { ok: false, error: "off" };
+      if (!snapshot) return this.noTotp();
       const nowMs = this.clock.nowMs();
       const steps = findTotpSteps(await openTotpSecret(await this.keys(), snapshot), code, nowMs);
 
       const decided = this.storage.transactionSync((): FactorResult<T> | "stale" => {
         const row = this.readTotp();
-        if (!row?.secret_sealed) return { ok: false, error: "off" };
+        if (!row?.secret_sealed) return this.noTotp();
         if (row.secret_sealed !== snapshot) return "stale";
         // Locked: refuse without looking at the code, even a right one, so guesses
         // made while locked tell the guesser nothing.
@@ -246,7 +355,7 @@ export class TwoFactorStore {
         const at = this.clock.nowMs();
         this.sql.exec("UPDATE totp SET last_step = ? WHERE id = 1", step);
         this.lockouts.reset(counter);
-        return { ok: true, method: "totp", ...onSuccess(at) };
+        return { ok: true, method: "totp", amr: "otp", ...onSuccess(at, "otp") };
       });
       if (decided !== "stale") return decided;
     }
@@ -270,7 +379,7 @@ export class TwoFactorStore {
     const normalized = normalizeBackupCode(input);
     const hash = normalized ? await mfaHash(await this.keys(), "backup-code", normalized) : null;
     return this.storage.transactionSync((): FactorResult<T> => {
-      if (!this.readTotp()?.secret_sealed) return { ok: false, error: "off" };
+      if (!this.isEnabled()) return { ok: false, error: "off" };
       if (!hash) return { ok: false, error: "invalid", reason: "not a backup code" };
       const at = this.clock.nowMs();
       // The conditional UPDATE is the single-use check: one caller changes the row.
@@ -284,7 +393,7 @@ export class TwoFactorStore {
         .exec<{ n: number }>("SELECT COUNT(*) AS n FROM backup_codes WHERE used_at_ms IS NULL")
         .one().n;
       this.activity.record("backup_code_used", sessionId, { counter, remaining }, at);
-      return { ok: true, method: "backup_code", ...onSuccess(at) };
+      return { ok: true, method: "backup_code", amr: "otp", ...onSuccess(at, "otp") };
     });
   }
 
@@ -298,14 +407,19 @@ export class TwoFactorStore {
   ): Promise<FactorResult<T>> {
     const hash = await mfaHash(await this.keys(), "mfa-ticket", ticket);
     return this.storage.transactionSync((): FactorResult<T> => {
-      if (!this.readTotp()?.secret_sealed) return { ok: false, error: "off" };
+      if (!this.isEnabled()) return { ok: false, error: "off" };
       const at = this.clock.nowMs();
       const row = this.sql
-        .exec<{ expires_at_ms: number }>("DELETE FROM mfa_tickets WHERE hash = ? RETURNING expires_at_ms", hash)
+        .exec<{ expires_at_ms: number; amr: string | null }>(
+          "DELETE FROM mfa_tickets WHERE hash = ? RETURNING expires_at_ms, amr",
+          hash,
+        )
         .toArray()[0];
       if (!row) return { ok: false, error: "invalid", reason: "unknown or used mfa ticket" };
       if (row.expires_at_ms < at) return { ok: false, error: "invalid", reason: "expired mfa ticket" };
-      return { ok: true, method: "mfa_ticket", ...onSuccess(at) };
+      // The ticket carries the amr of the factor that earned it (tickets from before v6: a code).
+      const amr = (row.amr ?? "otp") as SecondFactorMethod;
+      return { ok: true, method: "mfa_ticket", amr, ...onSuccess(at, amr) };
     });
   }
 
@@ -322,6 +436,21 @@ export class TwoFactorStore {
         }
       },
     };
+  }
+
+  private totpEnabled(): boolean {
+    return this.readTotp()?.secret_sealed != null;
+  }
+
+  /** A TOTP code while no TOTP secret is confirmed: "off" only when no factor is on at all. */
+  private noTotp(): FactorFailure {
+    return this.isEnabled() ? { ok: false, error: "invalid", reason: "no authenticator app is set up" } : { ok: false, error: "off" };
+  }
+
+  /** Inside a transaction: 2FA just turned off, so what only exists while it is on goes. */
+  private clearWhenOff(): void {
+    this.sql.exec("DELETE FROM backup_codes");
+    this.sql.exec("DELETE FROM mfa_tickets");
   }
 
   private readTotp(): TotpRow | undefined {

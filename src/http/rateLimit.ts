@@ -18,7 +18,9 @@ export type RateLimitGroup =
   | "recovery"
   | "messages"
   | "inbox"
-  | "2fa";
+  | "2fa"
+  // POST /auth/passkey/options, and the passkey routes of /api.
+  | "passkey";
 
 /**
  * Counts this request against the client address's budget for `group` and throws

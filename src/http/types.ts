@@ -1,6 +1,6 @@
 import type { AccessClaims } from "../domain/accessToken";
 import type { Env } from "../env";
-import type { TwoFactorStatus } from "../schemas/api";
+import type { TwoFactorStatus } from "../durable/twoFactor";
 import type { Settings } from "../settings";
 
 export interface AppVariables {

@@ -3,23 +3,29 @@
  * step-up (PROTOCOL.md §3-5). Handlers parse, call a service or the Durable Object,
  * and serialize.
  */
-import { Hono, type Context } from "hono";
+import { Hono } from "hono/tiny";
+import type { Context } from "hono";
 import type { AuthMethod } from "../domain/accessToken";
 import { estimateSetupCodeBits, isSetupCodeStrongEnough, SETUP_CODE_MIN_BITS, setupCodeFromAuthorization } from "../domain/setupCode";
 import type { SessionGrant } from "../durable/instance";
 import { instanceStub } from "../durable/stub";
-import type { SecondFactor } from "../durable/twoFactor";
 import { ApiError, notClaimed } from "../errors";
 import { requireBearer } from "../http/auth";
+import { presentedFactor, requireRelyingParty, type FactorFields } from "../http/factors";
 import { clientAddress } from "../http/clientAddress";
 import { clearRefreshCookie, readRefreshCookie, setRefreshCookie } from "../http/cookies";
 import { countingFailures, enforceRateLimit, rateLimitFor } from "../http/rateLimit";
 import type { AppEnv } from "../http/types";
 import { readJson, readRestoreRequest } from "../http/validate";
-import { factorError, mfaRequired, rateLimitRefused, refreshRefused, sessionEnded, throwIfRateLimited } from "../instanceErrors";
+import { factorError, mfaRequired, noPasskeys, rateLimitRefused, refreshRefused, sessionEnded, throwIfRateLimited } from "../instanceErrors";
 import { secretsEqual } from "../lib/bytes";
 import { systemClock } from "../lib/clock";
-import { escrowFetchRequestSchema, loginRequestSchema, reauthRequestSchema, setupRequestSchema } from "../schemas/api";
+import { setupRequestSchema } from "../schemas/api";
+import {
+  escrowFetchWithFactorRequestSchema,
+  loginWithFactorRequestSchema,
+  reauthWithFactorRequestSchema,
+} from "../schemas/factors";
 import { parseArchive, restoreFromArchive } from "../services/archiveRestore";
 import { checkAssertion, invalidAssertion, verifyAssertionSignature, type AssertionContext } from "../services/assertions";
 import { completeRecovery, redeemRecoveryTicket } from "../services/recovery";
@@ -40,7 +46,25 @@ authRoutes.post("/challenge", async (c) => {
   const opened = await instanceStub(c.env).openChallenge(rateLimitFor(c, "challenge"));
   if (!opened.allowed) throw rateLimitRefused(opened);
   const claimed = opened.claimed || (await owner.isClaimed(c.env.DB));
-  return c.json({ challenge: opened.challenge, expiresAt: opened.expiresAtMs, mfa: opened.mfa, claimed } satisfies Reply<"POST /auth/challenge">);
+  return c.json({
+    challenge: opened.challenge,
+    expiresAt: opened.expiresAtMs,
+    mfa: opened.mfa,
+    claimed,
+    passkey: opened.passkey,
+  } satisfies Reply<"POST /auth/challenge">);
+});
+
+/**
+ * PROTOCOL.md §12: options for a passkey assertion (public, rate limited). No
+ * allowCredentials: passkeys are discoverable, and ids listed here would leak.
+ */
+authRoutes.post("/passkey/options", async (c) => {
+  await enforceRateLimit(c, "passkey");
+  const rp = requireRelyingParty(c);
+  const options = await instanceStub(c.env).beginPasskeyAuthentication(rp.rpId);
+  if (!options) throw noPasskeys();
+  return c.json({ options } satisfies Reply<"POST /auth/passkey/options">);
 });
 
 authRoutes.post("/setup", async (c) => {
@@ -93,7 +117,7 @@ authRoutes.post("/login", async (c) => {
   // checked before the code, so a client without the private key never reaches the
   // code check: it can neither guess codes here nor lock this counter.
   const { body, checked } = await countingFailures(c, "login", async () => {
-    const body = await readJson(c, loginRequestSchema);
+    const body = await readJson(c, loginWithFactorRequestSchema);
     const keys = await requireClaimedKeys(c.env);
     return { body, checked: await verifyAssertionSignature(body.assertion, keys.sig, c.get("origin")) };
   });
@@ -101,7 +125,7 @@ authRoutes.post("/login", async (c) => {
     rateLimit: rateLimitFor(c, "login"),
     nonce: checked.nonce,
     signatureFailure: checked.failure,
-    factor: pickFactor(body),
+    factor: presentedFactor(c, body),
     deviceName: body.deviceName ?? null,
     maxTtlMs: c.get("settings").sessionMaxTtlS * 1000,
   });
@@ -129,7 +153,7 @@ authRoutes.post("/login", async (c) => {
  */
 authRoutes.post("/escrow", async (c) => {
   await enforceRateLimit(c, "escrow");
-  const body = await readJson(c, escrowFetchRequestSchema);
+  const body = await readJson(c, escrowFetchWithFactorRequestSchema);
   const escrow = await owner.latestEscrow(c.env.DB);
   if (!escrow) throw notClaimed();
   // PROTOCOL.md §13: a ready recovery request stands in for the second factor.
@@ -137,7 +161,7 @@ authRoutes.post("/escrow", async (c) => {
     const mfaTicket = await completeRecovery(assertionContext(c), body.recovery);
     return c.json({ ...escrow, mfaTicket } satisfies Reply<"POST /auth/escrow">);
   }
-  const factor = pickFactor(body);
+  const factor = presentedFactor(c, body);
   if (!factor) {
     if (await instanceStub(c.env).twoFactorEnabled()) throw mfaRequired();
     return c.json(escrow satisfies Reply<"POST /auth/escrow">);
@@ -180,7 +204,7 @@ authRoutes.post("/logout", async (c) => {
 
 authRoutes.post("/reauth", requireBearer, async (c) => {
   await enforceRateLimit(c, "reauth");
-  const body = await readJson(c, reauthRequestSchema);
+  const body = await readJson(c, reauthWithFactorRequestSchema);
   const keys = await requireClaimedKeys(c.env);
   await checkAssertion(assertionContext(c), body.assertion, keys.sig, "reauth");
   const auth = c.get("auth");
@@ -203,13 +227,6 @@ function tokenIssuer(c: Context<AppEnv>): TokenIssuer {
   return { signingKey: c.env.INSTANCE_SIGNING_KEY, origin: c.get("origin"), accessTokenTtlS: c.get("settings").accessTokenTtlS };
 }
 
-/** The one factor a request carries, or null. The schemas already refuse several. */
-function pickFactor(body: { totp?: string; backupCode?: string; mfaTicket?: string }): SecondFactor | null {
-  if (body.totp !== undefined) return { totp: body.totp };
-  if (body.backupCode !== undefined) return { backupCode: body.backupCode };
-  if (body.mfaTicket !== undefined) return { mfaTicket: body.mfaTicket };
-  return null;
-}
 
 /**
  * The setup code is the only thing that stops a stranger from claiming a fresh
@@ -256,21 +273,21 @@ async function checkSetupCode(c: Context<AppEnv>, presented: string): Promise<vo
  */
 async function checkSecondFactor(
   c: Context<AppEnv>,
-  body: { totp?: string; backupCode?: string; mfaTicket?: string },
+  body: FactorFields,
   options: { purpose: "login" | "reauth"; sessionId: string | null; required: boolean },
 ): Promise<AuthMethod[]> {
   // A ticket from a completed recovery (PROTOCOL.md §13) is its own second factor.
   if (body.mfaTicket !== undefined && (await redeemRecoveryTicket({ instance: instanceStub(c.env) }, body.mfaTicket))) {
     return ["pop", "rcv"];
   }
-  const factor = pickFactor(body);
+  const factor = presentedFactor(c, body);
   if (!factor) {
     if (options.required && (await instanceStub(c.env).twoFactorEnabled())) throw mfaRequired();
     return ["pop"];
   }
   const stub = instanceStub(c.env);
   const result = await stub.checkSecondFactor(factor, { counter: "session", sessionId: options.sessionId });
-  if (result.ok) return ["pop", "otp"];
+  if (result.ok) return ["pop", result.amr];
   // 2FA is off: a code sent anyway proves nothing and changes nothing.
   if (result.error === "off") return ["pop"];
   if (result.error === "invalid") {

@@ -1,5 +1,6 @@
 /** PROTOCOL.md §7: escrow maintenance and key rotation (Bearer). */
-import { Hono, type Context } from "hono";
+import { Hono } from "hono/tiny";
+import type { Context } from "hono";
 import { instanceStub } from "../durable/stub";
 import { ApiError, notClaimed } from "../errors";
 import { requireStepUpNow } from "../http/auth";

@@ -3,7 +3,7 @@
  * domain/totp.ts and durable/twoFactor.ts; these handlers parse, call the Durable
  * Object, and serialize.
  */
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import { renderSVG } from "uqr";
 import { totpKeyUri } from "../domain/totp";
 import { instanceStub } from "../durable/stub";
@@ -11,11 +11,9 @@ import { requireStepUpNow } from "../http/auth";
 import { enforceRateLimit } from "../http/rateLimit";
 import type { AppEnv } from "../http/types";
 import { readJson } from "../http/validate";
-import {
-  backupCodesRegenerateRequestSchema,
-  totpConfirmRequestSchema,
-  totpDisableRequestSchema,
-} from "../schemas/api";
+import { totpConfirmRequestSchema } from "../schemas/api";
+import { backupCodesWithFactorRequestSchema, totpDisableWithFactorRequestSchema } from "../schemas/factors";
+import { presentedFactor } from "../http/factors";
 import { factorError, noPendingEnrolment, twoFactorNotEnabled } from "../instanceErrors";
 import type { Reply } from "../schemas/routes";
 
@@ -55,9 +53,9 @@ twoFactorRoutes.post("/2fa/totp/confirm", async (c) => {
 twoFactorRoutes.delete("/2fa/totp", async (c) => {
   await enforceRateLimit(c, "2fa");
   await requireStepUpNow(c);
-  const body = await readJson(c, totpDisableRequestSchema);
-  const factor = body.code !== undefined ? { totp: body.code } : { backupCode: body.backupCode! };
-  const result = await instanceStub(c.env).disableTotp(factor, c.get("auth").sid);
+  const body = await readJson(c, totpDisableWithFactorRequestSchema);
+  // The schema asked for exactly one factor.
+  const result = await instanceStub(c.env).disableTotp(presentedFactor(c, body)!, c.get("auth").sid);
   if (!result.ok) throw result.error === "off" ? twoFactorNotEnabled() : factorError(result);
   return c.body(null, 204);
 });
@@ -65,8 +63,8 @@ twoFactorRoutes.delete("/2fa/totp", async (c) => {
 twoFactorRoutes.post("/2fa/backup-codes", async (c) => {
   await enforceRateLimit(c, "2fa");
   await requireStepUpNow(c);
-  const body = await readJson(c, backupCodesRegenerateRequestSchema);
-  const result = await instanceStub(c.env).regenerateBackupCodes(body.code, c.get("auth").sid);
+  const body = await readJson(c, backupCodesWithFactorRequestSchema);
+  const result = await instanceStub(c.env).regenerateBackupCodes(presentedFactor(c, body)!, c.get("auth").sid);
   if (!result.ok) throw result.error === "off" ? twoFactorNotEnabled() : factorError(result);
   c.header("Cache-Control", "no-store");
   return c.json({ backupCodes: result.backupCodes } satisfies Reply<"POST /api/2fa/backup-codes">);

@@ -223,6 +223,11 @@ export const ACTIVITY_TYPES = [
   "keys_rotated",
   "locked_out",
   "logout",
+  // PROTOCOL.md §12
+  "passkey_added",
+  "passkey_removed",
+  "passkey_clone_suspected",
+  // PROTOCOL.md §13
   "recovery_configured",
   "recovery_removed",
   "recovery_requested",

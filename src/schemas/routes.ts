@@ -14,23 +14,16 @@ import { ERROR_STATUS } from "../errors";
 import {
   activityQuerySchema,
   activityResponseSchema,
-  backupCodesRegenerateRequestSchema,
   backupCodesResponseSchema,
-  challengeResponseSchema,
-  escrowFetchRequestSchema,
   escrowResponseSchema,
   escrowUpdateRequestSchema,
   LIMITS,
-  loginRequestSchema,
   loginResponseSchema,
-  reauthRequestSchema,
   refreshResponseSchema,
   sessionsResponseSchema,
   setupRequestSchema,
   totpConfirmRequestSchema,
-  totpDisableRequestSchema,
   totpEnrolmentResponseSchema,
-  twoFactorStatusResponseSchema,
 } from "./api";
 import {
   recoveryConfigureRequestSchema,
@@ -39,6 +32,26 @@ import {
   recoveryStatusResponseSchema,
 } from "./recovery";
 import { ARCHIVE_LIMITS, archiveSchema, restoreRequestSchema } from "./archive";
+import {
+  backupCodesWithFactorRequestSchema,
+  escrowFetchWithFactorRequestSchema,
+  loginWithFactorRequestSchema,
+  reauthWithFactorRequestSchema,
+  totpDisableWithFactorRequestSchema,
+} from "./factors";
+import {
+  challengeWithPasskeyResponseSchema,
+  passkeyCreationOptionsResponseSchema,
+  passkeyDeleteRequestSchema,
+  passkeyIdParamSchema,
+  passkeyRegisterRequestSchema,
+  passkeyRegisterResponseSchema,
+  passkeyRequestOptionsResponseSchema,
+  passkeysResponseSchema,
+  passkeyUpdateRequestSchema,
+  passkeyUpdateResponseSchema,
+  twoFactorStatusWithPasskeysResponseSchema,
+} from "./passkeys";
 import { type ErrorCode } from "./errors";
 import { outboxAcceptedResponseSchema, outboxIdParamSchema, outboxRequestSchema, outboxStateSchema } from "./federation";
 import {
@@ -68,7 +81,7 @@ import {
  */
 export type RouteAuth = "none" | "bearer" | "step-up" | "bearer-subprotocol" | "refresh-cookie" | "setup-code" | "http-signature";
 
-export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
+export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
 /**
  * The shape of a route's 4xx answers:
@@ -225,10 +238,10 @@ export const ROUTES = {
   "POST /auth/challenge": {
     method: "POST",
     path: "/auth/challenge",
-    summary: "A single-use 32-byte challenge, valid 120 s.",
+    summary: "A single-use 32-byte challenge, valid 120 s; says whether 2FA is on and a passkey can be used.",
     section: 3,
     auth: "none",
-    responses: { 200: json(challengeResponseSchema, "The challenge.") },
+    responses: { 200: json(challengeWithPasskeyResponseSchema, "The challenge.") },
     errors: ["rate_limited", ...ORIGIN_CHECKED, ...TOO_LARGE],
   },
   "POST /auth/setup": {
@@ -259,7 +272,7 @@ export const ROUTES = {
     summary: "A signed challenge (and the second factor when 2FA is on) → access token and refresh cookie.",
     section: 4,
     auth: "none",
-    body: jsonBody(loginRequestSchema),
+    body: jsonBody(loginWithFactorRequestSchema),
     responses: { 200: json(loginResponseSchema, "Logged in (refresh cookie set).") },
     errors: [
       "invalid_request",
@@ -278,8 +291,8 @@ export const ROUTES = {
     summary: "The escrow blob for a new device; needs a code when 2FA is on.",
     section: 4,
     auth: "none",
-    body: jsonBody(escrowFetchRequestSchema, LIMITS.bodyBytes, false),
-    responses: { 200: json(escrowResponseSchema, "The latest escrow, with an mfaTicket when a code (or a ready recovery, §13) was checked.") },
+    body: jsonBody(escrowFetchWithFactorRequestSchema, LIMITS.bodyBytes, false),
+    responses: { 200: json(escrowResponseSchema, "The latest escrow, with an mfaTicket when a code or passkey (or a ready recovery, §13) was checked.") },
     errors: ["invalid_request", "not_claimed", "mfa_required", "invalid_code", "invalid_assertion", "rate_limited", ...ORIGIN_CHECKED, ...TOO_LARGE],
   },
   "POST /auth/reauth": {
@@ -288,7 +301,7 @@ export const ROUTES = {
     summary: "Step-up: a fresh signature (and code) → a token with a fresh auth_time.",
     section: 4,
     auth: "bearer",
-    body: jsonBody(reauthRequestSchema),
+    body: jsonBody(reauthWithFactorRequestSchema),
     responses: { 200: json(loginResponseSchema, "A new access token for the same session.") },
     errors: ["invalid_request", "not_claimed", "invalid_assertion", "invalid_code", "rate_limited", ...BEARER, ...ORIGIN_CHECKED, ...TOO_LARGE],
   },
@@ -378,10 +391,10 @@ export const ROUTES = {
   "GET /api/2fa": {
     method: "GET",
     path: "/api/2fa",
-    summary: "Whether 2FA is on, and how many backup codes are left.",
+    summary: "Whether 2FA is on, by TOTP and how many passkeys, and how many backup codes are left.",
     section: 8,
     auth: "bearer",
-    responses: { 200: json(twoFactorStatusResponseSchema, "The status.") },
+    responses: { 200: json(twoFactorStatusWithPasskeysResponseSchema, "The status.") },
     errors: [...BEARER, ...TOO_LARGE],
   },
   "POST /api/2fa/totp": {
@@ -409,7 +422,7 @@ export const ROUTES = {
     summary: "Turns 2FA off, with a code or a backup code.",
     section: 8,
     auth: "step-up",
-    body: jsonBody(totpDisableRequestSchema),
+    body: jsonBody(totpDisableWithFactorRequestSchema),
     responses: { 204: noContent },
     errors: ["invalid_request", "not_found", "invalid_code", "rate_limited", ...STEP_UP, ...ORIGIN_CHECKED, ...TOO_LARGE],
   },
@@ -419,9 +432,70 @@ export const ROUTES = {
     summary: "A new set of backup codes; the old set stops working.",
     section: 8,
     auth: "step-up",
-    body: jsonBody(backupCodesRegenerateRequestSchema),
+    body: jsonBody(backupCodesWithFactorRequestSchema),
     responses: { 200: json(backupCodesResponseSchema, "The 10 new backup codes.") },
     errors: ["invalid_request", "not_found", "invalid_code", "rate_limited", ...STEP_UP, ...ORIGIN_CHECKED, ...TOO_LARGE],
+  },
+
+  // --- §12 passkeys ---------------------------------------------------------------------
+  "POST /api/passkeys/options": {
+    method: "POST",
+    path: "/api/passkeys/options",
+    summary: "Creation options for a new passkey; the challenge is bound to this session.",
+    section: 12,
+    auth: "step-up",
+    responses: { 200: json(passkeyCreationOptionsResponseSchema, "PublicKeyCredentialCreationOptionsJSON.") },
+    errors: ["invalid_request", "rate_limited", ...STEP_UP, ...ORIGIN_CHECKED, ...TOO_LARGE],
+  },
+  "POST /api/passkeys": {
+    method: "POST",
+    path: "/api/passkeys",
+    summary: "Registers a passkey (the session that asked for the options); the first one turns 2FA on.",
+    section: 12,
+    auth: "bearer",
+    body: jsonBody(passkeyRegisterRequestSchema),
+    responses: { 201: json(passkeyRegisterResponseSchema, "The passkey, and backup codes when it turned 2FA on.") },
+    errors: ["invalid_request", "rate_limited", ...BEARER, ...ORIGIN_CHECKED, ...TOO_LARGE],
+  },
+  "GET /api/passkeys": {
+    method: "GET",
+    path: "/api/passkeys",
+    summary: "The registered passkeys.",
+    section: 12,
+    auth: "bearer",
+    responses: { 200: json(passkeysResponseSchema, "The passkeys, oldest first.") },
+    errors: [...BEARER, ...TOO_LARGE],
+  },
+  "PATCH /api/passkeys/{id}": {
+    method: "PATCH",
+    path: "/api/passkeys/{id}",
+    summary: "Renames a passkey or records whether it supports PRF.",
+    section: 12,
+    auth: "step-up",
+    params: z.object({ id: passkeyIdParamSchema }),
+    body: jsonBody(passkeyUpdateRequestSchema),
+    responses: { 200: json(passkeyUpdateResponseSchema, "The passkey.") },
+    errors: ["invalid_request", "not_found", "rate_limited", ...STEP_UP, ...ORIGIN_CHECKED, ...TOO_LARGE],
+  },
+  "DELETE /api/passkeys/{id}": {
+    method: "DELETE",
+    path: "/api/passkeys/{id}",
+    summary: "Removes a passkey; the last second factor also needs a factor in the body.",
+    section: 12,
+    auth: "step-up",
+    params: z.object({ id: passkeyIdParamSchema }),
+    body: jsonBody(passkeyDeleteRequestSchema, LIMITS.bodyBytes, false),
+    responses: { 204: noContent },
+    errors: ["invalid_request", "not_found", "invalid_code", "rate_limited", ...STEP_UP, ...ORIGIN_CHECKED, ...TOO_LARGE],
+  },
+  "POST /auth/passkey/options": {
+    method: "POST",
+    path: "/auth/passkey/options",
+    summary: "Request options for a passkey assertion (no allowCredentials); 404 while none is registered.",
+    section: 12,
+    auth: "none",
+    responses: { 200: json(passkeyRequestOptionsResponseSchema, "PublicKeyCredentialRequestOptionsJSON.") },
+    errors: ["invalid_request", "not_found", "rate_limited", ...ORIGIN_CHECKED, ...TOO_LARGE],
   },
 
   // --- §9 messages (owner side) -----------------------------------------------------

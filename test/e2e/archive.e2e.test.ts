@@ -176,7 +176,7 @@ describe("export from one instance, restore into another", () => {
     it("the owner logs in with the same keys, without a second factor: 2FA is off until enrolled again", async () => {
       const res = await onB.login();
       expect(res.status).toBe(200);
-      expect(await json(await onB.api("GET", "/api/2fa"))).toEqual({ enabled: false, backupCodesRemaining: 0 });
+      expect(await json(await onB.api("GET", "/api/2fa"))).toEqual({ enabled: false, totp: false, passkeys: 0, backupCodesRemaining: 0 });
       const old = new OwnerClient(nodeFetch, b.origin, first);
       expect((await old.login()).status).toBe(401);
     });

@@ -61,7 +61,7 @@ describe("TOTP with codes from oathtool, against npm run dev", () => {
     expect(res.status).toBe(200);
     backupCodes = (await json<{ backupCodes: string[] }>(res)).backupCodes;
     expect(backupCodes).toHaveLength(10);
-    expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: true, backupCodesRemaining: 10 });
+    expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: true, totp: true, passkeys: 0, backupCodesRemaining: 10 });
     const challenge = await owner.request("POST", "/auth/challenge");
     expect(await json(challenge)).toMatchObject({ mfa: true, claimed: true });
   });

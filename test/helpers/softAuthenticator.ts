@@ -121,6 +121,11 @@ export class SoftAuthenticator {
     return b64(this.credentialId);
   }
 
+  /** The public key as a JWK (e.g. to see its coordinates). */
+  async publicJwk(): Promise<JsonWebKey> {
+    return (await crypto.subtle.exportKey("jwk", this.keys.publicKey)) as JsonWebKey;
+  }
+
   /** The COSE_Key (RFC 9053) of the public key, CBOR-encoded. */
   async coseKey(): Promise<Uint8Array> {
     const jwk = (await crypto.subtle.exportKey("jwk", this.keys.publicKey)) as JsonWebKey;

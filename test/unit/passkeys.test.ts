@@ -13,7 +13,7 @@ import {
   verifyAuthentication,
   verifyRegistration,
 } from "../../src/domain/passkeys";
-import { base64urlEncode, randomBytes } from "../../src/lib/bytes";
+import { base64urlDecode, base64urlEncode, randomBytes } from "../../src/lib/bytes";
 import { SoftAuthenticator, type SoftAuthenticatorOptions, type Tamper } from "../helpers/softAuthenticator";
 
 const ORIGIN = "https://id.example.test";
@@ -59,6 +59,25 @@ describe("registration (WebAuthn L3 §7.1)", () => {
     const first = await authenticate(authenticator, passkey);
     expect(first).toEqual({ ok: true, use: { signCount: 1, backedUp: false, cloneSuspected: false, amr: "hwk" } });
   });
+
+  it("accepts ES256 keys whose x or y coordinate begins with a zero byte (about 1 key in 128)", async () => {
+    // @oslojs/crypto 1.0's SPKI encoder writes such a y unpadded; the module must not
+    // depend on it. Made until both cases have occurred, each then registered and used.
+    const seen = { x: false, y: false };
+    for (let i = 0; i < 5000 && !(seen.x && seen.y); i++) {
+      const authenticator = await SoftAuthenticator.create({ alg: -7 });
+      const jwk = await authenticator.publicJwk();
+      const which = base64urlDecode(jwk.x!)![0] === 0 ? "x" : base64urlDecode(jwk.y!)![0] === 0 ? "y" : null;
+      if (!which || seen[which]) continue;
+      seen[which] = true;
+      const challenge = randomBytes(32);
+      const response = await authenticator.register({ challenge, origin: ORIGIN, rpId: RP_ID });
+      const verdict = await verifyRegistration(response, { challenge, origin: ORIGIN, rpId: RP_ID });
+      expect(verdict.ok, JSON.stringify(verdict)).toBe(true);
+      if (verdict.ok) expect((await authenticate(authenticator, verdict.passkey)).ok).toBe(true);
+    }
+    expect(seen).toEqual({ x: true, y: true });
+  }, 60_000);
 
   it("records BE and BS of a synced passkey, and its amr is swk", async () => {
     const { authenticator, passkey } = await registered({ backupEligible: true, backedUp: true, fixedZeroCounter: true });

@@ -1,4 +1,4 @@
-/** domain/stepUp.ts: which logins count as a recent two-factor login (PROTOCOL.md §4, §13). */
+/** domain/stepUp.ts: which logins count as a recent two-factor login (PROTOCOL.md §4, §12, §13). */
 import { describe, expect, it } from "vitest";
 import { checkStepUp, hasSecondFactor } from "../../src/domain/stepUp";
 
@@ -6,8 +6,10 @@ const nowMs = 1_800_000_000_000;
 const fresh = Math.floor(nowMs / 1000) - 10;
 
 describe("step-up", () => {
-  it("counts a TOTP or backup code and a completed recovery as a second factor, a bare signature not", () => {
+  it("counts a TOTP or backup code, a passkey and a completed recovery as a second factor, a bare signature not", () => {
     expect(hasSecondFactor(["pop", "otp"])).toBe(true);
+    expect(hasSecondFactor(["pop", "hwk"])).toBe(true);
+    expect(hasSecondFactor(["pop", "swk"])).toBe(true);
     expect(hasSecondFactor(["pop", "rcv"])).toBe(true);
     expect(hasSecondFactor(["pop"])).toBe(false);
   });

@@ -170,7 +170,7 @@ describe("Durable Object storage migrations", () => {
       "login",
       "claimed",
     ]);
-    expect(await stub.twoFactorStatus()).toEqual({ enabled: false, backupCodesRemaining: 0 });
+    expect(await stub.twoFactorStatus()).toEqual({ enabled: false, totp: false, passkeys: 0, backupCodesRemaining: 0 });
     await run((_i, state) => {
       expect(schemaVersion(state.storage.sql)).toBe(INSTANCE_SCHEMA_VERSION);
       expect(dump(state.storage.sql, V1_TABLES)).toEqual(before);

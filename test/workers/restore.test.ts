@@ -283,7 +283,7 @@ describe("the restored instance", () => {
   });
 
   it("starts with two-factor authentication off", async () => {
-    expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: false, backupCodesRemaining: 0 });
+    expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: false, totp: false, passkeys: 0, backupCodesRemaining: 0 });
     const challenge = await json<{ mfa: boolean; claimed: boolean }>(await owner.request("POST", "/auth/challenge"));
     expect(challenge).toMatchObject({ mfa: false, claimed: true });
   });

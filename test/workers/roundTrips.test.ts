@@ -4,10 +4,13 @@
  * change the count here and in docs/benchmarks.md together.
  */
 
+import { decodeJwt } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
+import { base64urlDecode } from "../../src/lib/bytes";
 import { countingFetcher, type CountingFetcher } from "../helpers/instanceCalls";
 import { publishedEncryptionKey, postMessage, sealMessage } from "../helpers/messages";
 import { json, makeKeyPair, OwnerClient } from "../helpers/owner";
+import { SoftAuthenticator } from "../helpers/softAuthenticator";
 import { enrolTotp, type Enrolled } from "../helpers/twoFactor";
 import { claimedOwner, selfFetch, TEST_ORIGIN } from "../helpers/workers";
 
@@ -69,7 +72,7 @@ describe("one Durable Object call per hot path", () => {
     counting.take();
     const res = await device.api("GET", "/api/2fa");
     expect(res.status).toBe(200);
-    expect(await json(res)).toEqual({ enabled: false, backupCodesRemaining: 0 });
+    expect(await json(res)).toEqual({ enabled: false, totp: false, passkeys: 0, backupCodesRemaining: 0 });
     expect(counting.take()).toEqual(["authorizeSession"]);
   });
 
@@ -122,8 +125,26 @@ describe("one Durable Object call per hot path", () => {
     it("GET /api/2fa reports the status from the session check", async () => {
       counting.take();
       const res = await device.api("GET", "/api/2fa");
-      expect(await json(res)).toEqual({ enabled: true, backupCodesRemaining: enrolled.backupCodes.length });
+      expect(await json(res)).toEqual({ enabled: true, totp: true, passkeys: 0, backupCodesRemaining: enrolled.backupCodes.length });
       expect(counting.take()).toEqual(["authorizeSession"]);
+    });
+
+    it("a login with a passkey: one call, which verifies the assertion against the stored passkey (amr hwk)", async () => {
+      const rpId = new URL(TEST_ORIGIN).hostname;
+      const bytes = (b64: string) => base64urlDecode(b64)!;
+      const authr = await SoftAuthenticator.create({ alg: -7 });
+      // The device's TOTP login above is a fresh step-up.
+      const created = await json<{ options: { challenge: string; user: { id: string } } }>(await device.api("POST", "/api/passkeys/options"));
+      const credential = await authr.register({ challenge: bytes(created.options.challenge), origin: TEST_ORIGIN, rpId });
+      expect((await device.api("POST", "/api/passkeys", { credential })).status).toBe(201);
+      const requested = await json<{ options: { challenge: string } }>(await device.request("POST", "/auth/passkey/options"));
+      const passkey = await authr.authenticate({ challenge: bytes(requested.options.challenge), origin: TEST_ORIGIN, rpId, userHandle: created.options.user.id });
+      const assertion = await device.assertion();
+      counting.take();
+      const res = await device.adopt(await device.request("POST", "/auth/login", { body: { assertion, passkey } }));
+      expect(res.status, await res.clone().text()).toBe(200);
+      expect(counting.take()).toEqual(["login"]);
+      expect(decodeJwt(device.accessToken!).amr).toEqual(["pop", "hwk"]);
     });
   });
 });

@@ -29,7 +29,7 @@ async function challengeSaysMfa(): Promise<boolean> {
 describe("enrolling in TOTP", { timeout: 45_000 }, () => {
   it("starts with two-factor authentication off", async () => {
     owner = await claimedOwner();
-    expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: false, backupCodesRemaining: 0 });
+    expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: false, totp: false, passkeys: 0, backupCodesRemaining: 0 });
     expect(await challengeSaysMfa()).toBe(false);
   });
 
@@ -54,7 +54,7 @@ describe("enrolling in TOTP", { timeout: 45_000 }, () => {
     );
     expect(body.qrSvg).toMatch(/^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     // Enrolment alone changes nothing.
-    expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: false, backupCodesRemaining: 0 });
+    expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: false, totp: false, passkeys: 0, backupCodesRemaining: 0 });
     auth = new Authenticator(body.secret);
   });
 
@@ -108,7 +108,7 @@ describe("enrolling in TOTP", { timeout: 45_000 }, () => {
     }
     // The session that enrolled keeps working.
     expect((await owner.api("GET", "/api/sessions")).status).toBe(200);
-    expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: true, backupCodesRemaining: 10 });
+    expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: true, totp: true, passkeys: 0, backupCodesRemaining: 10 });
     expect(await challengeSaysMfa()).toBe(true);
     const types = await activityTypes(owner);
     expect(types).toContain("totp_enabled");
@@ -147,7 +147,7 @@ describe("enrolling in TOTP", { timeout: 45_000 }, () => {
     const res = await owner.api("POST", "/api/2fa/totp/confirm", { code: await pending.nextCode() });
     expect(res.status).toBe(404);
     // The active secret is untouched.
-    expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: true, backupCodesRemaining: 9 });
+    expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: true, totp: true, passkeys: 0, backupCodesRemaining: 9 });
   });
 });
 
@@ -177,7 +177,7 @@ describe("turning 2FA off", { timeout: 45_000 }, () => {
   it("deletes the secret and the backup codes", async () => {
     const res = await owner.api("DELETE", "/api/2fa/totp", { code: await auth.nextCode() });
     expect(res.status).toBe(204);
-    expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: false, backupCodesRemaining: 0 });
+    expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: false, totp: false, passkeys: 0, backupCodesRemaining: 0 });
     expect(await sqlInInstance("SELECT * FROM totp")).toEqual([]);
     expect(await sqlInInstance("SELECT * FROM backup_codes")).toEqual([]);
     expect(await challengeSaysMfa()).toBe(false);

@@ -54,7 +54,7 @@ describe("logging in with two-factor authentication on", { timeout: 45_000 }, ()
       expect(await errorOf(res)).toBe("invalid_request");
     }
     // None of that used the backup code up.
-    expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: true, backupCodesRemaining: 10 });
+    expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: true, totp: true, passkeys: 0, backupCodesRemaining: 10 });
   });
 
   it("answers 401 invalid_code for a wrong code, ticket or backup code", async () => {
@@ -133,7 +133,7 @@ describe("logging in with two-factor authentication on", { timeout: 45_000 }, ()
     const { device, res } = await loginWith({ backupCode: typed });
     expect(res.status).toBe(200);
     expect(amrOf(device.accessToken)).toEqual(["pop", "otp"]);
-    expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: true, backupCodesRemaining: 9 });
+    expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: true, totp: true, passkeys: 0, backupCodesRemaining: 9 });
     expect(await activityTypes(owner)).toContain("backup_code_used");
     const again = await loginWith({ backupCode: code });
     expect(again.res.status).toBe(401);
@@ -150,7 +150,7 @@ describe("logging in with two-factor authentication on", { timeout: 45_000 }, ()
     const statuses = results.map((r) => r.status);
     expect(statuses.filter((s) => s === 200)).toHaveLength(1);
     expect(statuses.filter((s) => s === 401)).toHaveLength(19);
-    expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: true, backupCodesRemaining: 8 });
+    expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: true, totp: true, passkeys: 0, backupCodesRemaining: 8 });
   });
 
   it("keeps amr [pop, otp] across refreshes of a session that used a second factor", async () => {

@@ -91,7 +91,7 @@ describe("confirming an enrolment", { timeout: 60_000 }, () => {
     expect(await lockoutRow("session")).toBeNull();
     // Only the returned set is stored: no loser wrote codes of its own.
     expect(await storedBackupCodesAre(backupCodes)).toBe(true);
-    expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: true, backupCodesRemaining: 10 });
+    expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: true, totp: true, passkeys: 0, backupCodesRemaining: 10 });
     // The other session was revoked, once.
     expect((await laptop.api("GET", "/api/sessions")).status).toBe(401);
     expect(await activityCount("session_revoked")).toBe(1);
@@ -161,6 +161,8 @@ describe("one backup code at /auth/escrow 20 times at once", { timeout: 60_000 }
     expect(await activityCount("backup_code_used")).toBe(usedBefore + 1);
     expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({
       enabled: true,
+      totp: true,
+      passkeys: 0,
       backupCodesRemaining: backupCodesRemaining - 1,
     });
     expect(await lockoutRow("escrow")).toBeNull();
@@ -196,7 +198,7 @@ describe("regenerating the backup codes with one code 10 times at once", { timeo
 
     expect(await activityCount("backup_codes_regenerated")).toBe(regeneratedBefore + 1);
     expect(await storedBackupCodesAre(fresh)).toBe(true);
-    expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: true, backupCodesRemaining: 10 });
+    expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: true, totp: true, passkeys: 0, backupCodesRemaining: 10 });
     await clearLockouts();
     expect((await owner.device().login({ backupCode: backupCodes[2] })).status).toBe(401);
     expect((await owner.device().login({ backupCode: fresh[0] })).status).toBe(200);
@@ -247,10 +249,10 @@ describe("turning 2FA off while logins use the same code", { timeout: 60_000 }, 
     expect(1 + invalid.length + limited.length + notFound + popLogins).toBe(20);
 
     if (disabled === 1) {
-      expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: false, backupCodesRemaining: 0 });
+      expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: false, totp: false, passkeys: 0, backupCodesRemaining: 0 });
       expect(await activityCount("totp_disabled")).toBe(disabledBefore + 1);
     } else {
-      expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: true, backupCodesRemaining: 8 });
+      expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: true, totp: true, passkeys: 0, backupCodesRemaining: 8 });
       expect(await activityCount("totp_disabled")).toBe(disabledBefore);
       expect(notFound + popLogins).toBe(0);
     }

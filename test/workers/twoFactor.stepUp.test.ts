@@ -70,7 +70,7 @@ describe("step-up with 2FA on", { timeout: 45_000 }, () => {
     await expectStepUpRequired(await stale.api("POST", "/api/2fa/backup-codes", { code: "123456" }));
     await expectStepUpRequired(await stale.api("DELETE", "/api/2fa/totp", { backupCode: backupCodes[0] }));
     // Step-up failures are not code failures: nothing was counted or spent.
-    expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: true, backupCodesRemaining: 10 });
+    expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: true, totp: true, passkeys: 0, backupCodesRemaining: 10 });
   });
 
   it("treats a login with a backup code as a fresh otp login", async () => {
@@ -93,7 +93,7 @@ describe("POST /api/2fa/backup-codes", { timeout: 45_000 }, () => {
     const fresh = (await json<{ backupCodes: string[] }>(res)).backupCodes;
     expect(fresh).toHaveLength(10);
     expect(fresh.filter((c) => backupCodes.includes(c))).toEqual([]);
-    expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: true, backupCodesRemaining: 10 });
+    expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: true, totp: true, passkeys: 0, backupCodesRemaining: 10 });
     expect(await activityTypes(owner)).toContain("backup_codes_regenerated");
 
     const old = await owner.device().login({ backupCode: backupCodes[1] });

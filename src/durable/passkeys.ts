@@ -1,0 +1,324 @@
+/**
+ * Passkeys inside the instance Durable Object (PROTOCOL.md §12): the registered
+ * credentials (table `passkeys`), the owner's user handle (`passkey_owner`, 32 random
+ * bytes made with the first registration options and never changed), and the
+ * ceremony challenges (`passkey_challenges`: 32 bytes, single use, 300 s; a
+ * registration challenge is bound to the session that asked for it).
+ *
+ * The verification policy is src/domain/passkeys.ts. As in ./twoFactor.ts, each use
+ * is two halves: `prepare*` (async, outside any transaction) reads a snapshot and
+ * runs the WebCrypto checks; `commit*` (synchronous, inside the caller's
+ * `transactionSync`) consumes the challenge, whatever the verdict, and re-checks the
+ * snapshot against the rows as they are now: the credential id still free and fewer
+ * than MAX_PASSKEYS for a registration; for a use, the counter rule again against
+ * the current row (a concurrent use may have raised it), and never a lower counter.
+ * Extension results never get here: the request schemas strip them.
+ */
+import { parseAuthenticatorData, parseClientDataJSON } from "@oslojs/webauthn";
+import {
+  checkSignCount,
+  MAX_PASSKEYS,
+  OWNER_ID_BYTES,
+  PASSKEY_CHALLENGE_BYTES,
+  PASSKEY_CHALLENGE_TTL_MS,
+  PASSKEY_FAILURE_MESSAGES,
+  passkeyAmr,
+  verifyAuthentication,
+  verifyRegistration,
+  type NewPasskey,
+  type PasskeyAmr,
+  type PasskeyFailure,
+  type StoredPasskey,
+} from "../domain/passkeys";
+import { base64urlDecode, base64urlEncode, randomBytes } from "../lib/bytes";
+import type { AuthenticationResponse, PasskeyListing, RegistrationResponse } from "../schemas/passkeys";
+import type { ActivityLog } from "./activityLog";
+
+export type Ceremony = "registration" | "authentication";
+
+/** ORIGIN and its RP ID, from the Worker's settings (the object reads none of its own). */
+export interface RelyingParty {
+  origin: string;
+  rpId: string;
+}
+
+/** Why a passkey was refused: the domain's failures, and the store's own. */
+export type PasskeyRefusal =
+  | PasskeyFailure
+  /** The response names no live challenge of this ceremony (and, for registration, this session). */
+  | "challenge_unknown"
+  | "unknown_credential"
+  | "already_registered"
+  | "too_many_passkeys";
+
+/** The human sentence of each refusal, for the wire error's message. */
+export const PASSKEY_REFUSAL_MESSAGES: Record<PasskeyRefusal, string> = {
+  ...PASSKEY_FAILURE_MESSAGES,
+  challenge_unknown: "The passkey response answers no live challenge of this ceremony: it expired, was used, or was not issued here. Ask for new options.",
+  unknown_credential: "This passkey is not registered here.",
+  already_registered: "This passkey is already registered.",
+  too_many_passkeys: `At most ${MAX_PASSKEYS} passkeys can be registered; remove one first.`,
+};
+
+export function isPasskeyRefusal(reason: string): reason is PasskeyRefusal {
+  return Object.hasOwn(PASSKEY_REFUSAL_MESSAGES, reason);
+}
+
+export type PasskeyRefused = { ok: false; error: "invalid"; reason: PasskeyRefusal };
+
+interface PasskeyRow extends Record<string, SqlStorageValue> {
+  credential_id: string;
+  public_key_spki: string;
+  algorithm: number;
+  sign_count: number;
+  backup_eligible: number;
+  backed_up: number;
+  name: string;
+  prf: number;
+  created_at_ms: number;
+  last_used_at_ms: number | null;
+}
+
+export interface PreparedRegistration {
+  challenge: string | null;
+  verdict: { ok: true; passkey: NewPasskey } | { ok: false; reason: PasskeyRefusal };
+}
+
+export interface PreparedUse {
+  challenge: string | null;
+  credentialId: string;
+  /** The counter the authenticator reported (the verdict's signCount is already the max). */
+  receivedSignCount: number;
+  verdict: { ok: true; backedUp: boolean; amr: PasskeyAmr } | { ok: false; reason: PasskeyRefusal };
+}
+
+export class PasskeyStore {
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly activity: ActivityLog,
+  ) {}
+
+  count(): number {
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM passkeys").one().n;
+  }
+
+  list(): PasskeyListing[] {
+    return this.sql
+      .exec<PasskeyRow>("SELECT * FROM passkeys ORDER BY created_at_ms, credential_id")
+      .toArray()
+      .map(toListing);
+  }
+
+  /** The owner's user handle (base64url), made on first need and fixed from then on. */
+  ensureOwnerId(): string {
+    this.sql.exec(
+      "INSERT INTO passkey_owner (id, user_handle) VALUES (1, ?) ON CONFLICT (id) DO NOTHING",
+      base64urlEncode(randomBytes(OWNER_ID_BYTES)),
+    );
+    return this.ownerId()!;
+  }
+
+  ownerId(): string | null {
+    return this.sql.exec<{ user_handle: string }>("SELECT user_handle FROM passkey_owner WHERE id = 1").toArray()[0]?.user_handle ?? null;
+  }
+
+  /** A fresh challenge (sweeping expired ones); `sessionId` binds a registration one. */
+  issueChallenge(ceremony: Ceremony, sessionId: string | null, nowMs: number): Uint8Array {
+    const bytes = randomBytes(PASSKEY_CHALLENGE_BYTES);
+    this.sql.exec("DELETE FROM passkey_challenges WHERE expires_at_ms < ?", nowMs);
+    this.sql.exec(
+      "INSERT INTO passkey_challenges (challenge, ceremony, session_id, expires_at_ms) VALUES (?, ?, ?, ?)",
+      base64urlEncode(bytes),
+      ceremony,
+      sessionId,
+      nowMs + PASSKEY_CHALLENGE_TTL_MS,
+    );
+    return bytes;
+  }
+
+  // --- registration -------------------------------------------------------------
+
+  async prepareRegistration(credential: RegistrationResponse, rp: RelyingParty, sessionId: string, nowMs: number): Promise<PreparedRegistration> {
+    const challenge = challengeOf(credential.response.clientDataJSON);
+    if (!challenge) return { challenge, verdict: { ok: false, reason: "client_data_invalid" } };
+    if (!this.liveChallenge(challenge, "registration", sessionId, nowMs)) {
+      return { challenge, verdict: { ok: false, reason: "challenge_unknown" } };
+    }
+    const verdict = await verifyRegistration(credential, { challenge: base64urlDecode(challenge)!, ...rp });
+    return { challenge, verdict };
+  }
+
+  /** Inside a transaction: spends the challenge, then stores the passkey or says why not. */
+  commitRegistration(
+    prepared: PreparedRegistration,
+    meta: { sessionId: string; name: string; prf: boolean },
+    nowMs: number,
+  ): { ok: true; passkey: PasskeyListing } | PasskeyRefused {
+    if (!prepared.challenge || !this.consumeChallenge(prepared.challenge, "registration", meta.sessionId, nowMs)) {
+      return refused("challenge_unknown");
+    }
+    if (!prepared.verdict.ok) return refused(prepared.verdict.reason);
+    const passkey = prepared.verdict.passkey;
+    if (this.count() >= MAX_PASSKEYS) return refused("too_many_passkeys");
+    if (this.find(passkey.credentialId)) return refused("already_registered");
+    this.sql.exec(
+      `INSERT INTO passkeys (credential_id, public_key_spki, algorithm, sign_count, backup_eligible, backed_up,
+         name, prf, created_at_ms, last_used_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+      passkey.credentialId,
+      passkey.publicKeySpki,
+      passkey.algorithm,
+      passkey.signCount,
+      passkey.backupEligible ? 1 : 0,
+      passkey.backedUp ? 1 : 0,
+      meta.name,
+      meta.prf ? 1 : 0,
+      nowMs,
+    );
+    this.activity.record("passkey_added", meta.sessionId, { id: passkey.credentialId, name: meta.name, backupEligible: passkey.backupEligible }, nowMs);
+    return { ok: true, passkey: toListing(this.find(passkey.credentialId)!) };
+  }
+
+  // --- use as a second factor ------------------------------------------------------
+
+  async prepareUse(response: AuthenticationResponse, rp: RelyingParty, nowMs: number): Promise<PreparedUse> {
+    const challenge = challengeOf(response.response.clientDataJSON);
+    const credentialId = response.rawId;
+    const refuse = (reason: PasskeyRefusal): PreparedUse => ({ challenge, credentialId, receivedSignCount: 0, verdict: { ok: false, reason } });
+    if (!challenge) return refuse("client_data_invalid");
+    if (!this.liveChallenge(challenge, "authentication", null, nowMs)) return refuse("challenge_unknown");
+    const row = this.find(credentialId);
+    const ownerId = this.ownerId();
+    if (!row || !ownerId) return refuse("unknown_credential");
+    const verdict = await verifyAuthentication(response, toStored(row), {
+      challenge: base64urlDecode(challenge)!,
+      ownerId,
+      ...rp,
+    });
+    if (!verdict.ok) {
+      // The counter rule logs a suspected clone even when it refuses the assertion.
+      if (verdict.reason === "counter_not_increased") {
+        this.activity.record("passkey_clone_suspected", null, { id: credentialId, refused: true }, nowMs);
+      }
+      return refuse(verdict.reason);
+    }
+    const received = parseAuthenticatorData(base64urlDecode(response.response.authenticatorData)!).signatureCounter;
+    return { challenge, credentialId, receivedSignCount: received, verdict: { ok: true, backedUp: verdict.use.backedUp, amr: verdict.use.amr } };
+  }
+
+  /**
+   * Inside a transaction: spends the challenge (first attempt that names it wins,
+   * successful or not), then applies the counter rule to the row as it is now.
+   */
+  commitUse(prepared: PreparedUse, sessionId: string | null, nowMs: number): { ok: true; amr: PasskeyAmr } | PasskeyRefused {
+    if (!prepared.challenge || !this.consumeChallenge(prepared.challenge, "authentication", null, nowMs)) {
+      return refused("challenge_unknown");
+    }
+    if (!prepared.verdict.ok) return refused(prepared.verdict.reason);
+    const row = this.find(prepared.credentialId);
+    // Removed while the signature was being checked.
+    if (!row) return refused("unknown_credential");
+    const backupEligible = row.backup_eligible === 1;
+    const counter = checkSignCount(row.sign_count, prepared.receivedSignCount, backupEligible);
+    if (counter.cloneSuspected) {
+      this.activity.record("passkey_clone_suspected", sessionId, { id: row.credential_id, refused: !counter.ok }, nowMs);
+    }
+    if (!counter.ok) return refused(counter.reason);
+    this.sql.exec(
+      "UPDATE passkeys SET sign_count = MAX(sign_count, ?), backed_up = ?, last_used_at_ms = ? WHERE credential_id = ?",
+      counter.signCount,
+      prepared.verdict.backedUp ? 1 : 0,
+      nowMs,
+      row.credential_id,
+    );
+    return { ok: true, amr: passkeyAmr(backupEligible) };
+  }
+
+  // --- management ------------------------------------------------------------------
+
+  update(credentialId: string, change: { name?: string; prf?: boolean }): PasskeyListing | null {
+    if (!this.find(credentialId)) return null;
+    if (change.name !== undefined) this.sql.exec("UPDATE passkeys SET name = ? WHERE credential_id = ?", change.name, credentialId);
+    if (change.prf !== undefined) this.sql.exec("UPDATE passkeys SET prf = ? WHERE credential_id = ?", change.prf ? 1 : 0, credentialId);
+    return toListing(this.find(credentialId)!);
+  }
+
+  /** Inside a transaction: removes one passkey; false if there is none with this id. */
+  remove(credentialId: string, sessionId: string, nowMs: number): boolean {
+    const row = this.sql.exec<{ name: string }>("DELETE FROM passkeys WHERE credential_id = ? RETURNING name", credentialId).toArray()[0];
+    if (!row) return false;
+    this.activity.record("passkey_removed", sessionId, { id: credentialId, name: row.name }, nowMs);
+    return true;
+  }
+
+  has(credentialId: string): boolean {
+    return this.find(credentialId) !== undefined;
+  }
+
+  // --- internals -------------------------------------------------------------------
+
+  private find(credentialId: string): PasskeyRow | undefined {
+    return this.sql.exec<PasskeyRow>("SELECT * FROM passkeys WHERE credential_id = ?", credentialId).toArray()[0];
+  }
+
+  private liveChallenge(challenge: string, ceremony: Ceremony, sessionId: string | null, nowMs: number): boolean {
+    const row = this.sql
+      .exec<{ ceremony: string; session_id: string | null; expires_at_ms: number }>(
+        "SELECT ceremony, session_id, expires_at_ms FROM passkey_challenges WHERE challenge = ?",
+        challenge,
+      )
+      .toArray()[0];
+    return row !== undefined && row.ceremony === ceremony && row.session_id === sessionId && row.expires_at_ms >= nowMs;
+  }
+
+  /**
+   * Single use: the DELETE is the check-and-set. A challenge of the other ceremony,
+   * or another session's, is left alone for its owner.
+   */
+  private consumeChallenge(challenge: string, ceremony: Ceremony, sessionId: string | null, nowMs: number): boolean {
+    const row = this.sql
+      .exec<{ expires_at_ms: number }>(
+        "DELETE FROM passkey_challenges WHERE challenge = ? AND ceremony = ? AND session_id IS ? RETURNING expires_at_ms",
+        challenge,
+        ceremony,
+        sessionId,
+      )
+      .toArray()[0];
+    return row !== undefined && row.expires_at_ms >= nowMs;
+  }
+}
+
+function refused(reason: PasskeyRefusal): PasskeyRefused {
+  return { ok: false, error: "invalid", reason };
+}
+
+/** The challenge a response answers (base64url), to find it in storage; null if unreadable. */
+function challengeOf(clientDataJSON: string): string | null {
+  const bytes = base64urlDecode(clientDataJSON);
+  if (!bytes) return null;
+  try {
+    return base64urlEncode(parseClientDataJSON(bytes).challenge);
+  } catch {
+    return null;
+  }
+}
+
+function toStored(row: PasskeyRow): StoredPasskey {
+  return {
+    credentialId: row.credential_id,
+    publicKeySpki: row.public_key_spki,
+    algorithm: row.algorithm,
+    signCount: row.sign_count,
+    backupEligible: row.backup_eligible === 1,
+  };
+}
+
+function toListing(row: PasskeyRow): PasskeyListing {
+  return {
+    id: row.credential_id,
+    name: row.name,
+    createdAt: row.created_at_ms,
+    lastUsedAt: row.last_used_at_ms,
+    backedUp: row.backed_up === 1,
+    prf: row.prf === 1,
+  };
+}
