@@ -1,12 +1,12 @@
 /**
  * One error type for everything the SDK reports. `code` is either a protocol error
- * code (PROTOCOL.md §0, what the server said) or one of the client's own codes
+ * code (docs/api.md §0, what the server said) or one of the client's own codes
  * below; the UI switches on `code` and shows `message`, which is written for people.
  */
 
 import type { ErrorCode } from "../src/schemas/errors";
 
-/** Error codes the server may answer with: the protocol's list (src/schemas/errors.ts, PROTOCOL.md §0). */
+/** Error codes the server may answer with: the protocol's list (src/schemas/errors.ts, docs/api.md §0). */
 export type ProtocolErrorCode = ErrorCode;
 
 /** Errors the client raises itself. */

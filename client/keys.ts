@@ -1,5 +1,5 @@
 /**
- * The owner's key pairs (PROTOCOL.md §1): Ed25519 for signing login assertions and
+ * The owner's key pairs (docs/api.md §1): Ed25519 for signing login assertions and
  * X25519 for ECDH-ES+A256KW message encryption, made in the browser with WebCrypto
  * through jose. Public JWKs carry kid = the RFC 7638 SHA-256 thumbprint and `use`.
  *
@@ -15,7 +15,7 @@ export type KeyUse = "sig" | "enc";
 
 /** JWS alg of the owner's signing key; "EdDSA" is accepted too, but this is the registered name. */
 export const SIGNING_ALG = "Ed25519";
-/** JWE alg for messages to the owner (PROTOCOL.md §9). */
+/** JWE alg for messages to the owner (docs/api.md §9). */
 export const MESSAGE_ALG = "ECDH-ES+A256KW";
 export const MESSAGE_ENC = "A256GCM";
 
@@ -81,7 +81,7 @@ export function publicKeysOf(sig: PublicOkpJwk, enc: PublicOkpJwk): PublicKeys {
 }
 
 /**
- * A login assertion (PROTOCOL.md §4): a compact JWS over {aud, nonce, iat, exp}
+ * A login assertion (docs/api.md §4): a compact JWS over {aud, nonce, iat, exp}
  * signed by the owner's current signing key. Lifetime 120 s, well under the 300 s
  * the server allows.
  */

@@ -1,5 +1,5 @@
 /**
- * The live channel (PROTOCOL.md §10) with the catch-up rule of §9: a message is
+ * The live channel (docs/api.md §10) with the catch-up rule of §9: a message is
  * stored before it is pushed, so whatever a socket missed while it was down is in
  * GET /api/messages?after=<last id seen>. On every (re)connection the channel
  * catches up first and holds pushed frames until it has; each message is delivered
@@ -36,7 +36,7 @@ export interface LiveChannelOptions {
   afterId?: number;
   WebSocket?: typeof WebSocket;
   backoff?: { initialMs: number; maxMs: number };
-  /** A recovery was requested (PROTOCOL.md §13): `{"type": "recovery_requested", "readyAt"}`. */
+  /** A recovery was requested (docs/api.md §13): `{"type": "recovery_requested", "readyAt"}`. */
   onRecoveryRequested?: (readyAt: number) => void;
   /** Keep-alive "ping" interval (answered by the server without waking its object). */
   pingIntervalMs?: number;

@@ -1,5 +1,5 @@
 /**
- * Private messages (PROTOCOL.md §9). Anyone can `seal` a message to an owner from
+ * Private messages (docs/api.md §9). Anyone can `seal` a message to an owner from
  * the owner's published JWKS; only the owner's devices can `open` it, with the key
  * the JWE names in its kid: the current encryption key or a retired one.
  */
@@ -12,7 +12,7 @@ import { requestJson, type FetchLike } from "./http";
 import { MESSAGE_ALG, MESSAGE_ENC } from "./keys";
 
 const status = { status: z.optional(z.literal("retired")) };
-/** GET /.well-known/jwks.json (PROTOCOL.md §2). Unknown key types are skipped, not fatal. */
+/** GET /.well-known/jwks.json (docs/api.md §2). Unknown key types are skipped, not fatal. */
 export const jwksSchema = z.object({
   keys: z.array(
     z.union([

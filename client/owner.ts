@@ -1,5 +1,5 @@
 /**
- * The owner's client: the flows of PROTOCOL.md §3-8 on top of the session, the
+ * The owner's client: the flows of docs/api.md §3-8 on top of the session, the
  * device keystore and the escrow. Every response is parsed with the server's zod
  * schemas; every failure is an IndieError.
  */
@@ -45,15 +45,15 @@ import { createSession, type Session } from "./session";
 import { defaultCredentials, type CredentialsLike } from "./webauthn";
 
 /**
- * One second factor: a TOTP code, a backup code (PROTOCOL.md §4, §8), or a passkey's
+ * One second factor: a TOTP code, a backup code (docs/api.md §4, §8), or a passkey's
  * assertion (§12; client/passkeys.ts makes one).
  */
 export type SecondFactor = { totp: string } | { backupCode: string } | { passkey: AuthenticationResponse };
 
-/** The `reason` PUT /api/escrow records in its escrow_updated entry (PROTOCOL.md §13). */
+/** The `reason` PUT /api/escrow records in its escrow_updated entry (docs/api.md §13). */
 export type EscrowChangeReason = "password_changed" | "recovery_configured" | "recovered" | "passkey_unlock_added" | "keys_rotated";
 
-/** The amr values step-up accepts as a second factor (PROTOCOL.md §4, §12, §13). */
+/** The amr values step-up accepts as a second factor (docs/api.md §4, §12, §13). */
 const SECOND_FACTOR_AMR = ["otp", "hwk", "swk", "rcv"];
 
 export interface EscrowBundle {
@@ -90,7 +90,7 @@ export type Progress =
   /** Sealing a new escrow, with the KDF chosen for it. */
   | { stage: "seal"; kdf?: EscrowKdf };
 
-/** The part of GET /api/recovery (PROTOCOL.md §13) a re-seal needs. */
+/** The part of GET /api/recovery (docs/api.md §13) a re-seal needs. */
 const twoFactorStatusSchema = z.extend(twoFactorStatusResponseSchema, {
   totp: z.optional(z.boolean()),
   passkeys: z.optional(z.number().check(z.int(), z.minimum(0))),
@@ -147,7 +147,7 @@ export class OwnerClient {
   // --- claim, unlock, login -----------------------------------------------------
 
   /**
-   * PROTOCOL.md §3: makes the keys, seals them under the password, claims the
+   * docs/api.md §3: makes the keys, seals them under the password, claims the
    * instance with the setup code, and keeps only non-extractable keys on the device.
    */
   async claim(input: { setupCode: string; password: string; deviceName?: string; onProgress?: (p: Progress) => void }) {
@@ -216,7 +216,7 @@ export class OwnerClient {
     return device;
   }
 
-  /** PROTOCOL.md §4: signs a fresh challenge with this device's key. */
+  /** docs/api.md §4: signs a fresh challenge with this device's key. */
   async login(input: { factor?: SecondFactor; mfaTicket?: string; deviceName?: string } = {}) {
     const device = await requireDeviceKeys(this.keyStore);
     const { challenge } = await this.challenge();

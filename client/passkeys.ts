@@ -1,5 +1,5 @@
 /**
- * Passkeys in the owner's client (PROTOCOL.md §12, docs/passkeys.md): registration,
+ * Passkeys in the owner's client (docs/api.md §12, docs/passkeys.md): registration,
  * the listing, a passkey as the second factor, and unlock without the password
  * through the PRF extension. The PRF output and everything derived from it stay in
  * this page: the output is consumed at once by deriveUnlockKeyFromPrf, which leaves

@@ -1,5 +1,5 @@
 /**
- * The owner's session in one tab (PROTOCOL.md §4-5).
+ * The owner's session in one tab (docs/api.md §4-5).
  *
  *  - The access token lives only in this closure: never in localStorage,
  *    sessionStorage, IndexedDB or a cookie. A page reload forgets it, and the

@@ -1,5 +1,5 @@
 /**
- * The browser half of WebAuthn ceremonies (PROTOCOL.md §12): the server's options
+ * The browser half of WebAuthn ceremonies (docs/api.md §12): the server's options
  * JSON → navigator.credentials → the response JSON the server verifies. Written out
  * by hand rather than with PublicKeyCredential.toJSON() for two reasons: toJSON()
  * would serialize the PRF output into `clientExtensionResults`, and §12 says extension
@@ -38,7 +38,7 @@ function bytes(b64: string): Uint8Array<ArrayBuffer> {
 const b64 = (buf: ArrayBuffer | ArrayBufferView) =>
   base64urlEncode(buf instanceof ArrayBuffer ? new Uint8Array(buf) : new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
 
-/** The PRF extension input for unlock: `eval.first` (PROTOCOL.md §12). */
+/** The PRF extension input for unlock: `eval.first` (docs/api.md §12). */
 export type PrfInput = { eval: { first: BufferSource } };
 
 export function creationOptionsFromJSON(json: CreationOptionsJSON): PublicKeyCredentialCreationOptions {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Private messages and the live channel, measured (PROTOCOL.md §9-10):
+// Private messages and the live channel, measured (docs/api.md §9-10):
 //   fan-out  one message pushed to 1,000 open sockets: the time from sending
 //            POST /messages until every socket has the message frame.
 //   accept   POST /messages per second (seal beforehand, unmeasured), with no socket

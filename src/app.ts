@@ -1,5 +1,5 @@
 /**
- * The Worker's HTTP surface. The layout follows PROTOCOL.md: discovery (§2),
+ * The Worker's HTTP surface. The layout follows docs/api.md: discovery (§2),
  * /auth (§3-5), /api (§6-7). Cross-cutting rules (security headers, Origin check,
  * body limits, one error shape) are applied here, once.
  */

@@ -29,6 +29,6 @@ export interface Env {
   INSTANCE_SIGNING_KEY?: string;
   /** 32 random bytes, base64url: keys data encrypted or keyed-hashed at rest. */
   DATA_KEY?: string;
-  /** RSA-2048 private key, PKCS#8 PEM: signs federation requests (PROTOCOL.md §11). */
+  /** RSA-2048 private key, PKCS#8 PEM: signs federation requests (docs/api.md §11). */
   FEDERATION_KEY?: string;
 }

@@ -4,7 +4,7 @@ import type { ErrorCode as WireErrorCode } from "./schemas/errors";
 export type ErrorCode = Exclude<WireErrorCode, "internal_error">;
 
 /**
- * The status each protocol error code travels with (PROTOCOL.md §0). The codes are
+ * The status each protocol error code travels with (docs/api.md §0). The codes are
  * the enum's in src/schemas/errors.ts; `satisfies` keeps this table exhaustive both
  * ways (a code without a status, or a status for no code, fails the typecheck) while
  * the import stays type-only, so the Worker does not bundle the enum for it.

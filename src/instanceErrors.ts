@@ -33,7 +33,7 @@ export function sessionNotActive(status: Exclude<SessionStatus, "active">): ApiE
   return sessionEnded({ headers: { "WWW-Authenticate": 'Bearer error="invalid_token"' }, reason: `session ${status}` });
 }
 
-/** A refused refresh (PROTOCOL.md §5): revoked sessions and theft say so, the rest is `unauthorized`. */
+/** A refused refresh (docs/api.md §5): revoked sessions and theft say so, the rest is `unauthorized`. */
 export function refreshRefused(error: Extract<RefreshResult, { ok: false }>["error"]): ApiError {
   if (error === "theft" || error === "revoked") {
     return new ApiError("session_revoked", "This session has been revoked; log in again.", { reason: error });
@@ -56,14 +56,14 @@ export function factorError(failure: Exclude<FactorFailure, { error: "off" }>): 
       "Too many wrong codes: authenticator codes are refused for now. Wait, or use a backup code.",
     );
   }
-  // A passkey standing in for a code says what was wrong with it (PROTOCOL.md §12).
+  // A passkey standing in for a code says what was wrong with it (docs/api.md §12).
   const message = isPasskeyRefusal(failure.reason)
     ? PASSKEY_REFUSAL_MESSAGES[failure.reason]
     : "The code is wrong, expired or already used.";
   return new ApiError("invalid_code", message, { reason: failure.reason });
 }
 
-/** A refused passkey registration (PROTOCOL.md §12): `400 invalid_request`. */
+/** A refused passkey registration (docs/api.md §12): `400 invalid_request`. */
 export function passkeyRegistrationRefused(reason: PasskeyRefusal): ApiError {
   return new ApiError("invalid_request", PASSKEY_REFUSAL_MESSAGES[reason], { reason });
 }

@@ -19,10 +19,10 @@ export interface Settings {
   stepUpMaxAgeS: number;
   allowInsecureFederation: boolean;
   rateLimitPerMin: number;
-  /** PROTOCOL.md §13: how long a recovery request waits before it can be completed. */
+  /** docs/api.md §13: how long a recovery request waits before it can be completed. */
   recoveryDelayS: number;
   /**
-   * The session rules of PROTOCOL.md §5 in milliseconds, from the three settings
+   * The session rules of docs/api.md §5 in milliseconds, from the three settings
    * above: the one policy every session check uses. The Worker passes it to the
    * Durable Object with each call (and in a socket's grant), so the object never
    * reads settings of its own.

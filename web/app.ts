@@ -40,7 +40,7 @@ const ROUTES: Record<string, { title: string; screen: (ctx: AppContext) => Scree
 const main = document.getElementById("app")!;
 const notice = document.getElementById("notice")!;
 const nav = document.getElementById("nav")!;
-// The recovery_requested banner (PROTOCOL.md §13), above the screen, with Cancel.
+// The recovery_requested banner (docs/api.md §13), above the screen, with Cancel.
 const banner = h("div", { class: "banner warning", role: "alert", hidden: true });
 notice.after(banner);
 

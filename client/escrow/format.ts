@@ -1,11 +1,11 @@
 /**
  * The escrow blob (docs/escrow-format.md). The server stores the blob byte for byte
- * and never parses it (PROTOCOL.md §1); this file is the only place that knows its
+ * and never parses it (docs/api.md §1); this file is the only place that knows its
  * shapes. The plaintext is always the owner's keyring (every private key the owner
  * ever had, retired ones included).
  *
  * Format 2 (written today): a JWE in General JSON serialization (RFC 7516 §7.2),
- * one recipient per unlock method (PROTOCOL.md §12): the password, and an
+ * one recipient per unlock method (docs/api.md §12): the password, and an
  * ECDH-ES+A256KW (X25519) recipient per PRF passkey and for the recovery key. See
  * the v2 schemas at the end of this file.
  *
@@ -136,13 +136,13 @@ export type PasswordKdfParams = z.infer<typeof passwordKdfSchema>;
 
 /** The password recipient's kid. */
 export const PASSWORD_RECIPIENT_KID = "password";
-/** "passkey:" + the credential id (base64url, at most 1,023 bytes: PROTOCOL.md §12). */
+/** "passkey:" + the credential id (base64url, at most 1,023 bytes: docs/api.md §12). */
 export const PASSKEY_KID_PREFIX = "passkey:";
 /** "recovery:" + the recovery verifier's kid (an RFC 7638 thumbprint). */
 export const RECOVERY_KID_PREFIX = "recovery:";
-/** 1 password + 10 passkeys (PROTOCOL.md §12's limit) + 1 recovery key, with room to spare. */
+/** 1 password + 10 passkeys (docs/api.md §12's limit) + 1 recovery key, with room to spare. */
 export const MAX_KEY_RECIPIENTS = 15;
-/** The server's limit on a blob (PROTOCOL.md §1). */
+/** The server's limit on a blob (docs/api.md §1). */
 export const ESCROW_MAX_BYTES = 65_536;
 
 export const recipientKidSchema = z
@@ -162,7 +162,7 @@ export type EscrowRecipientJwk = z.infer<typeof recipientJwkSchema>;
 
 /**
  * The protected header of a format 2 blob. "rcp" is the manifest: every key
- * recipient's public key, so a re-seal needs only the blob (PROTOCOL.md §12: "public
+ * recipient's public key, so a re-seal needs only the blob (docs/api.md §12: "public
  * keys are all a re-seal needs"). It is authenticated (AES-GCM's additional data),
  * so once a blob has opened, its manifest is the owner's and not the server's:
  * a re-seal cannot be steered to a key the server slipped in.

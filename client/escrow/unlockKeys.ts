@@ -1,6 +1,6 @@
 /**
  * Unlock keys: the X25519 key pairs that open a format 2 escrow without the password
- * (PROTOCOL.md §12 "Unlock without the password", §13). Each is derived from a
+ * (docs/api.md §12 "Unlock without the password", §13). Each is derived from a
  * 32-byte seed (a passkey's PRF output, or the recovery key) with HKDF-SHA-256, and
  * only its public half ever leaves this module in a usable form: the private key is a
  * non-extractable CryptoKey from the moment it exists.
@@ -26,7 +26,7 @@ export interface UnlockKey {
 
 /**
  * The PRF extension's `eval.first` for escrow unlock: SHA-256("indienet escrow v1")
- * (PROTOCOL.md §12), as a constant so WebAuthn options can be built synchronously; a
+ * (docs/api.md §12), as a constant so WebAuthn options can be built synchronously; a
  * unit test recomputes it.
  */
 export const PRF_EVAL_INPUT: Uint8Array<ArrayBuffer> = Uint8Array.from([
@@ -34,7 +34,7 @@ export const PRF_EVAL_INPUT: Uint8Array<ArrayBuffer> = Uint8Array.from([
   0xd2, 0x2a, 0x45, 0x0f, 0x7e, 0x0e, 0xdb, 0x0a, 0xd0, 0x9f, 0x3f, 0x9c, 0x9d, 0x2c, 0x12, 0xdf,
 ]);
 
-/** HKDF info for a passkey's unlock key (PROTOCOL.md §12). */
+/** HKDF info for a passkey's unlock key (docs/api.md §12). */
 export const PRF_UNLOCK_INFO = "indienet escrow unlock v1";
 
 /** RFC 8410 §7: a PKCS#8 OneAsymmetricKey for X25519 (OID 1.3.101.110) or Ed25519 (1.3.101.112) is this prefix and the 32-byte private key. */
@@ -90,7 +90,7 @@ export function passkeyRecipientKid(credentialId: Uint8Array | ArrayBuffer): str
 }
 
 /**
- * A passkey's unlock key (PROTOCOL.md §12): HKDF-SHA-256(PRF output, salt = the
+ * A passkey's unlock key (docs/api.md §12): HKDF-SHA-256(PRF output, salt = the
  * credential id, info = "indienet escrow unlock v1") → 32 bytes → X25519.
  *
  * `prfOutput` is `getClientExtensionResults().prf.results.first`. It is consumed:

@@ -1,5 +1,5 @@
 /**
- * Recovery in the owner's client (PROTOCOL.md §13, docs/recovery-format.md): set up
+ * Recovery in the owner's client (docs/api.md §13, docs/recovery-format.md): set up
  * a recovery key (its verifier on the server, its X25519 key one more escrow
  * recipient), start a recovery on a device with nothing, complete it after the
  * waiting period, and set a new password at once.

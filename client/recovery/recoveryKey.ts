@@ -1,5 +1,5 @@
 /**
- * The recovery key (PROTOCOL.md §13): 32 random bytes made in the browser. From it,
+ * The recovery key (docs/api.md §13): 32 random bytes made in the browser. From it,
  * with HKDF-SHA-256 (empty salt: the input is already uniformly random, RFC 5869
  * §3.1) and one `info` string per purpose:
  *
@@ -100,7 +100,7 @@ export async function deriveRecoveryKeys(key: Uint8Array<ArrayBuffer>): Promise<
 
 /**
  * The assertion of POST /auth/recovery and POST /auth/escrow {recovery}: a
- * PROTOCOL.md §4 assertion (compact JWS over {aud, nonce, iat, exp}) signed by the
+ * docs/api.md §4 assertion (compact JWS over {aud, nonce, iat, exp}) signed by the
  * recovery verifier, made exactly as login assertions are (client/keys.ts).
  */
 export function signRecoveryAssertion(

@@ -1,5 +1,5 @@
 /**
- * Recovery shares (PROTOCOL.md §13): the recovery key split by Shamir's secret
+ * Recovery shares (docs/api.md §13): the recovery key split by Shamir's secret
  * sharing (the audited `shamir-secret-sharing` package, GF(2^8), one polynomial per
  * byte) into n shares of which any k recover it, 2 ≤ k ≤ n ≤ 10. Each share is one
  * line of text, exact and versioned (docs/recovery-format.md):

@@ -1,5 +1,5 @@
 /**
- * The recovery status and the pending request (PROTOCOL.md §13), apart from the key
+ * The recovery status and the pending request (docs/api.md §13), apart from the key
  * code: the web app checks for a pending recovery on every start and cancels it from
  * a banner, without loading the recovery key and shares code.
  */

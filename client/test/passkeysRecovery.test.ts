@@ -1,4 +1,4 @@
-// The passkey and recovery flows of the SDK (PROTOCOL.md §12, §13) against a fake
+// The passkey and recovery flows of the SDK (docs/api.md §12, §13) against a fake
 // server (mocked fetch that keeps the escrow and records every request body) and a
 // fake authenticator (navigator.credentials as plain objects, PRF by HMAC). The
 // real routes and Chromium's authenticator are exercised by test/browser/.

@@ -1,5 +1,5 @@
 // A minimal scripted owner for Node scripts (the benchmark): the plain-JavaScript
-// twin of test/helpers/owner.ts, speaking only the public protocol (PROTOCOL.md
+// twin of test/helpers/owner.ts, speaking only the public protocol (docs/api.md
 // §3-5). It keeps its refresh cookie itself, as a browser would.
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from "jose";
 

@@ -25,7 +25,7 @@ export function generateDataKey() {
 }
 
 /**
- * The instance's RSA-2048 private key for ActivityPub HTTP signatures (PROTOCOL.md
+ * The instance's RSA-2048 private key for ActivityPub HTTP signatures (docs/api.md
  * §11: RSA is the key type Mastodon verifies), as PKCS#8 PEM. It is made for
  * RSASSA-PKCS1-v1_5 with SHA-256: `rsa-sha256` in draft-cavage, `rsa-v1_5-sha256` in
  * RFC 9421.

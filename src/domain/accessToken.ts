@@ -1,5 +1,5 @@
 /**
- * Access tokens (PROTOCOL.md §4): JWTs signed by the instance's own Ed25519 key,
+ * Access tokens (docs/api.md §4): JWTs signed by the instance's own Ed25519 key,
  * never by the owner's. Claims: iss = aud = ORIGIN, sub "owner", sid, iat, exp,
  * auth_time, amr, jti.
  */
@@ -11,7 +11,7 @@ import { checkCompactJws } from "./compactJws";
 export const ACCESS_TOKEN_ALG = "EdDSA";
 
 /**
- * amr values (PROTOCOL.md §4, §12, §13): `pop` the signed challenge; the rest are
+ * amr values (docs/api.md §4, §12, §13): `pop` the signed challenge; the rest are
  * second factors: `otp` a TOTP or backup code, `hwk` a device-bound passkey, `swk` a
  * synced one, `rcv` a completed recovery.
  */

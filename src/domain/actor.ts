@@ -1,5 +1,5 @@
 /**
- * The instance's federation identity (PROTOCOL.md §11), pure: the WebFinger answer
+ * The instance's federation identity (docs/api.md §11), pure: the WebFinger answer
  * (RFC 7033) for `acct:<OWNER_HANDLE>@<host of ORIGIN>` and the ActivityPub actor
  * it points to. The actor is the owner; its key is the instance's federation key.
  */

@@ -1,5 +1,5 @@
 /**
- * Login assertions (PROTOCOL.md §4): a compact JWS with header {alg, typ: "JWT",
+ * Login assertions (docs/api.md §4): a compact JWS with header {alg, typ: "JWT",
  * kid?} signed by the owner's signing key over {aud: ORIGIN, nonce: <challenge>,
  * iat, exp}, with exp - iat <= 300. Pure apart from WebCrypto; the caller supplies
  * the time.

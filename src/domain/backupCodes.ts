@@ -1,5 +1,5 @@
 /**
- * Backup codes (PROTOCOL.md §8): 10 single-use codes of 10 characters, at least 50
+ * Backup codes (docs/api.md §8): 10 single-use codes of 10 characters, at least 50
  * bits each, stored only as keyed hashes. Pure: the random bytes are passed in.
  *
  * The alphabet is Crockford's base32: digits and capitals without I, L, O and U. An

@@ -9,9 +9,9 @@
  * with SHA-256 for an RSA key), and a `Digest: SHA-256=<base64>` header (RFC 3230).
  */
 
-/** PROTOCOL.md §11: what every inbox request must sign. */
+/** docs/api.md §11: what every inbox request must sign. */
 export const REQUIRED_SIGNED_COMPONENTS = ["(request-target)", "host", "date", "digest"] as const;
-/** PROTOCOL.md §11: Date at most 1 h in the future and 12 h in the past. */
+/** docs/api.md §11: Date at most 1 h in the future and 12 h in the past. */
 export const DATE_MAX_FUTURE_MS = 60 * 60 * 1000;
 export const DATE_MAX_PAST_MS = 12 * 60 * 60 * 1000;
 /** A Signature header is a few hundred bytes for RSA-2048; this bounds the parse. */
@@ -155,7 +155,7 @@ export function checkSignedRequest(sig: CavageSignature, request: SignedRequestF
   return buildSigningString(sig.headers, request, sig);
 }
 
-/** PROTOCOL.md §11: an HTTP-date no more than 1 h ahead of `nowMs` and no more than 12 h behind it. */
+/** docs/api.md §11: an HTTP-date no more than 1 h ahead of `nowMs` and no more than 12 h behind it. */
 export function checkDateWindow(date: string | null, nowMs: number): Checked<number> {
   if (!date) return no("missing_header");
   const ms = Date.parse(date);

@@ -1,10 +1,10 @@
 /**
- * What an inbox delivery asks of us (PROTOCOL.md §11), pure: the signature has
+ * What an inbox delivery asks of us (docs/api.md §11), pure: the signature has
  * been verified by the caller, who passes the key's owner as `signer`.
  *
  * - A `Create` of an object with `mediaType: "application/jose"` is an
  *   EncryptedMessage: its `content` is a compact JWE sealed to the owner, stored
- *   as is (checked like PROTOCOL.md §9).
+ *   as is (checked like docs/api.md §9).
  * - A `Create` of a direct `Note` (addressed to this actor, not to the public) is
  *   a plaintext private message: the caller seals it to the owner before storing.
  * - Anything else (a public post, Follow, Delete, Like…) is verified and

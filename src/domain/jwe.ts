@@ -1,8 +1,8 @@
 /**
- * Shape check of a compact JWE sealed to the owner (PROTOCOL.md §9). The server never
+ * Shape check of a compact JWE sealed to the owner (docs/api.md §9). The server never
  * holds the owner's private key, so it cannot decrypt; it checks instead that what it
  * stores is something the owner's client will be able to open: the compact
- * serialization (RFC 7516 §7.1), an algorithm pair from PROTOCOL.md §1 and a `kid`.
+ * serialization (RFC 7516 §7.1), an algorithm pair from docs/api.md §1 and a `kid`.
  * Whether that kid is the owner's *current* encryption key is the caller's check
  * (it needs storage); this module is pure.
  */
@@ -89,7 +89,7 @@ export function inspectMessageJwe(jwe: string): JweInspection {
   if (enc !== MESSAGE_CONTENT_ENC) return { ok: false, reason: "unsupported_enc" };
   if (typeof kid !== "string" || kid === "") return { ok: false, reason: "missing_kid" };
   // RFC 7518 §4.6.1.1: ECDH-ES carries the sender's ephemeral public key. The owner's
-  // key is X25519 (PROTOCOL.md §1), so the ephemeral key must be on the same curve.
+  // key is X25519 (docs/api.md §1), so the ephemeral key must be on the same curve.
   if (!isObject(epk) || epk.kty !== "OKP" || epk.crv !== "X25519" || typeof epk.x !== "string" || "d" in epk) {
     return { ok: false, reason: "bad_epk" };
   }

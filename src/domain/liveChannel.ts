@@ -1,5 +1,5 @@
 /**
- * Pure rules of the live channel (PROTOCOL.md §10): reading the subprotocol offer,
+ * Pure rules of the live channel (docs/api.md §10): reading the subprotocol offer,
  * and when a socket's token is due a warning or has expired. The Durable Object
  * (durable/sockets.ts) applies them; time is always passed in.
  */

@@ -1,7 +1,7 @@
 /**
  * RFC 9421 HTTP Message Signatures, the subset an inbox needs, pure: parsing
  * `Signature-Input` and `Signature` (RFC 8941 dictionaries), building the
- * signature base (§2.5), and `Content-Digest` (RFC 9530). PROTOCOL.md §11 accepts
+ * signature base (§2.5), and `Content-Digest` (RFC 9530). docs/api.md §11 accepts
  * these beside draft-cavage (domain/httpSignatures.ts); the key fetch and crypto
  * are shared (services/federationAuth.ts).
  *
@@ -262,7 +262,7 @@ export function buildSignatureBase(sig: MessageSignature, request: MessageFacts)
   return ok(lines.join("\n"));
 }
 
-/** PROTOCOL.md §11 for RFC 9421: coverage, `created` window and expiry, then the base. */
+/** docs/api.md §11 for RFC 9421: coverage, `created` window and expiry, then the base. */
 export function checkMessageSignature(sig: MessageSignature, request: MessageFacts, nowMs: number): Checked<string> {
   const has = (c: string) => sig.components.includes(c);
   const targetCovered = has("@target-uri") || (has("@authority") && (has("@path") || has("@request-target")));

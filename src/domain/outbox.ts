@@ -1,9 +1,9 @@
 /**
- * Delivery schedule of the federation outbox (PROTOCOL.md §11: "retries with
+ * Delivery schedule of the federation outbox (docs/api.md §11: "retries with
  * backoff until delivered or 48 h pass"), pure. Time is passed in.
  */
 
-/** PROTOCOL.md §11. */
+/** docs/api.md §11. */
 export const OUTBOX_GIVE_UP_AFTER_MS = 48 * 60 * 60 * 1000;
 /** First retry after 30 s, doubling, at most every 4 h: about 16 attempts in 48 h. */
 export const OUTBOX_FIRST_RETRY_MS = 30_000;

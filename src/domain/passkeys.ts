@@ -1,5 +1,5 @@
 /**
- * Passkeys (PROTOCOL.md §12): the verification policy of WebAuthn Level 3 §7.1
+ * Passkeys (docs/api.md §12): the verification policy of WebAuthn Level 3 §7.1
  * (registration) and §7.2 (authentication), and the options the browser gets.
  *
  * Parsing is @oslojs/webauthn's and @oslojs/cbor's; signatures are checked by

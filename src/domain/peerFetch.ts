@@ -1,6 +1,6 @@
 /**
  * Which federation peer URLs the server may fetch, and what a fetched key document
- * must look like before it may vouch for an actor (PROTOCOL.md §11), pure.
+ * must look like before it may vouch for an actor (docs/api.md §11), pure.
  *
  * A keyId comes from a request nobody has verified yet (verifying needs the key), so
  * anyone can make the server fetch it. It must therefore name a public ActivityPub

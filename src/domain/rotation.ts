@@ -1,5 +1,5 @@
 /**
- * Refresh-token rotation with theft detection (PROTOCOL.md §5), as a pure state
+ * Refresh-token rotation with theft detection (docs/api.md §5), as a pure state
  * machine. The Durable Object loads a session's state, asks `rotate()` what a
  * presented token means, and persists `next` in the same storage transaction.
  *

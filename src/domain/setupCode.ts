@@ -1,5 +1,5 @@
 /**
- * How strong a configured setup code is (PROTOCOL.md §0: "The setup code has at
+ * How strong a configured setup code is (docs/api.md §0: "The setup code has at
  * least 128 bits of entropy"). The server cannot know how a code was made, so it
  * estimates the most a code of its length and character classes could hold: every
  * character (dashes and whitespace, used for grouping, do not count) drawn from the

@@ -1,12 +1,12 @@
 /**
- * Step-up (PROTOCOL.md §4): a sensitive route needs a recent signed-challenge login
+ * Step-up (docs/api.md §4): a sensitive route needs a recent signed-challenge login
  * (auth_time at most STEP_UP_MAX_AGE_S old) and, once two-factor authentication is
  * on, a second factor in that login (amr contains "otp", "hwk" or "swk", or "rcv"
  * after a recovery).
  */
 import type { AuthMethod } from "./accessToken";
 
-/** The amr values that stand for a second factor (PROTOCOL.md §4, §12, §13). */
+/** The amr values that stand for a second factor (docs/api.md §4, §12, §13). */
 const SECOND_FACTORS: readonly AuthMethod[] = ["otp", "hwk", "swk", "rcv"];
 
 /** Whether a login's amr includes a second factor. */

@@ -1,5 +1,5 @@
 /**
- * Rule 2 of PROTOCOL.md §5 returns the *same* successor to whoever presents the
+ * Rule 2 of docs/api.md §5 returns the *same* successor to whoever presents the
  * previous token within the grace period. Refresh tokens are stored only as hashes,
  * so the successor is kept sealed (AES-256-GCM) under a key derived (HKDF-SHA256)
  * from the previous token: only a holder of the previous token can open it, and a

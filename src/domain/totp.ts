@@ -1,5 +1,5 @@
 /**
- * Second-factor rules (PROTOCOL.md §8), pure: no I/O, and `now` is always passed in.
+ * Second-factor rules (docs/api.md §8), pure: no I/O, and `now` is always passed in.
  *
  * - TOTP per RFC 6238: HMAC-SHA-1, 6 digits, 30 s steps, window ±1 step. otpauth
  *   computes the codes; which step a code is accepted for, and whether that step may

@@ -173,7 +173,7 @@ export class InstanceDO extends DurableObject<Env> {
    */
   async login(attempt: LoginAttempt): Promise<LoginOutcome> {
     const prepared = await this.sessions.prepareSession();
-    // A ticket may be a completed recovery's (PROTOCOL.md §13): its own second factor.
+    // A ticket may be a completed recovery's (docs/api.md §13): its own second factor.
     const recoveryTicketHash =
       attempt.factor && "mfaTicket" in attempt.factor ? await sha256Base64url(attempt.factor.mfaTicket) : null;
     const session = { deviceName: attempt.deviceName, activity: "login" as const, maxTtlMs: attempt.maxTtlMs };
@@ -203,7 +203,7 @@ export class InstanceDO extends DurableObject<Env> {
       }
       return checked;
     }
-    // The factor's own amr: otp for a code, hwk or swk for a passkey (PROTOCOL.md §12),
+    // The factor's own amr: otp for a code, hwk or swk for a passkey (docs/api.md §12),
     // whatever earned the ticket for an mfa ticket.
     const amr: AuthMethod[] = checked.ok ? ["pop", checked.amr] : ["pop"];
     return this.ctx.storage.transactionSync((): LoginOutcome => {
@@ -215,7 +215,7 @@ export class InstanceDO extends DurableObject<Env> {
 
   /**
    * POST /auth/refresh in one call: the rate-limit hit and the rotation share a
-   * transaction. PROTOCOL.md §5: the rules live in domain/rotation.ts;
+   * transaction. docs/api.md §5: the rules live in domain/rotation.ts;
    * ./sessions.ts persists them. All async work first: nothing in between may
    * await until the decision is stored.
    */
@@ -348,7 +348,7 @@ export class InstanceDO extends DurableObject<Env> {
     return this.twoFactor.beginEnrolment(sessionId);
   }
 
-  /** Turns 2FA on and, in the same transaction, revokes every other session (PROTOCOL.md §8). */
+  /** Turns 2FA on and, in the same transaction, revokes every other session (docs/api.md §8). */
   confirmTotpEnrolment(sessionId: string, code: string) {
     return this.twoFactor.confirmEnrolment(sessionId, code);
   }
@@ -505,13 +505,13 @@ export class InstanceDO extends DurableObject<Env> {
     this.live.onClose(ws);
   }
 
-  /** The Worker's nudge after it stored message `storedId` (PROTOCOL.md §9). */
+  /** The Worker's nudge after it stored message `storedId` (docs/api.md §9). */
   publishMessages(storedId: number): Promise<void> {
     return this.live.publish(storedId);
   }
 
   /**
-   * The Worker's nudge after it stored an outbox row (PROTOCOL.md §11): deliver it
+   * The Worker's nudge after it stored an outbox row (docs/api.md §11): deliver it
    * now. Only moves the shared alarm earlier, never later (like the sockets'). It
    * covers every pending row, not only the one that asked: a row whose own nudge was
    * lost (the Worker answered 202 anyway) is due by the earliest pending time in D1,

@@ -1,5 +1,5 @@
 /**
- * The two TOTP lockout counters of PROTOCOL.md §8 (table `mfa_lockouts`). The rules
+ * The two TOTP lockout counters of docs/api.md §8 (table `mfa_lockouts`). The rules
  * (threshold, doubling) are domain/totp.ts; this reads and writes a counter. Every
  * method runs inside the caller's transaction (TwoFactorStore's check), so a failure
  * is counted exactly once however many requests race.
@@ -8,7 +8,7 @@ import { checkLockout, registerFailure, UNLOCKED, type LockoutState } from "../d
 import type { ActivityLog } from "./activityLog";
 
 /**
- * The two failure counters of PROTOCOL.md §8. `escrow` is for /auth/escrow, which
+ * The two failure counters of docs/api.md §8. `escrow` is for /auth/escrow, which
  * anyone can call; `session` is for routes reached only with a valid signature or a
  * session (/auth/login, /auth/reauth, /api/2fa/*). Separate, so that a stranger
  * hammering /auth/escrow cannot lock the owner out of devices that hold the key.

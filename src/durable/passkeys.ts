@@ -1,5 +1,5 @@
 /**
- * Passkeys inside the instance Durable Object (PROTOCOL.md §12): the registered
+ * Passkeys inside the instance Durable Object (docs/api.md §12): the registered
  * credentials (table `passkeys`), the owner's user handle (`passkey_owner`, 32 random
  * bytes made with the first registration options and never changed), and the
  * ceremony challenges (`passkey_challenges`: 32 bytes, single use, 300 s; a

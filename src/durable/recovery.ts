@@ -1,5 +1,5 @@
 /**
- * Recovery state inside the instance Durable Object (PROTOCOL.md §13): the recovery
+ * Recovery state inside the instance Durable Object (docs/api.md §13): the recovery
  * verifier (the public half of the Ed25519 key derived from the owner's recovery
  * key), the one recovery request, and the single-use mfa tickets a completed
  * recovery issues. docs/recovery.md says why a request waits.

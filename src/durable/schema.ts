@@ -50,7 +50,7 @@ const STEPS: readonly string[] = [
   );
   CREATE INDEX rate_limits_expiry ON rate_limits (window_ends_at_ms);
   `,
-  // v2: two-factor authentication (PROTOCOL.md §8), see src/durable/twoFactor.ts.
+  // v2: two-factor authentication (docs/api.md §8), see src/durable/twoFactor.ts.
   `
   CREATE TABLE totp (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -81,7 +81,7 @@ const STEPS: readonly string[] = [
     lockouts INTEGER NOT NULL
   );
   `,
-  // v3: inbox replay protection (PROTOCOL.md §11), see src/durable/inboxReplays.ts.
+  // v3: inbox replay protection (docs/api.md §11), see src/durable/inboxReplays.ts.
   `
   CREATE TABLE inbox_signatures (
     hash TEXT PRIMARY KEY,
@@ -103,7 +103,7 @@ const STEPS: readonly string[] = [
   `
   CREATE INDEX activity_type ON activity (type, id);
   `,
-  // v5: recovery (PROTOCOL.md §13), see src/durable/recovery.ts. One verifier, at
+  // v5: recovery (docs/api.md §13), see src/durable/recovery.ts. One verifier, at
   // most one request (open or spent), and the single-use mfa tickets a completed
   // recovery issues.
   `
@@ -128,7 +128,7 @@ const STEPS: readonly string[] = [
     expires_at_ms INTEGER NOT NULL
   );
   `,
-  // v6: passkeys (PROTOCOL.md §12), see src/durable/passkeys.ts. An mfa ticket keeps
+  // v6: passkeys (docs/api.md §12), see src/durable/passkeys.ts. An mfa ticket keeps
   // the amr of the factor that earned it (NULL in tickets from before: "otp").
   `
   CREATE TABLE passkeys (

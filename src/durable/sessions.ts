@@ -33,7 +33,7 @@ export type RefreshResult =
 
 export type SessionStatus = "active" | "revoked" | "expired" | "unknown";
 
-/** A session as GET /api/sessions shows it (PROTOCOL.md §6). */
+/** A session as GET /api/sessions shows it (docs/api.md §6). */
 export type SessionSummary = WireSessionSummary;
 
 /** Where a committed revocation closes the session's sockets (the live channel). */
@@ -144,7 +144,7 @@ export class SessionStore {
     return { sessionId: prepared.sessionId, refreshToken: prepared.refreshToken, authTimeS, amr: input.amr };
   }
 
-  // --- refresh (PROTOCOL.md §5) ----------------------------------------------------
+  // --- refresh (docs/api.md §5) ----------------------------------------------------
 
   async prepareRefresh(presentedToken: string): Promise<PreparedRefresh> {
     const successor = randomToken(REFRESH_TOKEN_BYTES);
@@ -313,7 +313,7 @@ export class SessionStore {
   }
 
   /**
-   * A revoked session's sockets close at once (PROTOCOL.md §6, §10), but only once
+   * A revoked session's sockets close at once (docs/api.md §6, §10), but only once
    * the revocation is committed. The close runs as a microtask: after the synchronous
    * transaction around this call (however many stores share it) has committed. It
    * re-reads the row, so a revocation that was rolled back closes nothing.

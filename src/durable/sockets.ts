@@ -1,5 +1,5 @@
 /**
- * The live channel (PROTOCOL.md §10), hosted by the instance's Durable Object with
+ * The live channel (docs/api.md §10), hosted by the instance's Durable Object with
  * the WebSocket Hibernation API. The object may be evicted from memory whenever no
  * event is running while its sockets stay open, so nothing here lives in fields
  * that must survive: each socket's state is its attachment (serializeAttachment),
@@ -81,7 +81,7 @@ function close(ws: WebSocket, code: number, reason: string): void {
   }
 }
 
-/** The end of a socket whose token expired without a re-auth in time (PROTOCOL.md §10). */
+/** The end of a socket whose token expired without a re-auth in time (docs/api.md §10). */
 function expire(ws: WebSocket): void {
   send(ws, { type: "token_expired" });
   close(ws, SOCKET_CLOSE_TOKEN_EXPIRED, "token expired");

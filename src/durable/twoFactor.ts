@@ -1,5 +1,5 @@
 /**
- * Two-factor state inside the instance Durable Object (PROTOCOL.md §8): the TOTP
+ * Two-factor state inside the instance Durable Object (docs/api.md §8): the TOTP
  * secret (sealed), the last accepted time step, backup-code hashes and mfa tickets,
  * checked against the two lockout counters (./mfaLockouts.ts). The Durable Object is the one writer of all of it, so
  * "accept a step", "consume a backup code", "consume a ticket" and "count a failure"
@@ -28,7 +28,7 @@ import type { AuthenticationResponse, PasskeyListing, RegistrationResponse } fro
 
 /** An enrolment that is never confirmed is forgotten after this long. */
 export const PENDING_TOTP_TTL_MS = 10 * 60_000;
-/** PROTOCOL.md §4: an mfa ticket from /auth/escrow is good for one login within 300 s. */
+/** docs/api.md §4: an mfa ticket from /auth/escrow is good for one login within 300 s. */
 export const MFA_TICKET_TTL_MS = 300_000;
 const MFA_TICKET_BYTES = 32;
 
@@ -59,7 +59,7 @@ export type FactorResult<T> = ({ ok: true; method: FactorMethod; amr: SecondFact
 
 export type ConfirmResult = { ok: true; backupCodes: string[] } | FactorFailure | { ok: false; error: "no_pending" };
 
-/** As GET /api/2fa answers it (PROTOCOL.md §8, §12). */
+/** As GET /api/2fa answers it (docs/api.md §8, §12). */
 export interface TwoFactorStatus {
   enabled: boolean;
   totp: boolean;
@@ -100,7 +100,7 @@ export class TwoFactorStore {
     this.sql = storage.sql;
   }
 
-  /** Is 2FA on? While a confirmed TOTP secret or at least one passkey exists (PROTOCOL.md §12). */
+  /** Is 2FA on? While a confirmed TOTP secret or at least one passkey exists (docs/api.md §12). */
   isEnabled(): boolean {
     return this.totpEnabled() || this.passkeys.count() > 0;
   }
@@ -141,7 +141,7 @@ export class TwoFactorStore {
   /**
    * The first code from the pending secret turns 2FA on: the pending secret becomes
    * the secret, a new set of backup codes replaces any old one, and outstanding
-   * tickets die, and every other session is revoked (PROTOCOL.md §8), all in one
+   * tickets die, and every other session is revoked (docs/api.md §8), all in one
    * transaction. Counted on the `session` counter like every /api/2fa route.
    */
   async confirmEnrolment(sessionId: string, code: string): Promise<ConfirmResult> {
@@ -242,7 +242,7 @@ export class TwoFactorStore {
   /**
    * Registers a passkey (POST /api/passkeys). When it turns 2FA on, in the same
    * transaction: a new set of backup codes, outstanding tickets die, and every other
-   * session is revoked, as a TOTP confirmation does (PROTOCOL.md §12).
+   * session is revoked, as a TOTP confirmation does (docs/api.md §12).
    */
   async registerPasskey(
     credential: RegistrationResponse,
@@ -308,7 +308,7 @@ export class TwoFactorStore {
   }
 
   /**
-   * A passkey in place of a code (PROTOCOL.md §12): outside the TOTP lockout
+   * A passkey in place of a code (docs/api.md §12): outside the TOTP lockout
    * counters, neither counted nor blocked by them, and a success resets nothing.
    */
   private async verifyPasskey<T extends object>(
@@ -363,7 +363,7 @@ export class TwoFactorStore {
   }
 
   /**
-   * Backup codes are outside the lockout (PROTOCOL.md §8): with 50 bits each they
+   * Backup codes are outside the lockout (docs/api.md §8): with 50 bits each they
    * withstand guessing at any rate the per-address limits allow, and they are how an
    * owner whose TOTP is locked out, or lost, gets back in. They neither count as
    * failures nor reset a counter: if using one reset it, the owner recovering on a

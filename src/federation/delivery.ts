@@ -1,5 +1,5 @@
 /**
- * Delivering one outbox row (PROTOCOL.md §11): resolve the recipient to an inbox
+ * Delivering one outbox row (docs/api.md §11): resolve the recipient to an inbox
  * (an actor URL directly; `acct:user@host` through the host's WebFinger), wrap the
  * owner's JWE in an EncryptedMessage `Create`, sign the POST with the instance's
  * federation key (draft-cavage-12) and send it. Throws nothing: every failure is

@@ -1,5 +1,5 @@
 /**
- * Talking to other servers (PROTOCOL.md §11), for both the inbox (services/) and the
+ * Talking to other servers (docs/api.md §11), for both the inbox (services/) and the
  * outbox (durable/outbox.ts): which peer URLs may be fetched, fetching a peer's
  * document within bounds, and signing an outgoing POST with the instance's key.
  */

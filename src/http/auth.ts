@@ -55,7 +55,7 @@ export async function authenticateAccessToken(c: Context<AppEnv>, token: string)
 }
 
 /**
- * Step-up (PROTOCOL.md §4): a recent login, with "otp" in it once 2FA is on. On
+ * Step-up (docs/api.md §4): a recent login, with "otp" in it once 2FA is on. On
  * Bearer routes the 2FA flag came with the session check, so this costs no call.
  */
 export async function requireStepUpNow(c: Context<AppEnv>): Promise<void> {

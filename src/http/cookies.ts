@@ -3,7 +3,7 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { AppEnv } from "./types";
 
 /**
- * The refresh cookie `__Secure-rt` (PROTOCOL.md §4): HttpOnly, Secure,
+ * The refresh cookie `__Secure-rt` (docs/api.md §4): HttpOnly, Secure,
  * SameSite=Strict, sent only to /auth, so page scripts and /api never see it.
  */
 const NAME = "rt";

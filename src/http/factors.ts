@@ -1,5 +1,5 @@
 /**
- * Which second factor a request presented (PROTOCOL.md §4, §8, §12), decided in one
+ * Which second factor a request presented (docs/api.md §4, §8, §12), decided in one
  * place for every route that takes one: a TOTP code (`totp`, or `code` on /api/2fa),
  * a backup code, an mfa ticket, or a passkey. The request schemas already refused a
  * body with more than one (src/schemas/factors.ts). A new kind of factor is one more

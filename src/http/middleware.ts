@@ -52,7 +52,7 @@ export const securityHeaders: MiddlewareHandler<AppEnv> = (c, next) =>
   (CONTACT_PAGE_PATHS.has(c.req.path) ? contactPageHeaders : ownerAppHeaders)(c, next);
 
 /**
- * PROTOCOL.md §0: state-changing browser routes refuse a request whose Origin is
+ * docs/api.md §0: state-changing browser routes refuse a request whose Origin is
  * present and differs from ORIGIN. Hono's csrf() only looks at form posts, and
  * these routes take JSON, so the check is ours. The WebSocket upgrade is a GET and
  * is checked by its own route.
@@ -93,7 +93,7 @@ const LARGER_LIMITS = new Map<string, MiddlewareHandler<AppEnv>>([
 ]);
 
 /**
- * PROTOCOL.md §0: bodies over 64 KiB are `413 payload_too_large`, checked before
+ * docs/api.md §0: bodies over 64 KiB are `413 payload_too_large`, checked before
  * anything reads them, except on the routes above.
  */
 export const limitBodies: MiddlewareHandler<AppEnv> = (c, next) =>

@@ -1,6 +1,6 @@
 /**
  * The instance's RSA-2048 federation key (secret FEDERATION_KEY, PKCS#8 PEM;
- * PROTOCOL.md §11). It signs the instance's ActivityPub deliveries and its public
+ * docs/api.md §11). It signs the instance's ActivityPub deliveries and its public
  * half is published in /actor. Imported once per isolate, like the instance key:
  * an RSA import parses a 1 KiB DER and would waste CPU on every request.
  */

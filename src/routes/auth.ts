@@ -1,6 +1,6 @@
 /**
  * /auth/*: challenge, claim (setup), login, escrow retrieval, refresh, logout and
- * step-up (PROTOCOL.md §3-5). Handlers parse, call a service or the Durable Object,
+ * step-up (docs/api.md §3-5). Handlers parse, call a service or the Durable Object,
  * and serialize.
  */
 import { Hono } from "hono/tiny";
@@ -35,7 +35,7 @@ import { invalidateJwks } from "../storage/jwksCache";
 import * as owner from "../storage/ownerStore";
 import type { Reply } from "../schemas/routes";
 
-/** Setup-code attempts allowed per client address and hour (PROTOCOL.md §3). */
+/** Setup-code attempts allowed per client address and hour (docs/api.md §3). */
 export const SETUP_ATTEMPTS_PER_HOUR = 10;
 
 export const authRoutes = new Hono<AppEnv>();
@@ -56,7 +56,7 @@ authRoutes.post("/challenge", async (c) => {
 });
 
 /**
- * PROTOCOL.md §12: options for a passkey assertion (public, rate limited). No
+ * docs/api.md §12: options for a passkey assertion (public, rate limited). No
  * allowCredentials: passkeys are discoverable, and ids listed here would leak.
  */
 authRoutes.post("/passkey/options", async (c) => {
@@ -145,7 +145,7 @@ authRoutes.post("/login", async (c) => {
 });
 
 /**
- * PROTOCOL.md §4: the escrow needs no session, but once 2FA is on it needs a code,
+ * docs/api.md §4: the escrow needs no session, but once 2FA is on it needs a code,
  * so nobody without the second factor can even download the ciphertext to attack
  * the password offline. Failures count on the `escrow` counter, apart from the
  * counter of the signed routes. A success also returns an mfa ticket, so that a new
@@ -156,7 +156,7 @@ authRoutes.post("/escrow", async (c) => {
   const body = await readJson(c, escrowFetchWithFactorRequestSchema);
   const escrow = await owner.latestEscrow(c.env.DB);
   if (!escrow) throw notClaimed();
-  // PROTOCOL.md §13: a ready recovery request stands in for the second factor.
+  // docs/api.md §13: a ready recovery request stands in for the second factor.
   if (body.recovery !== undefined) {
     const mfaTicket = await completeRecovery(assertionContext(c), body.recovery);
     return c.json({ ...escrow, mfaTicket } satisfies Reply<"POST /auth/escrow">);
@@ -276,7 +276,7 @@ async function checkSecondFactor(
   body: FactorFields,
   options: { purpose: "login" | "reauth"; sessionId: string | null; required: boolean },
 ): Promise<AuthMethod[]> {
-  // A ticket from a completed recovery (PROTOCOL.md §13) is its own second factor.
+  // A ticket from a completed recovery (docs/api.md §13) is its own second factor.
   if (body.mfaTicket !== undefined && (await redeemRecoveryTicket({ instance: instanceStub(c.env) }, body.mfaTicket))) {
     return ["pop", "rcv"];
   }

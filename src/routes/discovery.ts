@@ -1,4 +1,4 @@
-/** PROTOCOL.md §2: public discovery documents (CORS *, no cookies). */
+/** docs/api.md §2: public discovery documents (CORS *, no cookies). */
 import { Hono } from "hono/tiny";
 import { notClaimed } from "../errors";
 import { publicCors } from "../http/middleware";

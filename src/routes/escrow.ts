@@ -1,4 +1,4 @@
-/** PROTOCOL.md §7: escrow maintenance and key rotation (Bearer). */
+/** docs/api.md §7: escrow maintenance and key rotation (Bearer). */
 import { Hono } from "hono/tiny";
 import type { Context } from "hono";
 import { instanceStub } from "../durable/stub";

@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md §11: federation. WebFinger and the actor are public discovery
+ * docs/api.md §11: federation. WebFinger and the actor are public discovery
  * documents (CORS *, no cookies); the logic is in domain/actor.ts. The inbox
  * takes signed deliveries from other servers (services/federationAuth.ts,
  * services/inbox.ts).

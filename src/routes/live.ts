@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md §10: GET /api/ws opens the live channel. The Worker authenticates the
+ * docs/api.md §10: GET /api/ws opens the live channel. The Worker authenticates the
  * upgrade itself (requireBearer is skipped for this path: a browser cannot send an
  * Authorization header on a WebSocket) and only then hands it to the instance's
  * Durable Object, which holds the socket. Every refusal happens before the upgrade,

@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md §9: private messages. POST /messages is public (anyone holding the
+ * docs/api.md §9: private messages. POST /messages is public (anyone holding the
  * owner's published key may write); reading and deleting are the owner's (Bearer).
  */
 import { Hono } from "hono/tiny";

@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md §11: the owner's federation outbox (Bearer; mounted at /api). The
+ * docs/api.md §11: the owner's federation outbox (Bearer; mounted at /api). The
  * Worker validates and stores the delivery, then nudges the Durable Object, whose
  * alarm delivers and retries (durable/outbox.ts).
  */

@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md §12: the owner's passkeys (Bearer). The verification policy is
+ * docs/api.md §12: the owner's passkeys (Bearer). The verification policy is
  * domain/passkeys.ts, the state and its atomic updates durable/passkeys.ts (through
  * durable/twoFactor.ts wherever a passkey changes whether 2FA is on); these handlers
  * parse, call the Durable Object, and serialize. The public half, the options of an

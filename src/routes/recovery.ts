@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md §13: recovery. The owner sets the recovery verifier (step-up), anyone
+ * docs/api.md §13: recovery. The owner sets the recovery verifier (step-up), anyone
  * holding the recovery key may start a request (public, rate limited), which waits
  * RECOVERY_DELAY_S while every session can see and cancel it. Completing it is a
  * second factor of POST /auth/escrow (services/recovery.ts), in routes/auth.ts.

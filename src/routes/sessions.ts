@@ -1,4 +1,4 @@
-/** PROTOCOL.md §6: sessions and the activity log (Bearer). */
+/** docs/api.md §6: sessions and the activity log (Bearer). */
 import { Hono } from "hono/tiny";
 import { instanceStub } from "../durable/stub";
 import type { AppEnv } from "../http/types";

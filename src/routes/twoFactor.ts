@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md §8: two-factor authentication (Bearer). The rules live in
+ * docs/api.md §8: two-factor authentication (Bearer). The rules live in
  * domain/totp.ts and durable/twoFactor.ts; these handlers parse, call the Durable
  * Object, and serialize.
  */

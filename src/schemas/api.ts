@@ -1,5 +1,5 @@
 /**
- * Request and response shapes of PROTOCOL.md, and nothing else: routes validate
+ * Request and response shapes of docs/api.md, and nothing else: routes validate
  * with these, the tests and the browser client parse responses with them.
  */
 import * as z from "zod/mini";
@@ -8,7 +8,7 @@ import "./zodLocale";
 const utf8Bytes = (s: string) => new TextEncoder().encode(s).length;
 
 export const LIMITS = {
-  /** Default JSON body limit (PROTOCOL.md §0). */
+  /** Default JSON body limit (docs/api.md §0). */
   bodyBytes: 64 * 1024,
   /**
    * Routes that carry an escrow blob of up to 64 KiB plus keys and an assertion.
@@ -76,7 +76,7 @@ export const totpCodeSchema = z.string().check(z.regex(/^\d{6}$/, "must be 6 dig
 export const backupCodeSchema = z.string().check(z.minLength(1), z.maxLength(64));
 export const mfaTicketSchema = base64urlString.check(z.minLength(1), z.maxLength(128));
 
-/** PROTOCOL.md §4: a request names one second factor, never several. */
+/** docs/api.md §4: a request names one second factor, never several. */
 const FACTOR_FIELDS = ["totp", "backupCode", "mfaTicket", "recovery"] as const;
 const atMostOneFactor = (body: Partial<Record<(typeof FACTOR_FIELDS)[number], unknown>>) =>
   FACTOR_FIELDS.filter((f) => body[f] !== undefined).length <= 1;
@@ -106,7 +106,7 @@ export const escrowFetchRequestSchema = z
   .object({
     totp: z.optional(totpCodeSchema),
     backupCode: z.optional(backupCodeSchema),
-    /** PROTOCOL.md §13: an assertion by the recovery verifier, once a recovery request is ready. */
+    /** docs/api.md §13: an assertion by the recovery verifier, once a recovery request is ready. */
     recovery: z.optional(assertion),
   })
   .check(z.refine(atMostOneFactor, oneFactorOnly));
@@ -119,7 +119,7 @@ export const reauthRequestSchema = z
   })
   .check(z.refine(atMostOneFactor, oneFactorOnly));
 
-/** PROTOCOL.md §8. */
+/** docs/api.md §8. */
 export const totpConfirmRequestSchema = z.object({ code: totpCodeSchema });
 
 export const totpDisableRequestSchema = z
@@ -132,7 +132,7 @@ export const totpDisableRequestSchema = z
 
 export const backupCodesRegenerateRequestSchema = z.object({ code: totpCodeSchema });
 
-/** PUT /api/escrow `reason` (PROTOCOL.md §13): why the blob changed. */
+/** PUT /api/escrow `reason` (docs/api.md §13): why the blob changed. */
 export const ESCROW_UPDATE_REASONS = [
   "password_changed",
   "recovery_configured",
@@ -146,7 +146,7 @@ export const escrowUpdateRequestSchema = z.object({
   blob: escrowBlobSchema,
   publicKeys: z.optional(publicKeysSchema),
   assertion: z.optional(assertion),
-  /** PROTOCOL.md §13: why the blob changed, recorded in the escrow_updated entry. */
+  /** docs/api.md §13: why the blob changed, recorded in the escrow_updated entry. */
   reason: z.optional(z.enum(ESCROW_UPDATE_REASONS)),
 });
 
@@ -223,11 +223,11 @@ export const ACTIVITY_TYPES = [
   "keys_rotated",
   "locked_out",
   "logout",
-  // PROTOCOL.md §12
+  // docs/api.md §12
   "passkey_added",
   "passkey_removed",
   "passkey_clone_suspected",
-  // PROTOCOL.md §13
+  // docs/api.md §13
   "recovery_configured",
   "recovery_removed",
   "recovery_requested",

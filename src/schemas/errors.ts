@@ -1,5 +1,5 @@
 /**
- * The protocol's error codes (PROTOCOL.md §0): the one list from which the server's
+ * The protocol's error codes (docs/api.md §0): the one list from which the server's
  * status table (ERROR_STATUS in src/errors.ts, checked against it by type), the error
  * body's schema and the browser client's error type (client/errors.ts) are derived,
  * so a code cannot be added in one place and forgotten in another.
@@ -27,7 +27,7 @@ export const errorCodeSchema = z.enum([
 ]);
 export type ErrorCode = z.infer<typeof errorCodeSchema>;
 
-/** `{"error", "message"[, "issues"]}`: every error the server answers (PROTOCOL.md §0). */
+/** `{"error", "message"[, "issues"]}`: every error the server answers (docs/api.md §0). */
 export const errorResponseSchema = z.object({
   error: errorCodeSchema,
   message: z.string(),

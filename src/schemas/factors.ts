@@ -1,5 +1,5 @@
 /**
- * The §4/§8 request bodies with the `"passkey"` member PROTOCOL.md §12 adds wherever
+ * The §4/§8 request bodies with the `"passkey"` member docs/api.md §12 adds wherever
  * a code is accepted. They are built from the bodies in ./api.ts (their fields, so a
  * field added there arrives here too) and count every second-factor field in one
  * rule: a request names at most one factor (exactly one where a factor is required).

@@ -1,4 +1,4 @@
-/** Shapes of PROTOCOL.md §11's owner routes: the federation outbox. */
+/** Shapes of docs/api.md §11's owner routes: the federation outbox. */
 import * as z from "zod/mini";
 import "./zodLocale";
 import { MESSAGE_LIMITS } from "./messages";

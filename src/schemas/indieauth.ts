@@ -1,5 +1,5 @@
 /**
- * Request and response shapes of PROTOCOL.md §14 (IndieAuth). The owner's JSON API
+ * Request and response shapes of docs/api.md §14 (IndieAuth). The owner's JSON API
  * (`/api/indieauth/*`, `/api/profile`) follows §0; the form endpoints
  * (`/indieauth/*`) answer RFC 6749 / RFC 7662 JSON, described here too so that
  * tests and clients parse them with the same shapes. Form *requests* are parsed

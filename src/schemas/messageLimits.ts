@@ -1,5 +1,5 @@
 /**
- * The one set of limits for a stored message (PROTOCOL.md §9, §11), pure. Every
+ * The one set of limits for a stored message (docs/api.md §9, §11), pure. Every
  * door that stores a message (POST /messages, POST /inbox with an EncryptedMessage
  * or a Note sealed on arrival) and the restore of an export archive read these same
  * numbers, so whatever the server accepted and stored, a restore takes back: an

@@ -1,5 +1,5 @@
 /**
- * Shapes of PROTOCOL.md §9 (private messages) and §10 (the live channel's frames).
+ * Shapes of docs/api.md §9 (private messages) and §10 (the live channel's frames).
  * Routes and the Durable Object build their output from these types; tests and the
  * browser client parse what they receive with the same schemas.
  */
@@ -17,7 +17,7 @@ export const MESSAGE_LIMITS = {
   pageDefault: 50,
 } as const;
 
-/** The live channel's subprotocol (PROTOCOL.md §10). */
+/** The live channel's subprotocol (docs/api.md §10). */
 export const SOCKET_PROTOCOL = "indie.v1";
 /** Prefix of the second subprotocol entry, which carries the access token. */
 export const SOCKET_BEARER_PREFIX = "bearer.";
@@ -97,9 +97,9 @@ export const serverFrameSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("token_expired") }),
   z.object({ type: z.literal("revoked") }),
   z.object({ type: z.literal("authed"), expiresAt: z.number() }),
-  /** PROTOCOL.md §13: someone holding the recovery key started a recovery; cancel it if it is not you. */
+  /** docs/api.md §13: someone holding the recovery key started a recovery; cancel it if it is not you. */
   z.object({ type: z.literal("recovery_requested"), readyAt: z.number() }),
-  /** Not in PROTOCOL.md §10's list: the answer to a frame the server cannot use. */
+  /** Not in docs/api.md §10's list: the answer to a frame the server cannot use. */
   z.object({ type: z.literal("error"), error: z.string(), message: z.string() }),
 ]);
 export type ServerFrame = z.infer<typeof serverFrameSchema>;

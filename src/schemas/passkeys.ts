@@ -1,5 +1,5 @@
 /**
- * Request and response shapes of PROTOCOL.md §12 (passkeys). The WebAuthn response
+ * Request and response shapes of docs/api.md §12 (passkeys). The WebAuthn response
  * JSON is bounded field by field, so an oversized response is a 400 with zod issues
  * before any parsing; what the fields mean is checked by src/domain/passkeys.ts.
  */

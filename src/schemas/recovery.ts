@@ -1,4 +1,4 @@
-/** PROTOCOL.md §13: the recovery routes' shapes. */
+/** docs/api.md §13: the recovery routes' shapes. */
 import * as z from "zod/mini";
 import { LIMITS, signingJwkSchema } from "./api";
 import "./zodLocale";

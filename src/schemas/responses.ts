@@ -1,5 +1,5 @@
 /**
- * Response shapes the Worker itself never parses: discovery (PROTOCOL.md §2), the
+ * Response shapes the Worker itself never parses: discovery (docs/api.md §2), the
  * federation documents (§11) and the escrow update's answer (§7). The routes that
  * build them use their types only (`import type`), so this module adds nothing to
  * the Worker's bundle; the route table (routes.ts), the OpenAPI document and the

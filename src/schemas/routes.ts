@@ -72,7 +72,7 @@ import {
 /**
  * How a route authenticates its caller:
  * - `none`: public;
- * - `bearer`: `Authorization: Bearer <access token>` (PROTOCOL.md §4);
+ * - `bearer`: `Authorization: Bearer <access token>` (docs/api.md §4);
  * - `step-up`: bearer, and the token's login is recent (and has a second factor when 2FA is on);
  * - `bearer-subprotocol`: the access token as the WebSocket subprotocol `bearer.<token>` (§10);
  * - `refresh-cookie`: the `__Secure-rt` cookie (§5);
@@ -85,7 +85,7 @@ export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
 /**
  * The shape of a route's 4xx answers:
- * - `protocol` (the default): `{"error", "message"[, "issues"]}` with a protocol code (PROTOCOL.md §0);
+ * - `protocol` (the default): `{"error", "message"[, "issues"]}` with a protocol code (docs/api.md §0);
  * - `oauth`: an RFC 6749 §5.2 body `{"error"[, "error_description"]}` (the IndieAuth
  *   endpoints that OAuth clients call, /indieauth/*); refusals from before the handler
  *   (body limit, rate limit) may still be the protocol's;
@@ -107,7 +107,7 @@ export interface RouteSpec {
   /** OpenAPI style: `{id}` for a path parameter. */
   path: string;
   summary: string;
-  /** Section of docs/api.md (and PROTOCOL.md) that defines the route. */
+  /** Section of docs/api.md that defines the route. */
   section: number;
   auth: RouteAuth;
   /** `Access-Control-Allow-Origin: *`, no cookies. */
@@ -137,7 +137,7 @@ const noContent: ResponseSpec = { description: "Done; no body." };
 
 /**
  * Errors any request to the route can meet before its handler: a body over the limit
- * (every route, PROTOCOL.md §0), the Origin check (state-changing /auth and /api
+ * (every route, docs/api.md §0), the Origin check (state-changing /auth and /api
  * routes) and the access token's checks.
  */
 const TOO_LARGE = ["payload_too_large"] as const;

@@ -74,7 +74,7 @@ export async function restoreFromArchive(deps: { env: Env; origin: string }, ass
   const stub = instanceStub(deps.env);
   const current = currentArchiveKeys(archive)!;
   // Signature, aud (this instance's ORIGIN) and the single-use challenge: a login
-  // assertion (PROTOCOL.md §4) by the archive's current signing key.
+  // assertion (docs/api.md §4) by the archive's current signing key.
   await checkAssertion({ instance: stub, origin: deps.origin }, assertion, current.sig, "restore");
   // Verified above, so its claims can be read as they are.
   if (decodeJwt(assertion).archive_sha256 !== archive.digest) {

@@ -1,7 +1,7 @@
 /**
  * Checking a signed-challenge assertion end to end: verify signature and claims
  * against the given key (the owner's signing key, or the recovery verifier of
- * PROTOCOL.md §13), and consume the challenge it names (single use, in the Durable
+ * docs/api.md §13), and consume the challenge it names (single use, in the Durable
  * Object). Every failure is `401 invalid_assertion` and is written to the activity
  * log as `login_failed`.
  */

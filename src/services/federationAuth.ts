@@ -1,5 +1,5 @@
 /**
- * Authenticating a federation request (PROTOCOL.md §11): the draft-cavage HTTP
+ * Authenticating a federation request (docs/api.md §11): the draft-cavage HTTP
  * signature is parsed and checked in domain/httpSignatures.ts; here the body's
  * digest is computed, the sender's key is fetched from its keyId (cached in KV),
  * and the RSA signature is verified, with one refetch when a cached key fails
@@ -157,7 +157,7 @@ async function verifyRsaSha256(publicKeyPem: string, signingString: string, sign
     const key = await crypto.subtle.importKey("spki", spki, RSA_SHA256, false, ["verify"]);
     return await crypto.subtle.verify(RSA_SHA256, key, signature, utf8(signingString));
   } catch {
-    // Not an RSA key (hs2019 with Ed25519 exists, but PROTOCOL.md §11 is RSA).
+    // Not an RSA key (hs2019 with Ed25519 exists, but docs/api.md §11 is RSA).
     return false;
   }
 }

@@ -1,9 +1,9 @@
 /**
- * Receiving a verified federation delivery (PROTOCOL.md §11). The signature was
+ * Receiving a verified federation delivery (docs/api.md §11). The signature was
  * checked by services/federationAuth.ts; here the activity is classified
  * (domain/inboxActivity.ts), the delivery is checked against replays
  * (domain/inboxReplay.ts, stored by the instance object), and a private message
- * is stored like PROTOCOL.md §9, with `verified: true` and `from` = the signing
+ * is stored like docs/api.md §9, with `verified: true` and `from` = the signing
  * actor:
  *
  * - an EncryptedMessage's JWE goes through acceptMessage, the same shape and

@@ -1,5 +1,5 @@
 /**
- * Client information discovery (PROTOCOL.md §14, IndieAuth LS §4.2): what the
+ * Client information discovery (docs/api.md §14, IndieAuth LS §4.2): what the
  * consent page shows about a client (name, URL, logo) and the redirect URIs it
  * vouches for. Runs only for the logged-in owner (POST /api/indieauth/requests),
  * never for an anonymous GET of the authorization endpoint, so nobody can make the

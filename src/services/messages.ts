@@ -1,5 +1,5 @@
 /**
- * Accepting a private message (PROTOCOL.md §9): check the JWE's shape and header,
+ * Accepting a private message (docs/api.md §9): check the JWE's shape and header,
  * then store it if its kid is the owner's *current* encryption key (one D1
  * statement does both). The caller answers 202 only after this resolves, so every
  * acknowledged message is in D1 before anyone is told about it.

@@ -12,7 +12,7 @@ export async function requireClaimedKeys(env: Env): Promise<PublicKeys> {
   return keys;
 }
 
-/** PROTOCOL.md §1: every kid must be its key's RFC 7638 thumbprint, else `400`. */
+/** docs/api.md §1: every kid must be its key's RFC 7638 thumbprint, else `400`. */
 export async function requireThumbprintKids(keys: PublicKeys): Promise<void> {
   const mismatch = await findThumbprintMismatch(keys);
   if (mismatch) throw new ApiError("invalid_request", `publicKeys.${mismatch}.kid must be its RFC 7638 thumbprint.`);

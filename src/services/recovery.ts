@@ -1,5 +1,5 @@
 /**
- * Recovery (PROTOCOL.md §13) steps that several routes share: checking an assertion
+ * Recovery (docs/api.md §13) steps that several routes share: checking an assertion
  * by the recovery verifier (POST /auth/recovery, POST /auth/escrow {recovery}),
  * completing a ready request (POST /auth/escrow) and redeeming the ticket that
  * completion issued (POST /auth/login {mfaTicket}).

@@ -17,7 +17,7 @@ import type { JwksResponse } from "../schemas/responses";
 const KEY = "jwks:v1";
 const TTL_S = 60;
 
-/** What GET /.well-known/jwks.json serves (PROTOCOL.md §2). */
+/** What GET /.well-known/jwks.json serves (docs/api.md §2). */
 export type JwksDocument = JwksResponse;
 
 /** Returns null before the instance is claimed. */

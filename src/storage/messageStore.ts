@@ -1,5 +1,5 @@
 /**
- * D1: the owner's private messages (PROTOCOL.md §9), ciphertext only. Ids come from
+ * D1: the owner's private messages (docs/api.md §9), ciphertext only. Ids come from
  * SQLite AUTOINCREMENT: D1 runs writes one at a time, so a message's id is larger
  * than every id committed before it and is never reused after a delete. Reading
  * "everything after id N in id order" therefore never skips a committed message,

@@ -1,5 +1,5 @@
 /**
- * D1: the federation outbox (PROTOCOL.md §11), one row per POST /api/outbox.
+ * D1: the federation outbox (docs/api.md §11), one row per POST /api/outbox.
  * Rows are written by the Worker (insert) and by the instance's Durable Object
  * (each attempt), whose alarm is the only deliverer: alarms of one object never
  * run concurrently, so a row is never attempted twice at once.
@@ -20,7 +20,7 @@ export interface OutboxRow {
   inbox: string | null;
 }
 
-/** As GET /api/outbox/:id answers it (PROTOCOL.md §11). */
+/** As GET /api/outbox/:id answers it (docs/api.md §11). */
 export type OutboxState = OutboxStateResponse;
 
 /** Stores a delivery, due at once. Durable when this resolves. */

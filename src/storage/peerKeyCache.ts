@@ -1,5 +1,5 @@
 /**
- * KV cache of federation peers' public keys, by keyId (PROTOCOL.md §11: "fetches
+ * KV cache of federation peers' public keys, by keyId (docs/api.md §11: "fetches
  * the sender's key from keyId, caches it"). Only a cache: a miss or a KV failure
  * means one more fetch, and a key that no longer verifies is fetched again before
  * a request is refused (services/federationAuth.ts), at most once a minute per key

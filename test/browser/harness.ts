@@ -76,7 +76,7 @@ afterEach(async ({ task }) => {
 
 /**
  * TOTP codes as an authenticator app would make them. The server accepts each
- * 30-second step at most once, across all routes (PROTOCOL.md §8), so this hands
+ * 30-second step at most once, across all routes (docs/api.md §8), so this hands
  * out strictly increasing steps: the current one, or the next (inside the ±1
  * window) when the current one was already used, or it waits.
  */

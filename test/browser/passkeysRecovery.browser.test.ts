@@ -1,4 +1,4 @@
-// Passkeys and recovery in a real browser (PROTOCOL.md §12, §13), with Chromium's
+// Passkeys and recovery in a real browser (docs/api.md §12, §13), with Chromium's
 // DevTools virtual authenticator (CTAP2, internal, resident keys, UV, PRF).
 //
 // NEEDS THE SERVER ROUTES of §12 and §13 (POST /api/passkeys/options, /api/passkeys,

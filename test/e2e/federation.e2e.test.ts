@@ -1,5 +1,5 @@
 /**
- * Federation over real sockets (PROTOCOL.md §11): `npm run dev` with
+ * Federation over real sockets (docs/api.md §11): `npm run dev` with
  * ALLOW_INSECURE_FEDERATION=1 and a second local HTTP server (Node, loopback,
  * ports 9600-9699) playing a peer server with one RSA actor. The peer finds the
  * owner with WebFinger, delivers a signed direct Note to /inbox, and receives the

@@ -2,7 +2,7 @@
  * A person's first hour with a local instance, over real HTTP: `npm run dev`, claim
  * it with the setup code it printed, log in from a second device, stay logged in by
  * refreshing, see and revoke sessions, log out; then restart the server on the same
- * state and find the instance still claimed. PROTOCOL.md §2-6.
+ * state and find the instance still claimed. docs/api.md §2-6.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { json, OwnerClient, refreshCookieFrom } from "../helpers/owner";

@@ -1,5 +1,5 @@
 /**
- * The live channel (PROTOCOL.md §10) against a real `npm run dev`, with the `ws`
+ * The live channel (docs/api.md §10) against a real `npm run dev`, with the `ws`
  * package as the client: pushes the owner can decrypt, order across sockets,
  * catch-up after being offline, revocation, refusal before the upgrade, ping/pong,
  * and an idle socket that lets the Durable Object hibernate.

@@ -1,5 +1,5 @@
 /**
- * Access-token expiry on the live channel (PROTOCOL.md §10) against a real
+ * Access-token expiry on the live channel (docs/api.md §10) against a real
  * `npm run dev`. The token lifetime is set to the server's floor, 120 s
  * (ACCESS_TOKEN_TTL_MIN_S: anything shorter is under the clients' 60 s refresh
  * margin and refused), so the whole cycle takes about 3 minutes: token_expiring

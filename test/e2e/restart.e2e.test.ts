@@ -4,7 +4,7 @@
  * is stopped and started again on the same persisted state, three times. Afterwards:
  *
  * - every message that got a 202 is listed exactly once (a 202 means stored durably,
- *   PROTOCOL.md §9);
+ *   docs/api.md §9);
  * - no session was logged out by a restart: each device's refresh chain still works,
  *   retrying with the same token after a request that failed with a connection error
  *   (the lost-response rules of §5 make that safe);

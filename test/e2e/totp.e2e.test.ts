@@ -2,7 +2,7 @@
  * Two-factor authentication against a real `npm run dev`, with the codes made by an
  * independent implementation: the oath-toolkit CLI (`oathtool --totp -b SECRET`,
  * Debian package oathtool), fed the secret from the otpauth:// URI the way an
- * authenticator app would read it. PROTOCOL.md §4, §8.
+ * authenticator app would read it. docs/api.md §4, §8.
  */
 import { execFileSync } from "node:child_process";
 import { decodeJwt } from "jose";

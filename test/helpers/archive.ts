@@ -18,7 +18,7 @@ export async function challengeFrom(fetcher: Fetcher, origin: string): Promise<s
   return ((await res.json()) as { challenge: string }).challenge;
 }
 
-/** A login assertion (PROTOCOL.md §4) for `origin` that also approves one archive. */
+/** A login assertion (docs/api.md §4) for `origin` that also approves one archive. */
 export async function restoreAssertion(
   keys: OwnerKeys,
   input: { origin: string; nonce: string; archiveSha256?: string; key?: CryptoKey },

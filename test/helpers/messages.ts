@@ -1,5 +1,5 @@
 /**
- * A visitor's side of PROTOCOL.md §9 (sealing to the owner's published key) and a
+ * A visitor's side of docs/api.md §9 (sealing to the owner's published key) and a
  * client's side of §10 (reading socket frames in order). Runtime-neutral: used by
  * the workerd tests and by the end-to-end tests against `npm run dev`.
  */

@@ -1,5 +1,5 @@
 /**
- * A recovery verifier for the workers tests (PROTOCOL.md §13): an Ed25519 key pair
+ * A recovery verifier for the workers tests (docs/api.md §13): an Ed25519 key pair
  * made with jose, its public JWK shaped as PUT /api/recovery takes it (kid = RFC 7638
  * thumbprint, use "sig"), as client/recovery/recoveryKey.ts derives it. The client's
  * derivation runs in workerd too, but it is typed against the DOM, which the

@@ -1,6 +1,6 @@
 /**
  * draft-cavage-http-signatures-12 as domain/httpSignatures.ts implements it: the
- * header grammar (§2.1, §4.1), the signing string (§2.3), and PROTOCOL.md §11's
+ * header grammar (§2.1, §4.1), the signing string (§2.3), and docs/api.md §11's
  * required components, Date window and Digest. The vector is built here with
  * WebCrypto: a known request, its signing string written out by hand, signed with
  * a fresh RSA key, and verified through the module's own parse and build.
@@ -149,7 +149,7 @@ describe("a signed request, end to end with WebCrypto (the vector)", () => {
   });
 });
 
-describe("PROTOCOL.md §11 checks", () => {
+describe("docs/api.md §11 checks", () => {
   const sig = (headers: string[]) => ({ keyId: "k", algorithm: "rsa-sha256", headers, signature: new Uint8Array([1]), created: null, expires: null });
   const request = facts({ host: "h", date: new Date(NOW).toUTCString(), digest: "SHA-256=x" });
 

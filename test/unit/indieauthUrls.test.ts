@@ -9,7 +9,7 @@ const reason = (raw: string, policy = strict) => {
   return r.ok ? "ok" : r.reason;
 };
 
-describe("client_id (IndieAuth LS §3.3 and PROTOCOL.md §14)", () => {
+describe("client_id (IndieAuth LS §3.3 and docs/api.md §14)", () => {
   it("accepts an https URL with a path, and returns its canonical form", () => {
     expect(checkClientId("https://app.example.com/", strict)).toEqual({ ok: true, value: "https://app.example.com/" });
     expect(checkClientId("https://App.Example.COM", strict)).toEqual({ ok: true, value: "https://app.example.com/" });

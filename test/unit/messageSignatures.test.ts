@@ -1,7 +1,7 @@
 /**
  * RFC 9421 HTTP Message Signatures as domain/messageSignatures.ts implements them:
  * Signature-Input / Signature dictionaries (RFC 8941), the signature base (§2.5),
- * Content-Digest (RFC 9530) and PROTOCOL.md §11's coverage and time checks. The
+ * Content-Digest (RFC 9530) and docs/api.md §11's coverage and time checks. The
  * vector is made here with WebCrypto (rsa-v1_5-sha256).
  */
 import { describe, expect, it } from "vitest";

@@ -1,4 +1,4 @@
-/** The outbox's retry schedule (PROTOCOL.md §11: backoff until delivered or 48 h). */
+/** The outbox's retry schedule (docs/api.md §11: backoff until delivered or 48 h). */
 import { describe, expect, it } from "vitest";
 import { afterAttempt, OUTBOX_GIVE_UP_AFTER_MS, retryDelayMs } from "../../src/domain/outbox";
 

@@ -1,4 +1,4 @@
-// The passkey verification policy (PROTOCOL.md §12, WebAuthn L3 §7.1/§7.2) against
+// The passkey verification policy (docs/api.md §12, WebAuthn L3 §7.1/§7.2) against
 // fresh responses from the soft authenticator: every refusal by name, the counter
 // rule, the three algorithms, rpIdFor and the options builders.
 import { describe, expect, it } from "vitest";
@@ -228,7 +228,7 @@ describe("authentication (WebAuthn L3 §7.2)", () => {
   });
 });
 
-describe("signature counter (WebAuthn §6.1.1, PROTOCOL.md §12)", () => {
+describe("signature counter (WebAuthn §6.1.1, docs/api.md §12)", () => {
   // [stored, received, BE] -> verdict
   it.each([
     [0, 0, false, { ok: true, signCount: 0, cloneSuspected: false }],

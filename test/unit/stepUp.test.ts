@@ -1,4 +1,4 @@
-/** domain/stepUp.ts: which logins count as a recent two-factor login (PROTOCOL.md §4, §12, §13). */
+/** domain/stepUp.ts: which logins count as a recent two-factor login (docs/api.md §4, §12, §13). */
 import { describe, expect, it } from "vitest";
 import { checkStepUp, hasSecondFactor } from "../../src/domain/stepUp";
 

@@ -1,6 +1,6 @@
 /**
  * The instance object's one alarm serves two masters: the live channel's token
- * deadlines (PROTOCOL.md §10) and the federation outbox's deliveries (§11). The
+ * deadlines (docs/api.md §10) and the federation outbox's deliveries (§11). The
  * outbox awaits the network, up to tens of seconds with slow peers; these tests
  * check that it never holds up token_expired / 4401, neither for a socket that is
  * already due when the alarm starts nor for one that comes due while a delivery

@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md §11, discovery: WebFinger names the actor, the actor publishes the
+ * docs/api.md §11, discovery: WebFinger names the actor, the actor publishes the
  * instance's RSA federation key (the public half of FEDERATION_KEY) and its inbox.
  */
 import { env } from "cloudflare:test";

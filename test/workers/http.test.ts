@@ -1,4 +1,4 @@
-// Cross-cutting rules of PROTOCOL.md §0: error shape, validation, body limits,
+// Cross-cutting rules of docs/api.md §0: error shape, validation, body limits,
 // Origin checks, CORS, security headers and rate limits, on every route.
 import { beforeAll, describe, expect, it } from "vitest";
 import { LIMITS } from "../../src/schemas/api";

@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md §11, POST /inbox, inside workerd. Peers are fake: RSA actors made in
+ * docs/api.md §11, POST /inbox, inside workerd. Peers are fake: RSA actors made in
  * the test whose documents the stubbed outbound fetch serves (no network).
  */
 import { env } from "cloudflare:test";

@@ -1,5 +1,5 @@
 /**
- * Client information discovery (PROTOCOL.md §14, IndieAuth LS §4.2) in workerd, with
+ * Client information discovery (docs/api.md §14, IndieAuth LS §4.2) in workerd, with
  * HTMLRewriter for real and the network faked (useFakeFediverse: no traffic leaves).
  */
 import { describe, expect, it, vi } from "vitest";

@@ -1,4 +1,4 @@
-// JWS headers and schemes over HTTP (PROTOCOL.md §4): assertions need typ "JWT" and
+// JWS headers and schemes over HTTP (docs/api.md §4): assertions need typ "JWT" and
 // aud = ORIGIN as a string; a `crit` header is refused on assertions and access
 // tokens alike, without the unhandled rejection jose would leave behind (workerd
 // reports it, and the run fails with "Unhandled Rejection" even when every test

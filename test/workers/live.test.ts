@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md §10 inside workerd: the Worker authenticates the upgrade, the
+ * docs/api.md §10 inside workerd: the Worker authenticates the upgrade, the
  * instance's Durable Object holds the socket, pushes stored messages in id order,
  * and closes a revoked session's sockets at once. Token expiry, hibernation and the
  * `ws` client are covered end to end in test/e2e/live.e2e.test.ts.

@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md §9 over HTTP, inside workerd: a visitor seals to the published key,
+ * docs/api.md §9 over HTTP, inside workerd: a visitor seals to the published key,
  * the server stores only what it can check without decrypting, the owner pages
  * through and deletes.
  */

@@ -1,5 +1,5 @@
 /**
- * The schema step that adds passkeys (PROTOCOL.md §12): storage as the version
+ * The schema step that adds passkeys (docs/api.md §12): storage as the version
  * before it left it, with two-factor state (TOTP, backup codes, an outstanding mfa
  * ticket) and a session, upgrades in place. The passkey tables appear empty, every row survives, and the
  * ticket issued before the upgrade still counts as a code ("otp") when it is used.

@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md §11, the outbox, inside workerd: the owner posts a JWE for a peer,
+ * docs/api.md §11, the outbox, inside workerd: the owner posts a JWE for a peer,
  * the instance's Durable Object delivers it from its alarm, signed with the
  * federation key, and retries with backoff. Peers are fake (stubbed outbound
  * fetch); each one checks our signature with our own published actor key.

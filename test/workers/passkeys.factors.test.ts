@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md §12 with §8: a passkey next to TOTP. A passkey in place of a code at
+ * docs/api.md §12 with §8: a passkey next to TOTP. A passkey in place of a code at
  * DELETE /api/2fa/totp and POST /api/2fa/backup-codes; removing TOTP keeps 2FA
  * (and the backup codes) on while a passkey is left; removing a passkey while TOTP
  * is on needs no factor in the body.

@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md §12 through the public routes, with the soft authenticator
+ * docs/api.md §12 through the public routes, with the soft authenticator
  * (test/helpers/softAuthenticator.ts): registration, the passkey as a second factor
  * at /auth/login, /auth/escrow and /auth/reauth, every refusal of issue #12's "Bad
  * input" list (each a 4xx, never a 5xx), one response used 20 times at once, the

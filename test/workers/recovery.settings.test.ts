@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md §13 odds and ends: RECOVERY_DELAY_S = 0 makes a request usable at
+ * docs/api.md §13 odds and ends: RECOVERY_DELAY_S = 0 makes a request usable at
  * once; PUT /api/escrow records its `reason` in the escrow_updated entry; the
  * recovery routes need a session, and setting the verifier needs a step-up.
  */

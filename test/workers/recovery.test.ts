@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md §13 through the public routes: the owner sets a recovery verifier
+ * docs/api.md §13 through the public routes: the owner sets a recovery verifier
  * (derived from a recovery key by the client's own code), someone holding the key
  * starts a recovery, which waits RECOVERY_DELAY_S (the test moves the server's
  * clock) while every session sees it and can cancel it, and completes it once at
@@ -49,7 +49,7 @@ beforeAll(async () => {
   verifier = await makeRecoveryVerifier();
 });
 
-describe("recovery (PROTOCOL.md §13)", { timeout: 60_000 }, () => {
+describe("recovery (docs/api.md §13)", { timeout: 60_000 }, () => {
   it("starts unconfigured, and a start without a verifier is refused like a bad signature", async () => {
     expect(await recoveryStatus()).toEqual({ configured: false });
     const res = await startRecovery();

@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md §8, enrolment and disabling: pending secret, key URI and QR code,
+ * docs/api.md §8, enrolment and disabling: pending secret, key URI and QR code,
  * confirmation (backup codes, other sessions revoked), expiry of an unconfirmed
  * secret, and turning 2FA off.
  */

@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md §8: confirming an enrolment turns 2FA on and revokes every other
+ * docs/api.md §8: confirming an enrolment turns 2FA on and revokes every other
  * session. A login without a code checks "is 2FA on?" in one call to the instance
  * object and creates its session in a second; a confirmation can commit between the
  * two. The session must then be refused, or it would outlive the enrolment with no

@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md §4: POST /auth/escrow is gated by a second factor once 2FA is on, and
+ * docs/api.md §4: POST /auth/escrow is gated by a second factor once 2FA is on, and
  * then returns a single-use mfaTicket that /auth/login takes once, within 300 s, in
  * place of a code.
  */

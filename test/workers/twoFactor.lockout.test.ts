@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md §8, lockout: two counters (/auth/escrow; the signed routes), 5
+ * docs/api.md §8, lockout: two counters (/auth/escrow; the signed routes), 5
  * consecutive failures lock TOTP for 30 s, doubling, reset by a right code; backup
  * codes still work while TOTP is locked; exact under concurrency. Time passes by
  * moving `locked_until_ms` inside the Durable Object, not by waiting.

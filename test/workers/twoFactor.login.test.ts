@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md §4 and §8 at login: exactly one second factor once 2FA is on, the
+ * docs/api.md §4 and §8 at login: exactly one second factor once 2FA is on, the
  * signature checked before the code, amr ["pop", "otp"], and every code and backup
  * code single use, also under 20 concurrent requests.
  */

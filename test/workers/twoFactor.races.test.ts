@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md §8 single use under concurrency, where the other files do not cover
+ * docs/api.md §8 single use under concurrency, where the other files do not cover
  * it yet: one confirmation of an enrolment, one TOTP step across /auth/escrow and
  * /auth/login, one backup code at /auth/escrow, one regeneration of the backup
  * codes, and turning 2FA off racing logins with the same code. Each race asserts

@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md §4 step-up once 2FA is on: sensitive routes need a recent login whose
+ * docs/api.md §4 step-up once 2FA is on: sensitive routes need a recent login whose
  * amr has "otp"; /auth/reauth with a code gives one. Also backup-code regeneration,
  * and malformed bodies on every 2FA route (400, never 5xx).
  */

@@ -1,5 +1,5 @@
 /**
- * The Passkeys section of the two-factor screen (PROTOCOL.md §12): add one with a
+ * The Passkeys section of the two-factor screen (docs/api.md §12): add one with a
  * name (PRF is confirmed by a test ceremony), list, rename, remove, and turn on
  * unlock per PRF passkey. A passkey without PRF is a second factor only.
  */

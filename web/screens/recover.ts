@@ -1,5 +1,5 @@
 /**
- * Recovery on a device with nothing (PROTOCOL.md §13): the recovery sheet or enough
+ * Recovery on a device with nothing (docs/api.md §13): the recovery sheet or enough
  * shares → POST /auth/recovery → wait until readyAt (the owner can stop it from any
  * signed-in device meanwhile) → complete: the keys open with the recovery key, a new
  * password is set at once, and other sessions end.

@@ -1,5 +1,5 @@
 /**
- * The Recovery screen (PROTOCOL.md §13), behind step-up: make a recovery sheet or a
+ * The Recovery screen (docs/api.md §13), behind step-up: make a recovery sheet or a
  * k-of-n set of shares, replace or remove it, and stop a pending recovery. Bundled
  * with the app (see web/app.ts for why not lazily).
  */

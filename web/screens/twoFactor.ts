@@ -112,7 +112,7 @@ export function twoFactorScreen(ctx: AppContext): Screen {
   /**
    * A form that needs a code for its action. When step-up is needed too, the first
    * code goes to the step-up and the action asks for the next one: each 30-second
-   * code is accepted only once across every route (PROTOCOL.md §8).
+   * code is accepted only once across every route (docs/api.md §8).
    */
   function codeForm(title: string, note: string, allowBackup: boolean, action: (factor: NonNullable<ReturnType<ReturnType<typeof factorInput>["value"]>>) => Promise<void>) {
     const factor = factorInput({ allowBackup });

@@ -1,5 +1,5 @@
 /**
- * Step-up (PROTOCOL.md §4): some routes need a login at most 5 minutes old, with a
+ * Step-up (docs/api.md §4): some routes need a login at most 5 minutes old, with a
  * second factor when 2FA is on. `stepUp` re-signs a challenge (plus the code given)
  * only when the current token would not do; `confirmItsYou` asks for the factor
  * (a code, a backup code or a passkey) in place and resolves once step-up is fresh.

@@ -1,6 +1,6 @@
 /**
  * The authorization request (IndieAuth LS §5.2, RFC 6749 §4.1.1, RFC 7636 §4.3,
- * PROTOCOL.md §14), pure: a query string in, a typed request or a typed failure out.
+ * docs/api.md §14), pure: a query string in, a typed request or a typed failure out.
  *
  * RFC 6749 §4.1.2.1 splits failures in two, and so does this module:
  *  - *untrusted*: the client_id or redirect_uri is missing, malformed or not to be

@@ -1,5 +1,5 @@
 /**
- * Authorization codes and the form requests that redeem them (PROTOCOL.md §14,
+ * Authorization codes and the form requests that redeem them (docs/api.md §14,
  * RFC 6749 §4.1.3 and §5.2, RFC 7636 §4.5–4.6, IndieAuth LS §5.3), pure.
  *
  * A code is single use at either endpoint. The Durable Object hashes the presented

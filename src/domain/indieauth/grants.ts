@@ -1,6 +1,6 @@
 /**
  * IndieAuth grants: what one approval leaves behind, an access token and a
- * rotating refresh token (PROTOCOL.md §14, RFC 6749 §6, IndieAuth LS §5.5), pure.
+ * rotating refresh token (docs/api.md §14, RFC 6749 §6, IndieAuth LS §5.5), pure.
  *
  * Rotation reuses the session rules of §5 (domain/rotation.ts) unchanged: a
  * grant's refresh-token state is a SessionTokenState, and §14 asks for exactly

@@ -1,5 +1,5 @@
 /**
- * What the instance publishes about its IndieAuth server (PROTOCOL.md §14,
+ * What the instance publishes about its IndieAuth server (docs/api.md §14,
  * RFC 8414, IndieAuth LS §4.1.1), pure.
  */
 import { SCOPES_SUPPORTED } from "./scopes";

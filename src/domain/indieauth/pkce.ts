@@ -1,5 +1,5 @@
 /**
- * PKCE (RFC 7636), S256 only (PROTOCOL.md §14; `plain` would let anyone who saw the
+ * PKCE (RFC 7636), S256 only (docs/api.md §14; `plain` would let anyone who saw the
  * authorization request redeem the code). The hash is WebCrypto's SHA-256; the
  * comparison is constant-time. The Durable Object computes `s256Challenge(verifier)`
  * before its transaction (all async work first) and compares inside it with

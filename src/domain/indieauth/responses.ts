@@ -1,5 +1,5 @@
 /**
- * The JSON bodies of the form endpoints (PROTOCOL.md §14, IndieAuth LS §5.3.2–5.3.4,
+ * The JSON bodies of the form endpoints (docs/api.md §14, IndieAuth LS §5.3.2–5.3.4,
  * §6.2, §9, RFC 7662), pure. Shapes are in schemas/indieauth.ts; these decide
  * what goes in them.
  */

@@ -1,5 +1,5 @@
 /**
- * Scopes (RFC 6749 §3.3, IndieAuth LS §5.3.4, PROTOCOL.md §14), pure.
+ * Scopes (RFC 6749 §3.3, IndieAuth LS §5.3.4, docs/api.md §14), pure.
  *
  * A scope is a space-separated list of tokens; a token is printable ASCII other
  * than space, `"` and `\`. The server may grant fewer scopes than asked for

@@ -1,5 +1,5 @@
 /**
- * URL rules of IndieAuth (PROTOCOL.md §14; IndieAuth Living Standard 2024-07-11
+ * URL rules of IndieAuth (docs/api.md §14; IndieAuth Living Standard 2024-07-11
  * §3.2 profile URL, §3.3 client identifier, §4.2.2 redirect URL), pure.
  *
  * The Living Standard lets a client_id be http, carry a port, or name 127.0.0.1 /
