@@ -290,7 +290,8 @@ describe("the owner's journey", () => {
     // Back on the screen this tab showed before (its URL says #/sessions).
     await page.getByRole("heading", { name: "Sessions" }).waitFor();
     await page.getByRole("link", { name: "Inbox" }).click();
-    await expect.poll(() => page.locator(".message .body").first().textContent()).toBe("Hello from the contact page ✉️");
+    // Decrypted lazily once in view (web/screens/inbox.ts): seconds on a busy machine.
+    await expect.poll(() => page.locator(".message .body").first().textContent(), { timeout: 20_000 }).toBe("Hello from the contact page ✉️");
     await page.getByRole("link", { name: "Keys" }).click();
     // The screen also parses the password lists on the main thread (its new-password
     // field): on a busy machine that delays the summary by seconds.
