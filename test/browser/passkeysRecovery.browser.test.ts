@@ -156,6 +156,9 @@ describe("passkeys (needs the §12 routes)", () => {
     await page.getByRole("button", { name: "Log out" }).click();
     await page.getByRole("heading", { name: "Log in" }).waitFor();
     await page.getByRole("button", { name: "Use a passkey" }).click();
+    // Logged in again, back on the screen this tab showed (as with a code: owner.browser.test.ts).
+    await page.getByRole("button", { name: "Log out", exact: true }).waitFor({ timeout: 30_000 });
+    await page.getByRole("link", { name: "Inbox" }).click();
     await page.getByRole("heading", { name: "Inbox" }).waitFor({ timeout: 30_000 });
 
     // A fresh profile with only the passkey: no password, no code.

@@ -126,8 +126,8 @@ export function passkeysSection(ctx: AppContext, onBackupCodes: (codes: string[]
       if (added.backupCodes) {
         ctx.twoFactorOn = true;
         onBackupCodes(added.backupCodes);
-        return;
       }
+      // The list shows the new passkey whether or not this turned 2FA on.
       await load();
     },
   });
