@@ -212,7 +212,7 @@ describe("recovery with RECOVERY_DELAY_S=0 (needs the §13 routes)", () => {
     await sendFromContactPage(server, "Sealed before the recovery");
 
     await owner.goto(server.url + "/#/recovery");
-    await owner.getByRole("heading", { name: "Recovery" }).waitFor();
+    await owner.getByRole("heading", { name: "Recovery", exact: true }).waitFor();
     await expect.poll(() => owner.locator("main").textContent()).toMatch(/No recovery key is set up/);
     await owner.getByLabel("Your password").first().fill(OWNER_PASSWORD);
     await owner.getByLabel("Keep it as").selectOption("both");
