@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import type { InstanceDO } from "../../src/durable/instance";
 import { INSTANCE_SCHEMA_STEPS, INSTANCE_SCHEMA_VERSION, migrateInstanceStorage } from "../../src/durable/schema";
 import { readSettings } from "../../src/settings";
+import { schemaOf, userTables } from "../helpers/instanceSchema";
 
 type Run = <R>(fn: (instance: InstanceDO, state: DurableObjectState) => R | Promise<R>) => Promise<R>;
 
@@ -21,24 +22,6 @@ function object(name: string): { stub: DurableObjectStub<InstanceDO>; run: Run }
 }
 
 /** Our tables: everything but SQLite's and the runtime's own. */
-function userTables(sql: SqlStorage): string[] {
-  return sql
-    .exec<{ name: string }>(
-      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' ORDER BY name",
-    )
-    .toArray()
-    .map((r) => r.name);
-}
-
-function schemaOf(sql: SqlStorage) {
-  return sql
-    .exec<{ type: string; name: string; sql: string | null }>(
-      "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' ORDER BY name",
-    )
-    .toArray()
-    .map((r) => ({ ...r, sql: r.sql?.replace(/\s+/g, " ") ?? null }));
-}
-
 function dump(sql: SqlStorage, tables: string[]): Record<string, unknown[]> {
   return Object.fromEntries(tables.map((t) => [t, sql.exec(`SELECT * FROM ${t} ORDER BY rowid`).toArray()]));
 }

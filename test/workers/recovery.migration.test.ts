@@ -8,30 +8,13 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { InstanceDO } from "../../src/durable/instance";
 import { INSTANCE_SCHEMA_STEPS, INSTANCE_SCHEMA_VERSION, migrateInstanceStorage } from "../../src/durable/schema";
+import { schemaOf, userTables } from "../helpers/instanceSchema";
 
 type Run = <R>(fn: (instance: InstanceDO, state: DurableObjectState) => R | Promise<R>) => Promise<R>;
 
 function object(name: string): Run {
   const stub = env.INSTANCE.get(env.INSTANCE.idFromName(name));
   return (fn) => runInDurableObject(stub, fn as never);
-}
-
-function userTables(sql: SqlStorage): string[] {
-  return sql
-    .exec<{ name: string }>(
-      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' ORDER BY name",
-    )
-    .toArray()
-    .map((r) => r.name);
-}
-
-function schemaOf(sql: SqlStorage) {
-  return sql
-    .exec<{ type: string; name: string; sql: string | null }>(
-      "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' ORDER BY name",
-    )
-    .toArray()
-    .map((r) => ({ ...r, sql: r.sql?.replace(/\s+/g, " ") ?? null }));
 }
 
 const RECOVERY_STEP = INSTANCE_SCHEMA_STEPS.findIndex((ddl) => ddl.includes("CREATE TABLE recovery_verifier"));
