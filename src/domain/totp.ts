@@ -5,9 +5,9 @@
  *   computes the codes; which step a code is accepted for, and whether that step may
  *   be accepted at all (replay), is decided here.
  * - otpauth's "bare" build carries no hash code of its own (the default build bundles
- *   SHA-1, SHA-2 and SHA-3: 25 KiB minified, 7.5 KiB without); it is handed the HMAC-SHA-1 of
- *   @noble/hashes, the same audited code the default build bundles, and nothing else
- *   (docs/benchmarks.md, "Worker size").
+ *   SHA-1, SHA-2 and SHA-3: 25 KiB minified, 7.5 KiB without); it is handed the
+ *   HMAC-SHA-1 of @noble/hashes, the same audited code the default build bundles, and
+ *   nothing else (docs/benchmarks.md, "Worker size").
  * - Lockout: failures are counted per counter; 5 consecutive failures lock the
  *   counter for 30 s, each further failure while still at or past the threshold
  *   locks it again for twice as long (at most 3600 s). A success resets everything.
