@@ -3,9 +3,12 @@
  * (registration) and §7.2 (authentication), and the options the browser gets.
  *
  * Parsing is @oslojs/webauthn's and @oslojs/cbor's; signatures are checked by
- * WebCrypto, which also makes every key's SPKI (from a JWK or raw key), with
- * @oslojs/crypto only re-encoding a DER ECDSA signature as IEEE P1363 (what
- * WebCrypto's ECDSA verify takes).
+ * WebCrypto, which also makes every key's SPKI (from a JWK or raw key). An ES256
+ * signature's DER is decoded by @noble/curves' ECDSA-Sig-Value codec (the one its
+ * own P-256 verify uses; a few hundred bytes where @oslojs/crypto's
+ * decodePKIXECDSASignature brought a whole ASN.1 parser and every named curve,
+ * 24 KiB minified: docs/benchmarks.md, "Worker size") and re-encoded as the
+ * IEEE P1363 r || s that WebCrypto's ECDSA verify takes.
  * What these functions decide is policy: they take the expected values as input
  * and return a typed verdict, never throw on bad input, and touch no storage. The
  * caller consumes the challenge atomically (it is single use), checks that a new
@@ -13,8 +16,9 @@
  * and maps a failure to `400 invalid_request` (registration) or `401 invalid_code`
  * (a passkey standing in for a code).
  */
+import { DER } from "@noble/curves/abstract/der.js";
+import { concatBytes, numberToBytesBE } from "@noble/curves/utils.js";
 import { decodeCBORToNativeValueNoLeftoverBytes } from "@oslojs/cbor";
-import { decodePKIXECDSASignature, p256 } from "@oslojs/crypto/ecdsa";
 import {
   type AuthenticatorData,
   ClientDataType,
@@ -351,6 +355,9 @@ function unsignedInteger(value: bigint): string {
   return base64urlEncode(Uint8Array.from((hex.length % 2 ? "0" + hex : hex).match(/../g)!, (h) => parseInt(h, 16)));
 }
 
+/** The size of a P-256 scalar (r and s of an ES256 signature), in bytes. */
+const P256_SCALAR_BYTES = 32;
+
 /** §7.2 step 21: the signature over authenticatorData || SHA-256(clientDataJSON). */
 async function signatureValid(
   stored: { publicKeySpki: Uint8Array; algorithm: number },
@@ -365,8 +372,12 @@ async function signatureValid(
     const key = await crypto.subtle.importKey("spki", stored.publicKeySpki, importParams(alg), false, ["verify"]);
     if (alg === coseAlgorithmES256) {
       // Authenticators send ECDSA signatures DER-encoded (WebAuthn §6.5.5);
-      // WebCrypto verifies the fixed-size r || s form.
-      const raw = decodePKIXECDSASignature(signature).encodeIEEEP1363(p256);
+      // WebCrypto verifies the fixed-size r || s form. DER.toSig refuses anything but
+      // SEQUENCE { INTEGER r, INTEGER s } in strict DER (minimal lengths, no leading
+      // zero, no negative, nothing left over), each at most 33 bytes (32 and the
+      // sign byte), so both fit the 32 bytes of a P-256 scalar.
+      const { r, s } = DER.toSig(signature, P256_SCALAR_BYTES + 1);
+      const raw = concatBytes(numberToBytesBE(r, P256_SCALAR_BYTES), numberToBytesBE(s, P256_SCALAR_BYTES));
       return await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, key, raw, message);
     }
     return await crypto.subtle.verify(importParams(alg).name, key, signature, message);

@@ -55,6 +55,8 @@ export interface Tamper {
   attStmt?: Record<string, unknown>;
   /** Flip a bit of the signature. */
   badSignature?: boolean;
+  /** ES256: send this re-encoding of the (valid) DER signature instead, e.g. a BER one. */
+  reencodeSignature?: (der: Uint8Array) => Uint8Array;
   /** Extra clientData members (e.g. a challenge in another encoding). */
   clientData?: Record<string, unknown>;
 }
@@ -239,6 +241,7 @@ export class SoftAuthenticator {
     let signature: Uint8Array = new Uint8Array(await crypto.subtle.sign(ALG_PARAMS[this.alg].sign, this.keys.privateKey, message));
     // Authenticators send ECDSA signatures DER-encoded (WebAuthn §6.5.5).
     if (this.alg === -7) signature = decodeIEEEP1363ECDSASignature(p256, signature).encodePKIX();
+    if (this.alg === -7 && tamper.reencodeSignature) signature = tamper.reencodeSignature(signature);
     if (this.alg === -35) signature = decodeIEEEP1363ECDSASignature(p384, signature).encodePKIX();
     if (tamper.badSignature) signature[signature.length - 1] = signature[signature.length - 1]! ^ 0x01;
     const userHandle = tamper.userHandle === undefined ? input.userHandle : tamper.userHandle;

@@ -184,6 +184,45 @@ describe("authentication (WebAuthn L3 §7.2)", () => {
     expect(await authenticate(authenticator, passkey, tamper)).toEqual({ ok: false, reason });
   });
 
+  it("accepts ES256 signatures whose r or s is shorter than 32 bytes or needs a sign byte", async () => {
+    // DER INTEGERs are minimal and signed: about one r or s in 256 begins with a zero
+    // byte (31 bytes or fewer), about half have the top bit set (33 bytes, 0x00 first).
+    const { authenticator, passkey } = await registered({ alg: -7 });
+    const seen = new Set<string>();
+    for (let i = 0; i < 3000 && !(seen.has("short") && seen.has("sign byte")); i++) {
+      const challenge = randomBytes(32);
+      const response = await authenticator.authenticate({ challenge, origin: ORIGIN, rpId: RP_ID, userHandle: OWNER_ID });
+      const der = base64urlDecode(response.response.signature)!;
+      const rLength = der[3]!;
+      const sLength = der[5 + rLength]!;
+      for (const length of [rLength, sLength]) seen.add(length < 32 ? "short" : length === 33 ? "sign byte" : "32");
+      const verdict = await verifyAuthentication(response, passkey, { challenge, origin: ORIGIN, rpId: RP_ID, ownerId: OWNER_ID });
+      expect(verdict.ok, `signature ${base64urlEncode(der)}`).toBe(true);
+    }
+    expect([...seen].sort()).toEqual(["32", "short", "sign byte"]);
+  });
+
+  // A P-256 DER signature is 30 L 02 lr r 02 ls s, every length in one byte. Each
+  // re-encoding below keeps r and s (BER reads them the same) but is not DER, which
+  // WebAuthn §6.5.5 requires: refused, as non-canonical encodings should be.
+  const sequence = (content: Uint8Array) => Uint8Array.of(0x30, content.length, ...content);
+  const parts = (der: Uint8Array) => {
+    const rLength = der[3]!;
+    return { r: der.subarray(4, 4 + rLength), s: der.subarray(6 + rLength) };
+  };
+  const integer = (value: Uint8Array) => Uint8Array.of(0x02, value.length, ...value);
+  it.each<[string, (der: Uint8Array) => Uint8Array]>([
+    ["an extra leading zero byte in r", (der) => sequence(Uint8Array.of(...integer(Uint8Array.of(0, ...parts(der).r)), ...integer(parts(der).s)))],
+    ["a long-form length of the sequence", (der) => Uint8Array.of(0x30, 0x81, ...der.subarray(1))],
+    ["a third integer in the sequence", (der) => sequence(Uint8Array.of(...der.subarray(2), ...integer(Uint8Array.of(1))))],
+    ["a byte after the sequence", (der) => Uint8Array.of(...der, 0)],
+  ])("refuses an ES256 signature re-encoded with %s", async (_name, reencodeSignature) => {
+    const { authenticator, passkey } = await registered({ alg: -7 });
+    expect(await authenticate(authenticator, passkey, { reencodeSignature })).toEqual({ ok: false, reason: "signature_invalid" });
+    // The same signature as DER passes: only the encoding was refused.
+    expect((await authenticate(authenticator, passkey, { reencodeSignature: (der) => der })).ok).toBe(true);
+  });
+
   it("accepts an assertion without a userHandle", async () => {
     const { authenticator, passkey } = await registered();
     expect((await authenticate(authenticator, passkey, { userHandle: null })).ok).toBe(true);
