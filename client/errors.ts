@@ -40,7 +40,9 @@ export type LocalErrorCode =
   /** The passkey prompt was dismissed, timed out, or no passkey was chosen. */
   | "passkey_cancelled"
   /** The passkey gave no PRF output: it can be a second factor, but cannot unlock the keys. */
-  | "passkey_no_prf";
+  | "passkey_no_prf"
+  /** A recovery key is only set up while two-factor authentication is on (client/recovery/api.ts says why). */
+  | "two_factor_off";
 
 export type ClientErrorCode = ProtocolErrorCode | LocalErrorCode;
 

@@ -83,5 +83,14 @@ export {
   type PasskeyListing,
   type RegisteredPasskey,
 } from "./passkeys";
-export { setUpRecovery, removeRecovery, startRecovery, completeRecovery, recoveryStatus, cancelRecoveryRequest, type RecoveryStatus } from "./recovery/api";
+export {
+  setUpRecovery,
+  removeRecovery,
+  startRecovery,
+  completeRecovery,
+  recoveryStatus,
+  cancelRecoveryRequest,
+  RECOVERY_NEEDS_TWO_FACTOR,
+  type RecoveryStatus,
+} from "./recovery/api";
 export type { EscrowChangeReason } from "./owner";

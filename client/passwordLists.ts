@@ -79,11 +79,14 @@ export function parsePasswordListsFile(json: unknown): PasswordLists {
 
 /**
  * A loader that fetches the data file from `url` (the app knows where it serves
- * it). A failure rejects; the checker reports it as `password_check_unavailable`.
+ * it). With `integrity` (Subresource Integrity metadata, e.g. `sha384-…`, which the
+ * app's build computes), the browser refuses a file whose bytes differ: a changed
+ * list could pass weak passwords. A failure rejects; the checker reports it as
+ * `password_check_unavailable`.
  */
-export function fetchPasswordLists(url: string | URL, fetchFn: FetchLike = (input, init) => fetch(input, init)): PasswordListsLoader {
+export function fetchPasswordLists(url: string | URL, fetchFn: FetchLike = (input, init) => fetch(input, init), integrity?: string): PasswordListsLoader {
   return async () => {
-    const res = await fetchFn(url, { headers: { accept: "application/json" } });
+    const res = await fetchFn(url, { headers: { accept: "application/json" }, integrity });
     if (!res.ok) {
       await res.body?.cancel();
       throw new IndieError("password_check_unavailable", `The password lists could not be loaded (HTTP ${res.status}).`, { status: res.status });

@@ -15,7 +15,8 @@
 // The password checker's word lists are not JavaScript: scripts/password-lists.mjs
 // makes them a JSON data file, written here as password-lists.<content hash>.json
 // and fetched by the app only where a password is chosen (web/passwordChecker.ts,
-// which gets its URL through esbuild's `define`). Its size is printed, not budgeted.
+// which gets its URL and its Subresource Integrity hash, sha384, through esbuild's
+// `define`: a file whose bytes differ is refused). Its size is printed, not budgeted.
 import { spawnSync } from "node:child_process";
 import { build } from "esbuild";
 import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -135,7 +136,10 @@ const result = await build({
   metafile: true,
   legalComments: "none",
   logLevel: "warning",
-  define: { __PASSWORD_LISTS_URL__: JSON.stringify(`/${passwordLists.fileName}`) },
+  define: {
+    __PASSWORD_LISTS_URL__: JSON.stringify(`/${passwordLists.fileName}`),
+    __PASSWORD_LISTS_INTEGRITY__: JSON.stringify(passwordLists.integrity),
+  },
   plugins: [zodShakeable],
 });
 

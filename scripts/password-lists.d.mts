@@ -9,4 +9,4 @@ export declare function passwordLists(): {
 };
 export declare function pack(list: string[]): string;
 export declare function passwordListsJson(): string;
-export declare function passwordListsAsset(): { fileName: string; contents: string };
+export declare function passwordListsAsset(): { fileName: string; contents: string; integrity: string };

@@ -57,9 +57,14 @@ export function passwordListsJson() {
   return JSON.stringify({ format: PASSWORD_LISTS_FORMAT, lists });
 }
 
-/** The file as the build writes it: a name that changes whenever its content does. */
+/**
+ * The file as the build writes it: a name that changes whenever its content does,
+ * and its Subresource Integrity metadata (sha384, as `fetch`'s `integrity` takes it),
+ * which the app fetches it with: a file whose bytes differ is refused.
+ */
 export function passwordListsAsset() {
   const contents = passwordListsJson();
   const hash = createHash("sha256").update(contents).digest("hex").slice(0, 16);
-  return { fileName: `password-lists.${hash}.json`, contents };
+  const integrity = `sha384-${createHash("sha384").update(contents).digest("base64")}`;
+  return { fileName: `password-lists.${hash}.json`, contents, integrity };
 }

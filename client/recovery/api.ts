@@ -5,6 +5,7 @@
  * waiting period, and set a new password at once.
  */
 import { escrowResponseSchema } from "../../src/schemas/api";
+import { IndieError } from "../errors";
 import { openEscrowWith, sealEscrow } from "../escrow/escrow";
 import { RECOVERY_KID_PREFIX } from "../escrow/format";
 import type { OwnerClient, Progress } from "../owner";
@@ -14,6 +15,18 @@ import { deriveRecoveryKeys, generateRecoveryKey, signRecoveryAssertion, type Re
 export { cancelRecoveryRequest, recoveryStatus, recoveryStatusSchema, recoveryStartedSchema, type RecoveryStatus } from "./status";
 
 /**
+ * Why a recovery key needs two-factor authentication on (docs/recovery.md, "The wait
+ * needs two-factor authentication"). With 2FA off, POST /auth/escrow hands the
+ * escrow to anyone with no factor (docs/api.md §4), the recovery key is one of its
+ * recipients, and the keys inside log in with a signature alone: whoever holds the
+ * sheet or k shares is in at once, without POST /auth/recovery, so there is no
+ * request, no wait, no `recovery_requested` for the owner's sessions to see, and
+ * nothing for them to cancel.
+ */
+export const RECOVERY_NEEDS_TWO_FACTOR =
+  "Turn on two-factor authentication first. While it is off, anyone can download your key backup without a code, and the recovery key opens it at once: whoever has the sheet (or enough shares) would have your keys and could log in with them, without starting a recovery, so there would be no waiting period for you to notice and cancel.";
+
+/**
  * Makes a new recovery key and sets it up (step-up, and the password to open the
  * escrow): the escrow is re-sealed with its X25519 key as a recipient, replacing any
  * earlier recovery recipient (reason recovery_configured), then its verifier is
@@ -21,11 +34,15 @@ export { cancelRecoveryRequest, recoveryStatus, recoveryStatusSchema, recoverySt
  * verifier, which can no longer open what was just sealed, never a verifier whose
  * key cannot open the blob. Returns the key: the caller turns it into the sheet or
  * the shares, then zeroes it.
+ *
+ * Refused (`two_factor_off`, before anything changes) while two-factor
+ * authentication is off: see RECOVERY_NEEDS_TWO_FACTOR.
  */
 export async function setUpRecovery(
   client: OwnerClient,
   input: { password: string; onProgress?: (p: Progress) => void },
 ): Promise<{ key: Uint8Array<ArrayBuffer>; keys: RecoveryKeys; version: number }> {
+  if (!(await client.twoFactorStatus()).enabled) throw new IndieError("two_factor_off", RECOVERY_NEEDS_TWO_FACTOR);
   const opened = await client.openCurrentEscrow(input.password, input.onProgress);
   const key = generateRecoveryKey();
   const keys = await deriveRecoveryKeys(key);

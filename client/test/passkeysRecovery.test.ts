@@ -11,7 +11,7 @@ import { generatePrivateJwk, publicKeysOf } from "../keys";
 import { memoryKeyStore } from "../keystore";
 import { OwnerClient } from "../owner";
 import { enablePasskeyUnlock, passkeyFactor, registerPasskey, removePasskey, unlockWithPasskey } from "../passkeys";
-import { completeRecovery, setUpRecovery, startRecovery } from "../recovery/api";
+import { completeRecovery, RECOVERY_NEEDS_TWO_FACTOR, setUpRecovery, startRecovery } from "../recovery/api";
 import { deriveRecoveryKeys, formatRecoveryKey, parseRecoveryKey } from "../recovery/recoveryKey";
 import { combineShares, splitRecoveryKey } from "../recovery/shares";
 import { createSession } from "../session";
@@ -104,6 +104,7 @@ async function fakeServer() {
     passkeys: [] as Array<{ id: string; name: string; createdAt: number; lastUsedAt: null; backedUp: boolean; prf: boolean }>,
     verifier: null as null | Record<string, unknown>,
     amr: ["pop", "otp"],
+    twoFactor: true,
   };
   const requests: Recorded[] = [];
   const json = (body: unknown, status = 200) => Response.json(body, { status });
@@ -157,6 +158,8 @@ async function fakeServer() {
         return json({ version: state.version });
       case "POST /auth/escrow":
         return json({ version: state.version, blob: state.blob, publicKeys: state.publicKeys, mfaTicket: "ticket-1" });
+      case "GET /api/2fa":
+        return json({ enabled: state.twoFactor, backupCodesRemaining: state.twoFactor ? 10 : 0 });
       case "GET /api/recovery":
         return json({ configured: state.verifier !== null });
       case "PUT /api/recovery":
@@ -342,6 +345,25 @@ describe("recovery", () => {
     await openEscrowWith(server.state.blob, { password: NEW_PASSWORD }, OPEN);
     const again = await deriveRecoveryKeys(await parseRecoveryKey(sheet));
     expect((await openEscrowWith(server.state.blob, { key: again.unlockKey }, OPEN)).openedBy).toBe(keys.unlockKey.kid);
+  });
+
+  it("refuses to set up a recovery key while two-factor authentication is off, before anything changes", async () => {
+    const server = await fakeServer();
+    const client = await loggedIn(server, null);
+    server.state.twoFactor = false;
+    server.state.amr = ["pop"];
+    const before = server.requests.length;
+    const err = await setUpRecovery(client, { password: PASSWORD }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "two_factor_off", message: RECOVERY_NEEDS_TWO_FACTOR });
+    expect(RECOVERY_NEEDS_TWO_FACTOR).toMatch(/anyone can download your key backup without a code/);
+    // One question (GET /api/2fa), then nothing: no escrow read or re-sealed, no verifier.
+    expect(server.requests.slice(before).map((r) => `${r.method} ${r.path}`)).toEqual(["GET /api/2fa"]);
+    expect(server.state.verifier).toBeNull();
+    expect(server.state.version).toBe(1);
+
+    server.state.twoFactor = true;
+    await setUpRecovery(client, { password: PASSWORD });
+    expect(server.state.verifier).not.toBeNull();
   });
 
   it("refuses a weak new password before spending the request", async () => {

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 // The password checker with the word lists the app ships: the very text of the data
 // file the build writes to dist/web (scripts/password-lists.mjs), read through the
 // SDK's own parser, so these verdicts are the app's. The lists are whole, so the
@@ -25,10 +26,11 @@ describe("the password lists' data file", () => {
     expect(lists.passwords.slice(0, 3)).toEqual(["123456", "password", "12345678"]);
   });
 
-  it("is named after its content", () => {
+  it("is named after its content, and carries its sha384 for Subresource Integrity", () => {
     const asset = passwordListsAsset();
     expect(asset.fileName).toMatch(/^password-lists\.[0-9a-f]{16}\.json$/);
     expect(asset.contents).toBe(passwordListsJson());
+    expect(asset.integrity).toBe(`sha384-${createHash("sha384").update(asset.contents, "utf8").digest("base64")}`);
   });
 
   it("pack and unpack round-trip, shared prefixes and apostrophes included", () => {
@@ -129,6 +131,28 @@ describe("a checker whose lists do not load", () => {
     });
     expect((await served()).passwords).toHaveLength(49_233);
     expect(asked).toBe("https://id.example.test/password-lists.json");
+  });
+
+  it("fetchPasswordLists with integrity: the file as built loads, a tampered one is refused (fetch's own SRI check)", async () => {
+    // Node's fetch checks `integrity` as browsers do; a data: URL stands in for the served file.
+    const asset = passwordListsAsset();
+    const urlOf = (text: string) => `data:application/json,${encodeURIComponent(text)}`;
+    let init: RequestInit | undefined;
+    const spy = (input: RequestInfo | URL, i?: RequestInit) => {
+      init = i;
+      return fetch(input, i);
+    };
+    expect((await fetchPasswordLists(urlOf(asset.contents), spy, asset.integrity)()).passwords).toHaveLength(49_233);
+    expect(init?.integrity).toBe(asset.integrity);
+
+    // The same format, one list changed: it would parse, and pass "password" as a fine choice.
+    const file = JSON.parse(asset.contents) as { format: number; lists: Record<string, string> };
+    const tampered = JSON.stringify({ ...file, lists: { ...file.lists, passwords: pack(["zzzzzzzz"]) } });
+    expect(parsePasswordListsFile(JSON.parse(tampered)).passwords).toEqual(["zzzzzzzz"]);
+    const checker = createPasswordChecker(fetchPasswordLists(urlOf(tampered), undefined, asset.integrity));
+    await expect(checker.check("password")).rejects.toMatchObject({ code: "password_check_unavailable" });
+    // Without integrity the same file is taken: the check above is what refuses it.
+    expect((await fetchPasswordLists(urlOf(tampered))()).passwords).toEqual(["zzzzzzzz"]);
   });
 });
 

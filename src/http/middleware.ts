@@ -27,6 +27,11 @@ const CSP = {
   baseUri: ["'none'"],
   formAction: ["'self'"],
   frameAncestors: ["'none'"],
+  // Trusted Types (docs/threat-model.md): every DOM-XSS sink refuses plain strings.
+  // The app builds its DOM with text nodes and needs one policy, for one sink: the
+  // Argon2id worker's script URL (`new Worker(url)`, client/escrow/worker.ts).
+  requireTrustedTypesFor: ["'script'"],
+  trustedTypes: ["argon2id"],
 };
 
 const headersWith = (contentSecurityPolicy: typeof CSP) =>
@@ -41,10 +46,11 @@ const headersWith = (contentSecurityPolicy: typeof CSP) =>
 const ownerAppHeaders = headersWith(CSP);
 /**
  * The public contact page only seals a message (jose, WebCrypto): it runs no
- * WebAssembly, so its page gets no 'wasm-unsafe-eval'. The page is where strangers
- * are invited, so it gets the least.
+ * WebAssembly, so its page gets no 'wasm-unsafe-eval', and starts no worker, so it
+ * may create no Trusted Types policy at all. The page is where strangers are
+ * invited, so it gets the least.
  */
-const contactPageHeaders = headersWith({ ...CSP, scriptSrc: ["'self'"] });
+const contactPageHeaders = headersWith({ ...CSP, scriptSrc: ["'self'"], trustedTypes: ["'none'"] });
 export const CONTACT_PAGE_PATHS: ReadonlySet<string> = new Set(["/contact", "/contact.html"]);
 
 /** Security headers on every response; the CSP depends on the page (see above). */

@@ -50,11 +50,22 @@ const screenshotDir = join(REPO_ROOT, "test-results");
 /** Chromium logs every 4xx fetch; the tests cause some on purpose (wrong codes, no session yet). */
 const EXPECTED_CONSOLE = /Failed to load resource: the server responded with a status of 40[13]/;
 
-/** A page whose errors are collected and which is photographed whenever a test fails. */
+/**
+ * A page whose errors are collected and which is photographed whenever a test fails.
+ * Errors include every Content Security Policy violation the page reports (a
+ * `securitypolicyviolation` event, Trusted Types included: a sink given a plain
+ * string, a policy the CSP does not name), as a console error that says which
+ * directive it broke.
+ */
 export async function newPage(context: BrowserContext, label: string): Promise<Page & { errors: string[] }> {
   const page = (await context.newPage()) as Page & { errors: string[]; label: string };
   page.errors = [];
   page.label = label;
+  await page.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (e) => {
+      console.error(`CSP violation: ${e.effectiveDirective} (${e.disposition}) blocked ${e.blockedURI || "?"} ${e.sample}`);
+    });
+  });
   page.on("pageerror", (err) => page.errors.push(`${label}: ${err.message}`));
   page.on("console", (msg) => {
     if (msg.type() === "error" && !EXPECTED_CONSOLE.test(msg.text())) page.errors.push(`${label}: ${msg.text()}`);

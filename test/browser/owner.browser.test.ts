@@ -48,10 +48,38 @@ describe("the owner's journey", () => {
       refused++;
       return route.abort("failed");
     });
+    const kdfWorkers: string[] = [];
+    page.on("worker", (worker) => kdfWorkers.push(new URL(worker.url()).pathname));
     const response = await page.goto(url());
-    expect(response!.headers()["content-security-policy"]).toContain("script-src 'self' 'wasm-unsafe-eval'");
-    expect(response!.headers()["content-security-policy"]).toContain("connect-src 'self'");
+    const csp = response!.headers()["content-security-policy"];
+    expect(csp).toContain("script-src 'self' 'wasm-unsafe-eval'");
+    expect(csp).toContain("connect-src 'self'");
+    expect(csp).toContain("require-trusted-types-for 'script'");
+    expect(csp).toContain("trusted-types argon2id");
     await page.getByRole("heading", { name: "Claim this instance" }).waitFor();
+
+    // Trusted Types are enforced here, and the harness hears each violation (newPage):
+    // a plain string into innerHTML, a plain worker URL, a policy the CSP does not name.
+    const sinks = await page.evaluate(() => {
+      const attempt = (f: () => void) => {
+        try {
+          f();
+          return "allowed";
+        } catch (err) {
+          return (err as Error).name;
+        }
+      };
+      const tt = (window as unknown as { trustedTypes: { createPolicy(name: string, rules: object): unknown } }).trustedTypes;
+      return [
+        attempt(() => (document.createElement("div").innerHTML = "<img src=x>")),
+        attempt(() => new Worker("/kdf-worker.js", { type: "module" })),
+        attempt(() => tt.createPolicy("another", { createHTML: (s: string) => s })),
+      ];
+    });
+    expect(sinks).toEqual(["TypeError", "TypeError", "TypeError"]);
+    const violations = () => page.errors.filter((e) => /^laptop: CSP violation: (require-trusted-types-for|trusted-types) \(enforce\)/.test(e));
+    await expect.poll(() => violations().length).toBe(3);
+    page.errors.length = 0;
     await page.getByLabel("Setup code").fill(server.setupCode);
     const strength = page.locator(".strength-text");
     const retry = page.getByRole("button", { name: "Try again" });
@@ -67,6 +95,20 @@ describe("the owner's journey", () => {
     expect(refused).toBe(3);
     await retry.waitFor();
     expect(page.errors.every((e) => /Failed to load resource: net::ERR_FAILED/.test(e))).toBe(true);
+    page.errors.length = 0;
+
+    // A tampered file is refused (Subresource Integrity: the app fetches it with the
+    // sha384 the build computed). Here one list is swapped for another that parses.
+    await page.unroute(listsFile);
+    await page.route(listsFile, async (route) => {
+      const served = await route.fetch();
+      const file = (await served.json()) as { lists: Record<string, string> };
+      await route.fulfill({ response: served, body: JSON.stringify({ ...file, lists: { ...file.lists, passwords: "Azzzzzzzz" } }) });
+    });
+    await retry.click();
+    await expect.poll(() => page.errors.some((e) => /integrity/.test(e))).toBe(true);
+    await expect.poll(() => strength.textContent()).toMatch(/could not load its word lists/);
+    await retry.waitFor();
     page.errors.length = 0;
 
     // Back online: "Try again" fetches the file, served with a year-long cache.
@@ -98,6 +140,8 @@ describe("the owner's journey", () => {
     await page.getByLabel("Confirm password").fill(OWNER_PASSWORD);
     await page.getByRole("button", { name: "Claim this instance" }).click();
     await page.getByRole("heading", { name: "Inbox" }).waitFor({ timeout: 60_000 });
+    // The escrow was sealed with Argon2id in its worker, started through the argon2id policy.
+    expect(kdfWorkers).toContain("/kdf-worker.js");
     expect(page.errors).toEqual([]);
   });
 
@@ -167,12 +211,14 @@ describe("the owner's journey", () => {
     const [inbox] = phone.pages() as [Page];
     const visitorContext = await browser.newContext();
     const visitor = await newPage(visitorContext, "visitor");
-    await visitor.goto(url("/contact"));
+    const contactPage = await visitor.goto(url("/contact"));
+    expect(contactPage!.headers()["content-security-policy"]).toContain("trusted-types 'none'");
     await visitor.getByLabel("Your name or address (optional)").fill("Ada");
     await visitor.getByLabel("Message").fill("Hello from the contact page ✉️");
     await visitor.getByRole("button", { name: "Send sealed message" }).click();
     await expect.poll(() => visitor.getByRole("status").first().textContent()).toMatch(/^Sent\./);
     await docShot(visitor, "contact");
+    expect(visitor.errors).toEqual([]);
     await visitorContext.close();
 
     const message = inbox.locator(".message").filter({ hasText: "Ada" });

@@ -17,13 +17,13 @@
 // contexts, as recovery needs no authenticator.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Browser, BrowserContext, CDPSession, Page } from "playwright-core";
+import type { Browser, BrowserContext, CDPSession, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findFreePort, REPO_ROOT } from "../../scripts/lib/devServer.mjs";
 import { startInstance, type DevServer } from "../e2e/devServer";
 import { splitRecoveryKey } from "../../client/recovery/shares";
 import { generateRecoveryKey } from "../../client/recovery/recoveryKey";
-import { launchChromium, newPage, OWNER_PASSWORD, startServer } from "./harness";
+import { Authenticator, launchChromium, newPage, OWNER_PASSWORD, startServer } from "./harness";
 
 const NEW_PASSWORD = "velvet-canyon-ledger-58-quarry!";
 const NEWER_PASSWORD = "saffron-tunnel-meadow-27-lantern!";
@@ -36,11 +36,14 @@ afterAll(async () => {
   await browser?.close();
 });
 
+// Screenshots for docs/screenshots (docs/passkeys.md, docs/recovery.md), when asked
+// for: UPDATE_SCREENSHOTS=1. A page whole, or one element of it (a printed page).
 const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === "1" ? join(REPO_ROOT, "docs", "screenshots") : null;
-async function docShot(page: Page, name: string) {
+async function docShot(target: Page | Locator, name: string) {
   if (!SCREENSHOTS) return;
   mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  const path = join(SCREENSHOTS, `${name}.png`);
+  await ("goto" in target ? target.screenshot({ path, fullPage: true }) : target.screenshot({ path }));
 }
 
 async function addAuthenticator(page: Page, options: { prf: boolean }): Promise<{ cdp: CDPSession; id: string }> {
@@ -99,6 +102,29 @@ async function wipeProfile(page: Page) {
   await page.reload();
 }
 
+/** Turns on TOTP from the Two-factor screen, as an owner with an authenticator app would; returns that app. */
+async function turnOnTotp(page: Page): Promise<Authenticator> {
+  await page.getByRole("heading", { name: "Two-factor authentication" }).waitFor();
+  await page.getByRole("button", { name: "Turn on two-factor authentication" }).click();
+  const authenticator = new Authenticator((await page.locator("code.secret").getAttribute("data-secret"))!);
+  await page.getByLabel("Code from the app").fill(await authenticator.code());
+  await page.getByRole("button", { name: "Confirm and turn on" }).click();
+  await page.getByRole("heading", { name: "Your backup codes" }).waitFor();
+  await page.getByRole("button", { name: "I have saved them" }).click();
+  await expect.poll(() => page.locator("main").textContent()).toMatch(/Two-factor authentication is on/);
+  return authenticator;
+}
+
+/** The Recovery screen, past its step-up: with 2FA on, a code from the app. */
+async function openRecoveryScreen(page: Page, authenticator: Authenticator) {
+  await page.getByRole("link", { name: "Recovery", exact: true }).click();
+  await page.getByRole("heading", { name: "Recovery", exact: true }).waitFor();
+  await page.getByRole("heading", { name: "Confirm it's you" }).waitFor();
+  await page.getByLabel("Authentication code").fill(await authenticator.code());
+  await page.getByRole("button", { name: "Confirm", exact: true }).click();
+  await page.getByRole("button", { name: /^(Create|Replace) the recovery key$/ }).waitFor({ timeout: 30_000 });
+}
+
 async function newPassword(page: Page, password: string) {
   await page.getByLabel("New password", { exact: true }).fill(password);
   await page.getByLabel("Confirm new password").fill(password);
@@ -155,6 +181,7 @@ describe("passkeys (needs the §12 routes)", () => {
     // Log out, then log in with the passkey as the second factor.
     await page.getByRole("button", { name: "Log out" }).click();
     await page.getByRole("heading", { name: "Log in" }).waitFor();
+    await docShot(page, "login-with-passkey");
     await page.getByRole("button", { name: "Use a passkey" }).click();
     // Logged in again, back on the screen this tab showed (as with a code: owner.browser.test.ts).
     await page.getByRole("button", { name: "Log out", exact: true }).waitFor({ timeout: 30_000 });
@@ -206,31 +233,47 @@ describe("recovery with RECOVERY_DELAY_S=0 (needs the §13 routes)", () => {
     await server?.stop();
   });
 
-  it("recovers on a fresh profile with two of three shares, sets a new password, then again with the sheet", async () => {
+  it("recovers on a fresh profile with two of three shares, sets a new password, then again with the sheet", { timeout: 300_000 }, async () => {
     const owner = await fresh("owner");
     await claim(owner, server);
     await sendFromContactPage(server, "Sealed before the recovery");
 
+    // With 2FA off there is no recovery key to make: the screen says why, and where to turn it on.
     await owner.goto(server.url + "/#/recovery");
     await owner.getByRole("heading", { name: "Recovery", exact: true }).waitFor();
+    const needsTwoFactor = owner.locator("[data-needs-2fa]");
+    await expect.poll(() => needsTwoFactor.textContent(), { timeout: 30_000 }).toMatch(
+      /^Turn on two-factor authentication first\. While it is off, anyone can download your key backup without a code, and the recovery key opens it at once/,
+    );
+    expect(await owner.locator("main").textContent()).toMatch(/No recovery key is set up/);
+    expect(await owner.getByRole("button", { name: "Create the recovery key" }).count()).toBe(0);
+    await docShot(owner, "recovery-needs-2fa");
+    await needsTwoFactor.getByRole("link", { name: "Turn on two-factor authentication" }).click();
+    const authenticator = await turnOnTotp(owner);
+
+    await openRecoveryScreen(owner, authenticator);
     await expect.poll(() => owner.locator("main").textContent()).toMatch(/No recovery key is set up/);
+    expect(await needsTwoFactor.count()).toBe(0);
     await owner.getByLabel("Your password").first().fill(OWNER_PASSWORD);
     await owner.getByLabel("Keep it as").selectOption("both");
     await owner.getByLabel("Shares needed (k)").fill("2");
     await owner.getByLabel("Shares in all (n)").fill("3");
+    await docShot(owner, "recovery-setup");
     await owner.getByRole("button", { name: "Create the recovery key" }).click();
     await owner.locator("[data-share]").first().waitFor({ timeout: 60_000 });
     const shares = await owner.locator("[data-share]").evaluateAll((els) => els.map((e) => e.getAttribute("data-share")!));
     const sheet = await owner.locator("[data-recovery-key]").getAttribute("data-recovery-key");
     expect(shares).toHaveLength(3);
     expect(sheet).toMatch(/^([0-9A-Z]{4}-){13}[0-9A-Z]{4}$/);
-    await docShot(owner, "recovery-pages");
+    await docShot(owner.locator("article.recovery-page").filter({ has: owner.locator("[data-recovery-key]") }), "recovery-sheet");
+    await docShot(owner.locator("[data-share]").first(), "recovery-share");
 
     // A fresh profile: no password, no factor, two shares (one of them typed with a mistake first).
     const stranger = await fresh("recovering");
     await stranger.goto(server.url + "/");
     await stranger.getByRole("button", { name: "Forgot your password or lost your devices?" }).click();
     await stranger.getByRole("heading", { name: "Recover your keys" }).waitFor();
+    await docShot(stranger, "recover-start");
     await stranger.getByRole("button", { name: "I have shares instead" }).click();
     await stranger.getByLabel("Shares, one per line").fill(shares[0]!);
     await stranger.getByRole("button", { name: "Start recovery" }).click();
@@ -249,6 +292,7 @@ describe("recovery with RECOVERY_DELAY_S=0 (needs the §13 routes)", () => {
     await elsewhere.goto(server.url + "/");
     await elsewhere.getByRole("heading", { name: "Unlock your keys on this device" }).waitFor();
     await elsewhere.getByLabel("Password", { exact: true }).fill(NEW_PASSWORD);
+    await elsewhere.getByLabel("Authentication code").fill(await authenticator.code());
     await elsewhere.getByRole("button", { name: "Unlock", exact: true }).click();
     await elsewhere.getByRole("heading", { name: "Inbox" }).waitFor({ timeout: 60_000 });
 
@@ -278,13 +322,15 @@ describe("recovery with a delay, cancelled by the owner (needs the §13 routes)"
     await server?.stop();
   });
 
-  it("shows the owner a banner live and lets them cancel; the request cannot complete", async () => {
+  it("shows the owner a banner live and lets them cancel; the request cannot complete", { timeout: 240_000 }, async () => {
     const ownerContext = await browser.newContext({ viewport: { width: 1000, height: 760 } });
     const strangerContext = await browser.newContext({ viewport: { width: 1000, height: 760 } });
     contexts.push(ownerContext, strangerContext);
     const owner = await newPage(ownerContext, "owner");
     await claim(owner, server);
-    await owner.goto(server.url + "/#/recovery");
+    await owner.getByRole("link", { name: "Two-factor" }).click();
+    const authenticator = await turnOnTotp(owner);
+    await openRecoveryScreen(owner, authenticator);
     await owner.getByLabel("Your password").first().fill(OWNER_PASSWORD);
     await owner.getByRole("button", { name: "Create the recovery key" }).click();
     const sheet = await owner.locator("[data-recovery-key]").getAttribute("data-recovery-key", { timeout: 60_000 });
@@ -299,6 +345,7 @@ describe("recovery with a delay, cancelled by the owner (needs the §13 routes)"
     await stranger.getByRole("button", { name: "Start recovery" }).click();
     await expect.poll(() => stranger.locator("main").textContent(), { timeout: 30_000 }).toMatch(/It can be completed from/);
     expect(await stranger.getByRole("button", { name: "Complete recovery" }).isDisabled()).toBe(true);
+    await docShot(stranger, "recover-waiting");
 
     // The owner's open page hears of it at once (the live frame) and stops it.
     const banner = owner.locator(".banner");

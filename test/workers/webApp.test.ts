@@ -48,6 +48,17 @@ describe("web app assets", () => {
     }
   });
 
+  it("enforces Trusted Types: the owner app may create only the Argon2id worker's policy, the contact page none", async () => {
+    const directives = (csp: string) => new Map(csp.split(";").map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name!, values.join(" ")]));
+    for (const path of ["/", "/kdf-worker.js", "/contact", "/contact.html"]) {
+      const res = await get(path);
+      const csp = directives(res.headers.get("content-security-policy") ?? "");
+      expect(csp.get("require-trusted-types-for"), path).toBe("'script'");
+      expect(csp.get("trusted-types"), path).toBe(path.startsWith("/contact") ? "'none'" : "argon2id");
+      await res.arrayBuffer();
+    }
+  });
+
   it("serves the password lists' data file as JSON with a year-long immutable cache, and the hashed chunks too", async () => {
     const app = await (await get("/app.js")).text();
     const listsPath = app.match(/\/password-lists\.[0-9a-f]{16}\.json/)?.[0];

@@ -1,9 +1,11 @@
 /**
  * The Recovery screen (docs/api.md §13), behind step-up: make a recovery sheet or a
  * k-of-n set of shares, replace or remove it, and stop a pending recovery. Bundled
- * with the app (see web/app.ts for why not lazily).
+ * with the app (see web/app.ts for why not lazily). A key is made only while
+ * two-factor authentication is on (RECOVERY_NEEDS_TWO_FACTOR says why); until then
+ * the screen says so and links to the Two-factor screen.
  */
-import { removeRecovery, setUpRecovery } from "../../client/recovery/api";
+import { RECOVERY_NEEDS_TWO_FACTOR, removeRecovery, setUpRecovery } from "../../client/recovery/api";
 import { cancelRecoveryRequest, recoveryStatus, type RecoveryStatus } from "../../client/recovery/status";
 import { recoverySheet } from "../../client/recovery/recoveryKey";
 import { splitRecoveryKey, MAX_SHARES } from "../../client/recovery/shares";
@@ -22,7 +24,8 @@ export function recoveryScreen(ctx: AppContext): Screen {
   const prompt = h("div", {});
 
   async function load() {
-    const status = await recoveryStatus(ctx.client);
+    const [status, twoFactor] = await Promise.all([recoveryStatus(ctx.client), ctx.client.twoFactorStatus()]);
+    ctx.twoFactorOn = twoFactor.enabled;
     showStatus(status);
   }
 
@@ -41,7 +44,9 @@ export function recoveryScreen(ctx: AppContext): Screen {
       h("p", {}, status.configured ? `A recovery key is set up${status.configuredAt ? ` (since ${formatTime(status.configuredAt)})` : ""}.` : "No recovery key is set up."),
       h("p", {}, "A recovery key gets you back in if you lose your password or every device. Keep it as one printed sheet, or split it into shares for people you trust, so that any k of them together can recover it (and fewer cannot)."),
       status.configured ? h("p", { class: "warning", role: "note" }, REPLACE_WARNING) : null,
-      setupForm(status.configured),
+      ctx.twoFactorOn
+        ? setupForm(status.configured)
+        : h("div", { class: "card warning", "data-needs-2fa": "" }, h("p", {}, RECOVERY_NEEDS_TWO_FACTOR), h("a", { href: "#/2fa" }, "Turn on two-factor authentication")),
       status.configured ? removeForm() : null,
     );
   }
