@@ -33,6 +33,9 @@ const STATIC_FILES = ["index.html", "contact.html", "style.css"];
 const BUDGET_BYTES = 100 * 1024;
 const quiet = process.argv.includes("--quiet");
 const force = process.argv.includes("--force");
+// --metafile: also write esbuild's metafile to dist/web-metafile.json (which input
+// put how many bytes in which output: what docs/benchmarks.md's figures come from).
+const writeMetafile = process.argv.includes("--metafile");
 
 /**
  * Skips the build when dist/web is newer than every file the last build read (its
@@ -76,7 +79,7 @@ function checkWorkerSize() {
   if (run.status !== 0) process.exit(run.status ?? 1);
 }
 
-if (upToDate()) {
+if (!writeMetafile && upToDate()) {
   const report = JSON.parse(readFileSync(reportPath, "utf8"));
   if (!quiet) {
     const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
@@ -90,28 +93,6 @@ if (upToDate()) {
 // (two dev servers starting) never see each other's half-written files.
 const builtAtMs = Date.now();
 const outdir = join(root, "dist", `.web-${process.pid}`);
-
-/**
- * zod is imported as `import { z } from "zod"`, which Rollup tree-shakes and esbuild
- * does not: it keeps the whole `z` namespace, every locale included (~90 KiB
- * gzipped). Importing the namespace directly lets esbuild drop what is unused.
- */
-const zodShakeable = {
-  name: "zod-shakeable",
-  setup(b) {
-    const zodClassic = join(root, "node_modules", "zod", "v4", "classic", "external.js");
-    b.onResolve({ filter: /^zod$/ }, () => ({ path: zodClassic }));
-    // web/zodJsonSchemaStub.ts says why: the JSON Schema generator, dead in the app.
-    b.onResolve({ filter: /\/(json-schema-processors|to-json-schema)\.js$/ }, (args) =>
-      args.importer.endsWith(join("zod", "v4", "classic", "schemas.js")) ? { path: join(root, "web", "zodJsonSchemaStub.ts") } : undefined,
-    );
-    b.onLoad({ filter: /\.ts$/ }, (args) => {
-      if (args.path.includes("node_modules")) return undefined;
-      const source = readFileSync(args.path, "utf8");
-      return { contents: source.replace(/import \{ z \} from "zod";/g, 'import * as z from "zod";'), loader: "ts" };
-    });
-  },
-};
 
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });
@@ -140,7 +121,6 @@ const result = await build({
     __PASSWORD_LISTS_URL__: JSON.stringify(`/${passwordLists.fileName}`),
     __PASSWORD_LISTS_INTEGRITY__: JSON.stringify(passwordLists.integrity),
   },
-  plugins: [zodShakeable],
 });
 
 for (const file of STATIC_FILES) cpSync(join(root, "web", file), join(outdir, file));
@@ -214,4 +194,5 @@ const report = {
   openapiInputs: openapi.inputs,
 };
 writeFileSync(reportPath, JSON.stringify(report, null, 2) + "\n");
+if (writeMetafile) writeFileSync(join(root, "dist", "web-metafile.json"), JSON.stringify(result.metafile));
 checkWorkerSize();
