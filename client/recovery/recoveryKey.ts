@@ -12,13 +12,12 @@
  * The recovery sheet (below) is the whole key as 56 Crockford base32 characters: the
  * key and a 3-byte checksum. Format: docs/recovery-format.md.
  */
-import { calculateJwkThumbprint } from "jose";
 import type * as z from "zod/mini";
 import type { signingJwkSchema } from "../../src/schemas/api";
 import { randomBytes, sha256, utf8 } from "../../src/lib/bytes";
 import { RECOVERY_KID_PREFIX } from "../escrow/format";
 import { hkdf32, pkcs8Of, x25519FromSeed, type UnlockKey } from "../escrow/unlockKeys";
-import { signAssertion } from "../keys";
+import { okpThumbprint, signAssertion } from "../keys";
 import { decodeBase32, encodeBase32, firstInvalidBase32Char, groups, normalizeBase32 } from "./base32";
 import { RecoveryError } from "./errors";
 
@@ -82,7 +81,7 @@ async function ed25519FromSeed(seed: Uint8Array<ArrayBuffer>): Promise<RecoveryV
     const { x } = await crypto.subtle.exportKey("jwk", transient);
     if (typeof x !== "string") throw new Error("WebCrypto exported an Ed25519 key without x");
     const privateKey = await crypto.subtle.importKey("pkcs8", der, { name: "Ed25519" }, false, ["sign"]);
-    const kid = await calculateJwkThumbprint({ kty: "OKP", crv: "Ed25519", x }, "sha256");
+    const kid = await okpThumbprint("Ed25519", x);
     return { kid, privateKey, publicJwk: { kty: "OKP", crv: "Ed25519", x, kid, use: "sig" } };
   } finally {
     der.fill(0);

@@ -1,9 +1,9 @@
 import { decodeProtectedHeader } from "jose";
 import { describe, expect, it } from "vitest";
 import { IndieError } from "../errors";
-import { generatePrivateJwk, importDeviceKey, signAssertion } from "../keys";
+import { generatePrivateJwk, importDeviceKey, okpThumbprint, signAssertion } from "../keys";
 import { open, seal, sendMessage } from "../messages";
-import { CompactEncrypt, jwtVerify, importJWK, calculateJwkThumbprint } from "jose";
+import { CompactEncrypt, jwtVerify, importJWK, calculateJwkThumbprint, SignJWT } from "jose";
 
 async function ownerKeys() {
   const current = await generatePrivateJwk("enc");
@@ -103,5 +103,42 @@ describe("keys", () => {
     expect(protectedHeader).toMatchObject({ alg: "Ed25519", typ: "JWT", kid: jwk.kid });
     expect(payload.nonce).toBe("nonce-1");
     expect(payload.exp! - payload.iat!).toBeLessThanOrEqual(300);
+  });
+
+  it("signs the very bytes jose's SignJWT made, and refuses a time that is not a number as it did", async () => {
+    const device = await importDeviceKey(await generatePrivateJwk("sig"), "current");
+    for (const [aud, nonce, nowMs] of [
+      ["https://owner.example", "nonce-1", 1_700_000_000_999],
+      ["https://id.example.org:8443/ü", 'a "quoted" nonce\u2028', 0],
+    ] as const) {
+      const iat = Math.floor(nowMs / 1000);
+      const withJose = await new SignJWT({ nonce })
+        .setProtectedHeader({ alg: "Ed25519", typ: "JWT", kid: device.kid })
+        .setAudience(aud)
+        .setIssuedAt(iat)
+        .setExpirationTime(iat + 120)
+        .sign(device.privateKey);
+      expect(await signAssertion(device, aud, nonce, nowMs)).toBe(withJose);
+    }
+    await expect(signAssertion(device, "https://owner.example", "n", Number.NaN)).rejects.toThrow(TypeError);
+  });
+
+  it("computes RFC 7638 thumbprints as jose does, and RFC 8037's example", async () => {
+    // RFC 8037 Appendix A.3.
+    expect(await okpThumbprint("Ed25519", "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo")).toBe("kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+    for (let i = 0; i < 20; i++) {
+      const { kty, crv, x } = await generatePrivateJwk(i % 2 ? "sig" : "enc");
+      expect(await okpThumbprint(crv, x)).toBe(await calculateJwkThumbprint({ kty, crv, x }, "sha256"));
+    }
+  });
+
+  it("makes private JWKs with exactly the members the keyring stores, usable for their use", async () => {
+    for (const use of ["sig", "enc"] as const) {
+      const jwk = await generatePrivateJwk(use);
+      expect(Object.keys(jwk).sort()).toEqual(["crv", "d", "kid", "kty", "use", "x"]);
+      expect(jwk).toMatchObject({ kty: "OKP", crv: use === "sig" ? "Ed25519" : "X25519", use });
+      expect(jwk.d).toMatch(/^[\w-]{43}$/);
+      expect(jwk.x).toMatch(/^[\w-]{43}$/);
+    }
   });
 });
