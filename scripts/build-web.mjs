@@ -5,7 +5,13 @@
 //
 // Prints the size of every JavaScript file it emits, gzipped, and fails when their
 // total goes over the budget (100 KiB gzipped): every entry point and every lazy
-// chunk counts, the Argon2id worker and the password estimator included.
+// chunk counts, the Argon2id worker and the password estimator included. How the
+// app fits, step by step: docs/benchmarks.md, "Web app size"; `--metafile` also
+// writes esbuild's metafile to dist/web-metafile.json (bytes per input and file).
+// Plain esbuild, no plugin: the app and the SDK import zod as `zod/mini`, like the
+// server's schemas they share, which esbuild tree-shakes as it is. (Classic zod's
+// `import { z } from "zod"` kept every locale and its JSON Schema generator in an
+// esbuild bundle; this script had a plugin for that until nothing imported it.)
 // Then, unless --quiet, it checks the Worker's own bundle: scripts/worker-size.mjs.
 //
 // It also writes the API's OpenAPI 3.1 document, openapi.json, generated from the
@@ -33,8 +39,7 @@ const STATIC_FILES = ["index.html", "contact.html", "style.css"];
 const BUDGET_BYTES = 100 * 1024;
 const quiet = process.argv.includes("--quiet");
 const force = process.argv.includes("--force");
-// --metafile: also write esbuild's metafile to dist/web-metafile.json (which input
-// put how many bytes in which output: what docs/benchmarks.md's figures come from).
+// --metafile: also write dist/web-metafile.json (and build even if up to date).
 const writeMetafile = process.argv.includes("--metafile");
 
 /**
