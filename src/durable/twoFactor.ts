@@ -57,7 +57,8 @@ export type FactorFailure =
 /** A success names the factor and the amr it adds (a ticket carries the amr that earned it). */
 export type FactorResult<T> = ({ ok: true; method: FactorMethod; amr: SecondFactorMethod } & T) | FactorFailure;
 
-export type ConfirmResult = { ok: true; backupCodes: string[] } | FactorFailure | { ok: false; error: "no_pending" };
+/** `backupCodes` only when this confirmation turned 2FA on (docs/api.md §12). */
+export type ConfirmResult = { ok: true; backupCodes?: string[] } | FactorFailure | { ok: false; error: "no_pending" };
 
 /** As GET /api/2fa answers it (docs/api.md §8, §12). */
 export interface TwoFactorStatus {
@@ -139,10 +140,12 @@ export class TwoFactorStore {
   }
 
   /**
-   * The first code from the pending secret turns 2FA on: the pending secret becomes
-   * the secret, a new set of backup codes replaces any old one, and outstanding
-   * tickets die, and every other session is revoked (docs/api.md §8), all in one
-   * transaction. Counted on the `session` counter like every /api/2fa route.
+   * The first code from the pending secret makes it the secret; outstanding tickets
+   * die and every other session is revoked (docs/api.md §8), all in one transaction.
+   * When this turns 2FA on, a new set of backup codes is stored and returned; when
+   * 2FA was already on (a passkey, or the secret this one replaces), the backup codes
+   * stay as they are and none are returned (docs/api.md §12). Counted on the
+   * `session` counter like every /api/2fa route.
    */
   async confirmEnrolment(sessionId: string, code: string): Promise<ConfirmResult> {
     const nowMs = this.clock.nowMs();
@@ -170,6 +173,7 @@ export class TwoFactorStore {
       if (step === null) return this.countFailure("session", sessionId, "wrong code for the pending secret", this.clock.nowMs());
 
       const at = this.clock.nowMs();
+      const turnsOn = !this.isEnabled();
       this.lockouts.reset("session");
       this.sql.exec(
         `UPDATE totp SET secret_sealed = pending_secret_sealed, enabled_at_ms = ?, last_step = ?,
@@ -178,10 +182,10 @@ export class TwoFactorStore {
         step,
       );
       this.sql.exec("DELETE FROM mfa_tickets");
-      fresh.store(at);
+      if (turnsOn) fresh.store(at);
       this.activity.record("totp_enabled", sessionId, null, at);
       this.sessions.revokeOthers(sessionId, "totp_enabled", at);
-      return { ok: true, backupCodes: fresh.codes };
+      return turnsOn ? { ok: true, backupCodes: fresh.codes } : { ok: true };
     });
   }
 

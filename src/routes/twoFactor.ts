@@ -46,6 +46,8 @@ twoFactorRoutes.post("/2fa/totp/confirm", async (c) => {
   if (!result.ok) {
     throw result.error === "no_pending" || result.error === "off" ? noPendingEnrolment() : factorError(result);
   }
+  // Backup codes only when this turned 2FA on (docs/api.md §12); else the old set stays.
+  if (!result.backupCodes) return c.json({} satisfies Reply<"POST /api/2fa/totp/confirm">);
   c.header("Cache-Control", "no-store");
   return c.json({ backupCodes: result.backupCodes } satisfies Reply<"POST /api/2fa/totp/confirm">);
 });

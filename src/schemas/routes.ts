@@ -23,6 +23,7 @@ import {
   sessionsResponseSchema,
   setupRequestSchema,
   totpConfirmRequestSchema,
+  totpConfirmResponseSchema,
   totpEnrolmentResponseSchema,
 } from "./api";
 import {
@@ -413,7 +414,9 @@ export const ROUTES = {
     section: 8,
     auth: "bearer",
     body: jsonBody(totpConfirmRequestSchema),
-    responses: { 200: json(backupCodesResponseSchema, "The 10 backup codes.") },
+    responses: {
+      200: json(totpConfirmResponseSchema, "The 10 backup codes when this turned 2FA on; {} when it was on already (§12)."),
+    },
     errors: ["invalid_request", "not_found", "invalid_code", "rate_limited", ...BEARER, ...ORIGIN_CHECKED, ...TOO_LARGE],
   },
   "DELETE /api/2fa/totp": {
