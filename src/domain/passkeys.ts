@@ -515,7 +515,16 @@ export interface PasskeyUse {
   amr: PasskeyAmr;
 }
 
+/** A signed assertion, before the counter rule. */
+export interface VerifiedAssertion {
+  /** The counter the authenticator reported. */
+  receivedSignCount: number;
+  backedUp: boolean;
+  amr: PasskeyAmr;
+}
+
 /**
+ * §7.2 whole: `verifyAssertion`, then the counter rule against `stored.signCount`.
  * The caller found `stored` by the response's credential id (an unknown id is a
  * failure the caller reports without calling this). On `counter_not_increased`
  * the caller also logs `passkey_clone_suspected`.
@@ -525,6 +534,26 @@ export async function verifyAuthentication(
   stored: StoredPasskey,
   expected: AuthenticationExpectations,
 ): Promise<PasskeyVerdict<{ use: PasskeyUse }>> {
+  const verdict = await verifyAssertion(credential, stored, expected);
+  if (!verdict.ok) return verdict;
+  const { receivedSignCount, backedUp, amr } = verdict.assertion;
+  const counter = checkSignCount(stored.signCount, receivedSignCount, stored.backupEligible);
+  if (!counter.ok) return { ok: false, reason: counter.reason };
+  return { ok: true, use: { signCount: counter.signCount, backedUp, cloneSuspected: counter.cloneSuspected, amr } };
+}
+
+/**
+ * §7.2 without the counter rule (steps 5-21): everything the signature and the
+ * expectations decide. A caller that holds the counter in storage applies
+ * `checkSignCount` where it spends the challenge, against the counter as it is
+ * then: only the request that spent it reaches a counter verdict (and logs a
+ * suspected clone), and concurrent uses cannot both pass on one old counter.
+ */
+export async function verifyAssertion(
+  credential: AuthenticationResponseInput,
+  stored: Omit<StoredPasskey, "signCount">,
+  expected: AuthenticationExpectations,
+): Promise<PasskeyVerdict<{ assertion: VerifiedAssertion }>> {
   const rawId = base64urlDecode(credential.rawId);
   const storedId = base64urlDecode(stored.credentialId);
   if (!rawId || !storedId || !bytesEqual(rawId, storedId)) return { ok: false, reason: "credential_id_mismatch" };
@@ -563,11 +592,6 @@ export async function verifyAuthentication(
   );
   if (!valid) return { ok: false, reason: "signature_invalid" };
 
-  // Only after the signature: an unsigned counter would say nothing.
-  const counter = checkSignCount(stored.signCount, authData.signatureCounter, stored.backupEligible);
-  if (!counter.ok) return { ok: false, reason: counter.reason };
-  return {
-    ok: true,
-    use: { signCount: counter.signCount, backedUp, cloneSuspected: counter.cloneSuspected, amr: passkeyAmr(backupEligible) },
-  };
+  // The counter is reported only now, after the signature: an unsigned one would say nothing.
+  return { ok: true, assertion: { receivedSignCount: authData.signatureCounter, backedUp, amr: passkeyAmr(backupEligible) } };
 }
