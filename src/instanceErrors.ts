@@ -90,6 +90,14 @@ export function twoFactorNotEnabled(): ApiError {
   return new ApiError("not_found", "Two-factor authentication is not on.");
 }
 
+/** DELETE /api/2fa/totp while passkeys alone keep 2FA on (docs/api.md §8, §12): nothing changes. */
+export function totpNotEnrolled(): ApiError {
+  return new ApiError(
+    "not_found",
+    "No authenticator app is set up, so there is none to remove. Two-factor authentication stays on with your passkeys.",
+  );
+}
+
 /** A confirmation without a pending enrolment of this session (also the losers of racing confirms). */
 export function noPendingEnrolment(): ApiError {
   return new ApiError(

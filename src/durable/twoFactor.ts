@@ -219,10 +219,13 @@ export class TwoFactorStore {
 
   /**
    * Removes TOTP after a factor: secret and pending secret go. When no passkey is
-   * left, 2FA is off, and the backup codes and tickets go with it.
+   * left, 2FA is off, and the backup codes and tickets go with it. With no TOTP to
+   * remove: `off` while 2FA is off, `no_totp` while passkeys keep it on.
    */
-  async disable(factor: SecondFactor, sessionId: string): Promise<FactorResult<object>> {
-    if (!this.totpEnabled() && !this.readTotp()?.pending_secret_sealed) return { ok: false, error: "off" };
+  async disable(factor: SecondFactor, sessionId: string): Promise<FactorResult<object> | { ok: false; error: "no_totp" }> {
+    if (!this.totpEnabled() && !this.readTotp()?.pending_secret_sealed) {
+      return { ok: false, error: this.isEnabled() ? "no_totp" : "off" };
+    }
     return await this.verify(factor, "session", sessionId, (nowMs) => {
       this.sql.exec("DELETE FROM totp");
       if (!this.isEnabled()) this.clearWhenOff();

@@ -422,7 +422,7 @@ export const ROUTES = {
   "DELETE /api/2fa/totp": {
     method: "DELETE",
     path: "/api/2fa/totp",
-    summary: "Turns 2FA off, with a code or a backup code.",
+    summary: "Removes TOTP with a factor; 2FA is off unless a passkey is left (404 when no TOTP is set up).",
     section: 8,
     auth: "step-up",
     body: jsonBody(totpDisableWithFactorRequestSchema),

@@ -2,7 +2,8 @@
  * docs/api.md §12 with §8: TOTP next to a passkey that came first. A passkey turned
  * two-factor authentication on, so confirming TOTP afterwards answers `{}` (backup
  * codes are made only when 2FA turns on) and the passkey's backup codes stay valid;
- * re-enrolling TOTP (a new phone) answers `{}` too.
+ * re-enrolling TOTP (a new phone) answers `{}` too. Before TOTP exists, removing it
+ * is a 404 that says so, not "2FA is not on".
  * The tests in this file run in order on one instance.
  */
 import { describe, expect, it } from "vitest";
@@ -59,6 +60,21 @@ describe("TOTP after a passkey", { timeout: 60_000 }, () => {
     expect(res.status, await res.clone().text()).toBe(201);
     backupCodes = (await json<{ backupCodes: string[] }>(res)).backupCodes;
     expect(backupCodes).toHaveLength(10);
+  });
+
+  it("DELETE /api/2fa/totp with passkeys only: 404 saying no authenticator app is set up; 2FA stays on", async () => {
+    await reauthWithPasskey();
+    const before = await activityCount("totp_disabled");
+    for (const factor of [{ passkey: await assertion() }, { backupCode: backupCodes[9] }]) {
+      const res = await owner.api("DELETE", "/api/2fa/totp", factor);
+      expect(res.status, await res.clone().text()).toBe(404);
+      const body = await json<{ error: string; message: string }>(res);
+      expect(body.error).toBe("not_found");
+      expect(body.message).toMatch(/No authenticator app is set up/);
+      expect(body.message).not.toMatch(/not on/);
+    }
+    expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: true, totp: false, passkeys: 1, backupCodesRemaining: 10 });
+    expect(await activityCount("totp_disabled")).toBe(before);
   });
 
   it("confirming TOTP answers {} and keeps the backup codes; other sessions are still revoked", async () => {
