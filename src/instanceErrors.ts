@@ -7,7 +7,7 @@
  */
 import type { RateLimitVerdict, RefreshResult, SessionStatus } from "./durable/instance";
 import { isPasskeyRefusal, PASSKEY_REFUSAL_MESSAGES, type PasskeyRefusal } from "./durable/passkeys";
-import type { FactorFailure } from "./durable/twoFactor";
+import type { FactorFailure } from "./durable/factors";
 import { ApiError, rateLimited } from "./errors";
 
 /** `429 rate_limited` with Retry-After, for a hit the object refused. */

@@ -5,7 +5,7 @@
  * ceremony challenges (`passkey_challenges`: 32 bytes, single use, 300 s; a
  * registration challenge is bound to the session that asked for it).
  *
- * The verification policy is src/domain/passkeys.ts. As in ./twoFactor.ts, each use
+ * The verification policy is src/domain/passkeys.ts. As in ./factors.ts, each use
  * is two halves: `prepare*` (async, outside any transaction) reads a snapshot and
  * runs the WebCrypto checks; `commit*` (synchronous, inside the caller's
  * `transactionSync`) consumes the challenge, whatever the verdict, and re-checks the
