@@ -149,16 +149,23 @@ export class FactorStore {
     this.sql.exec("DELETE FROM mfa_tickets");
   }
 
-  /** Inside a transaction: the `locked` failure if `counter` is locked now, else null. */
-  lockedVerdict(counter: MfaCounter, nowMs: number): FactorFailure | null {
+  /**
+   * Inside a transaction: the TOTP decision on `counter`, for the active secret
+   * (`lastStep`) or a pending one (null: a new secret has its own sequence of codes).
+   * Locked: refused without looking at the code, even a right one, so guesses made
+   * while locked tell the guesser nothing. Otherwise the step `steps` allow, which
+   * resets the counter, or a failure, which counts (locking it at the threshold).
+   */
+  decideStep(counter: MfaCounter, sessionId: string | null, lastStep: number | null, steps: number[], nowMs: number): { ok: true; step: number } | FactorFailure {
     const retryAfterS = this.lockouts.lockedForS(counter, nowMs);
-    return retryAfterS === null ? null : { ok: false, error: "locked", retryAfterS };
-  }
-
-  /** Inside a transaction: counts a TOTP failure (locking the counter at the threshold). */
-  countFailure(counter: MfaCounter, sessionId: string | null, reason: string, nowMs: number): FactorFailure {
-    this.lockouts.countFailure(counter, sessionId, nowMs);
-    return { ok: false, error: "invalid", reason };
+    if (retryAfterS !== null) return { ok: false, error: "locked", retryAfterS };
+    const step = pickAcceptableStep(lastStep, steps);
+    if (step === null) {
+      this.lockouts.countFailure(counter, sessionId, nowMs);
+      return { ok: false, error: "invalid", reason: steps.length > 0 ? "code already used" : "wrong code" };
+    }
+    this.lockouts.reset(counter);
+    return { ok: true, step };
   }
 
   // --- one branch per kind -------------------------------------------------------
@@ -200,17 +207,10 @@ export class FactorStore {
         const row = this.readTotp();
         if (!row?.secret_sealed) return this.noTotp();
         if (row.secret_sealed !== snapshot) return "stale";
-        // Locked: refuse without looking at the code, even a right one, so guesses
-        // made while locked tell the guesser nothing.
-        const locked = this.lockedVerdict(counter, this.clock.nowMs());
-        if (locked) return locked;
-        const step = pickAcceptableStep(row.last_step, steps);
-        if (step === null) {
-          return this.countFailure(counter, sessionId, steps.length > 0 ? "code already used" : "wrong code", this.clock.nowMs());
-        }
         const at = this.clock.nowMs();
-        this.sql.exec("UPDATE totp SET last_step = ? WHERE id = 1", step);
-        this.lockouts.reset(counter);
+        const decided = this.decideStep(counter, sessionId, row.last_step, steps, at);
+        if (!decided.ok) return decided;
+        this.sql.exec("UPDATE totp SET last_step = ? WHERE id = 1", decided.step);
         return { ok: true, method: "totp", amr: "otp", ...onSuccess(at, "otp") };
       });
       if (decided !== "stale") return decided;

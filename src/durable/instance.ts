@@ -121,7 +121,7 @@ export class InstanceDO extends DurableObject<Env> {
     const lockouts = new MfaLockoutStore(sql, this.activity);
     this.passkeys = new PasskeyStore(sql, this.activity);
     this.factors = new FactorStore(ctx.storage, env.DATA_KEY, this.clock, this.activity, lockouts, this.passkeys);
-    this.twoFactor = new TwoFactorStore(ctx.storage, env.DATA_KEY, this.clock, this.activity, lockouts, this.sessions, this.passkeys, this.factors);
+    this.twoFactor = new TwoFactorStore(ctx.storage, env.DATA_KEY, this.clock, this.activity, this.sessions, this.passkeys, this.factors);
     this.restore = new RestoreStore(ctx.storage, this.activity);
     this.inboxReplays = new InboxReplayStore(ctx.storage);
     this.live = new LiveChannel(ctx, env, this.clock, this.sessions);

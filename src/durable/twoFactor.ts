@@ -11,13 +11,12 @@
  * that re-reads the state, decides, and writes.
  */
 import { BACKUP_CODE_COUNT, BACKUP_CODE_LENGTH, backupCodeFromBytes } from "../domain/backupCodes";
-import { findTotpSteps, pickAcceptableStep, TOTP_SECRET_BYTES, totpSecretToBase32 } from "../domain/totp";
+import { findTotpSteps, TOTP_SECRET_BYTES, totpSecretToBase32 } from "../domain/totp";
 import { randomBytes } from "../lib/bytes";
 import type { Clock } from "../lib/clock";
 import { loadDataKeys, mfaHash, openTotpSecret, sealTotpSecret, type DataKeys } from "../lib/dataKeys";
 import type { ActivityLog } from "./activityLog";
 import type { FactorFailure, FactorResult, FactorStore, SecondFactor } from "./factors";
-import type { MfaLockoutStore } from "./mfaLockouts";
 import type { PasskeyStore, PasskeyRefused, RelyingParty } from "./passkeys";
 import type { SessionStore } from "./sessions";
 import type { PasskeyListing, RegistrationResponse } from "../schemas/passkeys";
@@ -47,7 +46,6 @@ export class TwoFactorStore {
     private readonly dataKey: string | undefined,
     private readonly clock: Clock,
     private readonly activity: ActivityLog,
-    private readonly lockouts: MfaLockoutStore,
     private readonly sessions: SessionStore,
     private readonly passkeys: PasskeyStore,
     private readonly factors: FactorStore,
@@ -115,20 +113,16 @@ export class TwoFactorStore {
       const row = this.factors.readTotp();
       // Another request confirmed or replaced this enrolment while we were computing.
       if (row?.pending_secret_sealed !== snapshot.pending_secret_sealed) return { ok: false, error: "no_pending" };
-      const locked = this.factors.lockedVerdict("session", this.clock.nowMs());
-      if (locked) return locked;
-      // A new secret has its own sequence of codes: no earlier step applies to it.
-      const step = pickAcceptableStep(null, steps);
-      if (step === null) return this.factors.countFailure("session", sessionId, "wrong code for the pending secret", this.clock.nowMs());
-
       const at = this.clock.nowMs();
+      // A new secret has its own sequence of codes: no earlier step applies to it.
+      const decided = this.factors.decideStep("session", sessionId, null, steps, at);
+      if (!decided.ok) return decided;
       const turnsOn = !this.factors.isEnabled();
-      this.lockouts.reset("session");
       this.sql.exec(
         `UPDATE totp SET secret_sealed = pending_secret_sealed, enabled_at_ms = ?, last_step = ?,
            pending_secret_sealed = NULL, pending_session_id = NULL, pending_expires_at_ms = NULL WHERE id = 1`,
         at,
-        step,
+        decided.step,
       );
       this.factors.dropTickets();
       if (turnsOn) fresh.store(at);
