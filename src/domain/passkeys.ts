@@ -223,7 +223,18 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
-/** §7.1 steps 5-11 / §7.2 steps 10-16: the collected client data. */
+/** §7.1 steps 5-11 / §7.2 steps 10-16: the collected client data (base64url), and its bytes (the signature covers them). */
+function readClientData(
+  clientDataB64: string,
+  type: ClientDataType,
+  expected: CeremonyExpectations,
+): PasskeyVerdict<{ bytes: Uint8Array }> {
+  const bytes = base64urlDecode(clientDataB64);
+  if (!bytes) return { ok: false, reason: "client_data_invalid" };
+  const failure = checkClientData(bytes, type, expected);
+  return failure ? { ok: false, reason: failure } : { ok: true, bytes };
+}
+
 function checkClientData(
   clientDataJSON: Uint8Array,
   type: ClientDataType,
@@ -267,18 +278,23 @@ function backupFlags(authenticatorData: Uint8Array): { backupEligible: boolean; 
   return { backupEligible: (flags & 0x08) !== 0, backedUp: (flags & 0x10) !== 0 };
 }
 
-/** §7.1 steps 13-18 / §7.2 steps 15-19: RP ID hash, UP, UV, and BS only with BE. */
-async function checkAuthenticatorData(
-  parsed: AuthenticatorData,
-  raw: Uint8Array,
-  rpId: string,
-): Promise<PasskeyFailure | null> {
-  if (!bytesEqual(parsed.relyingPartyIdHash, await sha256(utf8(rpId)))) return "rp_id_mismatch";
-  if (!parsed.userPresent) return "user_not_present";
-  if (!parsed.userVerified) return "user_not_verified";
+/**
+ * §7.1 steps 13-18 / §7.2 steps 15-19: the authenticator data parses, and then the
+ * RP ID hash, UP, UV, and BS only with BE.
+ */
+async function readAuthenticatorData(raw: Uint8Array, rpId: string): Promise<PasskeyVerdict<{ parsed: AuthenticatorData }>> {
+  let parsed: AuthenticatorData;
+  try {
+    parsed = parseAuthenticatorData(raw);
+  } catch {
+    return { ok: false, reason: "authenticator_data_invalid" };
+  }
+  if (!bytesEqual(parsed.relyingPartyIdHash, await sha256(utf8(rpId)))) return { ok: false, reason: "rp_id_mismatch" };
+  if (!parsed.userPresent) return { ok: false, reason: "user_not_present" };
+  if (!parsed.userVerified) return { ok: false, reason: "user_not_verified" };
   const { backupEligible, backedUp } = backupFlags(raw);
-  if (backedUp && !backupEligible) return "backup_state_invalid";
-  return null;
+  if (backedUp && !backupEligible) return { ok: false, reason: "backup_state_invalid" };
+  return { ok: true, parsed };
 }
 
 // --- public keys -----------------------------------------------------------------
@@ -402,10 +418,8 @@ export async function verifyRegistration(
   credential: RegistrationResponseInput,
   expected: RegistrationExpectations,
 ): Promise<PasskeyVerdict<{ passkey: NewPasskey }>> {
-  const clientDataJSON = base64urlDecode(credential.response.clientDataJSON);
-  if (!clientDataJSON) return { ok: false, reason: "client_data_invalid" };
-  const clientDataFailure = checkClientData(clientDataJSON, ClientDataType.Create, expected);
-  if (clientDataFailure) return { ok: false, reason: clientDataFailure };
+  const clientData = readClientData(credential.response.clientDataJSON, ClientDataType.Create, expected);
+  if (!clientData.ok) return clientData;
 
   // The attestation object is decoded here rather than with the library's
   // parseAttestationObject, which refuses formats it does not know: with attestation
@@ -425,14 +439,9 @@ export async function verifyRegistration(
   } catch {
     return { ok: false, reason: "attestation_invalid" };
   }
-  let authData: AuthenticatorData;
-  try {
-    authData = parseAuthenticatorData(authDataBytes);
-  } catch {
-    return { ok: false, reason: "authenticator_data_invalid" };
-  }
-  const authDataFailure = await checkAuthenticatorData(authData, authDataBytes, expected.rpId);
-  if (authDataFailure) return { ok: false, reason: authDataFailure };
+  const authenticatorData = await readAuthenticatorData(authDataBytes, expected.rpId);
+  if (!authenticatorData.ok) return authenticatorData;
+  const authData = authenticatorData.parsed;
 
   const attested = authData.credential;
   if (!attested) return { ok: false, reason: "credential_missing" };
@@ -563,21 +572,13 @@ export async function verifyAssertion(
     const ownerId = base64urlDecode(expected.ownerId);
     if (!received || !ownerId || !bytesEqual(received, ownerId)) return { ok: false, reason: "user_handle_mismatch" };
   }
-  const clientDataJSON = base64urlDecode(credential.response.clientDataJSON);
-  if (!clientDataJSON) return { ok: false, reason: "client_data_invalid" };
-  const clientDataFailure = checkClientData(clientDataJSON, ClientDataType.Get, expected);
-  if (clientDataFailure) return { ok: false, reason: clientDataFailure };
+  const clientData = readClientData(credential.response.clientDataJSON, ClientDataType.Get, expected);
+  if (!clientData.ok) return clientData;
 
   const authDataBytes = base64urlDecode(credential.response.authenticatorData);
   if (!authDataBytes) return { ok: false, reason: "authenticator_data_invalid" };
-  let authData: AuthenticatorData;
-  try {
-    authData = parseAuthenticatorData(authDataBytes);
-  } catch {
-    return { ok: false, reason: "authenticator_data_invalid" };
-  }
-  const authDataFailure = await checkAuthenticatorData(authData, authDataBytes, expected.rpId);
-  if (authDataFailure) return { ok: false, reason: authDataFailure };
+  const authenticatorData = await readAuthenticatorData(authDataBytes, expected.rpId);
+  if (!authenticatorData.ok) return authenticatorData;
   const { backupEligible, backedUp } = backupFlags(authDataBytes);
   if (backupEligible !== stored.backupEligible) return { ok: false, reason: "backup_eligibility_changed" };
 
@@ -587,11 +588,12 @@ export async function verifyAssertion(
   const valid = await signatureValid(
     { publicKeySpki, algorithm: stored.algorithm },
     authDataBytes,
-    clientDataJSON,
+    clientData.bytes,
     signature,
   );
   if (!valid) return { ok: false, reason: "signature_invalid" };
 
   // The counter is reported only now, after the signature: an unsigned one would say nothing.
-  return { ok: true, assertion: { receivedSignCount: authData.signatureCounter, backedUp, amr: passkeyAmr(backupEligible) } };
+  const receivedSignCount = authenticatorData.parsed.signatureCounter;
+  return { ok: true, assertion: { receivedSignCount, backedUp, amr: passkeyAmr(backupEligible) } };
 }

@@ -29,7 +29,6 @@ import {
   type NewPasskey,
   type PasskeyAmr,
   type PasskeyFailure,
-  type StoredPasskey,
   type VerifiedAssertion,
 } from "../domain/passkeys";
 import { base64urlDecode, base64urlEncode, randomBytes } from "../lib/bytes";
@@ -195,11 +194,14 @@ export class PasskeyStore {
     const row = this.find(credentialId);
     const ownerId = this.ownerId();
     if (!row || !ownerId) return refuse("unknown_credential");
-    const verdict = await verifyAssertion(response, toStored(row), {
-      challenge: base64urlDecode(challenge)!,
-      ownerId,
-      ...rp,
-    });
+    // The counter is not read here: commitUse applies its rule to the row as it is then.
+    const stored = {
+      credentialId: row.credential_id,
+      publicKeySpki: row.public_key_spki,
+      algorithm: row.algorithm,
+      backupEligible: row.backup_eligible === 1,
+    };
+    const verdict = await verifyAssertion(response, stored, { challenge: base64urlDecode(challenge)!, ownerId, ...rp });
     return verdict.ok ? { challenge, credentialId, verdict } : refuse(verdict.reason);
   }
 
@@ -299,16 +301,6 @@ function challengeOf(clientDataJSON: string): string | null {
   } catch {
     return null;
   }
-}
-
-function toStored(row: PasskeyRow): StoredPasskey {
-  return {
-    credentialId: row.credential_id,
-    publicKeySpki: row.public_key_spki,
-    algorithm: row.algorithm,
-    signCount: row.sign_count,
-    backupEligible: row.backup_eligible === 1,
-  };
 }
 
 function toListing(row: PasskeyRow): PasskeyListing {
