@@ -56,7 +56,7 @@ module.exports = {
     onlyImports(
       "http-does-not-import-services",
       "^src/http/",
-      `^(src/(http/|instanceErrors\\.ts$|durable/(stub|instance|twoFactor|sessions)\\.ts$|settings\\.ts$|domain/|schemas/)|${LEAVES})`,
+      `^(src/(http/|instanceErrors\\.ts$|durable/(stub|instance|factors|twoFactor|sessions)\\.ts$|settings\\.ts$|domain/|schemas/)|${LEAVES})`,
       "http/ is request plumbing (auth, rate limits, cookies, validation): it reaches the object through durable/stub.ts, never through services/.",
     ),
     onlyImports(

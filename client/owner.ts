@@ -11,6 +11,7 @@ import {
   escrowResponseSchema,
   loginResponseSchema,
   sessionsResponseSchema,
+  totpConfirmResponseSchema,
   totpEnrolmentResponseSchema,
   twoFactorStatusResponseSchema,
   type PublicKeys,
@@ -302,8 +303,12 @@ export class OwnerClient {
     return this.api("/api/2fa/totp", totpEnrolmentResponseSchema, { method: "POST" });
   }
 
-  confirmTotp(code: string) {
-    return this.api("/api/2fa/totp/confirm", backupCodesResponseSchema, { method: "POST", body: { code } }).then(
+  /**
+   * The backup codes when this confirmation turned 2FA on; undefined when it was on
+   * already (a passkey, or a replaced secret): the old codes stay (docs/api.md §12).
+   */
+  confirmTotp(code: string): Promise<string[] | undefined> {
+    return this.api("/api/2fa/totp/confirm", totpConfirmResponseSchema, { method: "POST", body: { code } }).then(
       (b) => b.backupCodes,
     );
   }

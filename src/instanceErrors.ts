@@ -7,7 +7,7 @@
  */
 import type { RateLimitVerdict, RefreshResult, SessionStatus } from "./durable/instance";
 import { isPasskeyRefusal, PASSKEY_REFUSAL_MESSAGES, type PasskeyRefusal } from "./durable/passkeys";
-import type { FactorFailure } from "./durable/twoFactor";
+import type { FactorFailure } from "./durable/factors";
 import { ApiError, rateLimited } from "./errors";
 
 /** `429 rate_limited` with Retry-After, for a hit the object refused. */
@@ -88,6 +88,14 @@ export function lastFactorNeedsFactor(): ApiError {
 /** A 2FA change with nothing to act on: 2FA is off. */
 export function twoFactorNotEnabled(): ApiError {
   return new ApiError("not_found", "Two-factor authentication is not on.");
+}
+
+/** DELETE /api/2fa/totp while passkeys alone keep 2FA on (docs/api.md §8, §12): nothing changes. */
+export function totpNotEnrolled(): ApiError {
+  return new ApiError(
+    "not_found",
+    "No authenticator app is set up, so there is none to remove. Two-factor authentication stays on with your passkeys.",
+  );
 }
 
 /** A confirmation without a pending enrolment of this session (also the losers of racing confirms). */

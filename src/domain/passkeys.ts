@@ -227,7 +227,18 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
-/** §7.1 steps 5-11 / §7.2 steps 10-16: the collected client data. */
+/** §7.1 steps 5-11 / §7.2 steps 10-16: the collected client data (base64url), and its bytes (the signature covers them). */
+function readClientData(
+  clientDataB64: string,
+  type: ClientDataType,
+  expected: CeremonyExpectations,
+): PasskeyVerdict<{ bytes: Uint8Array }> {
+  const bytes = base64urlDecode(clientDataB64);
+  if (!bytes) return { ok: false, reason: "client_data_invalid" };
+  const failure = checkClientData(bytes, type, expected);
+  return failure ? { ok: false, reason: failure } : { ok: true, bytes };
+}
+
 function checkClientData(
   clientDataJSON: Uint8Array,
   type: ClientDataType,
@@ -271,18 +282,23 @@ function backupFlags(authenticatorData: Uint8Array): { backupEligible: boolean; 
   return { backupEligible: (flags & 0x08) !== 0, backedUp: (flags & 0x10) !== 0 };
 }
 
-/** §7.1 steps 13-18 / §7.2 steps 15-19: RP ID hash, UP, UV, and BS only with BE. */
-async function checkAuthenticatorData(
-  parsed: AuthenticatorData,
-  raw: Uint8Array,
-  rpId: string,
-): Promise<PasskeyFailure | null> {
-  if (!bytesEqual(parsed.relyingPartyIdHash, await sha256(utf8(rpId)))) return "rp_id_mismatch";
-  if (!parsed.userPresent) return "user_not_present";
-  if (!parsed.userVerified) return "user_not_verified";
+/**
+ * §7.1 steps 13-18 / §7.2 steps 15-19: the authenticator data parses, and then the
+ * RP ID hash, UP, UV, and BS only with BE.
+ */
+async function readAuthenticatorData(raw: Uint8Array, rpId: string): Promise<PasskeyVerdict<{ parsed: AuthenticatorData }>> {
+  let parsed: AuthenticatorData;
+  try {
+    parsed = parseAuthenticatorData(raw);
+  } catch {
+    return { ok: false, reason: "authenticator_data_invalid" };
+  }
+  if (!bytesEqual(parsed.relyingPartyIdHash, await sha256(utf8(rpId)))) return { ok: false, reason: "rp_id_mismatch" };
+  if (!parsed.userPresent) return { ok: false, reason: "user_not_present" };
+  if (!parsed.userVerified) return { ok: false, reason: "user_not_verified" };
   const { backupEligible, backedUp } = backupFlags(raw);
-  if (backedUp && !backupEligible) return "backup_state_invalid";
-  return null;
+  if (backedUp && !backupEligible) return { ok: false, reason: "backup_state_invalid" };
+  return { ok: true, parsed };
 }
 
 // --- public keys -----------------------------------------------------------------
@@ -413,10 +429,8 @@ export async function verifyRegistration(
   credential: RegistrationResponseInput,
   expected: RegistrationExpectations,
 ): Promise<PasskeyVerdict<{ passkey: NewPasskey }>> {
-  const clientDataJSON = base64urlDecode(credential.response.clientDataJSON);
-  if (!clientDataJSON) return { ok: false, reason: "client_data_invalid" };
-  const clientDataFailure = checkClientData(clientDataJSON, ClientDataType.Create, expected);
-  if (clientDataFailure) return { ok: false, reason: clientDataFailure };
+  const clientData = readClientData(credential.response.clientDataJSON, ClientDataType.Create, expected);
+  if (!clientData.ok) return clientData;
 
   // The attestation object is decoded here rather than with the library's
   // parseAttestationObject, which refuses formats it does not know: with attestation
@@ -436,14 +450,9 @@ export async function verifyRegistration(
   } catch {
     return { ok: false, reason: "attestation_invalid" };
   }
-  let authData: AuthenticatorData;
-  try {
-    authData = parseAuthenticatorData(authDataBytes);
-  } catch {
-    return { ok: false, reason: "authenticator_data_invalid" };
-  }
-  const authDataFailure = await checkAuthenticatorData(authData, authDataBytes, expected.rpId);
-  if (authDataFailure) return { ok: false, reason: authDataFailure };
+  const authenticatorData = await readAuthenticatorData(authDataBytes, expected.rpId);
+  if (!authenticatorData.ok) return authenticatorData;
+  const authData = authenticatorData.parsed;
 
   const attested = authData.credential;
   if (!attested) return { ok: false, reason: "credential_missing" };
@@ -526,7 +535,16 @@ export interface PasskeyUse {
   amr: PasskeyAmr;
 }
 
+/** A signed assertion, before the counter rule. */
+export interface VerifiedAssertion {
+  /** The counter the authenticator reported. */
+  receivedSignCount: number;
+  backedUp: boolean;
+  amr: PasskeyAmr;
+}
+
 /**
+ * §7.2 whole: `verifyAssertion`, then the counter rule against `stored.signCount`.
  * The caller found `stored` by the response's credential id (an unknown id is a
  * failure the caller reports without calling this). On `counter_not_increased`
  * the caller also logs `passkey_clone_suspected`.
@@ -536,6 +554,26 @@ export async function verifyAuthentication(
   stored: StoredPasskey,
   expected: AuthenticationExpectations,
 ): Promise<PasskeyVerdict<{ use: PasskeyUse }>> {
+  const verdict = await verifyAssertion(credential, stored, expected);
+  if (!verdict.ok) return verdict;
+  const { receivedSignCount, backedUp, amr } = verdict.assertion;
+  const counter = checkSignCount(stored.signCount, receivedSignCount, stored.backupEligible);
+  if (!counter.ok) return { ok: false, reason: counter.reason };
+  return { ok: true, use: { signCount: counter.signCount, backedUp, cloneSuspected: counter.cloneSuspected, amr } };
+}
+
+/**
+ * §7.2 without the counter rule (steps 5-21): everything the signature and the
+ * expectations decide. A caller that holds the counter in storage applies
+ * `checkSignCount` where it spends the challenge, against the counter as it is
+ * then: only the request that spent it reaches a counter verdict (and logs a
+ * suspected clone), and concurrent uses cannot both pass on one old counter.
+ */
+export async function verifyAssertion(
+  credential: AuthenticationResponseInput,
+  stored: Omit<StoredPasskey, "signCount">,
+  expected: AuthenticationExpectations,
+): Promise<PasskeyVerdict<{ assertion: VerifiedAssertion }>> {
   const rawId = base64urlDecode(credential.rawId);
   const storedId = base64urlDecode(stored.credentialId);
   if (!rawId || !storedId || !bytesEqual(rawId, storedId)) return { ok: false, reason: "credential_id_mismatch" };
@@ -545,21 +583,13 @@ export async function verifyAuthentication(
     const ownerId = base64urlDecode(expected.ownerId);
     if (!received || !ownerId || !bytesEqual(received, ownerId)) return { ok: false, reason: "user_handle_mismatch" };
   }
-  const clientDataJSON = base64urlDecode(credential.response.clientDataJSON);
-  if (!clientDataJSON) return { ok: false, reason: "client_data_invalid" };
-  const clientDataFailure = checkClientData(clientDataJSON, ClientDataType.Get, expected);
-  if (clientDataFailure) return { ok: false, reason: clientDataFailure };
+  const clientData = readClientData(credential.response.clientDataJSON, ClientDataType.Get, expected);
+  if (!clientData.ok) return clientData;
 
   const authDataBytes = base64urlDecode(credential.response.authenticatorData);
   if (!authDataBytes) return { ok: false, reason: "authenticator_data_invalid" };
-  let authData: AuthenticatorData;
-  try {
-    authData = parseAuthenticatorData(authDataBytes);
-  } catch {
-    return { ok: false, reason: "authenticator_data_invalid" };
-  }
-  const authDataFailure = await checkAuthenticatorData(authData, authDataBytes, expected.rpId);
-  if (authDataFailure) return { ok: false, reason: authDataFailure };
+  const authenticatorData = await readAuthenticatorData(authDataBytes, expected.rpId);
+  if (!authenticatorData.ok) return authenticatorData;
   const { backupEligible, backedUp } = backupFlags(authDataBytes);
   if (backupEligible !== stored.backupEligible) return { ok: false, reason: "backup_eligibility_changed" };
 
@@ -569,16 +599,12 @@ export async function verifyAuthentication(
   const valid = await signatureValid(
     { publicKeySpki, algorithm: stored.algorithm },
     authDataBytes,
-    clientDataJSON,
+    clientData.bytes,
     signature,
   );
   if (!valid) return { ok: false, reason: "signature_invalid" };
 
-  // Only after the signature: an unsigned counter would say nothing.
-  const counter = checkSignCount(stored.signCount, authData.signatureCounter, stored.backupEligible);
-  if (!counter.ok) return { ok: false, reason: counter.reason };
-  return {
-    ok: true,
-    use: { signCount: counter.signCount, backedUp, cloneSuspected: counter.cloneSuspected, amr: passkeyAmr(backupEligible) },
-  };
+  // The counter is reported only now, after the signature: an unsigned one would say nothing.
+  const receivedSignCount = authenticatorData.parsed.signatureCounter;
+  return { ok: true, assertion: { receivedSignCount, backedUp, amr: passkeyAmr(backupEligible) } };
 }

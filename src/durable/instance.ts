@@ -5,9 +5,10 @@
  * records, and the activity log written with them.
  *
  * This file is wiring: each kind of state is a small store (./sessions.ts,
- * ./challenges.ts, ./activityLog.ts, ./rateLimits.ts, ./twoFactor.ts with
- * ./mfaLockouts.ts, ./passkeys.ts, ./restore.ts, ./inboxReplays.ts, ./sockets.ts,
- * ./recovery.ts), built once here and handed to the stores that write through it.
+ * ./challenges.ts, ./activityLog.ts, ./rateLimits.ts, ./factors.ts with
+ * ./mfaLockouts.ts, ./twoFactor.ts, ./passkeys.ts, ./restore.ts, ./inboxReplays.ts,
+ * ./sockets.ts, ./recovery.ts), built once here and handed to the stores that write
+ * through it.
  * An RPC method reads the clock once, does all async work (hashing, sealing) first,
  * and then runs the stores' synchronous check-and-set in one
  * `ctx.storage.transactionSync`: any non-storage await inside a Durable Object
@@ -37,7 +38,8 @@ import { RestoreStore } from "./restore";
 import { migrateInstanceStorage } from "./schema";
 import { SessionStore, type SessionGrant, type RefreshResult, type SessionStatus, type SessionSummary } from "./sessions";
 import { LiveChannel, RevokedSockets } from "./sockets";
-import { TwoFactorStore, type FactorFailure, type MfaCounter, type SecondFactor, type TwoFactorStatus } from "./twoFactor";
+import { FactorStore, type FactorFailure, type MfaCounter, type SecondFactor } from "./factors";
+import { TwoFactorStore, type TwoFactorStatus } from "./twoFactor";
 import type { Message } from "../schemas/messages";
 import type { RegistrationResponse } from "../schemas/passkeys";
 import { base64urlDecode } from "../lib/bytes";
@@ -99,6 +101,7 @@ export class InstanceDO extends DurableObject<Env> {
   private readonly challenges: ChallengeStore;
   private readonly rateLimits: RateLimitStore;
   private readonly sessions: SessionStore;
+  private readonly factors: FactorStore;
   private readonly twoFactor: TwoFactorStore;
   private readonly passkeys: PasskeyStore;
   private readonly restore: RestoreStore;
@@ -117,7 +120,8 @@ export class InstanceDO extends DurableObject<Env> {
     this.sessions = new SessionStore(sql, this.activity, new RevokedSockets(ctx));
     const lockouts = new MfaLockoutStore(sql, this.activity);
     this.passkeys = new PasskeyStore(sql, this.activity);
-    this.twoFactor = new TwoFactorStore(ctx.storage, env.DATA_KEY, this.clock, this.activity, lockouts, this.sessions, this.passkeys);
+    this.factors = new FactorStore(ctx.storage, env.DATA_KEY, this.clock, this.activity, lockouts, this.passkeys);
+    this.twoFactor = new TwoFactorStore(ctx.storage, env.DATA_KEY, this.clock, this.activity, this.sessions, this.passkeys, this.factors);
     this.restore = new RestoreStore(ctx.storage, this.activity);
     this.inboxReplays = new InboxReplayStore(ctx.storage);
     this.live = new LiveChannel(ctx, env, this.clock, this.sessions);
@@ -144,7 +148,7 @@ export class InstanceDO extends DurableObject<Env> {
       return {
         allowed: true,
         ...issued,
-        mfa: this.twoFactor.isEnabled(),
+        mfa: this.factors.isEnabled(),
         passkey: this.passkeys.count() > 0,
         claimed: this.restore.isClaimed(),
       };
@@ -190,12 +194,12 @@ export class InstanceDO extends DurableObject<Env> {
         return { ok: true, grant: this.sessions.create(prepared, { ...session, amr: ["pop", "rcv"] }, nowMs) };
       }
       if (attempt.factor) return "check factor";
-      if (this.twoFactor.isEnabled()) return { ok: false, error: "mfa_required" };
+      if (this.factors.isEnabled()) return { ok: false, error: "mfa_required" };
       return { ok: true, grant: this.sessions.create(prepared, { ...session, amr: ["pop"] }, nowMs) };
     });
     if (first !== "check factor") return first;
 
-    const checked = await this.twoFactor.checkFactor(attempt.factor!, { counter: "session", sessionId: null });
+    const checked = await this.factors.check(attempt.factor!, { counter: "session", sessionId: null });
     // 2FA is off: a code sent anyway proves nothing and changes nothing.
     if (!checked.ok && checked.error !== "off") {
       if (checked.error === "invalid") {
@@ -208,7 +212,7 @@ export class InstanceDO extends DurableObject<Env> {
     const amr: AuthMethod[] = checked.ok ? ["pop", checked.amr] : ["pop"];
     return this.ctx.storage.transactionSync((): LoginOutcome => {
       // 2FA was turned on since the factor said "off": this login has none.
-      if (!hasSecondFactor(amr) && this.twoFactor.isEnabled()) return { ok: false, error: "mfa_required" };
+      if (!hasSecondFactor(amr) && this.factors.isEnabled()) return { ok: false, error: "mfa_required" };
       return { ok: true, grant: this.sessions.create(prepared, { ...session, amr }, this.clock.nowMs()) };
     });
   }
@@ -268,7 +272,7 @@ export class InstanceDO extends DurableObject<Env> {
     const prepared = await this.sessions.prepareSession();
     const nowMs = this.clock.nowMs();
     return this.ctx.storage.transactionSync(() => {
-      if (!hasSecondFactor(input.amr) && this.twoFactor.isEnabled()) return null;
+      if (!hasSecondFactor(input.amr) && this.factors.isEnabled()) return null;
       return this.sessions.create(prepared, input, nowMs);
     });
   }
@@ -334,14 +338,14 @@ export class InstanceDO extends DurableObject<Env> {
     return this.activity.list(beforeId, limit);
   }
 
-  // --- two-factor authentication (./twoFactor.ts) --------------------------------------
+  // --- two-factor authentication (./factors.ts, ./twoFactor.ts) ------------------------
 
   twoFactorStatus() {
     return this.twoFactor.status();
   }
 
   twoFactorEnabled(): boolean {
-    return this.twoFactor.isEnabled();
+    return this.factors.isEnabled();
   }
 
   beginTotpEnrolment(sessionId: string) {
@@ -354,7 +358,7 @@ export class InstanceDO extends DurableObject<Env> {
   }
 
   checkSecondFactor(factor: SecondFactor, options: { counter: MfaCounter; sessionId: string | null; issueTicket?: boolean }) {
-    return this.twoFactor.checkFactor(factor, options);
+    return this.factors.check(factor, options);
   }
 
   disableTotp(factor: SecondFactor, sessionId: string) {

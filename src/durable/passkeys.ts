@@ -5,16 +5,18 @@
  * ceremony challenges (`passkey_challenges`: 32 bytes, single use, 300 s; a
  * registration challenge is bound to the session that asked for it).
  *
- * The verification policy is src/domain/passkeys.ts. As in ./twoFactor.ts, each use
+ * The verification policy is src/domain/passkeys.ts. As in ./factors.ts, each use
  * is two halves: `prepare*` (async, outside any transaction) reads a snapshot and
  * runs the WebCrypto checks; `commit*` (synchronous, inside the caller's
  * `transactionSync`) consumes the challenge, whatever the verdict, and re-checks the
  * snapshot against the rows as they are now: the credential id still free and fewer
- * than MAX_PASSKEYS for a registration; for a use, the counter rule again against
- * the current row (a concurrent use may have raised it), and never a lower counter.
+ * than MAX_PASSKEYS for a registration; for a use, the counter rule, applied only
+ * here, against the current row (a concurrent use may have raised it), and never a
+ * lower counter. `prepare*` writes nothing, not even an activity entry: whatever a
+ * use writes, only the one request that spent the challenge writes it.
  * Extension results never get here: the request schemas strip them.
  */
-import { parseAuthenticatorData, parseClientDataJSON } from "@oslojs/webauthn";
+import { parseClientDataJSON } from "@oslojs/webauthn";
 import {
   checkSignCount,
   MAX_PASSKEYS,
@@ -22,13 +24,12 @@ import {
   PASSKEY_CHALLENGE_BYTES,
   PASSKEY_CHALLENGE_TTL_MS,
   PASSKEY_FAILURE_MESSAGES,
-  passkeyAmr,
-  verifyAuthentication,
+  verifyAssertion,
   verifyRegistration,
   type NewPasskey,
   type PasskeyAmr,
   type PasskeyFailure,
-  type StoredPasskey,
+  type VerifiedAssertion,
 } from "../domain/passkeys";
 import { base64urlDecode, base64urlEncode, randomBytes } from "../lib/bytes";
 import type { AuthenticationResponse, PasskeyListing, RegistrationResponse } from "../schemas/passkeys";
@@ -87,9 +88,8 @@ export interface PreparedRegistration {
 export interface PreparedUse {
   challenge: string | null;
   credentialId: string;
-  /** The counter the authenticator reported (the verdict's signCount is already the max). */
-  receivedSignCount: number;
-  verdict: { ok: true; backedUp: boolean; amr: PasskeyAmr } | { ok: false; reason: PasskeyRefusal };
+  /** The signed assertion, before the counter rule (`commitUse` applies it), or why it failed. */
+  verdict: { ok: true; assertion: VerifiedAssertion } | { ok: false; reason: PasskeyRefusal };
 }
 
 export class PasskeyStore {
@@ -180,34 +180,35 @@ export class PasskeyStore {
 
   // --- use as a second factor ------------------------------------------------------
 
+  /**
+   * Checks everything but the counter, writing nothing: the counter rule, and the
+   * `passkey_clone_suspected` it may log, belong to `commitUse`, after the challenge
+   * is spent, so of many requests carrying one response only one gets that far.
+   */
   async prepareUse(response: AuthenticationResponse, rp: RelyingParty, nowMs: number): Promise<PreparedUse> {
     const challenge = challengeOf(response.response.clientDataJSON);
     const credentialId = response.rawId;
-    const refuse = (reason: PasskeyRefusal): PreparedUse => ({ challenge, credentialId, receivedSignCount: 0, verdict: { ok: false, reason } });
+    const refuse = (reason: PasskeyRefusal): PreparedUse => ({ challenge, credentialId, verdict: { ok: false, reason } });
     if (!challenge) return refuse("client_data_invalid");
     if (!this.liveChallenge(challenge, "authentication", null, nowMs)) return refuse("challenge_unknown");
     const row = this.find(credentialId);
     const ownerId = this.ownerId();
     if (!row || !ownerId) return refuse("unknown_credential");
-    const verdict = await verifyAuthentication(response, toStored(row), {
-      challenge: base64urlDecode(challenge)!,
-      ownerId,
-      ...rp,
-    });
-    if (!verdict.ok) {
-      // The counter rule logs a suspected clone even when it refuses the assertion.
-      if (verdict.reason === "counter_not_increased") {
-        this.activity.record("passkey_clone_suspected", null, { id: credentialId, refused: true }, nowMs);
-      }
-      return refuse(verdict.reason);
-    }
-    const received = parseAuthenticatorData(base64urlDecode(response.response.authenticatorData)!).signatureCounter;
-    return { challenge, credentialId, receivedSignCount: received, verdict: { ok: true, backedUp: verdict.use.backedUp, amr: verdict.use.amr } };
+    // The counter is not read here: commitUse applies its rule to the row as it is then.
+    const stored = {
+      credentialId: row.credential_id,
+      publicKeySpki: row.public_key_spki,
+      algorithm: row.algorithm,
+      backupEligible: row.backup_eligible === 1,
+    };
+    const verdict = await verifyAssertion(response, stored, { challenge: base64urlDecode(challenge)!, ownerId, ...rp });
+    return verdict.ok ? { challenge, credentialId, verdict } : refuse(verdict.reason);
   }
 
   /**
    * Inside a transaction: spends the challenge (first attempt that names it wins,
-   * successful or not), then applies the counter rule to the row as it is now.
+   * successful or not), then applies the counter rule to the row as it is now,
+   * logging a suspected clone (refused or not) only here.
    */
   commitUse(prepared: PreparedUse, sessionId: string | null, nowMs: number): { ok: true; amr: PasskeyAmr } | PasskeyRefused {
     if (!prepared.challenge || !this.consumeChallenge(prepared.challenge, "authentication", null, nowMs)) {
@@ -217,8 +218,8 @@ export class PasskeyStore {
     const row = this.find(prepared.credentialId);
     // Removed while the signature was being checked.
     if (!row) return refused("unknown_credential");
-    const backupEligible = row.backup_eligible === 1;
-    const counter = checkSignCount(row.sign_count, prepared.receivedSignCount, backupEligible);
+    const { assertion } = prepared.verdict;
+    const counter = checkSignCount(row.sign_count, assertion.receivedSignCount, row.backup_eligible === 1);
     if (counter.cloneSuspected) {
       this.activity.record("passkey_clone_suspected", sessionId, { id: row.credential_id, refused: !counter.ok }, nowMs);
     }
@@ -226,11 +227,11 @@ export class PasskeyStore {
     this.sql.exec(
       "UPDATE passkeys SET sign_count = MAX(sign_count, ?), backed_up = ?, last_used_at_ms = ? WHERE credential_id = ?",
       counter.signCount,
-      prepared.verdict.backedUp ? 1 : 0,
+      assertion.backedUp ? 1 : 0,
       nowMs,
       row.credential_id,
     );
-    return { ok: true, amr: passkeyAmr(backupEligible) };
+    return { ok: true, amr: assertion.amr };
   }
 
   // --- management ------------------------------------------------------------------
@@ -300,16 +301,6 @@ function challengeOf(clientDataJSON: string): string | null {
   } catch {
     return null;
   }
-}
-
-function toStored(row: PasskeyRow): StoredPasskey {
-  return {
-    credentialId: row.credential_id,
-    publicKeySpki: row.public_key_spki,
-    algorithm: row.algorithm,
-    signCount: row.sign_count,
-    backupEligible: row.backup_eligible === 1,
-  };
 }
 
 function toListing(row: PasskeyRow): PasskeyListing {

@@ -3,11 +3,11 @@
  * place for every route that takes one: a TOTP code (`totp`, or `code` on /api/2fa),
  * a backup code, an mfa ticket, or a passkey. The request schemas already refused a
  * body with more than one (src/schemas/factors.ts). A new kind of factor is one more
- * line here and one more member of SecondFactor (src/durable/twoFactor.ts).
+ * line here and one more member of SecondFactor (src/durable/factors.ts).
  */
 import type { Context } from "hono";
 import { rpIdFor } from "../domain/passkeys";
-import type { RelyingParty, SecondFactor } from "../durable/twoFactor";
+import type { RelyingParty, SecondFactor } from "../durable/factors";
 import { ApiError } from "../errors";
 import type { AuthenticationResponse } from "../schemas/passkeys";
 import type { AppEnv } from "./types";

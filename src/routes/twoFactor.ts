@@ -14,7 +14,7 @@ import { readJson } from "../http/validate";
 import { totpConfirmRequestSchema } from "../schemas/api";
 import { backupCodesWithFactorRequestSchema, totpDisableWithFactorRequestSchema } from "../schemas/factors";
 import { presentedFactor } from "../http/factors";
-import { factorError, noPendingEnrolment, twoFactorNotEnabled } from "../instanceErrors";
+import { factorError, noPendingEnrolment, totpNotEnrolled, twoFactorNotEnabled } from "../instanceErrors";
 import type { Reply } from "../schemas/routes";
 
 export const twoFactorRoutes = new Hono<AppEnv>();
@@ -46,6 +46,8 @@ twoFactorRoutes.post("/2fa/totp/confirm", async (c) => {
   if (!result.ok) {
     throw result.error === "no_pending" || result.error === "off" ? noPendingEnrolment() : factorError(result);
   }
+  // Backup codes only when this turned 2FA on (docs/api.md §12); else the old set stays.
+  if (!result.backupCodes) return c.json({} satisfies Reply<"POST /api/2fa/totp/confirm">);
   c.header("Cache-Control", "no-store");
   return c.json({ backupCodes: result.backupCodes } satisfies Reply<"POST /api/2fa/totp/confirm">);
 });
@@ -56,7 +58,10 @@ twoFactorRoutes.delete("/2fa/totp", async (c) => {
   const body = await readJson(c, totpDisableWithFactorRequestSchema);
   // The schema asked for exactly one factor.
   const result = await instanceStub(c.env).disableTotp(presentedFactor(c, body)!, c.get("auth").sid);
-  if (!result.ok) throw result.error === "off" ? twoFactorNotEnabled() : factorError(result);
+  if (!result.ok) {
+    if (result.error === "off") throw twoFactorNotEnabled();
+    throw result.error === "no_totp" ? totpNotEnrolled() : factorError(result);
+  }
   return c.body(null, 204);
 });
 

@@ -199,6 +199,13 @@ export const totpEnrolmentResponseSchema = z.object({
 
 export const backupCodesResponseSchema = z.object({ backupCodes: z.array(z.string().check(z.length(10))).check(z.length(10)) });
 
+/**
+ * `POST /api/2fa/totp/confirm`: the backup codes only when the confirmation turned
+ * two-factor authentication on; `{}` when it was already on (a passkey, or the
+ * secret this one replaced), whose backup codes stay valid (docs/api.md §8, §12).
+ */
+export const totpConfirmResponseSchema = z.object({ backupCodes: z.optional(backupCodesResponseSchema.shape.backupCodes) });
+
 export const sessionSchema = z.object({
   id: z.string(),
   deviceName: z.nullable(z.string()),

@@ -23,6 +23,7 @@ import {
   sessionsResponseSchema,
   setupRequestSchema,
   totpConfirmRequestSchema,
+  totpConfirmResponseSchema,
   totpEnrolmentResponseSchema,
 } from "./api";
 import {
@@ -413,13 +414,15 @@ export const ROUTES = {
     section: 8,
     auth: "bearer",
     body: jsonBody(totpConfirmRequestSchema),
-    responses: { 200: json(backupCodesResponseSchema, "The 10 backup codes.") },
+    responses: {
+      200: json(totpConfirmResponseSchema, "The 10 backup codes when this turned 2FA on; {} when it was on already (§12)."),
+    },
     errors: ["invalid_request", "not_found", "invalid_code", "rate_limited", ...BEARER, ...ORIGIN_CHECKED, ...TOO_LARGE],
   },
   "DELETE /api/2fa/totp": {
     method: "DELETE",
     path: "/api/2fa/totp",
-    summary: "Turns 2FA off, with a code or a backup code.",
+    summary: "Removes TOTP with a factor; 2FA is off unless a passkey is left (404 when no TOTP is set up).",
     section: 8,
     auth: "step-up",
     body: jsonBody(totpDisableWithFactorRequestSchema),

@@ -152,8 +152,11 @@ describe("passkeys (needs the §12 routes)", () => {
     await server?.stop();
   });
 
+  let page: Page & { errors: string[] };
+  let backupCodes: string[];
+
   it("adds a PRF passkey, logs in with it, unlocks a fresh profile with it alone, and offers a non-PRF one as a factor only", async () => {
-    const page = await newPage(context, "owner");
+    page = await newPage(context, "owner");
     const prfAuthenticator = await addAuthenticator(page, { prf: true });
     await claim(page, server);
     await sendFromContactPage(server, "Sealed before any passkey");
@@ -163,7 +166,7 @@ describe("passkeys (needs the §12 routes)", () => {
     await page.getByLabel("Name", { exact: true }).fill("Laptop passkey");
     await page.getByRole("button", { name: "Add a passkey" }).click();
     await page.getByRole("heading", { name: "Your backup codes" }).waitFor({ timeout: 30_000 });
-    const backupCodes = await page.locator(".codes li code").allTextContents();
+    backupCodes = await page.locator(".codes li code").allTextContents();
     expect(backupCodes).toHaveLength(10);
     await page.getByRole("button", { name: "I have saved them" }).click();
     const row = page.locator("[data-passkey]").filter({ hasText: "Laptop passkey" });
@@ -213,6 +216,26 @@ describe("passkeys (needs the §12 routes)", () => {
     }
     await expect.poll(() => keyRow.textContent(), { timeout: 30_000 }).toMatch(/second factor only/);
     expect(await keyRow.getByRole("button", { name: "Turn on unlock" }).count()).toBe(0);
+    expect(page.errors).toEqual([]);
+  });
+
+  it("adds an authenticator app next to the passkeys: no new backup codes, the old ones stay (§12)", async () => {
+    await page.getByRole("link", { name: "Two-factor" }).click();
+    await page.getByRole("button", { name: "Add an authenticator app" }).click();
+    const confirmHeading = page.getByRole("heading", { name: "Confirm it's you" });
+    const secretCode = page.locator("code.secret");
+    await Promise.race([confirmHeading.waitFor({ timeout: 30_000 }), secretCode.waitFor({ timeout: 30_000 })]);
+    if (await confirmHeading.isVisible()) {
+      await page.getByRole("button", { name: "Use a backup code instead" }).click();
+      await page.getByLabel("Backup code").fill(backupCodes[1]!);
+      await page.getByRole("button", { name: "Confirm", exact: true }).click();
+    }
+    const secret = await secretCode.getAttribute("data-secret");
+    await page.getByLabel("Code from the app").fill(await new Authenticator(secret!).code());
+    await page.getByRole("button", { name: "Confirm the app" }).click();
+    await expect.poll(() => page.locator("main").textContent(), { timeout: 30_000 }).toMatch(/your backup codes are unchanged/);
+    expect(await page.getByRole("heading", { name: "Your backup codes" }).count()).toBe(0);
+    await expect.poll(() => page.locator("main").textContent()).toMatch(/Two-factor authentication is on\. (8|9|10) backup codes left/);
     expect(page.errors).toEqual([]);
   });
 });

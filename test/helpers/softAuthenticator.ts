@@ -16,22 +16,31 @@ import { base64urlDecode, base64urlEncode, randomBytes, sha256, utf8 } from "../
 /** -8 EdDSA, -7 ES256, -257 RS256 (what the server takes), -35 ES384 (what it does not). */
 export type SoftAlgorithm = -8 | -7 | -257 | -35;
 
-export interface RegistrationResponseJSON {
+/** A PublicKeyCredential as JSON around its `response`, as both ceremonies return it. */
+interface CredentialJSON<R> {
   id: string;
   rawId: string;
   type: "public-key";
-  response: { clientDataJSON: string; attestationObject: string; transports: string[] };
+  response: R;
   authenticatorAttachment: "platform";
   clientExtensionResults: Record<string, unknown>;
 }
 
-export interface AuthenticationResponseJSON {
-  id: string;
-  rawId: string;
-  type: "public-key";
-  response: { clientDataJSON: string; authenticatorData: string; signature: string; userHandle?: string };
-  authenticatorAttachment: "platform";
-  clientExtensionResults: Record<string, unknown>;
+export type RegistrationResponseJSON = CredentialJSON<{ clientDataJSON: string; attestationObject: string; transports: string[] }>;
+
+export type AuthenticationResponseJSON = CredentialJSON<{
+  clientDataJSON: string;
+  authenticatorData: string;
+  signature: string;
+  userHandle?: string;
+}>;
+
+/** What the browser hands the authenticator in either ceremony, and what to get wrong. */
+export interface CeremonyInput {
+  challenge: Uint8Array;
+  origin: string;
+  rpId: string;
+  tamper?: Tamper;
 }
 
 /** Ways to make one response wrong; absent fields take the honest value. */
@@ -182,13 +191,14 @@ export class SoftAuthenticator {
     return out;
   }
 
+  /** The credential's id twice, around `response`, as the browser serialises it. */
+  private credentialJSON<R>(response: R, clientExtensionResults: Record<string, unknown>): CredentialJSON<R> {
+    const id = this.credentialIdB64;
+    return { id, rawId: id, type: "public-key", response, authenticatorAttachment: "platform", clientExtensionResults };
+  }
+
   /** navigator.credentials.create() with attestation "none". */
-  async register(input: {
-    challenge: Uint8Array;
-    origin: string;
-    rpId: string;
-    tamper?: Tamper;
-  }): Promise<RegistrationResponseJSON> {
+  async register(input: CeremonyInput): Promise<RegistrationResponseJSON> {
     const tamper = input.tamper ?? {};
     const cose = await this.coseKey();
     // Attested credential data: AAGUID (zero for "none"), id length, id, key.
@@ -205,29 +215,16 @@ export class SoftAuthenticator {
         ["authData", authData],
       ]),
     );
-    const id = this.credentialIdB64;
-    return {
-      id,
-      rawId: id,
-      type: "public-key",
-      response: {
-        clientDataJSON: b64(this.clientDataJSON("webauthn.create", input.challenge, input.origin, tamper)),
-        attestationObject: b64(attestationObject),
-        transports: ["internal"],
-      },
-      authenticatorAttachment: "platform",
-      clientExtensionResults: { prf: { enabled: true } },
+    const response = {
+      clientDataJSON: b64(this.clientDataJSON("webauthn.create", input.challenge, input.origin, tamper)),
+      attestationObject: b64(attestationObject),
+      transports: ["internal"],
     };
+    return this.credentialJSON(response, { prf: { enabled: true } });
   }
 
   /** navigator.credentials.get(): the counter advances unless it is fixed at zero. */
-  async authenticate(input: {
-    challenge: Uint8Array;
-    origin: string;
-    rpId: string;
-    userHandle: string;
-    tamper?: Tamper;
-  }): Promise<AuthenticationResponseJSON> {
+  async authenticate(input: CeremonyInput & { userHandle: string }): Promise<AuthenticationResponseJSON> {
     const tamper = input.tamper ?? {};
     let signCount: number;
     if (tamper.signCount !== undefined) signCount = tamper.signCount;
@@ -245,19 +242,12 @@ export class SoftAuthenticator {
     if (this.alg === -35) signature = decodeIEEEP1363ECDSASignature(p384, signature).encodePKIX();
     if (tamper.badSignature) signature[signature.length - 1] = signature[signature.length - 1]! ^ 0x01;
     const userHandle = tamper.userHandle === undefined ? input.userHandle : tamper.userHandle;
-    const id = this.credentialIdB64;
-    return {
-      id,
-      rawId: id,
-      type: "public-key",
-      response: {
-        clientDataJSON: b64(clientDataJSON),
-        authenticatorData: b64(authData),
-        signature: b64(signature),
-        ...(userHandle !== null ? { userHandle } : {}),
-      },
-      authenticatorAttachment: "platform",
-      clientExtensionResults: {},
+    const response = {
+      clientDataJSON: b64(clientDataJSON),
+      authenticatorData: b64(authData),
+      signature: b64(signature),
+      ...(userHandle !== null ? { userHandle } : {}),
     };
+    return this.credentialJSON(response, {});
   }
 }

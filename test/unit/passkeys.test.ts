@@ -10,6 +10,7 @@ import {
   PASSKEY_TIMEOUT_MS,
   registrationOptions,
   rpIdFor,
+  verifyAssertion,
   verifyAuthentication,
   verifyRegistration,
 } from "../../src/domain/passkeys";
@@ -257,6 +258,18 @@ describe("authentication (WebAuthn L3 §7.2)", () => {
       ok: true,
       use: { signCount: 7, backedUp: true, cloneSuspected: true, amr: "swk" },
     });
+  });
+
+  it("verifyAssertion reports the received counter and leaves the counter rule to its caller", async () => {
+    const { authenticator, passkey } = await registered({ signCount: 5 });
+    const challenge = randomBytes(32);
+    const response = await authenticator.authenticate({ challenge, origin: ORIGIN, rpId: RP_ID, userHandle: OWNER_ID, tamper: { signCount: 0 } });
+    const expected = { challenge, origin: ORIGIN, rpId: RP_ID, ownerId: OWNER_ID };
+    expect(await verifyAssertion(response, passkey, expected)).toEqual({
+      ok: true,
+      assertion: { receivedSignCount: 0, backedUp: false, amr: "hwk" },
+    });
+    expect(await verifyAuthentication(response, passkey, expected)).toEqual({ ok: false, reason: "counter_not_increased" });
   });
 
   it("reports the backup state of each use (BS may change, BE may not)", async () => {

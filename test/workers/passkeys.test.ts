@@ -6,7 +6,7 @@
  * first passkey revoking other sessions, and removing the last factor.
  * The tests in this file run in order on one instance.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { decodeJwt } from "jose";
 import { base64urlDecode } from "../../src/lib/bytes";
 import { advanceClock } from "../helpers/clock";
@@ -58,6 +58,29 @@ async function assertion(authr: SoftAuthenticator = device, tamper?: Tamper, cha
 
 async function loginWith(passkey: unknown, client: OwnerClient = owner.device()) {
   return client.login({ passkey });
+}
+
+/**
+ * Holds the object's ECDSA signature checks (the ES256 `device` passkey's; the
+ * owner's assertions are Ed25519) until `n` are waiting, then lets them all go, so
+ * that `n` concurrent uses of one response have all read the challenge as live
+ * before any of them spends it. WebCrypto in workerd resolves at once, so without
+ * this the first request would finish before the next one started. Returns the
+ * undo; the test shares the object's isolate, as test/helpers/clock.ts does.
+ */
+function holdPasskeySignatureChecks(n: number): () => void {
+  const verify = crypto.subtle.verify.bind(crypto.subtle);
+  const waiting: Array<() => void> = [];
+  const spy = vi.spyOn(crypto.subtle, "verify").mockImplementation(async (algorithm, key, signature, data) => {
+    if (typeof algorithm === "object" && algorithm.name === "ECDSA") {
+      await new Promise<void>((resolve) => {
+        waiting.push(resolve);
+        if (waiting.length === n) for (const go of waiting) go();
+      });
+    }
+    return verify(algorithm, key, signature, data);
+  });
+  return () => spy.mockRestore();
 }
 
 /** Step-up with a passkey: a token whose amr has hwk/swk. */
@@ -284,6 +307,25 @@ describe("a passkey as the second factor", { timeout: 60_000 }, () => {
     expect(await errorOf(res)).toBe("invalid_code");
     expect(await activityCount("passkey_clone_suspected")).toBe(before + 1);
     // The authenticator's own next counter is still above the stored one.
+    expect((await loginWith(await assertion())).status).toBe(200);
+  });
+
+  it("logs passkey_clone_suspected once when one backwards assertion is sent 20 times at once", async () => {
+    const before = await activityCount("passkey_clone_suspected");
+    const response = await assertion(device, { signCount: 1 });
+    // All 20 are held inside the object between reading the challenge and spending it.
+    const release = holdPasskeySignatureChecks(20);
+    let results: Response[];
+    try {
+      results = await Promise.all(Array.from({ length: 20 }, () => loginWith(response)));
+    } finally {
+      release();
+    }
+    expect(statusCounts(results)).toEqual({ 401: 20 });
+    const messages = await Promise.all(results.map(async (r) => (await json<{ message: string }>(r)).message));
+    // One request spent the challenge and met the counter rule; the others found it spent.
+    expect(messages.filter((m) => /counter did not increase/.test(m))).toHaveLength(1);
+    expect(await activityCount("passkey_clone_suspected")).toBe(before + 1);
     expect((await loginWith(await assertion())).status).toBe(200);
   });
 

@@ -25,7 +25,7 @@ export function twoFactorScreen(ctx: AppContext): Screen {
       fb.clear();
       // Step-up: with 2FA still off, a fresh signature is all it takes.
       if (!stepUpReady(ctx)) await confirmItsYou(ctx, body, "Adding an authenticator app needs a fresh confirmation.");
-      showEnrolment(await ctx.client.beginTotpEnrolment());
+      showEnrolment(await ctx.client.beginTotpEnrolment(), passkeyOnlyRemaining !== null);
     });
     if (passkeyOnlyRemaining !== null) {
       replaceChildren(
@@ -43,16 +43,22 @@ export function twoFactorScreen(ctx: AppContext): Screen {
     );
   }
 
-  function showEnrolment(enrolment: { secret: string; uri: string; qrSvg: string }) {
+  /** `alreadyOn`: 2FA is on with passkeys, so confirming adds the app and makes no backup codes. */
+  function showEnrolment(enrolment: { secret: string; uri: string; qrSvg: string }, alreadyOn: boolean) {
     const code = field("Code from the app", { type: "text", inputmode: "numeric", autocomplete: "one-time-code", maxlength: 7, required: true }, "Enter the 6-digit code the app shows to confirm it is set up.");
     // Errors go to the screen's alert line, above.
     const { form } = actionForm([code.wrapper], {
-      submit: "Confirm and turn on",
+      submit: alreadyOn ? "Confirm the app" : "Confirm and turn on",
       feedback: fb,
       async onSubmit() {
         const codes = await ctx.client.confirmTotp(code.input.value.replace(/\s+/g, ""));
         ctx.twoFactorOn = true;
-        showBackupCodes(codes, "Two-factor authentication is on. Every other session was logged out.");
+        if (codes) showBackupCodes(codes, "Two-factor authentication is on. Every other session was logged out.");
+        else {
+          // 2FA was on already (a passkey): the backup codes you have keep working.
+          await load();
+          fb.status("The authenticator app is set up; your backup codes are unchanged. Every other session was logged out.");
+        }
       },
     });
     const grouped = enrolment.secret.match(/.{1,4}/g)!.join(" ");
