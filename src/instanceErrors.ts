@@ -7,7 +7,7 @@
  */
 import type { RateLimitVerdict, RefreshResult, SessionStatus } from "./durable/instance";
 import { isPasskeyRefusal, PASSKEY_REFUSAL_MESSAGES, type PasskeyRefusal } from "./durable/passkeys";
-import type { FactorFailure } from "./durable/twoFactor";
+import type { FactorFailure, TurnOffRefused } from "./durable/twoFactor";
 import { ApiError, rateLimited } from "./errors";
 
 /** `429 rate_limited` with Retry-After, for a hit the object refused. */
@@ -48,8 +48,13 @@ export function mfaRequired(): ApiError {
   );
 }
 
-/** The wire error for a refused factor. `off` is the caller's business and never reaches here. */
-export function factorError(failure: Exclude<FactorFailure, { error: "off" }>): ApiError {
+/**
+ * The wire error for a refused factor, or for a change a factor was sent for that
+ * the object refused (turning 2FA off while a recovery key is set up). `off` is the
+ * caller's business and never reaches here.
+ */
+export function factorError(failure: Exclude<FactorFailure, { error: "off" }> | TurnOffRefused): ApiError {
+  if (failure.error === "recovery_configured") return recoveryNeedsTwoFactor();
   if (failure.error === "locked") {
     return rateLimited(
       failure.retryAfterS,
@@ -82,6 +87,28 @@ export function lastFactorNeedsFactor(): ApiError {
   return new ApiError(
     "invalid_request",
     "This is your last second factor: removing it turns two-factor authentication off, so send a code, a backup code or a passkey with the request.",
+  );
+}
+
+/**
+ * Removing the last second factor while a recovery key is set up (docs/recovery.md,
+ * "Where this differs from the protocol"): with 2FA off the recovery key would open
+ * the escrow at once, with no wait for the owner to cancel.
+ */
+export function recoveryNeedsTwoFactor(): ApiError {
+  return new ApiError(
+    "forbidden",
+    "A recovery key is set up, and its wait only protects you while two-factor authentication is on: remove the recovery key first.",
+    { reason: "recovery configured" },
+  );
+}
+
+/** PUT /api/recovery with a verifier while 2FA is off (docs/recovery.md, "Where this differs from the protocol"). */
+export function recoveryNeedsTwoFactorOn(): ApiError {
+  return new ApiError(
+    "forbidden",
+    "Turn on two-factor authentication first: while it is off, anyone can download your escrow, and a recovery key would open it at once, with no wait.",
+    { reason: "two-factor authentication off" },
   );
 }
 

@@ -37,7 +37,7 @@ import { RestoreStore } from "./restore";
 import { migrateInstanceStorage } from "./schema";
 import { SessionStore, type SessionGrant, type RefreshResult, type SessionStatus, type SessionSummary } from "./sessions";
 import { LiveChannel, RevokedSockets } from "./sockets";
-import { TwoFactorStore, type FactorFailure, type MfaCounter, type SecondFactor, type TwoFactorStatus } from "./twoFactor";
+import { TwoFactorStore, unlessRecoveryNeedsIt, type FactorFailure, type MfaCounter, type SecondFactor, type TwoFactorStatus } from "./twoFactor";
 import type { Message } from "../schemas/messages";
 import type { RegistrationResponse } from "../schemas/passkeys";
 import { base64urlDecode } from "../lib/bytes";
@@ -117,12 +117,21 @@ export class InstanceDO extends DurableObject<Env> {
     this.sessions = new SessionStore(sql, this.activity, new RevokedSockets(ctx));
     const lockouts = new MfaLockoutStore(sql, this.activity);
     this.passkeys = new PasskeyStore(sql, this.activity);
-    this.twoFactor = new TwoFactorStore(ctx.storage, env.DATA_KEY, this.clock, this.activity, lockouts, this.sessions, this.passkeys);
+    this.recovery = new RecoveryStore(sql, this.activity);
+    this.twoFactor = new TwoFactorStore(
+      ctx.storage,
+      env.DATA_KEY,
+      this.clock,
+      this.activity,
+      lockouts,
+      this.sessions,
+      this.passkeys,
+      this.recovery,
+    );
     this.restore = new RestoreStore(ctx.storage, this.activity);
     this.inboxReplays = new InboxReplayStore(ctx.storage);
     this.live = new LiveChannel(ctx, env, this.clock, this.sessions);
     this.outbox = new OutboxDelivery(env, this.clock);
-    this.recovery = new RecoveryStore(sql, this.activity);
     // One line per start: after hibernation the object is constructed again while its
     // sockets stayed open, which is how an idle socket shows it cost no wake-ups.
     console.log(JSON.stringify({ event: "instance_started", sockets: ctx.getWebSockets().length }));
@@ -357,8 +366,9 @@ export class InstanceDO extends DurableObject<Env> {
     return this.twoFactor.checkFactor(factor, options);
   }
 
+  /** `recovery_configured` when it would turn 2FA off while a recovery key is set up. */
   disableTotp(factor: SecondFactor, sessionId: string) {
-    return this.twoFactor.disable(factor, sessionId);
+    return unlessRecoveryNeedsIt(() => this.twoFactor.disable(factor, sessionId));
   }
 
   regenerateBackupCodes(factor: SecondFactor, sessionId: string) {
@@ -399,8 +409,9 @@ export class InstanceDO extends DurableObject<Env> {
     return this.ctx.storage.transactionSync(() => this.passkeys.update(credentialId, change));
   }
 
+  /** `recovery_configured` when it would turn 2FA off while a recovery key is set up. */
   removePasskey(credentialId: string, factor: SecondFactor | null, sessionId: string) {
-    return this.twoFactor.removePasskey(credentialId, factor, sessionId);
+    return unlessRecoveryNeedsIt(() => this.twoFactor.removePasskey(credentialId, factor, sessionId));
   }
 
   // --- export and restore (./restore.ts) ---------------------------------------------
@@ -451,10 +462,19 @@ export class InstanceDO extends DurableObject<Env> {
     return this.recovery.status();
   }
 
-  /** Sets or removes the verifier; any request or ticket of the old one ends with it. */
-  configureRecovery(jwk: RecoveryVerifierRecord["jwk"] | null, sessionId: string): void {
+  /**
+   * Sets or removes the verifier; any request or ticket of the old one ends with it.
+   * Setting one is refused while 2FA is off (docs/recovery.md, "Where this differs
+   * from the protocol"), decided in the same transaction, as turning 2FA off checks
+   * for a verifier in its own.
+   */
+  configureRecovery(jwk: RecoveryVerifierRecord["jwk"] | null, sessionId: string): { ok: true } | { ok: false; error: "two_factor_off" } {
     const nowMs = this.clock.nowMs();
-    this.ctx.storage.transactionSync(() => this.recovery.configure(jwk, sessionId, nowMs));
+    return this.ctx.storage.transactionSync(() => {
+      if (jwk !== null && !this.twoFactor.isEnabled()) return { ok: false, error: "two_factor_off" } as const;
+      this.recovery.configure(jwk, sessionId, nowMs);
+      return { ok: true } as const;
+    });
   }
 
   /**

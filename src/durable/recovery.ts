@@ -63,6 +63,15 @@ export class RecoveryStore {
     private readonly activity: ActivityLog,
   ) {}
 
+  /**
+   * Whether a recovery verifier is set up. While one is, two-factor authentication
+   * must stay on (docs/recovery.md, "Where this differs from the protocol"): without
+   * it POST /auth/escrow hands anyone the blob, which the recovery key opens at once.
+   */
+  isConfigured(): boolean {
+    return this.readVerifier() !== undefined;
+  }
+
   status(): RecoveryStatus {
     const verifier = this.readVerifier();
     const request = verifier ? this.readOpenRequest(verifier.kid) : undefined;

@@ -9,6 +9,7 @@ import { isThumbprintKid } from "../domain/publicKeys";
 import { instanceStub } from "../durable/stub";
 import { ApiError } from "../errors";
 import { requireStepUpNow } from "../http/auth";
+import { recoveryNeedsTwoFactorOn } from "../instanceErrors";
 import { enforceRateLimit } from "../http/rateLimit";
 import type { AppEnv } from "../http/types";
 import { readJson } from "../http/validate";
@@ -37,7 +38,9 @@ recoveryRoutes.put("/recovery", async (c) => {
   if (verifier && !(await isThumbprintKid(verifier))) {
     throw new ApiError("invalid_request", "verifier.kid must be its RFC 7638 thumbprint.");
   }
-  await instanceStub(c.env).configureRecovery(verifier, c.get("auth").sid);
+  // A verifier only while 2FA is on (docs/recovery.md, "Where this differs from the protocol").
+  const configured = await instanceStub(c.env).configureRecovery(verifier, c.get("auth").sid);
+  if (!configured.ok) throw recoveryNeedsTwoFactorOn();
   return c.body(null, 204);
 });
 

@@ -7,11 +7,12 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { makeRecoveryVerifier, type RecoverySigner, type RecoveryVerifier } from "../helpers/recovery";
 import { serverNowMs } from "../helpers/clock";
 import { json, OwnerClient } from "../helpers/owner";
-import { amrOf } from "../helpers/twoFactor";
+import { amrOf, enrolTotp, reauthWithCode, type Authenticator } from "../helpers/twoFactor";
 import { ageLogin, claimedOwner, fetchWithVars, TEST_ORIGIN } from "../helpers/workers";
 
 let owner: OwnerClient;
 let verifier: RecoveryVerifier;
+let authenticator: Authenticator;
 
 async function activity(client: OwnerClient) {
   const res = await client.api("GET", "/api/activity");
@@ -37,6 +38,9 @@ describe("recovery settings and escrow reasons", { timeout: 45_000 }, () => {
   });
 
   it("with RECOVERY_DELAY_S = 0 a request can be completed at once", async () => {
+    // A recovery key needs 2FA on (recovery.twoFactor.test.ts).
+    authenticator = (await enrolTotp(owner)).auth;
+    expect((await reauthWithCode(owner, { totp: await authenticator.nextCode() })).status).toBe(200);
     expect((await owner.api("PUT", "/api/recovery", { verifier: verifier.publicJwk })).status).toBe(204);
     const now = new OwnerClient(fetchWithVars({ RECOVERY_DELAY_S: "0" }), TEST_ORIGIN, owner.keys);
     const sign = () => now.assertion({ key: verifier.privateKey, kid: verifier.kid });
@@ -49,7 +53,7 @@ describe("recovery settings and escrow reasons", { timeout: 45_000 }, () => {
     const done = await now.request("POST", "/auth/escrow", { body: { recovery: await sign() } });
     expect(done.status).toBe(200);
     const { mfaTicket } = await json<{ mfaTicket: string }>(done);
-    // 2FA is off, and the ticket still marks the login as a recovery.
+    // The ticket is the login's second factor, and marks it as a recovery.
     const device = now.device();
     expect((await device.login({ mfaTicket })).status).toBe(200);
     expect(amrOf(device.accessToken)).toEqual(["pop", "rcv"]);
@@ -65,7 +69,8 @@ describe("recovery settings and escrow reasons", { timeout: 45_000 }, () => {
   });
 
   it("PUT /api/escrow records its reason in the escrow_updated entry, and refuses unknown ones", async () => {
-    expect((await owner.login()).status).toBe(200);
+    expect((await owner.login({ totp: await authenticator.nextCode() })).status).toBe(200);
+    expect((await reauthWithCode(owner, { totp: await authenticator.nextCode() })).status).toBe(200);
     const current = await json<{ version: number }>(await owner.api("GET", "/api/escrow"));
     const res = await owner.api("PUT", "/api/escrow", { expectedVersion: current.version, blob: "after-recovery", reason: "recovered" });
     expect(res.status).toBe(200);

@@ -40,13 +40,15 @@ async function recoveryStatus(client: OwnerClient = owner) {
 /** Moves the server's clock, and logs the owner in again: a 72 h old access token has expired. */
 async function advance(ms: number): Promise<void> {
   advanceClock(ms);
-  const res = await owner.login(authenticator ? { totp: await authenticator.nextCode() } : {});
+  const res = await owner.login({ totp: await authenticator.nextCode() });
   expect(res.status, await res.clone().text()).toBe(200);
 }
 
 beforeAll(async () => {
   owner = await claimedOwner();
   verifier = await makeRecoveryVerifier();
+  // A recovery key is set up only while 2FA is on (recovery.twoFactor.test.ts).
+  ({ auth: authenticator } = await enrolTotp(owner));
 });
 
 describe("recovery (docs/api.md §13)", { timeout: 60_000 }, () => {
@@ -58,6 +60,7 @@ describe("recovery (docs/api.md §13)", { timeout: 60_000 }, () => {
   });
 
   it("PUT /api/recovery sets the verifier after a step-up, checking its kid", async () => {
+    expect((await reauthWithCode(owner, { totp: await authenticator.nextCode() })).status).toBe(200);
     const badKid = await owner.api("PUT", "/api/recovery", { verifier: { ...verifier.publicJwk, kid: "not-the-thumbprint" } });
     expect(badKid.status).toBe(400);
     const withPrivate = await owner.api("PUT", "/api/recovery", { verifier: { ...verifier.publicJwk, d: verifier.publicJwk.x } });
@@ -75,7 +78,7 @@ describe("recovery (docs/api.md §13)", { timeout: 60_000 }, () => {
 
   it("a recovery request is announced on every live socket, waits, and a second start keeps its readyAt", async () => {
     const other = owner.device();
-    expect((await other.login()).status).toBe(200);
+    expect((await other.login({ totp: await authenticator.nextCode() })).status).toBe(200);
     const a = await connectLive(owner.accessToken);
     const b = await connectLive(other.accessToken);
     await a.frames.expect("hello");
@@ -125,7 +128,7 @@ describe("recovery (docs/api.md §13)", { timeout: 60_000 }, () => {
 
   it("any session cancels an open request; a cancelled one cannot complete; 404 when none is open", async () => {
     const other = owner.device();
-    expect((await other.login()).status).toBe(200);
+    expect((await other.login({ totp: await authenticator.nextCode() })).status).toBe(200);
     expect((await other.api("DELETE", "/api/recovery/request")).status).toBe(204);
     expect((await recoveryStatus()).request).toBeUndefined();
     expect(await activityTypes(owner)).toContain("recovery_cancelled");
@@ -139,7 +142,6 @@ describe("recovery (docs/api.md §13)", { timeout: 60_000 }, () => {
   });
 
   it("a new request waits again; after readyAt one assertion completes it once, with a ticket for amr [pop, rcv]", async () => {
-    ({ auth: authenticator } = await enrolTotp(owner));
     const started = await startRecovery();
     expect(started.status).toBe(202);
     const { readyAt } = await json<{ readyAt: number }>(started);
