@@ -44,7 +44,13 @@ recoveryRoutes.put("/recovery", async (c) => {
   return c.body(null, 204);
 });
 
+/**
+ * Step-up, unlike protocol §13's "any session" (docs/recovery.md, "Where this differs
+ * from the protocol"): a stolen refresh cookie alone must not veto the owner's
+ * recovery for ever, while the owner who lost every device cannot revoke it.
+ */
 recoveryRoutes.delete("/recovery/request", async (c) => {
+  await requireStepUpNow(c);
   if (!(await instanceStub(c.env).cancelRecovery(c.get("auth").sid))) {
     throw new ApiError("not_found", "No recovery request is open.");
   }

@@ -2,15 +2,16 @@
  * docs/api.md §13 through the public routes: the owner sets a recovery verifier
  * (derived from a recovery key by the client's own code), someone holding the key
  * starts a recovery, which waits RECOVERY_DELAY_S (the test moves the server's
- * clock) while every session sees it and can cancel it, and completes it once at
- * POST /auth/escrow, whose ticket logs in with amr ["pop", "rcv"].
+ * clock) while every session sees it and can cancel it (with a recent login: step-up),
+ * and completes it once at POST /auth/escrow, whose ticket logs in with amr
+ * ["pop", "rcv"].
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { makeRecoveryVerifier, type RecoverySigner, type RecoveryVerifier } from "../helpers/recovery";
 import { advanceClock, serverNowMs } from "../helpers/clock";
 import { json, makeKeyPair, type OwnerClient } from "../helpers/owner";
 import { activityTypes, amrOf, enrolTotp, reauthWithCode, statusCounts, type Authenticator } from "../helpers/twoFactor";
-import { claimedOwner, connectLive } from "../helpers/workers";
+import { ageLogin, claimedOwner, connectLive } from "../helpers/workers";
 
 /** RECOVERY_DELAY_S's default: 72 h. */
 const DELAY_MS = 259_200_000;
@@ -126,7 +127,19 @@ describe("recovery (docs/api.md §13)", { timeout: 60_000 }, () => {
     expect((await recoveryStatus()).request).toBeDefined();
   });
 
-  it("any session cancels an open request; a cancelled one cannot complete; 404 when none is open", async () => {
+  it("a session whose login is old cannot cancel (step-up), and the request stays open", async () => {
+    // What a stolen refresh cookie gives: a live session, but no fresh signature.
+    const stale = owner.device();
+    expect((await stale.login({ totp: await authenticator.nextCode() })).status).toBe(200);
+    await ageLogin(stale, 86_400);
+    const res = await stale.api("DELETE", "/api/recovery/request");
+    expect(res.status).toBe(403);
+    expect(await json(res)).toMatchObject({ error: "step_up_required" });
+    expect((await recoveryStatus()).request).toBeDefined();
+    expect(await activityTypes(owner)).not.toContain("recovery_cancelled");
+  });
+
+  it("any session with a recent login cancels an open request; a cancelled one cannot complete; 404 when none is open", async () => {
     const other = owner.device();
     expect((await other.login({ totp: await authenticator.nextCode() })).status).toBe(200);
     expect((await other.api("DELETE", "/api/recovery/request")).status).toBe(204);
