@@ -68,6 +68,18 @@ export function factorError(failure: Exclude<FactorFailure, { error: "off" }> | 
   return new ApiError("invalid_code", message, { reason: failure.reason });
 }
 
+/**
+ * factorError for the public routes (POST /auth/login, POST /auth/escrow): a refused
+ * passkey gets one message whatever the reason, so a stranger cannot test credential
+ * ids or learn whether a passkey is synced (docs/api.md §12). The reason is logged.
+ */
+export function publicFactorError(failure: Exclude<FactorFailure, { error: "off" }>): ApiError {
+  if (failure.error === "invalid" && isPasskeyRefusal(failure.reason)) {
+    return new ApiError("invalid_code", "The passkey was not accepted.", { reason: failure.reason });
+  }
+  return factorError(failure);
+}
+
 /** A refused passkey registration (docs/api.md §12): `400 invalid_request`. */
 export function passkeyRegistrationRefused(reason: PasskeyRefusal): ApiError {
   return new ApiError("invalid_request", PASSKEY_REFUSAL_MESSAGES[reason], { reason });
