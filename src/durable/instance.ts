@@ -458,8 +458,14 @@ export class InstanceDO extends DurableObject<Env> {
 
   // --- recovery (./recovery.ts) ------------------------------------------------------
 
-  recoveryStatus(): RecoveryStatus {
-    return this.recovery.status();
+  /** The recovery verifier, for checking an assertion by it (null when none is set up). */
+  recoveryVerifier(): RecoveryVerifierRecord | null {
+    return this.recovery.verifier();
+  }
+
+  /** GET /api/recovery: the verifier and the open request (`windowMs` = RECOVERY_WINDOW_S). */
+  recoveryStatus(windowMs: number): RecoveryStatus {
+    return this.recovery.status(windowMs, this.clock.nowMs());
   }
 
   /**
@@ -482,23 +488,24 @@ export class InstanceDO extends DurableObject<Env> {
    * request is announced on every live socket once it has committed, so any device
    * the owner has open hears of it at once.
    */
-  startRecovery(verifierKid: string, delayMs: number): RecoveryStart {
+  startRecovery(verifierKid: string, delayMs: number, windowMs: number): RecoveryStart {
     const nowMs = this.clock.nowMs();
     const id = crypto.randomUUID();
-    const started = this.ctx.storage.transactionSync(() => this.recovery.start(verifierKid, { id, delayMs }, nowMs));
+    const started = this.ctx.storage.transactionSync(() => this.recovery.start(verifierKid, { id, delayMs, windowMs }, nowMs));
     if (started.ok && started.created) this.live.announce({ type: "recovery_requested", readyAt: started.request.readyAtMs });
     return started;
   }
 
-  cancelRecovery(sessionId: string): boolean {
+  /** Stops the open request and any unredeemed ticket; false when there was neither. */
+  cancelRecovery(sessionId: string, windowMs: number): boolean {
     const nowMs = this.clock.nowMs();
-    return this.ctx.storage.transactionSync(() => this.recovery.cancel(sessionId, nowMs));
+    return this.ctx.storage.transactionSync(() => this.recovery.cancel(sessionId, windowMs, nowMs));
   }
 
-  /** Spends the ready request and stores the hash of the ticket the Worker will return. */
-  completeRecovery(verifierKid: string, ticketHash: string): RecoveryCompletion {
+  /** Spends the ready (not expired) request and stores the hash of the ticket the Worker will return. */
+  completeRecovery(verifierKid: string, ticketHash: string, windowMs: number): RecoveryCompletion {
     const nowMs = this.clock.nowMs();
-    return this.ctx.storage.transactionSync(() => this.recovery.complete(verifierKid, ticketHash, nowMs));
+    return this.ctx.storage.transactionSync(() => this.recovery.complete(verifierKid, ticketHash, windowMs, nowMs));
   }
 
   redeemRecoveryTicket(ticketHash: string): boolean {

@@ -158,7 +158,7 @@ authRoutes.post("/escrow", async (c) => {
   if (!escrow) throw notClaimed();
   // docs/api.md §13: a ready recovery request stands in for the second factor.
   if (body.recovery !== undefined) {
-    const mfaTicket = await completeRecovery(assertionContext(c), body.recovery);
+    const mfaTicket = await completeRecovery(assertionContext(c), body.recovery, c.get("settings").recoveryWindowS * 1000);
     return c.json({ ...escrow, mfaTicket } satisfies Reply<"POST /auth/escrow">);
   }
   const factor = presentedFactor(c, body);

@@ -24,7 +24,7 @@ export const recoveryRoutes = new Hono<AppEnv>();
 export const recoveryAuthRoutes = new Hono<AppEnv>();
 
 recoveryRoutes.get("/recovery", async (c) => {
-  const { verifier, request } = await instanceStub(c.env).recoveryStatus();
+  const { verifier, request } = await instanceStub(c.env).recoveryStatus(c.get("settings").recoveryWindowS * 1000);
   return c.json({
     configured: verifier !== null,
     ...(verifier ? { configuredAt: verifier.configuredAtMs } : {}),
@@ -51,7 +51,7 @@ recoveryRoutes.put("/recovery", async (c) => {
  */
 recoveryRoutes.delete("/recovery/request", async (c) => {
   await requireStepUpNow(c);
-  if (!(await instanceStub(c.env).cancelRecovery(c.get("auth").sid))) {
+  if (!(await instanceStub(c.env).cancelRecovery(c.get("auth").sid, c.get("settings").recoveryWindowS * 1000))) {
     throw new ApiError("not_found", "No recovery request is open.");
   }
   return c.body(null, 204);
@@ -63,7 +63,8 @@ recoveryAuthRoutes.post("/recovery", async (c) => {
   await requireClaimedKeys(c.env);
   const stub = instanceStub(c.env);
   const kid = await checkRecoveryAssertion({ instance: stub, origin: c.get("origin") }, body.assertion);
-  const started = await stub.startRecovery(kid, c.get("settings").recoveryDelayS * 1000);
+  const { recoveryDelayS, recoveryWindowS } = c.get("settings");
+  const started = await stub.startRecovery(kid, recoveryDelayS * 1000, recoveryWindowS * 1000);
   // The verifier was replaced or removed between the check and here.
   if (!started.ok) throw new ApiError("invalid_assertion", "The signed challenge is not valid.", { reason: "verifier changed" });
   return c.json({ readyAt: started.request.readyAtMs } satisfies Reply<"POST /auth/recovery">, 202);

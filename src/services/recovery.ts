@@ -18,7 +18,7 @@ const RECOVERY_TICKET_BYTES = 32;
  * so a stranger learns nothing about whether recovery is set up.
  */
 export async function checkRecoveryAssertion(ctx: AssertionContext, assertion: string): Promise<string> {
-  const { verifier } = await ctx.instance.recoveryStatus();
+  const verifier = await ctx.instance.recoveryVerifier();
   if (!verifier) {
     const nonce = readAssertionNonce(assertion);
     if (nonce) await ctx.instance.consumeChallenge(nonce);
@@ -31,13 +31,19 @@ export async function checkRecoveryAssertion(ctx: AssertionContext, assertion: s
 /**
  * POST /auth/escrow {recovery}: the verifier's assertion spends the ready request
  * and returns a fresh mfa ticket whose login gets amr ["pop", "rcv"]. Before
- * readyAt: `403 forbidden`, naming readyAt; without an open request: `403 forbidden`.
+ * readyAt: `403 forbidden`, naming readyAt; more than `windowMs` (RECOVERY_WINDOW_S)
+ * after it, or without an open request: `403 forbidden`.
  */
-export async function completeRecovery(ctx: AssertionContext, assertion: string): Promise<string> {
+export async function completeRecovery(ctx: AssertionContext, assertion: string, windowMs: number): Promise<string> {
   const kid = await checkRecoveryAssertion(ctx, assertion);
   const ticket = randomToken(RECOVERY_TICKET_BYTES);
-  const result = await ctx.instance.completeRecovery(kid, await sha256Base64url(ticket));
+  const result = await ctx.instance.completeRecovery(kid, await sha256Base64url(ticket), windowMs);
   if (result.ok) return ticket;
+  if (result.error === "expired") {
+    throw new ApiError("forbidden", "The recovery request expired unused: start a new one with POST /auth/recovery.", {
+      reason: "recovery expired",
+    });
+  }
   if (result.error === "not_ready") {
     throw new ApiError(
       "forbidden",

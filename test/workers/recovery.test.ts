@@ -15,6 +15,8 @@ import { ageLogin, claimedOwner, connectLive } from "../helpers/workers";
 
 /** RECOVERY_DELAY_S's default: 72 h. */
 const DELAY_MS = 259_200_000;
+/** RECOVERY_WINDOW_S's default: 7 days. */
+const WINDOW_MS = 604_800_000;
 
 let owner: OwnerClient;
 let verifier: RecoveryVerifier;
@@ -206,5 +208,74 @@ describe("recovery (docs/api.md §13)", { timeout: 60_000 }, () => {
     expect(await recoveryStatus()).toEqual({ configured: false });
     expect(await activityTypes(owner)).toContain("recovery_removed");
     expect((await startRecovery()).status).toBe(401);
+  });
+});
+
+describe("a request's window, and cancelling after completion (docs/api.md §13)", { timeout: 60_000 }, () => {
+  it("can be completed until RECOVERY_WINDOW_S after readyAt", async () => {
+    await reauthWithCode(owner, { totp: await authenticator.nextCode() });
+    expect((await owner.api("PUT", "/api/recovery", { verifier: verifier.publicJwk })).status).toBe(204);
+    expect((await startRecovery()).status).toBe(202);
+    await advance(DELAY_MS + WINDOW_MS - 60_000);
+    expect((await recoveryStatus()).request).toBeDefined();
+    const done = await completeRecovery();
+    expect(done.status, await done.clone().text()).toBe(200);
+  });
+
+  it("after that it is refused and no longer shown, and a new start waits again", async () => {
+    const started = await startRecovery();
+    expect(started.status).toBe(202);
+    const { readyAt } = await json<{ readyAt: number }>(started);
+    await advance(DELAY_MS + WINDOW_MS + 1_000);
+    expect((await recoveryStatus()).request).toBeUndefined();
+    const late = await completeRecovery();
+    expect(late.status).toBe(403);
+    expect(await json(late)).toMatchObject({ error: "forbidden", message: expect.stringMatching(/expired/) });
+    // Nothing to cancel: the expired request is not open.
+    expect((await owner.api("DELETE", "/api/recovery/request")).status).toBe(404);
+
+    const again = await startRecovery();
+    expect(again.status).toBe(202);
+    const next = (await json<{ readyAt: number }>(again)).readyAt;
+    expect(next).toBeGreaterThanOrEqual(readyAt + DELAY_MS + WINDOW_MS);
+    expect((await completeRecovery()).status).toBe(403);
+    await advance(DELAY_MS);
+    expect((await completeRecovery()).status).toBe(200);
+  });
+
+  it("a cancel after completion stops the ticket that has not logged in yet", async () => {
+    expect((await startRecovery()).status).toBe(202);
+    await advance(DELAY_MS);
+    const done = await completeRecovery();
+    expect(done.status).toBe(200);
+    const { mfaTicket } = await json<{ mfaTicket: string }>(done);
+    // The owner sees "recovered" and stops it: nothing is open, but the ticket dies.
+    expect((await recoveryStatus()).request).toBeUndefined();
+    expect((await owner.api("DELETE", "/api/recovery/request")).status).toBe(204);
+    const login = await owner.device().login({ mfaTicket });
+    expect(login.status).toBe(401);
+    expect(await json(login)).toMatchObject({ error: "invalid_code" });
+    expect((await owner.api("DELETE", "/api/recovery/request")).status).toBe(404);
+  });
+
+  it("a ticket already used leaves nothing to cancel; a cancel racing the ticket's login: one of them wins", async () => {
+    expect((await startRecovery()).status).toBe(202);
+    await advance(DELAY_MS);
+    const first = await json<{ mfaTicket: string }>(await completeRecovery());
+    expect((await owner.device().login({ mfaTicket: first.mfaTicket })).status).toBe(200);
+    expect((await owner.api("DELETE", "/api/recovery/request")).status).toBe(404);
+
+    for (let round = 0; round < 3; round++) {
+      expect((await startRecovery()).status).toBe(202);
+      await advance(DELAY_MS);
+      const { mfaTicket } = await json<{ mfaTicket: string }>(await completeRecovery());
+      const device = owner.device();
+      const assertion = await device.assertion();
+      const [login, cancel] = await Promise.all([
+        device.request("POST", "/auth/login", { body: { assertion, mfaTicket } }),
+        owner.api("DELETE", "/api/recovery/request"),
+      ]);
+      expect([login.status, cancel.status].sort()).toEqual(login.status === 200 ? [200, 404] : [204, 401]);
+    }
   });
 });
