@@ -160,9 +160,19 @@ export class InstanceDO extends DurableObject<Env> {
     });
   }
 
-  /** Single use: the first caller that names a live challenge gets true, all others false. */
-  consumeChallenge(challenge: string): boolean {
-    return this.challenges.consume(challenge, this.clock.nowMs());
+  /**
+   * Single use: the first caller that names a live challenge gets true, all others
+   * false. With `failure` (the Worker found the signature or claims bad), a consumed
+   * challenge is also logged as `login_failed`, in the same call and transaction: a
+   * refused attempt costs as many round trips as any other (docs/api.md §13).
+   */
+  consumeChallenge(challenge: string, failure: { purpose: string; reason: string } | null = null): boolean {
+    const nowMs = this.clock.nowMs();
+    return this.ctx.storage.transactionSync(() => {
+      if (!this.challenges.consume(challenge, nowMs)) return false;
+      if (failure) this.activity.record("login_failed", null, failure, nowMs);
+      return true;
+    });
   }
 
   /** Fixed-window counter (domain/rateLimit.ts): allows `limit` hits per `windowMs` for `key`. */

@@ -4,28 +4,42 @@
  * completing a ready request (POST /auth/escrow) and redeeming the ticket that
  * completion issued (POST /auth/login {mfaTicket}).
  */
-import { readAssertionNonce } from "../domain/assertion";
 import { ApiError } from "../errors";
 import { randomToken, sha256Base64url } from "../lib/bytes";
-import { checkAssertion, type AssertionContext } from "./assertions";
+import type { PublicKeys } from "../schemas/api";
+import { consumeAssertionChallenge, verifyAssertionSignature, type AssertionContext } from "./assertions";
 
 const RECOVERY_TICKET_BYTES = 32;
 
 /**
+ * Stands in for the verifier while none is configured, so that the refusal does the
+ * same work: the signature is checked against it (the same Ed25519 verification)
+ * and then refused whatever the outcome. It is RFC 8037's example key (A.1), whose
+ * private half is published: a signature that verifies is still refused.
+ */
+const NO_VERIFIER: PublicKeys["sig"] = {
+  kty: "OKP",
+  crv: "Ed25519",
+  x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+  kid: "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k",
+  use: "sig",
+};
+
+/**
  * Checks an assertion by the configured recovery verifier (consuming its challenge,
  * as a login does) and returns the verifier's kid. With no verifier configured the
- * challenge is still consumed and the answer is the same `401 invalid_assertion`,
- * so a stranger learns nothing about whether recovery is set up.
+ * answer is the same `401 invalid_assertion`, reached by the same steps and object
+ * calls (the verifier's read, then one call that consumes the challenge and logs the
+ * failure), so a stranger learns nothing about whether recovery is set up, neither
+ * from the answer nor from its timing.
  */
 export async function checkRecoveryAssertion(ctx: AssertionContext, assertion: string): Promise<string> {
   const verifier = await ctx.instance.recoveryVerifier();
-  if (!verifier) {
-    const nonce = readAssertionNonce(assertion);
-    if (nonce) await ctx.instance.consumeChallenge(nonce);
-    throw new ApiError("invalid_assertion", "The signed challenge is not valid.", { reason: "no recovery verifier" });
-  }
-  await checkAssertion(ctx, assertion, verifier.jwk, "recovery");
-  return verifier.jwk.kid;
+  const checked = await verifyAssertionSignature(assertion, verifier?.jwk ?? NO_VERIFIER, ctx.origin);
+  const failure = verifier ? checked.failure : (checked.failure ?? "no recovery verifier");
+  await consumeAssertionChallenge(ctx, { nonce: checked.nonce, failure }, "recovery");
+  // A failure threw above, and without a verifier there is always one.
+  return verifier!.jwk.kid;
 }
 
 /**
