@@ -110,8 +110,7 @@ export function lastFactorNeedsFactor(): ApiError {
 export function recoveryNeedsTwoFactor(): ApiError {
   return new ApiError(
     "forbidden",
-    "A recovery key is set up, and its wait only protects you while two-factor authentication is on: remove the recovery key first.",
-    { reason: "recovery configured" },
+    "Remove the recovery key first: it needs two-factor authentication on.",
   );
 }
 
@@ -119,8 +118,7 @@ export function recoveryNeedsTwoFactor(): ApiError {
 export function recoveryNeedsTwoFactorOn(): ApiError {
   return new ApiError(
     "forbidden",
-    "Turn on two-factor authentication first: while it is off, anyone can download your escrow, and a recovery key would open it at once, with no wait.",
-    { reason: "two-factor authentication off" },
+    "Turn on two-factor authentication first: a recovery key needs it.",
   );
 }
 

@@ -21,7 +21,8 @@ const NO_VERIFIER: PublicKeys["sig"] = {
   kty: "OKP",
   crv: "Ed25519",
   x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
-  kid: "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k",
+  // Not its thumbprint: a name no verifier has (a kid is a 43-character thumbprint).
+  kid: "none",
   use: "sig",
 };
 
@@ -54,9 +55,7 @@ export async function completeRecovery(ctx: AssertionContext, assertion: string,
   const result = await ctx.instance.completeRecovery(kid, await sha256Base64url(ticket), windowMs);
   if (result.ok) return ticket;
   if (result.error === "expired") {
-    throw new ApiError("forbidden", "The recovery request expired unused: start a new one with POST /auth/recovery.", {
-      reason: "recovery expired",
-    });
+    throw new ApiError("forbidden", "The recovery request expired: start a new one.");
   }
   if (result.error === "not_ready") {
     throw new ApiError(

@@ -61,7 +61,7 @@ describe("a recovery key needs two-factor authentication", { timeout: 90_000 }, 
 
   it("DELETE /api/2fa/totp of the last factor is refused while a verifier is set up, and the backup code is not spent", async () => {
     const res = await owner.api("DELETE", "/api/2fa/totp", { backupCode: totp.backupCodes[0] });
-    await expectRefusal(res, /remove the recovery key first/);
+    await expectRefusal(res, /Remove the recovery key first/);
     expect(await twoFactor()).toEqual({ enabled: true, totp: true, passkeys: 0, backupCodesRemaining: 10 });
     // The refused request rolled back: the same backup code still works.
     expect((await reauthWithCode(owner, { backupCode: totp.backupCodes[0]! })).status).toBe(200);
@@ -81,10 +81,10 @@ describe("a recovery key needs two-factor authentication", { timeout: 90_000 }, 
     expect((await owner.api("DELETE", "/api/2fa/totp", { code: await totp.auth.nextCode() })).status).toBe(204);
     expect(await twoFactor()).toMatchObject({ enabled: true, totp: false, passkeys: 1 });
 
-    await expectRefusal(await owner.api("DELETE", `/api/passkeys/${key.credentialIdB64}`), /remove the recovery key first/);
+    await expectRefusal(await owner.api("DELETE", `/api/passkeys/${key.credentialIdB64}`), /Remove the recovery key first/);
     await expectRefusal(
       await owner.api("DELETE", `/api/passkeys/${key.credentialIdB64}`, { passkey: await passkeyAssertion() }),
-      /remove the recovery key first/,
+      /Remove the recovery key first/,
     );
     expect(await twoFactor()).toMatchObject({ enabled: true, passkeys: 1 });
     expect(await configured()).toBe(true);
