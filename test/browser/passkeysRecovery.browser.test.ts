@@ -23,7 +23,7 @@ import { findFreePort, REPO_ROOT } from "../../scripts/lib/devServer.mjs";
 import { startInstance, type DevServer } from "../e2e/devServer";
 import { splitRecoveryKey } from "../../client/recovery/shares";
 import { generateRecoveryKey } from "../../client/recovery/recoveryKey";
-import { launchChromium, newPage, OWNER_PASSWORD, startServer } from "./harness";
+import { Authenticator, launchChromium, newPage, OWNER_PASSWORD, startServer } from "./harness";
 
 const NEW_PASSWORD = "velvet-canyon-ledger-58-quarry!";
 const NEWER_PASSWORD = "saffron-tunnel-meadow-27-lantern!";
@@ -97,6 +97,25 @@ async function wipeProfile(page: Page) {
   });
   await page.context().clearCookies();
   await page.reload();
+}
+
+/**
+ * Turns on two-factor authentication with an authenticator app (a recovery key is set
+ * up only while it is on: docs/recovery.md), then opens the Recovery screen, which
+ * asks for a code (the session's login had none).
+ */
+async function enrolAndOpenRecovery(page: Page, server: DevServer): Promise<Authenticator> {
+  await page.getByRole("link", { name: "Two-factor" }).click();
+  await page.getByRole("button", { name: "Turn on two-factor authentication" }).click();
+  const authenticator = new Authenticator((await page.locator("code.secret").getAttribute("data-secret"))!);
+  await page.getByLabel("Code from the app").fill(await authenticator.code());
+  await page.getByRole("button", { name: "Confirm and turn on" }).click();
+  await page.getByRole("button", { name: "I have saved them" }).click();
+  await page.goto(base(server) + "/#/recovery");
+  await page.getByRole("heading", { name: "Recovery", exact: true }).waitFor();
+  await page.getByLabel("Authentication code").fill(await authenticator.code());
+  await page.getByRole("button", { name: "Confirm", exact: true }).click();
+  return authenticator;
 }
 
 async function newPassword(page: Page, password: string) {
@@ -211,8 +230,7 @@ describe("recovery with RECOVERY_DELAY_S=0 (needs the §13 routes)", () => {
     await claim(owner, server);
     await sendFromContactPage(server, "Sealed before the recovery");
 
-    await owner.goto(server.url + "/#/recovery");
-    await owner.getByRole("heading", { name: "Recovery", exact: true }).waitFor();
+    const authenticator = await enrolAndOpenRecovery(owner, server);
     await expect.poll(() => owner.locator("main").textContent()).toMatch(/No recovery key is set up/);
     await owner.getByLabel("Your password").first().fill(OWNER_PASSWORD);
     await owner.getByLabel("Keep it as").selectOption("both");
@@ -249,6 +267,7 @@ describe("recovery with RECOVERY_DELAY_S=0 (needs the §13 routes)", () => {
     await elsewhere.goto(server.url + "/");
     await elsewhere.getByRole("heading", { name: "Unlock your keys on this device" }).waitFor();
     await elsewhere.getByLabel("Password", { exact: true }).fill(NEW_PASSWORD);
+    await elsewhere.getByLabel("Authentication code").fill(await authenticator.code());
     await elsewhere.getByRole("button", { name: "Unlock", exact: true }).click();
     await elsewhere.getByRole("heading", { name: "Inbox" }).waitFor({ timeout: 60_000 });
 
@@ -284,7 +303,7 @@ describe("recovery with a delay, cancelled by the owner (needs the §13 routes)"
     contexts.push(ownerContext, strangerContext);
     const owner = await newPage(ownerContext, "owner");
     await claim(owner, server);
-    await owner.goto(server.url + "/#/recovery");
+    const authenticator = await enrolAndOpenRecovery(owner, server);
     await owner.getByLabel("Your password").first().fill(OWNER_PASSWORD);
     await owner.getByRole("button", { name: "Create the recovery key" }).click();
     const sheet = await owner.locator("[data-recovery-key]").getAttribute("data-recovery-key", { timeout: 60_000 });
@@ -305,6 +324,15 @@ describe("recovery with a delay, cancelled by the owner (needs the §13 routes)"
     await expect.poll(() => banner.textContent(), { timeout: 30_000 }).toMatch(/Someone started a recovery of your keys/);
     await docShot(owner, "recovery-banner");
     await banner.getByRole("button", { name: "Cancel the recovery" }).click();
+    // Cancelling is a step-up action: the banner asks for a code unless the login
+    // (here the Recovery screen's confirmation) is under 5 minutes old.
+    await expect
+      .poll(async () => ((await banner.getByLabel("Authentication code").isVisible()) ? "code" : await owner.locator("#notice").textContent()))
+      .toMatch(/^code$|The recovery request was cancelled/);
+    if (await banner.getByLabel("Authentication code").isVisible()) {
+      await banner.getByLabel("Authentication code").fill(await authenticator.code());
+      await banner.getByRole("button", { name: "Confirm", exact: true }).click();
+    }
     await expect.poll(() => owner.locator("#notice").textContent()).toMatch(/The recovery request was cancelled/);
     expect(await banner.isHidden()).toBe(true);
 
