@@ -17,6 +17,7 @@ export interface Env {
   SESSION_MAX_TTL_S?: string;
   STEP_UP_MAX_AGE_S?: string;
   RECOVERY_DELAY_S?: string;
+  RECOVERY_WINDOW_S?: string;
   ALLOW_INSECURE_FEDERATION?: string;
   RATE_LIMIT_PER_MIN?: string;
   MESSAGE_QUOTA?: string;

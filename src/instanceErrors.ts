@@ -8,6 +8,7 @@
 import type { RateLimitVerdict, RefreshResult, SessionStatus } from "./durable/instance";
 import { isPasskeyRefusal, PASSKEY_REFUSAL_MESSAGES, type PasskeyRefusal } from "./durable/passkeys";
 import type { FactorFailure } from "./durable/factors";
+import type { TurnOffRefused } from "./durable/twoFactor";
 import { ApiError, rateLimited } from "./errors";
 
 /** `429 rate_limited` with Retry-After, for a hit the object refused. */
@@ -48,8 +49,13 @@ export function mfaRequired(): ApiError {
   );
 }
 
-/** The wire error for a refused factor. `off` is the caller's business and never reaches here. */
-export function factorError(failure: Exclude<FactorFailure, { error: "off" }>): ApiError {
+/**
+ * The wire error for a refused factor, or for a change a factor was sent for that
+ * the object refused (turning 2FA off while a recovery key is set up). `off` is the
+ * caller's business and never reaches here.
+ */
+export function factorError(failure: Exclude<FactorFailure, { error: "off" }> | TurnOffRefused): ApiError {
+  if (failure.error === "recovery_configured") return recoveryNeedsTwoFactor();
   if (failure.error === "locked") {
     return rateLimited(
       failure.retryAfterS,
@@ -61,6 +67,18 @@ export function factorError(failure: Exclude<FactorFailure, { error: "off" }>): 
     ? PASSKEY_REFUSAL_MESSAGES[failure.reason]
     : "The code is wrong, expired or already used.";
   return new ApiError("invalid_code", message, { reason: failure.reason });
+}
+
+/**
+ * factorError for the public routes (POST /auth/login, POST /auth/escrow): a refused
+ * passkey gets one message whatever the reason, so a stranger cannot test credential
+ * ids or learn whether a passkey is synced (docs/api.md §12). The reason is logged.
+ */
+export function publicFactorError(failure: Exclude<FactorFailure, { error: "off" }>): ApiError {
+  if (failure.error === "invalid" && isPasskeyRefusal(failure.reason)) {
+    return new ApiError("invalid_code", "The passkey was not accepted.", { reason: failure.reason });
+  }
+  return factorError(failure);
 }
 
 /** A refused passkey registration (docs/api.md §12): `400 invalid_request`. */
@@ -82,6 +100,26 @@ export function lastFactorNeedsFactor(): ApiError {
   return new ApiError(
     "invalid_request",
     "This is your last second factor: removing it turns two-factor authentication off, so send a code, a backup code or a passkey with the request.",
+  );
+}
+
+/**
+ * Removing the last second factor while a recovery key is set up (docs/recovery.md,
+ * "Where this differs from the protocol"): with 2FA off the recovery key would open
+ * the escrow at once, with no wait for the owner to cancel.
+ */
+export function recoveryNeedsTwoFactor(): ApiError {
+  return new ApiError(
+    "forbidden",
+    "Remove the recovery key first: it needs two-factor authentication on.",
+  );
+}
+
+/** PUT /api/recovery with a verifier while 2FA is off (docs/recovery.md, "Where this differs from the protocol"). */
+export function recoveryNeedsTwoFactorOn(): ApiError {
+  return new ApiError(
+    "forbidden",
+    "Turn on two-factor authentication first: a recovery key needs it.",
   );
 }
 

@@ -21,6 +21,8 @@ export interface Settings {
   rateLimitPerMin: number;
   /** docs/api.md §13: how long a recovery request waits before it can be completed. */
   recoveryDelayS: number;
+  /** docs/api.md §13: how long after readyAt a recovery request can be completed. */
+  recoveryWindowS: number;
   /**
    * The session rules of docs/api.md §5 in milliseconds, from the three settings
    * above: the one policy every session check uses. The Worker passes it to the
@@ -67,6 +69,7 @@ const settingsSchema = z.object({
   ),
   RATE_LIMIT_PER_MIN: seconds(300, 1_000_000_000),
   RECOVERY_DELAY_S: seconds(259_200, 90 * 86400),
+  RECOVERY_WINDOW_S: seconds(604_800, 90 * 86400, 3600),
   MESSAGE_QUOTA: seconds(MESSAGE_QUOTA_DEFAULTS.count, 1_000_000_000),
   MESSAGE_QUOTA_BYTES: seconds(MESSAGE_QUOTA_DEFAULTS.bytes, Number.MAX_SAFE_INTEGER),
 });
@@ -89,6 +92,7 @@ export function readSettings(env: Env): Settings {
     allowInsecureFederation: parsed.ALLOW_INSECURE_FEDERATION,
     rateLimitPerMin: parsed.RATE_LIMIT_PER_MIN,
     recoveryDelayS: parsed.RECOVERY_DELAY_S,
+    recoveryWindowS: parsed.RECOVERY_WINDOW_S,
     sessionPolicy: {
       graceMs: parsed.REFRESH_REUSE_GRACE_S * 1000,
       idleTtlMs: parsed.REFRESH_IDLE_TTL_S * 1000,

@@ -16,6 +16,7 @@ import { passwordChecker } from "./passwordChecker";
 import type { AppContext, Screen } from "./context";
 import { focusHeading, formatTime, h, replaceChildren } from "./ui/dom";
 import { describeError } from "./ui/messages";
+import { confirmItsYou } from "./ui/stepUp";
 import { activityScreen } from "./screens/activity";
 import { claimScreen } from "./screens/claim";
 import { inboxScreen } from "./screens/inbox";
@@ -46,9 +47,12 @@ notice.after(banner);
 
 function showRecoveryBanner(readyAt: number) {
   const cancel = h("button", { type: "button", class: "danger" }, "Cancel the recovery");
+  // Cancelling is a step-up action (docs/api.md §13): the form for the factor shows here.
+  const prompt = h("div", {});
   cancel.addEventListener("click", () => {
     cancel.disabled = true;
-    void cancelRecoveryRequest(client)
+    void confirmItsYou(ctx, prompt, "Cancelling a recovery needs a fresh confirmation.")
+      .then(() => cancelRecoveryRequest(client))
       .then(() => {
         banner.hidden = true;
         setNotice("The recovery request was cancelled.");
@@ -61,6 +65,7 @@ function showRecoveryBanner(readyAt: number) {
   banner.replaceChildren(
     h("p", {}, `Someone started a recovery of your keys with your recovery key or shares. It can be completed from ${formatTime(readyAt)}. If this was not you, cancel it now.`),
     cancel,
+    prompt,
   );
   banner.hidden = false;
 }

@@ -22,7 +22,7 @@ export function recoveryStatus(client: OwnerClient): Promise<RecoveryStatus> {
   return client.api("/api/recovery", recoveryStatusSchema);
 }
 
-/** DELETE /api/recovery/request: any session of the owner stops a pending recovery. */
+/** DELETE /api/recovery/request (step-up): any session of the owner, with a recent login, stops a pending recovery. */
 export function cancelRecoveryRequest(client: OwnerClient): Promise<void> {
   return client.apiNoContent("/api/recovery/request", { method: "DELETE" });
 }

@@ -39,7 +39,7 @@ import { migrateInstanceStorage } from "./schema";
 import { SessionStore, type SessionGrant, type RefreshResult, type SessionStatus, type SessionSummary } from "./sessions";
 import { LiveChannel, RevokedSockets } from "./sockets";
 import { FactorStore, type FactorFailure, type MfaCounter, type SecondFactor } from "./factors";
-import { TwoFactorStore, type TwoFactorStatus } from "./twoFactor";
+import { TwoFactorStore, unlessRecoveryNeedsIt, type TwoFactorStatus } from "./twoFactor";
 import type { Message } from "../schemas/messages";
 import type { RegistrationResponse } from "../schemas/passkeys";
 import { base64urlDecode } from "../lib/bytes";
@@ -120,13 +120,22 @@ export class InstanceDO extends DurableObject<Env> {
     this.sessions = new SessionStore(sql, this.activity, new RevokedSockets(ctx));
     const lockouts = new MfaLockoutStore(sql, this.activity);
     this.passkeys = new PasskeyStore(sql, this.activity);
+    this.recovery = new RecoveryStore(sql, this.activity);
     this.factors = new FactorStore(ctx.storage, env.DATA_KEY, this.clock, this.activity, lockouts, this.passkeys);
-    this.twoFactor = new TwoFactorStore(ctx.storage, env.DATA_KEY, this.clock, this.activity, this.sessions, this.passkeys, this.factors);
+    this.twoFactor = new TwoFactorStore(
+      ctx.storage,
+      env.DATA_KEY,
+      this.clock,
+      this.activity,
+      this.sessions,
+      this.passkeys,
+      this.factors,
+      this.recovery,
+    );
     this.restore = new RestoreStore(ctx.storage, this.activity);
     this.inboxReplays = new InboxReplayStore(ctx.storage);
     this.live = new LiveChannel(ctx, env, this.clock, this.sessions);
     this.outbox = new OutboxDelivery(env, this.clock);
-    this.recovery = new RecoveryStore(sql, this.activity);
     // One line per start: after hibernation the object is constructed again while its
     // sockets stayed open, which is how an idle socket shows it cost no wake-ups.
     console.log(JSON.stringify({ event: "instance_started", sockets: ctx.getWebSockets().length }));
@@ -155,9 +164,19 @@ export class InstanceDO extends DurableObject<Env> {
     });
   }
 
-  /** Single use: the first caller that names a live challenge gets true, all others false. */
-  consumeChallenge(challenge: string): boolean {
-    return this.challenges.consume(challenge, this.clock.nowMs());
+  /**
+   * Single use: the first caller that names a live challenge gets true, all others
+   * false. With `failure` (the Worker found the signature or claims bad), a consumed
+   * challenge is also logged as `login_failed`, in the same call and transaction: a
+   * refused attempt costs as many round trips as any other (docs/api.md §13).
+   */
+  consumeChallenge(challenge: string, failure: { purpose: string; reason: string } | null = null): boolean {
+    const nowMs = this.clock.nowMs();
+    return this.ctx.storage.transactionSync(() => {
+      if (!this.challenges.consume(challenge, nowMs)) return false;
+      if (failure) this.activity.record("login_failed", null, failure, nowMs);
+      return true;
+    });
   }
 
   /** Fixed-window counter (domain/rateLimit.ts): allows `limit` hits per `windowMs` for `key`. */
@@ -361,8 +380,9 @@ export class InstanceDO extends DurableObject<Env> {
     return this.factors.check(factor, options);
   }
 
+  /** `recovery_configured` when it would turn 2FA off while a recovery key is set up. */
   disableTotp(factor: SecondFactor, sessionId: string) {
-    return this.twoFactor.disable(factor, sessionId);
+    return unlessRecoveryNeedsIt(() => this.twoFactor.disable(factor, sessionId));
   }
 
   regenerateBackupCodes(factor: SecondFactor, sessionId: string) {
@@ -403,8 +423,9 @@ export class InstanceDO extends DurableObject<Env> {
     return this.ctx.storage.transactionSync(() => this.passkeys.update(credentialId, change));
   }
 
+  /** `recovery_configured` when it would turn 2FA off while a recovery key is set up. */
   removePasskey(credentialId: string, factor: SecondFactor | null, sessionId: string) {
-    return this.twoFactor.removePasskey(credentialId, factor, sessionId);
+    return unlessRecoveryNeedsIt(() => this.twoFactor.removePasskey(credentialId, factor, sessionId));
   }
 
   // --- export and restore (./restore.ts) ---------------------------------------------
@@ -451,14 +472,29 @@ export class InstanceDO extends DurableObject<Env> {
 
   // --- recovery (./recovery.ts) ------------------------------------------------------
 
-  recoveryStatus(): RecoveryStatus {
-    return this.recovery.status();
+  /** The recovery verifier, for checking an assertion by it (null when none is set up). */
+  recoveryVerifier(): RecoveryVerifierRecord | null {
+    return this.recovery.verifier();
   }
 
-  /** Sets or removes the verifier; any request or ticket of the old one ends with it. */
-  configureRecovery(jwk: RecoveryVerifierRecord["jwk"] | null, sessionId: string): void {
+  /** GET /api/recovery: the verifier and the open request (`windowMs` = RECOVERY_WINDOW_S). */
+  recoveryStatus(windowMs: number): RecoveryStatus {
+    return this.recovery.status(windowMs, this.clock.nowMs());
+  }
+
+  /**
+   * Sets or removes the verifier; any request or ticket of the old one ends with it.
+   * Setting one is refused while 2FA is off (docs/recovery.md, "Where this differs
+   * from the protocol"), decided in the same transaction, as turning 2FA off checks
+   * for a verifier in its own.
+   */
+  configureRecovery(jwk: RecoveryVerifierRecord["jwk"] | null, sessionId: string): { ok: true } | { ok: false; error: "two_factor_off" } {
     const nowMs = this.clock.nowMs();
-    this.ctx.storage.transactionSync(() => this.recovery.configure(jwk, sessionId, nowMs));
+    return this.ctx.storage.transactionSync(() => {
+      if (jwk !== null && !this.factors.isEnabled()) return { ok: false, error: "two_factor_off" } as const;
+      this.recovery.configure(jwk, sessionId, nowMs);
+      return { ok: true } as const;
+    });
   }
 
   /**
@@ -466,23 +502,24 @@ export class InstanceDO extends DurableObject<Env> {
    * request is announced on every live socket once it has committed, so any device
    * the owner has open hears of it at once.
    */
-  startRecovery(verifierKid: string, delayMs: number): RecoveryStart {
+  startRecovery(verifierKid: string, delayMs: number, windowMs: number): RecoveryStart {
     const nowMs = this.clock.nowMs();
     const id = crypto.randomUUID();
-    const started = this.ctx.storage.transactionSync(() => this.recovery.start(verifierKid, { id, delayMs }, nowMs));
+    const started = this.ctx.storage.transactionSync(() => this.recovery.start(verifierKid, { id, delayMs, windowMs }, nowMs));
     if (started.ok && started.created) this.live.announce({ type: "recovery_requested", readyAt: started.request.readyAtMs });
     return started;
   }
 
-  cancelRecovery(sessionId: string): boolean {
+  /** Stops the open request and any unredeemed ticket; false when there was neither. */
+  cancelRecovery(sessionId: string, windowMs: number): boolean {
     const nowMs = this.clock.nowMs();
-    return this.ctx.storage.transactionSync(() => this.recovery.cancel(sessionId, nowMs));
+    return this.ctx.storage.transactionSync(() => this.recovery.cancel(sessionId, windowMs, nowMs));
   }
 
-  /** Spends the ready request and stores the hash of the ticket the Worker will return. */
-  completeRecovery(verifierKid: string, ticketHash: string): RecoveryCompletion {
+  /** Spends the ready (not expired) request and stores the hash of the ticket the Worker will return. */
+  completeRecovery(verifierKid: string, ticketHash: string, windowMs: number): RecoveryCompletion {
     const nowMs = this.clock.nowMs();
-    return this.ctx.storage.transactionSync(() => this.recovery.complete(verifierKid, ticketHash, nowMs));
+    return this.ctx.storage.transactionSync(() => this.recovery.complete(verifierKid, ticketHash, windowMs, nowMs));
   }
 
   redeemRecoveryTicket(ticketHash: string): boolean {

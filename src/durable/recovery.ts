@@ -42,7 +42,9 @@ export type RecoveryCompletion =
   | { ok: true; requestId: string }
   /** No verifier, another verifier, or no open request (never opened, cancelled or spent). */
   | { ok: false; error: "no_request" }
-  | { ok: false; error: "not_ready"; readyAtMs: number };
+  | { ok: false; error: "not_ready"; readyAtMs: number }
+  /** Not completed within the window after readyAt: a new request must be started. */
+  | { ok: false; error: "expired"; expiredAtMs: number };
 
 interface VerifierRow extends Record<string, SqlStorageValue> {
   jwk: string;
@@ -63,13 +65,28 @@ export class RecoveryStore {
     private readonly activity: ActivityLog,
   ) {}
 
-  status(): RecoveryStatus {
-    const verifier = this.readVerifier();
-    const request = verifier ? this.readOpenRequest(verifier.kid) : undefined;
-    return {
-      verifier: verifier ? { jwk: JSON.parse(verifier.jwk), configuredAtMs: verifier.configured_at_ms } : null,
-      request: request ? toRequest(request) : null,
-    };
+  /**
+   * Whether a recovery verifier is set up. While one is, two-factor authentication
+   * must stay on (docs/recovery.md, "Where this differs from the protocol"): without
+   * it POST /auth/escrow hands anyone the blob, which the recovery key opens at once.
+   */
+  isConfigured(): boolean {
+    return this.readVerifier() !== undefined;
+  }
+
+  verifier(): RecoveryVerifierRecord | null {
+    const row = this.readVerifier();
+    return row ? { jwk: JSON.parse(row.jwk), configuredAtMs: row.configured_at_ms } : null;
+  }
+
+  /**
+   * The verifier, and the open request: not spent, and not past `windowMs` after its
+   * readyAt (RECOVERY_WINDOW_S, docs/api.md §13: an expired request is not open).
+   */
+  status(windowMs: number, nowMs: number): RecoveryStatus {
+    const verifier = this.verifier();
+    const request = verifier ? this.readOpenRequest(verifier.jwk.kid, windowMs, nowMs) : undefined;
+    return { verifier, request: request ? toRequest(request) : null };
   }
 
   /**
@@ -99,12 +116,13 @@ export class RecoveryStore {
   /**
    * Opens a request usable from `nowMs + delayMs`, or returns the open one unchanged
    * (a second request while one is open gets the same readyAt: asking again must
-   * not move the owner's deadline to cancel, nor shorten the wait).
+   * not move the owner's deadline to cancel, nor shorten the wait). An expired one
+   * (`windowMs` past its readyAt) is replaced by a new one, which waits again.
    */
-  start(verifierKid: string, input: { id: string; delayMs: number }, nowMs: number): RecoveryStart {
+  start(verifierKid: string, input: { id: string; delayMs: number; windowMs: number }, nowMs: number): RecoveryStart {
     const verifier = this.readVerifier();
     if (!verifier || verifier.kid !== verifierKid) return { ok: false, error: "not_configured" };
-    const open = this.readOpenRequest(verifierKid);
+    const open = this.readOpenRequest(verifierKid, input.windowMs, nowMs);
     if (open) return { ok: true, request: toRequest(open), created: false };
     const request = { id: input.id, createdAtMs: nowMs, readyAtMs: nowMs + input.delayMs };
     this.sql.exec(
@@ -120,12 +138,22 @@ export class RecoveryStore {
     return { ok: true, request, created: true };
   }
 
-  /** Any session may stop an open request. False when none is open. */
-  cancel(sessionId: string, nowMs: number): boolean {
-    const { rowsWritten } = this.sql.exec("DELETE FROM recovery_request WHERE spent_at_ms IS NULL");
-    if (rowsWritten === 0) return false;
-    this.sql.exec("DELETE FROM recovery_tickets");
-    this.activity.record("recovery_cancelled", sessionId, null, nowMs);
+  /**
+   * Stops an open request and any unredeemed ticket: a request completed by someone
+   * else whose ticket has not logged in yet is stopped too. False when there was
+   * neither (an expired request is deleted, but was not open).
+   */
+  cancel(sessionId: string, windowMs: number, nowMs: number): boolean {
+    const request = this.sql
+      .exec<{ ready_at_ms: number }>("DELETE FROM recovery_request WHERE spent_at_ms IS NULL RETURNING ready_at_ms")
+      .toArray()[0];
+    const open = request !== undefined && nowMs <= request.ready_at_ms + windowMs;
+    const tickets = this.sql
+      .exec<{ live: number }>("DELETE FROM recovery_tickets RETURNING expires_at_ms >= ? AS live", nowMs)
+      .toArray()
+      .filter((t) => t.live).length;
+    if (!open && tickets === 0) return false;
+    this.activity.record("recovery_cancelled", sessionId, open ? null : { ticket: true }, nowMs);
     return true;
   }
 
@@ -134,11 +162,12 @@ export class RecoveryStore {
    * conditional UPDATE is the single-use check: of any number of racing callers, one
    * changes the row.
    */
-  complete(verifierKid: string, ticketHash: string, nowMs: number): RecoveryCompletion {
+  complete(verifierKid: string, ticketHash: string, windowMs: number, nowMs: number): RecoveryCompletion {
     const verifier = this.readVerifier();
-    const open = verifier?.kid === verifierKid ? this.readOpenRequest(verifierKid) : undefined;
+    const open = verifier?.kid === verifierKid ? this.readUnspentRequest(verifierKid) : undefined;
     if (!open) return { ok: false, error: "no_request" };
     if (nowMs < open.ready_at_ms) return { ok: false, error: "not_ready", readyAtMs: open.ready_at_ms };
+    if (nowMs > open.ready_at_ms + windowMs) return { ok: false, error: "expired", expiredAtMs: open.ready_at_ms + windowMs };
     const { rowsWritten } = this.sql.exec(
       "UPDATE recovery_request SET spent_at_ms = ? WHERE slot = 1 AND id = ? AND spent_at_ms IS NULL",
       nowMs,
@@ -163,13 +192,19 @@ export class RecoveryStore {
     return this.sql.exec<VerifierRow>("SELECT jwk, kid, configured_at_ms FROM recovery_verifier WHERE id = 1").toArray()[0];
   }
 
-  private readOpenRequest(verifierKid: string): RequestRow | undefined {
+  private readUnspentRequest(verifierKid: string): RequestRow | undefined {
     return this.sql
       .exec<RequestRow>(
         "SELECT id, verifier_kid, created_at_ms, ready_at_ms FROM recovery_request WHERE slot = 1 AND spent_at_ms IS NULL AND verifier_kid = ?",
         verifierKid,
       )
       .toArray()[0];
+  }
+
+  /** Unspent and not expired: what GET /api/recovery shows and what a second start returns. */
+  private readOpenRequest(verifierKid: string, windowMs: number, nowMs: number): RequestRow | undefined {
+    const row = this.readUnspentRequest(verifierKid);
+    return row && nowMs <= row.ready_at_ms + windowMs ? row : undefined;
   }
 }
 

@@ -18,6 +18,7 @@ import { loadDataKeys, mfaHash, openTotpSecret, sealTotpSecret, type DataKeys } 
 import type { ActivityLog } from "./activityLog";
 import type { FactorFailure, FactorResult, FactorStore, SecondFactor } from "./factors";
 import type { PasskeyStore, PasskeyRefused, RelyingParty } from "./passkeys";
+import type { RecoveryStore } from "./recovery";
 import type { SessionStore } from "./sessions";
 import type { PasskeyListing, RegistrationResponse } from "../schemas/passkeys";
 
@@ -36,7 +37,30 @@ export interface TwoFactorStatus {
 }
 
 export type PasskeyRegistered = { ok: true; passkey: PasskeyListing; backupCodes?: string[] } | PasskeyRefused;
-export type PasskeyRemoved = { ok: true } | { ok: false; error: "not_found" | "factor_required" } | FactorFailure;
+export type PasskeyRemoved = { ok: true } | { ok: false; error: "not_found" | "factor_required" } | FactorFailure | TurnOffRefused;
+
+/**
+ * Removing the last second factor is refused while a recovery key is set up: the
+ * recovery wait needs 2FA on (docs/recovery.md, "Where this differs from the protocol").
+ */
+export type TurnOffRefused = { ok: false; error: "recovery_configured" };
+const TURN_OFF_REFUSED: TurnOffRefused = { ok: false, error: "recovery_configured" };
+
+/** Thrown inside the transaction that would turn 2FA off, so that it rolls back (the factor is not spent). */
+class RecoveryNeedsTwoFactor extends Error {}
+
+/**
+ * Runs a change that may turn 2FA off (disable, removePasskey): `recovery_configured`
+ * when the transaction that would have turned it off refused (clearWhenOff).
+ */
+export async function unlessRecoveryNeedsIt<T>(change: () => Promise<T>): Promise<T | TurnOffRefused> {
+  try {
+    return await change();
+  } catch (err) {
+    if (err instanceof RecoveryNeedsTwoFactor) return TURN_OFF_REFUSED;
+    throw err;
+  }
+}
 
 export class TwoFactorStore {
   private readonly sql: SqlStorage;
@@ -49,6 +73,7 @@ export class TwoFactorStore {
     private readonly sessions: SessionStore,
     private readonly passkeys: PasskeyStore,
     private readonly factors: FactorStore,
+    private readonly recovery: RecoveryStore,
   ) {
     this.sql = storage.sql;
   }
@@ -202,7 +227,9 @@ export class TwoFactorStore {
     if (!factor) {
       return this.storage.transactionSync((): PasskeyRemoved => {
         if (!this.passkeys.has(credentialId)) return { ok: false, error: "not_found" };
-        if (!this.factors.totpEnabled() && this.passkeys.count() === 1) return { ok: false, error: "factor_required" };
+        if (!this.factors.totpEnabled() && this.passkeys.count() === 1) {
+          return this.recovery.isConfigured() ? TURN_OFF_REFUSED : { ok: false, error: "factor_required" };
+        }
         remove(this.clock.nowMs());
         return { ok: true };
       });
@@ -230,8 +257,13 @@ export class TwoFactorStore {
     };
   }
 
-  /** Inside a transaction: 2FA just turned off, so what only exists while it is on goes. */
+  /**
+   * Inside a transaction: 2FA just turned off, so what only exists while it is on
+   * goes. While a recovery key is set up it must not turn off: this throws, the
+   * transaction rolls back, and the caller answers `recovery_configured`.
+   */
   private clearWhenOff(): void {
+    if (this.recovery.isConfigured()) throw new RecoveryNeedsTwoFactor();
     this.sql.exec("DELETE FROM backup_codes");
     this.factors.dropTickets();
   }

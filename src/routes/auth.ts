@@ -17,7 +17,7 @@ import { clearRefreshCookie, readRefreshCookie, setRefreshCookie } from "../http
 import { countingFailures, enforceRateLimit, rateLimitFor } from "../http/rateLimit";
 import type { AppEnv } from "../http/types";
 import { readJson, readRestoreRequest } from "../http/validate";
-import { factorError, mfaRequired, noPasskeys, rateLimitRefused, refreshRefused, sessionEnded, throwIfRateLimited } from "../instanceErrors";
+import { factorError, mfaRequired, noPasskeys, publicFactorError, rateLimitRefused, refreshRefused, sessionEnded, throwIfRateLimited } from "../instanceErrors";
 import { secretsEqual } from "../lib/bytes";
 import { systemClock } from "../lib/clock";
 import { setupRequestSchema } from "../schemas/api";
@@ -140,7 +140,7 @@ authRoutes.post("/login", async (c) => {
     case "mfa_required":
       throw mfaRequired();
     default:
-      throw factorError(result);
+      throw publicFactorError(result);
   }
 });
 
@@ -158,7 +158,7 @@ authRoutes.post("/escrow", async (c) => {
   if (!escrow) throw notClaimed();
   // docs/api.md §13: a ready recovery request stands in for the second factor.
   if (body.recovery !== undefined) {
-    const mfaTicket = await completeRecovery(assertionContext(c), body.recovery);
+    const mfaTicket = await completeRecovery(assertionContext(c), body.recovery, c.get("settings").recoveryWindowS * 1000);
     return c.json({ ...escrow, mfaTicket } satisfies Reply<"POST /auth/escrow">);
   }
   const factor = presentedFactor(c, body);
@@ -173,7 +173,7 @@ authRoutes.post("/escrow", async (c) => {
   });
   if (result.ok) return c.json({ ...escrow, mfaTicket: result.mfaTicket } satisfies Reply<"POST /auth/escrow">);
   if (result.error === "off") return c.json(escrow satisfies Reply<"POST /auth/escrow">);
-  throw factorError(result);
+  throw publicFactorError(result);
 });
 
 authRoutes.post("/refresh", async (c) => {

@@ -76,7 +76,7 @@ passkeyRoutes.delete("/passkeys/:id", async (c) => {
   const body = await readJson(c, passkeyDeleteRequestSchema);
   const result = await instanceStub(c.env).removePasskey(id, presentedFactor(c, body), c.get("auth").sid);
   if (!result.ok) {
-    if (result.error === "locked" || result.error === "invalid") throw factorError(result);
+    if (result.error === "locked" || result.error === "invalid" || result.error === "recovery_configured") throw factorError(result);
     if (result.error === "factor_required") throw lastFactorNeedsFactor();
     throw noSuchPasskey();
   }

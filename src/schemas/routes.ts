@@ -579,11 +579,11 @@ export const ROUTES = {
   "DELETE /api/recovery/request": {
     method: "DELETE",
     path: "/api/recovery/request",
-    summary: "Cancels the open recovery request (any session).",
+    summary: "Cancels the open recovery request (any session, with a recent login).",
     section: 13,
-    auth: "bearer",
+    auth: "step-up",
     responses: { 204: noContent },
-    errors: ["not_found", ...BEARER, ...ORIGIN_CHECKED, ...TOO_LARGE],
+    errors: ["not_found", ...STEP_UP, ...ORIGIN_CHECKED, ...TOO_LARGE],
   },
   "POST /auth/recovery": {
     method: "POST",

@@ -160,4 +160,14 @@ describe("rate limits", () => {
     expect(results.filter((r) => r.status === 200)).toHaveLength(5);
     expect(results.filter((r) => r.status === 429)).toHaveLength(15);
   });
+
+  it("counts an IPv6 client by its /64: other addresses of it share the budget, the next /64 has its own", async () => {
+    const from = (ip: string) => new OwnerClient(fetchWithVars({ RATE_LIMIT_PER_MIN: "3" }), TEST_ORIGIN, owner.keys, { "cf-connecting-ip": ip });
+    const statuses = [];
+    for (const ip of ["2001:db8:77:1::1", "2001:db8:77:1::2", "2001:0db8:0077:0001:ffff:1:2:3", "2001:db8:77:1:abcd::"]) {
+      statuses.push((await from(ip).request("POST", "/auth/challenge")).status);
+    }
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    expect((await from("2001:db8:77:2::1").request("POST", "/auth/challenge")).status).toBe(200);
+  });
 });

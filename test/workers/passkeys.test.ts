@@ -23,6 +23,9 @@ let userHandle: string;
 
 const bytes = (b64: string) => base64urlDecode(b64)!;
 
+/** Every refused passkey at /auth/login and /auth/escrow: one body, whatever the reason (the log has it). */
+const PUBLIC_PASSKEY_REFUSAL = { error: "invalid_code", message: "The passkey was not accepted." };
+
 async function errorOf(res: Response): Promise<string> {
   return (await json<{ error: string }>(res)).error;
 }
@@ -272,13 +275,36 @@ describe("a passkey as the second factor", { timeout: 60_000 }, () => {
     ],
   ];
   for (const [name, make] of refusals) {
-    it(`refuses ${name}: 401 invalid_code, outside the TOTP lockout`, async () => {
+    it(`refuses ${name}: 401 invalid_code, outside the TOTP lockout, in the one public answer`, async () => {
       const res = await loginWith(await make());
       expect(res.status, await res.clone().text()).toBe(401);
-      expect(await errorOf(res)).toBe("invalid_code");
+      expect(await json(res)).toEqual(PUBLIC_PASSKEY_REFUSAL);
       expect(await lockoutRow("session")).toBeNull();
     });
   }
+
+  it("at /auth/escrow a stranger gets one answer, whether the credential is registered and whether it is synced", async () => {
+    const stranger = await OwnerClient.create(owner.fetcher, TEST_ORIGIN);
+    const answer = async (passkey: unknown) => {
+      const res = await stranger.request("POST", "/auth/escrow", { body: { passkey }, cookie: null });
+      return { status: res.status, body: await res.text() };
+    };
+    const unknown = await answer(await assertion(await SoftAuthenticator.create(), { badSignature: true }));
+    const registered = await answer(await assertion(device, { badSignature: true }));
+    const beChanged = await answer(await assertion(device, { badSignature: true, be: true }));
+    expect(unknown).toEqual({ status: 401, body: JSON.stringify(PUBLIC_PASSKEY_REFUSAL) });
+    expect(registered).toEqual(unknown);
+    expect(beChanged).toEqual(unknown);
+  });
+
+  it("a session's own routes still say what was wrong with the passkey", async () => {
+    const res = await owner.request("POST", "/auth/reauth", {
+      body: { assertion: await owner.assertion(), passkey: await assertion(device, { badSignature: true }) },
+      bearer: true,
+    });
+    expect(res.status).toBe(401);
+    expect(await json(res)).toEqual({ error: "invalid_code", message: "The passkey's signature is invalid." });
+  });
 
   it("refuses a replayed response", async () => {
     const response = await assertion();

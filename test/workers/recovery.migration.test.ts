@@ -61,7 +61,7 @@ describe("the recovery schema step", () => {
       }
       expect(schemaOf(sql)).toEqual(fresh);
       // The object reads the upgraded storage: recovery is not configured.
-      expect(instance.recoveryStatus()).toEqual({ verifier: null, request: null });
+      expect(instance.recoveryStatus(604_800_000)).toEqual({ verifier: null, request: null });
     });
   });
 });

@@ -2,18 +2,21 @@
  * docs/api.md §13 through the public routes: the owner sets a recovery verifier
  * (derived from a recovery key by the client's own code), someone holding the key
  * starts a recovery, which waits RECOVERY_DELAY_S (the test moves the server's
- * clock) while every session sees it and can cancel it, and completes it once at
- * POST /auth/escrow, whose ticket logs in with amr ["pop", "rcv"].
+ * clock) while every session sees it and can cancel it (with a recent login: step-up),
+ * and completes it once at POST /auth/escrow, whose ticket logs in with amr
+ * ["pop", "rcv"].
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { makeRecoveryVerifier, type RecoverySigner, type RecoveryVerifier } from "../helpers/recovery";
 import { advanceClock, serverNowMs } from "../helpers/clock";
 import { json, makeKeyPair, type OwnerClient } from "../helpers/owner";
 import { activityTypes, amrOf, enrolTotp, reauthWithCode, statusCounts, type Authenticator } from "../helpers/twoFactor";
-import { claimedOwner, connectLive } from "../helpers/workers";
+import { ageLogin, claimedOwner, connectLive } from "../helpers/workers";
 
 /** RECOVERY_DELAY_S's default: 72 h. */
 const DELAY_MS = 259_200_000;
+/** RECOVERY_WINDOW_S's default: 7 days. */
+const WINDOW_MS = 604_800_000;
 
 let owner: OwnerClient;
 let verifier: RecoveryVerifier;
@@ -40,13 +43,15 @@ async function recoveryStatus(client: OwnerClient = owner) {
 /** Moves the server's clock, and logs the owner in again: a 72 h old access token has expired. */
 async function advance(ms: number): Promise<void> {
   advanceClock(ms);
-  const res = await owner.login(authenticator ? { totp: await authenticator.nextCode() } : {});
+  const res = await owner.login({ totp: await authenticator.nextCode() });
   expect(res.status, await res.clone().text()).toBe(200);
 }
 
 beforeAll(async () => {
   owner = await claimedOwner();
   verifier = await makeRecoveryVerifier();
+  // A recovery key is set up only while 2FA is on (recovery.twoFactor.test.ts).
+  ({ auth: authenticator } = await enrolTotp(owner));
 });
 
 describe("recovery (docs/api.md §13)", { timeout: 60_000 }, () => {
@@ -58,6 +63,7 @@ describe("recovery (docs/api.md §13)", { timeout: 60_000 }, () => {
   });
 
   it("PUT /api/recovery sets the verifier after a step-up, checking its kid", async () => {
+    expect((await reauthWithCode(owner, { totp: await authenticator.nextCode() })).status).toBe(200);
     const badKid = await owner.api("PUT", "/api/recovery", { verifier: { ...verifier.publicJwk, kid: "not-the-thumbprint" } });
     expect(badKid.status).toBe(400);
     const withPrivate = await owner.api("PUT", "/api/recovery", { verifier: { ...verifier.publicJwk, d: verifier.publicJwk.x } });
@@ -75,7 +81,7 @@ describe("recovery (docs/api.md §13)", { timeout: 60_000 }, () => {
 
   it("a recovery request is announced on every live socket, waits, and a second start keeps its readyAt", async () => {
     const other = owner.device();
-    expect((await other.login()).status).toBe(200);
+    expect((await other.login({ totp: await authenticator.nextCode() })).status).toBe(200);
     const a = await connectLive(owner.accessToken);
     const b = await connectLive(other.accessToken);
     await a.frames.expect("hello");
@@ -123,9 +129,21 @@ describe("recovery (docs/api.md §13)", { timeout: 60_000 }, () => {
     expect((await recoveryStatus()).request).toBeDefined();
   });
 
-  it("any session cancels an open request; a cancelled one cannot complete; 404 when none is open", async () => {
+  it("a session whose login is old cannot cancel (step-up), and the request stays open", async () => {
+    // What a stolen refresh cookie gives: a live session, but no fresh signature.
+    const stale = owner.device();
+    expect((await stale.login({ totp: await authenticator.nextCode() })).status).toBe(200);
+    await ageLogin(stale, 86_400);
+    const res = await stale.api("DELETE", "/api/recovery/request");
+    expect(res.status).toBe(403);
+    expect(await json(res)).toMatchObject({ error: "step_up_required" });
+    expect((await recoveryStatus()).request).toBeDefined();
+    expect(await activityTypes(owner)).not.toContain("recovery_cancelled");
+  });
+
+  it("any session with a recent login cancels an open request; a cancelled one cannot complete; 404 when none is open", async () => {
     const other = owner.device();
-    expect((await other.login()).status).toBe(200);
+    expect((await other.login({ totp: await authenticator.nextCode() })).status).toBe(200);
     expect((await other.api("DELETE", "/api/recovery/request")).status).toBe(204);
     expect((await recoveryStatus()).request).toBeUndefined();
     expect(await activityTypes(owner)).toContain("recovery_cancelled");
@@ -139,7 +157,6 @@ describe("recovery (docs/api.md §13)", { timeout: 60_000 }, () => {
   });
 
   it("a new request waits again; after readyAt one assertion completes it once, with a ticket for amr [pop, rcv]", async () => {
-    ({ auth: authenticator } = await enrolTotp(owner));
     const started = await startRecovery();
     expect(started.status).toBe(202);
     const { readyAt } = await json<{ readyAt: number }>(started);
@@ -191,5 +208,74 @@ describe("recovery (docs/api.md §13)", { timeout: 60_000 }, () => {
     expect(await recoveryStatus()).toEqual({ configured: false });
     expect(await activityTypes(owner)).toContain("recovery_removed");
     expect((await startRecovery()).status).toBe(401);
+  });
+});
+
+describe("a request's window, and cancelling after completion (docs/api.md §13)", { timeout: 60_000 }, () => {
+  it("can be completed until RECOVERY_WINDOW_S after readyAt", async () => {
+    await reauthWithCode(owner, { totp: await authenticator.nextCode() });
+    expect((await owner.api("PUT", "/api/recovery", { verifier: verifier.publicJwk })).status).toBe(204);
+    expect((await startRecovery()).status).toBe(202);
+    await advance(DELAY_MS + WINDOW_MS - 60_000);
+    expect((await recoveryStatus()).request).toBeDefined();
+    const done = await completeRecovery();
+    expect(done.status, await done.clone().text()).toBe(200);
+  });
+
+  it("after that it is refused and no longer shown, and a new start waits again", async () => {
+    const started = await startRecovery();
+    expect(started.status).toBe(202);
+    const { readyAt } = await json<{ readyAt: number }>(started);
+    await advance(DELAY_MS + WINDOW_MS + 1_000);
+    expect((await recoveryStatus()).request).toBeUndefined();
+    const late = await completeRecovery();
+    expect(late.status).toBe(403);
+    expect(await json(late)).toMatchObject({ error: "forbidden", message: expect.stringMatching(/expired/) });
+    // Nothing to cancel: the expired request is not open.
+    expect((await owner.api("DELETE", "/api/recovery/request")).status).toBe(404);
+
+    const again = await startRecovery();
+    expect(again.status).toBe(202);
+    const next = (await json<{ readyAt: number }>(again)).readyAt;
+    expect(next).toBeGreaterThanOrEqual(readyAt + DELAY_MS + WINDOW_MS);
+    expect((await completeRecovery()).status).toBe(403);
+    await advance(DELAY_MS);
+    expect((await completeRecovery()).status).toBe(200);
+  });
+
+  it("a cancel after completion stops the ticket that has not logged in yet", async () => {
+    expect((await startRecovery()).status).toBe(202);
+    await advance(DELAY_MS);
+    const done = await completeRecovery();
+    expect(done.status).toBe(200);
+    const { mfaTicket } = await json<{ mfaTicket: string }>(done);
+    // The owner sees "recovered" and stops it: nothing is open, but the ticket dies.
+    expect((await recoveryStatus()).request).toBeUndefined();
+    expect((await owner.api("DELETE", "/api/recovery/request")).status).toBe(204);
+    const login = await owner.device().login({ mfaTicket });
+    expect(login.status).toBe(401);
+    expect(await json(login)).toMatchObject({ error: "invalid_code" });
+    expect((await owner.api("DELETE", "/api/recovery/request")).status).toBe(404);
+  });
+
+  it("a ticket already used leaves nothing to cancel; a cancel racing the ticket's login: one of them wins", async () => {
+    expect((await startRecovery()).status).toBe(202);
+    await advance(DELAY_MS);
+    const first = await json<{ mfaTicket: string }>(await completeRecovery());
+    expect((await owner.device().login({ mfaTicket: first.mfaTicket })).status).toBe(200);
+    expect((await owner.api("DELETE", "/api/recovery/request")).status).toBe(404);
+
+    for (let round = 0; round < 3; round++) {
+      expect((await startRecovery()).status).toBe(202);
+      await advance(DELAY_MS);
+      const { mfaTicket } = await json<{ mfaTicket: string }>(await completeRecovery());
+      const device = owner.device();
+      const assertion = await device.assertion();
+      const [login, cancel] = await Promise.all([
+        device.request("POST", "/auth/login", { body: { assertion, mfaTicket } }),
+        owner.api("DELETE", "/api/recovery/request"),
+      ]);
+      expect([login.status, cancel.status].sort()).toEqual(login.status === 200 ? [200, 404] : [204, 401]);
+    }
   });
 });

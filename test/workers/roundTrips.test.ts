@@ -11,6 +11,7 @@ import { countingFetcher, type CountingFetcher } from "../helpers/instanceCalls"
 import { publishedEncryptionKey, postMessage, sealMessage } from "../helpers/messages";
 import { json, makeKeyPair, OwnerClient } from "../helpers/owner";
 import { SoftAuthenticator } from "../helpers/softAuthenticator";
+import { makeRecoveryVerifier } from "../helpers/recovery";
 import { enrolTotp, type Enrolled } from "../helpers/twoFactor";
 import { claimedOwner, selfFetch, TEST_ORIGIN } from "../helpers/workers";
 
@@ -145,6 +146,30 @@ describe("one Durable Object call per hot path", () => {
       expect(res.status, await res.clone().text()).toBe(200);
       expect(counting.take()).toEqual(["login"]);
       expect(decodeJwt(device.accessToken!).amr).toEqual(["pop", "hwk"]);
+    });
+
+    it("POST /auth/recovery with a bad signature: the same calls and answer whether or not a recovery verifier is set up", async () => {
+      const verifier = await makeRecoveryVerifier();
+      const attempt = async (kid?: string) => {
+        // Signed by the owner's key, never the recovery verifier: under the owner's
+        // kid, and under the verifier's (so that the signature itself is checked).
+        const assertion = await device.assertion({ kid });
+        counting.take();
+        const res = await device.request("POST", "/auth/recovery", { body: { assertion }, cookie: null });
+        return { status: res.status, body: await res.text(), calls: counting.take() };
+      };
+      const without = [await attempt(), await attempt(verifier.kid)];
+      const admin = owner.device();
+      expect((await admin.login({ totp: await enrolled.auth.nextCode() })).status).toBe(200);
+      expect((await admin.api("PUT", "/api/recovery", { verifier: verifier.publicJwk })).status).toBe(204);
+      const withVerifier = [await attempt(), await attempt(verifier.kid)];
+      expect(without[0]).toEqual({
+        status: 401,
+        body: JSON.stringify({ error: "invalid_assertion", message: "The signed challenge is not valid." }),
+        calls: ["hitRateLimit", "recoveryVerifier", "consumeChallenge"],
+      });
+      expect(without[1]).toEqual(without[0]);
+      expect(withVerifier).toEqual(without);
     });
   });
 });

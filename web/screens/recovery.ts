@@ -54,6 +54,7 @@ export function recoveryScreen(ctx: AppContext): Screen {
   function cancelButton() {
     const cancel = h("button", { type: "button", class: "danger" }, "Cancel the recovery");
     onAction(cancel, fb, async () => {
+      await confirmItsYou(ctx, prompt, "Cancelling a recovery needs a fresh confirmation.");
       await cancelRecoveryRequest(ctx.client);
       fb.status("The recovery request was cancelled.");
       await load();
