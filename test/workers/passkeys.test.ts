@@ -348,9 +348,11 @@ describe("a passkey as the second factor", { timeout: 60_000 }, () => {
       release();
     }
     expect(statusCounts(results)).toEqual({ 401: 20 });
+    // A public route names no reason (one message for every passkey refusal): the
+    // activity log is where the one request that spent the challenge and met the
+    // counter rule shows.
     const messages = await Promise.all(results.map(async (r) => (await json<{ message: string }>(r)).message));
-    // One request spent the challenge and met the counter rule; the others found it spent.
-    expect(messages.filter((m) => /counter did not increase/.test(m))).toHaveLength(1);
+    expect(new Set(messages)).toEqual(new Set(["The passkey was not accepted."]));
     expect(await activityCount("passkey_clone_suspected")).toBe(before + 1);
     expect((await loginWith(await assertion())).status).toBe(200);
   });
