@@ -4,17 +4,17 @@
  * JavaScript budget is 100 KiB gzipped, and the client only needs the shapes it uses.
  * The request types still come from the server's schemas (type-only imports).
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 
-const b64 = z.string().regex(/^[A-Za-z0-9_-]*$/);
+const b64 = z.string().check(z.regex(/^[A-Za-z0-9_-]*$/));
 const credential = z.object({ type: z.literal("public-key"), id: b64 });
 
 export const creationOptionsSchema = z.object({
   rp: z.object({ id: z.string(), name: z.string() }),
   user: z.object({ id: b64, name: z.string(), displayName: z.string() }),
   challenge: b64,
-  pubKeyCredParams: z.array(z.object({ type: z.literal("public-key"), alg: z.number().int() })),
-  timeout: z.number().int(),
+  pubKeyCredParams: z.array(z.object({ type: z.literal("public-key"), alg: z.int() })),
+  timeout: z.int(),
   excludeCredentials: z.array(credential),
   authenticatorSelection: z.object({
     residentKey: z.literal("required"),
@@ -28,7 +28,7 @@ export const creationOptionsResponseSchema = z.object({ options: creationOptions
 export const requestOptionsSchema = z.object({
   challenge: b64,
   rpId: z.string(),
-  timeout: z.number().int(),
+  timeout: z.int(),
   userVerification: z.literal("required"),
 });
 export const requestOptionsResponseSchema = z.object({ options: requestOptionsSchema });
@@ -37,10 +37,10 @@ export const passkeySchema = z.object({
   id: b64,
   name: z.string(),
   createdAt: z.number(),
-  lastUsedAt: z.number().nullable(),
+  lastUsedAt: z.nullable(z.number()),
   backedUp: z.boolean(),
   prf: z.boolean(),
 });
 export type PasskeyListing = z.infer<typeof passkeySchema>;
 export const passkeysResponseSchema = z.object({ passkeys: z.array(passkeySchema) });
-export const registerResponseSchema = z.object({ passkey: passkeySchema, backupCodes: z.array(z.string()).optional() });
+export const registerResponseSchema = z.object({ passkey: passkeySchema, backupCodes: z.optional(z.array(z.string())) });

@@ -5,7 +5,7 @@
  * this page: the output is consumed at once by deriveUnlockKeyFromPrf, which leaves
  * only a non-extractable X25519 key; the server never sees an extension result.
  */
-import type * as z from "zod";
+import type * as z from "zod/mini";
 import {
   creationOptionsResponseSchema,
   passkeySchema,

@@ -8,7 +8,7 @@
  *
  * No WebAuthn check happens here: the server verifies everything (src/domain/passkeys.ts).
  */
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import type { AuthenticationResponse, RegistrationResponse } from "../src/schemas/passkeys";
 import type { creationOptionsSchema, requestOptionsSchema } from "./passkeySchemas";
 import { base64urlDecode, base64urlEncode, randomBytes } from "../src/lib/bytes";

@@ -91,24 +91,18 @@ const builtAtMs = Date.now();
 const outdir = join(root, "dist", `.web-${process.pid}`);
 
 /**
- * zod is imported as `import { z } from "zod"`, which Rollup tree-shakes and esbuild
- * does not: it keeps the whole `z` namespace, every locale included (~90 KiB
- * gzipped). Importing the namespace directly lets esbuild drop what is unused.
+ * The browser code uses zod/mini only (client/, web/, and the src/schemas it shares).
+ * zod classic loads every schema method and its JSON Schema generator with each
+ * constructor, which esbuild cannot drop: it cost 13 KiB gzipped of the 100 KiB
+ * budget while three client modules still used it. This plugin refuses it, so a
+ * stray `import * as z from "zod"` fails the build instead of the budget, later.
  */
-const zodShakeable = {
-  name: "zod-shakeable",
+const zodMiniOnly = {
+  name: "zod-mini-only",
   setup(b) {
-    const zodClassic = join(root, "node_modules", "zod", "v4", "classic", "external.js");
-    b.onResolve({ filter: /^zod$/ }, () => ({ path: zodClassic }));
-    // web/zodJsonSchemaStub.ts says why: the JSON Schema generator, dead in the app.
-    b.onResolve({ filter: /\/(json-schema-processors|to-json-schema)\.js$/ }, (args) =>
-      args.importer.endsWith(join("zod", "v4", "classic", "schemas.js")) ? { path: join(root, "web", "zodJsonSchemaStub.ts") } : undefined,
-    );
-    b.onLoad({ filter: /\.ts$/ }, (args) => {
-      if (args.path.includes("node_modules")) return undefined;
-      const source = readFileSync(args.path, "utf8");
-      return { contents: source.replace(/import \{ z \} from "zod";/g, 'import * as z from "zod";'), loader: "ts" };
-    });
+    b.onResolve({ filter: /^zod(\/v4)?(\/classic)?$/ }, (args) => ({
+      errors: [{ text: `${relative(root, args.importer)} imports "${args.path}": the web app uses "zod/mini" only (scripts/build-web.mjs)` }],
+    }));
   },
 };
 
@@ -136,7 +130,7 @@ const result = await build({
   legalComments: "none",
   logLevel: "warning",
   define: { __PASSWORD_LISTS_URL__: JSON.stringify(`/${passwordLists.fileName}`) },
-  plugins: [zodShakeable],
+  plugins: [zodMiniOnly],
 });
 
 for (const file of STATIC_FILES) cpSync(join(root, "web", file), join(outdir, file));

@@ -20,7 +20,7 @@
  *    and p2c are in the protected header as RFC 7518 specifies, authenticated the
  *    same way.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import { base64urlString } from "../../src/schemas/api";
 
 /** "iev" in the protected header of a format 1 blob. */
@@ -58,9 +58,9 @@ export const READ_CEILINGS = { memoryKiB: 1_048_576, iterations: 16, parallelism
 export const argon2ParamsSchema = z.strictObject({
   name: z.literal("argon2id"),
   v: z.literal(ARGON2_VERSION),
-  m: z.number().int().min(8).max(READ_CEILINGS.memoryKiB),
-  t: z.number().int().min(1).max(READ_CEILINGS.iterations),
-  p: z.number().int().min(1).max(READ_CEILINGS.parallelism),
+  m: z.number().check(z.int(), z.minimum(8), z.maximum(READ_CEILINGS.memoryKiB)),
+  t: z.number().check(z.int(), z.minimum(1), z.maximum(READ_CEILINGS.iterations)),
+  p: z.number().check(z.int(), z.minimum(1), z.maximum(READ_CEILINGS.parallelism)),
   salt: base64urlString.check(z.minLength(11), z.maxLength(86)),
 });
 export type Argon2Params = z.infer<typeof argon2ParamsSchema>;
@@ -76,7 +76,7 @@ export const escrowHeaderSchema = z.discriminatedUnion("alg", [
   z.object({
     alg: z.literal("PBES2-HS512+A256KW"),
     p2s: base64urlString.check(z.minLength(11)),
-    p2c: z.number().int().min(1000).max(READ_CEILINGS.p2c),
+    p2c: z.number().check(z.int(), z.minimum(1000), z.maximum(READ_CEILINGS.p2c)),
     ...commonHeader,
   }),
 ]);
@@ -90,11 +90,11 @@ const privateOkpSchema = z.object({
 });
 
 export const keyringEntrySchema = z.object({
-  kid: z.string().min(1).max(128),
+  kid: z.string().check(z.minLength(1), z.maxLength(128)),
   use: z.enum(["sig", "enc"]),
   status: z.enum(["current", "retired"]),
   createdAt: z.number(),
-  retiredAt: z.number().optional(),
+  retiredAt: z.optional(z.number()),
   jwk: privateOkpSchema,
 });
 export type KeyringEntry = z.infer<typeof keyringEntrySchema>;
@@ -104,11 +104,13 @@ export const keyringSchema = z
   .object({
     format: z.literal("indienet-keyring"),
     v: z.literal(1),
-    keys: z.array(keyringEntrySchema).min(2).max(200),
+    keys: z.array(keyringEntrySchema).check(z.minLength(2), z.maxLength(200)),
   })
-  .refine(
-    (k) => (["sig", "enc"] as const).every((use) => k.keys.filter((e) => e.use === use && e.status === "current").length === 1),
-    "a keyring has exactly one current key of each use",
+  .check(
+    z.refine(
+      (k) => (["sig", "enc"] as const).every((use) => k.keys.filter((e) => e.use === use && e.status === "current").length === 1),
+      "a keyring has exactly one current key of each use",
+    ),
   );
 export type Keyring = z.infer<typeof keyringSchema>;
 
@@ -127,7 +129,7 @@ export type Keyring = z.infer<typeof keyringSchema>;
  */
 export const pbkdf2ParamsSchema = z.strictObject({
   name: z.literal("pbkdf2-sha512"),
-  c: z.number().int().min(1000).max(READ_CEILINGS.p2c),
+  c: z.number().check(z.int(), z.minimum(1000), z.maximum(READ_CEILINGS.p2c)),
   salt: base64urlString.check(z.minLength(11), z.maxLength(86)),
 });
 export type Pbkdf2Params = z.infer<typeof pbkdf2ParamsSchema>;
@@ -147,7 +149,7 @@ export const ESCROW_MAX_BYTES = 65_536;
 
 export const recipientKidSchema = z
   .string()
-  .regex(/^(passkey:[A-Za-z0-9_-]{2,1364}|recovery:[A-Za-z0-9_-]{43})$/, "must be passkey:<credential id> or recovery:<verifier kid>");
+  .check(z.regex(/^(passkey:[A-Za-z0-9_-]{2,1364}|recovery:[A-Za-z0-9_-]{43})$/, "must be passkey:<credential id> or recovery:<verifier kid>"));
 
 const x25519X = base64urlString.check(z.length(43));
 
@@ -172,7 +174,7 @@ export const escrowV2ProtectedSchema = z.strictObject({
   cty: z.literal(KEYRING_CONTENT_TYPE),
   iev: z.literal(ESCROW_FORMAT_V2),
   kdf: passwordKdfSchema,
-  rcp: z.array(recipientJwkSchema).max(MAX_KEY_RECIPIENTS),
+  rcp: z.array(recipientJwkSchema).check(z.maxLength(MAX_KEY_RECIPIENTS)),
 });
 export type EscrowV2Protected = z.infer<typeof escrowV2ProtectedSchema>;
 

@@ -13,7 +13,7 @@
  * key and a 3-byte checksum. Format: docs/recovery-format.md.
  */
 import { calculateJwkThumbprint } from "jose";
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import type { signingJwkSchema } from "../../src/schemas/api";
 import { randomBytes, sha256, utf8 } from "../../src/lib/bytes";
 import { RECOVERY_KID_PREFIX } from "../escrow/format";

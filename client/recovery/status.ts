@@ -3,14 +3,14 @@
  * code: the web app checks for a pending recovery on every start and cancels it from
  * a banner, without loading the recovery key and shares code.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import type { OwnerClient } from "../owner";
 
 /** GET /api/recovery. */
 export const recoveryStatusSchema = z.object({
   configured: z.boolean(),
-  configuredAt: z.number().optional(),
-  request: z.object({ id: z.union([z.string(), z.number()]), createdAt: z.number(), readyAt: z.number() }).optional(),
+  configuredAt: z.optional(z.number()),
+  request: z.optional(z.object({ id: z.union([z.string(), z.number()]), createdAt: z.number(), readyAt: z.number() })),
 });
 export type RecoveryStatus = z.infer<typeof recoveryStatusSchema>;
 
