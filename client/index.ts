@@ -85,3 +85,17 @@ export {
 } from "./passkeys";
 export { setUpRecovery, removeRecovery, startRecovery, completeRecovery, recoveryStatus, cancelRecoveryRequest, type RecoveryStatus } from "./recovery/api";
 export type { EscrowChangeReason } from "./owner";
+export {
+  startAuthorization,
+  approveAuthorization,
+  denyAuthorization,
+  followableRedirect,
+  listGrants,
+  revokeGrant,
+  getProfile,
+  updateProfile,
+  type AuthorizationRequest,
+  type AuthorizationStart,
+  type IndieAuthGrant,
+  type IndieAuthProfile,
+} from "./indieauth";
