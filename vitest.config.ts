@@ -4,7 +4,7 @@ import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-worker
 import { defineConfig } from "vitest/config";
 import { TEST_ORIGIN, TEST_SETUP_CODE } from "./test/helpers/constants.ts";
 // @ts-expect-error: plain ESM helper shared with the dev and deploy scripts
-import { generateDataKey, generateFederationKey, generateInstanceSigningKey } from "./scripts/lib/secrets.mjs";
+import { generateDataKey, generateFederationKey, generateInstanceSigningKey, generateIntrospectionSecret } from "./scripts/lib/secrets.mjs";
 
 
 const migrations = await readD1Migrations("./migrations");
@@ -26,6 +26,7 @@ export default defineConfig({
           INSTANCE_SIGNING_KEY: await generateInstanceSigningKey(),
           DATA_KEY: generateDataKey(),
           FEDERATION_KEY: await generateFederationKey(),
+          INDIEAUTH_INTROSPECTION_SECRET: generateIntrospectionSecret(),
           // Tests send many requests from one address; the rate-limit tests lower it.
           RATE_LIMIT_PER_MIN: "100000",
           TEST_MIGRATIONS: migrations,

@@ -8,7 +8,8 @@
 //     this account's ids, so wrangler.toml itself stays id-free for everyone);
 //  3. applies pending D1 migrations to the remote database;
 //  4. generates only the secrets that are not set yet and sets them with
-//     `wrangler secret bulk` (an existing secret is never rotated);
+//     `wrangler secret bulk` (an existing secret is never rotated); a new IndieAuth
+//     introspection secret is printed once, for the owner's resource servers;
 //  5. `wrangler deploy` with ORIGIN set from --origin (remembered in deploy.local.json);
 //  6. prints the URL and, if the instance is not claimed yet, the setup code.
 // Every step prints what it is about to do first; the first failure stops the run.
@@ -452,6 +453,12 @@ export async function deploy({
       // Printed now as well as at the end, in case a later step fails: Cloudflare
       // never shows a secret again, and a re-run keeps this one.
       say(`  setup code: ${values.SETUP_CODE}   (keep it until you have claimed the instance)`);
+    }
+    if (values.INDIEAUTH_INTROSPECTION_SECRET) {
+      // The one secret meant for someone else: resource servers (a Micropub server)
+      // present it to POST /indieauth/introspect (docs/api.md §14). Shown once, now.
+      say(`  IndieAuth introspection secret: ${values.INDIEAUTH_INTROSPECTION_SECRET}`);
+      say("    (give it to the servers that check your IndieAuth tokens; Cloudflare will not show it again)");
     }
     return values;
   });

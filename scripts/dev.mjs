@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run dev [-- wrangler dev args]`: a ready local instance in one command.
 //  1. creates missing local secrets in .dev.vars (git-ignored): SETUP_CODE,
-//     INSTANCE_SIGNING_KEY, DATA_KEY; existing ones are never changed;
+//     INSTANCE_SIGNING_KEY, DATA_KEY, FEDERATION_KEY, INDIEAUTH_INTROSPECTION_SECRET
+//     (scripts/lib/secrets.mjs); existing ones are never changed;
 //  2. applies D1 migrations to the local database (idempotent), into the same
 //     --persist-to directory that wrangler dev will use;
 //  3. prints the URL and the setup code, and runs `wrangler dev` with every extra

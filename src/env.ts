@@ -17,6 +17,7 @@ export interface Env {
   SESSION_MAX_TTL_S?: string;
   STEP_UP_MAX_AGE_S?: string;
   RECOVERY_DELAY_S?: string;
+  INDIEAUTH_ACCESS_TOKEN_TTL_S?: string;
   ALLOW_INSECURE_FEDERATION?: string;
   RATE_LIMIT_PER_MIN?: string;
   MESSAGE_QUOTA?: string;
@@ -31,4 +32,6 @@ export interface Env {
   DATA_KEY?: string;
   /** RSA-2048 private key, PKCS#8 PEM: signs federation requests (docs/api.md §11). */
   FEDERATION_KEY?: string;
+  /** 32 random bytes, base64url: the Bearer token of POST /indieauth/introspect (docs/api.md §14). */
+  INDIEAUTH_INTROSPECTION_SECRET?: string;
 }

@@ -1,5 +1,6 @@
 import * as z from "zod/mini";
 import "./schemas/zodLocale";
+import { DEFAULT_INDIEAUTH_ACCESS_TOKEN_TTL_S } from "./domain/indieauth/codes";
 import type { RotationPolicy } from "./domain/rotation";
 import { MESSAGE_QUOTA_DEFAULTS, type MessageQuota } from "./schemas/messageLimits";
 import type { Env } from "./env";
@@ -21,6 +22,8 @@ export interface Settings {
   rateLimitPerMin: number;
   /** docs/api.md §13: how long a recovery request waits before it can be completed. */
   recoveryDelayS: number;
+  /** docs/api.md §14: how long an IndieAuth access token lives. */
+  indieAuthAccessTokenTtlS: number;
   /**
    * The session rules of docs/api.md §5 in milliseconds, from the three settings
    * above: the one policy every session check uses. The Worker passes it to the
@@ -67,6 +70,8 @@ const settingsSchema = z.object({
   ),
   RATE_LIMIT_PER_MIN: seconds(300, 1_000_000_000),
   RECOVERY_DELAY_S: seconds(259_200, 90 * 86400),
+  // At least a minute (a token that expires on the way is no token), at most a year.
+  INDIEAUTH_ACCESS_TOKEN_TTL_S: seconds(DEFAULT_INDIEAUTH_ACCESS_TOKEN_TTL_S, 365 * 86400, 60),
   MESSAGE_QUOTA: seconds(MESSAGE_QUOTA_DEFAULTS.count, 1_000_000_000),
   MESSAGE_QUOTA_BYTES: seconds(MESSAGE_QUOTA_DEFAULTS.bytes, Number.MAX_SAFE_INTEGER),
 });
@@ -89,6 +94,7 @@ export function readSettings(env: Env): Settings {
     allowInsecureFederation: parsed.ALLOW_INSECURE_FEDERATION,
     rateLimitPerMin: parsed.RATE_LIMIT_PER_MIN,
     recoveryDelayS: parsed.RECOVERY_DELAY_S,
+    indieAuthAccessTokenTtlS: parsed.INDIEAUTH_ACCESS_TOKEN_TTL_S,
     sessionPolicy: {
       graceMs: parsed.REFRESH_REUSE_GRACE_S * 1000,
       idleTtlMs: parsed.REFRESH_IDLE_TTL_S * 1000,

@@ -40,11 +40,21 @@ export async function generateFederationKey() {
   return `-----BEGIN PRIVATE KEY-----\n${der.match(/.{1,64}/g).join("\n")}\n-----END PRIVATE KEY-----\n`;
 }
 
+/**
+ * The Bearer token resource servers present to POST /indieauth/introspect
+ * (docs/api.md §14): 32 random bytes, base64url. Give it to the servers that check
+ * the owner's IndieAuth tokens; nothing else ever needs it.
+ */
+export function generateIntrospectionSecret() {
+  return Buffer.from(webcrypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+}
+
 export const SECRET_GENERATORS = {
   SETUP_CODE: async () => generateSetupCode(),
   INSTANCE_SIGNING_KEY: generateInstanceSigningKey,
   DATA_KEY: async () => generateDataKey(),
   FEDERATION_KEY: generateFederationKey,
+  INDIEAUTH_INTROSPECTION_SECRET: async () => generateIntrospectionSecret(),
 };
 
 /** Parses a .dev.vars / .env style file into a Map (KEY=value, "quoted" or bare). */

@@ -7,7 +7,7 @@
  * This file is wiring: each kind of state is a small store (./sessions.ts,
  * ./challenges.ts, ./activityLog.ts, ./rateLimits.ts, ./twoFactor.ts with
  * ./mfaLockouts.ts, ./passkeys.ts, ./restore.ts, ./inboxReplays.ts, ./sockets.ts,
- * ./recovery.ts), built once here and handed to the stores that write through it.
+ * ./recovery.ts, ./indieauth.ts), built once here and handed to the stores that write through it.
  * An RPC method reads the clock once, does all async work (hashing, sealing) first,
  * and then runs the stores' synchronous check-and-set in one
  * `ctx.storage.transactionSync`: any non-storage await inside a Durable Object
@@ -22,11 +22,22 @@ import { hasSecondFactor } from "../domain/stepUp";
 import type { RateLimitRule } from "../domain/rateLimit";
 import type { RotationPolicy, SessionLifetimes } from "../domain/rotation";
 import type { Env } from "../env";
-import { sha256Base64url } from "../lib/bytes";
+import { randomToken, sha256Base64url } from "../lib/bytes";
+import type { CodeGrantRequest } from "../domain/indieauth/codes";
+import { s256Challenge } from "../domain/indieauth/pkce";
+import type { OwnerProfile } from "../domain/indieauth/responses";
 import { systemClock, type Clock } from "../lib/clock";
 import type { ActivityEntry, ActivityType } from "../schemas/api";
 import { ActivityLog, type ActivityDetail, type StoredActivity } from "./activityLog";
 import { ChallengeStore } from "./challenges";
+import {
+  IndieAuthStore,
+  type ActiveAccessToken,
+  type CodeRedemptionResult,
+  type GrantRefreshResult,
+  type NewAuthorizationRequest,
+  type RequestAnswer,
+} from "./indieauth";
 import { InboxReplayStore, type InboxClaim, type InboxClaimInput } from "./inboxReplays";
 import { MfaLockoutStore } from "./mfaLockouts";
 import { OutboxDelivery } from "./outbox";
@@ -45,6 +56,10 @@ import { insertMessageForCurrentKey, type MessageInsert } from "../storage/messa
 
 export type { RefreshResult, SessionGrant, SessionStatus, SessionSummary } from "./sessions";
 export type { RateLimitVerdict } from "./rateLimits";
+export type { ActiveAccessToken, NewAuthorizationRequest } from "./indieauth";
+
+/** An answered consent request: where the browser goes, and the code when approved. */
+export type IndieAuthAnswer = (Extract<RequestAnswer, { ok: true }> & { code: string | null }) | Extract<RequestAnswer, { ok: false }>;
 
 /** A rate-limit hit: the counter's key and its rule. */
 export type RateLimitHit = { key: string } & RateLimitRule;
@@ -106,6 +121,7 @@ export class InstanceDO extends DurableObject<Env> {
   private readonly live: LiveChannel;
   private readonly outbox: OutboxDelivery;
   private readonly recovery: RecoveryStore;
+  private readonly indieAuth: IndieAuthStore;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -123,6 +139,7 @@ export class InstanceDO extends DurableObject<Env> {
     this.live = new LiveChannel(ctx, env, this.clock, this.sessions);
     this.outbox = new OutboxDelivery(env, this.clock);
     this.recovery = new RecoveryStore(sql, this.activity);
+    this.indieAuth = new IndieAuthStore(sql, this.activity);
     // One line per start: after hibernation the object is constructed again while its
     // sockets stayed open, which is how an idle socket shows it cost no wake-ups.
     console.log(JSON.stringify({ event: "instance_started", sockets: ctx.getWebSockets().length }));
@@ -484,6 +501,127 @@ export class InstanceDO extends DurableObject<Env> {
   redeemRecoveryTicket(ticketHash: string): boolean {
     const nowMs = this.clock.nowMs();
     return this.ctx.storage.transactionSync(() => this.recovery.redeemTicket(ticketHash, nowMs));
+  }
+
+  // --- IndieAuth (./indieauth.ts, docs/api.md §14) --------------------------------------
+  // The form endpoints' calls count their rate-limit hit in the same transaction as
+  // their work, so each OAuth request is one call to the object.
+
+  /** POST /api/indieauth/requests, once the Worker has checked the client: stores the request (10 min). */
+  openIndieAuthRequest(request: NewAuthorizationRequest): string {
+    const id = randomToken(16);
+    const nowMs = this.clock.nowMs();
+    this.ctx.storage.transactionSync(() => this.indieAuth.openRequest(id, request, nowMs));
+    return id;
+  }
+
+  /** Approve (a fresh code, stored as a hash) or deny a live request, once; the code goes only to the Worker. */
+  async answerIndieAuthRequest(requestId: string, answer: { approve: true; scope?: string } | { approve: false }, sessionId: string): Promise<IndieAuthAnswer> {
+    const code = answer.approve ? randomToken(32) : null;
+    const codeHash = code === null ? null : await sha256Base64url(code);
+    const nowMs = this.clock.nowMs();
+    const answered = this.ctx.storage.transactionSync(() =>
+      this.indieAuth.answerRequest(requestId, answer.approve ? { approve: true, scope: answer.scope, codeHash: codeHash!, sessionId } : { approve: false }, nowMs),
+    );
+    return answered.ok ? { ...answered, code } : answered;
+  }
+
+  /**
+   * A code at the token endpoint (a grant and its first tokens) or at the
+   * authorization endpoint (the scopes only), with the rate-limit hit and the
+   * profile, in one transaction. The verifier's challenge is computed first.
+   */
+  async redeemIndieAuthCode(input: {
+    rateLimit: RateLimitHit;
+    request: CodeGrantRequest;
+    endpoint: "token" | "authorization";
+    accessTtlS: number;
+    policy: RotationPolicy;
+  }): Promise<RateLimitRefusal | (CodeRedemptionResult & { profile?: OwnerProfile | null })> {
+    const { request } = input;
+    const [codeHash, verifierChallenge, prepared] = await Promise.all([
+      sha256Base64url(request.code),
+      s256Challenge(request.codeVerifier),
+      input.endpoint === "token" ? this.indieAuth.prepareGrant() : null,
+    ]);
+    return this.ctx.storage.transactionSync(() => {
+      const nowMs = this.clock.nowMs();
+      const verdict = this.rateLimits.hit(input.rateLimit.key, input.rateLimit, nowMs);
+      if (!verdict.allowed) return { ok: false, error: "rate_limited", retryAfterS: verdict.retryAfterS };
+      const redeemed = this.indieAuth.redeemCode(
+        { codeHash, clientId: request.clientId, redirectUri: request.redirectUri, verifierChallenge },
+        prepared && { prepared, accessTtlMs: input.accessTtlS * 1000, policy: input.policy },
+        nowMs,
+      );
+      return redeemed.ok ? { ...redeemed, profile: this.indieAuth.profile() } : redeemed;
+    });
+  }
+
+  /** `grant_type=refresh_token` in one call: the rate-limit hit and the §5 rotation share a transaction. */
+  async refreshIndieAuthGrant(input: {
+    rateLimit: RateLimitHit;
+    refreshToken: string;
+    clientId: string;
+    scope: string | null;
+    accessTtlS: number;
+    policy: RotationPolicy;
+  }): Promise<RateLimitRefusal | (GrantRefreshResult & { profile?: OwnerProfile | null })> {
+    const prepared = await this.indieAuth.prepareRefresh(input.refreshToken);
+    const decided = this.ctx.storage.transactionSync(() => {
+      const nowMs = this.clock.nowMs();
+      const verdict = this.rateLimits.hit(input.rateLimit.key, input.rateLimit, nowMs);
+      if (!verdict.allowed) return verdict;
+      return this.indieAuth.decideRefresh(prepared, { clientId: input.clientId, scope: input.scope }, input.policy, input.accessTtlS * 1000, nowMs);
+    });
+    if ("allowed" in decided) return { ok: false, error: "rate_limited", retryAfterS: decided.retryAfterS };
+    const result = await this.indieAuth.completeRefresh(prepared, decided);
+    return result.ok ? { ...result, profile: this.indieAuth.profile() } : result;
+  }
+
+  /** Introspection and userinfo: the token if it is active (and the profile), after the rate-limit hit. */
+  async indieAuthAccessToken(input: {
+    rateLimit: RateLimitHit;
+    token: string;
+    policy: Pick<RotationPolicy, "idleTtlMs">;
+  }): Promise<RateLimitRefusal | { ok: true; token: ActiveAccessToken | null; profile: OwnerProfile | null }> {
+    const hash = await sha256Base64url(input.token);
+    return this.ctx.storage.transactionSync(() => {
+      const nowMs = this.clock.nowMs();
+      const verdict = this.rateLimits.hit(input.rateLimit.key, input.rateLimit, nowMs);
+      if (!verdict.allowed) return { ok: false, error: "rate_limited", retryAfterS: verdict.retryAfterS };
+      return { ok: true, token: this.indieAuth.activeAccessToken(hash, input.policy, nowMs), profile: this.indieAuth.profile() };
+    });
+  }
+
+  /** RFC 7009 revocation (and the token endpoint's legacy action=revoke), after the rate-limit hit. */
+  async revokeIndieAuthToken(rateLimit: RateLimitHit, token: string): Promise<RateLimitRefusal | { ok: true }> {
+    const hash = await sha256Base64url(token);
+    return this.ctx.storage.transactionSync(() => {
+      const nowMs = this.clock.nowMs();
+      const verdict = this.rateLimits.hit(rateLimit.key, rateLimit, nowMs);
+      if (!verdict.allowed) return { ok: false, error: "rate_limited", retryAfterS: verdict.retryAfterS };
+      this.indieAuth.revokeToken(hash, nowMs);
+      return { ok: true };
+    });
+  }
+
+  listIndieAuthGrants(policy: Pick<RotationPolicy, "idleTtlMs">) {
+    return this.indieAuth.listGrants(policy, this.clock.nowMs());
+  }
+
+  /** The owner ends a grant: its tokens stop working at once. False if no live grant has this id. */
+  revokeIndieAuthGrant(grantId: string, sessionId: string, policy: Pick<RotationPolicy, "idleTtlMs">): boolean {
+    const nowMs = this.clock.nowMs();
+    return this.ctx.storage.transactionSync(() => this.indieAuth.revokeGrant(grantId, sessionId, policy, nowMs));
+  }
+
+  indieAuthProfile(): OwnerProfile | null {
+    return this.indieAuth.profile();
+  }
+
+  setIndieAuthProfile(profile: OwnerProfile): void {
+    const nowMs = this.clock.nowMs();
+    this.ctx.storage.transactionSync(() => this.indieAuth.setProfile(profile, nowMs));
   }
 
   // --- live channel (./sockets.ts) and the shared alarm --------------------------------

@@ -159,6 +159,76 @@ const STEPS: readonly string[] = [
 
   ALTER TABLE mfa_tickets ADD COLUMN amr TEXT;
   `,
+  // v7: IndieAuth (docs/api.md §14), see src/durable/indieauth.ts. Consent requests,
+  // codes (hashes only), grants with rotating refresh tokens (the §5 columns of
+  // sessions), access tokens (hashes only), and the profile the \`profile\` scope shares.
+  `
+  CREATE TABLE indieauth_requests (
+    id TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL,
+    client_name TEXT,
+    redirect_uri TEXT NOT NULL,
+    state TEXT NOT NULL,
+    code_challenge TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    expires_at_ms INTEGER NOT NULL,
+    used_at_ms INTEGER
+  );
+  CREATE INDEX indieauth_requests_expiry ON indieauth_requests (expires_at_ms);
+
+  CREATE TABLE indieauth_codes (
+    hash TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL,
+    client_name TEXT,
+    redirect_uri TEXT NOT NULL,
+    code_challenge TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    expires_at_ms INTEGER NOT NULL,
+    used_at_ms INTEGER,
+    grant_id TEXT
+  );
+  CREATE INDEX indieauth_codes_expiry ON indieauth_codes (expires_at_ms);
+
+  CREATE TABLE indieauth_grants (
+    id TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL,
+    client_name TEXT,
+    scopes TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    last_used_at_ms INTEGER NOT NULL,
+    current_hash TEXT NOT NULL,
+    previous_hash TEXT,
+    rotated_at_ms INTEGER,
+    successor_wrap TEXT,
+    revoked_at_ms INTEGER,
+    revoked_reason TEXT
+  );
+
+  CREATE TABLE indieauth_refresh_tokens (
+    hash TEXT PRIMARY KEY,
+    grant_id TEXT NOT NULL REFERENCES indieauth_grants (id) ON DELETE CASCADE,
+    issued_at_ms INTEGER NOT NULL
+  );
+  CREATE INDEX indieauth_refresh_tokens_grant ON indieauth_refresh_tokens (grant_id);
+
+  CREATE TABLE indieauth_access_tokens (
+    hash TEXT PRIMARY KEY,
+    grant_id TEXT NOT NULL REFERENCES indieauth_grants (id) ON DELETE CASCADE,
+    scopes TEXT NOT NULL,
+    issued_at_ms INTEGER NOT NULL,
+    expires_at_ms INTEGER NOT NULL
+  );
+  CREATE INDEX indieauth_access_tokens_grant ON indieauth_access_tokens (grant_id);
+  CREATE INDEX indieauth_access_tokens_expiry ON indieauth_access_tokens (expires_at_ms);
+
+  CREATE TABLE indieauth_profile (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    name TEXT NOT NULL,
+    photo TEXT,
+    updated_at_ms INTEGER NOT NULL
+  );
+  `,
 ];
 
 export const INSTANCE_SCHEMA_VERSION = STEPS.length;

@@ -233,6 +233,9 @@ export const ACTIVITY_TYPES = [
   "recovery_requested",
   "recovery_cancelled",
   "recovered",
+  // docs/api.md §14
+  "app_authorized",
+  "app_revoked",
 ] as const;
 export type ActivityType = (typeof ACTIVITY_TYPES)[number];
 

@@ -27,7 +27,7 @@ import {
 import { run } from "../../scripts/lib/runner.mjs";
 import { FakeCloudflare } from "./fakeCloudflare";
 
-const SECRET_NAMES = ["SETUP_CODE", "INSTANCE_SIGNING_KEY", "DATA_KEY", "FEDERATION_KEY"];
+const SECRET_NAMES = ["SETUP_CODE", "INSTANCE_SIGNING_KEY", "DATA_KEY", "FEDERATION_KEY", "INDIEAUTH_INTROSPECTION_SECRET"];
 const SETUP_CODE_FORMAT = /^([A-Z2-9]{4}-){7}[A-Z2-9]{4}$/;
 
 // The deployed instance's discovery document, answering for whichever fake is current.
@@ -78,7 +78,7 @@ function secretsSnapshot(): Record<string, string> {
 }
 
 describe("first deploy", () => {
-  it("creates D1 and KV, applies the migrations, sets all four secrets, deploys with ORIGIN and prints the setup code", async () => {
+  it("creates D1 and KV, applies the migrations, sets all five secrets, deploys with ORIGIN and prints the setup code", async () => {
     const result = await deployNow({ origin });
 
     expect(account.commands()).toEqual([
@@ -115,6 +115,10 @@ describe("first deploy", () => {
     const federationKey = createPrivateKey(secrets.FEDERATION_KEY!);
     expect(federationKey.asymmetricKeyType).toBe("rsa");
     expect(federationKey.asymmetricKeyDetails?.modulusLength).toBe(2048);
+    expect(Buffer.from(secrets.INDIEAUTH_INTROSPECTION_SECRET!, "base64url")).toHaveLength(32);
+    // The introspection secret is meant for the owner's resource servers: shown once, when set.
+    expect(output().split(secrets.INDIEAUTH_INTROSPECTION_SECRET!)).toHaveLength(2);
+    expect(output()).toContain(`IndieAuth introspection secret: ${secrets.INDIEAUTH_INTROSPECTION_SECRET}`);
     // The setup code is shown; the other secrets never are, and never sit in arguments.
     expect(result).toMatchObject({ url: origin, claimed: false, setupCode: secrets.SETUP_CODE });
     expect(output()).toContain(`[deploy] setup code:   ${secrets.SETUP_CODE}`);
@@ -227,6 +231,24 @@ describe("re-deploy", () => {
     expect(Object.keys(JSON.parse(bulk[0]!.input!))).toEqual(["FEDERATION_KEY"]);
     expect(result.secretsSet).toEqual(["FEDERATION_KEY"]);
     expect(secretsSnapshot()).toMatchObject(before);
+  });
+
+  it("on an instance from before IndieAuth, generates the introspection secret alone and shows it once", async () => {
+    await deployNow({ origin });
+    account.worker!.secrets.delete("INDIEAUTH_INTROSPECTION_SECRET");
+    const before = secretsSnapshot();
+    lines = [];
+    const result = await deployNow();
+    expect(result.secretsSet).toEqual(["INDIEAUTH_INTROSPECTION_SECRET"]);
+    const secret = account.worker!.secrets.get("INDIEAUTH_INTROSPECTION_SECRET")!;
+    expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(output()).toContain(`IndieAuth introspection secret: ${secret}`);
+    expect(secretsSnapshot()).toMatchObject(before);
+    // A later deploy keeps it and does not show it again.
+    lines = [];
+    await deployNow();
+    expect(account.worker!.secrets.get("INDIEAUTH_INTROSPECTION_SECRET")).toBe(secret);
+    expect(output()).not.toContain(secret);
   });
 
   it("--new-setup-code replaces SETUP_CODE and nothing else", async () => {

@@ -5,16 +5,22 @@
 import { createPrivateKey } from "node:crypto";
 import { describe, expect, it } from "vitest";
 // @ts-expect-error: plain ESM helper shared with the dev and deploy scripts
-import { formatDotenvLine, generateFederationKey, parseDotenv, SECRET_GENERATORS } from "../../scripts/lib/secrets.mjs";
+import { formatDotenvLine, generateFederationKey, generateIntrospectionSecret, parseDotenv, SECRET_GENERATORS } from "../../scripts/lib/secrets.mjs";
 
 describe("secret generators", () => {
   it("makes every secret the instance needs, each different every time", async () => {
-    expect(Object.keys(SECRET_GENERATORS)).toEqual(["SETUP_CODE", "INSTANCE_SIGNING_KEY", "DATA_KEY", "FEDERATION_KEY"]);
+    expect(Object.keys(SECRET_GENERATORS)).toEqual(["SETUP_CODE", "INSTANCE_SIGNING_KEY", "DATA_KEY", "FEDERATION_KEY", "INDIEAUTH_INTROSPECTION_SECRET"]);
     for (const generate of Object.values(SECRET_GENERATORS) as (() => Promise<string>)[]) {
       const [a, b] = await Promise.all([generate(), generate()]);
       expect(typeof a).toBe("string");
       expect(a).not.toBe(b);
     }
+  });
+
+  it("makes the IndieAuth introspection secret 32 random bytes, base64url: a Bearer token as RFC 6750 spells one", () => {
+    const secret: string = generateIntrospectionSecret();
+    expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(Buffer.from(secret, "base64url")).toHaveLength(32);
   });
 
   it("makes the federation key an RSA-2048 private key in PKCS#8 PEM", async () => {

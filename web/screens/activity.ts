@@ -27,6 +27,8 @@ const LABELS: Record<ActivityEntry["type"], string> = {
   recovery_requested: "Recovery started with your recovery key: cancel it if it was not you",
   recovery_cancelled: "Recovery cancelled",
   recovered: "Recovered with your recovery key",
+  app_authorized: "Signed in to an app with your address",
+  app_revoked: "An app's access ended",
 };
 
 export function activityScreen(ctx: AppContext): Screen {
