@@ -17,7 +17,8 @@ import { join } from "node:path";
 import * as oauth from "oauth4webapi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../../scripts/lib/devServer.mjs";
-import { parseDotenv } from "../../scripts/lib/secrets.mjs";
+// @ts-expect-error: plain ESM helper shared with the dev and deploy scripts
+import { parseDotenv as parseDotenvUntyped } from "../../scripts/lib/secrets.mjs";
 import {
   indieAuthGrantsResponseSchema,
   indieAuthRequestResponseSchema,
@@ -28,6 +29,8 @@ import {
 import { json, OwnerClient } from "../helpers/owner";
 import { nodeFetch, startInstance, type DevServer } from "./devServer";
 import { authorizationUrl, discover, exchangeCode, INSECURE, startClientApp, type ClientApp } from "./indieauthClient";
+
+const parseDotenv: (text: string) => Map<string, string> = parseDotenvUntyped;
 
 const PROFILE = { name: "Ada Lovelace", photo: "https://photos.example.org/ada.jpg" };
 
