@@ -26,7 +26,8 @@ async function loadRouteTable() {
         'export { ROUTE_LIST, errorStatus } from "./src/schemas/routes.ts";',
         'export { errorResponseSchema } from "./src/schemas/errors.ts";',
         // Every exported schema becomes a named component (see namedSchemas).
-        ...["api", "archive", "errors", "federation", "messages", "responses"].map(
+        'export { oauthErrorResponseSchema } from "./src/schemas/indieauth.ts";',
+        ...["api", "archive", "errors", "federation", "indieauth", "messages", "responses"].map(
           (name) => `export * as ${name}Schemas from "./src/schemas/${name}.ts";`,
         ),
         'export * as z from "zod/mini";',
@@ -72,6 +73,16 @@ const SECURITY_SCHEMES = {
     name: "__Secure-rt",
     description: "The rotating refresh cookie: HttpOnly; Secure; SameSite=Strict; Path=/auth (docs/api.md §4, §5).",
   },
+  introspectionSecret: {
+    type: "http",
+    scheme: "bearer",
+    description: "The INDIEAUTH_INTROSPECTION_SECRET, a Worker secret the dev and deploy commands create, for the owner's resource servers (docs/api.md §14).",
+  },
+  indieAuthToken: {
+    type: "http",
+    scheme: "bearer",
+    description: "An IndieAuth access token from POST /indieauth/token (docs/api.md §14); never accepted by /api, /auth or the live channel.",
+  },
   httpSignature: {
     type: "apiKey",
     in: "header",
@@ -86,6 +97,14 @@ const AUTH_NOTES = {
   "bearer-subprotocol":
     "The access token travels as the WebSocket subprotocol `bearer.<token>`, next to `indie.v1` (docs/api.md §10).",
   "setup-code": "Authorized by the one-time setup code in the body (docs/api.md §3).",
+  "introspection-secret": "Authorized by `Authorization: Bearer <INDIEAUTH_INTROSPECTION_SECRET>`; without it, `401` with `WWW-Authenticate` (docs/api.md §14).",
+  "indieauth-token": "Authorized by an IndieAuth access token with the `profile` scope (docs/api.md §14).",
+};
+
+const ERROR_STYLE_NOTES = {
+  oauth:
+    "A form body in (`application/x-www-form-urlencoded`); errors are RFC 6749 §5.2 `{\"error\", \"error_description\"}` (RFC 6750 §3 on userinfo), except refusals made before the request is read (the body limit, the rate limit, IndieAuth being unavailable), which are the protocol's. `Cache-Control: no-store`.",
+  page: "An HTML page for a browser; its errors are HTML pages too.",
 };
 
 /**
@@ -93,7 +112,7 @@ const AUTH_NOTES = {
  * zod, the error schema.
  */
 export function openApiDocument(module, { version }) {
-  const { ROUTE_LIST, errorStatus, errorResponseSchema, z } = module;
+  const { ROUTE_LIST, errorStatus, errorResponseSchema, oauthErrorResponseSchema, z } = module;
   const named = namedSchemas(module);
   const components = {};
   /**
@@ -156,7 +175,30 @@ export function openApiDocument(module, { version }) {
       };
     }
 
-    const notes = [AUTH_NOTES[route.auth], route.cors ? "CORS: `Access-Control-Allow-Origin: *`, no cookies." : undefined]
+    // OAuth errors (RFC 6749 §5.2 bodies), by the status each code travels with.
+    const oauthStatus = (code) => (code === "invalid_client" || code === "invalid_token" ? 401 : code === "insufficient_scope" ? 403 : 400);
+    const oauthByStatus = new Map();
+    for (const code of route.oauthErrors ?? []) oauthByStatus.set(oauthStatus(code), [...(oauthByStatus.get(oauthStatus(code)) ?? []), code]);
+    for (const [status, codes] of oauthByStatus) {
+      const schema = { allOf: [{ $ref: "#/components/schemas/OauthErrorResponse" }, { type: "object", properties: { error: { enum: codes } } }] };
+      const existing = responses[status]?.content?.["application/json"]?.schema;
+      responses[status] = {
+        description: `${STATUS_TEXT[status] ?? "Error"}: ${codes.map((c) => `\`${c}\``).join(", ")} (RFC 6749 §5.2)${existing ? `; ${responses[status].description}` : "."}`,
+        ...(status === 401 ? { headers: { "WWW-Authenticate": { description: "The Bearer challenge (RFC 6750 §3).", schema: { type: "string" } } } } : {}),
+        content: { "application/json": { schema: existing ? { oneOf: [existing, schema] } : schema } },
+      };
+    }
+    if (route.errorStyle === "page") {
+      for (const status of [400, 404]) {
+        responses[status] ??= { description: `${STATUS_TEXT[status]}: an HTML page saying why.`, content: { "text/html": { schema: { type: "string" } } } };
+      }
+    }
+
+    const notes = [
+      AUTH_NOTES[route.auth],
+      route.cors ? "CORS: `Access-Control-Allow-Origin: *`, no cookies." : undefined,
+      ERROR_STYLE_NOTES[route.errorStyle],
+    ]
       .filter(Boolean)
       .join(" ");
     const operation = {
@@ -181,14 +223,17 @@ export function openApiDocument(module, { version }) {
     };
     if (operation.parameters.length === 0) delete operation.parameters;
     if (route.auth === "bearer" || route.auth === "step-up") operation.security = [{ bearer: [] }];
+    else if (route.auth === "introspection-secret") operation.security = [{ introspectionSecret: [] }];
+    else if (route.auth === "indieauth-token") operation.security = [{ indieAuthToken: [] }];
     else if (route.auth === "refresh-cookie") operation.security = [{ refreshCookie: [] }];
     else if (route.auth === "http-signature") operation.security = [{ httpSignature: [] }];
     else operation.security = [];
     (paths[route.path] ??= {})[route.method.toLowerCase()] = operation;
   }
 
-  // Before the document is assembled: the error schema's component, like the others.
+  // Before the document is assembled: the error schemas' components, like the others.
   jsonSchema(errorResponseSchema);
+  jsonSchema(oauthErrorResponseSchema);
   return {
     openapi: "3.1.0",
     info: {

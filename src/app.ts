@@ -4,9 +4,10 @@
  * body limits, one error shape) are applied here, once.
  */
 import { Hono } from "hono/tiny";
-import { ApiError } from "./errors";
 import { requireBearer } from "./http/auth";
 import { checkOrigin, limitBodies, noStore, publicCors, securityHeaders, withSettings } from "./http/middleware";
+import { homeRoute, indieAuthDiscoveryRoutes, indieAuthOwnerRoutes, indieAuthRoutes } from "./routes/indieauth";
+import { ApiError, OAuthFailure } from "./errors";
 import type { AppEnv } from "./http/types";
 import { archiveRoutes } from "./routes/archive";
 import { authRoutes } from "./routes/auth";
@@ -25,7 +26,7 @@ import { twoFactorRoutes } from "./routes/twoFactor";
 const BEARER_PATH = /^\/(api\/|auth\/reauth$)/;
 
 /** Paths that belong to the protocol: never served from the web app's assets. */
-const API_PATH = /^\/(api|auth|\.well-known|messages|actor|inbox)(\/|$)/;
+const API_PATH = /^\/(api|auth|\.well-known|messages|actor|inbox|indieauth)(\/|$)/;
 
 /**
  * Web app files whose names carry a hash of their content (scripts/build-web.mjs):
@@ -46,6 +47,10 @@ export function createApp() {
   // Tokens, escrow blobs and owner data must not sit in any cache (RFC 6749 §5.1).
   app.use("/auth/*", noStore);
   app.use("/api/*", noStore);
+  // docs/api.md §14: the IndieAuth endpoints and their metadata are never cached
+  // either. They take no Origin check: other sites' pages call them (CORS, no cookies).
+  app.use("/indieauth/*", noStore);
+  app.use("/.well-known/oauth-authorization-server", noStore);
   // The live channel authenticates its upgrade itself: a browser cannot put an
   // Authorization header on a WebSocket (routes/live.ts).
   // (A path check rather than hono/combine's except(), which bundles a second router.)
@@ -66,6 +71,10 @@ export function createApp() {
   app.route("/api", passkeyRoutes);
   app.route("/auth", recoveryAuthRoutes);
   app.route("/api", recoveryRoutes);
+  app.get("/", homeRoute);
+  app.route("/.well-known", indieAuthDiscoveryRoutes);
+  app.route("/indieauth", indieAuthRoutes);
+  app.route("/api", indieAuthOwnerRoutes);
 
   app.notFound(async (c) => {
     // Pages and files of the owner web app (web/, wrangler.toml [assets]) for any
@@ -83,6 +92,9 @@ export function createApp() {
   });
 
   app.onError((err, c) => {
+    if (err instanceof OAuthFailure) {
+      return c.json({ error: err.code, error_description: err.message }, err.status, err.headers);
+    }
     if (err instanceof ApiError) {
       if (err.reason) console.log(JSON.stringify({ event: "api_error", code: err.code, reason: err.reason, path: c.req.path }));
       const headers = { ...err.headers };

@@ -32,6 +32,8 @@ export interface ApiErrorOptions {
   issues?: unknown[];
   /** Internal reason: logged, never sent. */
   reason?: string;
+  /** More fields of the body, after error and message (docs/api.md §14: the `redirect` of a refused request). */
+  fields?: Record<string, string>;
 }
 
 /**
@@ -43,6 +45,7 @@ export class ApiError extends Error {
   readonly headers: Record<string, string>;
   readonly issues?: unknown[];
   readonly reason?: string;
+  readonly fields?: Record<string, string>;
 
   constructor(
     readonly code: ErrorCode,
@@ -55,12 +58,28 @@ export class ApiError extends Error {
     this.headers = options.headers ?? {};
     this.issues = options.issues;
     this.reason = options.reason;
+    this.fields = options.fields;
   }
 
   toJSON(): Record<string, unknown> {
-    return this.issues
-      ? { error: this.code, message: this.message, issues: this.issues }
-      : { error: this.code, message: this.message };
+    return { error: this.code, message: this.message, ...(this.issues ? { issues: this.issues } : {}), ...this.fields };
+  }
+}
+
+/**
+ * An error of the IndieAuth form endpoints (docs/api.md §14), which answer as OAuth
+ * does: RFC 6749 §5.2 `{"error", "error_description"}` (RFC 6750 §3 on userinfo), 400
+ * for most codes, 401 for a failed client or token authentication (with
+ * `WWW-Authenticate`), 403 for too little scope. app.onError sends it.
+ */
+export class OAuthFailure extends Error {
+  constructor(
+    readonly code: string,
+    description: string,
+    readonly status: 400 | 401 | 403 = 400,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(description);
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { AccessTokenError, verifyAccessToken } from "../domain/accessToken";
-import { checkStepUp } from "../domain/stepUp";
+import { checkStepUp, hasSecondFactor } from "../domain/stepUp";
 import { instanceStub } from "../durable/stub";
 import { ApiError } from "../errors";
 import { sessionNotActive } from "../instanceErrors";
@@ -60,6 +60,18 @@ export async function authenticateAccessToken(c: Context<AppEnv>, token: string)
  */
 export async function requireStepUpNow(c: Context<AppEnv>): Promise<void> {
   requireStepUp(c, c.get("mfaEnabled") ?? (await instanceStub(c.env).twoFactorEnabled()));
+}
+
+/**
+ * docs/api.md §14: the owner's consent needs a login with its second factor once 2FA
+ * is on (a session that turned 2FA on began without one), however old the login.
+ */
+export function requireSecondFactor(c: Context<AppEnv>): void {
+  if (c.get("mfaEnabled") && !hasSecondFactor(c.get("auth").amr)) {
+    throw new ApiError("step_up_required", "This needs a login with your second factor (POST /auth/reauth with a code).", {
+      reason: "otp_missing",
+    });
+  }
 }
 
 /** Throws `403 step_up_required` unless the token's login is fresh (and has otp when 2FA is on). */

@@ -105,16 +105,28 @@ export const noStore: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (!c.res.headers.has("Cache-Control")) c.header("Cache-Control", "no-store");
 };
 
+/** Credential-free CORS (`*`) allowing these request headers, preflights answered here. */
+const corsAllowing =
+  (allowHeaders: string): MiddlewareHandler<AppEnv> =>
+  async (c, next) => {
+    if (c.req.method === "OPTIONS") {
+      return c.body(null, 204, {
+        "Access-Control-Allow-Origin": "*",
+        "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+        "Access-Control-Allow-Headers": allowHeaders,
+        "Access-Control-Max-Age": "86400",
+      });
+    }
+    await next();
+    c.header("Access-Control-Allow-Origin", "*");
+  };
+
 /** Public, credential-free CORS for discovery and message submission. */
-export const publicCors: MiddlewareHandler<AppEnv> = async (c, next) => {
-  if (c.req.method === "OPTIONS") {
-    return c.body(null, 204, {
-      "Access-Control-Allow-Origin": "*",
-      "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-      "Access-Control-Allow-Headers": "Content-Type",
-      "Access-Control-Max-Age": "86400",
-    });
-  }
-  await next();
-  c.header("Access-Control-Allow-Origin", "*");
-};
+export const publicCors = corsAllowing("Content-Type");
+
+/**
+ * docs/api.md §14: the IndieAuth endpoints a browser client calls (token,
+ * authorization POST, revocation, userinfo). Still credential-free (no cookies):
+ * userinfo's Bearer token is a header the page sets itself.
+ */
+export const oauthCors = corsAllowing("Authorization, Content-Type");

@@ -20,7 +20,11 @@ export type RateLimitGroup =
   | "inbox"
   | "2fa"
   // POST /auth/passkey/options, and the passkey routes of /api.
-  | "passkey";
+  | "passkey"
+  // docs/api.md §14: the IndieAuth form endpoints (token, authorization POST,
+  // introspection, userinfo); revocation has its own budget, as logout does.
+  | "indieauth"
+  | "indieauth-revoke";
 
 /**
  * Counts this request against the client address's budget for `group` and throws

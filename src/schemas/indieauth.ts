@@ -139,18 +139,71 @@ export const introspectionResponseSchema = z.discriminatedUnion("active", [
   z.strictObject({ active: z.literal(false) }),
 ]);
 
+// ---- Form requests, for the route table (OpenAPI, the sweep) ----
+// The server parses them with domain/indieauth/ (authorizationRequest.ts, codes.ts),
+// never with these: repeated parameters and "empty is absent" (RFC 6749 §3.1) are
+// rules a schema would blur. These describe what a client sends.
+
+const formField = z.optional(z.string());
+
+/** GET /indieauth/authorize (LS §5.2, RFC 7636 §4.3). */
+export const authorizationQuerySchema = z.object({
+  response_type: z.literal("code"),
+  client_id: z.string(),
+  redirect_uri: z.string(),
+  state: z.string(),
+  code_challenge: z.string(),
+  code_challenge_method: z.literal("S256"),
+  scope: formField,
+  me: formField,
+});
+
+/** POST /indieauth/authorize: a code for the profile URL (LS §5.3.2; grant_type optional there). */
+export const authorizationCodeFormSchema = z.object({
+  grant_type: z.optional(z.literal("authorization_code")),
+  code: z.string(),
+  client_id: z.string(),
+  redirect_uri: z.string(),
+  code_verifier: z.string(),
+});
+
+/**
+ * POST /indieauth/token: `authorization_code` (code, client_id, redirect_uri,
+ * code_verifier), `refresh_token` (refresh_token, client_id, scope?), or, without a
+ * grant_type, the legacy `action=revoke&token=…` (LS §7.1).
+ */
+export const tokenFormSchema = z.object({
+  grant_type: z.optional(z.enum(["authorization_code", "refresh_token"])),
+  code: formField,
+  client_id: formField,
+  redirect_uri: formField,
+  code_verifier: formField,
+  refresh_token: formField,
+  scope: formField,
+  action: z.optional(z.literal("revoke")),
+  token: formField,
+});
+
+/** POST /indieauth/introspect (RFC 7662 §2.1) and POST /indieauth/revoke (RFC 7009 §2.1). */
+export const tokenOnlyFormSchema = z.object({
+  token: z.string(),
+  token_type_hint: formField,
+});
+
 /** RFC 6749 §5.2 (and RFC 6750 §3 for userinfo). */
+export const oauthErrorCodeSchema = z.enum([
+  "invalid_request",
+  "invalid_grant",
+  "invalid_client",
+  "invalid_scope",
+  "unsupported_grant_type",
+  "unauthorized_client",
+  "invalid_token",
+  "insufficient_scope",
+]);
+export type OAuthErrorCode = z.infer<typeof oauthErrorCodeSchema>;
 export const oauthErrorResponseSchema = z.object({
-  error: z.enum([
-    "invalid_request",
-    "invalid_grant",
-    "invalid_client",
-    "invalid_scope",
-    "unsupported_grant_type",
-    "unauthorized_client",
-    "invalid_token",
-    "insufficient_scope",
-  ]),
+  error: oauthErrorCodeSchema,
   error_description: z.optional(z.string()),
 });
 

@@ -53,6 +53,26 @@ import {
   twoFactorStatusWithPasskeysResponseSchema,
 } from "./passkeys";
 import { type ErrorCode } from "./errors";
+import {
+  authorizationCodeFormSchema,
+  authorizationQuerySchema,
+  indieAuthApproveBodySchema,
+  indieAuthDenyBodySchema,
+  indieAuthGrantsResponseSchema,
+  indieAuthMetadataSchema,
+  indieAuthRedirectResponseSchema,
+  indieAuthRequestBodySchema,
+  indieAuthRequestResponseSchema,
+  introspectionResponseSchema,
+  profileBodySchema,
+  profileResponseSchema,
+  profileUrlResponseSchema,
+  tokenFormSchema,
+  tokenOnlyFormSchema,
+  tokenResponseSchema,
+  userinfoResponseSchema,
+  type OAuthErrorCode,
+} from "./indieauth";
 import { outboxAcceptedResponseSchema, outboxIdParamSchema, outboxRequestSchema, outboxStateSchema } from "./federation";
 import {
   messageAcceptedResponseSchema,
@@ -77,9 +97,20 @@ import {
  * - `bearer-subprotocol`: the access token as the WebSocket subprotocol `bearer.<token>` (§10);
  * - `refresh-cookie`: the `__Secure-rt` cookie (§5);
  * - `setup-code`: the one-time setup code in the body (§3);
- * - `http-signature`: a peer server's HTTP signature (§11).
+ * - `http-signature`: a peer server's HTTP signature (§11);
+ * - `introspection-secret`: `Authorization: Bearer <INDIEAUTH_INTROSPECTION_SECRET>` (§14);
+ * - `indieauth-token`: `Authorization: Bearer <an IndieAuth access token>` (§14).
  */
-export type RouteAuth = "none" | "bearer" | "step-up" | "bearer-subprotocol" | "refresh-cookie" | "setup-code" | "http-signature";
+export type RouteAuth =
+  | "none"
+  | "bearer"
+  | "step-up"
+  | "bearer-subprotocol"
+  | "refresh-cookie"
+  | "setup-code"
+  | "http-signature"
+  | "introspection-secret"
+  | "indieauth-token";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
@@ -123,6 +154,8 @@ export interface RouteSpec {
   errors: readonly ErrorCode[];
   /** How its errors look; `protocol` when absent. */
   errorStyle?: ErrorStyle;
+  /** `oauth` routes: the RFC 6749 §5.2 / RFC 6750 §3 codes it may answer with (besides `errors`, refusals before the handler). */
+  oauthErrors?: readonly OAuthErrorCode[];
 }
 
 const JSON_TYPE = "application/json";
@@ -134,6 +167,8 @@ const jsonBody = (schema: z.ZodMiniType, maxBytes: number = LIMITS.bodyBytes, re
   required,
 });
 const noContent: ResponseSpec = { description: "Done; no body." };
+const FORM_TYPE = "application/x-www-form-urlencoded";
+const formBody = (schema: z.ZodMiniType) => ({ schema, contentType: FORM_TYPE, maxBytes: LIMITS.bodyBytes, required: true });
 
 /**
  * Errors any request to the route can meet before its handler: a body over the limit
@@ -593,6 +628,170 @@ export const ROUTES = {
     errors: ["invalid_request", "not_claimed", "invalid_assertion", "rate_limited", ...ORIGIN_CHECKED, ...TOO_LARGE],
   },
 
+  // --- §14 IndieAuth -----------------------------------------------------------------
+  // Every route answers 404 not_found while ORIGIN has a port, an IP address or plain
+  // http (unless ALLOW_INSECURE_FEDERATION).
+  "GET /.well-known/oauth-authorization-server": {
+    method: "GET",
+    path: "/.well-known/oauth-authorization-server",
+    summary: "The IndieAuth server's metadata (RFC 8414): issuer (= me), endpoints, S256, scopes.",
+    section: 14,
+    auth: "none",
+    cors: true,
+    responses: { 200: json(indieAuthMetadataSchema, "The metadata (Cache-Control: no-store).") },
+    errors: ["not_found", ...TOO_LARGE],
+  },
+  "GET /indieauth/authorize": {
+    method: "GET",
+    path: "/indieauth/authorize",
+    summary: "The authorization endpoint: the owner app's consent page (it fetches nothing); an error page for a request with no trustworthy client_id or redirect_uri.",
+    section: 14,
+    auth: "none",
+    query: authorizationQuerySchema,
+    responses: { 200: { description: "The consent page (frame-ancestors 'none').", contentType: "text/html" } },
+    errors: [],
+    errorStyle: "page",
+  },
+  "POST /indieauth/authorize": {
+    method: "POST",
+    path: "/indieauth/authorize",
+    summary: "Redeems a code for the profile URL (`me`, and `profile` with that scope); never a token.",
+    section: 14,
+    auth: "none",
+    cors: true,
+    body: formBody(authorizationCodeFormSchema),
+    responses: { 200: json(profileUrlResponseSchema, "The profile URL.") },
+    errors: ["not_found", "rate_limited", ...TOO_LARGE],
+    errorStyle: "oauth",
+    oauthErrors: ["invalid_request", "invalid_grant", "unsupported_grant_type"],
+  },
+  "POST /indieauth/token": {
+    method: "POST",
+    path: "/indieauth/token",
+    summary: "A code (with PKCE S256) for an access and a refresh token; refresh-token rotation (§5 rules); the legacy action=revoke.",
+    section: 14,
+    auth: "none",
+    cors: true,
+    body: formBody(tokenFormSchema),
+    responses: {
+      200: {
+        description: "The tokens; no body for action=revoke.",
+        contentType: JSON_TYPE,
+        schema: tokenResponseSchema,
+        bodyOptional: true,
+      },
+    },
+    errors: ["not_found", "rate_limited", ...TOO_LARGE],
+    errorStyle: "oauth",
+    oauthErrors: ["invalid_request", "invalid_grant", "invalid_scope", "unsupported_grant_type"],
+  },
+  "POST /indieauth/introspect": {
+    method: "POST",
+    path: "/indieauth/introspect",
+    summary: "Token introspection (RFC 7662) for the owner's resource servers; the owner's own JWTs are inactive here.",
+    section: 14,
+    auth: "introspection-secret",
+    body: formBody(tokenOnlyFormSchema),
+    responses: { 200: json(introspectionResponseSchema, "`{active: true, me, client_id, scope, exp, iat}` or `{active: false}`.") },
+    errors: ["not_found", "rate_limited", ...TOO_LARGE],
+    errorStyle: "oauth",
+    oauthErrors: ["invalid_request", "invalid_token"],
+  },
+  "POST /indieauth/revoke": {
+    method: "POST",
+    path: "/indieauth/revoke",
+    summary: "Token revocation (RFC 7009): 200 whatever the token; a refresh token ends its grant.",
+    section: 14,
+    auth: "none",
+    cors: true,
+    body: formBody(tokenOnlyFormSchema),
+    responses: { 200: { description: "Done (also for an unknown or missing token); no body." } },
+    errors: ["not_found", "rate_limited", ...TOO_LARGE],
+    errorStyle: "oauth",
+    oauthErrors: [],
+  },
+  "GET /indieauth/userinfo": {
+    method: "GET",
+    path: "/indieauth/userinfo",
+    summary: "The owner's profile, for an access token with the `profile` scope (errors: RFC 6750 §3).",
+    section: 14,
+    auth: "indieauth-token",
+    cors: true,
+    responses: { 200: json(userinfoResponseSchema, "The profile: name, url (= me), photo?.") },
+    errors: ["not_found", "rate_limited", ...TOO_LARGE],
+    errorStyle: "oauth",
+    oauthErrors: ["invalid_token", "insufficient_scope"],
+  },
+  "POST /api/indieauth/requests": {
+    method: "POST",
+    path: "/api/indieauth/requests",
+    summary:
+      "Checks an authorization request (fetching client_id for the owner) and stores it for 10 minutes. A defect the client should hear about is `400 invalid_request` with a `redirect` to follow.",
+    section: 14,
+    auth: "bearer",
+    body: jsonBody(indieAuthRequestBodySchema),
+    responses: { 200: json(indieAuthRequestResponseSchema, "The request, the client as its document describes it, the grantable scopes.") },
+    errors: ["invalid_request", "not_found", "step_up_required", ...BEARER, ...ORIGIN_CHECKED, ...TOO_LARGE],
+  },
+  "POST /api/indieauth/approve": {
+    method: "POST",
+    path: "/api/indieauth/approve",
+    summary: "Approves a stored request (a subset of its scopes): a single-use code, valid 60 s, in the redirect.",
+    section: 14,
+    auth: "bearer",
+    body: jsonBody(indieAuthApproveBodySchema),
+    responses: { 200: json(indieAuthRedirectResponseSchema, "Where the browser goes: redirect_uri with code, state and iss.") },
+    errors: ["invalid_request", "not_found", "step_up_required", ...BEARER, ...ORIGIN_CHECKED, ...TOO_LARGE],
+  },
+  "POST /api/indieauth/deny": {
+    method: "POST",
+    path: "/api/indieauth/deny",
+    summary: "Denies a stored request.",
+    section: 14,
+    auth: "bearer",
+    body: jsonBody(indieAuthDenyBodySchema),
+    responses: { 200: json(indieAuthRedirectResponseSchema, "Where the browser goes: redirect_uri with error=access_denied, state and iss.") },
+    errors: ["invalid_request", "not_found", "step_up_required", ...BEARER, ...ORIGIN_CHECKED, ...TOO_LARGE],
+  },
+  "GET /api/indieauth/grants": {
+    method: "GET",
+    path: "/api/indieauth/grants",
+    summary: "The apps the owner signed in to that hold live tokens.",
+    section: 14,
+    auth: "bearer",
+    responses: { 200: json(indieAuthGrantsResponseSchema, "The live grants, newest first.") },
+    errors: ["not_found", ...BEARER, ...TOO_LARGE],
+  },
+  "DELETE /api/indieauth/grants/{id}": {
+    method: "DELETE",
+    path: "/api/indieauth/grants/{id}",
+    summary: "Ends a grant: its tokens stop working at once.",
+    section: 14,
+    auth: "bearer",
+    params: z.object({ id: z.string() }),
+    responses: { 204: noContent },
+    errors: ["not_found", ...BEARER, ...ORIGIN_CHECKED, ...TOO_LARGE],
+  },
+  "GET /api/profile": {
+    method: "GET",
+    path: "/api/profile",
+    summary: "What the `profile` scope shares (name, photo); until set, the owner's handle as the name.",
+    section: 14,
+    auth: "bearer",
+    responses: { 200: json(profileResponseSchema, "The profile.") },
+    errors: ["not_found", ...BEARER, ...TOO_LARGE],
+  },
+  "PUT /api/profile": {
+    method: "PUT",
+    path: "/api/profile",
+    summary: "Sets what the `profile` scope shares.",
+    section: 14,
+    auth: "step-up",
+    body: jsonBody(profileBodySchema),
+    responses: { 200: json(profileResponseSchema, "The profile as stored.") },
+    errors: ["invalid_request", "not_found", ...STEP_UP, ...ORIGIN_CHECKED, ...TOO_LARGE],
+  },
+
   // --- export (docs/export-restore.md) ------------------------------------------------
   "GET /api/export": {
     method: "GET",
@@ -608,7 +807,7 @@ export const ROUTES = {
   "GET /": {
     method: "GET",
     path: "/",
-    summary: "The owner web app.",
+    summary: "The owner web app; with IndieAuth, its `Link` header and `<link>`s name the metadata and endpoints (§14).",
     section: 0,
     auth: "none",
     asset: true,

@@ -108,6 +108,9 @@ export async function checkErrorResponse(
     if (oauth.success) {
       const expected = oauthErrorStatus(oauth.data.error);
       if (expected !== status) fail(`OAuth "${oauth.data.error}" travels with ${expected}`);
+      if (route && !(route.oauthErrors ?? []).includes(oauth.data.error)) {
+        fail(`the route (${route.key}) does not declare OAuth "${oauth.data.error}" (it declares ${route.oauthErrors?.join(", ") || "none"})`);
+      }
       return;
     }
   }

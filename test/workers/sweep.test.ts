@@ -7,7 +7,7 @@
 // setup-code routes are swept before the claim, with the right setup code.
 // Not one answer may be a 5xx, and every 4xx must be the route's error shape
 // (test/helpers/contract.ts, by the route's errorStyle).
-import { SELF } from "cloudflare:test";
+import { env, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ROUTE_LIST, type RouteSpec } from "../../src/schemas/routes";
 import { checkErrorResponse, checkResponseContract, ContractViolation } from "../helpers/contract";
@@ -133,6 +133,16 @@ function variantsFor(route: Route, tokens: { fresh: string; stale: string } | nu
           headers: { signature: 'keyId="https://peer.example/actor#main-key",headers="(request-target)",signature="AAAA"', digest: "SHA-256=x" },
           sampleSize: SAMPLE.few,
         },
+      ];
+    case "introspection-secret":
+      return [
+        { ...none, sampleSize: SAMPLE.few },
+        { label: "introspection secret", headers: { authorization: `Bearer ${env.INDIEAUTH_INTROSPECTION_SECRET}` }, sampleSize: SAMPLE.full },
+      ];
+    case "indieauth-token":
+      return [
+        { ...none, sampleSize: SAMPLE.full },
+        { label: "owner's JWT", headers: { authorization: `Bearer ${tokens.fresh}` }, sampleSize: SAMPLE.few },
       ];
     default:
       return [{ ...none, sampleSize: SAMPLE.full }];
