@@ -117,8 +117,15 @@ describe("IndieAuth with oauth4webapi, against npm run dev", () => {
     const res = await fetch(url);
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^text\/html/);
-    expect(res.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+    const csp = res.headers.get("content-security-policy") ?? "";
+    expect(csp).toContain("frame-ancestors 'none'");
+    // The client's logo is an https URL: the consent page (only) may show images from https origins.
+    expect(csp).toContain("img-src 'self' data: https:");
+    expect(csp).toContain("script-src 'self' 'wasm-unsafe-eval'");
     expect(await res.text()).toContain('<main id="app"');
+    const home = await fetch(me);
+    expect(home.headers.get("content-security-policy")).toContain("img-src 'self' data:;");
+    await home.body?.cancel();
     expect(app.metadataFetches()).toBe(before);
   });
 
