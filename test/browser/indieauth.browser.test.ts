@@ -92,7 +92,7 @@ describe("IndieAuth consent in Chromium", () => {
     await page.getByLabel("Name").fill("Ada Lovelace");
     await page.getByLabel("Photo URL (optional)").fill("http://photos.example.org/ada.jpg");
     await page.getByRole("button", { name: "Save profile" }).click();
-    const profile = page.locator("section", { has: page.getByRole("heading", { name: "Your profile" }) });
+    const profile = page.getByRole("region", { name: "Your profile" });
     await expect.poll(() => profile.getByRole("alert").first().textContent()).toMatch(/must be an https:\/\/ address/);
     await page.getByLabel("Photo URL (optional)").fill("https://photos.example.org/ada.jpg");
     await page.getByRole("button", { name: "Save profile" }).click();
