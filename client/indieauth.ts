@@ -18,7 +18,7 @@ import {
   type IndieAuthGrant,
 } from "../src/schemas/indieauth";
 import type * as z from "zod/mini";
-import { IndieError, isIndieError } from "./errors";
+import { IndieError } from "./errors";
 import { errorFrom, readJson } from "./http";
 import type { OwnerClient } from "./owner";
 
@@ -114,14 +114,9 @@ export function revokeGrant(client: OwnerClient, id: string): Promise<void> {
   return client.apiNoContent(`/api/indieauth/grants/${encodeURIComponent(id)}`, { method: "DELETE" });
 }
 
-/** GET /api/profile; null while the owner has set none (`404 not_found`). */
-export async function getProfile(client: OwnerClient): Promise<IndieAuthProfile | null> {
-  try {
-    return await client.api("/api/profile", profileResponseSchema);
-  } catch (err) {
-    if (isIndieError(err, "not_found")) return null;
-    throw err;
-  }
+/** GET /api/profile: what `profile` shares (until the owner sets one, the server answers the owner's handle as the name). */
+export function getProfile(client: OwnerClient): Promise<IndieAuthProfile> {
+  return client.api("/api/profile", profileResponseSchema);
 }
 
 /** PUT /api/profile (step-up): the name and photo (an https URL) `profile` shares. */

@@ -160,11 +160,10 @@ describe("grants and profile", () => {
     expect(requests.map((r) => `${r.method} ${r.path}`)).toEqual(["GET /api/indieauth/grants", "DELETE /api/indieauth/grants/g%2F1"]);
   });
 
-  it("reads the profile, or null before one is set", async () => {
-    const set = clientWith(() => json({ name: "Ada", photo: "https://id.example.test/ada.jpg" }));
-    expect(await getProfile(set.client)).toEqual({ name: "Ada", photo: "https://id.example.test/ada.jpg" });
-    const unset = clientWith(() => json({ error: "not_found", message: "No profile yet." }, 404));
-    expect(await getProfile(unset.client)).toBeNull();
+  it("reads the profile", async () => {
+    const { client, requests } = clientWith(() => json({ name: "Ada", photo: "https://id.example.test/ada.jpg" }));
+    expect(await getProfile(client)).toEqual({ name: "Ada", photo: "https://id.example.test/ada.jpg" });
+    expect(requests[0]).toMatchObject({ method: "GET", path: "/api/profile" });
   });
 
   it("puts the profile, leaving out an empty photo", async () => {

@@ -89,6 +89,8 @@ describe("IndieAuth consent in Chromium", () => {
     await page.getByRole("link", { name: "Connected apps" }).click();
     await page.getByRole("heading", { name: "Connected apps" }).waitFor();
     await expect.poll(() => page.locator("main").textContent()).toMatch(/No apps yet/);
+    // Until a profile is saved, the server's is the owner's handle alone.
+    await expect.poll(() => page.getByLabel("Name").inputValue()).toBe("owner");
     await page.getByLabel("Name").fill("Ada Lovelace");
     await page.getByLabel("Photo URL (optional)").fill("http://photos.example.org/ada.jpg");
     await page.getByRole("button", { name: "Save profile" }).click();
@@ -118,6 +120,7 @@ describe("IndieAuth consent in Chromium", () => {
 
     await page.getByRole("heading", { name: "Sign in to Loopback Notes?" }).waitFor({ timeout: 30_000 });
     expect(new URL(page.url()).pathname).toBe("/indieauth/authorize");
+    expect(await page.getByRole("note").count()).toBe(0);
     const main = page.locator("main");
     await expect.poll(() => main.textContent()).toContain(app.clientId);
     expect(await main.textContent()).toContain(new URL(app.redirectUri).host);
@@ -174,9 +177,11 @@ describe("IndieAuth consent in Chromium", () => {
 
   it("deny sends the browser back with error=access_denied", async () => {
     const [page] = context.pages() as [Page];
-    const denied = await authorizationUrl(as, app, { scope: "create" });
+    // The app expected someone else (`me`, LS §5.2): pointed out, not refused.
+    const denied = await authorizationUrl(as, app, { scope: "create", me: "https://someone-else.example/" });
     await page.goto(denied.url.href);
     await page.getByRole("heading", { name: "Sign in to Loopback Notes?" }).waitFor({ timeout: 30_000 });
+    expect(await page.getByRole("note").textContent()).toMatch(/^The app expected someone else \(https:\/\/someone-else\.example\/\)/);
     await Promise.all([page.waitForURL((u) => u.href.startsWith(app.redirectUri)), page.getByRole("button", { name: "Deny" }).click()]);
     const landed = new URL(page.url());
     expect(landed.searchParams.get("error")).toBe("access_denied");

@@ -94,9 +94,7 @@ function profileSection(ctx: AppContext): HTMLElement {
   const prompt = h("div", {});
   const name = field("Name", { type: "text", maxlength: NAME_MAX, autocomplete: "name", required: true }, "How apps that see your profile show you.");
   const photo = field("Photo URL (optional)", { type: "url", inputmode: "url", autocomplete: "photo", placeholder: "https://…" }, "An https address of a picture of you. Apps load it from there.");
-  const state = h("p", { class: "muted" }, "Loading your profile…");
-
-  const { form } = actionForm([state, name.wrapper, photo.wrapper], {
+  const { form } = actionForm([name.wrapper, photo.wrapper], {
     submit: "Save profile",
     feedback: fb,
     async onSubmit(local) {
@@ -117,19 +115,17 @@ function profileSection(ctx: AppContext): HTMLElement {
     },
   });
 
-  function show(profile: { name: string; photo?: string } | null) {
-    name.input.value = profile?.name ?? "";
-    photo.input.value = profile?.photo ?? "";
-    state.textContent = profile ? "" : "Not set yet: until you save one, apps that ask for your profile get only your address.";
-    state.hidden = profile !== null;
+  function show(profile: { name: string; photo?: string }) {
+    name.input.value = profile.name;
+    photo.input.value = profile.photo ?? "";
   }
 
+  // Read-only until the stored profile is in, so it never overwrites what was typed.
+  name.input.disabled = photo.input.disabled = true;
   getProfile(ctx.client)
     .then(show)
-    .catch((err) => {
-      state.hidden = true;
-      fb.error(describeError(err));
-    });
+    .catch((err) => fb.error(describeError(err)))
+    .finally(() => (name.input.disabled = photo.input.disabled = false));
 
   return h(
     "section",
