@@ -67,7 +67,7 @@ async function stepUpIfAsked(page: Page, done: () => Promise<unknown>) {
 }
 
 describe("IndieAuth consent in Chromium", () => {
-  it("claims, turns on two-factor authentication and sets the profile", async () => {
+  it("claims and turns on two-factor authentication", async () => {
     const page = await newPage(context, "owner");
     await page.goto(url());
     await page.getByRole("heading", { name: "Claim this instance" }).waitFor();
@@ -85,7 +85,35 @@ describe("IndieAuth consent in Chromium", () => {
     await page.getByLabel("Code from the app").fill(await authenticator.code());
     await page.getByRole("button", { name: "Confirm and turn on" }).click();
     await page.getByRole("button", { name: "I have saved them" }).click();
+    await expect.poll(() => page.locator("main").textContent()).toMatch(/Two-factor authentication is on/);
+    expect(page.errors).toEqual([]);
+  });
 
+  let flow: Awaited<ReturnType<typeof authorizationUrl>>;
+  let refreshToken: string;
+
+  it("the session that turned on 2FA is asked for a code first; Deny sends the client access_denied", async () => {
+    const [page] = context.pages() as [Page];
+    // The app expected someone else (`me`, LS §5.2): pointed out, not refused.
+    const denied = await authorizationUrl(as, app, { scope: "create", me: "https://someone-else.example/" });
+    await page.goto(denied.url.href);
+    await page.getByRole("heading", { name: "Confirm it's you" }).waitFor({ timeout: 30_000 });
+    await page.getByLabel("Authentication code").fill(await authenticator.code());
+    await page.getByRole("button", { name: "Confirm" }).click();
+    await page.getByRole("heading", { name: "Sign in to Loopback Notes?" }).waitFor({ timeout: 30_000 });
+    expect(await page.getByRole("note").textContent()).toMatch(/^The app expected someone else \(https:\/\/someone-else\.example\/\)/);
+    await Promise.all([page.waitForURL((u) => u.href.startsWith(app.redirectUri)), page.getByRole("button", { name: "Deny" }).click()]);
+    const landed = new URL(page.url());
+    expect(landed.searchParams.get("error")).toBe("access_denied");
+    expect(landed.searchParams.get("state")).toBe(denied.state);
+    expect(landed.searchParams.get("iss")).toBe(new URL(server.url).href);
+    expect(page.errors).toEqual([]);
+    await page.goto(url());
+    await page.getByRole("heading", { name: "Inbox" }).waitFor();
+  });
+
+  it("sets the profile that `profile` shares (step-up)", async () => {
+    const [page] = context.pages() as [Page];
     await page.getByRole("link", { name: "Connected apps" }).click();
     await page.getByRole("heading", { name: "Connected apps" }).waitFor();
     await expect.poll(() => page.locator("main").textContent()).toMatch(/No apps yet/);
@@ -101,9 +129,6 @@ describe("IndieAuth consent in Chromium", () => {
     await stepUpIfAsked(page, () => page.getByText(/^Saved\./).waitFor());
     expect(page.errors).toEqual([]);
   });
-
-  let flow: Awaited<ReturnType<typeof authorizationUrl>>;
-  let refreshToken: string;
 
   it("a logged-out owner follows the authorization URL, logs in with a code, and sees the consent page", async () => {
     const [page] = context.pages() as [Page];
@@ -173,19 +198,6 @@ describe("IndieAuth consent in Chromium", () => {
     expect(refresh.status).toBe(400);
     expect(await refresh.json()).toMatchObject({ error: "invalid_grant" });
     expect(page.errors).toEqual([]);
-  });
-
-  it("deny sends the browser back with error=access_denied", async () => {
-    const [page] = context.pages() as [Page];
-    // The app expected someone else (`me`, LS §5.2): pointed out, not refused.
-    const denied = await authorizationUrl(as, app, { scope: "create", me: "https://someone-else.example/" });
-    await page.goto(denied.url.href);
-    await page.getByRole("heading", { name: "Sign in to Loopback Notes?" }).waitFor({ timeout: 30_000 });
-    expect(await page.getByRole("note").textContent()).toMatch(/^The app expected someone else \(https:\/\/someone-else\.example\/\)/);
-    await Promise.all([page.waitForURL((u) => u.href.startsWith(app.redirectUri)), page.getByRole("button", { name: "Deny" }).click()]);
-    const landed = new URL(page.url());
-    expect(landed.searchParams.get("error")).toBe("access_denied");
-    expect(landed.searchParams.get("state")).toBe(denied.state);
   });
 
   it("a request the server cannot trust is shown on the page, never redirected to", async () => {

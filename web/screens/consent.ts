@@ -16,10 +16,12 @@ import {
   startAuthorization,
   type AuthorizationRequest,
 } from "../../client/indieauth";
+import { isIndieError } from "../../client/errors";
 import type { AppContext, Screen } from "../context";
 import { feedback, h, replaceChildren, uid } from "../ui/dom";
 import { actionForm, onAction } from "../ui/form";
 import { describeError } from "../ui/messages";
+import { confirmItsYou } from "../ui/stepUp";
 import { displaySender } from "../ui/text";
 
 /** What the well-known IndieWeb scopes let an app do (IndieAuth LS §5.3, Micropub, Microsub). */
@@ -69,13 +71,31 @@ async function alone<T>(other: HTMLButtonElement, fn: () => Promise<T>): Promise
   }
 }
 
+/**
+ * Once 2FA is on, the consent routes need a session that used a second factor
+ * (docs/indieauth.md, "Consent needs which login"); the session that turned 2FA on
+ * began without one. That session is asked for a code (or passkey) in place, once.
+ */
+async function withSecondFactor<T>(ctx: AppContext, prompt: HTMLElement, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (!isIndieError(err, "step_up_required")) throw err;
+    // Only an instance with 2FA on refuses here: ask for the factor even if the cached status lags.
+    ctx.twoFactorOn = true;
+    await confirmItsYou(ctx, prompt, "Signing in to an app needs your second factor: this session started without one.");
+    return fn();
+  }
+}
+
 export function consentScreen(ctx: AppContext, query: string): Screen {
   const body = h("div", {}, h("h1", {}, "Sign in with your address"));
+  const prompt = h("div", {});
   const fb = feedback();
-  const node = h("section", { class: "card consent" }, body, ...fb.nodes);
+  const node = h("section", { class: "card consent" }, body, prompt, ...fb.nodes);
   fb.status("Checking the app's request…");
 
-  void startAuthorization(ctx.client, query)
+  void withSecondFactor(ctx, prompt, () => startAuthorization(ctx.client, query))
     .then((start) => {
       if (start.ok) return showRequest(start.request);
       // A defect the app must be told about (docs/api.md §14): back to it, with the error.
