@@ -321,6 +321,26 @@ describe("introspection and userinfo", () => {
   });
 });
 
+describe("INDIEAUTH_ACCESS_TOKEN_TTL_S", () => {
+  it("sets expires_in and the token's lifetime", async () => {
+    const p = await params("create");
+    serveClient(net, CLIENT);
+    const code = await approvedCode(owner, p);
+    const fetcher = fetchWithVars({ INDIEAUTH_ACCESS_TOKEN_TTL_S: "3600" });
+    const res = await fetcher(
+      new Request(`${TEST_ORIGIN}/indieauth/token`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ grant_type: "authorization_code", code, client_id: CLIENT, redirect_uri: REDIRECT, code_verifier: p.pkce.verifier }).toString(),
+      }),
+    );
+    const tokens = await json<TokenResponse>(res);
+    expect(tokens.expires_in).toBe(3600);
+    const active = await json<{ exp: number; iat: number }>(await introspect(tokens.access_token, SECRET));
+    expect(active.exp - active.iat).toBe(3600);
+  });
+});
+
 describe("IndieAuth tokens are never the owner's", () => {
   it("are refused by /api/*, /auth/* and the live channel", async () => {
     const tokens = await tokensFor(await params("profile create"));

@@ -27,3 +27,19 @@ describe("ACCESS_TOKEN_TTL_S", () => {
     expect(await json(login)).toMatchObject({ expiresIn: 120 });
   });
 });
+
+describe("INDIEAUTH_ACCESS_TOKEN_TTL_S", () => {
+  it.each(["0", "59", "31536001", "a week"])("refuses %s", async (value) => {
+    const res = await discovery({ INDIEAUTH_ACCESS_TOKEN_TTL_S: value });
+    expect(res.status).toBe(500);
+    expect(await json(res)).toMatchObject({ error: "internal_error" });
+  });
+
+  it("accepts a minute to a year", async () => {
+    for (const value of ["60", "3600", "31536000"]) {
+      const res = await discovery({ INDIEAUTH_ACCESS_TOKEN_TTL_S: value });
+      expect(res.status, value).toBe(200);
+      await res.arrayBuffer();
+    }
+  });
+});
