@@ -94,3 +94,17 @@ export {
   type RecoveryStatus,
 } from "./recovery/api";
 export type { EscrowChangeReason } from "./owner";
+export {
+  startAuthorization,
+  approveAuthorization,
+  denyAuthorization,
+  followableRedirect,
+  listGrants,
+  revokeGrant,
+  getProfile,
+  updateProfile,
+  type AuthorizationRequest,
+  type AuthorizationStart,
+  type IndieAuthGrant,
+  type IndieAuthProfile,
+} from "./indieauth";

@@ -99,6 +99,22 @@ if (!writeMetafile && upToDate()) {
 const builtAtMs = Date.now();
 const outdir = join(root, "dist", `.web-${process.pid}`);
 
+/**
+ * The browser code uses zod/mini only (client/, web/, and the src/schemas it shares).
+ * zod classic loads every schema method and its JSON Schema generator with each
+ * constructor, which esbuild cannot drop: it cost 13 KiB gzipped of the 100 KiB
+ * budget while three client modules still used it. This plugin refuses it, so a
+ * stray `import * as z from "zod"` fails the build instead of the budget, later.
+ */
+const zodMiniOnly = {
+  name: "zod-mini-only",
+  setup(b) {
+    b.onResolve({ filter: /^zod(\/v4)?(\/classic)?$/ }, (args) => ({
+      errors: [{ text: `${relative(root, args.importer)} imports "${args.path}": the web app uses "zod/mini" only (scripts/build-web.mjs)` }],
+    }));
+  },
+};
+
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });
 
@@ -126,6 +142,7 @@ const result = await build({
     __PASSWORD_LISTS_URL__: JSON.stringify(`/${passwordLists.fileName}`),
     __PASSWORD_LISTS_INTEGRITY__: JSON.stringify(passwordLists.integrity),
   },
+  plugins: [zodMiniOnly],
 });
 
 for (const file of STATIC_FILES) cpSync(join(root, "web", file), join(outdir, file));

@@ -3,7 +3,8 @@
  * logout): which screen fits this device's state.
  *
  *   instance not claimed          → claim
- *   session (refresh cookie)      → the app (inbox, 2FA, sessions, activity, keys)
+ *   session (refresh cookie)      → the app (inbox, 2FA, sessions, activity, keys),
+ *                                   or at /indieauth/authorize the IndieAuth consent page
  *   keys on this device           → log in
  *   no keys                       → unlock with the password
  */
@@ -18,7 +19,9 @@ import { focusHeading, formatTime, h, replaceChildren } from "./ui/dom";
 import { describeError } from "./ui/messages";
 import { confirmItsYou } from "./ui/stepUp";
 import { activityScreen } from "./screens/activity";
+import { appsScreen } from "./screens/apps";
 import { claimScreen } from "./screens/claim";
+import { consentScreen } from "./screens/consent";
 import { inboxScreen } from "./screens/inbox";
 import { keysScreen } from "./screens/keys";
 import { loginScreen } from "./screens/login";
@@ -34,6 +37,7 @@ const ROUTES: Record<string, { title: string; screen: (ctx: AppContext) => Scree
   "2fa": { title: "Two-factor", screen: twoFactorScreen },
   recovery: { title: "Recovery", screen: recoveryScreen },
   sessions: { title: "Sessions", screen: sessionsScreen },
+  apps: { title: "Connected apps", screen: appsScreen },
   activity: { title: "Activity", screen: activityScreen },
   keys: { title: "Keys", screen: keysScreen },
 };
@@ -154,8 +158,24 @@ function routeFromHash(hash: string): string {
   return Object.hasOwn(ROUTES, route) ? route : "inbox";
 }
 
+/**
+ * GET /indieauth/authorize serves this app (docs/api.md §14): once the owner is logged
+ * in (the login and unlock screens come first, as anywhere), it asks for consent
+ * instead of showing a route. Choosing a route in the nav (#/…) leaves the page.
+ */
+const AUTHORIZE_PATH = "/indieauth/authorize";
+
 function showRoute() {
   if (!client.session.isLoggedIn()) return;
+  if (location.pathname === AUTHORIZE_PATH) {
+    if (!location.hash) {
+      renderNav(null);
+      document.title = `Sign in · ${location.host}`;
+      return show(consentScreen(ctx, location.search.slice(1)));
+    }
+    // A route chosen from here: the app's own URL, without the request.
+    return location.replace(`/${location.hash}`);
+  }
   const route = routeFromHash(location.hash);
   renderNav(route);
   document.title = `${ROUTES[route]!.title} · ${location.host}`;

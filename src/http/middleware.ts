@@ -53,9 +53,17 @@ const ownerAppHeaders = headersWith(CSP);
 const contactPageHeaders = headersWith({ ...CSP, scriptSrc: ["'self'"], trustedTypes: ["'none'"] });
 export const CONTACT_PAGE_PATHS: ReadonlySet<string> = new Set(["/contact", "/contact.html"]);
 
+/**
+ * The IndieAuth consent page (docs/api.md §14) shows the client's logo, an https URL
+ * from the client's metadata document: its images may come from any https origin.
+ * Nothing else changes (scripts, connections and framing as on every owner page).
+ */
+const consentPageHeaders = headersWith({ ...CSP, imgSrc: ["'self'", "data:", "https:"] });
+export const CONSENT_PAGE_PATH = "/indieauth/authorize";
+
 /** Security headers on every response; the CSP depends on the page (see above). */
 export const securityHeaders: MiddlewareHandler<AppEnv> = (c, next) =>
-  (CONTACT_PAGE_PATHS.has(c.req.path) ? contactPageHeaders : ownerAppHeaders)(c, next);
+  (CONTACT_PAGE_PATHS.has(c.req.path) ? contactPageHeaders : c.req.path === CONSENT_PAGE_PATH ? consentPageHeaders : ownerAppHeaders)(c, next);
 
 /**
  * docs/api.md §0: state-changing browser routes refuse a request whose Origin is

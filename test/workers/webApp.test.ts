@@ -31,6 +31,21 @@ describe("web app assets", () => {
     await js.arrayBuffer();
   });
 
+  it("lets the IndieAuth consent page, and no other page, show images from https origins (the client's logo)", async () => {
+    const consent = await get("/indieauth/authorize?response_type=code&client_id=https%3A%2F%2Fapp.example.com%2F");
+    const csp = consent.headers.get("content-security-policy") ?? "";
+    expect(csp).toContain("img-src 'self' data: https:;");
+    expect(csp).toContain("script-src 'self' 'wasm-unsafe-eval';");
+    expect(csp).toContain("connect-src 'self';");
+    expect(csp).toContain("frame-ancestors 'none'");
+    await consent.arrayBuffer();
+    for (const path of ["/", "/contact", "/app.js"]) {
+      const res = await get(path);
+      expect(res.headers.get("content-security-policy"), path).toContain("img-src 'self' data:;");
+      await res.arrayBuffer();
+    }
+  });
+
   it("serves the public contact page with a CSP that allows no WebAssembly either: it runs none", async () => {
     for (const path of ["/contact", "/contact.html"]) {
       const res = await get(path);
