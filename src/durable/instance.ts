@@ -7,8 +7,9 @@
  * This file is wiring: each kind of state is a small store (./sessions.ts,
  * ./challenges.ts, ./activityLog.ts, ./rateLimits.ts, ./factors.ts with
  * ./mfaLockouts.ts, ./twoFactor.ts, ./passkeys.ts, ./restore.ts, ./inboxReplays.ts,
- * ./sockets.ts, ./recovery.ts, ./indieauth.ts), built once here and handed to the
- * stores that write through it.
+ * ./sockets.ts, ./recovery.ts, ./indieauthRequests.ts with ./indieauthGrants.ts and
+ * ./indieauthProfile.ts), built once here and handed to the stores that write
+ * through it.
  * An RPC method reads the clock once, does all async work (hashing, sealing) first,
  * and then runs the stores' synchronous check-and-set in one
  * `ctx.storage.transactionSync`: any non-storage await inside a Durable Object
@@ -23,22 +24,22 @@ import { hasSecondFactor } from "../domain/stepUp";
 import type { RateLimitRule } from "../domain/rateLimit";
 import type { RotationPolicy, SessionLifetimes } from "../domain/rotation";
 import type { Env } from "../env";
-import { randomToken, sha256Base64url } from "../lib/bytes";
+import { sha256Base64url } from "../lib/bytes";
 import type { CodeGrantRequest } from "../domain/indieauth/codes";
-import { s256Challenge } from "../domain/indieauth/pkce";
 import type { OwnerProfile } from "../domain/indieauth/responses";
 import { systemClock, type Clock } from "../lib/clock";
 import type { ActivityEntry, ActivityType } from "../schemas/api";
 import { ActivityLog, type ActivityDetail, type StoredActivity } from "./activityLog";
 import { ChallengeStore } from "./challenges";
+import { IndieAuthGrantStore, type ActiveAccessToken, type GrantRefreshResult } from "./indieauthGrants";
+import { IndieAuthProfileStore } from "./indieauthProfile";
 import {
-  IndieAuthStore,
-  type ActiveAccessToken,
+  IndieAuthRequestStore,
   type CodeRedemptionResult,
-  type GrantRefreshResult,
+  type IndieAuthAnswer,
   type NewAuthorizationRequest,
-  type RequestAnswer,
-} from "./indieauth";
+  type OwnerAnswer,
+} from "./indieauthRequests";
 import { InboxReplayStore, type InboxClaim, type InboxClaimInput } from "./inboxReplays";
 import { MfaLockoutStore } from "./mfaLockouts";
 import { OutboxDelivery } from "./outbox";
@@ -58,10 +59,8 @@ import { insertMessageForCurrentKey, type MessageInsert } from "../storage/messa
 
 export type { RefreshResult, SessionGrant, SessionStatus, SessionSummary } from "./sessions";
 export type { RateLimitVerdict } from "./rateLimits";
-export type { ActiveAccessToken, NewAuthorizationRequest } from "./indieauth";
-
-/** An answered consent request: where the browser goes, and the code when approved. */
-export type IndieAuthAnswer = (Extract<RequestAnswer, { ok: true }> & { code: string | null }) | Extract<RequestAnswer, { ok: false }>;
+export type { ActiveAccessToken } from "./indieauthGrants";
+export type { IndieAuthAnswer, NewAuthorizationRequest } from "./indieauthRequests";
 
 /** A rate-limit hit: the counter's key and its rule. */
 export type RateLimitHit = { key: string } & RateLimitRule;
@@ -124,7 +123,9 @@ export class InstanceDO extends DurableObject<Env> {
   private readonly live: LiveChannel;
   private readonly outbox: OutboxDelivery;
   private readonly recovery: RecoveryStore;
-  private readonly indieAuth: IndieAuthStore;
+  private readonly indieAuthRequests: IndieAuthRequestStore;
+  private readonly indieAuthGrants: IndieAuthGrantStore;
+  private readonly ownerProfile: IndieAuthProfileStore;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -152,7 +153,9 @@ export class InstanceDO extends DurableObject<Env> {
     this.inboxReplays = new InboxReplayStore(ctx.storage);
     this.live = new LiveChannel(ctx, env, this.clock, this.sessions);
     this.outbox = new OutboxDelivery(env, this.clock);
-    this.indieAuth = new IndieAuthStore(sql, this.activity);
+    this.indieAuthGrants = new IndieAuthGrantStore(sql, this.activity);
+    this.indieAuthRequests = new IndieAuthRequestStore(sql, this.activity, this.indieAuthGrants);
+    this.ownerProfile = new IndieAuthProfileStore(sql);
     // One line per start: after hibernation the object is constructed again while its
     // sockets stayed open, which is how an idle socket shows it cost no wake-ups.
     console.log(JSON.stringify({ event: "instance_started", sockets: ctx.getWebSockets().length }));
@@ -544,27 +547,22 @@ export class InstanceDO extends DurableObject<Env> {
     return this.ctx.storage.transactionSync(() => this.recovery.redeemTicket(ticketHash, nowMs));
   }
 
-  // --- IndieAuth (./indieauth.ts, docs/api.md §14) --------------------------------------
+  // --- IndieAuth (./indieauthRequests.ts, ./indieauthGrants.ts, ./indieauthProfile.ts;
+  // docs/api.md §14) ----------------------------------------------------------------
   // The form endpoints' calls count their rate-limit hit in the same transaction as
-  // their work, so each OAuth request is one call to the object.
+  // their work (`rateLimited`), so each OAuth request is one call to the object.
 
   /** POST /api/indieauth/requests, once the Worker has checked the client: stores the request (10 min). */
   openIndieAuthRequest(request: NewAuthorizationRequest): string {
-    const id = randomToken(16);
     const nowMs = this.clock.nowMs();
-    this.ctx.storage.transactionSync(() => this.indieAuth.openRequest(id, request, nowMs));
-    return id;
+    return this.ctx.storage.transactionSync(() => this.indieAuthRequests.openRequest(request, nowMs));
   }
 
   /** Approve (a fresh code, stored as a hash) or deny a live request, once; the code goes only to the Worker. */
-  async answerIndieAuthRequest(requestId: string, answer: { approve: true; scope?: string } | { approve: false }, sessionId: string): Promise<IndieAuthAnswer> {
-    const code = answer.approve ? randomToken(32) : null;
-    const codeHash = code === null ? null : await sha256Base64url(code);
+  async answerIndieAuthRequest(requestId: string, answer: OwnerAnswer, sessionId: string): Promise<IndieAuthAnswer> {
+    const prepared = await this.indieAuthRequests.prepareAnswer(answer);
     const nowMs = this.clock.nowMs();
-    const answered = this.ctx.storage.transactionSync(() =>
-      this.indieAuth.answerRequest(requestId, answer.approve ? { approve: true, scope: answer.scope, codeHash: codeHash!, sessionId } : { approve: false }, nowMs),
-    );
-    return answered.ok ? { ...answered, code } : answered;
+    return this.ctx.storage.transactionSync(() => this.indieAuthRequests.answerRequest(requestId, answer, prepared, sessionId, nowMs));
   }
 
   /**
@@ -579,22 +577,10 @@ export class InstanceDO extends DurableObject<Env> {
     accessTtlS: number;
     policy: RotationPolicy;
   }): Promise<RateLimitRefusal | (CodeRedemptionResult & { profile?: OwnerProfile | null })> {
-    const { request } = input;
-    const [codeHash, verifierChallenge, prepared] = await Promise.all([
-      sha256Base64url(request.code),
-      s256Challenge(request.codeVerifier),
-      input.endpoint === "token" ? this.indieAuth.prepareGrant() : null,
-    ]);
-    return this.ctx.storage.transactionSync(() => {
-      const nowMs = this.clock.nowMs();
-      const verdict = this.rateLimits.hit(input.rateLimit.key, input.rateLimit, nowMs);
-      if (!verdict.allowed) return { ok: false, error: "rate_limited", retryAfterS: verdict.retryAfterS };
-      const redeemed = this.indieAuth.redeemCode(
-        { codeHash, clientId: request.clientId, redirectUri: request.redirectUri, verifierChallenge },
-        prepared && { prepared, accessTtlMs: input.accessTtlS * 1000, policy: input.policy },
-        nowMs,
-      );
-      return redeemed.ok ? { ...redeemed, profile: this.indieAuth.profile() } : redeemed;
+    const prepared = await this.indieAuthRequests.prepareRedemption(input.request, input.endpoint);
+    return this.rateLimited(input.rateLimit, (nowMs) => {
+      const redeemed = this.indieAuthRequests.redeemCode(prepared, { accessTtlMs: input.accessTtlS * 1000, policy: input.policy }, nowMs);
+      return redeemed.ok ? { ...redeemed, profile: this.ownerProfile.get() } : redeemed;
     });
   }
 
@@ -607,16 +593,14 @@ export class InstanceDO extends DurableObject<Env> {
     accessTtlS: number;
     policy: RotationPolicy;
   }): Promise<RateLimitRefusal | (GrantRefreshResult & { profile?: OwnerProfile | null })> {
-    const prepared = await this.indieAuth.prepareRefresh(input.refreshToken);
-    const decided = this.ctx.storage.transactionSync(() => {
-      const nowMs = this.clock.nowMs();
-      const verdict = this.rateLimits.hit(input.rateLimit.key, input.rateLimit, nowMs);
-      if (!verdict.allowed) return verdict;
-      return this.indieAuth.decideRefresh(prepared, { clientId: input.clientId, scope: input.scope }, input.policy, input.accessTtlS * 1000, nowMs);
-    });
-    if ("allowed" in decided) return { ok: false, error: "rate_limited", retryAfterS: decided.retryAfterS };
-    const result = await this.indieAuth.completeRefresh(prepared, decided);
-    return result.ok ? { ...result, profile: this.indieAuth.profile() } : result;
+    const prepared = await this.indieAuthGrants.prepareRefresh(input.refreshToken);
+    const request = { clientId: input.clientId, scope: input.scope };
+    const decided = this.rateLimited(input.rateLimit, (nowMs) =>
+      this.indieAuthGrants.decideRefresh(prepared, request, input.policy, input.accessTtlS * 1000, nowMs),
+    );
+    if (!("kind" in decided)) return decided;
+    const result = await this.indieAuthGrants.completeRefresh(prepared, decided);
+    return result.ok ? { ...result, profile: this.ownerProfile.get() } : result;
   }
 
   /** Introspection and userinfo: the token if it is active (and the profile), after the rate-limit hit. */
@@ -626,43 +610,52 @@ export class InstanceDO extends DurableObject<Env> {
     policy: Pick<RotationPolicy, "idleTtlMs">;
   }): Promise<RateLimitRefusal | { ok: true; token: ActiveAccessToken | null; profile: OwnerProfile | null }> {
     const hash = await sha256Base64url(input.token);
-    return this.ctx.storage.transactionSync(() => {
-      const nowMs = this.clock.nowMs();
-      const verdict = this.rateLimits.hit(input.rateLimit.key, input.rateLimit, nowMs);
-      if (!verdict.allowed) return { ok: false, error: "rate_limited", retryAfterS: verdict.retryAfterS };
-      return { ok: true, token: this.indieAuth.activeAccessToken(hash, input.policy, nowMs), profile: this.indieAuth.profile() };
-    });
+    return this.rateLimited(input.rateLimit, (nowMs) => ({
+      ok: true as const,
+      token: this.indieAuthGrants.activeAccessToken(hash, input.policy, nowMs),
+      profile: this.ownerProfile.get(),
+    }));
   }
 
   /** RFC 7009 revocation (and the token endpoint's legacy action=revoke), after the rate-limit hit. */
   async revokeIndieAuthToken(rateLimit: RateLimitHit, token: string): Promise<RateLimitRefusal | { ok: true }> {
     const hash = await sha256Base64url(token);
-    return this.ctx.storage.transactionSync(() => {
-      const nowMs = this.clock.nowMs();
-      const verdict = this.rateLimits.hit(rateLimit.key, rateLimit, nowMs);
-      if (!verdict.allowed) return { ok: false, error: "rate_limited", retryAfterS: verdict.retryAfterS };
-      this.indieAuth.revokeToken(hash, nowMs);
-      return { ok: true };
+    return this.rateLimited(rateLimit, (nowMs) => {
+      this.indieAuthGrants.revokeToken(hash, nowMs);
+      return { ok: true as const };
     });
   }
 
   listIndieAuthGrants(policy: Pick<RotationPolicy, "idleTtlMs">) {
-    return this.indieAuth.listGrants(policy, this.clock.nowMs());
+    return this.indieAuthGrants.listGrants(policy, this.clock.nowMs());
   }
 
   /** The owner ends a grant: its tokens stop working at once. False if no live grant has this id. */
   revokeIndieAuthGrant(grantId: string, sessionId: string, policy: Pick<RotationPolicy, "idleTtlMs">): boolean {
     const nowMs = this.clock.nowMs();
-    return this.ctx.storage.transactionSync(() => this.indieAuth.revokeGrant(grantId, sessionId, policy, nowMs));
+    return this.ctx.storage.transactionSync(() => this.indieAuthGrants.revokeGrant(grantId, sessionId, policy, nowMs));
   }
 
   indieAuthProfile(): OwnerProfile | null {
-    return this.indieAuth.profile();
+    return this.ownerProfile.get();
   }
 
   setIndieAuthProfile(profile: OwnerProfile): void {
     const nowMs = this.clock.nowMs();
-    this.ctx.storage.transactionSync(() => this.indieAuth.setProfile(profile, nowMs));
+    this.ctx.storage.transactionSync(() => this.ownerProfile.set(profile, nowMs));
+  }
+
+  /**
+   * One transaction: reads the clock, counts the hit, and runs `work` only when it
+   * is allowed. `work` is synchronous store calls (nothing may await in between).
+   */
+  private rateLimited<T>(rateLimit: RateLimitHit, work: (nowMs: number) => T): RateLimitRefusal | T {
+    return this.ctx.storage.transactionSync(() => {
+      const nowMs = this.clock.nowMs();
+      const verdict = this.rateLimits.hit(rateLimit.key, rateLimit, nowMs);
+      if (!verdict.allowed) return { ok: false, error: "rate_limited", retryAfterS: verdict.retryAfterS } as const;
+      return work(nowMs);
+    });
   }
 
   // --- live channel (./sockets.ts) and the shared alarm --------------------------------

@@ -1,6 +1,7 @@
 /**
- * IndieAuth's state in the Durable Object (src/durable/indieauth.ts through
- * InstanceDO's RPC methods, docs/api.md §14), without the routes: consent requests
+ * IndieAuth's state in the Durable Object (src/durable/indieauthRequests.ts,
+ * indieauthGrants.ts and indieauthProfile.ts through InstanceDO's RPC methods,
+ * docs/api.md §14), without the routes: consent requests
  * answered once, codes redeemed once (a replay revokes what the code issued), grants
  * rotating on the §5 rules, access tokens that end with their grant, and what
  * happens when many callers race for one single-use thing. The clock is the server's

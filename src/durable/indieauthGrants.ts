@@ -1,29 +1,23 @@
 /**
- * IndieAuth's state (docs/api.md §14; tables `indieauth_*`): the owner's consent
- * requests, authorization codes, grants with their rotating refresh tokens, access
- * tokens, and the profile the `profile` scope shares. The rules are pure and live in
- * src/domain/indieauth/ (codes.ts, grants.ts, scopes.ts) and src/domain/rotation.ts;
- * this store applies them and persists the outcome.
+ * IndieAuth's grants (docs/api.md §14; tables `indieauth_grants`,
+ * `indieauth_refresh_tokens`, `indieauth_access_tokens`): what a code redeemed at the
+ * token endpoint created, its refresh tokens rotating on the §5 rules, its access
+ * tokens, and their ends (the owner, the client, a replayed code or refresh token).
+ * The rules are pure: domain/indieauth/grants.ts and domain/rotation.ts. The consent
+ * half (requests and codes) is ./indieauthRequests.ts, which creates a grant through
+ * `create` inside the transaction that spends the code.
  *
  * Split like SessionStore: async preparation (random tokens, hashes, the successor
  * wrap) in `prepare…` methods, outside any transaction; synchronous methods that
  * decide and write, which the caller (InstanceDO) runs inside its `transactionSync`
  * with the time it read once. Nothing is stored in clear that could be presented:
- * codes, refresh tokens and access tokens are SHA-256 hashes (32 random bytes each,
- * so an unkeyed hash is enough), and a refresh successor is kept only sealed under
- * its predecessor (domain/successorWrap.ts), as for sessions.
+ * refresh and access tokens are SHA-256 hashes (32 random bytes each, so an unkeyed
+ * hash is enough), and a refresh successor is kept only sealed under its predecessor
+ * (domain/successorWrap.ts), as for sessions.
  */
-import {
-  AUTHORIZATION_CODE_TTL_MS,
-  AUTHORIZATION_REQUEST_TTL_MS,
-  decideCodeRedemption,
-  oauthError,
-  type AuthorizationCodeRecord,
-  type OAuthError,
-} from "../domain/indieauth/codes";
+import { oauthError, type OAuthError } from "../domain/indieauth/codes";
 import { decideGrantRefresh, isAccessTokenActive } from "../domain/indieauth/grants";
-import type { OwnerProfile } from "../domain/indieauth/responses";
-import { formatScope, grantedScopes } from "../domain/indieauth/scopes";
+import { formatScope } from "../domain/indieauth/scopes";
 import { applyRotation, type RotationPolicy, type SessionTokenState } from "../domain/rotation";
 import { openSuccessor, sealSuccessor } from "../domain/successorWrap";
 import { randomToken, sha256Base64url } from "../lib/bytes";
@@ -31,29 +25,17 @@ import type { IndieAuthGrant } from "../schemas/indieauth";
 import type { ActivityLog } from "./activityLog";
 
 const TOKEN_BYTES = 32;
-/**
- * A used or expired code is kept this long, so that presenting it again still
- * revokes what it issued (RFC 6749 §4.1.2), then swept.
- */
-const CODE_RETENTION_MS = 24 * 3600_000;
 /** A revoked grant is kept this long (its refresh tokens answer "revoked"), then swept. */
 const REVOKED_GRANT_RETENTION_MS = 24 * 3600_000;
 
-/** What the consent page asked the owner about (POST /api/indieauth/requests). */
-export interface NewAuthorizationRequest {
-  clientId: string;
-  clientName: string | null;
-  redirectUri: string;
-  state: string;
-  codeChallenge: string;
-  /** The grantable scopes, in the client's order. */
-  scopes: string[];
-}
+/** Why a grant ended, as `app_revoked` logs it. */
+export type GrantRevocationReason = "code_replayed" | "refresh_token_reuse" | "revoked_by_client" | "revoked_by_owner";
 
-export type RequestAnswer =
-  | { ok: true; redirectUri: string; state: string; clientId: string; scopes: string[] }
-  /** `not_found`: unknown, expired or already answered; `scope`: the owner granted a scope the client never asked for. */
-  | { ok: false; error: "not_found" | "scope" };
+/** The Worker's settings for a new grant: its access tokens' lifetime, its refresh tokens' §5 policy. */
+export interface GrantTerms {
+  accessTtlMs: number;
+  policy: RotationPolicy;
+}
 
 /** Tokens for a new grant, made before the transaction. */
 export interface PreparedGrant {
@@ -69,10 +51,6 @@ export interface IssuedTokens {
   refreshToken: string;
   expiresAtMs: number;
 }
-
-export type CodeRedemptionResult =
-  | { ok: true; scopes: string[]; tokens: IssuedTokens | null }
-  | { ok: false; error: OAuthError };
 
 /** What a refresh needs, computed before the transaction. */
 export interface PreparedGrantRefresh {
@@ -99,30 +77,6 @@ export interface ActiveAccessToken {
   expiresAtMs: number;
 }
 
-interface RequestRow extends Record<string, SqlStorageValue> {
-  id: string;
-  client_id: string;
-  client_name: string | null;
-  redirect_uri: string;
-  state: string;
-  code_challenge: string;
-  scopes: string;
-  expires_at_ms: number;
-  used_at_ms: number | null;
-}
-
-interface CodeRow extends Record<string, SqlStorageValue> {
-  hash: string;
-  client_id: string;
-  client_name: string | null;
-  redirect_uri: string;
-  code_challenge: string;
-  scopes: string;
-  expires_at_ms: number;
-  used_at_ms: number | null;
-  grant_id: string | null;
-}
-
 interface GrantRow extends Record<string, SqlStorageValue> {
   id: string;
   client_id: string;
@@ -137,7 +91,15 @@ interface GrantRow extends Record<string, SqlStorageValue> {
   revoked_at_ms: number | null;
 }
 
-const scopesOf = (json: string) => JSON.parse(json) as string[];
+interface AccessTokenRow extends Record<string, SqlStorageValue> {
+  grant_id: string;
+  scopes: string;
+  issued_at_ms: number;
+  expires_at_ms: number;
+}
+
+/** Scopes are stored as a JSON array, in the order they were granted. */
+export const scopesOf = (json: string) => JSON.parse(json) as string[];
 
 function tokenState(row: GrantRow): SessionTokenState {
   return {
@@ -155,114 +117,22 @@ async function freshToken(): Promise<[string, string]> {
   return [token, await sha256Base64url(token)];
 }
 
-export class IndieAuthStore {
+export class IndieAuthGrantStore {
   constructor(
     private readonly sql: SqlStorage,
     private readonly activity: ActivityLog,
   ) {}
 
-  // --- consent requests (10 minutes, answered once) ---------------------------------
-
-  /** Inside a transaction: stores a request under `id`; sweeps expired ones. */
-  openRequest(id: string, request: NewAuthorizationRequest, nowMs: number): void {
-    this.sql.exec("DELETE FROM indieauth_requests WHERE expires_at_ms <= ?", nowMs);
-    this.sql.exec(
-      `INSERT INTO indieauth_requests (id, client_id, client_name, redirect_uri, state, code_challenge, scopes, created_at_ms, expires_at_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      id,
-      request.clientId,
-      request.clientName,
-      request.redirectUri,
-      request.state,
-      request.codeChallenge,
-      JSON.stringify(request.scopes),
-      nowMs,
-      nowMs + AUTHORIZATION_REQUEST_TTL_MS,
-    );
-  }
-
-  /**
-   * Inside a transaction: answers a live request once. Approval (with `codeHash`)
-   * checks the granted scopes first (a bad `scope` leaves the request open, so the
-   * page can send it again), then marks the request used and stores the code, bound
-   * to the request's client, redirect URI, challenge and the granted scopes.
-   */
-  answerRequest(
-    id: string,
-    answer: { approve: true; scope: string | undefined; codeHash: string; sessionId: string } | { approve: false },
-    nowMs: number,
-  ): RequestAnswer {
-    const row = this.sql.exec<RequestRow>("SELECT * FROM indieauth_requests WHERE id = ?", id).toArray()[0];
-    if (!row || row.used_at_ms !== null || nowMs >= row.expires_at_ms) return { ok: false, error: "not_found" };
-    let scopes: string[] = [];
-    if (answer.approve) {
-      const granted = grantedScopes(scopesOf(row.scopes), answer.scope);
-      if (!granted.ok) return { ok: false, error: "scope" };
-      scopes = granted.scopes;
-    }
-    this.sql.exec("UPDATE indieauth_requests SET used_at_ms = ? WHERE id = ?", nowMs, id);
-    if (answer.approve) {
-      this.sql.exec("DELETE FROM indieauth_codes WHERE expires_at_ms < ?", nowMs - CODE_RETENTION_MS);
-      this.sql.exec(
-        `INSERT INTO indieauth_codes (hash, client_id, client_name, redirect_uri, code_challenge, scopes, expires_at_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
-        answer.codeHash,
-        row.client_id,
-        row.client_name,
-        row.redirect_uri,
-        row.code_challenge,
-        JSON.stringify(scopes),
-        nowMs + AUTHORIZATION_CODE_TTL_MS,
-      );
-      this.activity.record(
-        "app_authorized",
-        answer.sessionId,
-        { clientId: row.client_id, ...(row.client_name ? { clientName: row.client_name } : {}), scope: formatScope(scopes) },
-        nowMs,
-      );
-    }
-    return { ok: true, redirectUri: row.redirect_uri, state: row.state, clientId: row.client_id, scopes };
-  }
-
-  // --- codes ----------------------------------------------------------------------
+  // --- a new grant (from ./indieauthRequests.ts, as a code is spent) -----------------
 
   async prepareGrant(): Promise<PreparedGrant> {
     const [[accessToken, accessHash], [refreshToken, refreshHash]] = await Promise.all([freshToken(), freshToken()]);
     return { grantId: randomToken(16), accessToken, accessHash, refreshToken, refreshHash };
   }
 
-  /**
-   * Inside a transaction: one redemption of a code (hash) at the token endpoint
-   * (`grant` given: a successful one creates the grant) or at the authorization
-   * endpoint (`grant` null: only the scopes come back, for the profile URL answer).
-   * The decision is domain/indieauth/codes.ts's; this writes it: a consumed code is
-   * marked used, and a replay revokes the grant the code created.
-   */
-  redeemCode(
-    presented: { codeHash: string; clientId: string; redirectUri: string; verifierChallenge: string },
-    grant: { prepared: PreparedGrant; accessTtlMs: number; policy: RotationPolicy } | null,
-    nowMs: number,
-  ): CodeRedemptionResult {
-    const row = this.sql.exec<CodeRow>("SELECT * FROM indieauth_codes WHERE hash = ?", presented.codeHash).toArray()[0];
-    const record: AuthorizationCodeRecord | null = row
-      ? {
-          clientId: row.client_id,
-          redirectUri: row.redirect_uri,
-          codeChallenge: row.code_challenge,
-          scopes: scopesOf(row.scopes),
-          expiresAtMs: row.expires_at_ms,
-          usedAtMs: row.used_at_ms,
-        }
-      : null;
-    const decision = decideCodeRedemption(record, presented, grant ? "token" : "authorization", nowMs);
-    if (decision.consume) this.sql.exec("UPDATE indieauth_codes SET used_at_ms = ? WHERE hash = ?", nowMs, presented.codeHash);
-    if (!decision.ok) {
-      if (decision.revokeIssued && row?.grant_id) this.revokeGrantRow(row.grant_id, "code_replayed", null, nowMs);
-      return { ok: false, error: decision.error };
-    }
-    if (!grant) return { ok: true, scopes: decision.scopes, tokens: null };
-
-    const { prepared, accessTtlMs, policy } = grant;
+  /** Inside a transaction: stores the grant (for the code's client and scopes), its first tokens; sweeps dead grants. */
+  create(prepared: PreparedGrant, client: { clientId: string; clientName: string | null; scopes: string[] }, terms: GrantTerms, nowMs: number): IssuedTokens {
+    const { accessTtlMs, policy } = terms;
     // Grants that can never be used again go, with their tokens (ON DELETE CASCADE).
     this.sql.exec(
       "DELETE FROM indieauth_grants WHERE last_used_at_ms <= ? OR revoked_at_ms < ?",
@@ -272,27 +142,11 @@ export class IndieAuthStore {
     this.sql.exec(
       `INSERT INTO indieauth_grants (id, client_id, client_name, scopes, created_at_ms, last_used_at_ms, current_hash)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      prepared.grantId,
-      row!.client_id,
-      row!.client_name,
-      JSON.stringify(decision.scopes),
-      nowMs,
-      nowMs,
-      prepared.refreshHash,
+      prepared.grantId, client.clientId, client.clientName, JSON.stringify(client.scopes), nowMs, nowMs, prepared.refreshHash,
     );
-    this.sql.exec(
-      "INSERT INTO indieauth_refresh_tokens (hash, grant_id, issued_at_ms) VALUES (?, ?, ?)",
-      prepared.refreshHash,
-      prepared.grantId,
-      nowMs,
-    );
-    this.sql.exec("UPDATE indieauth_codes SET grant_id = ? WHERE hash = ?", prepared.grantId, presented.codeHash);
-    const expiresAtMs = this.insertAccessToken(prepared.accessHash, prepared.grantId, decision.scopes, accessTtlMs, nowMs);
-    return {
-      ok: true,
-      scopes: decision.scopes,
-      tokens: { accessToken: prepared.accessToken, refreshToken: prepared.refreshToken, expiresAtMs },
-    };
+    this.insertRefreshToken(prepared.refreshHash, prepared.grantId, nowMs);
+    const expiresAtMs = this.insertAccessToken(prepared.accessHash, prepared.grantId, client.scopes, accessTtlMs, nowMs);
+    return { accessToken: prepared.accessToken, refreshToken: prepared.refreshToken, expiresAtMs };
   }
 
   // --- refresh (the rules of docs/api.md §5) -------------------------------------------
@@ -330,7 +184,7 @@ export class IndieAuthStore {
     const state = tokenState(row);
     const decision = decideGrantRefresh({ clientId: row.client_id, scopes: scopesOf(row.scopes), tokens: state }, prepared.presentedHash, request, nowMs, policy);
     if (!decision.ok) {
-      if (decision.outcome?.kind === "theft") this.revokeGrantRow(row.id, "refresh_token_reuse", null, nowMs);
+      if (decision.outcome?.kind === "theft") this.revoke(row.id, "refresh_token_reuse", null, nowMs);
       return { kind: "refused", error: decision.error };
     }
     const next = applyRotation(state, decision.outcome, prepared.successorHash, nowMs);
@@ -338,19 +192,9 @@ export class IndieAuthStore {
       this.sql.exec(
         `UPDATE indieauth_grants SET current_hash = ?, previous_hash = ?, rotated_at_ms = ?, last_used_at_ms = ?, successor_wrap = ?
          WHERE id = ?`,
-        next.currentHash,
-        next.previousHash,
-        next.rotatedAtMs,
-        next.lastRefreshAtMs,
-        prepared.successorWrap,
-        row.id,
+        next.currentHash, next.previousHash, next.rotatedAtMs, next.lastRefreshAtMs, prepared.successorWrap, row.id,
       );
-      this.sql.exec(
-        "INSERT INTO indieauth_refresh_tokens (hash, grant_id, issued_at_ms) VALUES (?, ?, ?)",
-        prepared.successorHash,
-        row.id,
-        nowMs,
-      );
+      this.insertRefreshToken(prepared.successorHash, row.id, nowMs);
     } else {
       this.sql.exec("UPDATE indieauth_grants SET last_used_at_ms = ? WHERE id = ?", nowMs, row.id);
     }
@@ -377,18 +221,18 @@ export class IndieAuthStore {
     return { ok: true, scopes: decided.scopes, tokens: { accessToken: prepared.accessToken, refreshToken, expiresAtMs: decided.expiresAtMs } };
   }
 
-  // --- access tokens ------------------------------------------------------------------
+  // --- tokens --------------------------------------------------------------------------
+
+  private insertRefreshToken(hash: string, grantId: string, nowMs: number): void {
+    this.sql.exec("INSERT INTO indieauth_refresh_tokens (hash, grant_id, issued_at_ms) VALUES (?, ?, ?)", hash, grantId, nowMs);
+  }
 
   private insertAccessToken(hash: string, grantId: string, scopes: string[], ttlMs: number, nowMs: number): number {
     this.sql.exec("DELETE FROM indieauth_access_tokens WHERE expires_at_ms <= ?", nowMs);
     const expiresAtMs = nowMs + ttlMs;
     this.sql.exec(
       "INSERT INTO indieauth_access_tokens (hash, grant_id, scopes, issued_at_ms, expires_at_ms) VALUES (?, ?, ?, ?, ?)",
-      hash,
-      grantId,
-      JSON.stringify(scopes),
-      nowMs,
-      expiresAtMs,
+      hash, grantId, JSON.stringify(scopes), nowMs, expiresAtMs,
     );
     return expiresAtMs;
   }
@@ -396,16 +240,7 @@ export class IndieAuthStore {
   /** The access token with this hash, if it is active (its expiry, its grant: domain/indieauth/grants.ts). */
   activeAccessToken(hash: string, policy: Pick<RotationPolicy, "idleTtlMs">, nowMs: number): ActiveAccessToken | null {
     const row = this.sql
-      .exec<{
-        grant_id: string;
-        client_id: string;
-        scopes: string;
-        issued_at_ms: number;
-        expires_at_ms: number;
-        created_at_ms: number;
-        last_used_at_ms: number;
-        revoked_at_ms: number | null;
-      }>(
+      .exec<Pick<GrantRow, "client_id" | "created_at_ms" | "last_used_at_ms" | "revoked_at_ms"> & AccessTokenRow>(
         `SELECT a.grant_id, g.client_id, a.scopes, a.issued_at_ms, a.expires_at_ms, g.created_at_ms, g.last_used_at_ms, g.revoked_at_ms
          FROM indieauth_access_tokens a JOIN indieauth_grants g ON g.id = a.grant_id WHERE a.hash = ?`,
         hash,
@@ -426,7 +261,7 @@ export class IndieAuthStore {
   revokeToken(hash: string, nowMs: number): void {
     if (this.sql.exec("DELETE FROM indieauth_access_tokens WHERE hash = ?", hash).rowsWritten > 0) return;
     const row = this.sql.exec<{ grant_id: string }>("SELECT grant_id FROM indieauth_refresh_tokens WHERE hash = ?", hash).toArray()[0];
-    if (row) this.revokeGrantRow(row.grant_id, "revoked_by_client", null, nowMs);
+    if (row) this.revoke(row.grant_id, "revoked_by_client", null, nowMs);
   }
 
   // --- grants, as the owner sees them ----------------------------------------------------
@@ -455,15 +290,16 @@ export class IndieAuthStore {
     const live = this.sql
       .exec("SELECT 1 FROM indieauth_grants WHERE id = ? AND revoked_at_ms IS NULL AND last_used_at_ms > ?", id, nowMs - policy.idleTtlMs)
       .toArray().length;
-    return live > 0 && this.revokeGrantRow(id, "revoked_by_owner", bySessionId, nowMs);
+    return live > 0 && this.revoke(id, "revoked_by_owner", bySessionId, nowMs);
   }
 
   /**
-   * Revocation is one UPDATE of the grant row, which every refresh and every access
-   * token check reads: nothing of the grant works from the next request on. The
-   * successor wrap goes with it. Logged as `app_revoked`, with why.
+   * Inside a transaction: revocation is one UPDATE of the grant row, which every
+   * refresh and every access token check reads: nothing of the grant works from the
+   * next request on. The successor wrap goes with it. Logged as `app_revoked`, with
+   * why; false if the grant was already revoked (or swept).
    */
-  private revokeGrantRow(id: string, reason: string, bySessionId: string | null, nowMs: number): boolean {
+  revoke(id: string, reason: GrantRevocationReason, bySessionId: string | null, nowMs: number): boolean {
     const row = this.sql
       .exec<{ client_id: string }>(
         "UPDATE indieauth_grants SET revoked_at_ms = ?, revoked_reason = ?, successor_wrap = NULL WHERE id = ? AND revoked_at_ms IS NULL RETURNING client_id",
@@ -475,24 +311,5 @@ export class IndieAuthStore {
     if (!row) return false;
     this.activity.record("app_revoked", bySessionId, { clientId: row.client_id, grantId: id, reason }, nowMs);
     return true;
-  }
-
-  // --- the profile ------------------------------------------------------------------
-
-  /** What the owner set with PUT /api/profile, or null. */
-  profile(): OwnerProfile | null {
-    const row = this.sql.exec<{ name: string; photo: string | null }>("SELECT name, photo FROM indieauth_profile WHERE id = 1").toArray()[0];
-    if (!row) return null;
-    return row.photo === null ? { name: row.name } : { name: row.name, photo: row.photo };
-  }
-
-  setProfile(profile: OwnerProfile, nowMs: number): void {
-    this.sql.exec(
-      `INSERT INTO indieauth_profile (id, name, photo, updated_at_ms) VALUES (1, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET name = excluded.name, photo = excluded.photo, updated_at_ms = excluded.updated_at_ms`,
-      profile.name,
-      profile.photo ?? null,
-      nowMs,
-    );
   }
 }
