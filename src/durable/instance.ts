@@ -550,7 +550,7 @@ export class InstanceDO extends DurableObject<Env> {
   // --- IndieAuth (./indieauthRequests.ts, ./indieauthGrants.ts, ./indieauthProfile.ts;
   // docs/api.md §14) ----------------------------------------------------------------
   // The form endpoints' calls count their rate-limit hit in the same transaction as
-  // their work (`rateLimited`), so each OAuth request is one call to the object.
+  // their work (`#rateLimited`), so each OAuth request is one call to the object.
 
   /** POST /api/indieauth/requests, once the Worker has checked the client: stores the request (10 min). */
   openIndieAuthRequest(request: NewAuthorizationRequest): string {
@@ -578,7 +578,7 @@ export class InstanceDO extends DurableObject<Env> {
     policy: RotationPolicy;
   }): Promise<RateLimitRefusal | (CodeRedemptionResult & { profile?: OwnerProfile | null })> {
     const prepared = await this.indieAuthRequests.prepareRedemption(input.request, input.endpoint);
-    return this.rateLimited(input.rateLimit, (nowMs) => {
+    return this.#rateLimited(input.rateLimit, (nowMs) => {
       const redeemed = this.indieAuthRequests.redeemCode(prepared, { accessTtlMs: input.accessTtlS * 1000, policy: input.policy }, nowMs);
       return redeemed.ok ? { ...redeemed, profile: this.ownerProfile.get() } : redeemed;
     });
@@ -595,7 +595,7 @@ export class InstanceDO extends DurableObject<Env> {
   }): Promise<RateLimitRefusal | (GrantRefreshResult & { profile?: OwnerProfile | null })> {
     const prepared = await this.indieAuthGrants.prepareRefresh(input.refreshToken);
     const request = { clientId: input.clientId, scope: input.scope };
-    const decided = this.rateLimited(input.rateLimit, (nowMs) =>
+    const decided = this.#rateLimited(input.rateLimit, (nowMs) =>
       this.indieAuthGrants.decideRefresh(prepared, request, input.policy, input.accessTtlS * 1000, nowMs),
     );
     if (!("kind" in decided)) return decided;
@@ -610,7 +610,7 @@ export class InstanceDO extends DurableObject<Env> {
     policy: Pick<RotationPolicy, "idleTtlMs">;
   }): Promise<RateLimitRefusal | { ok: true; token: ActiveAccessToken | null; profile: OwnerProfile | null }> {
     const hash = await sha256Base64url(input.token);
-    return this.rateLimited(input.rateLimit, (nowMs) => ({
+    return this.#rateLimited(input.rateLimit, (nowMs) => ({
       ok: true as const,
       token: this.indieAuthGrants.activeAccessToken(hash, input.policy, nowMs),
       profile: this.ownerProfile.get(),
@@ -620,7 +620,7 @@ export class InstanceDO extends DurableObject<Env> {
   /** RFC 7009 revocation (and the token endpoint's legacy action=revoke), after the rate-limit hit. */
   async revokeIndieAuthToken(rateLimit: RateLimitHit, token: string): Promise<RateLimitRefusal | { ok: true }> {
     const hash = await sha256Base64url(token);
-    return this.rateLimited(rateLimit, (nowMs) => {
+    return this.#rateLimited(rateLimit, (nowMs) => {
       this.indieAuthGrants.revokeToken(hash, nowMs);
       return { ok: true as const };
     });
@@ -648,8 +648,9 @@ export class InstanceDO extends DurableObject<Env> {
   /**
    * One transaction: reads the clock, counts the hit, and runs `work` only when it
    * is allowed. `work` is synchronous store calls (nothing may await in between).
+   * An ES private method: not on the prototype, so not part of the RPC surface.
    */
-  private rateLimited<T>(rateLimit: RateLimitHit, work: (nowMs: number) => T): RateLimitRefusal | T {
+  #rateLimited<T>(rateLimit: RateLimitHit, work: (nowMs: number) => T): RateLimitRefusal | T {
     return this.ctx.storage.transactionSync(() => {
       const nowMs = this.clock.nowMs();
       const verdict = this.rateLimits.hit(rateLimit.key, rateLimit, nowMs);

@@ -159,7 +159,7 @@ const STEPS: readonly string[] = [
 
   ALTER TABLE mfa_tickets ADD COLUMN amr TEXT;
   `,
-  // v7: IndieAuth (docs/api.md §14), see src/durable/indieauth.ts. Consent requests,
+  // v7: IndieAuth (docs/api.md §14), see src/durable/indieauth*.ts. Consent requests,
   // codes (hashes only), grants with rotating refresh tokens (the §5 columns of
   // sessions), access tokens (hashes only), and the profile the \`profile\` scope shares.
   `
