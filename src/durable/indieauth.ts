@@ -27,7 +27,7 @@ import { formatScope, grantedScopes } from "../domain/indieauth/scopes";
 import { applyRotation, type RotationPolicy, type SessionTokenState } from "../domain/rotation";
 import { openSuccessor, sealSuccessor } from "../domain/successorWrap";
 import { randomToken, sha256Base64url } from "../lib/bytes";
-import type { IndieAuthGrant } from "../schemas/indieauth";
+import type { IndieAuthGrant } from "../schemas/responses";
 import type { ActivityLog } from "./activityLog";
 
 const TOKEN_BYTES = 32;

@@ -54,26 +54,19 @@ import {
   twoFactorStatusWithPasskeysResponseSchema,
 } from "./passkeys";
 import { type ErrorCode } from "./errors";
+import { indieAuthApproveBodySchema, indieAuthDenyBodySchema, indieAuthRequestBodySchema, profileBodySchema } from "./indieauth";
 import {
   authorizationCodeFormSchema,
   authorizationQuerySchema,
-  indieAuthApproveBodySchema,
-  indieAuthDenyBodySchema,
-  indieAuthGrantsResponseSchema,
   indieAuthMetadataSchema,
-  indieAuthRedirectResponseSchema,
-  indieAuthRequestBodySchema,
-  indieAuthRequestResponseSchema,
   introspectionResponseSchema,
-  profileBodySchema,
-  profileResponseSchema,
   profileUrlResponseSchema,
   tokenFormSchema,
   tokenOnlyFormSchema,
   tokenResponseSchema,
   userinfoResponseSchema,
   type OAuthErrorCode,
-} from "./indieauth";
+} from "./oauth";
 import { outboxAcceptedResponseSchema, outboxIdParamSchema, outboxRequestSchema, outboxStateSchema } from "./federation";
 import {
   messageAcceptedResponseSchema,
@@ -86,7 +79,11 @@ import {
   actorResponseSchema,
   discoveryResponseSchema,
   escrowVersionResponseSchema,
+  indieAuthGrantsResponseSchema,
+  indieAuthRedirectResponseSchema,
+  indieAuthRequestResponseSchema,
   jwksResponseSchema,
+  profileResponseSchema,
   webfingerResponseSchema,
 } from "./responses";
 

@@ -4,7 +4,7 @@ import { decideGrantRefresh, decideUserinfo, grantRotationPolicy, isAccessTokenA
 import { s256Challenge } from "../../src/domain/indieauth/pkce";
 import { introspectionResponse, profileUrlResponse, tokenResponse } from "../../src/domain/indieauth/responses";
 import { applyRotation, type SessionTokenState } from "../../src/domain/rotation";
-import { introspectionResponseSchema, profileUrlResponseSchema, tokenResponseSchema } from "../../src/schemas/indieauth";
+import { introspectionResponseSchema, profileUrlResponseSchema, tokenResponseSchema } from "../../src/schemas/oauth";
 
 const T0 = 1_700_000_000_000;
 const ME = "https://id.example.test/";
