@@ -202,6 +202,12 @@ export class InstanceDO extends DurableObject<Env> {
     return this.ctx.storage.transactionSync(() => this.rateLimits.hit(key, { limit, windowMs }, nowMs));
   }
 
+  /** Inside a transaction: counts `rateLimit`'s hit, and does `work` only if the hit is allowed. */
+  private afterHit<T>(rateLimit: RateLimitHit, nowMs: number, work: () => T): T | RateLimitRefusal {
+    const verdict = this.rateLimits.hit(rateLimit.key, rateLimit, nowMs);
+    return verdict.allowed ? work() : { ok: false, error: "rate_limited", retryAfterS: verdict.retryAfterS };
+  }
+
   // --- the hot paths: one call each (docs/benchmarks.md, "Durable Object calls") -----
 
   /**
@@ -261,13 +267,9 @@ export class InstanceDO extends DurableObject<Env> {
    */
   async refresh(presentedToken: string, policy: RotationPolicy, rateLimit: RateLimitHit): Promise<RefreshResult | RateLimitRefusal> {
     const prepared = await this.sessions.prepareRefresh(presentedToken);
-    const decided = this.ctx.storage.transactionSync(() => {
-      const nowMs = this.clock.nowMs();
-      const verdict = this.rateLimits.hit(rateLimit.key, rateLimit, nowMs);
-      if (!verdict.allowed) return verdict;
-      return this.sessions.decideRefresh(prepared, policy, nowMs);
-    });
-    if ("allowed" in decided) return { ok: false, error: "rate_limited", retryAfterS: decided.retryAfterS };
+    const nowMs = this.clock.nowMs();
+    const decided = this.ctx.storage.transactionSync(() => this.afterHit(rateLimit, nowMs, () => this.sessions.decideRefresh(prepared, policy, nowMs)));
+    if ("ok" in decided) return decided;
     return await this.sessions.completeRefresh(prepared, decided);
   }
 
@@ -585,17 +587,17 @@ export class InstanceDO extends DurableObject<Env> {
       s256Challenge(request.codeVerifier),
       input.endpoint === "token" ? this.indieAuth.prepareGrant() : null,
     ]);
-    return this.ctx.storage.transactionSync(() => {
-      const nowMs = this.clock.nowMs();
-      const verdict = this.rateLimits.hit(input.rateLimit.key, input.rateLimit, nowMs);
-      if (!verdict.allowed) return { ok: false, error: "rate_limited", retryAfterS: verdict.retryAfterS };
-      const redeemed = this.indieAuth.redeemCode(
-        { codeHash, clientId: request.clientId, redirectUri: request.redirectUri, verifierChallenge },
-        prepared && { prepared, accessTtlMs: input.accessTtlS * 1000, policy: input.policy },
-        nowMs,
-      );
-      return redeemed.ok ? { ...redeemed, profile: this.indieAuth.profile() } : redeemed;
-    });
+    const nowMs = this.clock.nowMs();
+    return this.ctx.storage.transactionSync(() =>
+      this.afterHit(input.rateLimit, nowMs, () => {
+        const redeemed = this.indieAuth.redeemCode(
+          { codeHash, clientId: request.clientId, redirectUri: request.redirectUri, verifierChallenge },
+          prepared && { prepared, accessTtlMs: input.accessTtlS * 1000, policy: input.policy },
+          nowMs,
+        );
+        return redeemed.ok ? { ...redeemed, profile: this.indieAuth.profile() } : redeemed;
+      }),
+    );
   }
 
   /** `grant_type=refresh_token` in one call: the rate-limit hit and the §5 rotation share a transaction. */
@@ -608,13 +610,13 @@ export class InstanceDO extends DurableObject<Env> {
     policy: RotationPolicy;
   }): Promise<RateLimitRefusal | (GrantRefreshResult & { profile?: OwnerProfile | null })> {
     const prepared = await this.indieAuth.prepareRefresh(input.refreshToken);
-    const decided = this.ctx.storage.transactionSync(() => {
-      const nowMs = this.clock.nowMs();
-      const verdict = this.rateLimits.hit(input.rateLimit.key, input.rateLimit, nowMs);
-      if (!verdict.allowed) return verdict;
-      return this.indieAuth.decideRefresh(prepared, { clientId: input.clientId, scope: input.scope }, input.policy, input.accessTtlS * 1000, nowMs);
-    });
-    if ("allowed" in decided) return { ok: false, error: "rate_limited", retryAfterS: decided.retryAfterS };
+    const nowMs = this.clock.nowMs();
+    const decided = this.ctx.storage.transactionSync(() =>
+      this.afterHit(input.rateLimit, nowMs, () =>
+        this.indieAuth.decideRefresh(prepared, { clientId: input.clientId, scope: input.scope }, input.policy, input.accessTtlS * 1000, nowMs),
+      ),
+    );
+    if ("ok" in decided) return decided;
     const result = await this.indieAuth.completeRefresh(prepared, decided);
     return result.ok ? { ...result, profile: this.indieAuth.profile() } : result;
   }
@@ -626,24 +628,26 @@ export class InstanceDO extends DurableObject<Env> {
     policy: Pick<RotationPolicy, "idleTtlMs">;
   }): Promise<RateLimitRefusal | { ok: true; token: ActiveAccessToken | null; profile: OwnerProfile | null }> {
     const hash = await sha256Base64url(input.token);
-    return this.ctx.storage.transactionSync(() => {
-      const nowMs = this.clock.nowMs();
-      const verdict = this.rateLimits.hit(input.rateLimit.key, input.rateLimit, nowMs);
-      if (!verdict.allowed) return { ok: false, error: "rate_limited", retryAfterS: verdict.retryAfterS };
-      return { ok: true, token: this.indieAuth.activeAccessToken(hash, input.policy, nowMs), profile: this.indieAuth.profile() };
-    });
+    const nowMs = this.clock.nowMs();
+    return this.ctx.storage.transactionSync(() =>
+      this.afterHit(input.rateLimit, nowMs, () => ({
+        ok: true as const,
+        token: this.indieAuth.activeAccessToken(hash, input.policy, nowMs),
+        profile: this.indieAuth.profile(),
+      })),
+    );
   }
 
   /** RFC 7009 revocation (and the token endpoint's legacy action=revoke), after the rate-limit hit. */
   async revokeIndieAuthToken(rateLimit: RateLimitHit, token: string): Promise<RateLimitRefusal | { ok: true }> {
     const hash = await sha256Base64url(token);
-    return this.ctx.storage.transactionSync(() => {
-      const nowMs = this.clock.nowMs();
-      const verdict = this.rateLimits.hit(rateLimit.key, rateLimit, nowMs);
-      if (!verdict.allowed) return { ok: false, error: "rate_limited", retryAfterS: verdict.retryAfterS };
-      this.indieAuth.revokeToken(hash, nowMs);
-      return { ok: true };
-    });
+    const nowMs = this.clock.nowMs();
+    return this.ctx.storage.transactionSync(() =>
+      this.afterHit(rateLimit, nowMs, () => {
+        this.indieAuth.revokeToken(hash, nowMs);
+        return { ok: true as const };
+      }),
+    );
   }
 
   listIndieAuthGrants(policy: Pick<RotationPolicy, "idleTtlMs">) {

@@ -77,7 +77,10 @@ interface SessionRow extends Record<string, SqlStorageValue> {
   revoked_reason: string | null;
 }
 
-function toTokenState(row: SessionRow): SessionTokenState {
+/** A refresh-token state from its columns, which sessions and IndieAuth grants (./indieauth.ts) share. */
+export function toTokenState(
+  row: Pick<SessionRow, "current_hash" | "previous_hash" | "rotated_at_ms" | "created_at_ms" | "last_used_at_ms" | "revoked_at_ms">,
+): SessionTokenState {
   return {
     currentHash: row.current_hash,
     previousHash: row.previous_hash,

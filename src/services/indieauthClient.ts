@@ -26,6 +26,7 @@
  * a client's fix of its own redirect URIs for longer than the owner would expect.
  */
 import { readBoundedBody } from "../lib/boundedBody";
+import { parseUrl } from "../lib/url";
 import { checkClientId, checkRedirectUriSyntax, isLoopbackHost, type ClientIdPolicy } from "../domain/indieauth/urls";
 
 export const MAX_CLIENT_DOCUMENT_BYTES = 64 * 1024;
@@ -167,13 +168,8 @@ async function fetchClientDocument(clientId: string, options: ClientDiscoveryOpt
       if (REDIRECT_STATUSES.has(res.status)) {
         await res.body?.cancel();
         const location = res.headers.get("location");
-        if (!location) return { ok: false, reason: "status" };
-        let next: URL;
-        try {
-          next = new URL(location, target);
-        } catch {
-          return { ok: false, reason: "status" };
-        }
+        const next = location ? parseUrl(location, target) : null;
+        if (!next) return { ok: false, reason: "status" };
         if (next.origin !== origin || next.username !== "" || next.password !== "") return { ok: false, reason: "cross_origin_redirect" };
         if (hop + 1 > MAX_CLIENT_REDIRECTS) return { ok: false, reason: "too_many_redirects" };
         next.hash = "";
@@ -284,13 +280,8 @@ function cleanName(raw: unknown): string | undefined {
  * (`javascript:`, `data:`) is dropped, not refused: it is display information.
  */
 function displayUrl(raw: unknown, base: string, policy: ClientIdPolicy): string | undefined {
-  if (typeof raw !== "string" || raw === "") return undefined;
-  let url: URL;
-  try {
-    url = new URL(raw, base);
-  } catch {
-    return undefined;
-  }
+  const url = typeof raw === "string" && raw !== "" ? parseUrl(raw, base) : null;
+  if (!url) return undefined;
   if (url.username !== "" || url.password !== "") return undefined;
   if (url.protocol === "https:") return url.href;
   if (url.protocol === "http:" && policy.allowInsecure && isLoopbackHost(url.hostname)) return url.href;
@@ -301,14 +292,7 @@ function displayUrl(raw: unknown, base: string, policy: ClientIdPolicy): string 
 function redirectUris(raws: readonly unknown[], base: string): string[] {
   const out = new Set<string>();
   for (const raw of raws) {
-    if (typeof raw !== "string") continue;
-    let resolved: string;
-    try {
-      resolved = new URL(raw, base).href;
-    } catch {
-      continue;
-    }
-    const checked = checkRedirectUriSyntax(resolved);
+    const checked = checkRedirectUriSyntax(typeof raw === "string" ? parseUrl(raw, base)?.href : null);
     if (checked.ok) out.add(checked.value);
     if (out.size >= MAX_CLIENT_REDIRECT_URIS) break;
   }
@@ -484,14 +468,8 @@ async function clientFromHtml(bytes: Uint8Array<ArrayBuffer>, headers: Headers, 
   // The bytes are already bounded; the rewriter only reads them (charset from Content-Type).
   await rewriter.transform(new Response(bytes, { headers: { "content-type": headers.get("content-type") ?? "text/html" } })).arrayBuffer();
 
-  let base = context.documentUrl;
-  if (state.base !== null) {
-    try {
-      base = new URL(state.base, context.documentUrl).href;
-    } catch {
-      // An unparsable <base href> is ignored, as browsers do.
-    }
-  }
+  // An unparsable <base href> is ignored, as browsers do.
+  const base = (state.base !== null && parseUrl(state.base, context.documentUrl)?.href) || context.documentUrl;
   // A p-name left open at the end of the page still names the app.
   const name = state.name ?? (state.nameStarted ? state.nameText : null) ?? (state.appStarted ? state.appText : null);
   return withoutUndefined({
@@ -500,18 +478,8 @@ async function clientFromHtml(bytes: Uint8Array<ArrayBuffer>, headers: Headers, 
     url: displayUrl(state.url ?? state.impliedUrl, base, context.policy),
     logo: displayUrl(state.logo, base, context.policy),
     // Link headers resolve against the document's URL (RFC 8288 §3.2), <link>s against its base.
-    redirectUris: redirectUris(
-      [...linkHeaderTargets(headers.get("link"), "redirect_uri").map((u) => resolveOrNull(u, context.documentUrl)), ...state.redirects.map((u) => resolveOrNull(u, base))],
-      base,
-    ),
+    redirectUris: redirectUris([...linkHeaderTargets(headers.get("link"), "redirect_uri").map((u) => parseUrl(u, context.documentUrl)?.href), ...state.redirects], base),
     source: "h-app" as const,
   });
 }
 
-function resolveOrNull(raw: string, base: string): string | null {
-  try {
-    return new URL(raw, base).href;
-  } catch {
-    return null;
-  }
-}

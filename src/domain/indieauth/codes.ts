@@ -9,6 +9,7 @@
  * grant the code produced (RFC 6749 §4.1.2: a code presented twice means someone
  * else has it, so what it issued is no longer trusted).
  */
+import type { OAuthErrorCode as WireOAuthErrorCode } from "../../schemas/oauth";
 import { challengesEqual, isValidCodeVerifier } from "./pkce";
 import { canonicalHref } from "./urls";
 
@@ -32,8 +33,8 @@ export interface AuthorizationCodeRecord {
   usedAtMs: number | null;
 }
 
-/** RFC 6749 §5.2 error codes this server sends from its form endpoints. */
-export type OAuthErrorCode = "invalid_request" | "invalid_grant" | "invalid_client" | "invalid_scope" | "unsupported_grant_type" | "unauthorized_client";
+/** RFC 6749 §5.2 error codes of the form endpoints (the wire's list less RFC 6750's, which are userinfo's). */
+export type OAuthErrorCode = Exclude<WireOAuthErrorCode, "invalid_token" | "insufficient_scope">;
 
 export interface OAuthError {
   error: OAuthErrorCode;
@@ -73,7 +74,7 @@ type Parsed<T> = { ok: true; value: T } | { ok: false; error: OAuthError };
  * One parameter of a form: absent or empty is null (RFC 6749 §3.1); sent twice is
  * an error, the caller reports it as invalid_request.
  */
-function single(form: URLSearchParams, name: string): string | null | "repeated" {
+export function single(form: URLSearchParams, name: string): string | null | "repeated" {
   const values = form.getAll(name).filter((v) => v !== "");
   if (values.length > 1) return "repeated";
   return values[0] ?? null;
@@ -98,6 +99,9 @@ function required(form: URLSearchParams, names: readonly string[]): Parsed<Recor
  * be the right one, RFC 7636 §4.6); the code, client and redirect are checked by
  * decideCodeRedemption.
  */
+export function parseTokenRequest(form: URLSearchParams, endpoint: "token"): Parsed<CodeGrantRequest | RefreshGrantRequest | LegacyRevokeRequest>;
+/** The authorization endpoint redeems codes only: any other grant_type is `unsupported_grant_type`. */
+export function parseTokenRequest(form: URLSearchParams, endpoint: "authorization"): Parsed<CodeGrantRequest>;
 export function parseTokenRequest(
   form: URLSearchParams,
   endpoint: "token" | "authorization",
