@@ -27,7 +27,7 @@ async function loadRouteTable() {
         'export { errorResponseSchema } from "./src/schemas/errors.ts";',
         // Every exported schema becomes a named component (see namedSchemas).
         'export { oauthErrorResponseSchema } from "./src/schemas/oauth.ts";',
-        ...["api", "archive", "errors", "federation", "indieauth", "messages", "oauth", "responses"].map(
+        ...["api", "apiResponses", "archive", "errors", "federation", "indieauth", "messageResponses", "messages", "oauth", "responses"].map(
           (name) => `export * as ${name}Schemas from "./src/schemas/${name}.ts";`,
         ),
         'export * as z from "zod/mini";',

@@ -28,7 +28,7 @@ import type { CodeGrantRequest } from "../domain/indieauth/codes";
 import { s256Challenge } from "../domain/indieauth/pkce";
 import type { OwnerProfile } from "../domain/indieauth/responses";
 import { systemClock, type Clock } from "../lib/clock";
-import type { ActivityEntry, ActivityType } from "../schemas/api";
+import type { ActivityType } from "../schemas/api";
 import { ActivityLog, type ActivityDetail, type StoredActivity } from "./activityLog";
 import { ChallengeStore } from "./challenges";
 import {
@@ -51,10 +51,11 @@ import { SessionStore, type SessionGrant, type RefreshResult, type SessionStatus
 import { LiveChannel, RevokedSockets } from "./sockets";
 import { FactorStore, type FactorFailure, type MfaCounter, type SecondFactor } from "./factors";
 import { TwoFactorStore, unlessRecoveryNeedsIt, type TwoFactorStatus } from "./twoFactor";
-import type { Message } from "../schemas/messages";
 import type { RegistrationResponse } from "../schemas/passkeys";
 import { base64urlDecode } from "../lib/bytes";
 import { insertMessageForCurrentKey, type MessageInsert } from "../storage/messageStore";
+import type { ActivityEntry } from "../schemas/apiResponses";
+import type { Message } from "../schemas/messageResponses";
 
 export type { RefreshResult, SessionGrant, SessionStatus, SessionSummary } from "./sessions";
 export type { RateLimitVerdict } from "./rateLimits";

@@ -14,8 +14,9 @@ import type { AuthMethod } from "../domain/accessToken";
 import { rotate, sessionExpiry, type RotationPolicy, type SessionLifetimes, type SessionTokenState } from "../domain/rotation";
 import { openSuccessor, sealSuccessor } from "../domain/successorWrap";
 import { randomToken, sha256Base64url } from "../lib/bytes";
-import type { ActivityType, SessionSummary as WireSessionSummary } from "../schemas/api";
+import type { ActivityType } from "../schemas/api";
 import type { ActivityLog } from "./activityLog";
+import type { SessionSummary as WireSessionSummary } from "../schemas/apiResponses";
 
 const SESSION_ID_BYTES = 16;
 const REFRESH_TOKEN_BYTES = 32;

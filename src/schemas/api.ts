@@ -1,6 +1,8 @@
 /**
- * Request and response shapes of docs/api.md, and nothing else: routes validate
- * with these, the tests and the browser client parse responses with them.
+ * Request shapes of docs/api.md §3-§8 and the limits, and nothing else: routes
+ * validate with these. The answers, which the Worker only builds, are in
+ * apiResponses.ts (responses.ts says why they live apart); the tests and the
+ * browser client parse them from there.
  */
 import * as z from "zod/mini";
 import "./zodLocale";
@@ -155,66 +157,7 @@ export const activityQuerySchema = z.object({
   limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(LIMITS.activityPageMax)), 50),
 });
 
-// --- responses ----------------------------------------------------------------
-
-export const challengeResponseSchema = z.object({
-  challenge: z.string(),
-  expiresAt: z.number(),
-  mfa: z.boolean(),
-  claimed: z.boolean(),
-});
-
-export const loginResponseSchema = z.object({
-  accessToken: z.string(),
-  tokenType: z.literal("Bearer"),
-  expiresIn: z.number(),
-  sessionId: z.string(),
-});
-
-export const refreshResponseSchema = z.object({
-  accessToken: z.string(),
-  expiresIn: z.number(),
-  sessionId: z.string(),
-});
-
-export const escrowResponseSchema = z.object({
-  version: z.number().check(z.int()),
-  blob: z.string(),
-  publicKeys: publicKeysSchema,
-  mfaTicket: z.optional(z.string()),
-});
-
-export const twoFactorStatusResponseSchema = z.object({
-  enabled: z.boolean(),
-  backupCodesRemaining: z.number().check(z.int(), z.minimum(0)),
-});
-
-export type TwoFactorStatus = z.infer<typeof twoFactorStatusResponseSchema>;
-
-export const totpEnrolmentResponseSchema = z.object({
-  secret: z.string().check(z.regex(/^[A-Z2-7]+$/, "base32")),
-  uri: z.string().check(z.startsWith("otpauth://totp/")),
-  qrSvg: z.string().check(z.startsWith("<svg")),
-});
-
-export const backupCodesResponseSchema = z.object({ backupCodes: z.array(z.string().check(z.length(10))).check(z.length(10)) });
-
-/**
- * `POST /api/2fa/totp/confirm`: the backup codes only when the confirmation turned
- * two-factor authentication on; `{}` when it was already on (a passkey, or the
- * secret this one replaced), whose backup codes stay valid (docs/api.md §8, §12).
- */
-export const totpConfirmResponseSchema = z.object({ backupCodes: z.optional(backupCodesResponseSchema.shape.backupCodes) });
-
-export const sessionSchema = z.object({
-  id: z.string(),
-  deviceName: z.nullable(z.string()),
-  createdAt: z.number(),
-  lastUsedAt: z.number(),
-  current: z.boolean(),
-});
-export type SessionSummary = z.infer<typeof sessionSchema>;
-export const sessionsResponseSchema = z.object({ sessions: z.array(sessionSchema) });
+// --- activity types (the entries: apiResponses.ts) ------------------------------
 
 export const ACTIVITY_TYPES = [
   "claimed",
@@ -245,13 +188,3 @@ export const ACTIVITY_TYPES = [
   "app_revoked",
 ] as const;
 export type ActivityType = (typeof ACTIVITY_TYPES)[number];
-
-export const activityEntrySchema = z.object({
-  id: z.number().check(z.int()),
-  type: z.enum(ACTIVITY_TYPES),
-  at: z.number(),
-  sessionId: z.optional(z.string()),
-  detail: z.optional(z.record(z.string(), z.unknown())),
-});
-export type ActivityEntry = z.infer<typeof activityEntrySchema>;
-export const activityResponseSchema = z.object({ entries: z.array(activityEntrySchema) });

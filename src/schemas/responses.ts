@@ -1,10 +1,16 @@
 /**
  * Response shapes the Worker itself never parses: discovery (docs/api.md §2), the
- * federation documents (§11), the escrow update's answer (§7) and the answers of the
- * owner's IndieAuth API (§14; the OAuth endpoints' are in oauth.ts). The routes that
- * build them use their types only (`import type`), so this module adds nothing to
- * the Worker's bundle; the route table (routes.ts), the OpenAPI document and the
- * tests use the schemas.
+ * federation documents and the outbox (§11), the escrow update's answer (§7) and
+ * the owner's IndieAuth API (§14; the OAuth endpoints' are in oauth.ts). The
+ * other answers are in the `…Responses.ts` module next to their requests' module
+ * (apiResponses.ts, messageResponses.ts, passkeyResponses.ts, recoveryResponses.ts).
+ *
+ * Why apart from the requests: esbuild keeps every zod/mini schema of a module it
+ * bundles (zod's calls are not marked pure), so a schema the Worker never parses
+ * must live in a module the Worker never imports; the routes that build these
+ * answers use their types only (`import type`). docs/benchmarks.md, "Worker size".
+ * The route table (routes.ts), the OpenAPI document, the tests and the browser
+ * client use the schemas.
  */
 import * as z from "zod/mini";
 import "./zodLocale";
@@ -56,6 +62,18 @@ export const actorResponseSchema = z.looseObject({
   jwks_uri: z.string(),
 });
 export type ActorResponse = z.input<typeof actorResponseSchema>;
+
+// ---- §11: the outbox (requests: federation.ts) ----
+
+export const outboxAcceptedResponseSchema = z.object({ id: z.string() });
+
+export const outboxStateSchema = z.object({
+  id: z.string(),
+  status: z.enum(["pending", "delivered", "failed"]),
+  attempts: z.number().check(z.int()),
+  lastError: z.optional(z.string()),
+});
+export type OutboxStateResponse = z.infer<typeof outboxStateSchema>;
 
 // ---- §14: the owner's IndieAuth API (Bearer) ----
 
