@@ -124,14 +124,6 @@ export const reauthRequestSchema = z
 /** docs/api.md §8. */
 export const totpConfirmRequestSchema = z.object({ code: totpCodeSchema });
 
-export const totpDisableRequestSchema = z
-  .object({ code: z.optional(totpCodeSchema), backupCode: z.optional(backupCodeSchema) })
-  .check(
-    z.refine((b) => (b.code === undefined) !== (b.backupCode === undefined), {
-      message: "send exactly one of code and backupCode",
-    }),
-  );
-
 export const backupCodesRegenerateRequestSchema = z.object({ code: totpCodeSchema });
 
 /** PUT /api/escrow `reason` (docs/api.md §13): why the blob changed. */
