@@ -30,6 +30,14 @@ export function base64urlDecode(text: string): Uint8Array<ArrayBuffer> | null {
   return binaryBytes(atob(text.replace(/-/g, "+").replace(/_/g, "/")));
 }
 
+/**
+ * JSON from bytes. JSON is UTF-8 (RFC 8259 §8.1): bytes that are not are refused
+ * (a TypeError), not replaced with U+FFFD; bad JSON throws as JSON.parse does.
+ */
+export function parseJsonUtf8(bytes: Uint8Array): unknown {
+  return JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
+}
+
 export function randomBytes(length: number): Uint8Array<ArrayBuffer> {
   return crypto.getRandomValues(new Uint8Array(length));
 }

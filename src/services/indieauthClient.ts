@@ -25,7 +25,8 @@
  * minute) per authorization for a one-owner server, and a stale entry would outlive
  * a client's fix of its own redirect URIs for longer than the owner would expect.
  */
-import { readBoundedBody } from "../lib/boundedBody";
+import { readBoundedResponse } from "../lib/boundedBody";
+import { parseJsonUtf8 } from "../lib/bytes";
 import { parseUrl } from "../lib/url";
 import { checkClientId, checkRedirectUriSyntax, isLoopbackHost, type ClientIdPolicy } from "../domain/indieauth/urls";
 
@@ -39,7 +40,6 @@ export const MAX_CLIENT_NAME_CHARS = 100;
 export const MAX_CLIENT_REDIRECT_URIS = 20;
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
-const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
 export interface ClientInfo {
   /** The canonical client_id. */
@@ -180,12 +180,7 @@ async function fetchClientDocument(clientId: string, options: ClientDiscoveryOpt
         await res.body?.cancel();
         return { ok: false, reason: "status" };
       }
-      // A declared length over the bound is refused unread; any other is bounded while reading.
-      if (Number(res.headers.get("content-length") ?? "0") > MAX_CLIENT_DOCUMENT_BYTES) {
-        await res.body?.cancel();
-        return { ok: false, reason: "too_large" };
-      }
-      const bytes = await readBoundedBody(untilDeadline(res.body, signal), MAX_CLIENT_DOCUMENT_BYTES);
+      const bytes = await readBoundedResponse(res, MAX_CLIENT_DOCUMENT_BYTES, (body) => untilDeadline(body, signal));
       if (!bytes) return { ok: false, reason: "too_large" };
       const parsed = await readClientDocument(bytes, res.headers, { clientId, documentUrl: target, policy: options.policy });
       return parsed.ok ? { ok: true, client: parsed.client, cacheControl: res.headers.get("cache-control") } : parsed;
@@ -248,8 +243,7 @@ export async function readClientDocument(bytes: Uint8Array<ArrayBuffer>, headers
   if (type === "application/json" || type.endsWith("+json")) {
     let doc: unknown;
     try {
-      // JSON is UTF-8 (RFC 8259 §8.1): bytes that are not are refused, not replaced.
-      doc = JSON.parse(STRICT_UTF8.decode(bytes));
+      doc = parseJsonUtf8(bytes);
     } catch {
       return { ok: false, reason: "invalid_document" };
     }
