@@ -18,7 +18,7 @@ import { Hono } from "hono/tiny";
 import { decideAuthorizationRequest, parseAuthorizationRequest } from "../domain/indieauth/authorizationRequest";
 import { oauthErrorStatus, parseTokenRequest, single, type OAuthError } from "../domain/indieauth/codes";
 import { decideUserinfo, grantRotationPolicy } from "../domain/indieauth/grants";
-import { buildMetadata, discoveryLinkHeader, indieAuthServerFor, INDIEAUTH_PATHS, type IndieAuthServer } from "../domain/indieauth/metadata";
+import { buildMetadata, discoveryLinkHeader, discoveryLinks, indieAuthServerFor, type IndieAuthServer } from "../domain/indieauth/metadata";
 import { codeRedirect, errorRedirect } from "../domain/indieauth/redirects";
 import { introspectionResponse, profileFor, profileUrlResponse, tokenResponse, type OwnerProfile } from "../domain/indieauth/responses";
 import { acceptRedirectUri } from "../domain/indieauth/urls";
@@ -125,15 +125,8 @@ export async function homeRoute(c: C): Promise<Response> {
   headers.delete("content-length");
   const res = new Response(asset.body, { status: asset.status, headers });
   if (asset.status !== 200 || !(headers.get("content-type") ?? "").startsWith("text/html")) return res;
-  const origin = new URL(server.me).origin;
-  const links = (
-    [
-      ["indieauth-metadata", INDIEAUTH_PATHS.metadata],
-      ["authorization_endpoint", INDIEAUTH_PATHS.authorization],
-      ["token_endpoint", INDIEAUTH_PATHS.token],
-    ] as const
-  )
-    .map(([rel, path]) => `<link rel="${rel}" href="${escapeHtml(origin + path)}">`)
+  const links = discoveryLinks(server.me)
+    .map(([rel, href]) => `<link rel="${rel}" href="${escapeHtml(href)}">`)
     .join("");
   return new HTMLRewriter().on("head", { element: (head) => void head.append(links, { html: true }) }).transform(res);
 }

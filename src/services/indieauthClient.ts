@@ -100,10 +100,6 @@ export class ClientInfoCache {
     // Map iteration is insertion order: the first key is the oldest entry.
     while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
   }
-
-  clear(): void {
-    this.entries.clear();
-  }
 }
 
 /** The isolate's cache, used unless a caller (a test) brings its own. */

@@ -33,7 +33,7 @@ export type ClientIdRejection =
 
 export type Checked<T, R extends string> = { ok: true; value: T } | { ok: false; reason: R };
 
-import { parseUrl } from "../../lib/url";
+import { isIpLiteral, parseUrl } from "../../lib/url";
 import { MAX_URL_CHARS } from "../../schemas/indieauth";
 
 /**
@@ -43,17 +43,6 @@ import { MAX_URL_CHARS } from "../../schemas/indieauth";
  * URL compared later are the same thing.
  */
 const UNSAFE_URL_CHARS = /[\u0000-\u0020\u007f\\]/;
-
-const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
-
-/**
- * Is `hostname` (as the URL parser normalised it) an IP literal? WHATWG URL parsing
- * turns every IPv4 spelling (`0x7f.1`, `2130706433`) into dotted decimal and keeps
- * IPv6 in brackets, so these two shapes are all there is.
- */
-export function isIpLiteral(hostname: string): boolean {
-  return hostname.startsWith("[") || IPV4.test(hostname);
-}
 
 /** The loopback hosts IndieAuth names (LS §3.3): `localhost` (RFC 6761 names included), 127.0.0.1, [::1]. */
 export function isLoopbackHost(hostname: string): boolean {
