@@ -78,12 +78,6 @@ export const totpCodeSchema = z.string().check(z.regex(/^\d{6}$/, "must be 6 dig
 export const backupCodeSchema = z.string().check(z.minLength(1), z.maxLength(64));
 export const mfaTicketSchema = base64urlString.check(z.minLength(1), z.maxLength(128));
 
-/** docs/api.md §4: a request names one second factor, never several. */
-const FACTOR_FIELDS = ["totp", "backupCode", "mfaTicket", "recovery"] as const;
-const atMostOneFactor = (body: Partial<Record<(typeof FACTOR_FIELDS)[number], unknown>>) =>
-  FACTOR_FIELDS.filter((f) => body[f] !== undefined).length <= 1;
-const oneFactorOnly = { message: "send at most one second factor (totp, backupCode, mfaTicket or recovery)" };
-
 // --- requests -----------------------------------------------------------------
 
 export const setupRequestSchema = z.object({
@@ -94,37 +88,37 @@ export const setupRequestSchema = z.object({
   deviceName: z.optional(deviceName),
 });
 
-export const loginRequestSchema = z
-  .object({
-    assertion,
-    totp: z.optional(totpCodeSchema),
-    backupCode: z.optional(backupCodeSchema),
-    mfaTicket: z.optional(mfaTicketSchema),
-    deviceName: z.optional(deviceName),
-  })
-  .check(z.refine(atMostOneFactor, oneFactorOnly));
+// The fields of the bodies that take a second factor (§4, §8, §13). factors.ts
+// builds their schemas, with §12's `passkey` and the one rule that a request names at
+// most one factor.
 
-export const escrowFetchRequestSchema = z
-  .object({
-    totp: z.optional(totpCodeSchema),
-    backupCode: z.optional(backupCodeSchema),
-    /** docs/api.md §13: an assertion by the recovery verifier, once a recovery request is ready. */
-    recovery: z.optional(assertion),
-  })
-  .check(z.refine(atMostOneFactor, oneFactorOnly));
+/** POST /auth/login. */
+export const loginFields = {
+  assertion,
+  totp: z.optional(totpCodeSchema),
+  backupCode: z.optional(backupCodeSchema),
+  mfaTicket: z.optional(mfaTicketSchema),
+  deviceName: z.optional(deviceName),
+};
 
-export const reauthRequestSchema = z
-  .object({
-    assertion,
-    totp: z.optional(totpCodeSchema),
-    backupCode: z.optional(backupCodeSchema),
-  })
-  .check(z.refine(atMostOneFactor, oneFactorOnly));
+/** POST /auth/escrow. */
+export const escrowFetchFields = {
+  totp: z.optional(totpCodeSchema),
+  backupCode: z.optional(backupCodeSchema),
+  /** docs/api.md §13: an assertion by the recovery verifier, once a recovery request is ready. */
+  recovery: z.optional(assertion),
+};
+
+/** POST /auth/reauth. */
+export const reauthFields = {
+  assertion,
+  totp: z.optional(totpCodeSchema),
+  backupCode: z.optional(backupCodeSchema),
+};
 
 /** docs/api.md §8. */
 export const totpConfirmRequestSchema = z.object({ code: totpCodeSchema });
 
-export const backupCodesRegenerateRequestSchema = z.object({ code: totpCodeSchema });
 
 /** PUT /api/escrow `reason` (docs/api.md §13): why the blob changed. */
 export const ESCROW_UPDATE_REASONS = [
