@@ -1,6 +1,7 @@
 // Unit and integration tests, run inside workerd against real local bindings
 // (D1, KV, the Durable Object). End-to-end tests have their own config in test/e2e.
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 import { TEST_ORIGIN, TEST_SETUP_CODE } from "./test/helpers/constants.ts";
 // @ts-expect-error: plain ESM helper shared with the dev and deploy scripts
@@ -34,6 +35,8 @@ export default defineConfig({
       },
     }),
   ],
+  // As wrangler.toml's [alias]: @oslojs/webauthn's SHA-256 from @noble/hashes (src/lib/osloSha2.ts).
+  resolve: { alias: { "@oslojs/crypto/sha2": fileURLToPath(new URL("./src/lib/osloSha2.ts", import.meta.url)) } },
   test: {
     include: ["test/unit/**/*.test.ts", "test/workers/**/*.test.ts"],
     setupFiles: ["./test/workers/apply-migrations.ts"],

@@ -16,7 +16,7 @@ import {
   indieAuthRequestResponseSchema,
   profileResponseSchema,
   type IndieAuthGrant,
-} from "../src/schemas/indieauth";
+} from "../src/schemas/responses";
 import type * as z from "zod/mini";
 import { IndieError } from "./errors";
 import { errorFrom, readJson } from "./http";

@@ -12,18 +12,11 @@
  *  - Close 4403 (session revoked): no reconnection; the session goes logged out.
  */
 import type * as z from "zod/mini";
-import {
-  messagesResponseSchema,
-  serverFrameSchema,
-  SOCKET_BEARER_PREFIX,
-  SOCKET_CLOSE_REVOKED,
-  SOCKET_CLOSE_TOKEN_EXPIRED,
-  SOCKET_PROTOCOL,
-  type Message,
-} from "../src/schemas/messages";
+import { SOCKET_BEARER_PREFIX, SOCKET_CLOSE_REVOKED, SOCKET_CLOSE_TOKEN_EXPIRED, SOCKET_PROTOCOL } from "../src/schemas/messages";
 import { isIndieError } from "./errors";
 import { readJson } from "./http";
 import type { Session } from "./session";
+import { messagesResponseSchema, serverFrameSchema, type Message } from "../src/schemas/messageResponses";
 
 export type LiveStatus = "connecting" | "live" | "offline" | "stopped";
 

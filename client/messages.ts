@@ -6,10 +6,10 @@
 import { compactDecrypt, CompactEncrypt, decodeProtectedHeader, importJWK } from "jose";
 import * as z from "zod/mini";
 import { encryptionJwkSchema, signingJwkSchema } from "../src/schemas/api";
-import { messageAcceptedResponseSchema } from "../src/schemas/messages";
 import { IndieError } from "./errors";
 import { requestJson, type FetchLike } from "./http";
 import { MESSAGE_ALG, MESSAGE_ENC } from "./keys";
+import { messageAcceptedResponseSchema } from "../src/schemas/messageResponses";
 
 const status = { status: z.optional(z.literal("retired")) };
 /** GET /.well-known/jwks.json (docs/api.md §2). Unknown key types are skipped, not fatal. */

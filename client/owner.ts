@@ -4,19 +4,7 @@
  * schemas; every failure is an IndieError.
  */
 import * as z from "zod/mini";
-import {
-  activityResponseSchema,
-  backupCodesResponseSchema,
-  challengeResponseSchema,
-  escrowResponseSchema,
-  loginResponseSchema,
-  sessionsResponseSchema,
-  totpConfirmResponseSchema,
-  totpEnrolmentResponseSchema,
-  twoFactorStatusResponseSchema,
-  type PublicKeys,
-} from "../src/schemas/api";
-import { messagesResponseSchema, type Message } from "../src/schemas/messages";
+import type { PublicKeys } from "../src/schemas/api";
 import type { AuthenticationResponse } from "../src/schemas/passkeys";
 import { passkeysResponseSchema } from "./passkeySchemas";
 import { IndieError } from "./errors";
@@ -44,6 +32,18 @@ import { open as openJwe } from "./messages";
 import type { PasswordChecker } from "./password";
 import { createSession, type Session } from "./session";
 import { defaultCredentials, type CredentialsLike } from "./webauthn";
+import {
+  activityResponseSchema,
+  backupCodesResponseSchema,
+  challengeResponseSchema,
+  escrowResponseSchema,
+  loginResponseSchema,
+  sessionsResponseSchema,
+  totpConfirmResponseSchema,
+  totpEnrolmentResponseSchema,
+  twoFactorStatusResponseSchema,
+} from "../src/schemas/apiResponses";
+import { messagesResponseSchema, type Message } from "../src/schemas/messageResponses";
 
 /**
  * One second factor: a TOTP code, a backup code (docs/api.md §4, §8), or a passkey's

@@ -21,9 +21,9 @@
  */
 import { decodeJwt } from "jose";
 import * as z from "zod/mini";
-import { loginResponseSchema, refreshResponseSchema } from "../src/schemas/api";
 import { IndieError } from "./errors";
 import { errorFrom, readJson, send, type FetchLike, type JsonRequest } from "./http";
+import { loginResponseSchema, refreshResponseSchema } from "../src/schemas/apiResponses";
 
 export interface TokenState {
   accessToken: string;

@@ -26,8 +26,8 @@ async function loadRouteTable() {
         'export { ROUTE_LIST, errorStatus } from "./src/schemas/routes.ts";',
         'export { errorResponseSchema } from "./src/schemas/errors.ts";',
         // Every exported schema becomes a named component (see namedSchemas).
-        'export { oauthErrorResponseSchema } from "./src/schemas/indieauth.ts";',
-        ...["api", "archive", "errors", "federation", "indieauth", "messages", "responses"].map(
+        'export { oauthErrorResponseSchema } from "./src/schemas/oauth.ts";',
+        ...["api", "apiResponses", "archive", "errors", "federation", "indieauth", "messageResponses", "messages", "oauth", "responses"].map(
           (name) => `export * as ${name}Schemas from "./src/schemas/${name}.ts";`,
         ),
         'export * as z from "zod/mini";',

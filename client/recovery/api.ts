@@ -4,13 +4,13 @@
  * recipient), start a recovery on a device with nothing, complete it after the
  * waiting period, and set a new password at once.
  */
-import { escrowResponseSchema } from "../../src/schemas/api";
 import { IndieError } from "../errors";
 import { openEscrowWith, sealEscrow } from "../escrow/escrow";
 import { RECOVERY_KID_PREFIX } from "../escrow/format";
 import type { OwnerClient, Progress } from "../owner";
 import { recoveryStartedSchema } from "./status";
 import { deriveRecoveryKeys, generateRecoveryKey, signRecoveryAssertion, type RecoveryKeys } from "./recoveryKey";
+import { escrowResponseSchema } from "../../src/schemas/apiResponses";
 
 export { cancelRecoveryRequest, recoveryStatus, recoveryStatusSchema, recoveryStartedSchema, type RecoveryStatus } from "./status";
 

@@ -8,6 +8,7 @@
  * `rsa-sha256` or `hs2019` (whose real algorithm is the key's: RSASSA-PKCS1-v1_5
  * with SHA-256 for an RSA key), and a `Digest: SHA-256=<base64>` header (RFC 3230).
  */
+import { binaryBytes, binaryString } from "../lib/bytes";
 
 /** docs/api.md §11: what every inbox request must sign. */
 export const REQUIRED_SIGNED_COMPONENTS = ["(request-target)", "host", "date", "digest"] as const;
@@ -50,19 +51,14 @@ const no = (reason: SignatureRejection): { ok: false; reason: SignatureRejection
 export function decodeBase64(text: string): Uint8Array<ArrayBuffer> | null {
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) return null;
   try {
-    const binary = atob(text);
-    const out = new Uint8Array(binary.length);
-    for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
-    return out;
+    return binaryBytes(atob(text));
   } catch {
     return null;
   }
 }
 
 export function encodeBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary);
+  return btoa(binaryString(bytes));
 }
 
 /**

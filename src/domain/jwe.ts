@@ -6,7 +6,7 @@
  * Whether that kid is the owner's *current* encryption key is the caller's check
  * (it needs storage); this module is pure.
  */
-import { base64urlDecode } from "../lib/bytes";
+import { base64urlDecode, parseJsonUtf8 } from "../lib/bytes";
 
 export const MESSAGE_KEY_ALGS = ["ECDH-ES", "ECDH-ES+A256KW"] as const;
 export type MessageKeyAlg = (typeof MESSAGE_KEY_ALGS)[number];
@@ -76,7 +76,7 @@ export function inspectMessageJwe(jwe: string): JweInspection {
 
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(headerBytes));
+    header = parseJsonUtf8(headerBytes!);
   } catch {
     return { ok: false, reason: "header_not_json" };
   }

@@ -34,6 +34,7 @@ import {
   parseClientDataJSON,
 } from "@oslojs/webauthn";
 import { base64urlDecode, base64urlEncode, sha256, utf8 } from "../lib/bytes";
+import { isIpLiteral, parseUrl } from "../lib/url";
 import { MAX_CREDENTIAL_ID_BYTES, PASSKEY_ALGORITHMS, type PasskeyAlgorithm } from "../schemas/passkeys";
 
 // The limits the request schemas enforce too live with them (schemas sit below domain).
@@ -124,19 +125,10 @@ export type RpIdVerdict =
  * `host` (with the port, if any) is what the options name the RP and the user after.
  */
 export function rpIdFor(origin: string, options: { allowInsecureLoopback?: boolean } = {}): RpIdVerdict {
-  let url: URL;
-  try {
-    url = new URL(origin);
-  } catch {
-    return { ok: false, reason: "invalid_origin" };
-  }
+  const url = parseUrl(origin);
+  if (!url || url.hostname === "") return { ok: false, reason: "invalid_origin" };
   const hostname = url.hostname;
-  if (hostname === "") return { ok: false, reason: "invalid_origin" };
-  // The URL parser canonicalises IPv4 in any notation (0x7f.1, 2130706433) to dotted
-  // decimal and brackets IPv6, so these two forms are all there is to recognise.
-  if (hostname.startsWith("[") || /^\d+\.\d+\.\d+\.\d+$/.test(hostname)) {
-    return { ok: false, reason: "ip_address_host" };
-  }
+  if (isIpLiteral(hostname)) return { ok: false, reason: "ip_address_host" };
   const loopbackName = hostname === "localhost" || hostname.endsWith(".localhost");
   if (url.protocol === "http:") {
     if (!(options.allowInsecureLoopback && loopbackName)) return { ok: false, reason: "insecure_origin" };

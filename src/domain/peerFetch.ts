@@ -10,6 +10,7 @@
  * ALLOW_INSECURE_FEDERATION (local development and tests) loopback peers may also be
  * plain http on any port, as two `npm run dev` instances are; nothing else changes.
  */
+import { isIpLiteral, parseUrl } from "../lib/url";
 
 /** Longer URLs are refused unparsed: a 2,048-character actor URL plus its key fragment fits. */
 export const MAX_PEER_URL_CHARS = 4096;
@@ -24,12 +25,10 @@ export type PeerUrlRefusal = "malformed" | "too_long" | "scheme" | "credentials"
 
 export type PeerUrlVerdict = { ok: true; url: URL } | { ok: false; reason: PeerUrlRefusal };
 
-const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
-
 /** localhost, *.localhost (RFC 6761), 127.0.0.0/8 and [::1]. */
 function isLoopbackHost(hostname: string): boolean {
   const host = hostname.toLowerCase();
-  return host === "localhost" || host.endsWith(".localhost") || host === "[::1]" || (IPV4.test(host) && host.startsWith("127."));
+  return host === "localhost" || host.endsWith(".localhost") || host === "[::1]" || (isIpLiteral(host) && host.startsWith("127."));
 }
 
 /**
@@ -40,18 +39,14 @@ function isLoopbackHost(hostname: string): boolean {
  */
 export function checkPeerUrl(raw: string, policy: PeerUrlPolicy): PeerUrlVerdict {
   if (raw.length > MAX_PEER_URL_CHARS) return { ok: false, reason: "too_long" };
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return { ok: false, reason: "malformed" };
-  }
+  const url = parseUrl(raw);
+  if (!url) return { ok: false, reason: "malformed" };
   if (url.protocol !== "https:" && url.protocol !== "http:") return { ok: false, reason: "scheme" };
   if (url.username !== "" || url.password !== "") return { ok: false, reason: "credentials" };
   if (policy.selfOrigin && url.origin === new URL(policy.selfOrigin).origin) return { ok: false, reason: "own_origin" };
   if (policy.allowInsecure && isLoopbackHost(url.hostname)) return { ok: true, url };
   if (url.protocol !== "https:") return { ok: false, reason: "scheme" };
-  if (IPV4.test(url.hostname) || url.hostname.startsWith("[")) return { ok: false, reason: "ip_literal" };
+  if (isIpLiteral(url.hostname)) return { ok: false, reason: "ip_literal" };
   if (url.port !== "") return { ok: false, reason: "port" };
   return { ok: true, url };
 }
@@ -81,11 +76,8 @@ export function isDocumentAt(id: unknown, fetchedUrl: string): boolean {
 
 /** Same resource, spelled perhaps differently (host case, default port). */
 export function sameUrl(a: string, b: string): boolean {
-  try {
-    return new URL(a).href === new URL(b).href;
-  } catch {
-    return false;
-  }
+  const href = parseUrl(a)?.href;
+  return href !== undefined && href === parseUrl(b)?.href;
 }
 
 /**

@@ -15,6 +15,7 @@
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha1 } from "@noble/hashes/legacy.js";
 import { HOTP, Secret, TOTP } from "otpauth/bare";
+import { constantTimeEqual } from "../lib/bytes";
 
 export const TOTP_ALGORITHM = "SHA1";
 export const TOTP_DIGITS = 6;
@@ -148,13 +149,6 @@ function hmacSha1(algorithm: string, key: Uint8Array, message: Uint8Array): Uint
 
 function toSecret(bytes: Uint8Array): Secret {
   return new Secret({ buffer: bytes.slice().buffer });
-}
-
-function constantTimeEqual(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
 }
 
 // --- enrolment ---------------------------------------------------------------

@@ -3,7 +3,8 @@
  * through `record`, inside their own transactions, so an entry commits or rolls back
  * with the change it records. `record` opens no transaction of its own.
  */
-import type { ActivityEntry, ActivityType } from "../schemas/api";
+import type { ActivityType } from "../schemas/api";
+import type { ActivityEntry } from "../schemas/apiResponses";
 
 /** The activity log keeps this many newest entries. */
 export const ACTIVITY_RETENTION = 10_000;

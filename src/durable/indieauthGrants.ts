@@ -18,11 +18,12 @@
 import { oauthError, type OAuthError } from "../domain/indieauth/codes";
 import { decideGrantRefresh, isAccessTokenActive } from "../domain/indieauth/grants";
 import { formatScope } from "../domain/indieauth/scopes";
-import { applyRotation, type RotationPolicy, type SessionTokenState } from "../domain/rotation";
+import { applyRotation, type RotationPolicy } from "../domain/rotation";
 import { openSuccessor, sealSuccessor } from "../domain/successorWrap";
 import { randomToken, sha256Base64url } from "../lib/bytes";
-import type { IndieAuthGrant } from "../schemas/indieauth";
+import type { IndieAuthGrant } from "../schemas/responses";
 import type { ActivityLog } from "./activityLog";
+import { toTokenState } from "./sessions";
 
 const TOKEN_BYTES = 32;
 /** A revoked grant is kept this long (its refresh tokens answer "revoked"), then swept. */
@@ -101,17 +102,6 @@ interface AccessTokenRow extends Record<string, SqlStorageValue> {
 /** Scopes are stored as a JSON array, in the order they were granted. */
 export const scopesOf = (json: string) => JSON.parse(json) as string[];
 
-function tokenState(row: GrantRow): SessionTokenState {
-  return {
-    currentHash: row.current_hash,
-    previousHash: row.previous_hash,
-    rotatedAtMs: row.rotated_at_ms,
-    createdAtMs: row.created_at_ms,
-    lastRefreshAtMs: row.last_used_at_ms,
-    revoked: row.revoked_at_ms !== null,
-  };
-}
-
 async function freshToken(): Promise<[string, string]> {
   const token = randomToken(TOKEN_BYTES);
   return [token, await sha256Base64url(token)];
@@ -181,7 +171,7 @@ export class IndieAuthGrantStore {
       )
       .toArray()[0];
     if (!row) return { kind: "refused", error: oauthError("invalid_grant", "The refresh token is invalid.") };
-    const state = tokenState(row);
+    const state = toTokenState(row);
     const decision = decideGrantRefresh({ clientId: row.client_id, scopes: scopesOf(row.scopes), tokens: state }, prepared.presentedHash, request, nowMs, policy);
     if (!decision.ok) {
       if (decision.outcome?.kind === "theft") this.revoke(row.id, "refresh_token_reuse", null, nowMs);

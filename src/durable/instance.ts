@@ -28,7 +28,7 @@ import { sha256Base64url } from "../lib/bytes";
 import type { CodeGrantRequest } from "../domain/indieauth/codes";
 import type { OwnerProfile } from "../domain/indieauth/responses";
 import { systemClock, type Clock } from "../lib/clock";
-import type { ActivityEntry, ActivityType } from "../schemas/api";
+import type { ActivityType } from "../schemas/api";
 import { ActivityLog, type ActivityDetail, type StoredActivity } from "./activityLog";
 import { ChallengeStore } from "./challenges";
 import { IndieAuthGrantStore, type ActiveAccessToken, type GrantRefreshResult } from "./indieauthGrants";
@@ -52,10 +52,11 @@ import { SessionStore, type SessionGrant, type RefreshResult, type SessionStatus
 import { LiveChannel, RevokedSockets } from "./sockets";
 import { FactorStore, type FactorFailure, type MfaCounter, type SecondFactor } from "./factors";
 import { TwoFactorStore, unlessRecoveryNeedsIt, type TwoFactorStatus } from "./twoFactor";
-import type { Message } from "../schemas/messages";
 import type { RegistrationResponse } from "../schemas/passkeys";
 import { base64urlDecode } from "../lib/bytes";
 import { insertMessageForCurrentKey, type MessageInsert } from "../storage/messageStore";
+import type { ActivityEntry } from "../schemas/apiResponses";
+import type { Message } from "../schemas/messageResponses";
 
 export type { RefreshResult, SessionGrant, SessionStatus, SessionSummary } from "./sessions";
 export type { RateLimitVerdict } from "./rateLimits";
@@ -205,6 +206,12 @@ export class InstanceDO extends DurableObject<Env> {
     return this.ctx.storage.transactionSync(() => this.rateLimits.hit(key, { limit, windowMs }, nowMs));
   }
 
+  /** Inside a transaction: counts `rateLimit`'s hit, and does `work` only if the hit is allowed. */
+  private afterHit<T>(rateLimit: RateLimitHit, nowMs: number, work: () => T): T | RateLimitRefusal {
+    const verdict = this.rateLimits.hit(rateLimit.key, rateLimit, nowMs);
+    return verdict.allowed ? work() : { ok: false, error: "rate_limited", retryAfterS: verdict.retryAfterS };
+  }
+
   // --- the hot paths: one call each (docs/benchmarks.md, "Durable Object calls") -----
 
   /**
@@ -264,13 +271,9 @@ export class InstanceDO extends DurableObject<Env> {
    */
   async refresh(presentedToken: string, policy: RotationPolicy, rateLimit: RateLimitHit): Promise<RefreshResult | RateLimitRefusal> {
     const prepared = await this.sessions.prepareRefresh(presentedToken);
-    const decided = this.ctx.storage.transactionSync(() => {
-      const nowMs = this.clock.nowMs();
-      const verdict = this.rateLimits.hit(rateLimit.key, rateLimit, nowMs);
-      if (!verdict.allowed) return verdict;
-      return this.sessions.decideRefresh(prepared, policy, nowMs);
-    });
-    if ("allowed" in decided) return { ok: false, error: "rate_limited", retryAfterS: decided.retryAfterS };
+    const nowMs = this.clock.nowMs();
+    const decided = this.ctx.storage.transactionSync(() => this.afterHit(rateLimit, nowMs, () => this.sessions.decideRefresh(prepared, policy, nowMs)));
+    if ("ok" in decided) return decided;
     return await this.sessions.completeRefresh(prepared, decided);
   }
 

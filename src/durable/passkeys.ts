@@ -32,8 +32,9 @@ import {
   type VerifiedAssertion,
 } from "../domain/passkeys";
 import { base64urlDecode, base64urlEncode, randomBytes } from "../lib/bytes";
-import type { AuthenticationResponse, PasskeyListing, RegistrationResponse } from "../schemas/passkeys";
+import type { AuthenticationResponse, RegistrationResponse } from "../schemas/passkeys";
 import type { ActivityLog } from "./activityLog";
+import type { PasskeyListing } from "../schemas/passkeyResponses";
 
 export type Ceremony = "registration" | "authentication";
 

@@ -14,8 +14,9 @@ import type { AuthMethod } from "../domain/accessToken";
 import { rotate, sessionExpiry, type RotationPolicy, type SessionLifetimes, type SessionTokenState } from "../domain/rotation";
 import { openSuccessor, sealSuccessor } from "../domain/successorWrap";
 import { randomToken, sha256Base64url } from "../lib/bytes";
-import type { ActivityType, SessionSummary as WireSessionSummary } from "../schemas/api";
+import type { ActivityType } from "../schemas/api";
 import type { ActivityLog } from "./activityLog";
+import type { SessionSummary as WireSessionSummary } from "../schemas/apiResponses";
 
 const SESSION_ID_BYTES = 16;
 const REFRESH_TOKEN_BYTES = 32;
@@ -77,7 +78,10 @@ interface SessionRow extends Record<string, SqlStorageValue> {
   revoked_reason: string | null;
 }
 
-function toTokenState(row: SessionRow): SessionTokenState {
+/** A refresh-token state from its columns, which sessions and IndieAuth grants (./indieauth.ts) share. */
+export function toTokenState(
+  row: Pick<SessionRow, "current_hash" | "previous_hash" | "rotated_at_ms" | "created_at_ms" | "last_used_at_ms" | "revoked_at_ms">,
+): SessionTokenState {
   return {
     currentHash: row.current_hash,
     previousHash: row.previous_hash,

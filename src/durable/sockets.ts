@@ -23,16 +23,10 @@ import {
 import type { Env } from "../env";
 import type { Clock } from "../lib/clock";
 import { loadInstanceKey } from "../lib/instanceKey";
-import {
-  clientFrameSchema,
-  SOCKET_CLOSE_REVOKED,
-  SOCKET_CLOSE_TOKEN_EXPIRED,
-  SOCKET_PROTOCOL,
-  type Message,
-  type ServerFrame,
-} from "../schemas/messages";
+import { clientFrameSchema, SOCKET_CLOSE_REVOKED, SOCKET_CLOSE_TOKEN_EXPIRED, SOCKET_PROTOCOL } from "../schemas/messages";
 import { listMessagesAfter } from "../storage/messageStore";
 import type { SessionSockets, SessionStore } from "./sessions";
+import type { Message, ServerFrame } from "../schemas/messageResponses";
 
 /** Internal header carrying the Worker's verified grant to the object's fetch(). */
 const GRANT_HEADER = "x-indienet-socket-grant";

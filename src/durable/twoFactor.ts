@@ -20,7 +20,8 @@ import type { FactorFailure, FactorResult, FactorStore, SecondFactor } from "./f
 import type { PasskeyStore, PasskeyRefused, RelyingParty } from "./passkeys";
 import type { RecoveryStore } from "./recovery";
 import type { SessionStore } from "./sessions";
-import type { PasskeyListing, RegistrationResponse } from "../schemas/passkeys";
+import type { RegistrationResponse } from "../schemas/passkeys";
+import type { PasskeyListing } from "../schemas/passkeyResponses";
 
 /** An enrolment that is never confirmed is forgotten after this long. */
 export const PENDING_TOTP_TTL_MS = 10 * 60_000;

@@ -6,14 +6,13 @@
 import { ACTIVITY_JSON, LD_JSON_AS } from "../domain/actor";
 import { checkPeerUrl, isActivityPubContentType, type PeerUrlPolicy } from "../domain/peerFetch";
 import { buildSigningString, encodeBase64, formatSignatureHeader, REQUIRED_SIGNED_COMPONENTS } from "../domain/httpSignatures";
-import { readBoundedBody } from "../lib/boundedBody";
-import { sha256, utf8 } from "../lib/bytes";
+import { readBoundedResponse } from "../lib/boundedBody";
+import { parseJsonUtf8, sha256, utf8 } from "../lib/bytes";
 import { RSA_SHA256 } from "../lib/federationKey";
 
 /** Peers' documents are a few KiB; this bounds what we read and parse. */
 const MAX_PEER_DOCUMENT_BYTES = 256 * 1024;
 const PEER_FETCH_TIMEOUT_MS = 10_000;
-const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
 /** `selfOrigin`: the instance's own origin, never fetched (src/domain/peerFetch.ts). */
 export type FederationPolicy = PeerUrlPolicy;
@@ -64,18 +63,11 @@ async function fetchPeerJson(
       await res.body?.cancel();
       return null;
     }
-    // A declared length over the bound is refused unread; an undeclared (chunked)
-    // or understated one is bounded while reading: the stream is cancelled as soon
-    // as the count passes the bound, so a peer cannot make us buffer more.
-    const length = Number(res.headers.get("content-length") ?? "0");
-    if (length > MAX_PEER_DOCUMENT_BYTES) {
-      await res.body?.cancel();
-      return null;
-    }
-    const bytes = await readBoundedBody(res.body, MAX_PEER_DOCUMENT_BYTES);
+    // The stream is cancelled as soon as the count passes the bound, so a peer
+    // cannot make us buffer more.
+    const bytes = await readBoundedResponse(res, MAX_PEER_DOCUMENT_BYTES);
     if (!bytes) return null;
-    // JSON is UTF-8 (RFC 8259 §8.1): bytes that are not are refused, not replaced.
-    const doc = JSON.parse(STRICT_UTF8.decode(bytes)) as unknown;
+    const doc = parseJsonUtf8(bytes);
     return typeof doc === "object" && doc !== null && !Array.isArray(doc) ? (doc as Record<string, unknown>) : null;
   } catch (err) {
     console.warn(JSON.stringify({ event: "peer_fetch_failed", url: target.toString(), error: String(err) }));

@@ -1,6 +1,5 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { secureHeaders } from "hono/secure-headers";
 import { ApiError } from "../errors";
 import { LIMITS } from "../schemas/api";
 import { ARCHIVE_LIMITS } from "../schemas/archive";
@@ -15,42 +14,25 @@ export const withSettings: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
-const CSP = {
-  defaultSrc: ["'self'"],
-  // 'wasm-unsafe-eval' lets the owner app compile Argon2id's WebAssembly (the key
-  // backup's KDF); it allows no JavaScript eval.
-  scriptSrc: ["'self'", "'wasm-unsafe-eval'"],
-  styleSrc: ["'self'"],
-  imgSrc: ["'self'", "data:"],
-  connectSrc: ["'self'"],
-  objectSrc: ["'none'"],
-  baseUri: ["'none'"],
-  formAction: ["'self'"],
-  frameAncestors: ["'none'"],
-  // Trusted Types (docs/threat-model.md): every DOM-XSS sink refuses plain strings.
-  // The app builds its DOM with text nodes and needs one policy, for one sink: the
-  // Argon2id worker's script URL (`new Worker(url)`, client/escrow/worker.ts).
-  requireTrustedTypesFor: ["'script'"],
-  trustedTypes: ["argon2id"],
-};
+/**
+ * The Content-Security-Policy of a page. 'wasm-unsafe-eval' lets the owner app
+ * compile Argon2id's WebAssembly (the key backup's KDF); it allows no JavaScript
+ * eval. Trusted Types (docs/threat-model.md): every DOM-XSS sink refuses plain
+ * strings; the app builds its DOM with text nodes and needs one policy, for one
+ * sink: the Argon2id worker's script URL (`new Worker(url)`, client/escrow/worker.ts).
+ */
+const csp = (scriptSrc: string, trustedTypes: string, imgSrc = "'self' data:") =>
+  `default-src 'self'; script-src ${scriptSrc}; style-src 'self'; img-src ${imgSrc}; connect-src 'self'; object-src 'none'; ` +
+  `base-uri 'none'; form-action 'self'; frame-ancestors 'none'; require-trusted-types-for 'script'; trusted-types ${trustedTypes}`;
 
-const headersWith = (contentSecurityPolicy: typeof CSP) =>
-  secureHeaders({
-    contentSecurityPolicy,
-    strictTransportSecurity: "max-age=63072000; includeSubDomains",
-    xFrameOptions: "DENY",
-    referrerPolicy: "no-referrer",
-    crossOriginResourcePolicy: false,
-  });
-
-const ownerAppHeaders = headersWith(CSP);
+const OWNER_APP_CSP = csp("'self' 'wasm-unsafe-eval'", "argon2id");
 /**
  * The public contact page only seals a message (jose, WebCrypto): it runs no
  * WebAssembly, so its page gets no 'wasm-unsafe-eval', and starts no worker, so it
  * may create no Trusted Types policy at all. The page is where strangers are
  * invited, so it gets the least.
  */
-const contactPageHeaders = headersWith({ ...CSP, scriptSrc: ["'self'"], trustedTypes: ["'none'"] });
+const CONTACT_PAGE_CSP = csp("'self'", "'none'");
 export const CONTACT_PAGE_PATHS: ReadonlySet<string> = new Set(["/contact", "/contact.html"]);
 
 /**
@@ -58,12 +40,38 @@ export const CONTACT_PAGE_PATHS: ReadonlySet<string> = new Set(["/contact", "/co
  * from the client's metadata document: its images may come from any https origin.
  * Nothing else changes (scripts, connections and framing as on every owner page).
  */
-const consentPageHeaders = headersWith({ ...CSP, imgSrc: ["'self'", "data:", "https:"] });
+const CONSENT_PAGE_CSP = csp("'self' 'wasm-unsafe-eval'", "argon2id", "'self' data: https:");
 export const CONSENT_PAGE_PATH = "/indieauth/authorize";
 
-/** Security headers on every response; the CSP depends on the page (see above). */
-export const securityHeaders: MiddlewareHandler<AppEnv> = (c, next) =>
-  (CONTACT_PAGE_PATHS.has(c.req.path) ? contactPageHeaders : c.req.path === CONSENT_PAGE_PATH ? consentPageHeaders : ownerAppHeaders)(c, next);
+/**
+ * The other security headers, fixed: hono/secure-headers' defaults (helmet's) with
+ * a two-year HSTS, `X-Frame-Options: DENY` and `Referrer-Policy: no-referrer`, and no
+ * Cross-Origin-Resource-Policy (discovery and the IndieAuth endpoints are read
+ * cross-origin). Written out rather than configured through the middleware: 1 KiB
+ * less in the Worker (docs/benchmarks.md, "Worker size").
+ */
+const SECURITY_HEADERS: ReadonlyArray<readonly [string, string]> = [
+  ["Cross-Origin-Opener-Policy", "same-origin"],
+  ["Origin-Agent-Cluster", "?1"],
+  ["Referrer-Policy", "no-referrer"],
+  ["Strict-Transport-Security", "max-age=63072000; includeSubDomains"],
+  ["X-Content-Type-Options", "nosniff"],
+  ["X-DNS-Prefetch-Control", "off"],
+  ["X-Download-Options", "noopen"],
+  ["X-Frame-Options", "DENY"],
+  ["X-Permitted-Cross-Domain-Policies", "none"],
+  ["X-XSS-Protection", "0"],
+];
+
+/** Security headers on every response (error answers included); the CSP depends on the page (see above). */
+export const securityHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
+  await next();
+  const headers = c.res.headers;
+  for (const [name, value] of SECURITY_HEADERS) headers.set(name, value);
+  const path = c.req.path;
+  headers.set("Content-Security-Policy", CONTACT_PAGE_PATHS.has(path) ? CONTACT_PAGE_CSP : path === CONSENT_PAGE_PATH ? CONSENT_PAGE_CSP : OWNER_APP_CSP);
+  headers.delete("X-Powered-By");
+};
 
 /**
  * docs/api.md §0: state-changing browser routes refuse a request whose Origin is

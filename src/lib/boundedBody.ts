@@ -5,6 +5,24 @@
  */
 
 /**
+ * A fetched response's body within `maxBytes`, or null: a declared Content-Length
+ * over the bound is refused unread (the body is cancelled); an undeclared (chunked)
+ * or understated one is bounded while reading (readBoundedBody). `wrap` adapts the
+ * body before it is read (a deadline), only once the length is accepted.
+ */
+export async function readBoundedResponse(
+  res: Response,
+  maxBytes: number,
+  wrap: (body: ReadableStream<Uint8Array> | null) => ReadableStream<Uint8Array> | null = (body) => body,
+): Promise<Uint8Array<ArrayBuffer> | null> {
+  if (Number(res.headers.get("content-length") ?? "0") > maxBytes) {
+    await res.body?.cancel();
+    return null;
+  }
+  return await readBoundedBody(wrap(res.body), maxBytes);
+}
+
+/**
  * Reads `body` to the end, counting bytes as they arrive. Returns the bytes, or
  * `null` as soon as more than `maxBytes` have arrived: the stream is then cancelled
  * (the sender's connection is released and the rest is never read or buffered).

@@ -4,6 +4,7 @@
  * half is published in /actor. Imported once per isolate, like the instance key:
  * an RSA import parses a 1 KiB DER and would waste CPU on every request.
  */
+import { binaryBytes, binaryString } from "./bytes";
 import { importSecretOnce } from "./importOnce";
 
 export interface FederationKey {
@@ -25,19 +26,14 @@ export function pemToDer(pem: string, label: string): Uint8Array<ArrayBuffer> | 
     .match(new RegExp(`-----BEGIN ${label}-----([A-Za-z0-9+/=\\s]+)-----END ${label}-----`));
   if (!m) return null;
   try {
-    const binary = atob(m[1]!.replace(/\s+/g, ""));
-    const out = new Uint8Array(binary.length);
-    for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
-    return out;
+    return binaryBytes(atob(m[1]!.replace(/\s+/g, "")));
   } catch {
     return null;
   }
 }
 
 export function derToPem(der: ArrayBuffer, label: string): string {
-  let binary = "";
-  for (const b of new Uint8Array(der)) binary += String.fromCharCode(b);
-  const lines = btoa(binary).match(/.{1,64}/g)!.join("\n");
+  const lines = btoa(binaryString(new Uint8Array(der))).match(/.{1,64}/g)!.join("\n");
   return `-----BEGIN ${label}-----\n${lines}\n-----END ${label}-----\n`;
 }
 

@@ -10,6 +10,7 @@ import { ApiError } from "../errors";
 import { publicCors } from "../http/middleware";
 import { enforceRateLimit } from "../http/rateLimit";
 import type { AppEnv } from "../http/types";
+import { parseJsonUtf8 } from "../lib/bytes";
 import { loadFederationKey } from "../lib/federationKey";
 import { authenticateFederationRequest } from "../services/federationAuth";
 import { instanceReplayGuard, receiveInboxActivity } from "../services/inbox";
@@ -76,7 +77,7 @@ actorRoutes.post("/inbox", async (c) => {
   }
   let activity: unknown;
   try {
-    activity = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(body));
+    activity = parseJsonUtf8(body);
   } catch {
     throw new ApiError("invalid_request", "The body is not valid JSON.");
   }

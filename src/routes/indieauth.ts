@@ -16,12 +16,13 @@
 import type { Context } from "hono";
 import { Hono } from "hono/tiny";
 import { decideAuthorizationRequest, parseAuthorizationRequest } from "../domain/indieauth/authorizationRequest";
-import { parseTokenRequest, type OAuthError } from "../domain/indieauth/codes";
+import { oauthErrorStatus, parseTokenRequest, single, type OAuthError } from "../domain/indieauth/codes";
 import { decideUserinfo, grantRotationPolicy } from "../domain/indieauth/grants";
-import { buildMetadata, discoveryLinkHeader, indieAuthServerFor, INDIEAUTH_PATHS, type IndieAuthServer } from "../domain/indieauth/metadata";
+import { buildMetadata, discoveryLinkHeader, discoveryLinks, indieAuthServerFor, type IndieAuthServer } from "../domain/indieauth/metadata";
 import { codeRedirect, errorRedirect } from "../domain/indieauth/redirects";
 import { introspectionResponse, profileFor, profileUrlResponse, tokenResponse, type OwnerProfile } from "../domain/indieauth/responses";
 import { acceptRedirectUri } from "../domain/indieauth/urls";
+import type { RateLimitRefusal } from "../durable/instance";
 import { instanceStub } from "../durable/stub";
 import { ApiError, OAuthFailure } from "../errors";
 import { readBearerToken, requireSecondFactor, requireStepUpNow } from "../http/auth";
@@ -55,20 +56,40 @@ function requireServer(c: C): IndieAuthServer {
 /** The profile the `profile` scope shares: what the owner set, else the handle alone (docs/indieauth.md). */
 const ownerProfile = (c: C, stored: OwnerProfile | null | undefined): OwnerProfile => stored ?? { name: c.get("settings").ownerHandle };
 
-const refuse = (error: OAuthError): OAuthFailure => new OAuthFailure(error.error, error.error_description, error.error === "invalid_client" ? 401 : 400);
+const refuse = (error: OAuthError): OAuthFailure => new OAuthFailure(error.error, error.error_description, oauthErrorStatus(error.error));
 
-/** A form body (RFC 6749 §3.2: application/x-www-form-urlencoded), else `invalid_request`. */
+/** Is the body a form (RFC 6749 §3.2: application/x-www-form-urlencoded)? */
+const isForm = (c: C) => /^application\/x-www-form-urlencoded\s*(;|$)/i.test(c.req.header("content-type") ?? "");
+
+/** A form body, else `invalid_request`. */
 async function readForm(c: C): Promise<URLSearchParams> {
-  if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(c.req.header("content-type") ?? "")) {
-    throw new OAuthFailure("invalid_request", "The body must be a form (Content-Type: application/x-www-form-urlencoded).");
-  }
+  if (!isForm(c)) throw new OAuthFailure("invalid_request", "The body must be a form (Content-Type: application/x-www-form-urlencoded).");
   return new URLSearchParams(await c.req.text());
 }
 
 /** The one `token` of a revocation or introspection form, or null (absent, empty or repeated). */
 function tokenOf(form: URLSearchParams): string | null {
-  const values = form.getAll("token").filter((v) => v !== "");
-  return values.length === 1 ? values[0]! : null;
+  const token = single(form, "token");
+  return token === "repeated" ? null : token;
+}
+
+/** The form of a POST to the token or authorization endpoint, parsed (codes.ts); a refusal spends the address's hit. */
+const readTokenForm = <T>(c: C, parse: (form: URLSearchParams) => { ok: true; value: T } | { ok: false; error: OAuthError }) =>
+  countingFailures(c, "indieauth", async () => {
+    const parsed = parse(await readForm(c));
+    if (!parsed.ok) throw refuse(parsed.error);
+    return parsed.value;
+  });
+
+/** The object's refusal of a code or a refresh token: 429, or the OAuth error. */
+const refusal = (result: RateLimitRefusal | { ok: false; error: OAuthError }) =>
+  result.error === "rate_limited" ? rateLimitRefused(result) : refuse(result.error);
+
+/** Introspection and userinfo: the token if it is active, and the profile, after the rate-limit hit. */
+async function lookUpAccessToken(c: C, token: string) {
+  const looked = await instanceStub(c.env).indieAuthAccessToken({ rateLimit: rateLimitFor(c, "indieauth"), token, policy: grantRotationPolicy(c.get("settings")) });
+  if (!looked.ok) throw rateLimitRefused(looked);
+  return looked;
 }
 
 const escapeHtml = (text: string) =>
@@ -104,15 +125,8 @@ export async function homeRoute(c: C): Promise<Response> {
   headers.delete("content-length");
   const res = new Response(asset.body, { status: asset.status, headers });
   if (asset.status !== 200 || !(headers.get("content-type") ?? "").startsWith("text/html")) return res;
-  const origin = new URL(server.me).origin;
-  const links = (
-    [
-      ["indieauth-metadata", INDIEAUTH_PATHS.metadata],
-      ["authorization_endpoint", INDIEAUTH_PATHS.authorization],
-      ["token_endpoint", INDIEAUTH_PATHS.token],
-    ] as const
-  )
-    .map(([rel, path]) => `<link rel="${rel}" href="${escapeHtml(origin + path)}">`)
+  const links = discoveryLinks(server.me)
+    .map(([rel, href]) => `<link rel="${rel}" href="${escapeHtml(href)}">`)
     .join("");
   return new HTMLRewriter().on("head", { element: (head) => void head.append(links, { html: true }) }).transform(res);
 }
@@ -152,12 +166,7 @@ indieAuthRoutes.get("/authorize", async (c) => {
 /** The profile URL redemption (LS §5.3.2): a code for `me` (and the profile), never a token. */
 indieAuthRoutes.post("/authorize", async (c) => {
   const server = requireServer(c);
-  const request = await countingFailures(c, "indieauth", async () => {
-    const parsed = parseTokenRequest(await readForm(c), "authorization");
-    if (!parsed.ok) throw refuse(parsed.error);
-    if (parsed.value.grantType !== "authorization_code") throw new OAuthFailure("unsupported_grant_type", "grant_type must be authorization_code.");
-    return parsed.value;
-  });
+  const request = await readTokenForm(c, (form) => parseTokenRequest(form, "authorization"));
   const settings = c.get("settings");
   const result = await instanceStub(c.env).redeemIndieAuthCode({
     rateLimit: rateLimitFor(c, "indieauth"),
@@ -166,17 +175,13 @@ indieAuthRoutes.post("/authorize", async (c) => {
     accessTtlS: settings.indieAuthAccessTokenTtlS,
     policy: grantRotationPolicy(settings),
   });
-  if (!result.ok) throw result.error === "rate_limited" ? rateLimitRefused(result) : refuse(result.error);
+  if (!result.ok) throw refusal(result);
   return c.json(profileUrlResponse(server.me, result.scopes, ownerProfile(c, result.profile)) satisfies Reply<"POST /indieauth/authorize">);
 });
 
 indieAuthRoutes.post("/token", async (c) => {
   const server = requireServer(c);
-  const request = await countingFailures(c, "indieauth", async () => {
-    const parsed = parseTokenRequest(await readForm(c), "token");
-    if (!parsed.ok) throw refuse(parsed.error);
-    return parsed.value;
-  });
+  const request = await readTokenForm(c, (form) => parseTokenRequest(form, "token"));
   const stub = instanceStub(c.env);
   const settings = c.get("settings");
   if (request.grantType === "revoke") {
@@ -190,7 +195,7 @@ indieAuthRoutes.post("/token", async (c) => {
     request.grantType === "authorization_code"
       ? await stub.redeemIndieAuthCode({ ...common, request, endpoint: "token" })
       : await stub.refreshIndieAuthGrant({ ...common, refreshToken: request.refreshToken, clientId: request.clientId, scope: request.scope });
-  if (!result.ok) throw result.error === "rate_limited" ? rateLimitRefused(result) : refuse(result.error);
+  if (!result.ok) throw refusal(result);
   const tokens = result.tokens!;
   return c.json(
     tokenResponse({
@@ -224,17 +229,14 @@ indieAuthRoutes.post("/introspect", async (c) => {
     if (value === null) throw new OAuthFailure("invalid_request", "The form needs exactly one token.");
     return value;
   });
-  const looked = await instanceStub(c.env).indieAuthAccessToken({ rateLimit: rateLimitFor(c, "indieauth"), token, policy: grantRotationPolicy(c.get("settings")) });
-  if (!looked.ok) throw rateLimitRefused(looked);
-  const active = looked.token;
+  const active = (await lookUpAccessToken(c, token)).token;
   return c.json(introspectionResponse(active && { me: server.me, ...active }) satisfies Reply<"POST /indieauth/introspect">);
 });
 
 /** RFC 7009: 200 whatever the token was, or if there was none (§14: "always"). */
 indieAuthRoutes.post("/revoke", async (c) => {
   requireServer(c);
-  const type = c.req.header("content-type") ?? "";
-  const token = /^application\/x-www-form-urlencoded\s*(;|$)/i.test(type) ? tokenOf(new URLSearchParams(await c.req.text())) : null;
+  const token = isForm(c) ? tokenOf(new URLSearchParams(await c.req.text())) : null;
   if (token !== null) {
     const revoked = await instanceStub(c.env).revokeIndieAuthToken(rateLimitFor(c, "indieauth-revoke"), token);
     if (!revoked.ok) throw rateLimitRefused(revoked);
@@ -246,19 +248,12 @@ indieAuthRoutes.post("/revoke", async (c) => {
 indieAuthRoutes.get("/userinfo", async (c) => {
   const server = requireServer(c);
   const token = readBearerToken(c.req.header("authorization"));
-  if (!token) {
-    const absent = decideUserinfo("absent");
-    throw new OAuthFailure("invalid_token", "An access token is required (Authorization: Bearer).", 401, { "WWW-Authenticate": absent.ok ? "Bearer" : absent.wwwAuthenticate });
-  }
-  const looked = await instanceStub(c.env).indieAuthAccessToken({ rateLimit: rateLimitFor(c, "indieauth"), token, policy: grantRotationPolicy(c.get("settings")) });
-  if (!looked.ok) throw rateLimitRefused(looked);
-  const scopes = looked.token?.scopes ?? [];
-  const verdict = decideUserinfo({ active: looked.token !== null, scopes });
-  if (!verdict.ok) {
-    const description = verdict.error === "insufficient_scope" ? "The token was not granted the profile scope." : "The access token is invalid, expired or revoked.";
-    throw new OAuthFailure(verdict.error!, description, verdict.status, { "WWW-Authenticate": verdict.wwwAuthenticate });
-  }
-  return c.json(profileFor(scopes, server.me, ownerProfile(c, looked.profile))! satisfies Reply<"GET /indieauth/userinfo">);
+  // Without a token there is nothing to look up, and no call to the object.
+  const looked = token ? await lookUpAccessToken(c, token) : null;
+  const scopes = looked?.token?.scopes ?? [];
+  const verdict = decideUserinfo(looked ? { active: looked.token !== null, scopes } : "absent");
+  if (!verdict.ok) throw new OAuthFailure(verdict.error, verdict.description, verdict.status, { "WWW-Authenticate": verdict.wwwAuthenticate });
+  return c.json(profileFor(scopes, server.me, ownerProfile(c, looked!.profile))! satisfies Reply<"GET /indieauth/userinfo">);
 });
 
 // --- the owner's API (Bearer, docs/api.md §0 errors) -------------------------------------------

@@ -8,11 +8,12 @@ import { instanceStub } from "../durable/stub";
 import { countingFailures, rateLimitFor } from "../http/rateLimit";
 import type { AppEnv } from "../http/types";
 import { readJson, readQuery } from "../http/validate";
-import { messageIdParamSchema, messageSubmitRequestSchema, messagesQuerySchema, type MessageUsage } from "../schemas/messages";
+import { messageIdParamSchema, messageSubmitRequestSchema, messagesQuerySchema } from "../schemas/messages";
 import { rateLimitRefused } from "../instanceErrors";
 import { checkMessage, messageRefusal } from "../services/messages";
 import { deleteMessage, pageMessages, pageMessagesBefore, readMessageUsage } from "../storage/messageStore";
 import type { Reply } from "../schemas/routes";
+import type { MessageUsage } from "../schemas/messageResponses";
 
 /**
  * Mounted at /messages. CORS (publicCors) and the 64 KiB body limit (413) are

@@ -1,6 +1,8 @@
 /**
- * Request and response shapes of docs/api.md, and nothing else: routes validate
- * with these, the tests and the browser client parse responses with them.
+ * Request shapes of docs/api.md §3-§8 and the limits, and nothing else: routes
+ * validate with these. The answers, which the Worker only builds, are in
+ * apiResponses.ts (responses.ts says why they live apart); the tests and the
+ * browser client parse them from there.
  */
 import * as z from "zod/mini";
 import "./zodLocale";
@@ -76,12 +78,6 @@ export const totpCodeSchema = z.string().check(z.regex(/^\d{6}$/, "must be 6 dig
 export const backupCodeSchema = z.string().check(z.minLength(1), z.maxLength(64));
 export const mfaTicketSchema = base64urlString.check(z.minLength(1), z.maxLength(128));
 
-/** docs/api.md §4: a request names one second factor, never several. */
-const FACTOR_FIELDS = ["totp", "backupCode", "mfaTicket", "recovery"] as const;
-const atMostOneFactor = (body: Partial<Record<(typeof FACTOR_FIELDS)[number], unknown>>) =>
-  FACTOR_FIELDS.filter((f) => body[f] !== undefined).length <= 1;
-const oneFactorOnly = { message: "send at most one second factor (totp, backupCode, mfaTicket or recovery)" };
-
 // --- requests -----------------------------------------------------------------
 
 export const setupRequestSchema = z.object({
@@ -92,45 +88,37 @@ export const setupRequestSchema = z.object({
   deviceName: z.optional(deviceName),
 });
 
-export const loginRequestSchema = z
-  .object({
-    assertion,
-    totp: z.optional(totpCodeSchema),
-    backupCode: z.optional(backupCodeSchema),
-    mfaTicket: z.optional(mfaTicketSchema),
-    deviceName: z.optional(deviceName),
-  })
-  .check(z.refine(atMostOneFactor, oneFactorOnly));
+// The fields of the bodies that take a second factor (§4, §8, §13). factors.ts
+// builds their schemas, with §12's `passkey` and the one rule that a request names at
+// most one factor.
 
-export const escrowFetchRequestSchema = z
-  .object({
-    totp: z.optional(totpCodeSchema),
-    backupCode: z.optional(backupCodeSchema),
-    /** docs/api.md §13: an assertion by the recovery verifier, once a recovery request is ready. */
-    recovery: z.optional(assertion),
-  })
-  .check(z.refine(atMostOneFactor, oneFactorOnly));
+/** POST /auth/login. */
+export const loginFields = {
+  assertion,
+  totp: z.optional(totpCodeSchema),
+  backupCode: z.optional(backupCodeSchema),
+  mfaTicket: z.optional(mfaTicketSchema),
+  deviceName: z.optional(deviceName),
+};
 
-export const reauthRequestSchema = z
-  .object({
-    assertion,
-    totp: z.optional(totpCodeSchema),
-    backupCode: z.optional(backupCodeSchema),
-  })
-  .check(z.refine(atMostOneFactor, oneFactorOnly));
+/** POST /auth/escrow. */
+export const escrowFetchFields = {
+  totp: z.optional(totpCodeSchema),
+  backupCode: z.optional(backupCodeSchema),
+  /** docs/api.md §13: an assertion by the recovery verifier, once a recovery request is ready. */
+  recovery: z.optional(assertion),
+};
+
+/** POST /auth/reauth. */
+export const reauthFields = {
+  assertion,
+  totp: z.optional(totpCodeSchema),
+  backupCode: z.optional(backupCodeSchema),
+};
 
 /** docs/api.md §8. */
 export const totpConfirmRequestSchema = z.object({ code: totpCodeSchema });
 
-export const totpDisableRequestSchema = z
-  .object({ code: z.optional(totpCodeSchema), backupCode: z.optional(backupCodeSchema) })
-  .check(
-    z.refine((b) => (b.code === undefined) !== (b.backupCode === undefined), {
-      message: "send exactly one of code and backupCode",
-    }),
-  );
-
-export const backupCodesRegenerateRequestSchema = z.object({ code: totpCodeSchema });
 
 /** PUT /api/escrow `reason` (docs/api.md §13): why the blob changed. */
 export const ESCROW_UPDATE_REASONS = [
@@ -155,66 +143,7 @@ export const activityQuerySchema = z.object({
   limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(LIMITS.activityPageMax)), 50),
 });
 
-// --- responses ----------------------------------------------------------------
-
-export const challengeResponseSchema = z.object({
-  challenge: z.string(),
-  expiresAt: z.number(),
-  mfa: z.boolean(),
-  claimed: z.boolean(),
-});
-
-export const loginResponseSchema = z.object({
-  accessToken: z.string(),
-  tokenType: z.literal("Bearer"),
-  expiresIn: z.number(),
-  sessionId: z.string(),
-});
-
-export const refreshResponseSchema = z.object({
-  accessToken: z.string(),
-  expiresIn: z.number(),
-  sessionId: z.string(),
-});
-
-export const escrowResponseSchema = z.object({
-  version: z.number().check(z.int()),
-  blob: z.string(),
-  publicKeys: publicKeysSchema,
-  mfaTicket: z.optional(z.string()),
-});
-
-export const twoFactorStatusResponseSchema = z.object({
-  enabled: z.boolean(),
-  backupCodesRemaining: z.number().check(z.int(), z.minimum(0)),
-});
-
-export type TwoFactorStatus = z.infer<typeof twoFactorStatusResponseSchema>;
-
-export const totpEnrolmentResponseSchema = z.object({
-  secret: z.string().check(z.regex(/^[A-Z2-7]+$/, "base32")),
-  uri: z.string().check(z.startsWith("otpauth://totp/")),
-  qrSvg: z.string().check(z.startsWith("<svg")),
-});
-
-export const backupCodesResponseSchema = z.object({ backupCodes: z.array(z.string().check(z.length(10))).check(z.length(10)) });
-
-/**
- * `POST /api/2fa/totp/confirm`: the backup codes only when the confirmation turned
- * two-factor authentication on; `{}` when it was already on (a passkey, or the
- * secret this one replaced), whose backup codes stay valid (docs/api.md §8, §12).
- */
-export const totpConfirmResponseSchema = z.object({ backupCodes: z.optional(backupCodesResponseSchema.shape.backupCodes) });
-
-export const sessionSchema = z.object({
-  id: z.string(),
-  deviceName: z.nullable(z.string()),
-  createdAt: z.number(),
-  lastUsedAt: z.number(),
-  current: z.boolean(),
-});
-export type SessionSummary = z.infer<typeof sessionSchema>;
-export const sessionsResponseSchema = z.object({ sessions: z.array(sessionSchema) });
+// --- activity types (the entries: apiResponses.ts) ------------------------------
 
 export const ACTIVITY_TYPES = [
   "claimed",
@@ -245,13 +174,3 @@ export const ACTIVITY_TYPES = [
   "app_revoked",
 ] as const;
 export type ActivityType = (typeof ACTIVITY_TYPES)[number];
-
-export const activityEntrySchema = z.object({
-  id: z.number().check(z.int()),
-  type: z.enum(ACTIVITY_TYPES),
-  at: z.number(),
-  sessionId: z.optional(z.string()),
-  detail: z.optional(z.record(z.string(), z.unknown())),
-});
-export type ActivityEntry = z.infer<typeof activityEntrySchema>;
-export const activityResponseSchema = z.object({ entries: z.array(activityEntrySchema) });

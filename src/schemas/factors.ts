@@ -1,19 +1,12 @@
 /**
  * The §4/§8 request bodies with the `"passkey"` member docs/api.md §12 adds wherever
- * a code is accepted. They are built from the bodies in ./api.ts (their fields, so a
- * field added there arrives here too) and count every second-factor field in one
- * rule: a request names at most one factor (exactly one where a factor is required).
+ * a code is accepted. They are built from the fields in ./api.ts (so a field added
+ * there arrives here too) and count every second-factor field in one rule: a request
+ * names at most one factor (exactly one where a factor is required).
  */
 import * as z from "zod/mini";
 import "./zodLocale";
-import {
-  backupCodeSchema,
-  backupCodesRegenerateRequestSchema,
-  escrowFetchRequestSchema,
-  loginRequestSchema,
-  reauthRequestSchema,
-  totpCodeSchema,
-} from "./api";
+import { backupCodeSchema, escrowFetchFields, loginFields, reauthFields, totpCodeSchema } from "./api";
 import { passkeyFactorField } from "./passkeys";
 
 /**
@@ -26,19 +19,16 @@ const factorCount = (body: object) =>
 const atMostOne = { message: "send at most one second factor (totp, backupCode, mfaTicket, recovery or passkey)" };
 const exactlyOne = { message: "send exactly one second factor (code, backupCode or passkey)" };
 
-// z.object over the fields rather than z.extend: the ./api.ts bodies carry their own
-// one-factor rule, which does not know `passkey`, and zod refuses to extend a refined
-// object; the rule here replaces it.
 export const loginWithFactorRequestSchema = z
-  .object({ ...loginRequestSchema.shape, ...passkeyFactorField })
+  .object({ ...loginFields, ...passkeyFactorField })
   .check(z.refine((b) => factorCount(b) <= 1, atMostOne));
 
 export const escrowFetchWithFactorRequestSchema = z
-  .object({ ...escrowFetchRequestSchema.shape, ...passkeyFactorField })
+  .object({ ...escrowFetchFields, ...passkeyFactorField })
   .check(z.refine((b) => factorCount(b) <= 1, atMostOne));
 
 export const reauthWithFactorRequestSchema = z
-  .object({ ...reauthRequestSchema.shape, ...passkeyFactorField })
+  .object({ ...reauthFields, ...passkeyFactorField })
   .check(z.refine((b) => factorCount(b) <= 1, atMostOne));
 
 /** `DELETE /api/2fa/totp`: a code, a backup code or a passkey. */
@@ -48,5 +38,5 @@ export const totpDisableWithFactorRequestSchema = z
 
 /** `POST /api/2fa/backup-codes`: a code or a passkey. */
 export const backupCodesWithFactorRequestSchema = z
-  .object({ code: z.optional(backupCodesRegenerateRequestSchema.shape.code), ...passkeyFactorField })
+  .object({ code: z.optional(totpCodeSchema), ...passkeyFactorField })
   .check(z.refine((b) => factorCount(b) === 1, { message: "send exactly one of code and passkey" }));

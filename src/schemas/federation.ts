@@ -1,4 +1,4 @@
-/** Shapes of docs/api.md §11's owner routes: the federation outbox. */
+/** docs/api.md §11's owner routes, the federation outbox: the requests (the answers: responses.ts). */
 import * as z from "zod/mini";
 import "./zodLocale";
 import { MESSAGE_LIMITS } from "./messages";
@@ -11,13 +11,3 @@ export const outboxRequestSchema = z.object({
 });
 
 export const outboxIdParamSchema = z.object({ id: z.string().check(z.regex(/^[A-Za-z0-9_-]{22}$/)) });
-
-export const outboxAcceptedResponseSchema = z.object({ id: z.string() });
-
-export const outboxStateSchema = z.object({
-  id: z.string(),
-  status: z.enum(["pending", "delivered", "failed"]),
-  attempts: z.number().check(z.int()),
-  lastError: z.optional(z.string()),
-});
-export type OutboxStateResponse = z.infer<typeof outboxStateSchema>;

@@ -1,5 +1,6 @@
 /**
- * Request and response shapes of docs/api.md §12 (passkeys). The WebAuthn response
+ * Request shapes of docs/api.md §12 (passkeys); the answers are in
+ * passkeyResponses.ts (responses.ts says why they live apart). The WebAuthn response
  * JSON is bounded field by field, so an oversized response is a 400 with zod issues
  * before any parsing; what the fields mean is checked by src/domain/passkeys.ts.
  */
@@ -12,7 +13,7 @@ export type PasskeyAlgorithm = (typeof PASSKEY_ALGORITHMS)[number];
 export const MAX_CREDENTIAL_ID_BYTES = 1023;
 /** §12: an 11th passkey is refused. */
 export const MAX_PASSKEYS = 10;
-import { backupCodeSchema, base64urlString, backupCodesResponseSchema, totpCodeSchema } from "./api";
+import { backupCodeSchema, base64urlString, totpCodeSchema } from "./api";
 
 /** Characters of unpadded base64url for `bytes` bytes. */
 const b64Chars = (bytes: number) => Math.ceil((bytes * 4) / 3);
@@ -129,77 +130,6 @@ export const passkeyDeleteRequestSchema = z
  * those schemas' one-factor rule must count it with the others.
  */
 export const passkeyFactorField = { passkey: z.optional(authenticationResponseSchema) };
-
-// --- responses ----------------------------------------------------------------
-
-export const creationOptionsSchema = z.object({
-  rp: z.object({ id: z.string(), name: z.string() }),
-  user: z.object({ id: base64urlString, name: z.string(), displayName: z.string() }),
-  challenge: base64urlString,
-  pubKeyCredParams: z.array(
-    z.object({ type: z.literal("public-key"), alg: z.union(PASSKEY_ALGORITHMS.map((a) => z.literal(a))) }),
-  ),
-  timeout: z.number().check(z.int()),
-  excludeCredentials: z.array(z.object({ type: z.literal("public-key"), id: base64urlString })),
-  authenticatorSelection: z.object({
-    residentKey: z.literal("required"),
-    requireResidentKey: z.literal(true),
-    userVerification: z.literal("required"),
-  }),
-  attestation: z.literal("none"),
-  extensions: z.object({ prf: z.object({}) }),
-});
-/** `POST /api/passkeys/options`. */
-export const passkeyCreationOptionsResponseSchema = z.object({ options: creationOptionsSchema });
-
-export const requestOptionsSchema = z.object({
-  challenge: base64urlString,
-  rpId: z.string(),
-  timeout: z.number().check(z.int()),
-  userVerification: z.literal("required"),
-  allowCredentials: z.array(z.never()).check(z.length(0)),
-});
-/** `POST /auth/passkey/options`. */
-export const passkeyRequestOptionsResponseSchema = z.object({ options: requestOptionsSchema });
-
-/** One passkey as `GET /api/passkeys` lists it; `lastUsedAt` is null until first used. */
-export const passkeySchema = z.object({
-  id: base64urlString,
-  name: z.string(),
-  createdAt: z.number(),
-  lastUsedAt: z.nullable(z.number()),
-  backedUp: z.boolean(),
-  prf: z.boolean(),
-});
-export type PasskeyListing = z.infer<typeof passkeySchema>;
-
-export const passkeysResponseSchema = z.object({ passkeys: z.array(passkeySchema).check(z.maxLength(MAX_PASSKEYS)) });
-
-/** `POST /api/passkeys` → 201; backupCodes when this passkey turned two-factor on. */
-export const passkeyRegisterResponseSchema = z.object({
-  passkey: passkeySchema,
-  backupCodes: z.optional(backupCodesResponseSchema.shape.backupCodes),
-});
-
-/** `PATCH /api/passkeys/:id` → the passkey. */
-export const passkeyUpdateResponseSchema = passkeySchema;
-
-/** `GET /api/2fa` once passkeys exist (§12). */
-export const twoFactorStatusWithPasskeysResponseSchema = z.object({
-  enabled: z.boolean(),
-  totp: z.boolean(),
-  passkeys: z.number().check(z.int(), z.minimum(0), z.maximum(MAX_PASSKEYS)),
-  backupCodesRemaining: z.number().check(z.int(), z.minimum(0)),
-});
-
-/** `POST /auth/challenge` also says whether a passkey can be used (§12). */
-export const challengeWithPasskeyResponseSchema = z.object({
-  challenge: z.string(),
-  expiresAt: z.number(),
-  mfa: z.boolean(),
-  claimed: z.boolean(),
-  passkey: z.boolean(),
-});
 
 /** The activity types §12 adds to §6's list. */
 export const PASSKEY_ACTIVITY_TYPES = ["passkey_added", "passkey_removed", "passkey_clone_suspected"] as const;

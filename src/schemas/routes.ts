@@ -11,27 +11,8 @@
  */
 import * as z from "zod/mini";
 import { ERROR_STATUS } from "../errors";
-import {
-  activityQuerySchema,
-  activityResponseSchema,
-  backupCodesResponseSchema,
-  escrowResponseSchema,
-  escrowUpdateRequestSchema,
-  LIMITS,
-  loginResponseSchema,
-  refreshResponseSchema,
-  sessionsResponseSchema,
-  setupRequestSchema,
-  totpConfirmRequestSchema,
-  totpConfirmResponseSchema,
-  totpEnrolmentResponseSchema,
-} from "./api";
-import {
-  recoveryConfigureRequestSchema,
-  recoveryStartRequestSchema,
-  recoveryStartResponseSchema,
-  recoveryStatusResponseSchema,
-} from "./recovery";
+import { activityQuerySchema, escrowUpdateRequestSchema, LIMITS, setupRequestSchema, totpConfirmRequestSchema } from "./api";
+import { recoveryConfigureRequestSchema, recoveryStartRequestSchema } from "./recovery";
 import { ARCHIVE_LIMITS, archiveSchema, restoreRequestSchema } from "./archive";
 import {
   backupCodesWithFactorRequestSchema,
@@ -40,55 +21,57 @@ import {
   reauthWithFactorRequestSchema,
   totpDisableWithFactorRequestSchema,
 } from "./factors";
-import {
-  challengeWithPasskeyResponseSchema,
-  passkeyCreationOptionsResponseSchema,
-  passkeyDeleteRequestSchema,
-  passkeyIdParamSchema,
-  passkeyRegisterRequestSchema,
-  passkeyRegisterResponseSchema,
-  passkeyRequestOptionsResponseSchema,
-  passkeysResponseSchema,
-  passkeyUpdateRequestSchema,
-  passkeyUpdateResponseSchema,
-  twoFactorStatusWithPasskeysResponseSchema,
-} from "./passkeys";
+import { passkeyDeleteRequestSchema, passkeyIdParamSchema, passkeyRegisterRequestSchema, passkeyUpdateRequestSchema } from "./passkeys";
 import { type ErrorCode } from "./errors";
+import { indieAuthApproveBodySchema, indieAuthDenyBodySchema, indieAuthRequestBodySchema, profileBodySchema } from "./indieauth";
 import {
   authorizationCodeFormSchema,
   authorizationQuerySchema,
-  indieAuthApproveBodySchema,
-  indieAuthDenyBodySchema,
-  indieAuthGrantsResponseSchema,
   indieAuthMetadataSchema,
-  indieAuthRedirectResponseSchema,
-  indieAuthRequestBodySchema,
-  indieAuthRequestResponseSchema,
   introspectionResponseSchema,
-  profileBodySchema,
-  profileResponseSchema,
   profileUrlResponseSchema,
   tokenFormSchema,
   tokenOnlyFormSchema,
   tokenResponseSchema,
   userinfoResponseSchema,
   type OAuthErrorCode,
-} from "./indieauth";
-import { outboxAcceptedResponseSchema, outboxIdParamSchema, outboxRequestSchema, outboxStateSchema } from "./federation";
+} from "./oauth";
+import { outboxIdParamSchema, outboxRequestSchema } from "./federation";
+import { messageIdParamSchema, messagesQuerySchema, messageSubmitRequestSchema } from "./messages";
 import {
-  messageAcceptedResponseSchema,
-  messageIdParamSchema,
-  messagesQuerySchema,
-  messagesResponseSchema,
-  messageSubmitRequestSchema,
-} from "./messages";
+  challengeWithPasskeyResponseSchema,
+  passkeyCreationOptionsResponseSchema,
+  passkeyRegisterResponseSchema,
+  passkeyRequestOptionsResponseSchema,
+  passkeysResponseSchema,
+  passkeyUpdateResponseSchema,
+  twoFactorStatusWithPasskeysResponseSchema,
+} from "./passkeyResponses";
+import { recoveryStartResponseSchema, recoveryStatusResponseSchema } from "./recoveryResponses";
 import {
   actorResponseSchema,
   discoveryResponseSchema,
   escrowVersionResponseSchema,
+  indieAuthGrantsResponseSchema,
+  indieAuthRedirectResponseSchema,
+  indieAuthRequestResponseSchema,
   jwksResponseSchema,
+  outboxAcceptedResponseSchema,
+  outboxStateSchema,
+  profileResponseSchema,
   webfingerResponseSchema,
 } from "./responses";
+import {
+  activityResponseSchema,
+  backupCodesResponseSchema,
+  escrowResponseSchema,
+  loginResponseSchema,
+  refreshResponseSchema,
+  sessionsResponseSchema,
+  totpConfirmResponseSchema,
+  totpEnrolmentResponseSchema,
+} from "./apiResponses";
+import { messageAcceptedResponseSchema, messagesResponseSchema } from "./messageResponses";
 
 /**
  * How a route authenticates its caller:

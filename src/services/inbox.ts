@@ -26,10 +26,10 @@ import type { Env } from "../env";
 import { ApiError, notClaimed } from "../errors";
 import { inboxActivityInProgress } from "../instanceErrors";
 import { sha256Base64url, utf8 } from "../lib/bytes";
-import type { Message } from "../schemas/messages";
 import { currentKeys } from "../storage/ownerStore";
 import { SIGNATURE_CHALLENGE, unauthorized } from "./federationAuth";
 import { acceptMessage } from "./messages";
+import type { Message } from "../schemas/messageResponses";
 
 export type InboxOutcome =
   | { stored: Message }

@@ -25,7 +25,9 @@
  * minute) per authorization for a one-owner server, and a stale entry would outlive
  * a client's fix of its own redirect URIs for longer than the owner would expect.
  */
-import { readBoundedBody } from "../lib/boundedBody";
+import { readBoundedResponse } from "../lib/boundedBody";
+import { parseJsonUtf8 } from "../lib/bytes";
+import { parseUrl } from "../lib/url";
 import { checkClientId, checkRedirectUriSyntax, isLoopbackHost, type ClientIdPolicy } from "../domain/indieauth/urls";
 
 export const MAX_CLIENT_DOCUMENT_BYTES = 64 * 1024;
@@ -38,7 +40,6 @@ export const MAX_CLIENT_NAME_CHARS = 100;
 export const MAX_CLIENT_REDIRECT_URIS = 20;
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
-const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
 export interface ClientInfo {
   /** The canonical client_id. */
@@ -98,10 +99,6 @@ export class ClientInfoCache {
     this.entries.set(client.id, { client, expiresAtMs });
     // Map iteration is insertion order: the first key is the oldest entry.
     while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-  }
-
-  clear(): void {
-    this.entries.clear();
   }
 }
 
@@ -167,13 +164,8 @@ async function fetchClientDocument(clientId: string, options: ClientDiscoveryOpt
       if (REDIRECT_STATUSES.has(res.status)) {
         await res.body?.cancel();
         const location = res.headers.get("location");
-        if (!location) return { ok: false, reason: "status" };
-        let next: URL;
-        try {
-          next = new URL(location, target);
-        } catch {
-          return { ok: false, reason: "status" };
-        }
+        const next = location ? parseUrl(location, target) : null;
+        if (!next) return { ok: false, reason: "status" };
         if (next.origin !== origin || next.username !== "" || next.password !== "") return { ok: false, reason: "cross_origin_redirect" };
         if (hop + 1 > MAX_CLIENT_REDIRECTS) return { ok: false, reason: "too_many_redirects" };
         next.hash = "";
@@ -184,12 +176,7 @@ async function fetchClientDocument(clientId: string, options: ClientDiscoveryOpt
         await res.body?.cancel();
         return { ok: false, reason: "status" };
       }
-      // A declared length over the bound is refused unread; any other is bounded while reading.
-      if (Number(res.headers.get("content-length") ?? "0") > MAX_CLIENT_DOCUMENT_BYTES) {
-        await res.body?.cancel();
-        return { ok: false, reason: "too_large" };
-      }
-      const bytes = await readBoundedBody(untilDeadline(res.body, signal), MAX_CLIENT_DOCUMENT_BYTES);
+      const bytes = await readBoundedResponse(res, MAX_CLIENT_DOCUMENT_BYTES, (body) => untilDeadline(body, signal));
       if (!bytes) return { ok: false, reason: "too_large" };
       const parsed = await readClientDocument(bytes, res.headers, { clientId, documentUrl: target, policy: options.policy });
       return parsed.ok ? { ok: true, client: parsed.client, cacheControl: res.headers.get("cache-control") } : parsed;
@@ -252,8 +239,7 @@ export async function readClientDocument(bytes: Uint8Array<ArrayBuffer>, headers
   if (type === "application/json" || type.endsWith("+json")) {
     let doc: unknown;
     try {
-      // JSON is UTF-8 (RFC 8259 §8.1): bytes that are not are refused, not replaced.
-      doc = JSON.parse(STRICT_UTF8.decode(bytes));
+      doc = parseJsonUtf8(bytes);
     } catch {
       return { ok: false, reason: "invalid_document" };
     }
@@ -284,13 +270,8 @@ function cleanName(raw: unknown): string | undefined {
  * (`javascript:`, `data:`) is dropped, not refused: it is display information.
  */
 function displayUrl(raw: unknown, base: string, policy: ClientIdPolicy): string | undefined {
-  if (typeof raw !== "string" || raw === "") return undefined;
-  let url: URL;
-  try {
-    url = new URL(raw, base);
-  } catch {
-    return undefined;
-  }
+  const url = typeof raw === "string" && raw !== "" ? parseUrl(raw, base) : null;
+  if (!url) return undefined;
   if (url.username !== "" || url.password !== "") return undefined;
   if (url.protocol === "https:") return url.href;
   if (url.protocol === "http:" && policy.allowInsecure && isLoopbackHost(url.hostname)) return url.href;
@@ -301,14 +282,7 @@ function displayUrl(raw: unknown, base: string, policy: ClientIdPolicy): string 
 function redirectUris(raws: readonly unknown[], base: string): string[] {
   const out = new Set<string>();
   for (const raw of raws) {
-    if (typeof raw !== "string") continue;
-    let resolved: string;
-    try {
-      resolved = new URL(raw, base).href;
-    } catch {
-      continue;
-    }
-    const checked = checkRedirectUriSyntax(resolved);
+    const checked = checkRedirectUriSyntax(typeof raw === "string" ? parseUrl(raw, base)?.href : null);
     if (checked.ok) out.add(checked.value);
     if (out.size >= MAX_CLIENT_REDIRECT_URIS) break;
   }
@@ -484,14 +458,8 @@ async function clientFromHtml(bytes: Uint8Array<ArrayBuffer>, headers: Headers, 
   // The bytes are already bounded; the rewriter only reads them (charset from Content-Type).
   await rewriter.transform(new Response(bytes, { headers: { "content-type": headers.get("content-type") ?? "text/html" } })).arrayBuffer();
 
-  let base = context.documentUrl;
-  if (state.base !== null) {
-    try {
-      base = new URL(state.base, context.documentUrl).href;
-    } catch {
-      // An unparsable <base href> is ignored, as browsers do.
-    }
-  }
+  // An unparsable <base href> is ignored, as browsers do.
+  const base = (state.base !== null && parseUrl(state.base, context.documentUrl)?.href) || context.documentUrl;
   // A p-name left open at the end of the page still names the app.
   const name = state.name ?? (state.nameStarted ? state.nameText : null) ?? (state.appStarted ? state.appText : null);
   return withoutUndefined({
@@ -500,18 +468,8 @@ async function clientFromHtml(bytes: Uint8Array<ArrayBuffer>, headers: Headers, 
     url: displayUrl(state.url ?? state.impliedUrl, base, context.policy),
     logo: displayUrl(state.logo, base, context.policy),
     // Link headers resolve against the document's URL (RFC 8288 §3.2), <link>s against its base.
-    redirectUris: redirectUris(
-      [...linkHeaderTargets(headers.get("link"), "redirect_uri").map((u) => resolveOrNull(u, context.documentUrl)), ...state.redirects.map((u) => resolveOrNull(u, base))],
-      base,
-    ),
+    redirectUris: redirectUris([...linkHeaderTargets(headers.get("link"), "redirect_uri").map((u) => parseUrl(u, context.documentUrl)?.href), ...state.redirects], base),
     source: "h-app" as const,
   });
 }
 
-function resolveOrNull(raw: string, base: string): string | null {
-  try {
-    return new URL(raw, base).href;
-  } catch {
-    return null;
-  }
-}

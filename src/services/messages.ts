@@ -16,9 +16,9 @@ import {
 import type { Env } from "../env";
 import { ApiError, notClaimed, rateLimited } from "../errors";
 import { instanceStub } from "../durable/stub";
-import type { Message } from "../schemas/messages";
 import { insertMessageForCurrentKey, readMessageUsage, type MessageInsert } from "../storage/messageStore";
 import { listKeys } from "../storage/ownerStore";
+import type { Message } from "../schemas/messageResponses";
 
 export async function acceptMessage(
   db: D1Database,

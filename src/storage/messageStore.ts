@@ -6,7 +6,7 @@
  * which is what both catch-up (`after=`) and the live push rely on.
  */
 import { MESSAGE_QUOTA_DEFAULTS, type MessageQuota } from "../schemas/messageLimits";
-import type { Message } from "../schemas/messages";
+import type { Message } from "../schemas/messageResponses";
 
 interface MessageRow {
   id: number;

@@ -5,7 +5,7 @@
  * run concurrently, so a row is never attempted twice at once.
  */
 import type { OutboxStatus } from "../domain/outbox";
-import type { OutboxStateResponse } from "../schemas/federation";
+import type { OutboxStateResponse } from "../schemas/responses";
 
 export interface OutboxRow {
   id: string;

@@ -19,13 +19,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../../scripts/lib/devServer.mjs";
 // @ts-expect-error: plain ESM helper shared with the dev and deploy scripts
 import { parseDotenv as parseDotenvUntyped } from "../../scripts/lib/secrets.mjs";
-import {
-  indieAuthGrantsResponseSchema,
-  indieAuthRequestResponseSchema,
-  introspectionResponseSchema,
-  tokenResponseSchema,
-  userinfoResponseSchema,
-} from "../../src/schemas/indieauth";
+import { introspectionResponseSchema, tokenResponseSchema, userinfoResponseSchema } from "../../src/schemas/oauth";
+import { indieAuthGrantsResponseSchema, indieAuthRequestResponseSchema } from "../../src/schemas/responses";
 import { json, OwnerClient } from "../helpers/owner";
 import { nodeFetch, startInstance, type DevServer } from "./devServer";
 import { authorizationUrl, discover, exchangeCode, INSECURE, startClientApp, type ClientApp } from "./indieauthClient";

@@ -14,7 +14,7 @@
  * (or the protocol's, for refusals made before its handler); `page`, an HTML page.
  */
 import { errorResponseSchema } from "../../src/schemas/errors";
-import { oauthErrorResponseSchema } from "../../src/schemas/indieauth";
+import { oauthErrorResponseSchema } from "../../src/schemas/oauth";
 import { errorStatus, findRoute, type ResponseSpec, type RouteSpec } from "../../src/schemas/routes";
 import type { Fetcher } from "./owner";
 

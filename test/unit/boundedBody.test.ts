@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { readBoundedBody } from "../../src/lib/boundedBody";
+import { readBoundedBody, readBoundedResponse } from "../../src/lib/boundedBody";
 
 /** A stream of `chunks`, recording how many were pulled and whether it was cancelled. */
 function source(chunks: Uint8Array[]) {
@@ -60,5 +60,34 @@ describe("readBoundedBody", () => {
       },
     });
     expect(await readBoundedBody(stream, 10)).toBeNull();
+  });
+});
+
+describe("readBoundedResponse", () => {
+  it("refuses a declared Content-Length over the bound unread: the body is never wrapped or read", async () => {
+    const { stream, state } = source([bytes(4)]);
+    let wrapped = false;
+    const res = new Response(stream, { headers: { "content-length": "11" } });
+    expect(
+      await readBoundedResponse(res, 10, (body) => {
+        wrapped = true;
+        return body;
+      }),
+    ).toBeNull();
+    expect(wrapped).toBe(false);
+    expect(state.pulled).toBeLessThanOrEqual(1); // at most what the Response buffered itself
+  });
+
+  it("reads a body within the bound through `wrap`, and bounds one whose Content-Length understates it", async () => {
+    const fits = source([bytes(3, 7)]);
+    let wrapped = 0;
+    const wrap = (body: ReadableStream<Uint8Array> | null) => {
+      wrapped++;
+      return body;
+    };
+    expect(await readBoundedResponse(new Response(fits.stream, { headers: { "content-length": "3" } }), 10, wrap)).toEqual(new Uint8Array([7, 7, 7]));
+    expect(wrapped).toBe(1);
+    const understated = source([bytes(6), bytes(6)]);
+    expect(await readBoundedResponse(new Response(understated.stream, { headers: { "content-length": "2" } }), 10)).toBeNull();
   });
 });

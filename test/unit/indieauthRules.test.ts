@@ -3,7 +3,7 @@ import { buildMetadata, discoveryLinkHeader, indieAuthServerFor } from "../../sr
 import { challengesEqual, isValidCodeVerifier, s256Challenge, verifyS256 } from "../../src/domain/indieauth/pkce";
 import { appendQuery, codeRedirect, errorRedirect } from "../../src/domain/indieauth/redirects";
 import { formatScope, grantableScopes, grantedScopes, includesProfile, narrowedScopes, parseScope } from "../../src/domain/indieauth/scopes";
-import { indieAuthMetadataSchema } from "../../src/schemas/indieauth";
+import { indieAuthMetadataSchema } from "../../src/schemas/oauth";
 
 const ISSUER = "https://id.example.test/";
 

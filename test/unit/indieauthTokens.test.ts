@@ -4,7 +4,7 @@ import { decideGrantRefresh, decideUserinfo, grantRotationPolicy, isAccessTokenA
 import { s256Challenge } from "../../src/domain/indieauth/pkce";
 import { introspectionResponse, profileUrlResponse, tokenResponse } from "../../src/domain/indieauth/responses";
 import { applyRotation, type SessionTokenState } from "../../src/domain/rotation";
-import { introspectionResponseSchema, profileUrlResponseSchema, tokenResponseSchema } from "../../src/schemas/indieauth";
+import { introspectionResponseSchema, profileUrlResponseSchema, tokenResponseSchema } from "../../src/schemas/oauth";
 
 const T0 = 1_700_000_000_000;
 const ME = "https://id.example.test/";
@@ -221,9 +221,26 @@ describe("error statuses", () => {
   });
 
   it("userinfo: a bare challenge without a token, invalid_token, insufficient_scope (RFC 6750 §3)", () => {
-    expect(decideUserinfo("absent")).toEqual({ ok: false, status: 401, error: null, wwwAuthenticate: "Bearer" });
-    expect(decideUserinfo({ active: false, scopes: ["profile"] })).toMatchObject({ status: 401, error: "invalid_token" });
-    expect(decideUserinfo({ active: true, scopes: ["create"] })).toMatchObject({ status: 403, error: "insufficient_scope" });
+    // No token: the challenge names no error (RFC 6750 §3.1); the JSON body says invalid_token.
+    expect(decideUserinfo("absent")).toEqual({
+      ok: false,
+      status: 401,
+      error: "invalid_token",
+      description: "An access token is required (Authorization: Bearer).",
+      wwwAuthenticate: "Bearer",
+    });
+    expect(decideUserinfo({ active: false, scopes: ["profile"] })).toMatchObject({
+      status: 401,
+      error: "invalid_token",
+      description: "The access token is invalid, expired or revoked.",
+      wwwAuthenticate: 'Bearer error="invalid_token"',
+    });
+    expect(decideUserinfo({ active: true, scopes: ["create"] })).toMatchObject({
+      status: 403,
+      error: "insufficient_scope",
+      description: "The token was not granted the profile scope.",
+      wwwAuthenticate: 'Bearer error="insufficient_scope", scope="profile"',
+    });
     expect(decideUserinfo({ active: true, scopes: ["profile", "create"] })).toEqual({ ok: true });
   });
 });

@@ -5,14 +5,13 @@ import { authenticationOptions, registrationOptions } from "../../src/domain/pas
 import { base64urlEncode, randomBytes } from "../../src/lib/bytes";
 import {
   authenticationResponseSchema,
-  passkeyCreationOptionsResponseSchema,
   passkeyDeleteRequestSchema,
   passkeyRegisterRequestSchema,
-  passkeyRequestOptionsResponseSchema,
   passkeyUpdateRequestSchema,
   registrationResponseSchema,
 } from "../../src/schemas/passkeys";
 import { SoftAuthenticator } from "../helpers/softAuthenticator";
+import { passkeyCreationOptionsResponseSchema, passkeyRequestOptionsResponseSchema } from "../../src/schemas/passkeyResponses";
 
 const ORIGIN = "https://id.example.test";
 const RP_ID = "id.example.test";

@@ -123,6 +123,42 @@ describe("CORS", () => {
 });
 
 describe("security headers", () => {
+  const CSP_REST = "style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; require-trusted-types-for 'script'";
+  const FIXED = {
+    "cross-origin-opener-policy": "same-origin",
+    "origin-agent-cluster": "?1",
+    "referrer-policy": "no-referrer",
+    "strict-transport-security": "max-age=63072000; includeSubDomains",
+    "x-content-type-options": "nosniff",
+    "x-dns-prefetch-control": "off",
+    "x-download-options": "noopen",
+    "x-frame-options": "DENY",
+    "x-permitted-cross-domain-policies": "none",
+    "x-xss-protection": "0",
+  };
+  const securityHeadersOf = (res: Response) =>
+    Object.fromEntries([...res.headers].filter(([name]) => name in FIXED || name === "content-security-policy" || name.startsWith("cross-origin-")));
+
+  it("sends exactly these security headers, the CSP by page, on answers, errors, preflights and pages alike", async () => {
+    const ownerApp = { ...FIXED, "content-security-policy": `default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; ${CSP_REST}; trusted-types argon2id` };
+    const contact = { ...FIXED, "content-security-policy": `default-src 'self'; script-src 'self'; ${CSP_REST}; trusted-types 'none'` };
+    const responses: Array<[string, Response, object]> = [
+      ["GET /api/sessions", await owner.api("GET", "/api/sessions"), ownerApp],
+      ["GET /api/sessions without a token", await selfFetch(new Request(`${TEST_ORIGIN}/api/sessions`)), ownerApp],
+      ["GET /nope", await send("GET", "/nope", ""), ownerApp],
+      ["OPTIONS /.well-known/indienet", await selfFetch(new Request(`${TEST_ORIGIN}/.well-known/indienet`, { method: "OPTIONS" })), ownerApp],
+      ["POST /indieauth/token", await selfFetch(new Request(`${TEST_ORIGIN}/indieauth/token`, { method: "POST" })), ownerApp],
+      ["GET /", await selfFetch(new Request(`${TEST_ORIGIN}/`)), ownerApp],
+      ["GET /contact", await selfFetch(new Request(`${TEST_ORIGIN}/contact`)), contact],
+      ["GET /contact.html", await selfFetch(new Request(`${TEST_ORIGIN}/contact.html`)), contact],
+    ];
+    for (const [name, res, expected] of responses) {
+      expect(securityHeadersOf(res), name).toEqual(expected);
+      expect(res.headers.get("x-powered-by"), name).toBeNull();
+      await res.arrayBuffer();
+    }
+  });
+
   it("sends CSP with frame-ancestors 'none', HSTS and nosniff on every response", async () => {
     for (const res of [await owner.api("GET", "/api/sessions"), await send("GET", "/nope", "")]) {
       expect(res.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");

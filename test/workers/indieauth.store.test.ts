@@ -12,8 +12,8 @@ import { describe, expect, it } from "vitest";
 import type { CodeGrantRequest } from "../../src/domain/indieauth/codes";
 import { grantRotationPolicy } from "../../src/domain/indieauth/grants";
 import type { NewAuthorizationRequest } from "../../src/durable/instance";
-import type { ActivityEntry } from "../../src/schemas/api";
 import { advanceClock } from "../helpers/clock";
+import type { ActivityEntry } from "../../src/schemas/apiResponses";
 
 const stub = env.INSTANCE.get(env.INSTANCE.idFromName("indieauth-store"));
 const policy = grantRotationPolicy({ refreshReuseGraceS: 10, refreshIdleTtlS: 8_640_000 });

@@ -34,6 +34,16 @@ describe("rule 1: presenting the current token rotates", () => {
     expect((await device.api("GET", "/api/sessions")).status).toBe(200);
   });
 
+  it("sets the cookie with exactly these attributes (REFRESH_IDLE_TTL_S as Max-Age), and clears it the same way", async () => {
+    const device = await newDevice();
+    const res = await device.refresh();
+    expect(res.headers.get("set-cookie")).toBe(`__Secure-rt=${device.refreshToken}; Max-Age=8640000; Path=/auth; HttpOnly; Secure; SameSite=Strict`);
+    expect(device.refreshToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const logout = await device.request("POST", "/auth/logout");
+    expect(logout.status).toBe(204);
+    expect(logout.headers.get("set-cookie")).toBe("__Secure-rt=; Max-Age=0; Path=/auth; HttpOnly; Secure; SameSite=Strict");
+  });
+
   it("answers 401 unauthorized without a cookie or with an unknown one", async () => {
     const device = owner.device();
     const none = await device.refresh(null);

@@ -1,9 +1,9 @@
 /** The security log, newest first. */
-import type { ActivityEntry } from "../../src/schemas/api";
 import type { AppContext, Screen } from "../context";
 import { feedback, formatTime, h } from "../ui/dom";
 import { onAction } from "../ui/form";
 import { describeError } from "../ui/messages";
+import type { ActivityEntry } from "../../src/schemas/apiResponses";
 
 const LABELS: Record<ActivityEntry["type"], string> = {
   claimed: "Instance claimed",

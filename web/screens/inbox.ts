@@ -12,11 +12,11 @@
  */
 import { isIndieError } from "../../client/errors";
 import { createLiveChannel, type LiveChannel, type LiveStatus } from "../../client/live";
-import type { Message } from "../../src/schemas/messages";
 import type { AppContext, Screen } from "../context";
 import { formatTime, h } from "../ui/dom";
 import { describeError } from "../ui/messages";
 import { displaySender } from "../ui/text";
+import type { Message } from "../../src/schemas/messageResponses";
 
 const STATUS_TEXT: Record<LiveStatus, string> = {
   connecting: "Connecting…",

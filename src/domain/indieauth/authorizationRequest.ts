@@ -17,10 +17,10 @@ import { grantableScopes, parseScope } from "./scopes";
 import { isValidS256Challenge } from "./pkce";
 import { acceptRedirectUri, canonicalHref, checkClientId, checkRedirectUriSyntax, type ClientIdPolicy, type ClientIdRejection, type RedirectAcceptance, type RedirectUriRejection } from "./urls";
 
+import { MAX_QUERY_CHARS } from "../../schemas/indieauth";
+
 /** `state` travels back verbatim; clients may pack session data into it (LS §5.2.1), within reason. */
 export const MAX_STATE_CHARS = 2048;
-import { MAX_QUERY_CHARS } from "../../schemas/indieauth";
-export { MAX_QUERY_CHARS };
 
 export interface AuthorizationRequest {
   /** Canonical client_id (checkClientId). */
@@ -72,7 +72,7 @@ export type AuthorizationRequestParse =
       state: string | null;
     };
 
-const UNTRUSTED_DESCRIPTIONS: Record<string, string> = {
+const UNTRUSTED_DESCRIPTIONS: Record<UntrustedReason, string> = {
   client_id_missing: "The request has no client_id.",
   client_id_not_a_url: "The client_id is not a URL.",
   client_id_scheme: "The client_id must be an https URL.",
@@ -109,9 +109,6 @@ const REDIRECTABLE_DESCRIPTIONS: Record<RedirectableReason, string> = {
   parameter_repeated: "A parameter appears more than once.",
 };
 
-export function describeUntrusted(reason: UntrustedReason): string {
-  return UNTRUSTED_DESCRIPTIONS[reason] ?? "The request cannot be trusted.";
-}
 
 /** The parameters of RFC 6749 §4.1.1, RFC 7636 §4.3 and LS §5.2; any other is ignored (RFC 6749 §3.1). */
 const KNOWN = ["response_type", "client_id", "redirect_uri", "state", "code_challenge", "code_challenge_method", "scope", "me"] as const;
@@ -180,7 +177,7 @@ export function parseAuthorizationRequest(query: string, policy: ClientIdPolicy)
 }
 
 function untrusted(reason: UntrustedReason): AuthorizationRequestParse {
-  return { ok: false, kind: "untrusted", reason, description: describeUntrusted(reason) };
+  return { ok: false, kind: "untrusted", reason, description: UNTRUSTED_DESCRIPTIONS[reason] };
 }
 
 /** Does the `me` hint name our owner (after LS §3.4 canonicalization)? A mismatch is shown, not refused (LS §5.2). */
@@ -209,7 +206,7 @@ export function decideAuthorizationRequest(
   if (!parsed.ok && parsed.kind === "untrusted") return { kind: "untrusted", reason: parsed.reason, description: parsed.description };
   const { clientId, redirectUri } = parsed.ok ? parsed.request : parsed;
   const acceptance = acceptRedirectUri(clientId, redirectUri, listed);
-  if (!acceptance) return { kind: "untrusted", reason: "redirect_uri_not_allowed", description: describeUntrusted("redirect_uri_not_allowed") };
+  if (!acceptance) return { kind: "untrusted", reason: "redirect_uri_not_allowed", description: UNTRUSTED_DESCRIPTIONS.redirect_uri_not_allowed };
   if (parsed.ok) return { kind: "ok", request: parsed.request, redirectAcceptance: acceptance };
   return {
     kind: "redirect_error",

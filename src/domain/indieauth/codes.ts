@@ -9,6 +9,7 @@
  * grant the code produced (RFC 6749 §4.1.2: a code presented twice means someone
  * else has it, so what it issued is no longer trusted).
  */
+import type { OAuthErrorCode as WireOAuthErrorCode } from "../../schemas/oauth";
 import { challengesEqual, isValidCodeVerifier } from "./pkce";
 import { canonicalHref } from "./urls";
 
@@ -32,8 +33,8 @@ export interface AuthorizationCodeRecord {
   usedAtMs: number | null;
 }
 
-/** RFC 6749 §5.2 error codes this server sends from its form endpoints. */
-export type OAuthErrorCode = "invalid_request" | "invalid_grant" | "invalid_client" | "invalid_scope" | "unsupported_grant_type" | "unauthorized_client";
+/** RFC 6749 §5.2 error codes of the form endpoints (the wire's list less RFC 6750's, which are userinfo's). */
+export type OAuthErrorCode = Exclude<WireOAuthErrorCode, "invalid_token" | "insufficient_scope">;
 
 export interface OAuthError {
   error: OAuthErrorCode;
@@ -69,23 +70,31 @@ export type LegacyRevokeRequest = { grantType: "revoke"; token: string };
 
 type Parsed<T> = { ok: true; value: T } | { ok: false; error: OAuthError };
 
+const refused = (error: OAuthErrorCode, description: string) => ({ ok: false as const, error: oauthError(error, description) });
+
 /**
  * One parameter of a form: absent or empty is null (RFC 6749 §3.1); sent twice is
  * an error, the caller reports it as invalid_request.
  */
-function single(form: URLSearchParams, name: string): string | null | "repeated" {
+export function single(form: URLSearchParams, name: string): string | null | "repeated" {
   const values = form.getAll(name).filter((v) => v !== "");
   if (values.length > 1) return "repeated";
   return values[0] ?? null;
 }
 
+/** A parameter that may be left out: null then; sent twice, `invalid_request`. */
+function optional(form: URLSearchParams, name: string): Parsed<string | null> {
+  const value = single(form, name);
+  return value === "repeated" ? refused("invalid_request", `${name} appears more than once.`) : { ok: true, value };
+}
+
 function required(form: URLSearchParams, names: readonly string[]): Parsed<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const name of names) {
-    const value = single(form, name);
-    if (value === "repeated") return { ok: false, error: oauthError("invalid_request", `${name} appears more than once.`) };
-    if (value === null) return { ok: false, error: oauthError("invalid_request", `${name} is missing.`) };
-    out[name] = value;
+    const value = optional(form, name);
+    if (!value.ok) return value;
+    if (value.value === null) return refused("invalid_request", `${name} is missing.`);
+    out[name] = value.value;
   }
   return { ok: true, value: out };
 }
@@ -98,23 +107,27 @@ function required(form: URLSearchParams, names: readonly string[]): Parsed<Recor
  * be the right one, RFC 7636 §4.6); the code, client and redirect are checked by
  * decideCodeRedemption.
  */
+export function parseTokenRequest(form: URLSearchParams, endpoint: "token"): Parsed<CodeGrantRequest | RefreshGrantRequest | LegacyRevokeRequest>;
+/** The authorization endpoint redeems codes only: any other grant_type is `unsupported_grant_type`. */
+export function parseTokenRequest(form: URLSearchParams, endpoint: "authorization"): Parsed<CodeGrantRequest>;
 export function parseTokenRequest(
   form: URLSearchParams,
   endpoint: "token" | "authorization",
 ): Parsed<CodeGrantRequest | RefreshGrantRequest | LegacyRevokeRequest> {
-  const grantType = single(form, "grant_type");
-  if (grantType === "repeated") return { ok: false, error: oauthError("invalid_request", "grant_type appears more than once.") };
+  const sent = optional(form, "grant_type");
+  if (!sent.ok) return sent;
+  const grantType = sent.value;
   if (endpoint === "token" && grantType === null && single(form, "action") === "revoke") {
     const token = required(form, ["token"]);
     return token.ok ? { ok: true, value: { grantType: "revoke", token: token.value.token! } } : token;
   }
   const effective = grantType ?? (endpoint === "authorization" ? "authorization_code" : null);
-  if (effective === null) return { ok: false, error: oauthError("invalid_request", "grant_type is missing.") };
+  if (effective === null) return refused("invalid_request", "grant_type is missing.");
   if (effective === "authorization_code") {
     const p = required(form, ["code", "client_id", "redirect_uri", "code_verifier"]);
     if (!p.ok) return p;
     if (!isValidCodeVerifier(p.value.code_verifier!)) {
-      return { ok: false, error: oauthError("invalid_grant", "code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1).") };
+      return refused("invalid_grant", "code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1).");
     }
     return {
       ok: true,
@@ -130,11 +143,14 @@ export function parseTokenRequest(
   if (effective === "refresh_token" && endpoint === "token") {
     const p = required(form, ["refresh_token", "client_id"]);
     if (!p.ok) return p;
-    const scope = single(form, "scope");
-    if (scope === "repeated") return { ok: false, error: oauthError("invalid_request", "scope appears more than once.") };
-    return { ok: true, value: { grantType: "refresh_token", refreshToken: p.value.refresh_token!, clientId: canonicalHref(p.value.client_id!), scope } };
+    const scope = optional(form, "scope");
+    if (!scope.ok) return scope;
+    return {
+      ok: true,
+      value: { grantType: "refresh_token", refreshToken: p.value.refresh_token!, clientId: canonicalHref(p.value.client_id!), scope: scope.value },
+    };
   }
-  return { ok: false, error: oauthError("unsupported_grant_type", "grant_type must be authorization_code or refresh_token.") };
+  return refused("unsupported_grant_type", "grant_type must be authorization_code or refresh_token.");
 }
 
 export type CodeRedemptionFailure =

@@ -19,7 +19,7 @@
  */
 import { classifyPresented, decideRotation, type RotationOutcome, type RotationPolicy, type SessionTokenState } from "../rotation";
 import { oauthError, type OAuthError } from "./codes";
-import { narrowedScopes } from "./scopes";
+import { includesProfile, narrowedScopes } from "./scopes";
 
 export interface GrantState {
   clientId: string;
@@ -93,16 +93,27 @@ export function isAccessTokenActive(
 
 /**
  * GET /indieauth/userinfo (LS §9, RFC 6750 §3): no token at all gets a bare
- * challenge (no error code, RFC 6750 §3.1), an inactive or unknown one
- * `invalid_token` (401), one without the `profile` scope `insufficient_scope` (403).
+ * challenge (no error code in it, RFC 6750 §3.1; the body still says
+ * `invalid_token`), an inactive or unknown one `invalid_token` (401), one without
+ * the `profile` scope `insufficient_scope` (403).
  */
 export function decideUserinfo(
   token: { active: boolean; scopes: readonly string[] } | "absent",
-): { ok: true } | { ok: false; status: 401 | 403; error: "invalid_token" | "insufficient_scope" | null; wwwAuthenticate: string } {
-  if (token === "absent") return { ok: false, status: 401, error: null, wwwAuthenticate: "Bearer" };
-  if (!token.active) return { ok: false, status: 401, error: "invalid_token", wwwAuthenticate: 'Bearer error="invalid_token"' };
-  if (!token.scopes.includes("profile")) {
-    return { ok: false, status: 403, error: "insufficient_scope", wwwAuthenticate: 'Bearer error="insufficient_scope", scope="profile"' };
+): { ok: true } | { ok: false; status: 401 | 403; error: "invalid_token" | "insufficient_scope"; description: string; wwwAuthenticate: string } {
+  if (token === "absent") {
+    return { ok: false, status: 401, error: "invalid_token", description: "An access token is required (Authorization: Bearer).", wwwAuthenticate: "Bearer" };
+  }
+  if (!token.active) {
+    return { ok: false, status: 401, error: "invalid_token", description: "The access token is invalid, expired or revoked.", wwwAuthenticate: 'Bearer error="invalid_token"' };
+  }
+  if (!includesProfile(token.scopes)) {
+    return {
+      ok: false,
+      status: 403,
+      error: "insufficient_scope",
+      description: "The token was not granted the profile scope.",
+      wwwAuthenticate: 'Bearer error="insufficient_scope", scope="profile"',
+    };
   }
   return { ok: true };
 }

@@ -57,16 +57,23 @@ export function buildMetadata(me: string): IndieAuthMetadata {
 }
 
 /**
- * The discovery `Link` header for `GET /` and `HEAD /` (§14, LS §4.1): the metadata,
- * and the two endpoints for clients older than indieauth-metadata.
+ * What `GET /` and `HEAD /` announce (§14, LS §4.1), as `[rel, absolute URL]`: the
+ * metadata, and the two endpoints for clients older than indieauth-metadata.
  */
-export function discoveryLinkHeader(me: string): string {
+export function discoveryLinks(me: string): Array<[rel: string, href: string]> {
   const origin = new URL(me).origin;
   return [
-    `<${origin}${INDIEAUTH_PATHS.metadata}>; rel="indieauth-metadata"`,
-    `<${origin}${INDIEAUTH_PATHS.authorization}>; rel="authorization_endpoint"`,
-    `<${origin}${INDIEAUTH_PATHS.token}>; rel="token_endpoint"`,
-  ].join(", ");
+    ["indieauth-metadata", origin + INDIEAUTH_PATHS.metadata],
+    ["authorization_endpoint", origin + INDIEAUTH_PATHS.authorization],
+    ["token_endpoint", origin + INDIEAUTH_PATHS.token],
+  ];
+}
+
+/** The discovery links as one `Link` header (RFC 8288). */
+export function discoveryLinkHeader(me: string): string {
+  return discoveryLinks(me)
+    .map(([rel, href]) => `<${href}>; rel="${rel}"`)
+    .join(", ");
 }
 
 export interface IndieAuthServer {

@@ -5,7 +5,7 @@
  * before its transaction (all async work first) and compares inside it with
  * `challengesEqual`, which is synchronous.
  */
-import { base64urlEncode, sha256 } from "../../lib/bytes";
+import { base64urlEncode, constantTimeEqual, sha256 } from "../../lib/bytes";
 
 /** RFC 7636 §4.1: code_verifier = 43*128unreserved, unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~". */
 const CODE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
@@ -31,12 +31,7 @@ export async function s256Challenge(verifier: string): Promise<string> {
  * 43-character base64url strings when they come from s256Challenge and from a
  * stored request (isValidS256Challenge), so the length reveals nothing.
  */
-export function challengesEqual(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
-}
+export const challengesEqual = constantTimeEqual;
 
 /** RFC 7636 §4.6 in one call, for callers with nothing to serialize around it. */
 export async function verifyS256(verifier: string, challenge: string): Promise<boolean> {

@@ -1,6 +1,6 @@
 /**
  * The JSON bodies of the form endpoints (docs/api.md §14, IndieAuth LS §5.3.2–5.3.4,
- * §6.2, §9, RFC 7662), pure. Shapes are in schemas/indieauth.ts; these decide
+ * §6.2, §9, RFC 7662), pure. Shapes are in schemas/oauth.ts; these decide
  * what goes in them.
  */
 import { formatScope, includesProfile } from "./scopes";

@@ -33,8 +33,8 @@ export type ClientIdRejection =
 
 export type Checked<T, R extends string> = { ok: true; value: T } | { ok: false; reason: R };
 
+import { isIpLiteral, parseUrl } from "../../lib/url";
 import { MAX_URL_CHARS } from "../../schemas/indieauth";
-export { MAX_URL_CHARS };
 
 /**
  * Characters the URL parser would silently drop or reinterpret (whitespace, control
@@ -43,17 +43,6 @@ export { MAX_URL_CHARS };
  * URL compared later are the same thing.
  */
 const UNSAFE_URL_CHARS = /[\u0000-\u0020\u007f\\]/;
-
-const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
-
-/**
- * Is `hostname` (as the URL parser normalised it) an IP literal? WHATWG URL parsing
- * turns every IPv4 spelling (`0x7f.1`, `2130706433`) into dotted decimal and keeps
- * IPv6 in brackets, so these two shapes are all there is.
- */
-export function isIpLiteral(hostname: string): boolean {
-  return hostname.startsWith("[") || IPV4.test(hostname);
-}
 
 /** The loopback hosts IndieAuth names (LS §3.3): `localhost` (RFC 6761 names included), 127.0.0.1, [::1]. */
 export function isLoopbackHost(hostname: string): boolean {
@@ -78,6 +67,16 @@ function hasDotSegment(raw: string): boolean {
 }
 
 /**
+ * What a client_id and a redirect_uri are checked for once present: within
+ * MAX_URL_CHARS, free of UNSAFE_URL_CHARS, and an absolute URL.
+ */
+function parseSentUrl(raw: string): Checked<URL, "too_long" | "not_a_url"> {
+  if (raw.length > MAX_URL_CHARS) return { ok: false, reason: "too_long" };
+  const url = UNSAFE_URL_CHARS.test(raw) ? null : parseUrl(raw);
+  return url ? { ok: true, value: url } : { ok: false, reason: "not_a_url" };
+}
+
+/**
  * Checks a client_id (LS §3.3 and §14) and returns its canonical form: the URL
  * parser's `href`, so the host is lowercase and an empty path is `/` (LS §3.4).
  * Everything later (the fetch, the stored request, the code, the token endpoint's
@@ -85,14 +84,9 @@ function hasDotSegment(raw: string): boolean {
  */
 export function checkClientId(raw: string | null | undefined, policy: ClientIdPolicy): Checked<string, ClientIdRejection> {
   if (!raw) return { ok: false, reason: "missing" };
-  if (raw.length > MAX_URL_CHARS) return { ok: false, reason: "too_long" };
-  if (UNSAFE_URL_CHARS.test(raw)) return { ok: false, reason: "not_a_url" };
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return { ok: false, reason: "not_a_url" };
-  }
+  const parsed = parseSentUrl(raw);
+  if (!parsed.ok) return parsed;
+  const url = parsed.value;
   if (url.protocol !== "https:" && url.protocol !== "http:") return { ok: false, reason: "scheme" };
   // `#` alone parses to an empty hash; the standard forbids the component, not just a value.
   if (raw.includes("#")) return { ok: false, reason: "fragment" };
@@ -126,14 +120,9 @@ export type RedirectUriRejection = "missing" | "not_a_url" | "fragment" | "crede
  */
 export function checkRedirectUriSyntax(raw: string | null | undefined): Checked<string, RedirectUriRejection> {
   if (!raw) return { ok: false, reason: "missing" };
-  if (raw.length > MAX_URL_CHARS) return { ok: false, reason: "too_long" };
-  if (UNSAFE_URL_CHARS.test(raw)) return { ok: false, reason: "not_a_url" };
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return { ok: false, reason: "not_a_url" };
-  }
+  const parsed = parseSentUrl(raw);
+  if (!parsed.ok) return parsed;
+  const url = parsed.value;
   if (raw.includes("#")) return { ok: false, reason: "fragment" };
   if (url.username !== "" || url.password !== "") return { ok: false, reason: "credentials" };
   // Schemes that run code or carry content in the browser are never a place to send a code.
@@ -162,11 +151,7 @@ export function acceptRedirectUri(clientId: string, redirectUri: string, listed:
 
 /** A URL's canonical href, or the string itself when it does not parse. */
 export function canonicalHref(raw: string): string {
-  try {
-    return new URL(raw).href;
-  } catch {
-    return raw;
-  }
+  return parseUrl(raw)?.href ?? raw;
 }
 
 export type ProfileUnavailable = "not_a_url" | "scheme" | "port" | "ip_literal";
@@ -178,12 +163,8 @@ export type ProfileUnavailable = "not_a_url" | "scheme" | "port" | "ip_literal";
  * answers 404 on every IndieAuth route, unless `allowInsecure` (development).
  */
 export function profileUrlFor(origin: string, policy: { allowInsecure: boolean }): Checked<string, ProfileUnavailable> {
-  let url: URL;
-  try {
-    url = new URL(origin);
-  } catch {
-    return { ok: false, reason: "not_a_url" };
-  }
+  const url = parseUrl(origin);
+  if (!url) return { ok: false, reason: "not_a_url" };
   // `new URL(ORIGIN).href`: ORIGIN is an origin, so this is `https://host/`.
   const me = new URL(url.origin).href;
   if (policy.allowInsecure) return url.protocol === "https:" || url.protocol === "http:" ? { ok: true, value: me } : { ok: false, reason: "scheme" };
