@@ -545,11 +545,6 @@ export class InstanceDO extends DurableObject<Env> {
     return this.ctx.storage.transactionSync(() => this.recovery.complete(verifierKid, ticketHash, windowMs, nowMs));
   }
 
-  redeemRecoveryTicket(ticketHash: string): boolean {
-    const nowMs = this.clock.nowMs();
-    return this.ctx.storage.transactionSync(() => this.recovery.redeemTicket(ticketHash, nowMs));
-  }
-
   // --- IndieAuth (./indieauthRequests.ts, ./indieauthGrants.ts, ./indieauthProfile.ts;
   // docs/api.md §14) ----------------------------------------------------------------
   // The form endpoints' calls count their rate-limit hit in the same transaction as

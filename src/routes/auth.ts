@@ -28,7 +28,7 @@ import {
 } from "../schemas/factors";
 import { parseArchive, restoreFromArchive } from "../services/archiveRestore";
 import { checkAssertion, invalidAssertion, verifyAssertionSignature, type AssertionContext } from "../services/assertions";
-import { completeRecovery, redeemRecoveryTicket } from "../services/recovery";
+import { completeRecovery } from "../services/recovery";
 import { requireClaimedKeys, requireThumbprintKids } from "../services/ownerKeys";
 import { mintAccessToken, type TokenIssuer } from "../services/sessions";
 import { invalidateJwks } from "../storage/jwksCache";
@@ -276,10 +276,6 @@ async function checkSecondFactor(
   body: FactorFields,
   options: { purpose: "login" | "reauth"; sessionId: string | null; required: boolean },
 ): Promise<AuthMethod[]> {
-  // A ticket from a completed recovery (docs/api.md §13) is its own second factor.
-  if (body.mfaTicket !== undefined && (await redeemRecoveryTicket({ instance: instanceStub(c.env) }, body.mfaTicket))) {
-    return ["pop", "rcv"];
-  }
   const factor = presentedFactor(c, body);
   if (!factor) {
     if (options.required && (await instanceStub(c.env).twoFactorEnabled())) throw mfaRequired();

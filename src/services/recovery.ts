@@ -69,7 +69,3 @@ export async function completeRecovery(ctx: AssertionContext, assertion: string,
   });
 }
 
-/** True when `ticket` is a live ticket of a completed recovery (spent by this call). */
-export async function redeemRecoveryTicket(ctx: Pick<AssertionContext, "instance">, ticket: string): Promise<boolean> {
-  return await ctx.instance.redeemRecoveryTicket(await sha256Base64url(ticket));
-}
