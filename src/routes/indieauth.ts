@@ -2,7 +2,7 @@
  * docs/api.md §14: IndieAuth. The owner signs in to other sites as their instance.
  *
  * Three kinds of route, with the rules of src/domain/indieauth/ and the state of
- *  src/durable/indieauthRequests.ts, indieauthGrants.ts and indieauthProfile.ts:
+ * src/durable/indieauthRequests.ts, indieauthGrants.ts and indieauthProfile.ts:
  *  - discovery: the `Link` headers and `<link>`s of `GET /` (homeRoute) and the RFC
  *    8414 metadata;
  *  - the OAuth endpoints other sites call (`/indieauth/*`): form bodies in, RFC 6749
