@@ -206,10 +206,18 @@ export class InstanceDO extends DurableObject<Env> {
     return this.ctx.storage.transactionSync(() => this.rateLimits.hit(key, { limit, windowMs }, nowMs));
   }
 
-  /** Inside a transaction: counts `rateLimit`'s hit, and does `work` only if the hit is allowed. */
-  private afterHit<T>(rateLimit: RateLimitHit, nowMs: number, work: () => T): T | RateLimitRefusal {
-    const verdict = this.rateLimits.hit(rateLimit.key, rateLimit, nowMs);
-    return verdict.allowed ? work() : { ok: false, error: "rate_limited", retryAfterS: verdict.retryAfterS };
+  /**
+   * One transaction: counts `rateLimit`'s hit, and does `work` only if the hit is
+   * allowed. An ES private method: TypeScript's `private` would leave it callable
+   * over RPC.
+   */
+  #rateLimited<T>(rateLimit: RateLimitHit, work: (nowMs: number) => T): RateLimitRefusal | T {
+    return this.ctx.storage.transactionSync(() => {
+      const nowMs = this.clock.nowMs();
+      const verdict = this.rateLimits.hit(rateLimit.key, rateLimit, nowMs);
+      if (!verdict.allowed) return { ok: false, error: "rate_limited", retryAfterS: verdict.retryAfterS } as const;
+      return work(nowMs);
+    });
   }
 
   // --- the hot paths: one call each (docs/benchmarks.md, "Durable Object calls") -----
@@ -271,8 +279,7 @@ export class InstanceDO extends DurableObject<Env> {
    */
   async refresh(presentedToken: string, policy: RotationPolicy, rateLimit: RateLimitHit): Promise<RefreshResult | RateLimitRefusal> {
     const prepared = await this.sessions.prepareRefresh(presentedToken);
-    const nowMs = this.clock.nowMs();
-    const decided = this.ctx.storage.transactionSync(() => this.afterHit(rateLimit, nowMs, () => this.sessions.decideRefresh(prepared, policy, nowMs)));
+    const decided = this.#rateLimited(rateLimit, (nowMs) => this.sessions.decideRefresh(prepared, policy, nowMs));
     if ("ok" in decided) return decided;
     return await this.sessions.completeRefresh(prepared, decided);
   }
@@ -641,20 +648,6 @@ export class InstanceDO extends DurableObject<Env> {
   setIndieAuthProfile(profile: OwnerProfile): void {
     const nowMs = this.clock.nowMs();
     this.ctx.storage.transactionSync(() => this.ownerProfile.set(profile, nowMs));
-  }
-
-  /**
-   * One transaction: reads the clock, counts the hit, and runs `work` only when it
-   * is allowed. `work` is synchronous store calls (nothing may await in between).
-   * An ES private method: not on the prototype, so not part of the RPC surface.
-   */
-  #rateLimited<T>(rateLimit: RateLimitHit, work: (nowMs: number) => T): RateLimitRefusal | T {
-    return this.ctx.storage.transactionSync(() => {
-      const nowMs = this.clock.nowMs();
-      const verdict = this.rateLimits.hit(rateLimit.key, rateLimit, nowMs);
-      if (!verdict.allowed) return { ok: false, error: "rate_limited", retryAfterS: verdict.retryAfterS } as const;
-      return work(nowMs);
-    });
   }
 
   // --- live channel (./sockets.ts) and the shared alarm --------------------------------
