@@ -46,6 +46,8 @@ export function decideRateLimitHit(current: RateWindow | null, rule: RateLimitRu
  * groups as `::`, an IPv4 tail as two groups.
  */
 export function rateLimitAddress(address: string): string {
+  // Not IPv6 (an IPv4 address, or nothing): as it is, without the URL parser's throw.
+  if (!address.includes(":")) return address;
   let ip: string;
   try {
     ip = new URL(`http://[${address}]/`).hostname.slice(1, -1);
