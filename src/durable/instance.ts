@@ -49,7 +49,9 @@ import { RecoveryStore, type RecoveryCompletion, type RecoveryStart, type Recove
 import { RestoreStore } from "./restore";
 import { migrateInstanceStorage } from "./schema";
 import { SessionStore, type SessionGrant, type RefreshResult, type SessionStatus, type SessionSummary } from "./sessions";
-import { LiveChannel, RevokedSockets } from "./sockets";
+import { LiveChannel } from "./liveChannel";
+import { LivePush } from "./livePush";
+import { RevokedSockets } from "./sockets";
 import { FactorStore, type FactorFailure, type MfaCounter, type SecondFactor } from "./factors";
 import { TwoFactorStore, unlessRecoveryNeedsIt, type TwoFactorStatus } from "./twoFactor";
 import type { RegistrationResponse } from "../schemas/passkeys";
@@ -122,6 +124,7 @@ export class InstanceDO extends DurableObject<Env> {
   private readonly restore: RestoreStore;
   private readonly inboxReplays: InboxReplayStore;
   private readonly live: LiveChannel;
+  private readonly pushes: LivePush;
   private readonly outbox: OutboxDelivery;
   private readonly recovery: RecoveryStore;
   private readonly indieAuthRequests: IndieAuthRequestStore;
@@ -153,6 +156,7 @@ export class InstanceDO extends DurableObject<Env> {
     this.restore = new RestoreStore(ctx.storage, this.activity);
     this.inboxReplays = new InboxReplayStore(ctx.storage);
     this.live = new LiveChannel(ctx, env, this.clock, this.sessions);
+    this.pushes = new LivePush(ctx, env.DB, this.clock);
     this.outbox = new OutboxDelivery(env, this.clock);
     this.indieAuthGrants = new IndieAuthGrantStore(sql, this.activity);
     this.indieAuthRequests = new IndieAuthRequestStore(sql, this.activity, this.indieAuthGrants);
@@ -298,7 +302,7 @@ export class InstanceDO extends DurableObject<Env> {
     // The push must not turn an accepted message into an error: a socket that
     // missed it catches up with GET /api/messages?after= (services/messages.ts).
     this.ctx.waitUntil(
-      this.live
+      this.pushes
         .publish(message.id)
         .catch((err: unknown) => console.error(JSON.stringify({ event: "message_push_failed", id: message.id, error: String(err) }))),
     );
@@ -650,7 +654,7 @@ export class InstanceDO extends DurableObject<Env> {
     this.ctx.storage.transactionSync(() => this.ownerProfile.set(profile, nowMs));
   }
 
-  // --- live channel (./sockets.ts) and the shared alarm --------------------------------
+  // --- live channel (./liveChannel.ts, ./livePush.ts) and the shared alarm ------------
 
   /** Opens a socket; only the Worker's GET /api/ws calls this, after authenticating it. */
   override fetch(request: Request): Promise<Response> {
@@ -671,7 +675,7 @@ export class InstanceDO extends DurableObject<Env> {
 
   /** The Worker's nudge after it stored message `storedId` (docs/api.md §9). */
   publishMessages(storedId: number): Promise<void> {
-    return this.live.publish(storedId);
+    return this.pushes.publish(storedId);
   }
 
   /**
