@@ -48,7 +48,8 @@ import { RateLimitStore, type RateLimitVerdict } from "./rateLimits";
 import { RecoveryStore, type RecoveryCompletion, type RecoveryStart, type RecoveryStatus, type RecoveryVerifierRecord } from "./recovery";
 import { RestoreStore } from "./restore";
 import { migrateInstanceStorage } from "./schema";
-import { SessionStore, type SessionGrant, type RefreshResult, type SessionStatus, type SessionSummary } from "./sessions";
+import { RefreshRotation, type RefreshResult } from "./refreshRotation";
+import { SessionStore, type SessionGrant, type SessionStatus, type SessionSummary } from "./sessions";
 import { LiveChannel } from "./liveChannel";
 import { LivePush } from "./livePush";
 import { RevokedSockets } from "./sockets";
@@ -60,7 +61,8 @@ import { insertMessageForCurrentKey, type MessageInsert } from "../storage/messa
 import type { ActivityEntry } from "../schemas/apiResponses";
 import type { Message } from "../schemas/messageResponses";
 
-export type { RefreshResult, SessionGrant, SessionStatus, SessionSummary } from "./sessions";
+export type { RefreshResult } from "./refreshRotation";
+export type { SessionGrant, SessionStatus, SessionSummary } from "./sessions";
 export type { RateLimitVerdict } from "./rateLimits";
 export type { ActiveAccessToken } from "./indieauthGrants";
 export type { IndieAuthAnswer, NewAuthorizationRequest } from "./indieauthRequests";
@@ -118,6 +120,7 @@ export class InstanceDO extends DurableObject<Env> {
   private readonly challenges: ChallengeStore;
   private readonly rateLimits: RateLimitStore;
   private readonly sessions: SessionStore;
+  private readonly refreshRotation: RefreshRotation;
   private readonly factors: FactorStore;
   private readonly twoFactor: TwoFactorStore;
   private readonly passkeys: PasskeyStore;
@@ -139,6 +142,7 @@ export class InstanceDO extends DurableObject<Env> {
     this.challenges = new ChallengeStore(sql);
     this.rateLimits = new RateLimitStore(sql);
     this.sessions = new SessionStore(sql, this.activity, new RevokedSockets(ctx));
+    this.refreshRotation = new RefreshRotation(sql, this.sessions);
     const lockouts = new MfaLockoutStore(sql, this.activity);
     this.passkeys = new PasskeyStore(sql, this.activity);
     this.recovery = new RecoveryStore(sql, this.activity);
@@ -278,14 +282,14 @@ export class InstanceDO extends DurableObject<Env> {
   /**
    * POST /auth/refresh in one call: the rate-limit hit and the rotation share a
    * transaction. docs/api.md §5: the rules live in domain/rotation.ts;
-   * ./sessions.ts persists them. All async work first: nothing in between may
+   * ./refreshRotation.ts persists them. All async work first: nothing in between may
    * await until the decision is stored.
    */
   async refresh(presentedToken: string, policy: RotationPolicy, rateLimit: RateLimitHit): Promise<RefreshResult | RateLimitRefusal> {
-    const prepared = await this.sessions.prepareRefresh(presentedToken);
-    const decided = this.#rateLimited(rateLimit, (nowMs) => this.sessions.decideRefresh(prepared, policy, nowMs));
+    const prepared = await this.refreshRotation.prepare(presentedToken);
+    const decided = this.#rateLimited(rateLimit, (nowMs) => this.refreshRotation.decide(prepared, policy, nowMs));
     if ("ok" in decided) return decided;
-    return await this.sessions.completeRefresh(prepared, decided);
+    return await this.refreshRotation.complete(prepared, decided);
   }
 
   /**
