@@ -4,12 +4,13 @@
  * and their refresh tokens, rate-limit counters, two-factor state, inbox replay
  * records, and the activity log written with them.
  *
- * This file is wiring: each kind of state is a small store (./sessions.ts,
- * ./challenges.ts, ./activityLog.ts, ./rateLimits.ts, ./factors.ts with
- * ./mfaLockouts.ts, ./twoFactor.ts, ./passkeys.ts, ./restore.ts, ./inboxReplays.ts,
- * ./sockets.ts, ./recovery.ts, ./indieauthRequests.ts with ./indieauthGrants.ts and
- * ./indieauthProfile.ts), built once here and handed to the stores that write
- * through it.
+ * This file is wiring: each kind of state is a small store (./sessions.ts with
+ * ./refreshRotation.ts, ./challenges.ts, ./activityLog.ts, ./rateLimits.ts,
+ * ./factors.ts with ./mfaLockouts.ts, ./twoFactor.ts, ./passkeys.ts with
+ * ./passkeyChallenges.ts and ./passkeyRefusals.ts, ./restore.ts, ./inboxReplays.ts,
+ * ./liveChannel.ts with ./livePush.ts and ./sockets.ts, ./recovery.ts,
+ * ./indieauthRequests.ts with ./indieauthGrants.ts and ./indieauthProfile.ts), built
+ * once here and handed to the stores that write through it.
  * An RPC method reads the clock once, does all async work (hashing, sealing) first,
  * and then runs the stores' synchronous check-and-set in one
  * `ctx.storage.transactionSync`: any non-storage await inside a Durable Object
@@ -43,6 +44,7 @@ import {
 import { InboxReplayStore, type InboxClaim, type InboxClaimInput } from "./inboxReplays";
 import { MfaLockoutStore } from "./mfaLockouts";
 import { OutboxDelivery } from "./outbox";
+import { PasskeyChallengeStore } from "./passkeyChallenges";
 import { PasskeyStore, type RelyingParty } from "./passkeys";
 import { RateLimitStore, type RateLimitVerdict } from "./rateLimits";
 import { RecoveryStore, type RecoveryCompletion, type RecoveryStart, type RecoveryStatus, type RecoveryVerifierRecord } from "./recovery";
@@ -124,6 +126,7 @@ export class InstanceDO extends DurableObject<Env> {
   private readonly factors: FactorStore;
   private readonly twoFactor: TwoFactorStore;
   private readonly passkeys: PasskeyStore;
+  private readonly passkeyChallenges: PasskeyChallengeStore;
   private readonly restore: RestoreStore;
   private readonly inboxReplays: InboxReplayStore;
   private readonly live: LiveChannel;
@@ -144,7 +147,8 @@ export class InstanceDO extends DurableObject<Env> {
     this.sessions = new SessionStore(sql, this.activity, new RevokedSockets(ctx));
     this.refreshRotation = new RefreshRotation(sql, this.sessions);
     const lockouts = new MfaLockoutStore(sql, this.activity);
-    this.passkeys = new PasskeyStore(sql, this.activity);
+    this.passkeyChallenges = new PasskeyChallengeStore(sql);
+    this.passkeys = new PasskeyStore(sql, this.activity, this.passkeyChallenges);
     this.recovery = new RecoveryStore(sql, this.activity);
     this.factors = new FactorStore(ctx.storage, env.DATA_KEY, this.clock, this.activity, lockouts, this.passkeys);
     this.twoFactor = new TwoFactorStore(
@@ -434,7 +438,7 @@ export class InstanceDO extends DurableObject<Env> {
     const nowMs = this.clock.nowMs();
     return this.ctx.storage.transactionSync(() => {
       const ownerId = base64urlDecode(this.passkeys.ensureOwnerId())!;
-      const challenge = this.passkeys.issueChallenge("registration", input.sessionId, nowMs);
+      const challenge = this.passkeyChallenges.issue("registration", input.sessionId, nowMs);
       const excludeCredentialIds = this.passkeys.list().map((p) => p.id);
       return registrationOptions({ ...input, ownerId, challenge, excludeCredentialIds });
     });
@@ -449,7 +453,7 @@ export class InstanceDO extends DurableObject<Env> {
     const nowMs = this.clock.nowMs();
     return this.ctx.storage.transactionSync(() => {
       if (this.passkeys.count() === 0) return null;
-      return authenticationOptions({ rpId, challenge: this.passkeys.issueChallenge("authentication", null, nowMs) });
+      return authenticationOptions({ rpId, challenge: this.passkeyChallenges.issue("authentication", null, nowMs) });
     });
   }
 
