@@ -6,7 +6,7 @@
  * refusal always reads the same on the wire.
  */
 import type { RateLimitVerdict, RefreshResult, SessionStatus } from "./durable/instance";
-import { isPasskeyRefusal, PASSKEY_REFUSAL_MESSAGES, type PasskeyRefusal } from "./durable/passkeys";
+import { isPasskeyRefusal, PASSKEY_REFUSAL_MESSAGES, type PasskeyRefusal } from "./durable/passkeyRefusals";
 import type { FactorFailure } from "./durable/factors";
 import type { TurnOffRefused } from "./durable/twoFactor";
 import { ApiError, rateLimited } from "./errors";

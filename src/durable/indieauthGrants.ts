@@ -7,7 +7,7 @@
  * half (requests and codes) is ./indieauthRequests.ts, which creates a grant through
  * `create` inside the transaction that spends the code.
  *
- * Split like SessionStore: async preparation (random tokens, hashes, the successor
+ * Split like RefreshRotation: async preparation (random tokens, hashes, the successor
  * wrap) in `prepare…` methods, outside any transaction; synchronous methods that
  * decide and write, which the caller (InstanceDO) runs inside its `transactionSync`
  * with the time it read once. Nothing is stored in clear that could be presented:
@@ -23,7 +23,7 @@ import { openSuccessor, sealSuccessor } from "../domain/successorWrap";
 import { randomToken, sha256Base64url } from "../lib/bytes";
 import type { IndieAuthGrant } from "../schemas/responses";
 import type { ActivityLog } from "./activityLog";
-import { toTokenState } from "./sessions";
+import { toTokenState } from "./refreshRotation";
 
 const TOKEN_BYTES = 32;
 /** A revoked grant is kept this long (its refresh tokens answer "revoked"), then swept. */

@@ -4,12 +4,13 @@
  * and their refresh tokens, rate-limit counters, two-factor state, inbox replay
  * records, and the activity log written with them.
  *
- * This file is wiring: each kind of state is a small store (./sessions.ts,
- * ./challenges.ts, ./activityLog.ts, ./rateLimits.ts, ./factors.ts with
- * ./mfaLockouts.ts, ./twoFactor.ts, ./passkeys.ts, ./restore.ts, ./inboxReplays.ts,
- * ./sockets.ts, ./recovery.ts, ./indieauthRequests.ts with ./indieauthGrants.ts and
- * ./indieauthProfile.ts), built once here and handed to the stores that write
- * through it.
+ * This file is wiring: each kind of state is a small store (./sessions.ts with
+ * ./refreshRotation.ts, ./challenges.ts, ./activityLog.ts, ./rateLimits.ts,
+ * ./factors.ts with ./mfaLockouts.ts, ./twoFactor.ts, ./passkeys.ts with
+ * ./passkeyChallenges.ts and ./passkeyRefusals.ts, ./restore.ts, ./inboxReplays.ts,
+ * ./liveChannel.ts with ./livePush.ts and ./sockets.ts, ./recovery.ts,
+ * ./indieauthRequests.ts with ./indieauthGrants.ts and ./indieauthProfile.ts), built
+ * once here and handed to the stores that write through it.
  * An RPC method reads the clock once, does all async work (hashing, sealing) first,
  * and then runs the stores' synchronous check-and-set in one
  * `ctx.storage.transactionSync`: any non-storage await inside a Durable Object
@@ -43,13 +44,17 @@ import {
 import { InboxReplayStore, type InboxClaim, type InboxClaimInput } from "./inboxReplays";
 import { MfaLockoutStore } from "./mfaLockouts";
 import { OutboxDelivery } from "./outbox";
+import { PasskeyChallengeStore } from "./passkeyChallenges";
 import { PasskeyStore, type RelyingParty } from "./passkeys";
 import { RateLimitStore, type RateLimitVerdict } from "./rateLimits";
 import { RecoveryStore, type RecoveryCompletion, type RecoveryStart, type RecoveryStatus, type RecoveryVerifierRecord } from "./recovery";
 import { RestoreStore } from "./restore";
 import { migrateInstanceStorage } from "./schema";
-import { SessionStore, type SessionGrant, type RefreshResult, type SessionStatus, type SessionSummary } from "./sessions";
-import { LiveChannel, RevokedSockets } from "./sockets";
+import { RefreshRotation, type RefreshResult } from "./refreshRotation";
+import { SessionStore, type SessionGrant, type SessionStatus, type SessionSummary } from "./sessions";
+import { LiveChannel } from "./liveChannel";
+import { LivePush } from "./livePush";
+import { RevokedSockets } from "./sockets";
 import { FactorStore, type FactorFailure, type MfaCounter, type SecondFactor } from "./factors";
 import { TwoFactorStore, unlessRecoveryNeedsIt, type TwoFactorStatus } from "./twoFactor";
 import type { RegistrationResponse } from "../schemas/passkeys";
@@ -58,7 +63,8 @@ import { insertMessageForCurrentKey, type MessageInsert } from "../storage/messa
 import type { ActivityEntry } from "../schemas/apiResponses";
 import type { Message } from "../schemas/messageResponses";
 
-export type { RefreshResult, SessionGrant, SessionStatus, SessionSummary } from "./sessions";
+export type { RefreshResult } from "./refreshRotation";
+export type { SessionGrant, SessionStatus, SessionSummary } from "./sessions";
 export type { RateLimitVerdict } from "./rateLimits";
 export type { ActiveAccessToken } from "./indieauthGrants";
 export type { IndieAuthAnswer, NewAuthorizationRequest } from "./indieauthRequests";
@@ -116,12 +122,15 @@ export class InstanceDO extends DurableObject<Env> {
   private readonly challenges: ChallengeStore;
   private readonly rateLimits: RateLimitStore;
   private readonly sessions: SessionStore;
+  private readonly refreshRotation: RefreshRotation;
   private readonly factors: FactorStore;
   private readonly twoFactor: TwoFactorStore;
   private readonly passkeys: PasskeyStore;
+  private readonly passkeyChallenges: PasskeyChallengeStore;
   private readonly restore: RestoreStore;
   private readonly inboxReplays: InboxReplayStore;
   private readonly live: LiveChannel;
+  private readonly pushes: LivePush;
   private readonly outbox: OutboxDelivery;
   private readonly recovery: RecoveryStore;
   private readonly indieAuthRequests: IndieAuthRequestStore;
@@ -136,8 +145,10 @@ export class InstanceDO extends DurableObject<Env> {
     this.challenges = new ChallengeStore(sql);
     this.rateLimits = new RateLimitStore(sql);
     this.sessions = new SessionStore(sql, this.activity, new RevokedSockets(ctx));
+    this.refreshRotation = new RefreshRotation(sql, this.sessions);
     const lockouts = new MfaLockoutStore(sql, this.activity);
-    this.passkeys = new PasskeyStore(sql, this.activity);
+    this.passkeyChallenges = new PasskeyChallengeStore(sql);
+    this.passkeys = new PasskeyStore(sql, this.activity, this.passkeyChallenges);
     this.recovery = new RecoveryStore(sql, this.activity);
     this.factors = new FactorStore(ctx.storage, env.DATA_KEY, this.clock, this.activity, lockouts, this.passkeys);
     this.twoFactor = new TwoFactorStore(
@@ -153,6 +164,7 @@ export class InstanceDO extends DurableObject<Env> {
     this.restore = new RestoreStore(ctx.storage, this.activity);
     this.inboxReplays = new InboxReplayStore(ctx.storage);
     this.live = new LiveChannel(ctx, env, this.clock, this.sessions);
+    this.pushes = new LivePush(ctx, env.DB, this.clock);
     this.outbox = new OutboxDelivery(env, this.clock);
     this.indieAuthGrants = new IndieAuthGrantStore(sql, this.activity);
     this.indieAuthRequests = new IndieAuthRequestStore(sql, this.activity, this.indieAuthGrants);
@@ -274,14 +286,14 @@ export class InstanceDO extends DurableObject<Env> {
   /**
    * POST /auth/refresh in one call: the rate-limit hit and the rotation share a
    * transaction. docs/api.md §5: the rules live in domain/rotation.ts;
-   * ./sessions.ts persists them. All async work first: nothing in between may
+   * ./refreshRotation.ts persists them. All async work first: nothing in between may
    * await until the decision is stored.
    */
   async refresh(presentedToken: string, policy: RotationPolicy, rateLimit: RateLimitHit): Promise<RefreshResult | RateLimitRefusal> {
-    const prepared = await this.sessions.prepareRefresh(presentedToken);
-    const decided = this.#rateLimited(rateLimit, (nowMs) => this.sessions.decideRefresh(prepared, policy, nowMs));
+    const prepared = await this.refreshRotation.prepare(presentedToken);
+    const decided = this.#rateLimited(rateLimit, (nowMs) => this.refreshRotation.decide(prepared, policy, nowMs));
     if ("ok" in decided) return decided;
-    return await this.sessions.completeRefresh(prepared, decided);
+    return await this.refreshRotation.complete(prepared, decided);
   }
 
   /**
@@ -298,7 +310,7 @@ export class InstanceDO extends DurableObject<Env> {
     // The push must not turn an accepted message into an error: a socket that
     // missed it catches up with GET /api/messages?after= (services/messages.ts).
     this.ctx.waitUntil(
-      this.live
+      this.pushes
         .publish(message.id)
         .catch((err: unknown) => console.error(JSON.stringify({ event: "message_push_failed", id: message.id, error: String(err) }))),
     );
@@ -426,7 +438,7 @@ export class InstanceDO extends DurableObject<Env> {
     const nowMs = this.clock.nowMs();
     return this.ctx.storage.transactionSync(() => {
       const ownerId = base64urlDecode(this.passkeys.ensureOwnerId())!;
-      const challenge = this.passkeys.issueChallenge("registration", input.sessionId, nowMs);
+      const challenge = this.passkeyChallenges.issue("registration", input.sessionId, nowMs);
       const excludeCredentialIds = this.passkeys.list().map((p) => p.id);
       return registrationOptions({ ...input, ownerId, challenge, excludeCredentialIds });
     });
@@ -441,7 +453,7 @@ export class InstanceDO extends DurableObject<Env> {
     const nowMs = this.clock.nowMs();
     return this.ctx.storage.transactionSync(() => {
       if (this.passkeys.count() === 0) return null;
-      return authenticationOptions({ rpId, challenge: this.passkeys.issueChallenge("authentication", null, nowMs) });
+      return authenticationOptions({ rpId, challenge: this.passkeyChallenges.issue("authentication", null, nowMs) });
     });
   }
 
@@ -650,7 +662,7 @@ export class InstanceDO extends DurableObject<Env> {
     this.ctx.storage.transactionSync(() => this.ownerProfile.set(profile, nowMs));
   }
 
-  // --- live channel (./sockets.ts) and the shared alarm --------------------------------
+  // --- live channel (./liveChannel.ts, ./livePush.ts) and the shared alarm ------------
 
   /** Opens a socket; only the Worker's GET /api/ws calls this, after authenticating it. */
   override fetch(request: Request): Promise<Response> {
@@ -671,7 +683,7 @@ export class InstanceDO extends DurableObject<Env> {
 
   /** The Worker's nudge after it stored message `storedId` (docs/api.md §9). */
   publishMessages(storedId: number): Promise<void> {
-    return this.live.publish(storedId);
+    return this.pushes.publish(storedId);
   }
 
   /**

@@ -1,9 +1,9 @@
 /**
  * Passkeys inside the instance Durable Object (docs/api.md §12): the registered
- * credentials (table `passkeys`), the owner's user handle (`passkey_owner`, 32 random
- * bytes made with the first registration options and never changed), and the
- * ceremony challenges (`passkey_challenges`: 32 bytes, single use, 300 s; a
- * registration challenge is bound to the session that asked for it).
+ * credentials (table `passkeys`) and the owner's user handle (`passkey_owner`, 32
+ * random bytes made with the first registration options and never changed). The
+ * ceremony challenges are ./passkeyChallenges.ts; the refusals and their messages
+ * ./passkeyRefusals.ts.
  *
  * The verification policy is src/domain/passkeys.ts. As in ./factors.ts, each use
  * is two halves: `prepare*` (async, outside any transaction) reads a snapshot and
@@ -16,57 +16,28 @@
  * use writes, only the one request that spent the challenge writes it.
  * Extension results never get here: the request schemas strip them.
  */
-import { parseClientDataJSON } from "@oslojs/webauthn";
 import {
   checkSignCount,
   MAX_PASSKEYS,
   OWNER_ID_BYTES,
-  PASSKEY_CHALLENGE_BYTES,
-  PASSKEY_CHALLENGE_TTL_MS,
-  PASSKEY_FAILURE_MESSAGES,
   verifyAssertion,
   verifyRegistration,
   type NewPasskey,
   type PasskeyAmr,
-  type PasskeyFailure,
   type VerifiedAssertion,
 } from "../domain/passkeys";
 import { base64urlDecode, base64urlEncode, randomBytes } from "../lib/bytes";
 import type { AuthenticationResponse, RegistrationResponse } from "../schemas/passkeys";
 import type { ActivityLog } from "./activityLog";
+import { challengeOf, type PasskeyChallengeStore } from "./passkeyChallenges";
+import { refused, type PasskeyRefusal, type PasskeyRefused } from "./passkeyRefusals";
 import type { PasskeyListing } from "../schemas/passkeyResponses";
-
-export type Ceremony = "registration" | "authentication";
 
 /** ORIGIN and its RP ID, from the Worker's settings (the object reads none of its own). */
 export interface RelyingParty {
   origin: string;
   rpId: string;
 }
-
-/** Why a passkey was refused: the domain's failures, and the store's own. */
-export type PasskeyRefusal =
-  | PasskeyFailure
-  /** The response names no live challenge of this ceremony (and, for registration, this session). */
-  | "challenge_unknown"
-  | "unknown_credential"
-  | "already_registered"
-  | "too_many_passkeys";
-
-/** The human sentence of each refusal, for the wire error's message. */
-export const PASSKEY_REFUSAL_MESSAGES: Record<PasskeyRefusal, string> = {
-  ...PASSKEY_FAILURE_MESSAGES,
-  challenge_unknown: "The passkey response answers no live challenge of this ceremony: it expired, was used, or was not issued here. Ask for new options.",
-  unknown_credential: "This passkey is not registered here.",
-  already_registered: "This passkey is already registered.",
-  too_many_passkeys: `At most ${MAX_PASSKEYS} passkeys can be registered; remove one first.`,
-};
-
-export function isPasskeyRefusal(reason: string): reason is PasskeyRefusal {
-  return Object.hasOwn(PASSKEY_REFUSAL_MESSAGES, reason);
-}
-
-export type PasskeyRefused = { ok: false; error: "invalid"; reason: PasskeyRefusal };
 
 interface PasskeyRow extends Record<string, SqlStorageValue> {
   credential_id: string;
@@ -97,6 +68,7 @@ export class PasskeyStore {
   constructor(
     private readonly sql: SqlStorage,
     private readonly activity: ActivityLog,
+    private readonly challenges: PasskeyChallengeStore,
   ) {}
 
   count(): number {
@@ -123,26 +95,12 @@ export class PasskeyStore {
     return this.sql.exec<{ user_handle: string }>("SELECT user_handle FROM passkey_owner WHERE id = 1").toArray()[0]?.user_handle ?? null;
   }
 
-  /** A fresh challenge (sweeping expired ones); `sessionId` binds a registration one. */
-  issueChallenge(ceremony: Ceremony, sessionId: string | null, nowMs: number): Uint8Array {
-    const bytes = randomBytes(PASSKEY_CHALLENGE_BYTES);
-    this.sql.exec("DELETE FROM passkey_challenges WHERE expires_at_ms < ?", nowMs);
-    this.sql.exec(
-      "INSERT INTO passkey_challenges (challenge, ceremony, session_id, expires_at_ms) VALUES (?, ?, ?, ?)",
-      base64urlEncode(bytes),
-      ceremony,
-      sessionId,
-      nowMs + PASSKEY_CHALLENGE_TTL_MS,
-    );
-    return bytes;
-  }
-
   // --- registration -------------------------------------------------------------
 
   async prepareRegistration(credential: RegistrationResponse, rp: RelyingParty, sessionId: string, nowMs: number): Promise<PreparedRegistration> {
     const challenge = challengeOf(credential.response.clientDataJSON);
     if (!challenge) return { challenge, verdict: { ok: false, reason: "client_data_invalid" } };
-    if (!this.liveChallenge(challenge, "registration", sessionId, nowMs)) {
+    if (!this.challenges.isLive(challenge, "registration", sessionId, nowMs)) {
       return { challenge, verdict: { ok: false, reason: "challenge_unknown" } };
     }
     const verdict = await verifyRegistration(credential, { challenge: base64urlDecode(challenge)!, ...rp });
@@ -155,7 +113,7 @@ export class PasskeyStore {
     meta: { sessionId: string; name: string; prf: boolean },
     nowMs: number,
   ): { ok: true; passkey: PasskeyListing } | PasskeyRefused {
-    if (!prepared.challenge || !this.consumeChallenge(prepared.challenge, "registration", meta.sessionId, nowMs)) {
+    if (!prepared.challenge || !this.challenges.consume(prepared.challenge, "registration", meta.sessionId, nowMs)) {
       return refused("challenge_unknown");
     }
     if (!prepared.verdict.ok) return refused(prepared.verdict.reason);
@@ -191,7 +149,7 @@ export class PasskeyStore {
     const credentialId = response.rawId;
     const refuse = (reason: PasskeyRefusal): PreparedUse => ({ challenge, credentialId, verdict: { ok: false, reason } });
     if (!challenge) return refuse("client_data_invalid");
-    if (!this.liveChallenge(challenge, "authentication", null, nowMs)) return refuse("challenge_unknown");
+    if (!this.challenges.isLive(challenge, "authentication", null, nowMs)) return refuse("challenge_unknown");
     const row = this.find(credentialId);
     const ownerId = this.ownerId();
     if (!row || !ownerId) return refuse("unknown_credential");
@@ -212,7 +170,7 @@ export class PasskeyStore {
    * logging a suspected clone (refused or not) only here.
    */
   commitUse(prepared: PreparedUse, sessionId: string | null, nowMs: number): { ok: true; amr: PasskeyAmr } | PasskeyRefused {
-    if (!prepared.challenge || !this.consumeChallenge(prepared.challenge, "authentication", null, nowMs)) {
+    if (!prepared.challenge || !this.challenges.consume(prepared.challenge, "authentication", null, nowMs)) {
       return refused("challenge_unknown");
     }
     if (!prepared.verdict.ok) return refused(prepared.verdict.reason);
@@ -260,47 +218,6 @@ export class PasskeyStore {
 
   private find(credentialId: string): PasskeyRow | undefined {
     return this.sql.exec<PasskeyRow>("SELECT * FROM passkeys WHERE credential_id = ?", credentialId).toArray()[0];
-  }
-
-  private liveChallenge(challenge: string, ceremony: Ceremony, sessionId: string | null, nowMs: number): boolean {
-    const row = this.sql
-      .exec<{ ceremony: string; session_id: string | null; expires_at_ms: number }>(
-        "SELECT ceremony, session_id, expires_at_ms FROM passkey_challenges WHERE challenge = ?",
-        challenge,
-      )
-      .toArray()[0];
-    return row !== undefined && row.ceremony === ceremony && row.session_id === sessionId && row.expires_at_ms >= nowMs;
-  }
-
-  /**
-   * Single use: the DELETE is the check-and-set. A challenge of the other ceremony,
-   * or another session's, is left alone for its owner.
-   */
-  private consumeChallenge(challenge: string, ceremony: Ceremony, sessionId: string | null, nowMs: number): boolean {
-    const row = this.sql
-      .exec<{ expires_at_ms: number }>(
-        "DELETE FROM passkey_challenges WHERE challenge = ? AND ceremony = ? AND session_id IS ? RETURNING expires_at_ms",
-        challenge,
-        ceremony,
-        sessionId,
-      )
-      .toArray()[0];
-    return row !== undefined && row.expires_at_ms >= nowMs;
-  }
-}
-
-function refused(reason: PasskeyRefusal): PasskeyRefused {
-  return { ok: false, error: "invalid", reason };
-}
-
-/** The challenge a response answers (base64url), to find it in storage; null if unreadable. */
-function challengeOf(clientDataJSON: string): string | null {
-  const bytes = base64urlDecode(clientDataJSON);
-  if (!bytes) return null;
-  try {
-    return base64urlEncode(parseClientDataJSON(bytes).challenge);
-  } catch {
-    return null;
   }
 }
 

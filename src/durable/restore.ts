@@ -18,7 +18,7 @@
  * RESTORE_LEASE_MS and the next restore's begin removes the leftovers first.
  */
 import type { ActivityDetail, ActivityLog, StoredActivity } from "./activityLog";
-import { LAST_PUSHED_KEY } from "./sockets";
+import { LAST_PUSHED_KEY } from "./livePush";
 
 /** Longer than a restore can take: D1 gives one batch at most 30 s. */
 export const RESTORE_LEASE_MS = 120_000;
@@ -92,7 +92,7 @@ export class RestoreStore {
         this.sql.exec("INSERT INTO activity (type, at_ms, session_id, detail) VALUES (?, ?, ?, ?)", r.type, r.at_ms, r.session_id, r.detail);
       }
       // Messages up to the archive's last id are old news, not pushes for the live
-      // channel (src/durable/sockets.ts). Set now, not at finish: once D1 commits,
+      // channel (src/durable/livePush.ts). Set now, not at finish: once D1 commits,
       // a message may arrive before finish runs, or finish may never run.
       const lastPushedBefore = kv.get<number>(LAST_PUSHED_KEY) ?? null;
       const lastPushedSet = Math.max(lastPushedBefore ?? 0, lastMessageId);

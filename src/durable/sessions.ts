@@ -1,25 +1,24 @@
 /**
  * Sessions and their refresh tokens (tables `sessions`, `refresh_tokens`): creating
- * them, rotating refresh tokens (rules in domain/rotation.ts), revoking, and the
- * per-request liveness check.
+ * them, revoking, and the per-request liveness check. Rotating a session's refresh
+ * token (docs/api.md §5) is ./refreshRotation.ts, on the same rows.
  *
- * Every write is split the same way: async preparation (random tokens, hashes, the
- * successor wrap) in a `prepare…` method, outside any transaction, then a synchronous
+ * Every write is split the same way (the rotation too): async preparation (random
+ * tokens, hashes) in a `prepare…` method, outside any transaction, then a synchronous
  * method that decides and writes and opens no transaction of its own. The caller
  * runs that inside its `transactionSync`, alone or with other stores' writes, and
  * passes the time it read once. Activity entries go to the ActivityLog in the same
  * transaction.
  */
 import type { AuthMethod } from "../domain/accessToken";
-import { rotate, sessionExpiry, type RotationPolicy, type SessionLifetimes, type SessionTokenState } from "../domain/rotation";
-import { openSuccessor, sealSuccessor } from "../domain/successorWrap";
+import { sessionExpiry, type SessionLifetimes } from "../domain/rotation";
 import { randomToken, sha256Base64url } from "../lib/bytes";
 import type { ActivityType } from "../schemas/api";
 import type { ActivityLog } from "./activityLog";
 import type { SessionSummary as WireSessionSummary } from "../schemas/apiResponses";
 
 const SESSION_ID_BYTES = 16;
-const REFRESH_TOKEN_BYTES = 32;
+export const REFRESH_TOKEN_BYTES = 32;
 
 export interface SessionGrant {
   sessionId: string;
@@ -27,10 +26,6 @@ export interface SessionGrant {
   authTimeS: number;
   amr: AuthMethod[];
 }
-
-export type RefreshResult =
-  | ({ ok: true; replayed: boolean } & SessionGrant)
-  | { ok: false; error: "unknown" | "expired" | "revoked" | "theft" };
 
 export type SessionStatus = "active" | "revoked" | "expired" | "unknown";
 
@@ -49,21 +44,8 @@ export interface PreparedSession {
   hash: string;
 }
 
-/** What a refresh needs, computed before the transaction. */
-export interface PreparedRefresh {
-  presentedToken: string;
-  presentedHash: string;
-  successor: string;
-  successorHash: string;
-  successorWrap: string;
-}
-
-/** The stored decision of a refresh; completeRefresh turns it into the answer. */
-export type RefreshDecision =
-  | { kind: "rotated" | "replay"; row: SessionRow }
-  | { kind: "unknown" | "expired" | "revoked" | "theft" };
-
-interface SessionRow extends Record<string, SqlStorageValue> {
+/** A `sessions` row, as ./refreshRotation.ts reads it whole. */
+export interface SessionRow extends Record<string, SqlStorageValue> {
   id: string;
   device_name: string | null;
   created_at_ms: number;
@@ -76,31 +58,6 @@ interface SessionRow extends Record<string, SqlStorageValue> {
   successor_wrap: string | null;
   revoked_at_ms: number | null;
   revoked_reason: string | null;
-}
-
-/** A refresh-token state from its columns, which sessions and IndieAuth grants (./indieauth.ts) share. */
-export function toTokenState(
-  row: Pick<SessionRow, "current_hash" | "previous_hash" | "rotated_at_ms" | "created_at_ms" | "last_used_at_ms" | "revoked_at_ms">,
-): SessionTokenState {
-  return {
-    currentHash: row.current_hash,
-    previousHash: row.previous_hash,
-    rotatedAtMs: row.rotated_at_ms,
-    createdAtMs: row.created_at_ms,
-    lastRefreshAtMs: row.last_used_at_ms,
-    revoked: row.revoked_at_ms !== null,
-  };
-}
-
-function grantOf(row: SessionRow, refreshToken: string, replayed: boolean): RefreshResult {
-  return {
-    ok: true,
-    replayed,
-    sessionId: row.id,
-    refreshToken,
-    authTimeS: row.auth_time_s,
-    amr: JSON.parse(row.amr) as AuthMethod[],
-  };
 }
 
 export class SessionStore {
@@ -146,78 +103,6 @@ export class SessionStore {
     );
     this.activity.record(input.activity, prepared.sessionId, input.deviceName ? { deviceName: input.deviceName } : null, nowMs);
     return { sessionId: prepared.sessionId, refreshToken: prepared.refreshToken, authTimeS, amr: input.amr };
-  }
-
-  // --- refresh (docs/api.md §5) ----------------------------------------------------
-
-  async prepareRefresh(presentedToken: string): Promise<PreparedRefresh> {
-    const successor = randomToken(REFRESH_TOKEN_BYTES);
-    const [presentedHash, successorHash, successorWrap] = await Promise.all([
-      sha256Base64url(presentedToken),
-      sha256Base64url(successor),
-      sealSuccessor(presentedToken, successor),
-    ]);
-    return { presentedToken, presentedHash, successor, successorHash, successorWrap };
-  }
-
-  /** Inside a transaction: applies the rotation rules to the presented token's session. */
-  decideRefresh(prepared: PreparedRefresh, policy: RotationPolicy, nowMs: number): RefreshDecision {
-    const row = this.sql
-      .exec<SessionRow>(
-        "SELECT s.* FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.hash = ?",
-        prepared.presentedHash,
-      )
-      .toArray()[0];
-    if (!row) return { kind: "unknown" };
-    const { outcome, next } = rotate(toTokenState(row), prepared.presentedHash, prepared.successorHash, nowMs, policy);
-    switch (outcome.kind) {
-      case "rotate":
-        this.sql.exec(
-          `UPDATE sessions SET current_hash = ?, previous_hash = ?, rotated_at_ms = ?, last_used_at_ms = ?,
-             successor_wrap = ? WHERE id = ?`,
-          next.currentHash,
-          next.previousHash,
-          next.rotatedAtMs,
-          next.lastRefreshAtMs,
-          prepared.successorWrap,
-          row.id,
-        );
-        this.sql.exec(
-          "INSERT INTO refresh_tokens (hash, session_id, issued_at_ms) VALUES (?, ?, ?)",
-          prepared.successorHash,
-          row.id,
-          nowMs,
-        );
-        return { kind: "rotated", row };
-      case "replay":
-        this.sql.exec("UPDATE sessions SET last_used_at_ms = ? WHERE id = ?", nowMs, row.id);
-        return { kind: "replay", row };
-      case "theft":
-        this.revokeRow(row.id, "refresh_token_reuse", nowMs);
-        this.activity.record("refresh_token_reuse", row.id, null, nowMs);
-        return { kind: "theft" };
-      case "expired":
-        return { kind: "expired" };
-      case "revoked":
-        return { kind: "revoked" };
-    }
-  }
-
-  /** After the transaction: the answer. A replay returns the successor already issued. */
-  async completeRefresh(prepared: PreparedRefresh, decided: RefreshDecision): Promise<RefreshResult> {
-    switch (decided.kind) {
-      case "rotated":
-        return grantOf(decided.row, prepared.successor, false);
-      case "replay": {
-        const again = decided.row.successor_wrap && (await openSuccessor(prepared.presentedToken, decided.row.successor_wrap));
-        // The wrap was sealed under this very token; failing to open it means
-        // storage was corrupted, which is a bug, not a client error.
-        if (!again) throw new Error(`successor wrap of session ${decided.row.id} does not open`);
-        return grantOf(decided.row, again, true);
-      }
-      default:
-        return { ok: false, error: decided.kind };
-    }
   }
 
   // --- logout, step-up, reads -------------------------------------------------------
@@ -279,6 +164,12 @@ export class SessionStore {
   }
 
   // --- revocation ------------------------------------------------------------------
+
+  /** Inside a transaction: a refresh token was presented again after its grace (docs/api.md §5). */
+  revokeForTokenReuse(sessionId: string, nowMs: number): void {
+    this.revokeRow(sessionId, "refresh_token_reuse", nowMs);
+    this.activity.record("refresh_token_reuse", sessionId, null, nowMs);
+  }
 
   /** Inside a transaction: revokes one session; false if it does not exist or was already revoked. */
   revoke(sessionId: string, bySessionId: string | null, nowMs: number): boolean {
