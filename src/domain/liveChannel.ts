@@ -1,7 +1,7 @@
 /**
  * Pure rules of the live channel (docs/api.md §10): reading the subprotocol offer,
  * and when a socket's token is due a warning or has expired. The Durable Object
- * (durable/sockets.ts) applies them; time is always passed in.
+ * (durable/liveChannel.ts) applies them; time is always passed in.
  */
 import { SOCKET_BEARER_PREFIX, SOCKET_PROTOCOL } from "../schemas/messages";
 import type { SessionLifetimes } from "./rotation";
