@@ -3,7 +3,7 @@
  * /auth (§3-5), /api (§6-7). Cross-cutting rules (security headers, Origin check,
  * body limits, one error shape) are applied here, once.
  */
-import { Hono } from "./http/hono";
+import { Hono } from "hono/tiny";
 import { requireBearer } from "./http/auth";
 import { checkOrigin, limitBodies, noStore, publicCors, securityHeaders, withSettings } from "./http/middleware";
 import { homeRoute, indieAuthDiscoveryRoutes, indieAuthOwnerRoutes, indieAuthRoutes } from "./routes/indieauth";

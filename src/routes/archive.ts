@@ -1,5 +1,5 @@
 /** GET /api/export (Bearer, step-up): the whole instance as one JSON archive (docs/export-restore.md). */
-import { Hono } from "../http/hono";
+import { Hono } from "hono/tiny";
 import { ApiError } from "../errors";
 import { requireStepUpNow } from "../http/auth";
 import type { AppEnv } from "../http/types";

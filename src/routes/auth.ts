@@ -3,7 +3,7 @@
  * step-up (docs/api.md §3-5). Handlers parse, call a service or the Durable Object,
  * and serialize.
  */
-import { Hono } from "../http/hono";
+import { Hono } from "hono/tiny";
 import type { Context } from "hono";
 import type { AuthMethod } from "../domain/accessToken";
 import { estimateSetupCodeBits, isSetupCodeStrongEnough, SETUP_CODE_MIN_BITS, setupCodeFromAuthorization } from "../domain/setupCode";

@@ -1,5 +1,5 @@
 /** docs/api.md §2: public discovery documents (CORS *, no cookies). */
-import { Hono } from "../http/hono";
+import { Hono } from "hono/tiny";
 import { notClaimed } from "../errors";
 import { publicCors } from "../http/middleware";
 import type { AppEnv } from "../http/types";

@@ -1,5 +1,5 @@
 /** docs/api.md §7: escrow maintenance and key rotation (Bearer). */
-import { Hono } from "../http/hono";
+import { Hono } from "hono/tiny";
 import type { Context } from "hono";
 import { instanceStub } from "../durable/stub";
 import { ApiError, notClaimed } from "../errors";

@@ -4,7 +4,7 @@
  * takes signed deliveries from other servers (services/federationAuth.ts,
  * services/inbox.ts).
  */
-import { Hono } from "../http/hono";
+import { Hono } from "hono/tiny";
 import { actorContentType, actorDocument, actorUrl, JRD_JSON, matchWebfingerResource, webfingerDocument } from "../domain/actor";
 import { ApiError } from "../errors";
 import { publicCors } from "../http/middleware";

@@ -14,7 +14,7 @@
  * plain http) every one of them answers 404, unless ALLOW_INSECURE_FEDERATION.
  */
 import type { Context } from "hono";
-import { Hono } from "../http/hono";
+import { Hono } from "hono/tiny";
 import { decideAuthorizationRequest, parseAuthorizationRequest } from "../domain/indieauth/authorizationRequest";
 import { oauthErrorStatus, parseTokenRequest, single, type OAuthError } from "../domain/indieauth/codes";
 import { decideUserinfo, grantRotationPolicy } from "../domain/indieauth/grants";

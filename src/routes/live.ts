@@ -5,7 +5,7 @@
  * Durable Object, which holds the socket. Every refusal happens before the upgrade,
  * as a plain HTTP error.
  */
-import { Hono } from "../http/hono";
+import { Hono } from "hono/tiny";
 import { readSocketOffer } from "../domain/liveChannel";
 import { socketUpgradeRequest } from "../durable/sockets";
 import { instanceStub } from "../durable/stub";

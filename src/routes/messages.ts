@@ -2,7 +2,7 @@
  * docs/api.md §9: private messages. POST /messages is public (anyone holding the
  * owner's published key may write); reading and deleting are the owner's (Bearer).
  */
-import { Hono } from "../http/hono";
+import { Hono } from "hono/tiny";
 import { ApiError } from "../errors";
 import { instanceStub } from "../durable/stub";
 import { countingFailures, rateLimitFor } from "../http/rateLimit";

@@ -3,7 +3,7 @@
  * Worker validates and stores the delivery, then nudges the Durable Object, whose
  * alarm delivers and retries (durable/outbox.ts).
  */
-import { Hono } from "../http/hono";
+import { Hono } from "hono/tiny";
 import { inspectMessageJwe, JWE_REJECTION_MESSAGES } from "../domain/jwe";
 import type { Env } from "../env";
 import { ApiError } from "../errors";

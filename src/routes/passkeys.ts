@@ -5,7 +5,7 @@
  * parse, call the Durable Object, and serialize. The public half, the options of an
  * assertion, is POST /auth/passkey/options in routes/auth.ts.
  */
-import { Hono } from "../http/hono";
+import { Hono } from "hono/tiny";
 import { instanceStub } from "../durable/stub";
 import { requireStepUpNow } from "../http/auth";
 import { presentedFactor, requireRelyingParty } from "../http/factors";

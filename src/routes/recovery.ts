@@ -4,7 +4,7 @@
  * RECOVERY_DELAY_S while every session can see and cancel it. Completing it is a
  * second factor of POST /auth/escrow (services/recovery.ts), in routes/auth.ts.
  */
-import { Hono } from "../http/hono";
+import { Hono } from "hono/tiny";
 import { isThumbprintKid } from "../domain/publicKeys";
 import { instanceStub } from "../durable/stub";
 import { ApiError } from "../errors";

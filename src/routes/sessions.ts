@@ -1,5 +1,5 @@
 /** docs/api.md §6: sessions and the activity log (Bearer). */
-import { Hono } from "../http/hono";
+import { Hono } from "hono/tiny";
 import { instanceStub } from "../durable/stub";
 import type { AppEnv } from "../http/types";
 import { readQuery } from "../http/validate";

@@ -3,7 +3,7 @@
  * domain/totp.ts and durable/twoFactor.ts; these handlers parse, call the Durable
  * Object, and serialize.
  */
-import { Hono } from "../http/hono";
+import { Hono } from "hono/tiny";
 import { renderSVG } from "uqr";
 import { totpKeyUri } from "../domain/totp";
 import { instanceStub } from "../durable/stub";
