@@ -231,6 +231,10 @@ describe("GET /api/messages and DELETE /api/messages/:id", () => {
 });
 
 describe("rate limit", () => {
+  beforeAll(async () => {
+    await theOwner(); // POST /messages needs a claimed instance
+  });
+
   it("limits POST /messages per client address with 429 and Retry-After", async () => {
     const key = await publishedEncryptionKey(selfFetch, TEST_ORIGIN);
     const limited = fetchWithVars({ RATE_LIMIT_PER_MIN: "3" });
