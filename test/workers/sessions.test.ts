@@ -59,6 +59,17 @@ describe("DELETE /api/sessions", () => {
 });
 
 describe("GET /api/activity", () => {
+  beforeAll(async () => {
+    // Entries of its own, whether or not the blocks above ran: logins, and a revoked session.
+    for (const deviceName of ["activity phone", "activity tablet", "activity desktop"]) {
+      const device = owner.device();
+      expect((await device.login({ deviceName })).status).toBe(200);
+    }
+    const revoked = owner.device();
+    expect((await revoked.login({ deviceName: "activity old phone" })).status).toBe(200);
+    expect((await owner.api("DELETE", `/api/sessions/${revoked.sessionId}`)).status).toBe(204);
+  });
+
   it("returns entries newest first and pages with before/limit", async () => {
     const all = await json<{ entries: Array<{ id: number; type: string; at: number }> }>(await owner.api("GET", "/api/activity?limit=100"));
     expect(all.entries.length).toBeGreaterThan(5);
