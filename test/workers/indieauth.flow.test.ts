@@ -26,6 +26,7 @@ import {
   type AuthorizationParams,
   type TokenResponse,
 } from "../helpers/indieauth";
+import { advanceClock } from "../helpers/clock";
 import { json, OwnerClient } from "../helpers/owner";
 import { claimedOwner, connectLive, fetchWithVars, selfFetch, TEST_ORIGIN } from "../helpers/workers";
 
@@ -154,6 +155,9 @@ describe("the whole flow", () => {
     const code = redirect.searchParams.get("code")!;
     expect(code).toMatch(/^[A-Za-z0-9_-]{43}$/);
 
+    // Until the owner sets a profile, it is the owner's handle (OWNER_HANDLE).
+    const unset = await owner.api("GET", "/api/profile");
+    expect(await json(unset)).toEqual({ name: "owner" });
     // The owner has set a profile by now.
     expect((await owner.api("PUT", "/api/profile", { name: "  Ada Lovelace ", photo: "https://id.example.test/ada.jpg" })).status).toBe(200);
 
@@ -440,8 +444,15 @@ describe("the profile", () => {
     if (res.status !== 200) throw new Error(`profile: ${res.status} ${await res.text()}`);
   });
 
-  it("is the owner's handle until set; PUT needs a recent login and an https photo", async () => {
-    // Set by the flow above (or this block's beforeAll); a fresh instance would answer the handle.
+  it("is what the owner set; PUT needs a recent login, a name and an https photo", async () => {
+    // Set by the flow above (or this block's beforeAll); before that it is the owner's
+    // handle, checked in the flow.
+    const stale = new OwnerClient(fetchWithVars({ STEP_UP_MAX_AGE_S: "0" }), TEST_ORIGIN, owner.keys);
+    stale.accessToken = owner.accessToken;
+    advanceClock(1_000);
+    const refused = await stale.api("PUT", "/api/profile", { name: "Someone Else" });
+    expect(refused.status).toBe(403);
+    expect(await json(refused)).toMatchObject({ error: "step_up_required" });
     const got = await owner.api("GET", "/api/profile");
     expect(got.status).toBe(200);
     expect(await json(got)).toEqual({ name: "Ada Lovelace", photo: "https://id.example.test/ada.jpg" });
