@@ -79,6 +79,25 @@ export async function enrolTotp(owner: OwnerClient): Promise<Enrolled> {
   return { auth, backupCodes };
 }
 
+/**
+ * TOTP on for `owner` unless it already is, for the beforeAll of a describe block that
+ * needs 2FA on: run alone (npm run test:describe-alone) it enrols here; after the
+ * file's earlier blocks it keeps what they enrolled (`enrolled`, the file's variables).
+ * Enrolling first renews the step-up with a plain reauth: while 2FA is off a recent
+ * login is all POST /api/2fa/totp needs.
+ */
+export async function ensureTotp(owner: OwnerClient, enrolled: Partial<Enrolled>): Promise<Enrolled> {
+  const status = await json<{ totp: boolean }>(await owner.api("GET", "/api/2fa"));
+  if (status.totp) {
+    if (!enrolled.auth || !enrolled.backupCodes) throw new Error("TOTP is on, but this file kept no authenticator for it");
+    return { auth: enrolled.auth, backupCodes: enrolled.backupCodes };
+  }
+  const reauth = await owner.request("POST", "/auth/reauth", { body: { assertion: await owner.assertion() }, bearer: true });
+  expect(reauth.status, await reauth.clone().text()).toBe(200);
+  owner.accessToken = (await json<{ accessToken: string }>(reauth)).accessToken;
+  return enrolTotp(owner);
+}
+
 /** Step-up with a second factor: a fresh token whose amr has "otp". */
 export async function reauthWithCode(owner: OwnerClient, factor: { totp: string } | { backupCode: string }) {
   const res = await owner.request("POST", "/auth/reauth", {

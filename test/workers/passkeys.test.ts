@@ -4,9 +4,10 @@
  * at /auth/login, /auth/escrow and /auth/reauth, every refusal of issue #12's "Bad
  * input" list (each a 4xx, never a 5xx), one response used 20 times at once, the
  * first passkey revoking other sessions, and removing the last factor.
- * The tests in this file run in order on one instance.
+ * The tests in this file run in order on one instance; each describe block sets up
+ * what it needs (a passkey, a step-up) itself, so that it also passes alone.
  */
-import { describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { decodeJwt } from "jose";
 import { base64urlDecode } from "../../src/lib/bytes";
 import { advanceClock } from "../helpers/clock";
@@ -20,6 +21,11 @@ const RP_ID = new URL(TEST_ORIGIN).hostname;
 let owner: OwnerClient;
 let device: SoftAuthenticator;
 let userHandle: string;
+
+beforeAll(async () => {
+  owner = await claimedOwner();
+  device = await SoftAuthenticator.create({ alg: -7 });
+});
 
 const bytes = (b64: string) => base64urlDecode(b64)!;
 
@@ -96,10 +102,24 @@ async function reauthWithPasskey(authr: SoftAuthenticator = device) {
   owner.accessToken = (await json<{ accessToken: string }>(res)).accessToken;
 }
 
+/**
+ * The `device` passkey registered unless it is (by "the first passkey", or here when a
+ * later block runs alone). While there is none 2FA is off, so a plain reauth is the
+ * step-up that registering needs.
+ */
+async function ensureDevicePasskey() {
+  const { passkeys } = await json<{ passkeys: Array<{ id: string }> }>(await owner.api("GET", "/api/passkeys"));
+  if (passkeys.some((p) => p.id === device.credentialIdB64)) return;
+  expect(passkeys).toEqual([]);
+  const reauth = await owner.request("POST", "/auth/reauth", { body: { assertion: await owner.assertion() }, bearer: true });
+  expect(reauth.status, await reauth.clone().text()).toBe(200);
+  owner.accessToken = (await json<{ accessToken: string }>(reauth)).accessToken;
+  const res = await register(device, undefined, { name: "Laptop", prf: true });
+  expect(res.status, await res.clone().text()).toBe(201);
+}
+
 describe("before any passkey", { timeout: 60_000 }, () => {
   it("reports none, and the public options answer 404", async () => {
-    owner = await claimedOwner();
-    device = await SoftAuthenticator.create({ alg: -7 });
     expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: false, totp: false, passkeys: 0, backupCodesRemaining: 0 });
     expect((await json<{ passkey: boolean }>(await owner.request("POST", "/auth/challenge"))).passkey).toBe(false);
     const res = await owner.request("POST", "/auth/passkey/options");
@@ -229,6 +249,12 @@ describe("the first passkey", { timeout: 60_000 }, () => {
 });
 
 describe("a passkey as the second factor", { timeout: 60_000 }, () => {
+  beforeAll(async () => {
+    await ensureDevicePasskey();
+    // A fresh step-up with the passkey, for the routes below that need one.
+    await reauthWithPasskey();
+  });
+
   it("logs in with amr hwk; without a factor the login needs one", async () => {
     const none = await owner.device().login();
     expect(none.status).toBe(401);
@@ -375,6 +401,10 @@ describe("a passkey as the second factor", { timeout: 60_000 }, () => {
 
 describe("managing passkeys", { timeout: 90_000 }, () => {
   let synced: SoftAuthenticator;
+
+  beforeAll(async () => {
+    await ensureDevicePasskey();
+  });
 
   it("a synced passkey gives amr swk; no new backup codes for the second passkey", async () => {
     await reauthWithPasskey();

@@ -3,7 +3,7 @@
  * confirmation (backup codes, other sessions revoked), expiry of an unconfirmed
  * secret, and turning 2FA off.
  */
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { Secret } from "otpauth";
 import { advanceClock, serverNowMs } from "../helpers/clock";
 import { json, type OwnerClient } from "../helpers/owner";
@@ -11,6 +11,7 @@ import {
   activityTypes,
   amrOf,
   Authenticator,
+  ensureTotp,
   reauthWithCode,
   sqlInInstance,
 } from "../helpers/twoFactor";
@@ -21,6 +22,10 @@ let owner: OwnerClient;
 let auth: Authenticator;
 let backupCodes: string[];
 
+beforeAll(async () => {
+  owner = await claimedOwner();
+});
+
 async function challengeSaysMfa(): Promise<boolean> {
   const res = await owner.request("POST", "/auth/challenge");
   return (await json<{ mfa: boolean }>(res)).mfa;
@@ -28,7 +33,6 @@ async function challengeSaysMfa(): Promise<boolean> {
 
 describe("enrolling in TOTP", { timeout: 45_000 }, () => {
   it("starts with two-factor authentication off", async () => {
-    owner = await claimedOwner();
     expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: false, totp: false, passkeys: 0, backupCodesRemaining: 0 });
     expect(await challengeSaysMfa()).toBe(false);
   });
@@ -152,6 +156,11 @@ describe("enrolling in TOTP", { timeout: 45_000 }, () => {
 });
 
 describe("turning 2FA off", { timeout: 45_000 }, () => {
+  beforeAll(async () => {
+    // The starting state: 2FA on (by the block above, or here when run alone).
+    ({ auth, backupCodes } = await ensureTotp(owner, { auth, backupCodes }));
+  });
+
   it("needs a step-up with a second factor", async () => {
     const plain = await owner.request("POST", "/auth/reauth", { body: { assertion: await owner.assertion() }, bearer: true });
     expect(plain.status).toBe(200);

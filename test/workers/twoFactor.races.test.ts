@@ -19,6 +19,7 @@ import {
   amrOf,
   Authenticator,
   clearLockouts,
+  ensureTotp,
   lockoutRow,
   reauthWithCode,
   sqlInInstance,
@@ -106,6 +107,11 @@ describe("confirming an enrolment", { timeout: 60_000 }, () => {
 });
 
 describe("one TOTP code at /auth/escrow and /auth/login at once", { timeout: 60_000 }, () => {
+  beforeAll(async () => {
+    // 2FA on: by the block above, or here when the block runs alone.
+    ({ auth, backupCodes } = await ensureTotp(owner, { auth, backupCodes }));
+  });
+
   it("accepts it once across both routes; each route's replays are refused on its own counter", async () => {
     await clearLockouts();
     const sendLogins = await preparedLogins(10);
@@ -146,6 +152,10 @@ describe("one TOTP code at /auth/escrow and /auth/login at once", { timeout: 60_
 });
 
 describe("one backup code at /auth/escrow 20 times at once", { timeout: 60_000 }, () => {
+  beforeAll(async () => {
+    ({ auth, backupCodes } = await ensureTotp(owner, { auth, backupCodes }));
+  });
+
   it("returns the escrow and a ticket once; the code is spent at /auth/escrow and /auth/login", async () => {
     const code = backupCodes[0]!;
     const usedBefore = await activityCount("backup_code_used");
@@ -181,6 +191,10 @@ describe("one backup code at /auth/escrow 20 times at once", { timeout: 60_000 }
 });
 
 describe("regenerating the backup codes with one code 10 times at once", { timeout: 60_000 }, () => {
+  beforeAll(async () => {
+    ({ auth, backupCodes } = await ensureTotp(owner, { auth, backupCodes }));
+  });
+
   it("makes exactly one new set, the returned one; the old set and the other answers are void", async () => {
     expect((await reauthWithCode(owner, { backupCode: backupCodes[1]! })).status).toBe(200);
     await clearLockouts();
@@ -207,10 +221,16 @@ describe("regenerating the backup codes with one code 10 times at once", { timeo
 });
 
 describe("turning 2FA off while logins use the same code", { timeout: 60_000 }, () => {
+  beforeAll(async () => {
+    ({ auth, backupCodes } = await ensureTotp(owner, { auth, backupCodes }));
+  });
+
   it("lets exactly one of 10 disables and 10 logins use the code", async () => {
     expect((await reauthWithCode(owner, { backupCode: backupCodes[1]! })).status).toBe(200);
     await clearLockouts();
     const disabledBefore = await activityCount("totp_disabled");
+    // What a losing disable leaves: the backup codes unused now (8 after the blocks above).
+    const { backupCodesRemaining } = await json<{ backupCodesRemaining: number }>(await owner.api("GET", "/api/2fa"));
     const sendLogins = await preparedLogins(10);
 
     const code = await auth.nextCode();
@@ -252,7 +272,7 @@ describe("turning 2FA off while logins use the same code", { timeout: 60_000 }, 
       expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: false, totp: false, passkeys: 0, backupCodesRemaining: 0 });
       expect(await activityCount("totp_disabled")).toBe(disabledBefore + 1);
     } else {
-      expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: true, totp: true, passkeys: 0, backupCodesRemaining: 8 });
+      expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: true, totp: true, passkeys: 0, backupCodesRemaining });
       expect(await activityCount("totp_disabled")).toBe(disabledBefore);
       expect(notFound + popLogins).toBe(0);
     }

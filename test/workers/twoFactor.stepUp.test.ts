@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { advanceClock } from "../helpers/clock";
 import { json, OwnerClient, type OwnerClient as Owner } from "../helpers/owner";
-import { activityTypes, amrOf, enrolTotp, reauthWithCode, type Authenticator } from "../helpers/twoFactor";
+import { activityTypes, amrOf, enrolTotp, ensureTotp, reauthWithCode, type Authenticator } from "../helpers/twoFactor";
 import { claimedOwner, fetchWithVars, TEST_ORIGIN } from "../helpers/workers";
 
 let owner: Owner;
@@ -83,6 +83,12 @@ describe("step-up with 2FA on", { timeout: 45_000 }, () => {
 });
 
 describe("POST /api/2fa/backup-codes", { timeout: 45_000 }, () => {
+  beforeAll(async () => {
+    // 2FA on (by the block above, or here when run alone) and a fresh otp step-up.
+    ({ auth, backupCodes } = await ensureTotp(owner, { auth, backupCodes }));
+    expect((await reauthWithCode(owner, { totp: await auth.nextCode() })).status).toBe(200);
+  });
+
   it("replaces the whole set after step-up and a TOTP code", async () => {
     expect((await owner.api("POST", "/api/2fa/backup-codes", {})).status).toBe(400);
     expect((await owner.api("POST", "/api/2fa/backup-codes", { backupCode: backupCodes[1] })).status).toBe(400);
@@ -112,6 +118,7 @@ describe("malformed bodies on the 2FA routes", () => {
   const bodies = ["not json", "[]", "null", "42", '{"code":', '{"code":null}', '{"code":["123456"]}', '{"code":"１２３４５６"}'];
 
   beforeAll(async () => {
+    ({ auth, backupCodes } = await ensureTotp(owner, { auth, backupCodes }));
     // A fresh otp step-up, so that the body is what is judged.
     expect((await reauthWithCode(owner, { backupCode: backupCodes[9]! })).status).toBe(200);
   });
