@@ -92,6 +92,14 @@ export async function approvedCode(owner: OwnerClient, p: AuthorizationParams, s
   return redirect.searchParams.get("code")!;
 }
 
+/** The whole flow for `p`: the client's document served, approved (with `scope` if given), the code redeemed: its tokens. */
+export async function issuedTokens(net: FakeFediverse, owner: OwnerClient, p: AuthorizationParams, scope?: string): Promise<TokenResponse> {
+  serveClient(net, p.clientId);
+  const res = await redeemCode(await approvedCode(owner, p, scope), p);
+  expect(res.status, await res.clone().text()).toBe(200);
+  return await json<TokenResponse>(res);
+}
+
 /** A form POST to an IndieAuth endpoint, as a client (no cookies, no Origin). */
 export function postForm(path: string, fields: Record<string, string>, headers: Record<string, string> = {}) {
   return selfFetch(

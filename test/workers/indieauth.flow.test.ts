@@ -13,6 +13,7 @@ import {
   approvedCode,
   authorizationQuery,
   introspect,
+  issuedTokens,
   makePkce,
   ME,
   oauthError,
@@ -44,12 +45,7 @@ async function params(scope?: string): Promise<AuthorizationParams> {
   return { clientId: CLIENT, redirectUri: REDIRECT, pkce: await makePkce(), scope };
 }
 
-async function tokensFor(p: AuthorizationParams, approvedScope?: string): Promise<TokenResponse> {
-  serveClient(net, CLIENT);
-  const res = await redeemCode(await approvedCode(owner, p, approvedScope), p);
-  expect(res.status, await res.clone().text()).toBe(200);
-  return await json<TokenResponse>(res);
-}
+const tokensFor = (p: AuthorizationParams, approvedScope?: string) => issuedTokens(net, owner, p, approvedScope);
 
 describe("discovery", () => {
   it("serves RFC 8414 metadata with CORS and no-store", async () => {

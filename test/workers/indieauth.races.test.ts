@@ -12,6 +12,7 @@ import {
   approvedCode,
   authorizationQuery,
   introspect,
+  issuedTokens,
   makePkce,
   oauthError,
   postRequest,
@@ -40,12 +41,7 @@ async function params(): Promise<AuthorizationParams> {
   return { clientId: CLIENT, redirectUri: REDIRECT, pkce: await makePkce(), scope: "create" };
 }
 
-async function tokens(p: AuthorizationParams): Promise<TokenResponse> {
-  serveClient(net, CLIENT);
-  const res = await redeemCode(await approvedCode(owner, p), p);
-  expect(res.status).toBe(200);
-  return await json<TokenResponse>(res);
-}
+const tokens = (p: AuthorizationParams) => issuedTokens(net, owner, p);
 
 describe("single use under concurrency", () => {
   it(`of ${N} concurrent redemptions of one code, exactly one gets tokens, and the replays revoke them`, async () => {
