@@ -13,7 +13,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import * as OTPAuth from "otpauth";
-import { afterEach } from "vitest";
+import { afterEach, expect } from "vitest";
 import { REPO_ROOT } from "../../scripts/lib/devServer.mjs";
 import { startInstance, type DevServer } from "../e2e/devServer";
 
@@ -115,6 +115,21 @@ export class Authenticator {
 }
 
 export const OWNER_PASSWORD = "plum-orbit-kettle-31-harbor!";
+
+/**
+ * Claims the instance at `url` through the web app: setup code, a password the
+ * strength meter calls strong, then the inbox.
+ */
+export async function claimInBrowser(page: Page, url: string, setupCode: string): Promise<void> {
+  await page.goto(url);
+  await page.getByRole("heading", { name: "Claim this instance" }).waitFor();
+  await page.getByLabel("Setup code").fill(setupCode);
+  await page.getByLabel("Password", { exact: true }).fill(OWNER_PASSWORD);
+  await page.getByLabel("Confirm password").fill(OWNER_PASSWORD);
+  await expect.poll(() => page.locator(".strength-text").textContent(), { timeout: 20_000 }).toMatch(/^(Strong|Very strong): /);
+  await page.getByRole("button", { name: "Claim this instance" }).click();
+  await page.getByRole("heading", { name: "Inbox" }).waitFor({ timeout: 60_000 });
+}
 
 /** What the stored device keys look like from a page script in this origin. */
 export function probeStoredKeys(page: Page) {

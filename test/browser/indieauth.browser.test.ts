@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../../scripts/lib/devServer.mjs";
 import type { DevServer } from "../e2e/devServer";
 import { authorizationUrl, discover, exchangeCode, INSECURE, startClientApp, type ClientApp } from "../e2e/indieauthClient";
-import { Authenticator, launchChromium, newPage, OWNER_PASSWORD, startServer } from "./harness";
+import { Authenticator, claimInBrowser, launchChromium, newPage, startServer } from "./harness";
 
 // Screenshots for docs/screenshots, when asked for (UPDATE_SCREENSHOTS=1).
 const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === "1" ? join(REPO_ROOT, "docs", "screenshots") : null;
@@ -69,14 +69,7 @@ async function stepUpIfAsked(page: Page, done: () => Promise<unknown>) {
 describe("IndieAuth consent in Chromium", () => {
   it("claims and turns on two-factor authentication", async () => {
     const page = await newPage(context, "owner");
-    await page.goto(url());
-    await page.getByRole("heading", { name: "Claim this instance" }).waitFor();
-    await page.getByLabel("Setup code").fill(server.setupCode);
-    await page.getByLabel("Password", { exact: true }).fill(OWNER_PASSWORD);
-    await page.getByLabel("Confirm password").fill(OWNER_PASSWORD);
-    await expect.poll(() => page.locator(".strength-text").textContent(), { timeout: 20_000 }).toMatch(/^(Strong|Very strong): /);
-    await page.getByRole("button", { name: "Claim this instance" }).click();
-    await page.getByRole("heading", { name: "Inbox" }).waitFor({ timeout: 60_000 });
+    await claimInBrowser(page, url(), server.setupCode);
 
     await page.getByRole("link", { name: "Two-factor" }).click();
     await page.getByRole("button", { name: "Turn on two-factor authentication" }).click();

@@ -23,7 +23,7 @@ import { findFreePort, REPO_ROOT } from "../../scripts/lib/devServer.mjs";
 import { startInstance, type DevServer } from "../e2e/devServer";
 import { splitRecoveryKey } from "../../client/recovery/shares";
 import { generateRecoveryKey } from "../../client/recovery/recoveryKey";
-import { Authenticator, launchChromium, newPage, OWNER_PASSWORD, startServer } from "./harness";
+import { Authenticator, claimInBrowser, launchChromium, newPage, OWNER_PASSWORD, startServer } from "./harness";
 
 const NEW_PASSWORD = "velvet-canyon-ledger-58-quarry!";
 const NEWER_PASSWORD = "saffron-tunnel-meadow-27-lantern!";
@@ -66,16 +66,7 @@ async function addAuthenticator(page: Page, options: { prf: boolean }): Promise<
 /** Where the pages go: the server's URL, or the localhost origin passkeys need. */
 const base = (server: DevServer) => (server as DevServer & { origin?: string }).origin ?? server.url;
 
-async function claim(page: Page, server: DevServer) {
-  await page.goto(base(server) + "/");
-  await page.getByRole("heading", { name: "Claim this instance" }).waitFor();
-  await page.getByLabel("Setup code").fill(server.setupCode);
-  await page.getByLabel("Password", { exact: true }).fill(OWNER_PASSWORD);
-  await page.getByLabel("Confirm password").fill(OWNER_PASSWORD);
-  await expect.poll(() => page.locator(".strength-text").textContent(), { timeout: 20_000 }).toMatch(/^(Strong|Very strong): /);
-  await page.getByRole("button", { name: "Claim this instance" }).click();
-  await page.getByRole("heading", { name: "Inbox" }).waitFor({ timeout: 60_000 });
-}
+const claim = (page: Page, server: DevServer) => claimInBrowser(page, base(server) + "/", server.setupCode);
 
 async function sendFromContactPage(server: DevServer, text: string) {
   const context = await browser.newContext();
