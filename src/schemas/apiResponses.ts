@@ -57,7 +57,7 @@ export const backupCodesResponseSchema = z.object({ backupCodes: z.array(z.strin
  */
 export const totpConfirmResponseSchema = z.object({ backupCodes: z.optional(backupCodesResponseSchema.shape.backupCodes) });
 
-export const sessionSchema = z.object({
+const sessionSchema = z.object({
   id: z.string(),
   deviceName: z.nullable(z.string()),
   createdAt: z.number(),
@@ -67,7 +67,7 @@ export const sessionSchema = z.object({
 export type SessionSummary = z.infer<typeof sessionSchema>;
 export const sessionsResponseSchema = z.object({ sessions: z.array(sessionSchema) });
 
-export const activityEntrySchema = z.object({
+const activityEntrySchema = z.object({
   id: z.number().check(z.int()),
   type: z.enum(ACTIVITY_TYPES),
   at: z.number(),

@@ -103,7 +103,7 @@ export const indieAuthRedirectErrorSchema = z.object({
 /** Approve and deny both answer where the browser goes next. */
 export const indieAuthRedirectResponseSchema = z.object({ redirect: z.string() });
 
-export const indieAuthGrantSchema = z.object({
+const indieAuthGrantSchema = z.object({
   id: z.string(),
   clientId: z.string(),
   clientName: z.optional(z.string()),
