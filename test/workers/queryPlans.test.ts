@@ -1,0 +1,94 @@
+/**
+ * The hot paths' SQL reads through indexes (docs/benchmarks.md, "Where a request's
+ * CPU goes"). Every statement the Durable Object runs while serving a challenge, a
+ * login, a refresh, an authenticated request and a public message is recorded, then
+ * SQLite is asked for its plan: none may scan a table whose size grows with use
+ * (sessions, tokens, the activity log, rate limits, challenges...). A full scan there
+ * costs every request a read of every row; the sweep of expired sessions at each
+ * login did until schema v8 (index sessions_created).
+ */
+import { env, runInDurableObject } from "cloudflare:test";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { InstanceDO } from "../../src/durable/instance";
+import { publishedEncryptionKey, postMessage, sealMessage } from "../helpers/messages";
+import type { OwnerClient } from "../helpers/owner";
+import { claimedOwner, selfFetch, TEST_ORIGIN } from "../helpers/workers";
+
+/** Tables that hold at most a handful of rows whatever happens, so a scan is a read of those few. */
+const BOUNDED_TABLES = new Set(["totp", "backup_codes", "meta", "passkey_owner", "recovery_verifier", "indieauth_profile"]);
+
+const stub = () => env.INSTANCE.get(env.INSTANCE.idFromName("instance")) as DurableObjectStub<InstanceDO>;
+
+/** Records every statement the object runs from now on (SqlStorage is one class for the whole isolate). */
+async function recordStatements(): Promise<Set<string>> {
+  const seen = new Set<string>();
+  await runInDurableObject(stub(), (_instance, state) => {
+    const proto = Object.getPrototypeOf(state.storage.sql) as { exec: (query: string, ...bindings: unknown[]) => unknown };
+    const exec = proto.exec;
+    proto.exec = function (this: unknown, query: string, ...bindings: unknown[]) {
+      seen.add(query);
+      return exec.call(this, query, ...bindings);
+    };
+  });
+  return seen;
+}
+
+/** The plan's lines that scan a growing table without an index. */
+async function fullScans(statements: Iterable<string>): Promise<Array<{ statement: string; scan: string }>> {
+  const list = [...statements].filter((s) => /^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b/i.test(s));
+  return runInDurableObject(stub(), (_instance, state) => {
+    const found: Array<{ statement: string; scan: string }> = [];
+    for (const statement of list) {
+      const parameters = (statement.match(/\?\d*/g) ?? []).map((p) => Number(p.slice(1)) || 0);
+      const count = Math.max(statement.split("?").length - 1, ...parameters);
+      // A fresh text each time: workerd caches prepared statements by their text,
+      // and a cached EXPLAIN keeps the plan of the schema it was prepared under.
+      const query = `EXPLAIN QUERY PLAN /* ${crypto.randomUUID()} */ ${statement}`;
+      const plan = state.storage.sql.exec<{ detail: string }>(query, ...Array<null>(count).fill(null)).toArray();
+      for (const { detail } of plan) {
+        const table = /^SCAN (\w+)$/.exec(detail)?.[1];
+        if (table && !BOUNDED_TABLES.has(table)) found.push({ statement: statement.replace(/\s+/g, " ").trim(), scan: detail });
+      }
+    }
+    return found;
+  });
+}
+
+describe("hot paths read through indexes", () => {
+  let owner: OwnerClient;
+  let device: OwnerClient;
+  let statements: Set<string>;
+
+  beforeAll(async () => {
+    owner = await claimedOwner();
+    device = owner.device();
+    statements = await recordStatements();
+    await device.login();
+    expect((await device.refresh()).status).toBe(200);
+    expect((await device.api("GET", "/api/2fa")).status).toBe(200);
+    const key = await publishedEncryptionKey(selfFetch, TEST_ORIGIN);
+    expect((await postMessage(selfFetch, TEST_ORIGIN, { jwe: await sealMessage(key, "hello") })).status).toBe(202);
+  });
+
+  it("records the statements of a challenge, a login, a refresh, an API request and a message", () => {
+    const all = [...statements].join("\n");
+    expect(all).toMatch(/INSERT INTO challenges/);
+    expect(all).toMatch(/INSERT INTO sessions/);
+    expect(all).toMatch(/DELETE FROM sessions WHERE created_at_ms/);
+    expect(all).toMatch(/rate_limits/);
+  });
+
+  it("none scans a table that grows", async () => {
+    expect(await fullScans(statements)).toEqual([]);
+  });
+
+  it("would catch a scan: the sessions sweep without its index is one", async () => {
+    const sweep = [...statements].find((s) => s.includes("DELETE FROM sessions WHERE created_at_ms"))!;
+    await runInDurableObject(stub(), (_instance, state) => state.storage.sql.exec("DROP INDEX sessions_created"));
+    try {
+      expect(await fullScans([sweep])).toEqual([{ statement: sweep.replace(/\s+/g, " ").trim(), scan: "SCAN sessions" }]);
+    } finally {
+      await runInDurableObject(stub(), (_instance, state) => state.storage.sql.exec("CREATE INDEX sessions_created ON sessions (created_at_ms)"));
+    }
+  });
+});
