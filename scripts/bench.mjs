@@ -106,10 +106,34 @@ const FAN_OUT_WORST_ROUND_MS = 250;
 
 // --- measuring ------------------------------------------------------------------
 
+/**
+ * What a process of a `wrangler dev` does. Each has two workerd processes: wrangler's
+ * proxy (the public port; it relays every request, and the DevTools messages of the
+ * inspector, and does not exist on Cloudflare) and the Worker's own (the Worker, its
+ * Durable Objects, the local D1 and KV; the one with an inspector address). Then
+ * wrangler itself, in Node.
+ */
+const processRoles = new Map(); // pid -> role
+function roleOf(p) {
+  if (p.comm !== "workerd") return "other";
+  let role = processRoles.get(p.pid);
+  if (!role) {
+    let args = "";
+    try {
+      args = readFileSync(`/proc/${p.pid}/cmdline`, "utf8");
+    } catch {
+      // exited while we looked: counted as the proxy's, the larger share of neither
+    }
+    role = args.includes("--inspector-addr") ? "runtime" : "proxy";
+    processRoles.set(p.pid, role);
+  }
+  return role;
+}
+
 /** CPU ticks (utime+stime) so far of every process of a server, by pid. */
 function cpuSnapshot(server) {
   const snapshot = new Map();
-  for (const p of processTree(server.pgid)) snapshot.set(p.pid, { comm: p.comm, ticks: p.cpuTicks });
+  for (const p of processTree(server.pgid)) snapshot.set(p.pid, { comm: p.comm, role: roleOf(p), ticks: p.cpuTicks });
   return snapshot;
 }
 
@@ -130,11 +154,12 @@ function clientCpuMs() {
   return (user + system) / 1000;
 }
 
-/** CPU milliseconds used between two snapshots by processes named `comm` (or all). */
-function cpuMsBetween(before, after, comm) {
+/** CPU milliseconds used between two snapshots by processes named `comm` (or all), of `role` (or any). */
+function cpuMsBetween(before, after, comm, role) {
   let ticks = 0;
   for (const [pid, a] of after) {
     if (comm !== undefined && a.comm !== comm) continue;
+    if (role !== undefined && a.role !== role) continue;
     const b = before.get(pid);
     // A process that appeared in between (wrangler restarted workerd) counts whole.
     ticks += a.ticks - (b?.ticks ?? 0);
@@ -156,6 +181,9 @@ class Measurement {
     this.latenciesMs = [];
     this.wallMs = 0;
     this.workerdCpuMs = 0;
+    // The same, split: wrangler's proxy workerd and the Worker's own (see roleOf).
+    this.proxyCpuMs = 0;
+    this.runtimeCpuMs = 0;
     this.clientCpuMs = 0;
     // CPU used meanwhile by processes that are neither the server nor this client.
     this.elsewhereCpuMs = 0;
@@ -182,6 +210,8 @@ class Measurement {
     const after = cpuSnapshot(server);
     const othersMs = others.reduce((sum, o, i) => sum + cpuMsBetween(othersBefore[i], cpuSnapshot(o)), 0);
     this.workerdCpuMs += cpuMsBetween(before, after, "workerd");
+    this.proxyCpuMs += cpuMsBetween(before, after, "workerd", "proxy");
+    this.runtimeCpuMs += cpuMsBetween(before, after, "workerd", "runtime");
     this.clientCpuMs += clientMs;
     this.elsewhereCpuMs += Math.max(0, machineMs - clientMs - cpuMsBetween(before, after) - othersMs);
     const pids = (s, comm) => [...s].filter(([, p]) => p.comm === comm).map(([pid]) => pid).sort().join();
@@ -202,6 +232,8 @@ class Measurement {
       p50Ms: percentile(0.5),
       p99Ms: percentile(0.99),
       workerdCpuMsPerRequest: this.workerdCpuMs / n,
+      proxyCpuMsPerRequest: this.proxyCpuMs / n,
+      runtimeCpuMsPerRequest: this.runtimeCpuMs / n,
       clientCpuMsPerRequest: this.clientCpuMs / n,
       // Average share of the machine's cores that other processes kept busy.
       elsewhereShare: this.elsewhereCpuMs / (this.wallMs * os.availableParallelism()),
@@ -267,6 +299,14 @@ const PROBES = [
   {
     path: "/do-write",
     label: "Probe: floor Worker `GET /do-write`, one RPC running one `transactionSync` upsert",
+  },
+  {
+    path: "/d1-write",
+    label: "Probe: floor Worker `GET /d1-write`, one D1 insert of a 1 KB row (as a message is stored)",
+  },
+  {
+    path: "/d1-read",
+    label: "Probe: floor Worker `GET /d1-read`, one D1 query reading one row (as a login reads the owner's keys)",
   },
 ];
 
@@ -429,20 +469,17 @@ function mainTable(rows, floors, deployedFloors, probes) {
 /** `floorRuns` and `probes`: [label, Map(concurrency → summary)]. */
 function contextTable(rows, floorRuns, probes) {
   const lines = [
-    "| Measured | In flight | benchmark client CPU/op (ms) | CPU used by other processes (% of all cores) |",
-    "|---|--:|--:|--:|",
+    "| Measured | In flight | workerd CPU/op (ms): wrangler's proxy | the Worker's own | benchmark client CPU/op (ms) | CPU used by other processes (% of all cores) |",
+    "|---|--:|--:|--:|--:|--:|",
   ];
+  const line = (label, c, r) =>
+    `| ${label} | ${c} | ${fmt(r.proxyCpuMsPerRequest, 2)} | ${fmt(r.runtimeCpuMsPerRequest, 2)} | ` +
+    `${fmt(r.clientCpuMsPerRequest, 2)} | ${pct(r.elsewhereShare)} |`;
   for (const [label, runs] of [...floorRuns, ...probes]) {
-    for (const c of CONCURRENCIES) {
-      const r = runs.get(c);
-      lines.push(`| ${label} | ${c} | ${fmt(r.clientCpuMsPerRequest, 2)} | ${pct(r.elsewhereShare)} |`);
-    }
+    for (const c of CONCURRENCIES) lines.push(line(label, c, runs.get(c)));
   }
   for (const { op, byConcurrency } of rows) {
-    for (const c of CONCURRENCIES) {
-      const r = byConcurrency.get(c);
-      lines.push(`| ${op.label.split(":")[0]} | ${c} | ${fmt(r.clientCpuMsPerRequest, 2)} | ${pct(r.elsewhereShare)} |`);
-    }
+    for (const c of CONCURRENCIES) lines.push(line(op.label.split(":")[0], c, byConcurrency.get(c)));
   }
   return lines.join("\n");
 }

@@ -13,6 +13,14 @@
 //   GET /do-call   one RPC to the object, whose method returns a constant
 //   GET /do-write  one RPC whose method runs one transactionSync with one counter
 //                  upsert, like a rate-limit hit (src/durable/rateLimits.ts)
+//   GET /d1-read   one D1 query reading one row, like a login's read of the
+//                  owner's keys (src/storage/ownerStore.ts)
+//   GET /d1-write  one D1 insert of a 1 KB text row, like a message's
+//                  (src/storage/messageStore.ts)
+// Under `wrangler dev` a D1 query is a subrequest to the local D1 in the Worker's
+// workerd, and wrangler's inspector relays DevTools network events for it (see
+// docs/benchmarks.md, "Where a request's CPU goes"): the D1 probes show what that
+// costs before any of our code runs.
 import { DurableObject } from "cloudflare:workers";
 
 export class FloorObject extends DurableObject {
@@ -33,10 +41,25 @@ export class FloorObject extends DurableObject {
   }
 }
 
+/** About the length of a sealed message's JWE. */
+const ROW = "x".repeat(1024);
+/** The D1 table, created once per isolate (the warm-up pays for it). */
+let d1Ready;
+
 export default {
   async fetch(request, env) {
     const { pathname } = new URL(request.url);
     if (pathname === "/") return new Response("ok");
+    if (pathname === "/d1-read" || pathname === "/d1-write") {
+      d1Ready ??= env.DB.prepare("CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, body TEXT NOT NULL)").run();
+      await d1Ready;
+      if (pathname === "/d1-write") {
+        const row = await env.DB.prepare("INSERT INTO rows (body) VALUES (?) RETURNING id").bind(ROW).first();
+        return new Response(String(row.id));
+      }
+      const row = await env.DB.prepare("SELECT id FROM rows ORDER BY id DESC LIMIT 1").first();
+      return new Response(String(row?.id ?? 0));
+    }
     // One object, found by name on every request, as src/durable/stub.ts does.
     const stub = env.FLOOR.get(env.FLOOR.idFromName("floor"));
     if (pathname === "/do-call") return new Response(String(await stub.ping()));
