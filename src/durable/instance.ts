@@ -49,6 +49,7 @@ import { PasskeyStore, type RelyingParty } from "./passkeys";
 import { RateLimitStore, type RateLimitVerdict } from "./rateLimits";
 import { RecoveryStore, type RecoveryCompletion, type RecoveryStart, type RecoveryStatus, type RecoveryVerifierRecord } from "./recovery";
 import { RestoreStore } from "./restore";
+import { KeysEpochStore } from "./keysEpoch";
 import { migrateInstanceStorage } from "./schema";
 import { RefreshRotation, type RefreshResult } from "./refreshRotation";
 import { SessionStore, type SessionGrant, type SessionStatus, type SessionSummary } from "./sessions";
@@ -92,6 +93,8 @@ export interface LoginAttempt {
   nonce: string;
   /** Null when the Worker verified the assertion; else why it failed (logged as login_failed). */
   signatureFailure: string | null;
+  /** The keys' epoch the Worker's copy of the owner's keys is labelled with (./keysEpoch.ts). */
+  keysEpoch: number;
   /** The second factor the request carries, or null; checked by the one function every factor kind goes through. */
   factor: SecondFactor | null;
   deviceName: string | null;
@@ -106,6 +109,8 @@ export type LoginOutcome =
   | { ok: false; error: "signature"; reason: string }
   /** 2FA is on and the login carried no (working) second factor. */
   | { ok: false; error: "mfa_required" }
+  /** The owner's keys changed since the Worker read the ones it checked with: nothing happened; read them again. */
+  | { ok: false; error: "keys_changed"; keysEpoch: number }
   | Exclude<FactorFailure, { error: "off" }>;
 
 export type MessageAccepted =
@@ -128,6 +133,7 @@ export class InstanceDO extends DurableObject<Env> {
   private readonly passkeys: PasskeyStore;
   private readonly passkeyChallenges: PasskeyChallengeStore;
   private readonly restore: RestoreStore;
+  private readonly keysEpoch: KeysEpochStore;
   private readonly inboxReplays: InboxReplayStore;
   private readonly live: LiveChannel;
   private readonly pushes: LivePush;
@@ -161,7 +167,8 @@ export class InstanceDO extends DurableObject<Env> {
       this.factors,
       this.recovery,
     );
-    this.restore = new RestoreStore(ctx.storage, this.activity);
+    this.keysEpoch = new KeysEpochStore(ctx.storage.kv);
+    this.restore = new RestoreStore(ctx.storage, this.activity, this.keysEpoch);
     this.inboxReplays = new InboxReplayStore(ctx.storage);
     this.live = new LiveChannel(ctx, env, this.clock, this.sessions);
     this.pushes = new LivePush(ctx, env.DB, this.clock);
@@ -248,6 +255,9 @@ export class InstanceDO extends DurableObject<Env> {
       attempt.factor && "mfaTicket" in attempt.factor ? await sha256Base64url(attempt.factor.mfaTicket) : null;
     const session = { deviceName: attempt.deviceName, activity: "login" as const, maxTtlMs: attempt.maxTtlMs };
     const first = this.ctx.storage.transactionSync((): LoginOutcome | "check factor" => {
+      // Checked with keys that may be rotated out: nothing counts, nothing is spent.
+      const keysEpoch = this.keysEpoch.current();
+      if (attempt.keysEpoch !== keysEpoch) return { ok: false, error: "keys_changed", keysEpoch };
       const nowMs = this.clock.nowMs();
       const verdict = this.rateLimits.hit(attempt.rateLimit.key, attempt.rateLimit, nowMs);
       if (!verdict.allowed) return { ok: false, error: "rate_limited", retryAfterS: verdict.retryAfterS };
@@ -387,12 +397,23 @@ export class InstanceDO extends DurableObject<Env> {
     this.activity.record(type, sessionId, detail, this.clock.nowMs());
   }
 
-  /** Several entries about one change, written together or not at all. */
+  /**
+   * Several entries about one change, written together or not at all. A
+   * `keys_rotated` entry is written right after D1 committed the rotation
+   * (routes/escrow.ts), so the keys' epoch is raised with it: logins checked with
+   * the old keys are refused from this transaction on.
+   */
   recordActivities(entries: Array<{ type: ActivityType; sessionId: string | null; detail: ActivityDetail }>): void {
     const nowMs = this.clock.nowMs();
     this.ctx.storage.transactionSync(() => {
       for (const e of entries) this.activity.record(e.type, e.sessionId, e.detail, nowMs);
+      if (entries.some((e) => e.type === "keys_rotated")) this.keysEpoch.raise();
     });
+  }
+
+  /** The owner's keys' epoch, for a Worker about to read the keys from D1 (services/ownerKeys.ts). */
+  currentKeysEpoch(): number {
+    return this.keysEpoch.current();
   }
 
   listActivity(beforeId: number | undefined, limit: number): ActivityEntry[] {
@@ -482,15 +503,15 @@ export class InstanceDO extends DurableObject<Env> {
     return this.restore.begin(restoreId, entries, lastMessageId, this.clock.nowMs());
   }
 
-  /** The instance is claimed: release the lease and log the restore as the claim. */
+  /** The instance is claimed (the archive's keys are in D1): release the lease, log the restore as the claim. */
   finishRestore(restoreId: string, detail: Record<string, string | number>): void {
     this.restore.finish(restoreId, detail, this.clock.nowMs());
   }
 
-  /** Setup claimed the instance (D1 committed): log it and refuse restores from now on. */
-  recordClaimed(): void {
+  /** Setup claimed the instance (D1 committed): log it, refuse restores from now on. Returns the keys' new epoch. */
+  recordClaimed(): number {
     const nowMs = this.clock.nowMs();
-    this.ctx.storage.transactionSync(() => this.restore.markClaimed(null, nowMs));
+    return this.ctx.storage.transactionSync(() => this.restore.markClaimed(null, nowMs));
   }
 
   abortRestore(restoreId: string): void {

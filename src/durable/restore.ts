@@ -18,6 +18,7 @@
  * RESTORE_LEASE_MS and the next restore's begin removes the leftovers first.
  */
 import type { ActivityDetail, ActivityLog, StoredActivity } from "./activityLog";
+import type { KeysEpochStore } from "./keysEpoch";
 import { LAST_PUSHED_KEY } from "./livePush";
 
 /** Longer than a restore can take: D1 gives one batch at most 30 s. */
@@ -48,6 +49,7 @@ export class RestoreStore {
   constructor(
     private readonly storage: DurableObjectStorage,
     private readonly activity: ActivityLog,
+    private readonly keysEpoch: KeysEpochStore,
   ) {}
 
   private get sql() {
@@ -119,11 +121,13 @@ export class RestoreStore {
 
   /**
    * Inside a transaction: the instance is claimed (setup or restore committed in
-   * D1). Restores are refused from now on, and the claim is logged.
+   * D1). Restores are refused from now on, and the claim is logged. The owner's keys
+   * are new in D1, so their epoch is raised (./keysEpoch.ts); returns the new one.
    */
-  markClaimed(detail: ActivityDetail, nowMs: number): void {
+  markClaimed(detail: ActivityDetail, nowMs: number): number {
     this.storage.kv.put(CLAIMED_KEY, true);
     this.activity.record("claimed", null, detail, nowMs);
+    return this.keysEpoch.raise();
   }
 
   /** Whether the object knows the instance is claimed (true is final; false means "ask D1"). */

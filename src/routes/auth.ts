@@ -7,7 +7,7 @@ import { Hono } from "hono/tiny";
 import type { Context } from "hono";
 import type { AuthMethod } from "../domain/accessToken";
 import { estimateSetupCodeBits, isSetupCodeStrongEnough, SETUP_CODE_MIN_BITS, setupCodeFromAuthorization } from "../domain/setupCode";
-import type { SessionGrant } from "../durable/instance";
+import type { LoginOutcome, SessionGrant } from "../durable/instance";
 import { instanceStub } from "../durable/stub";
 import { ApiError, notClaimed } from "../errors";
 import { requireBearer } from "../http/auth";
@@ -29,7 +29,7 @@ import {
 import { parseArchive, restoreFromArchive } from "../services/archiveRestore";
 import { checkAssertion, invalidAssertion, verifyAssertionSignature, type AssertionContext } from "../services/assertions";
 import { completeRecovery } from "../services/recovery";
-import { requireClaimedKeys, requireThumbprintKids } from "../services/ownerKeys";
+import { keysForLogin, rememberLoginKeys, requireClaimedKeys, requireThumbprintKids, type LoginKeys } from "../services/ownerKeys";
 import { mintAccessToken, type TokenIssuer } from "../services/sessions";
 import { invalidateJwks } from "../storage/jwksCache";
 import * as owner from "../storage/ownerStore";
@@ -79,7 +79,7 @@ authRoutes.post("/setup", async (c) => {
   const claimed = await owner.claimInstance(c.env.DB, { publicKeys: body.publicKeys, blob: body.escrow, nowMs: systemClock.nowMs() });
   if (!claimed) throw new ApiError("already_claimed", "This instance already has an owner.");
   await invalidateJwks(c.env);
-  await instanceStub(c.env).recordClaimed();
+  rememberLoginKeys(body.publicKeys, await instanceStub(c.env).recordClaimed(), systemClock.nowMs());
   return startSession(c, body.deviceName ?? null, 201);
 });
 
@@ -110,39 +110,59 @@ authRoutes.post("/restore", async (c) => {
   return startSession(c, body.deviceName ?? null, 201);
 });
 
+/** Tries of a login whose keys changed under it, before giving up (each re-reads the keys). */
+const LOGIN_KEY_TRIES = 3;
+
 authRoutes.post("/login", async (c) => {
   // The Worker does the stateless work first (the body, the owner's key, the
   // signature), then one object call counts the hit, spends the challenge, checks
   // the second factor and creates the session (InstanceDO.login). The signature is
   // checked before the code, so a client without the private key never reaches the
-  // code check: it can neither guess codes here nor lock this counter.
-  const { body, checked } = await countingFailures(c, "login", async () => {
+  // code check: it can neither guess codes here nor lock this counter. The key comes
+  // from the isolate's copy (services/ownerKeys.ts), whose label the object checks:
+  // if the keys changed, nothing happened and the login runs again with fresh keys.
+  const verify = (body: { assertion: string }, keys: LoginKeys) => verifyAssertionSignature(body.assertion, keys.keys.sig, c.get("origin"));
+  let { body, keys, checked } = await countingFailures(c, "login", async () => {
     const body = await readJson(c, loginWithFactorRequestSchema);
-    const keys = await requireClaimedKeys(c.env);
-    return { body, checked: await verifyAssertionSignature(body.assertion, keys.sig, c.get("origin")) };
+    const keys = await keysForLogin(c.env, systemClock.nowMs());
+    return { body, keys, checked: await verify(body, keys) };
   });
-  const result = await instanceStub(c.env).login({
-    rateLimit: rateLimitFor(c, "login"),
-    nonce: checked.nonce,
-    signatureFailure: checked.failure,
-    factor: presentedFactor(c, body),
-    deviceName: body.deviceName ?? null,
-    maxTtlMs: c.get("settings").sessionMaxTtlS * 1000,
-  });
-  if (result.ok) return sessionStarted(c, result.grant, 200);
-  switch (result.error) {
-    case "rate_limited":
-      throw rateLimitRefused(result);
-    case "challenge":
-      throw invalidAssertion("unknown, used or expired challenge");
-    case "signature":
-      throw invalidAssertion(result.reason);
-    case "mfa_required":
-      throw mfaRequired();
-    default:
-      throw publicFactorError(result);
+  const stub = instanceStub(c.env);
+  for (let tries = 1; ; tries++) {
+    const result = await stub.login({
+      rateLimit: rateLimitFor(c, "login"),
+      nonce: checked.nonce,
+      signatureFailure: checked.failure,
+      keysEpoch: keys.epoch,
+      factor: presentedFactor(c, body),
+      deviceName: body.deviceName ?? null,
+      maxTtlMs: c.get("settings").sessionMaxTtlS * 1000,
+    });
+    if (result.ok) return sessionStarted(c, result.grant, 200);
+    if (result.error === "keys_changed") {
+      if (tries >= LOGIN_KEY_TRIES) throw new ApiError("version_conflict", "The owner's keys changed while this login was checked; ask for a new challenge and try again.");
+      keys = await keysForLogin(c.env, systemClock.nowMs(), result.keysEpoch);
+      checked = await verify(body, keys);
+      continue;
+    }
+    throw loginRefusal(result);
   }
 });
+
+function loginRefusal(result: Exclude<LoginOutcome, { ok: true } | { error: "keys_changed" }>): ApiError {
+  switch (result.error) {
+    case "rate_limited":
+      return rateLimitRefused(result);
+    case "challenge":
+      return invalidAssertion("unknown, used or expired challenge");
+    case "signature":
+      return invalidAssertion(result.reason);
+    case "mfa_required":
+      return mfaRequired();
+    default:
+      return publicFactorError(result);
+  }
+}
 
 /**
  * docs/api.md §4: the escrow needs no session, but once 2FA is on it needs a code,

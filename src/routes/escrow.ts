@@ -8,7 +8,7 @@ import type { AppEnv } from "../http/types";
 import { readJson } from "../http/validate";
 import { escrowUpdateRequestSchema } from "../schemas/api";
 import { checkAssertion } from "../services/assertions";
-import { requireClaimedKeys, requireThumbprintKids } from "../services/ownerKeys";
+import { forgetLoginKeys, requireClaimedKeys, requireThumbprintKids } from "../services/ownerKeys";
 import { invalidateJwks } from "../storage/jwksCache";
 import * as owner from "../storage/ownerStore";
 import type { Reply } from "../schemas/routes";
@@ -54,7 +54,12 @@ escrowRoutes.put("/escrow", async (c) => {
     throw new ApiError("version_conflict", "The escrow changed since you read it; fetch it and try again.");
   }
   const sid = c.get("auth").sid;
-  if (result.rotated.length > 0) await invalidateJwks(c.env);
+  if (result.rotated.length > 0) {
+    // This isolate's login keys are stale at once; every other's when the object
+    // raises the keys' epoch with the keys_rotated entry below.
+    forgetLoginKeys();
+    await invalidateJwks(c.env);
+  }
   await recordCommittedChange(c, [
     { type: "escrow_updated", sessionId: sid, detail: { version: result.version, ...(body.reason ? { reason: body.reason } : {}) } },
     ...(result.rotated.length > 0

@@ -299,6 +299,7 @@ export const ROUTES = {
       "invalid_assertion",
       "mfa_required",
       "invalid_code",
+      "version_conflict",
       "rate_limited",
       ...ORIGIN_CHECKED,
       ...TOO_LARGE,

@@ -3,7 +3,8 @@
  * calls"). The Worker is called with its env, except that the INSTANCE namespace
  * hands out stubs that note every method called on them (RPC calls and fetch)
  * before passing it on. A test asserts the list, so a change that adds a round
- * trip to a hot path fails.
+ * trip to a hot path fails. The D1 binding notes every statement prepared through it
+ * (the Worker's own; the object's D1 calls use the object's env).
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import worker from "../../src/index";
@@ -14,10 +15,25 @@ export interface CountingFetcher {
   fetcher: Fetcher;
   /** Method names, in call order, since the last `take()`. */
   take(): string[];
+  /** The SQL of the D1 statements the Worker prepared, in order, since the last `takeD1()`. */
+  takeD1(): string[];
 }
 
 export function countingFetcher(): CountingFetcher {
   let calls: string[] = [];
+  let statements: string[] = [];
+  const db = new Proxy(env.DB, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop);
+      if (prop === "prepare") {
+        return (query: string) => {
+          statements.push(query);
+          return target.prepare(query);
+        };
+      }
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
   const countingStub = (stub: DurableObjectStub): DurableObjectStub =>
     new Proxy(stub, {
       get(target, prop) {
@@ -39,7 +55,7 @@ export function countingFetcher(): CountingFetcher {
   });
   const fetcher = contractChecked(async (request) => {
     const ctx = createExecutionContext();
-    const response = await worker.fetch(request as Request<unknown, IncomingRequestCfProperties>, { ...env, INSTANCE: counting } as unknown as typeof env, ctx);
+    const response = await worker.fetch(request as Request<unknown, IncomingRequestCfProperties>, { ...env, INSTANCE: counting, DB: db } as unknown as typeof env, ctx);
     // Calls made after the answer (waitUntil) count too.
     await waitOnExecutionContext(ctx);
     return response;
@@ -49,6 +65,11 @@ export function countingFetcher(): CountingFetcher {
     take() {
       const taken = calls;
       calls = [];
+      return taken;
+    },
+    takeD1() {
+      const taken = statements;
+      statements = [];
       return taken;
     },
   };

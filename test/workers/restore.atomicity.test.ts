@@ -8,6 +8,7 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ActivityLog } from "../../src/durable/activityLog";
 import { RESTORE_LEASE_MS, RestoreStore, type RestoredActivity } from "../../src/durable/restore";
+import { KeysEpochStore } from "../../src/durable/keysEpoch";
 import { restoreArchive } from "../../src/storage/archiveStore";
 import { buildArchive, postRestore } from "../helpers/archive";
 import { json, OwnerClient } from "../helpers/owner";
@@ -33,7 +34,7 @@ const archived: RestoredActivity[] = [
 describe("the restore lease in the Durable Object", () => {
   it("lets one restore write the log at a time, and abort takes everything back", async () => {
     await inObject("lease", (state) => {
-      const store = new RestoreStore(state.storage, new ActivityLog(state.storage.sql));
+      const store = new RestoreStore(state.storage, new ActivityLog(state.storage.sql), new KeysEpochStore(state.storage.kv));
       const sql = state.storage.sql;
       // The fresh instance's own entries: failed attempts to claim it.
       sql.exec("INSERT INTO activity (type, at_ms) VALUES ('login_failed', 100), ('login_failed', 101)");
@@ -82,7 +83,7 @@ describe("the restore lease in the Durable Object", () => {
 
   it("does not put the push cursor back if the live channel moved it meanwhile", async () => {
     await inObject("cursor", (state) => {
-      const store = new RestoreStore(state.storage, new ActivityLog(state.storage.sql));
+      const store = new RestoreStore(state.storage, new ActivityLog(state.storage.sql), new KeysEpochStore(state.storage.kv));
       expect(store.begin("r1", archived, 42, Date.now())).toBe(true);
       state.storage.kv.put("live:lastPushedMessageId", 3);
       store.abort("r1");

@@ -1,0 +1,121 @@
+/**
+ * A login checks the assertion against the owner's keys kept in the Worker's isolate
+ * (src/services/ownerKeys.ts), labelled with the keys' epoch that the Durable Object
+ * raises after every change of keys in D1 (src/durable/keysEpoch.ts). So a warm
+ * login reads nothing from D1, and a key rotated out by another isolate stops
+ * working on the very next login here. "Another isolate" is played by changing D1
+ * and the object directly, as that isolate's PUT /api/escrow would, without telling
+ * this isolate's copy.
+ */
+import { env, runInDurableObject } from "cloudflare:test";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { InstanceDO } from "../../src/durable/instance";
+import type { PublicKeys } from "../../src/schemas/api";
+import { forgetLoginKeys, LOGIN_KEYS_MAX_AGE_MS } from "../../src/services/ownerKeys";
+import { latestEscrow, updateEscrow } from "../../src/storage/ownerStore";
+import { advanceClock, serverNowMs } from "../helpers/clock";
+import { countingFetcher, type CountingFetcher } from "../helpers/instanceCalls";
+import { json, makeOwnerKeys, OwnerClient, type OwnerKeys } from "../helpers/owner";
+import { claimedOwner, TEST_ORIGIN } from "../helpers/workers";
+
+const stub = () => env.INSTANCE.get(env.INSTANCE.idFromName("instance")) as DurableObjectStub<InstanceDO>;
+
+let counting: CountingFetcher;
+/** The owner's current keys, as this file has rotated them so far. */
+let keys: OwnerKeys;
+
+beforeAll(async () => {
+  const owner = await claimedOwner();
+  keys = owner.keys;
+  counting = countingFetcher();
+});
+
+const device = () => new OwnerClient(counting.fetcher, TEST_ORIGIN, keys);
+
+/** Another isolate's rotation: D1 commits the new keys, then the object logs it (raising the epoch), or, with `tellObject: false`, the object never hears of it. */
+async function rotateElsewhere(options: { tellObject: boolean; next?: OwnerKeys }): Promise<OwnerKeys> {
+  const next = options.next ?? (await makeOwnerKeys());
+  const escrow = (await latestEscrow(env.DB))!;
+  const result = await updateEscrow(env.DB, {
+    expectedVersion: escrow.version,
+    blob: "rotated elsewhere",
+    current: keys.publicKeys as PublicKeys,
+    next: next.publicKeys as PublicKeys,
+    nowMs: serverNowMs(),
+  });
+  expect(result).toMatchObject({ ok: true, rotated: ["sig", "enc"] });
+  if (options.tellObject) {
+    await runInDurableObject(stub(), (instance) =>
+      instance.recordActivities([{ type: "keys_rotated", sessionId: null, detail: { rotated: ["sig", "enc"], version: escrow.version + 1 } }]),
+    );
+  }
+  const previous = keys;
+  keys = next;
+  return previous;
+}
+
+describe("the owner's keys for a login", () => {
+  it("a warm isolate's login reads nothing from D1 and makes one object call", async () => {
+    expect((await device().login()).status).toBe(200);
+    counting.take();
+    counting.takeD1();
+    expect((await device().login()).status).toBe(200);
+    expect(counting.take()).toEqual(["openChallenge", "login"]);
+    expect(counting.takeD1()).toEqual([]);
+  });
+
+  it("a cold isolate asks the object for the epoch, then reads the keys from D1 once", async () => {
+    forgetLoginKeys();
+    const client = device();
+    const assertion = await client.assertion();
+    counting.take();
+    counting.takeD1();
+    expect((await client.request("POST", "/auth/login", { body: { assertion } })).status).toBe(200);
+    expect(counting.take()).toEqual(["currentKeysEpoch", "login"]);
+    expect(counting.takeD1()).toHaveLength(1);
+  });
+
+  it("after another isolate rotated the keys, the old key is refused at once and the new one works", async () => {
+    expect((await device().login()).status).toBe(200); // this isolate holds the keys about to be rotated out
+    const old = await rotateElsewhere({ tellObject: true });
+
+    const oldClient = new OwnerClient(counting.fetcher, TEST_ORIGIN, old);
+    const assertion = await oldClient.assertion();
+    counting.take();
+    const refused = await oldClient.request("POST", "/auth/login", { body: { assertion } });
+    expect(refused.status).toBe(401);
+    expect(await json(refused)).toMatchObject({ error: "invalid_assertion" });
+    // The object refused the stale label without spending anything; the keys were read
+    // again under the epoch it answered with, and the second call logged the failure.
+    expect(counting.take()).toEqual(["login", "login"]);
+
+    const current = device();
+    expect((await current.login()).status).toBe(200);
+    const activity = await json<{ entries: Array<{ type: string }> }>(await current.api("GET", "/api/activity?limit=5"));
+    expect(activity.entries.map((e) => e.type)).toContain("login_failed");
+  });
+
+  it("a login the object refused as stale spent nothing: its challenge still works with the right key", async () => {
+    expect((await device().login()).status).toBe(200); // this isolate holds the keys about to be rotated out
+    const next = await makeOwnerKeys();
+    // Sign with the key that will be current, before the rotation lands.
+    const early = new OwnerClient(counting.fetcher, TEST_ORIGIN, next);
+    const assertion = await early.assertion();
+    await rotateElsewhere({ tellObject: true, next });
+    // This isolate still holds the old keys: the first check fails on the signature,
+    // the object says the label is stale, and the re-check with fresh keys succeeds
+    // on the same, unspent challenge.
+    counting.take();
+    const res = await early.request("POST", "/auth/login", { body: { assertion } });
+    expect(res.status).toBe(200);
+    expect(counting.take()).toEqual(["login", "login"]);
+  });
+
+  it("keys whose rotation the object never heard of are read again after LOGIN_KEYS_MAX_AGE_MS", async () => {
+    expect((await device().login()).status).toBe(200);
+    const old = await rotateElsewhere({ tellObject: false });
+    advanceClock(LOGIN_KEYS_MAX_AGE_MS + 1);
+    expect((await new OwnerClient(counting.fetcher, TEST_ORIGIN, old).login()).status).toBe(401);
+    expect((await device().login()).status).toBe(200);
+  });
+});
