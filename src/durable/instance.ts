@@ -93,8 +93,12 @@ export interface LoginAttempt {
   nonce: string;
   /** Null when the Worker verified the assertion; else why it failed (logged as login_failed). */
   signatureFailure: string | null;
-  /** The keys' epoch the Worker's copy of the owner's keys is labelled with (./keysEpoch.ts). */
-  keysEpoch: number;
+  /**
+   * The keys' epoch the Worker's copy of the owner's keys is labelled with
+   * (./keysEpoch.ts); undefined when the Worker read them from D1 for this login
+   * alone (it could not learn the epoch, or it predates it), so they are current.
+   */
+  keysEpoch: number | undefined;
   /** The second factor the request carries, or null; checked by the one function every factor kind goes through. */
   factor: SecondFactor | null;
   deviceName: string | null;
@@ -257,7 +261,7 @@ export class InstanceDO extends DurableObject<Env> {
     const first = this.ctx.storage.transactionSync((): LoginOutcome | "check factor" => {
       // Checked with keys that may be rotated out: nothing counts, nothing is spent.
       const keysEpoch = this.keysEpoch.current();
-      if (attempt.keysEpoch !== keysEpoch) return { ok: false, error: "keys_changed", keysEpoch };
+      if (attempt.keysEpoch !== undefined && attempt.keysEpoch !== keysEpoch) return { ok: false, error: "keys_changed", keysEpoch };
       const nowMs = this.clock.nowMs();
       const verdict = this.rateLimits.hit(attempt.rateLimit.key, attempt.rateLimit, nowMs);
       if (!verdict.allowed) return { ok: false, error: "rate_limited", retryAfterS: verdict.retryAfterS };
@@ -414,6 +418,15 @@ export class InstanceDO extends DurableObject<Env> {
   /** The owner's keys' epoch, for a Worker about to read the keys from D1 (services/ownerKeys.ts). */
   currentKeysEpoch(): number {
     return this.keysEpoch.current();
+  }
+
+  /**
+   * A rotation is about to be written to D1 (routes/escrow.ts): every copy of the
+   * keys labelled so far is stale from now on, so none can outlive the rotation if
+   * the `keys_rotated` entry (which raises the epoch again) never arrives.
+   */
+  raiseKeysEpoch(): number {
+    return this.ctx.storage.transactionSync(() => this.keysEpoch.raise());
   }
 
   listActivity(beforeId: number | undefined, limit: number): ActivityEntry[] {

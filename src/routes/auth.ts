@@ -140,9 +140,15 @@ authRoutes.post("/login", async (c) => {
     });
     if (result.ok) return sessionStarted(c, result.grant, 200);
     if (result.error === "keys_changed") {
-      if (tries >= LOGIN_KEY_TRIES) throw new ApiError("version_conflict", "The owner's keys changed while this login was checked; ask for a new challenge and try again.");
-      keys = await keysForLogin(c.env, systemClock.nowMs(), result.keysEpoch);
-      checked = await verify(body, keys);
+      // The object counted nothing: a refusal from here on counts its hit as any would.
+      const keysEpoch = result.keysEpoch;
+      ({ keys, checked } = await countingFailures(c, "login", async () => {
+        if (tries >= LOGIN_KEY_TRIES) {
+          throw new ApiError("version_conflict", "The owner's keys changed while this login was checked; ask for a new challenge and try again.");
+        }
+        const fresh = await keysForLogin(c.env, systemClock.nowMs(), keysEpoch);
+        return { keys: fresh, checked: await verify(body, fresh) };
+      }));
       continue;
     }
     throw loginRefusal(result);

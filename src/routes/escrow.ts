@@ -43,6 +43,10 @@ escrowRoutes.put("/escrow", async (c) => {
     await checkAssertion({ instance: instanceStub(c.env), origin: c.get("origin") }, body.assertion, next.sig, "key_rotation");
   }
 
+  // Raised before the write as well as after it (the keys_rotated entry below): if
+  // the entry never reaches the object, only a copy read in the moment between this
+  // call and D1's commit can still hold the old key (for LOGIN_KEYS_MAX_AGE_MS).
+  if (rotating) await instanceStub(c.env).raiseKeysEpoch();
   const result = await owner.updateEscrow(c.env.DB, {
     expectedVersion: body.expectedVersion,
     blob: body.blob,
@@ -54,18 +58,16 @@ escrowRoutes.put("/escrow", async (c) => {
     throw new ApiError("version_conflict", "The escrow changed since you read it; fetch it and try again.");
   }
   const sid = c.get("auth").sid;
-  if (result.rotated.length > 0) {
-    // This isolate's login keys are stale at once; every other's when the object
-    // raises the keys' epoch with the keys_rotated entry below.
-    forgetLoginKeys();
-    await invalidateJwks(c.env);
-  }
+  // This isolate's login keys are stale at once; every other's when the object
+  // raises the keys' epoch with the keys_rotated entry below.
+  if (result.rotated.length > 0) forgetLoginKeys();
   await recordCommittedChange(c, [
     { type: "escrow_updated", sessionId: sid, detail: { version: result.version, ...(body.reason ? { reason: body.reason } : {}) } },
     ...(result.rotated.length > 0
       ? [{ type: "keys_rotated" as const, sessionId: sid, detail: { rotated: result.rotated, version: result.version } }]
       : []),
   ]);
+  if (result.rotated.length > 0) await invalidateJwks(c.env);
   return c.json({ version: result.version } satisfies Reply<"PUT /api/escrow">);
 });
 

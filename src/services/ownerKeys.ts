@@ -29,7 +29,8 @@ export const LOGIN_KEYS_MAX_AGE_MS = 60_000;
 
 /** The owner's keys as a login checks them, labelled with the keys' epoch seen before they were read. */
 export interface LoginKeys {
-  epoch: number;
+  /** Undefined when the object could not say (below): these keys were read from D1 for this login alone. */
+  epoch: number | undefined;
   keys: PublicKeys;
   readAtMs: number;
 }
@@ -47,7 +48,17 @@ let loginKeys: LoginKeys | null = null;
  */
 export async function keysForLogin(env: Env, nowMs: number, staleEpoch?: number): Promise<LoginKeys> {
   if (staleEpoch === undefined && loginKeys && nowMs - loginKeys.readAtMs < LOGIN_KEYS_MAX_AGE_MS) return loginKeys;
-  const epoch = staleEpoch ?? (await instanceStub(env).currentKeysEpoch());
+  let epoch = staleEpoch;
+  if (epoch === undefined) {
+    try {
+      epoch = await instanceStub(env).currentKeysEpoch();
+    } catch (err) {
+      // An object from before the epoch (during a deploy's rollout) or one that is
+      // unavailable: read the keys for this login only, unlabelled, and keep nothing.
+      console.warn(JSON.stringify({ event: "keys_epoch_unavailable", error: String(err) }));
+      return { epoch: undefined, keys: await requireClaimedKeys(env), readAtMs: nowMs };
+    }
+  }
   const keys = await requireClaimedKeys(env);
   loginKeys = { epoch, keys, readAtMs: nowMs };
   return loginKeys;

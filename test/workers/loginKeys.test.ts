@@ -111,6 +111,27 @@ describe("the owner's keys for a login", () => {
     expect(counting.take()).toEqual(["login", "login"]);
   });
 
+  it("a rotation through PUT /api/escrow raises the epoch before D1's write and again after it", async () => {
+    const current = device();
+    expect((await current.login()).status).toBe(200);
+    const next = await makeOwnerKeys();
+    const { version } = await json<{ version: number }>(await current.api("GET", "/api/escrow"));
+    const epoch = () => runInDurableObject(stub(), (instance) => instance.currentKeysEpoch());
+    const before = await epoch();
+    const res = await current.api("PUT", "/api/escrow", {
+      expectedVersion: version,
+      blob: "rotated here",
+      publicKeys: next.publicKeys,
+      assertion: await new OwnerClient(counting.fetcher, TEST_ORIGIN, next).assertion(),
+    });
+    expect(res.status).toBe(200);
+    expect(await epoch()).toBe(before + 2);
+    const old = keys;
+    keys = next;
+    expect((await new OwnerClient(counting.fetcher, TEST_ORIGIN, old).login()).status).toBe(401);
+    expect((await device().login()).status).toBe(200);
+  });
+
   it("keys whose rotation the object never heard of are read again after LOGIN_KEYS_MAX_AGE_MS", async () => {
     expect((await device().login()).status).toBe(200);
     const old = await rotateElsewhere({ tellObject: false });
