@@ -11,7 +11,7 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { InstanceDO } from "../../src/durable/instance";
 import type { PublicKeys } from "../../src/schemas/api";
-import { forgetLoginKeys, LOGIN_KEYS_MAX_AGE_MS } from "../../src/services/ownerKeys";
+import { forgetLoginKeys, keysForLogin, LOGIN_KEYS_MAX_AGE_MS } from "../../src/services/ownerKeys";
 import { latestEscrow, updateEscrow } from "../../src/storage/ownerStore";
 import { advanceClock, serverNowMs } from "../helpers/clock";
 import { countingFetcher, type CountingFetcher } from "../helpers/instanceCalls";
@@ -130,6 +130,25 @@ describe("the owner's keys for a login", () => {
     keys = next;
     expect((await new OwnerClient(counting.fetcher, TEST_ORIGIN, old).login()).status).toBe(401);
     expect((await device().login()).status).toBe(200);
+  });
+
+  it("a Worker that cannot learn the epoch reads the keys for that login alone and keeps nothing", async () => {
+    expect((await device().login()).status).toBe(200); // a labelled copy in the isolate
+    const unreachable = {
+      ...env,
+      INSTANCE: {
+        idFromName: (name: string) => env.INSTANCE.idFromName(name),
+        get: () => ({ currentKeysEpoch: () => Promise.reject(new Error("no such method")) }),
+      },
+    } as unknown as typeof env;
+    forgetLoginKeys();
+    const read = await keysForLogin(unreachable, serverNowMs());
+    expect(read.epoch).toBeUndefined();
+    expect(read.keys.sig.kid).toBe(keys.publicKeys.sig.kid);
+    // Nothing was kept: the next login asks the object again.
+    counting.take();
+    expect((await device().login()).status).toBe(200);
+    expect(counting.take()).toEqual(["openChallenge", "currentKeysEpoch", "login"]);
   });
 
   it("keys whose rotation the object never heard of are read again after LOGIN_KEYS_MAX_AGE_MS", async () => {
