@@ -111,6 +111,23 @@ describe("the owner's keys for a login", () => {
     expect(counting.take()).toEqual(["login", "login"]);
   });
 
+  it("20 copies of one login in flight right after another isolate rotated the keys: the stale checks spend nothing, and exactly one copy spends the challenge", async () => {
+    expect((await device().login()).status).toBe(200); // this isolate holds the keys about to be rotated out
+    const next = await makeOwnerKeys();
+    const assertion = await new OwnerClient(counting.fetcher, TEST_ORIGIN, next).assertion();
+    await rotateElsewhere({ tellObject: true, next });
+    counting.take();
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () => new OwnerClient(counting.fetcher, TEST_ORIGIN, next).request("POST", "/auth/login", { body: { assertion } })),
+    );
+    // Copies checked with the isolate's stale keys were refused as stale and repeated (more than 20 calls).
+    expect(counting.take().filter((m) => m === "login").length).toBeGreaterThan(20);
+    const statuses = responses.map((r) => r.status).sort();
+    expect(statuses.filter((s) => s === 200)).toHaveLength(1);
+    expect(statuses.filter((s) => s === 401)).toHaveLength(19);
+    for (const r of responses.filter((r) => r.status === 401)) expect(await json(r)).toMatchObject({ error: "invalid_assertion" });
+  });
+
   it("a rotation through PUT /api/escrow raises the epoch before D1's write and again after it", async () => {
     const current = device();
     expect((await current.login()).status).toBe(200);
