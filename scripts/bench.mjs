@@ -122,7 +122,7 @@ function roleOf(p) {
     try {
       args = readFileSync(`/proc/${p.pid}/cmdline`, "utf8");
     } catch {
-      // exited while we looked: counted as the proxy's, the larger share of neither
+      // exited while we looked: it counts no more ticks, so its label hardly matters
     }
     role = args.includes("--inspector-addr") ? "runtime" : "proxy";
     processRoles.set(p.pid, role);

@@ -29,7 +29,7 @@ import {
 import { parseArchive, restoreFromArchive } from "../services/archiveRestore";
 import { checkAssertion, invalidAssertion, verifyAssertionSignature, type AssertionContext } from "../services/assertions";
 import { completeRecovery } from "../services/recovery";
-import { keysForLogin, rememberLoginKeys, requireClaimedKeys, requireThumbprintKids, type LoginKeys } from "../services/ownerKeys";
+import { keysForLogin, rememberLoginKeys, requireClaimedKeys, requireThumbprintKids } from "../services/ownerKeys";
 import { mintAccessToken, type TokenIssuer } from "../services/sessions";
 import { invalidateJwks } from "../storage/jwksCache";
 import * as owner from "../storage/ownerStore";
@@ -121,12 +121,12 @@ authRoutes.post("/login", async (c) => {
   // code check: it can neither guess codes here nor lock this counter. The key comes
   // from the isolate's copy (services/ownerKeys.ts), whose label the object checks:
   // if the keys changed, nothing happened and the login runs again with fresh keys.
-  const verify = (body: { assertion: string }, keys: LoginKeys) => verifyAssertionSignature(body.assertion, keys.keys.sig, c.get("origin"));
-  let { body, keys, checked } = await countingFailures(c, "login", async () => {
-    const body = await readJson(c, loginWithFactorRequestSchema);
-    const keys = await keysForLogin(c.env, systemClock.nowMs());
-    return { body, keys, checked: await verify(body, keys) };
-  });
+  const check = async (assertion: string, staleEpoch?: number) => {
+    const keys = await keysForLogin(c.env, systemClock.nowMs(), staleEpoch);
+    return { keys, checked: await verifyAssertionSignature(assertion, keys.keys.sig, c.get("origin")) };
+  };
+  const body = await countingFailures(c, "login", () => readJson(c, loginWithFactorRequestSchema));
+  let { keys, checked } = await countingFailures(c, "login", () => check(body.assertion));
   const stub = instanceStub(c.env);
   for (let tries = 1; ; tries++) {
     const result = await stub.login({
@@ -146,8 +146,7 @@ authRoutes.post("/login", async (c) => {
         if (tries >= LOGIN_KEY_TRIES) {
           throw new ApiError("version_conflict", "The owner's keys changed while this login was checked; ask for a new challenge and try again.");
         }
-        const fresh = await keysForLogin(c.env, systemClock.nowMs(), keysEpoch);
-        return { keys: fresh, checked: await verify(body, fresh) };
+        return await check(body.assertion, keysEpoch);
       }));
       continue;
     }

@@ -48,20 +48,24 @@ let loginKeys: LoginKeys | null = null;
  */
 export async function keysForLogin(env: Env, nowMs: number, staleEpoch?: number): Promise<LoginKeys> {
   if (staleEpoch === undefined && loginKeys && nowMs - loginKeys.readAtMs < LOGIN_KEYS_MAX_AGE_MS) return loginKeys;
-  let epoch = staleEpoch;
-  if (epoch === undefined) {
-    try {
-      epoch = await instanceStub(env).currentKeysEpoch();
-    } catch (err) {
-      // An object from before the epoch (during a deploy's rollout) or one that is
-      // unavailable: read the keys for this login only, unlabelled, and keep nothing.
-      console.warn(JSON.stringify({ event: "keys_epoch_unavailable", error: String(err) }));
-      return { epoch: undefined, keys: await requireClaimedKeys(env), readAtMs: nowMs };
-    }
+  const epoch = staleEpoch ?? (await askKeysEpoch(env));
+  const read = { epoch, keys: await requireClaimedKeys(env), readAtMs: nowMs };
+  // Unlabelled keys are for this login alone.
+  if (epoch !== undefined) loginKeys = read;
+  return read;
+}
+
+/**
+ * The object's keys' epoch, or undefined from an object that predates it (during a
+ * deploy's rollout) or is unavailable: the keys are then read for one login only.
+ */
+async function askKeysEpoch(env: Env): Promise<number | undefined> {
+  try {
+    return await instanceStub(env).currentKeysEpoch();
+  } catch (err) {
+    console.warn(JSON.stringify({ event: "keys_epoch_unavailable", error: String(err) }));
+    return undefined;
   }
-  const keys = await requireClaimedKeys(env);
-  loginKeys = { epoch, keys, readAtMs: nowMs };
-  return loginKeys;
 }
 
 /** This isolate changed the keys (setup): keep the new ones under the epoch the object raised. */

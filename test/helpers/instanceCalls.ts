@@ -19,20 +19,23 @@ export interface CountingFetcher {
   takeD1(): string[];
 }
 
+/** `target` with one property replaced; everything else passes through (methods bound to `target`). */
+function overriding<T extends object>(target: T, prop: string, replacement: unknown): T {
+  return new Proxy(target, {
+    get(t, p) {
+      if (p === prop) return replacement;
+      const value: unknown = Reflect.get(t, p);
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(t) : value;
+    },
+  });
+}
+
 export function countingFetcher(): CountingFetcher {
   let calls: string[] = [];
   let statements: string[] = [];
-  const db = new Proxy(env.DB, {
-    get(target, prop) {
-      const value: unknown = Reflect.get(target, prop);
-      if (prop === "prepare") {
-        return (query: string) => {
-          statements.push(query);
-          return target.prepare(query);
-        };
-      }
-      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
+  const db = overriding(env.DB, "prepare", (query: string) => {
+    statements.push(query);
+    return env.DB.prepare(query);
   });
   const countingStub = (stub: DurableObjectStub): DurableObjectStub =>
     new Proxy(stub, {
@@ -46,13 +49,7 @@ export function countingFetcher(): CountingFetcher {
       },
     });
   const namespace = env.INSTANCE as unknown as DurableObjectNamespace;
-  const counting = new Proxy(namespace, {
-    get(target, prop) {
-      const value: unknown = Reflect.get(target, prop);
-      if (prop === "get") return (...args: Parameters<DurableObjectNamespace["get"]>) => countingStub(target.get(...args));
-      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
+  const counting = overriding(namespace, "get", (...args: Parameters<DurableObjectNamespace["get"]>) => countingStub(namespace.get(...args)));
   const fetcher = contractChecked(async (request) => {
     const ctx = createExecutionContext();
     const response = await worker.fetch(request as Request<unknown, IncomingRequestCfProperties>, { ...env, INSTANCE: counting, DB: db } as unknown as typeof env, ctx);
