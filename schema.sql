@@ -66,3 +66,14 @@ CREATE INDEX outbox_due ON outbox (next_attempt_at_ms) WHERE status = 'pending';
 -- index, not every JWE.
 
 CREATE INDEX messages_quota ON messages (verified, length(jwe));
+
+-- v5: private messages are stored in the instance's Durable Object (its schema v9,
+-- src/durable/messages.ts), not here. The table refuses inserts, so that a Worker
+-- still running older code during a deploy cannot store a message where nobody reads
+-- it; the object moves the rows stored before into its own storage once
+-- (src/durable/messagesMove.ts) and empties this table, which stays, empty.
+
+CREATE TRIGGER messages_moved BEFORE INSERT ON messages
+BEGIN
+  SELECT RAISE(ABORT, 'messages are stored in the Durable Object (migration 0005)');
+END;

@@ -2,13 +2,14 @@
  * InstanceDO: the one Durable Object of an instance, and its RPC surface. It is the
  * only writer of everything that must be decided exactly once: challenges, sessions
  * and their refresh tokens, rate-limit counters, two-factor state, inbox replay
- * records, and the activity log written with them.
+ * records, the owner's private messages, and the activity log written with them.
  *
  * This file is wiring: each kind of state is a small store (./sessions.ts with
  * ./refreshRotation.ts, ./challenges.ts, ./activityLog.ts, ./rateLimits.ts,
  * ./factors.ts with ./mfaLockouts.ts, ./twoFactor.ts, ./passkeys.ts with
  * ./passkeyChallenges.ts and ./passkeyRefusals.ts, ./restore.ts, ./inboxReplays.ts,
- * ./liveChannel.ts with ./livePush.ts and ./sockets.ts, ./recovery.ts,
+ * ./messages.ts (moved from D1 once by ./messagesMove.ts), ./liveChannel.ts with
+ * ./livePush.ts and ./sockets.ts, ./recovery.ts,
  * ./indieauthRequests.ts with ./indieauthGrants.ts and ./indieauthProfile.ts), built
  * once here and handed to the stores that write through it.
  * An RPC method reads the clock once, does all async work (hashing, sealing) first,
@@ -60,7 +61,9 @@ import { FactorStore, type FactorFailure, type MfaCounter, type SecondFactor } f
 import { TwoFactorStore, unlessRecoveryNeedsIt, type TwoFactorStatus } from "./twoFactor";
 import type { RegistrationResponse } from "../schemas/passkeys";
 import { base64urlDecode } from "../lib/bytes";
-import { insertMessageForCurrentKey, type MessageInsert } from "../storage/messageStore";
+import { MessageStore, type MessageInsert, type MessagePage, type MessageUsage } from "./messages";
+import { moveMessagesFromD1 } from "./messagesMove";
+import type { ArchiveMessage } from "../schemas/archive";
 import type { ActivityEntry } from "../schemas/apiResponses";
 import type { Message } from "../schemas/messageResponses";
 
@@ -117,12 +120,32 @@ export type LoginOutcome =
   | { ok: false; error: "keys_changed"; keysEpoch: number }
   | Exclude<FactorFailure, { error: "off" }>;
 
+/**
+ * A private message to store (POST /messages, POST /inbox), after the Worker checked
+ * its JWE's shape and read the owner's current encryption key from its copy of the
+ * keys (services/ownerKeys.ts), labelled with the keys' epoch as a login's are.
+ */
+export interface MessageDelivery {
+  /** POST /messages counts its hit here; POST /inbox counted its own before (null). */
+  rateLimit: RateLimitHit | null;
+  keysEpoch: number | undefined;
+  /** The owner's current encryption kid, as the labelled copy says. */
+  currentEncKid: string;
+  insert: MessageInsert;
+  /** An inbox delivery's activity lease (./inboxReplays.ts), marked done with the new id in the same transaction. */
+  inboxActivity: { hash: string; claim: string } | null;
+}
+
 export type MessageAccepted =
   | RateLimitRefusal
   /** Stored, and the live channel is told after the answer. */
   | { ok: true; message: Message }
-  /** Not stored: not the current kid, no owner, or the mailbox is full; the Worker asks D1 which. */
-  | { ok: false; error: "refused" };
+  /** The keys changed since the Worker read the ones it checked with: nothing happened; read them again. */
+  | { ok: false; error: "keys_changed"; keysEpoch: number }
+  /** Sealed to a key that is not the owner's current encryption key (the Worker tells retired from unknown). */
+  | { ok: false; error: "not_current_key" }
+  /** The messages of its kind are at their quota. */
+  | { ok: false; error: "mailbox_full" };
 
 export class InstanceDO extends DurableObject<Env> {
   /** The one clock every store reads (tests move it: test/helpers/clock.ts). */
@@ -139,6 +162,7 @@ export class InstanceDO extends DurableObject<Env> {
   private readonly restore: RestoreStore;
   private readonly keysEpoch: KeysEpochStore;
   private readonly inboxReplays: InboxReplayStore;
+  private readonly messages: MessageStore;
   private readonly live: LiveChannel;
   private readonly pushes: LivePush;
   private readonly outbox: OutboxDelivery;
@@ -149,8 +173,12 @@ export class InstanceDO extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    void ctx.blockConcurrencyWhile(async () => migrateInstanceStorage(ctx.storage));
     const sql = ctx.storage.sql;
+    this.messages = new MessageStore(sql);
+    void ctx.blockConcurrencyWhile(async () => {
+      migrateInstanceStorage(ctx.storage);
+      await moveMessagesFromD1(ctx.storage, env.DB, this.messages);
+    });
     this.activity = new ActivityLog(sql);
     this.challenges = new ChallengeStore(sql);
     this.rateLimits = new RateLimitStore(sql);
@@ -172,10 +200,10 @@ export class InstanceDO extends DurableObject<Env> {
       this.recovery,
     );
     this.keysEpoch = new KeysEpochStore(ctx.storage.kv);
-    this.restore = new RestoreStore(ctx.storage, this.activity, this.keysEpoch);
+    this.restore = new RestoreStore(ctx.storage, this.activity, this.keysEpoch, this.messages);
     this.inboxReplays = new InboxReplayStore(ctx.storage);
     this.live = new LiveChannel(ctx, env, this.clock, this.sessions);
-    this.pushes = new LivePush(ctx, env.DB, this.clock);
+    this.pushes = new LivePush(ctx, this.messages, this.clock);
     this.outbox = new OutboxDelivery(env, this.clock);
     this.indieAuthGrants = new IndieAuthGrantStore(sql, this.activity);
     this.indieAuthRequests = new IndieAuthRequestStore(sql, this.activity, this.indieAuthGrants);
@@ -310,25 +338,51 @@ export class InstanceDO extends DurableObject<Env> {
     return await this.refreshRotation.complete(prepared, decided);
   }
 
+  // --- messages (./messages.ts) ------------------------------------------------------
+
   /**
-   * POST /messages in one call, after the Worker checked the JWE's shape: the
-   * rate-limit hit, then the D1 insert (whose one statement checks the current kid
-   * and the quota), then the live channel's push, after the answer.
+   * POST /messages and POST /inbox in one call, after the Worker checked the JWE's
+   * shape: in one transaction the keys' label (a stale one changes nothing), the
+   * rate-limit hit, the kid against the current encryption key, the quota and the
+   * insert, and an inbox delivery's activity marked done. The live channel's push
+   * runs after the answer; its failure must not turn an accepted message into an
+   * error (a socket that missed it catches up with GET /api/messages?after=).
    */
-  async acceptPublicMessage(rateLimit: RateLimitHit, insert: MessageInsert): Promise<MessageAccepted> {
+  acceptMessage(delivery: MessageDelivery): MessageAccepted {
     const nowMs = this.clock.nowMs();
-    const verdict = this.ctx.storage.transactionSync(() => this.rateLimits.hit(rateLimit.key, rateLimit, nowMs));
-    if (!verdict.allowed) return { ok: false, error: "rate_limited", retryAfterS: verdict.retryAfterS };
-    const message = await insertMessageForCurrentKey(this.env.DB, insert);
-    if (!message) return { ok: false, error: "refused" };
-    // The push must not turn an accepted message into an error: a socket that
-    // missed it catches up with GET /api/messages?after= (services/messages.ts).
-    this.ctx.waitUntil(
-      this.pushes
-        .publish(message.id)
-        .catch((err: unknown) => console.error(JSON.stringify({ event: "message_push_failed", id: message.id, error: String(err) }))),
-    );
-    return { ok: true, message };
+    const outcome = this.ctx.storage.transactionSync((): MessageAccepted => {
+      const keysEpoch = this.keysEpoch.current();
+      if (delivery.keysEpoch !== undefined && delivery.keysEpoch !== keysEpoch) return { ok: false, error: "keys_changed", keysEpoch };
+      if (delivery.rateLimit) {
+        const verdict = this.rateLimits.hit(delivery.rateLimit.key, delivery.rateLimit, nowMs);
+        if (!verdict.allowed) return { ok: false, error: "rate_limited", retryAfterS: verdict.retryAfterS };
+      }
+      if (delivery.insert.kid !== delivery.currentEncKid) return { ok: false, error: "not_current_key" };
+      const message = this.messages.insert(delivery.insert);
+      if (!message) return { ok: false, error: "mailbox_full" };
+      const lease = delivery.inboxActivity;
+      if (lease) this.inboxReplays.finish(lease.hash, lease.claim, message.id, nowMs);
+      return { ok: true, message };
+    });
+    if (outcome.ok) {
+      const id = outcome.message.id;
+      this.ctx.waitUntil(
+        this.pushes
+          .publish(id)
+          .catch((err: unknown) => console.error(JSON.stringify({ event: "message_push_failed", id, error: String(err) }))),
+      );
+    }
+    return outcome;
+  }
+
+  /** GET /api/messages: one page (after `after`, or newest first before `before`) and the mailbox's usage. */
+  pageMessages(query: { after?: number; before?: number }, limit: number): MessagePage & { usage: MessageUsage } {
+    return this.ctx.storage.transactionSync(() => ({ ...this.messages.page(query, limit), usage: this.messages.usage() }));
+  }
+
+  /** DELETE /api/messages/:id: false if there was no such message. */
+  deleteMessage(id: number): boolean {
+    return this.messages.delete(id);
   }
 
   // --- sessions ----------------------------------------------------------------------
@@ -359,11 +413,6 @@ export class InstanceDO extends DurableObject<Env> {
     return this.ctx.storage.transactionSync(() => this.sessions.logout(hash, nowMs));
   }
 
-  /** The per-request revocation check behind every Bearer route: one indexed read. */
-  sessionStatus(sessionId: string, lifetimes: SessionLifetimes): SessionStatus {
-    return this.sessions.status(sessionId, lifetimes, this.clock.nowMs());
-  }
-
   /**
    * What every Bearer request needs from the object, in one call: is the session
    * live, and the 2FA status (on, for step-up; the backup codes left, so that
@@ -371,7 +420,7 @@ export class InstanceDO extends DurableObject<Env> {
    */
   authorizeSession(sessionId: string, lifetimes: SessionLifetimes): { status: SessionStatus; mfaEnabled: boolean; twoFactor: TwoFactorStatus } {
     const twoFactor = this.twoFactor.status();
-    return { status: this.sessionStatus(sessionId, lifetimes), mfaEnabled: twoFactor.enabled, twoFactor };
+    return { status: this.sessions.status(sessionId, lifetimes, this.clock.nowMs()), mfaEnabled: twoFactor.enabled, twoFactor };
   }
 
   /** Step-up: records a fresh signed-challenge login on an active session. */
@@ -511,9 +560,24 @@ export class InstanceDO extends DurableObject<Env> {
     return this.activity.page(afterId, limit);
   }
 
+  /** The highest message id ever handed out: an export's snapshot of the mailbox. */
+  lastMessageId(): number {
+    return this.messages.lastId();
+  }
+
+  /** The export's pages of messages after `afterId`, up to its snapshot's `lastId`. */
+  exportMessages(afterId: number, lastId: number): ArchiveMessage[] {
+    return this.messages.exportPage(afterId, lastId);
+  }
+
   /** Takes the restore lease and writes the archived log; false while another restore holds it. */
   beginRestore(restoreId: string, entries: StoredActivity[], lastMessageId: number): boolean {
     return this.restore.begin(restoreId, entries, lastMessageId, this.clock.nowMs());
+  }
+
+  /** Under the lease `restoreId`: one part of the archived messages (false if the lease is not this restore's). */
+  restoreMessages(restoreId: string, messages: ArchiveMessage[]): boolean {
+    return this.restore.importMessages(restoreId, messages);
   }
 
   /** The instance is claimed (the archive's keys are in D1): release the lease, log the restore as the claim. */
@@ -541,9 +605,9 @@ export class InstanceDO extends DurableObject<Env> {
     return this.inboxReplays.claim(input, this.clock.nowMs());
   }
 
-  /** After the delivery: the stored message's id marks its activity done; null releases the claim. */
-  finishInboxActivity(activityHash: string, claim: string, messageId: number | null): void {
-    this.inboxReplays.finish(activityHash, claim, messageId, this.clock.nowMs());
+  /** Nothing was stored for the delivery: releases its activity claim, so the sender's retry is processed (a stored message marks it done in acceptMessage). */
+  releaseInboxActivity(activityHash: string, claim: string): void {
+    this.inboxReplays.finish(activityHash, claim, null, this.clock.nowMs());
   }
 
   // --- recovery (./recovery.ts) ------------------------------------------------------
@@ -713,11 +777,6 @@ export class InstanceDO extends DurableObject<Env> {
 
   override webSocketError(ws: WebSocket): void {
     this.live.onClose(ws);
-  }
-
-  /** The Worker's nudge after it stored message `storedId` (docs/api.md §9). */
-  publishMessages(storedId: number): Promise<void> {
-    return this.pushes.publish(storedId);
   }
 
   /**

@@ -1,10 +1,10 @@
 /**
  * Pushing stored messages to the live channel's sockets (docs/api.md §9, §10), in id
- * order and never ahead of D1. The sockets it pushes to are ./sockets.ts's
+ * order and only once committed. The sockets it pushes to are ./sockets.ts's
  * openSockets; the channel that accepts them is ./liveChannel.ts.
  */
 import type { Clock } from "../lib/clock";
-import { listMessagesAfter } from "../storage/messageStore";
+import type { MessageStore } from "./messages";
 import { openSockets, sendText } from "./sockets";
 import type { Message, ServerFrame } from "../schemas/messageResponses";
 
@@ -20,20 +20,20 @@ export class LivePush {
 
   constructor(
     private readonly ctx: DurableObjectState,
-    private readonly db: D1Database,
+    private readonly messages: MessageStore,
     private readonly clock: Clock,
   ) {}
 
   /**
    * Pushes every stored message the sockets have not been sent yet, in id order.
    *
-   * The Worker calls this after its D1 insert of message `storedId` committed. Two
-   * POSTs can commit 6 then 7 yet reach the object as 7 then 6, so the object never
-   * pushes what it is handed: it reads from D1 everything after the last id it
-   * pushed (persisted, so it survives eviction) and pushes that, in id order. One run
-   * at a time: a nudge that arrives during a run only raises `pushWanted`, and the
-   * run loops until it has caught up, so two runs never interleave their sends and
-   * a burst of POSTs costs a few D1 reads, not one each.
+   * The object calls this after the transaction that stored message `storedId`
+   * committed. It never pushes what it is handed: it reads everything after the last
+   * id it pushed (persisted, so it survives eviction) and pushes that, in id order.
+   * The run starts after the storing call has answered (a timer's turn), and one
+   * runs at a time: a nudge that arrives during a run only raises `pushWanted`, and
+   * the run loops until it has caught up, so two runs never interleave their sends
+   * and a burst of messages costs a few reads, not one each.
    */
   publish(storedId: number): Promise<void> {
     this.pushWanted = Math.max(this.pushWanted, storedId);
@@ -44,6 +44,8 @@ export class LivePush {
   }
 
   private async runPushes(): Promise<void> {
+    // After the answer: a fan-out to many sockets must not delay the sender's 202.
+    await new Promise((resolve) => setTimeout(resolve, 0));
     const storage = this.ctx.storage.kv;
     for (;;) {
       const lastPushed = storage.get<number>(LAST_PUSHED_KEY) ?? 0;
@@ -56,20 +58,18 @@ export class LivePush {
         storage.put(LAST_PUSHED_KEY, this.pushWanted);
         continue;
       }
-      const page = await listMessagesAfter(this.db, lastPushed, PUSH_PAGE);
+      const page = this.messages.after(lastPushed, PUSH_PAGE);
       if (page.length === 0) {
         // The wanted ids were deleted before we got to them.
         storage.put(LAST_PUSHED_KEY, Math.max(lastPushed, this.pushWanted));
         continue;
       }
-      this.pushPage(page);
+      this.pushPage(page, sockets);
       storage.put(LAST_PUSHED_KEY, page.at(-1)!.id);
     }
   }
 
-  private pushPage(messages: Message[]): void {
-    // Sockets are looked up again after the D1 read: one opened meanwhile gets these too.
-    const sockets = openSockets(this.ctx, this.clock.nowMs());
+  private pushPage(messages: Message[], sockets: WebSocket[]): void {
     for (const message of messages) {
       const text = JSON.stringify({ type: "message", message } satisfies ServerFrame);
       for (const ws of sockets) sendText(ws, text);

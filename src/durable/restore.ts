@@ -1,15 +1,20 @@
 /**
  * The Durable Object's part of a restore (docs/export-restore.md): the archived
- * activity log, and the lease that lets exactly one restore proceed at a time.
+ * activity log and messages, and the lease that lets exactly one restore proceed
+ * at a time.
  *
- * A restore writes to two stores that share no transaction: the activity log here,
- * everything else in one D1 batch whose last row claims the instance. So the log is
- * written first, under a lease, and only the D1 commit makes any of it reachable
- * (every read of the log needs a session, and sessions need a claimed instance):
+ * A restore writes to two stores that share no transaction: the activity log and
+ * the messages here, the keys and escrow in one D1 batch whose last row claims the
+ * instance. So the object's part is written first, under a lease, and only the D1
+ * commit makes any of it reachable (every read of the log or the mailbox needs a
+ * session, sessions need a claimed instance, and a message is only stored for an
+ * owner's key):
  *
  *   begin   one transaction: take the lease (refused while another restore holds
- *           it), write the archived entries with their own ids, and remember how to
- *           undo both;
+ *           it), write the archived entries with their own ids, move the message
+ *           ids past the archive's, and remember how to undo all of it;
+ *   parts   the archived messages, a part per call (an RPC's size is bounded), each
+ *           in one transaction, under the lease;
  *   D1      the batch that claims the instance;
  *   finish  drop the lease and log the restore; or
  *   abort   (the batch lost, or failed) delete the archived entries again.
@@ -20,6 +25,8 @@
 import type { ActivityDetail, ActivityLog, StoredActivity } from "./activityLog";
 import type { KeysEpochStore } from "./keysEpoch";
 import { LAST_PUSHED_KEY } from "./livePush";
+import type { MessageStore } from "./messages";
+import type { ArchiveMessage } from "../schemas/archive";
 
 /** Longer than a restore can take: D1 gives one batch at most 30 s. */
 export const RESTORE_LEASE_MS = 120_000;
@@ -40,6 +47,8 @@ interface Lease {
   expiresAtMs: number;
   /** The archived entries have ids up to this one (null: the archive had none). */
   importedThroughId: number | null;
+  /** The archive's lastMessageId: the restored messages have ids up to it. */
+  messagesThroughId: number;
   /** live:lastPushedMessageId before the restore and as begin set it, to put back on abort. */
   lastPushedBefore: number | null;
   lastPushedSet: number;
@@ -50,6 +59,7 @@ export class RestoreStore {
     private readonly storage: DurableObjectStorage,
     private readonly activity: ActivityLog,
     private readonly keysEpoch: KeysEpochStore,
+    private readonly messages: MessageStore,
   ) {}
 
   private get sql() {
@@ -93,6 +103,8 @@ export class RestoreStore {
       for (const r of own) {
         this.sql.exec("INSERT INTO activity (type, at_ms, session_id, detail) VALUES (?, ?, ?, ?)", r.type, r.at_ms, r.session_id, r.detail);
       }
+      // New messages take ids after every id the old instance handed out.
+      this.messages.importRows([], lastMessageId);
       // Messages up to the archive's last id are old news, not pushes for the live
       // channel (src/durable/livePush.ts). Set now, not at finish: once D1 commits,
       // a message may arrive before finish runs, or finish may never run.
@@ -103,9 +115,22 @@ export class RestoreStore {
         restoreId,
         expiresAtMs: nowMs + RESTORE_LEASE_MS,
         importedThroughId: entries.at(-1)?.id ?? null,
+        messagesThroughId: lastMessageId,
         lastPushedBefore,
         lastPushedSet,
       } satisfies Lease);
+      return true;
+    });
+  }
+
+  /**
+   * Part of the archived messages, with their ids (all up to the lastMessageId that
+   * begin was given). False, writing nothing, if `restoreId` does not hold the lease.
+   */
+  importMessages(restoreId: string, messages: ArchiveMessage[]): boolean {
+    return this.storage.transactionSync(() => {
+      if (this.storage.kv.get<Lease>(LEASE_KEY)?.restoreId !== restoreId) return false;
+      this.messages.importRows(messages, 0);
       return true;
     });
   }
@@ -148,6 +173,8 @@ export class RestoreStore {
     // Every entry written since begin (or moved by it) has a higher id than the
     // archived ones, so this removes exactly those.
     if (lease.importedThroughId !== null) this.sql.exec("DELETE FROM activity WHERE id <= ?", lease.importedThroughId);
+    // No message is stored before the instance is claimed, so these are the archive's.
+    this.messages.deleteThrough(lease.messagesThroughId ?? 0);
     // Put the push cursor back, unless the live channel has moved it since (then the
     // instance was claimed some other way meanwhile, and the cursor is its own).
     if (kv.get<number>(LAST_PUSHED_KEY) === lease.lastPushedSet) {

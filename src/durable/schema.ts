@@ -234,6 +234,24 @@ const STEPS: readonly string[] = [
   `
   CREATE INDEX sessions_created ON sessions (created_at_ms);
   `,
+  // v9: the owner's private messages (docs/api.md §9) live here, next to the rate
+  // limit and the live channel that every message passes, instead of in D1 (issue
+  // #10: one D1 query cost more than the rest of a message). See
+  // src/durable/messages.ts; src/durable/messagesMove.ts moves an older instance's
+  // messages out of D1 once. Ciphertext only, as before. AUTOINCREMENT: an id is
+  // never reused, so \`after=<last id seen>\` stays a sound catch-up cursor. The
+  // quota index holds each message's kind and JWE length, so the quota's count and
+  // sum read the index, not the JWEs.
+  `
+  CREATE TABLE messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    received_at_ms INTEGER NOT NULL,
+    sender TEXT,
+    jwe TEXT NOT NULL,
+    verified INTEGER NOT NULL CHECK (verified IN (0, 1))
+  );
+  CREATE INDEX messages_quota ON messages (verified, length(jwe));
+  `,
 ];
 
 export const INSTANCE_SCHEMA_VERSION = STEPS.length;

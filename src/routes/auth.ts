@@ -29,7 +29,7 @@ import {
 import { parseArchive, restoreFromArchive } from "../services/archiveRestore";
 import { checkAssertion, invalidAssertion, verifyAssertionSignature, type AssertionContext } from "../services/assertions";
 import { completeRecovery } from "../services/recovery";
-import { keysForLogin, rememberLoginKeys, requireClaimedKeys, requireThumbprintKids } from "../services/ownerKeys";
+import { rememberOwnerKeys, withOwnerKeys, requireClaimedKeys, requireThumbprintKids } from "../services/ownerKeys";
 import { mintAccessToken, type TokenIssuer } from "../services/sessions";
 import { invalidateJwks } from "../storage/jwksCache";
 import * as owner from "../storage/ownerStore";
@@ -79,7 +79,7 @@ authRoutes.post("/setup", async (c) => {
   const claimed = await owner.claimInstance(c.env.DB, { publicKeys: body.publicKeys, blob: body.escrow, nowMs: systemClock.nowMs() });
   if (!claimed) throw new ApiError("already_claimed", "This instance already has an owner.");
   await invalidateJwks(c.env);
-  rememberLoginKeys(body.publicKeys, await instanceStub(c.env).recordClaimed(), systemClock.nowMs());
+  rememberOwnerKeys(body.publicKeys, await instanceStub(c.env).recordClaimed(), systemClock.nowMs());
   return startSession(c, body.deviceName ?? null, 201);
 });
 
@@ -110,9 +110,6 @@ authRoutes.post("/restore", async (c) => {
   return startSession(c, body.deviceName ?? null, 201);
 });
 
-/** Tries of a login whose keys changed under it, before giving up (each re-reads the keys). */
-const LOGIN_KEY_TRIES = 3;
-
 authRoutes.post("/login", async (c) => {
   // The Worker does the stateless work first (the body, the owner's key, the
   // signature), then one object call counts the hit, spends the challenge, checks
@@ -121,37 +118,28 @@ authRoutes.post("/login", async (c) => {
   // code check: it can neither guess codes here nor lock this counter. The key comes
   // from the isolate's copy (services/ownerKeys.ts), whose label the object checks:
   // if the keys changed, nothing happened and the login runs again with fresh keys.
-  const check = async (assertion: string, staleEpoch?: number) => {
-    const keys = await keysForLogin(c.env, systemClock.nowMs(), staleEpoch);
-    return { keys, checked: await verifyAssertionSignature(assertion, keys.keys.sig, c.get("origin")) };
-  };
-  const body = await countingFailures(c, "login", () => readJson(c, loginWithFactorRequestSchema));
-  let { keys, checked } = await countingFailures(c, "login", () => check(body.assertion));
+  const beforeCall = <T>(work: () => Promise<T>) => countingFailures(c, "login", work);
+  const body = await beforeCall(() => readJson(c, loginWithFactorRequestSchema));
   const stub = instanceStub(c.env);
-  for (let tries = 1; ; tries++) {
-    const result = await stub.login({
-      rateLimit: rateLimitFor(c, "login"),
-      nonce: checked.nonce,
-      signatureFailure: checked.failure,
-      keysEpoch: keys.epoch,
-      factor: presentedFactor(c, body),
-      deviceName: body.deviceName ?? null,
-      maxTtlMs: c.get("settings").sessionMaxTtlS * 1000,
-    });
-    if (result.ok) return sessionStarted(c, result.grant, 200);
-    if (result.error === "keys_changed") {
-      // The object counted nothing: a refusal from here on counts its hit as any would.
-      const keysEpoch = result.keysEpoch;
-      ({ keys, checked } = await countingFailures(c, "login", async () => {
-        if (tries >= LOGIN_KEY_TRIES) {
-          throw new ApiError("version_conflict", "The owner's keys changed while this login was checked; ask for a new challenge and try again.");
-        }
-        return await check(body.assertion, keysEpoch);
-      }));
-      continue;
-    }
-    throw loginRefusal(result);
-  }
+  const result = await withOwnerKeys(
+    c.env,
+    systemClock.nowMs(),
+    beforeCall,
+    async (keys) => {
+      const checked = await beforeCall(() => verifyAssertionSignature(body.assertion, keys.keys.sig, c.get("origin")));
+      return await stub.login({
+        rateLimit: rateLimitFor(c, "login"),
+        nonce: checked.nonce,
+        signatureFailure: checked.failure,
+        keysEpoch: keys.epoch,
+        factor: presentedFactor(c, body),
+        deviceName: body.deviceName ?? null,
+        maxTtlMs: c.get("settings").sessionMaxTtlS * 1000,
+      });
+    },
+  );
+  if (result.ok) return sessionStarted(c, result.grant, 200);
+  throw loginRefusal(result);
 });
 
 function loginRefusal(result: Exclude<LoginOutcome, { ok: true } | { error: "keys_changed" }>): ApiError {

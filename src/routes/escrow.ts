@@ -8,7 +8,7 @@ import type { AppEnv } from "../http/types";
 import { readJson } from "../http/validate";
 import { escrowUpdateRequestSchema } from "../schemas/api";
 import { checkAssertion } from "../services/assertions";
-import { forgetLoginKeys, requireClaimedKeys, requireThumbprintKids } from "../services/ownerKeys";
+import { forgetOwnerKeys, requireClaimedKeys, requireThumbprintKids } from "../services/ownerKeys";
 import { invalidateJwks } from "../storage/jwksCache";
 import * as owner from "../storage/ownerStore";
 import type { Reply } from "../schemas/routes";
@@ -45,7 +45,7 @@ escrowRoutes.put("/escrow", async (c) => {
 
   // Raised before the write as well as after it (the keys_rotated entry below): if
   // the entry never reaches the object, only a copy read in the moment between this
-  // call and D1's commit can still hold the old key (for LOGIN_KEYS_MAX_AGE_MS).
+  // call and D1's commit can still hold the old key (for OWNER_KEYS_MAX_AGE_MS).
   if (rotating) await instanceStub(c.env).raiseKeysEpoch();
   const result = await owner.updateEscrow(c.env.DB, {
     expectedVersion: body.expectedVersion,
@@ -60,7 +60,7 @@ escrowRoutes.put("/escrow", async (c) => {
   const sid = c.get("auth").sid;
   // This isolate's login keys are stale at once; every other's when the object
   // raises the keys' epoch with the keys_rotated entry below.
-  if (result.rotated.length > 0) forgetLoginKeys();
+  if (result.rotated.length > 0) forgetOwnerKeys();
   await recordCommittedChange(c, [
     { type: "escrow_updated", sessionId: sid, detail: { version: result.version, ...(body.reason ? { reason: body.reason } : {}) } },
     ...(result.rotated.length > 0

@@ -13,8 +13,7 @@ import type { AppEnv } from "../http/types";
 import { parseJsonUtf8 } from "../lib/bytes";
 import { loadFederationKey } from "../lib/federationKey";
 import { authenticateFederationRequest } from "../services/federationAuth";
-import { instanceReplayGuard, receiveInboxActivity } from "../services/inbox";
-import { pushStoredMessage } from "../services/messages";
+import { receiveInboxActivity } from "../services/inbox";
 import type { Reply } from "../schemas/routes";
 
 /** Mounted at /.well-known. */
@@ -82,7 +81,7 @@ actorRoutes.post("/inbox", async (c) => {
     throw new ApiError("invalid_request", "The body is not valid JSON.");
   }
   const outcome = await receiveInboxActivity(
-    { db: c.env.DB, replays: instanceReplayGuard(c.env) },
+    c.env,
     {
       activity,
       signer: verified.owner,
@@ -93,7 +92,6 @@ actorRoutes.post("/inbox", async (c) => {
     },
   );
   if ("stored" in outcome) {
-    pushStoredMessage(c.env, (p) => c.executionCtx.waitUntil(p), outcome.stored.id);
     return c.json({ id: outcome.stored.id } satisfies Reply<"POST /inbox", 202>, 202);
   }
   if ("duplicate" in outcome) {

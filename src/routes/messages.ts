@@ -9,9 +9,7 @@ import { countingFailures, rateLimitFor } from "../http/rateLimit";
 import type { AppEnv } from "../http/types";
 import { readJson, readQuery } from "../http/validate";
 import { messageIdParamSchema, messageSubmitRequestSchema, messagesQuerySchema } from "../schemas/messages";
-import { rateLimitRefused } from "../instanceErrors";
-import { checkMessage, messageRefusal } from "../services/messages";
-import { deleteMessage, pageMessages, pageMessagesBefore, readMessageUsage } from "../storage/messageStore";
+import { checkMessage, storeMessage } from "../services/messages";
 import type { Reply } from "../schemas/routes";
 import type { MessageUsage } from "../schemas/messageResponses";
 
@@ -22,15 +20,22 @@ import type { MessageUsage } from "../schemas/messageResponses";
 export const publicMessageRoutes = new Hono<AppEnv>();
 
 publicMessageRoutes.post("/", async (c) => {
-  // One object call: the rate-limit hit, the D1 insert and the live channel's push.
-  const insert = await countingFailures(c, "messages", async () => {
-    const body = await readJson(c, messageSubmitRequestSchema);
-    return checkMessage({ jwe: body.jwe, from: body.from ?? null, verified: false, nowMs: Date.now(), quota: c.get("settings").messageQuota });
+  // One object call: the rate-limit hit, the kid checked against the owner's current
+  // key, the quota, the insert and (after the answer) the live channel's push.
+  const beforeCall = <T>(work: () => Promise<T>) => countingFailures(c, "messages", work);
+  const body = await beforeCall(() => readJson(c, messageSubmitRequestSchema));
+  const nowMs = Date.now();
+  const insert = await beforeCall(async () =>
+    checkMessage({ jwe: body.jwe, from: body.from ?? null, verified: false, nowMs, quota: c.get("settings").messageQuota }),
+  );
+  const message = await storeMessage(c.env, {
+    build: () => insert,
+    rateLimit: rateLimitFor(c, "messages"),
+    inboxActivity: null,
+    nowMs,
+    beforeCall,
   });
-  const result = await instanceStub(c.env).acceptPublicMessage(rateLimitFor(c, "messages"), insert);
-  if (result.ok) return c.json({ id: result.message.id } satisfies Reply<"POST /messages", 202>, 202);
-  if (result.error === "rate_limited") throw rateLimitRefused(result);
-  throw await messageRefusal(c.env.DB, insert);
+  return c.json({ id: message.id } satisfies Reply<"POST /messages", 202>, 202);
 });
 
 /** Mounted at /api (Bearer). */
@@ -38,12 +43,7 @@ export const messageRoutes = new Hono<AppEnv>();
 
 messageRoutes.get("/messages", async (c) => {
   const query = readQuery(c, messagesQuerySchema);
-  const [page, stored] = await Promise.all([
-    query.before !== undefined
-      ? pageMessagesBefore(c.env.DB, query.before, query.limit)
-      : pageMessages(c.env.DB, query.after ?? 0, query.limit),
-    readMessageUsage(c.env.DB),
-  ]);
+  const { usage: stored, ...page } = await instanceStub(c.env).pageMessages({ after: query.after, before: query.before }, query.limit);
   const quota = c.get("settings").messageQuota;
   const usage = (kind: "unverified" | "verified"): MessageUsage => ({
     ...stored[kind],
@@ -55,7 +55,7 @@ messageRoutes.get("/messages", async (c) => {
 
 messageRoutes.delete("/messages/:id", async (c) => {
   const parsed = messageIdParamSchema.safeParse(c.req.param());
-  if (!parsed.success || !(await deleteMessage(c.env.DB, parsed.data.id))) {
+  if (!parsed.success || !(await instanceStub(c.env).deleteMessage(parsed.data.id))) {
     throw new ApiError("not_found", "No message has this id.");
   }
   return c.body(null, 204);

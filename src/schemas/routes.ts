@@ -237,7 +237,7 @@ export const ROUTES = {
         bodyOptional: true,
       },
     },
-    errors: ["invalid_request", "unauthorized", "not_claimed", "rate_limited", ...TOO_LARGE],
+    errors: ["invalid_request", "unauthorized", "not_claimed", "rate_limited", "version_conflict", ...TOO_LARGE],
   },
 
   // --- §9 messages (public side) --------------------------------------------------
@@ -250,7 +250,7 @@ export const ROUTES = {
     cors: true,
     body: jsonBody(messageSubmitRequestSchema),
     responses: { 202: json(messageAcceptedResponseSchema, "Stored durably.") },
-    errors: ["invalid_request", "not_claimed", "rate_limited", ...TOO_LARGE],
+    errors: ["invalid_request", "not_claimed", "rate_limited", "version_conflict", ...TOO_LARGE],
   },
 
   // --- §3 claim -----------------------------------------------------------------------

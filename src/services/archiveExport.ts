@@ -1,7 +1,9 @@
 /**
  * GET /api/export (docs/export-restore.md): the whole instance as one JSON archive,
- * streamed. The small tables are read as one D1 snapshot up front; escrow blobs,
- * messages and the activity log then follow in pages, each page written out and
+ * streamed. The newest message id is read from the object first, then the small
+ * tables as one D1 snapshot (in that order: every message up to that id was
+ * accepted for a key that the later snapshot has); escrow blobs, messages and the
+ * activity log then follow in pages, each page written out and
  * hashed before the next is read, so memory holds one page (at most 1,000 rows and
  * 4 MiB of blobs or JWEs; 2,000 activity entries), never the archive.
  *
@@ -21,7 +23,7 @@ import {
 } from "../schemas/archive";
 import type { ActivityType } from "../schemas/api";
 import type { Settings } from "../settings";
-import { pageEscrowVersions, pageMessages, readArchiveSnapshot, type ArchiveSnapshot } from "../storage/archiveStore";
+import { pageEscrowVersions, readArchiveSnapshot, type ArchiveSnapshot } from "../storage/archiveStore";
 
 export const EXPORT_ACTIVITY_PAGE = 2000;
 
@@ -41,8 +43,10 @@ export async function openArchiveExport(
   env: Env,
   input: { origin: string; settings: Settings; nowMs: number },
 ): Promise<ReadableStream<Uint8Array> | null> {
-  const snapshot = await readArchiveSnapshot(env.DB);
-  if (!snapshot) return null;
+  const lastMessageId = await instanceStub(env).lastMessageId();
+  const tables = await readArchiveSnapshot(env.DB);
+  if (!tables) return null;
+  const snapshot: ArchiveSnapshot = { ...tables, lastMessageId };
   const header: ArchiveHeader = {
     format: ARCHIVE_FORMAT,
     version: ARCHIVE_VERSION,
@@ -83,9 +87,10 @@ async function* archiveText(env: Env, header: ArchiveHeader, snapshot: ArchiveSn
   }
 
   yield `\n],\n"messages":[`;
+  const stub = instanceStub(env);
   first = true;
   for (let after = 0; ; first = false) {
-    const page = await pageMessages(env.DB, after, snapshot.lastMessageId);
+    const page = await stub.exportMessages(after, snapshot.lastMessageId);
     if (page.length === 0) break;
     yield await list("message", page, first);
     after = page.at(-1)!.id;
@@ -93,7 +98,6 @@ async function* archiveText(env: Env, header: ArchiveHeader, snapshot: ArchiveSn
   }
 
   yield `\n],\n"activity":[`;
-  const stub = instanceStub(env);
   first = true;
   for (let after = 0; ; first = false) {
     const page = await stub.exportActivity(after, EXPORT_ACTIVITY_PAGE);

@@ -9,9 +9,9 @@
  * the server knows that whoever restores holds the owner's key and approves exactly
  * this archive, not an edited one.
  *
- * The writes: the activity log into the Durable Object under a lease, then one D1
- * batch whose last row claims the instance (src/durable/restore.ts says why in that
- * order and how a failure is undone).
+ * The writes: the activity log and the messages into the Durable Object under a
+ * lease, then one D1 batch whose last row claims the instance
+ * (src/durable/restore.ts says why in that order and how a failure is undone).
  */
 import { decodeJwt } from "jose";
 import { archiveDigest, currentArchiveKeys, findArchiveInconsistency } from "../domain/archive";
@@ -21,8 +21,8 @@ import { ApiError } from "../errors";
 import { restoreInProgress } from "../instanceErrors";
 import { randomToken } from "../lib/bytes";
 import { systemClock } from "../lib/clock";
-import { ARCHIVE_FORMAT, ARCHIVE_LIMITS, ARCHIVE_VERSION, archiveSchema, type Archive } from "../schemas/archive";
-import { restoreArchive } from "../storage/archiveStore";
+import { ARCHIVE_FORMAT, ARCHIVE_LIMITS, ARCHIVE_VERSION, archiveSchema, type Archive, type ArchiveMessage } from "../schemas/archive";
+import { EXPORT_PAGE_BYTES, restoreArchive } from "../storage/archiveStore";
 import { invalidateJwks } from "../storage/jwksCache";
 import { checkAssertion } from "./assertions";
 
@@ -96,6 +96,9 @@ export async function restoreFromArchive(deps: { env: Env; origin: string }, ass
   }
   let claimed = false;
   try {
+    for (const part of messageParts(archive.messages)) {
+      if (!(await stub.restoreMessages(restoreId, part))) throw restoreInProgress();
+    }
     claimed = await restoreArchive(deps.env.DB, archive, { claimId: restoreId, nowMs: systemClock.nowMs() });
   } finally {
     if (!claimed) await stub.abortRestore(restoreId);
@@ -111,4 +114,23 @@ export async function restoreFromArchive(deps: { env: Env; origin: string }, ass
     activityEntries: archive.activity.length,
   });
   await invalidateJwks(deps.env);
+}
+
+/**
+ * The archived messages in parts of about EXPORT_PAGE_BYTES of JWEs (a part ends
+ * once it holds that many), one object call each: an RPC's size is bounded, and so
+ * is a request's number of calls (a 16 MiB archive makes about five).
+ */
+function messageParts(messages: ArchiveMessage[]): ArchiveMessage[][] {
+  const parts: ArchiveMessage[][] = [[]];
+  let bytes = 0;
+  for (const m of messages) {
+    if (bytes > EXPORT_PAGE_BYTES) {
+      parts.push([]);
+      bytes = 0;
+    }
+    parts.at(-1)!.push(m);
+    bytes += m.jwe.length;
+  }
+  return parts;
 }

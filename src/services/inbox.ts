@@ -6,8 +6,8 @@
  * is stored like docs/api.md §9, with `verified: true` and `from` = the signing
  * actor:
  *
- * - an EncryptedMessage's JWE goes through acceptMessage, the same shape and
- *   current-key checks as POST /messages;
+ * - an EncryptedMessage's JWE goes through checkMessage and storeMessage, the same
+ *   shape and current-key checks as POST /messages;
  * - a plaintext direct Note is sealed at once to the owner's current encryption
  *   key (jose CompactEncrypt, ECDH-ES+A256KW / A256GCM, kid) and only the
  *   ciphertext is stored. The plaintext lives in this request's memory only.
@@ -20,15 +20,14 @@ import { CompactEncrypt, importJWK } from "jose";
 import { STORED_MESSAGE_LIMITS, type MessageQuota } from "../schemas/messageLimits";
 import { classifyInboxActivity, type InboxAction, type SealedNote } from "../domain/inboxActivity";
 import { activityReplayPreimage, signatureReplayExpiry, signatureReplayPreimage } from "../domain/inboxReplay";
-import type { InboxClaim, InboxClaimInput } from "../durable/inboxReplays";
 import { instanceStub } from "../durable/stub";
 import type { Env } from "../env";
-import { ApiError, notClaimed } from "../errors";
+import { ApiError } from "../errors";
 import { inboxActivityInProgress } from "../instanceErrors";
 import { sha256Base64url, utf8 } from "../lib/bytes";
-import { currentKeys } from "../storage/ownerStore";
 import { SIGNATURE_CHALLENGE, unauthorized } from "./federationAuth";
-import { acceptMessage } from "./messages";
+import { checkMessage, storeMessage } from "./messages";
+import type { PublicKeys } from "../schemas/api";
 import type { Message } from "../schemas/messageResponses";
 
 export type InboxOutcome =
@@ -37,25 +36,7 @@ export type InboxOutcome =
   /** A redelivery of an activity already stored: `messageId` is the first delivery's. */
   | { duplicate: { messageId: number | null } };
 
-/** Where replay records live: the instance object (its SQLite, one transaction per claim). */
-export interface InboxReplayGuard {
-  claim(input: InboxClaimInput): Promise<InboxClaim>;
-  finish(activityHash: string, claim: string, messageId: number | null): Promise<void>;
-}
-
-export function instanceReplayGuard(env: Env): InboxReplayGuard {
-  const stub = instanceStub(env);
-  return {
-    claim: async (input) => await stub.claimInboxDelivery(input),
-    finish: async (activityHash, claim, messageId) => {
-      await stub.finishInboxActivity(activityHash, claim, messageId);
-    },
-  };
-}
-
-async function sealNoteToOwner(db: D1Database, note: SealedNote): Promise<string> {
-  const keys = await currentKeys(db);
-  if (!keys) throw notClaimed();
+async function sealNoteToOwner(keys: PublicKeys, note: SealedNote): Promise<string> {
   const enc = keys.enc as { kid: string } & Record<string, unknown>;
   const alg = "ECDH-ES+A256KW";
   return new CompactEncrypt(utf8(JSON.stringify(note)))
@@ -64,7 +45,7 @@ async function sealNoteToOwner(db: D1Database, note: SealedNote): Promise<string
 }
 
 export async function receiveInboxActivity(
-  deps: { db: D1Database; replays: InboxReplayGuard },
+  env: Env,
   input: {
     activity: unknown;
     signer: string;
@@ -91,7 +72,9 @@ export async function receiveInboxActivity(
     action.kind !== "ignored" && action.activityId !== null
       ? await sha256Base64url(activityReplayPreimage(input.signer, action.activityId))
       : null;
-  const claimed = await deps.replays.claim({
+  // Replay records live in the instance object (its SQLite, one transaction per claim).
+  const stub = instanceStub(env);
+  const claimed = await stub.claimInboxDelivery({
     signatureHash: await sha256Base64url(signatureReplayPreimage(input.signer, input.signature.signatureBase)),
     signatureExpiresAtMs: signatureReplayExpiry(input.signature.signedAtMs),
     activityHash,
@@ -107,42 +90,42 @@ export async function receiveInboxActivity(
   if (action.kind === "ignored") return { ignored: action.reason };
 
   const lease = activityHash !== null && claimed.claim !== null ? { hash: activityHash, claim: claimed.claim } : null;
-  let stored: Message;
   try {
-    stored = await storeMessage(deps.db, action, input);
+    // The object marks the activity done in the transaction that stores the message.
+    return { stored: await storeInboxMessage(env, action, lease, input) };
   } catch (err) {
-    // Nothing was stored (a retired kid, not claimed, D1 down): free the activity
-    // id, so that the sender's retry is processed rather than taken for a duplicate.
-    if (lease) await deps.replays.finish(lease.hash, lease.claim, null).catch(logFinishFailure);
+    // Nothing was stored (a retired kid, not claimed, the object unreachable): free
+    // the activity id, so that the sender's retry is processed rather than taken for
+    // a duplicate. If even this fails, the lease runs out and a retry is processed.
+    if (lease) await stub.releaseInboxActivity(lease.hash, lease.claim).catch(logReleaseFailure);
     throw err;
   }
-  // If this fails, the lease runs out and a retry may store the message a second
-  // time: at least once, never lost.
-  if (lease) await deps.replays.finish(lease.hash, lease.claim, stored.id).catch(logFinishFailure);
-  return { stored };
 }
 
-function logFinishFailure(err: unknown): void {
-  console.error(JSON.stringify({ event: "inbox_claim_finish_failed", error: String(err) }));
+function logReleaseFailure(err: unknown): void {
+  console.error(JSON.stringify({ event: "inbox_claim_release_failed", error: String(err) }));
 }
 
-async function storeMessage(
-  db: D1Database,
+async function storeInboxMessage(
+  env: Env,
   action: Extract<InboxAction, { kind: "encrypted" | "note" }>,
+  lease: { hash: string; claim: string } | null,
   input: { signer: string; nowMs: number; quota?: MessageQuota },
 ): Promise<Message> {
-  const jwe = action.kind === "encrypted" ? action.jwe : await sealNoteToOwner(db, action.note);
-  // Sealing grows a Note by about a third: one near the 64 KiB body limit would be
-  // stored as a JWE that no restore could take back. Refused, with a sentence that
-  // names the note rather than a JWE the sender never saw.
-  if (action.kind === "note" && jwe.length > STORED_MESSAGE_LIMITS.jweChars) {
-    throw new ApiError(
-      "payload_too_large",
-      `The note is too long to store: sealed to the owner it would be ${jwe.length} characters, over ${STORED_MESSAGE_LIMITS.jweChars}.`,
-      { reason: "sealed note too long" },
-    );
-  }
-  // `return await`: workerd reports a rejection not handled before its microtask
-  // checkpoint ends, and adopting a returned promise takes an extra tick.
-  return await acceptMessage(db, { jwe, from: input.signer, verified: true, nowMs: input.nowMs, quota: input.quota });
+  const build = async (keys: PublicKeys) => {
+    const jwe = action.kind === "encrypted" ? action.jwe : await sealNoteToOwner(keys, action.note);
+    // Sealing grows a Note by about a third: one near the 64 KiB body limit would be
+    // stored as a JWE that no restore could take back. Refused, with a sentence that
+    // names the note rather than a JWE the sender never saw.
+    if (action.kind === "note" && jwe.length > STORED_MESSAGE_LIMITS.jweChars) {
+      throw new ApiError(
+        "payload_too_large",
+        `The note is too long to store: sealed to the owner it would be ${jwe.length} characters, over ${STORED_MESSAGE_LIMITS.jweChars}.`,
+        { reason: "sealed note too long" },
+      );
+    }
+    return checkMessage({ jwe, from: input.signer, verified: true, nowMs: input.nowMs, quota: input.quota });
+  };
+  // The inbox counted its rate-limit hit before the signature was checked.
+  return await storeMessage(env, { build, rateLimit: null, inboxActivity: lease, nowMs: input.nowMs, beforeCall: (work) => work() });
 }

@@ -1,35 +1,66 @@
 /**
  * Accepting a private message (docs/api.md §9): check the JWE's shape and header,
- * then store it if its kid is the owner's *current* encryption key (one D1
- * statement does both). The caller answers 202 only after this resolves, so every
- * acknowledged message is in D1 before anyone is told about it.
+ * then store it through the instance's object (InstanceDO.acceptMessage) if its kid
+ * is the owner's *current* encryption key, checked in the object's transaction
+ * against the isolate's labelled copy of the keys (services/ownerKeys.ts). The
+ * caller answers 202 only after the object committed it, so every acknowledged
+ * message is stored before anyone is told about it.
  */
 import { inspectMessageJwe, JWE_REJECTION_MESSAGES } from "../domain/jwe";
 import {
   findStoredMessageProblem,
-  fitsMessageQuota,
-  MESSAGE_QUOTA_DEFAULTS,
   MESSAGE_QUOTA_RETRY_AFTER_S,
   STORED_MESSAGE_LIMITS,
   type MessageQuota,
 } from "../schemas/messageLimits";
 import type { Env } from "../env";
-import { ApiError, notClaimed, rateLimited } from "../errors";
+import { ApiError, rateLimited } from "../errors";
 import { instanceStub } from "../durable/stub";
-import { insertMessageForCurrentKey, readMessageUsage, type MessageInsert } from "../storage/messageStore";
+import type { MessageAccepted, MessageDelivery, RateLimitHit } from "../durable/instance";
+import type { MessageInsert } from "../durable/messages";
+import { rateLimitRefused } from "../instanceErrors";
+import type { PublicKeys } from "../schemas/api";
 import { listKeys } from "../storage/ownerStore";
 import type { Message } from "../schemas/messageResponses";
+import { withOwnerKeys } from "./ownerKeys";
 
-export async function acceptMessage(
-  db: D1Database,
-  input: { jwe: string; from: string | null; verified: boolean; nowMs: number; quota?: MessageQuota },
+/**
+ * Stores a message built from the owner's current keys (`build`: a JWE checked by
+ * checkMessage, or an inbox Note sealed to the current key) in one object call, made
+ * again with fresh keys if they changed meanwhile. Throws the 4xx otherwise:
+ * 429 (rate limit, or the mailbox is full), 400 (a retired or unknown kid), 404
+ * (not claimed), 409 (the keys changed three times during the request).
+ * `beforeCall` wraps the work the object does not count (reading the keys, building).
+ */
+export async function storeMessage(
+  env: Env,
+  input: {
+    build: (keys: PublicKeys) => MessageInsert | Promise<MessageInsert>;
+    rateLimit: RateLimitHit | null;
+    inboxActivity: MessageDelivery["inboxActivity"];
+    nowMs: number;
+    beforeCall: <T>(work: () => Promise<T>) => Promise<T>;
+  },
 ): Promise<Message> {
-  const insert = checkMessage(input);
-  // D1, not the KV-cached JWKS: right after a rotation the cache may still list the
-  // old key as current, and a message sealed to a retired key must be refused.
-  const stored = await insertMessageForCurrentKey(db, insert);
-  if (stored) return stored;
-  throw await messageRefusal(db, insert);
+  const stub = instanceStub(env);
+  let insert: MessageInsert | undefined;
+  const result = await withOwnerKeys(
+    env,
+    input.nowMs,
+    input.beforeCall,
+    async (keys) => {
+      insert = await input.beforeCall(async () => await input.build(keys.keys));
+      return await stub.acceptMessage({
+        rateLimit: input.rateLimit,
+        keysEpoch: keys.epoch,
+        currentEncKid: keys.keys.enc.kid,
+        insert,
+        inboxActivity: input.inboxActivity,
+      });
+    },
+  );
+  if (result.ok) return result.message;
+  throw await messageRefusal(env.DB, insert!, result);
 }
 
 /**
@@ -52,16 +83,15 @@ export function checkMessage(input: { jwe: string; from: string | null; verified
   return { kid: inspection.header.kid, jwe: input.jwe, from: input.from, verified: input.verified, receivedAtMs: input.nowMs, quota: input.quota };
 }
 
-/** Why the insert stored nothing: only this failure path pays for more queries. */
-export async function messageRefusal(db: D1Database, insert: MessageInsert): Promise<ApiError> {
-  const [keys, usage] = await Promise.all([listKeys(db), readMessageUsage(db)]);
-  if (keys.length === 0) return notClaimed();
-  const quota = insert.quota ?? MESSAGE_QUOTA_DEFAULTS;
-  if (!fitsMessageQuota(usage[insert.verified ? "verified" : "unverified"], insert.jwe.length, quota)) {
+/** Why the object stored nothing: only the retired-or-unknown kid reads D1 (failure path only). */
+async function messageRefusal(db: D1Database, insert: MessageInsert, result: Exclude<MessageAccepted, { ok: true } | { error: "keys_changed" }>): Promise<ApiError> {
+  if (result.error === "rate_limited") return rateLimitRefused(result);
+  if (result.error === "mailbox_full") {
     // 429, not 403: the mailbox empties when the owner deletes messages, and senders
     // (fediverse servers included) retry a 429 later instead of dropping the message.
     return rateLimited(MESSAGE_QUOTA_RETRY_AFTER_S, "The owner's mailbox is full; try again later.");
   }
+  const keys = await listKeys(db);
   if (keys.some((k) => k.kid === insert.kid && k.use === "enc")) {
     return new ApiError(
       "invalid_request",
@@ -72,20 +102,4 @@ export async function messageRefusal(db: D1Database, insert: MessageInsert): Pro
   return new ApiError("invalid_request", "The JWE's kid is not the owner's encryption key; fetch the JWKS again.", {
     reason: "unknown kid",
   });
-}
-
-/**
- * After a message is stored: tell the live channel (the Durable Object reads D1
- * after its last pushed id and pushes). The push runs after the answer, and its
- * failure must not turn an accepted message into an error (the sender would retry
- * and the owner would get it twice); a socket that missed it catches up with
- * GET /api/messages?after=. POST /inbox uses it; POST /messages has the object
- * push in the same call that stores (InstanceDO.acceptPublicMessage).
- */
-export function pushStoredMessage(env: Env, waitUntil: (p: Promise<unknown>) => void, messageId: number): void {
-  waitUntil(
-    instanceStub(env)
-      .publishMessages(messageId)
-      .catch((err: unknown) => console.error(JSON.stringify({ event: "message_push_failed", id: messageId, error: String(err) }))),
-  );
 }

@@ -20,44 +20,45 @@ export async function requireThumbprintKids(keys: PublicKeys): Promise<void> {
 }
 
 /**
- * How long an isolate may keep the owner's keys for logins without reading D1
- * again. The keys' epoch is what makes a rotation take effect at once (below); this
+ * How long an isolate may keep the owner's keys for logins and messages without
+ * reading D1 again. The keys' epoch is what makes a rotation take effect at once (below); this
  * only bounds the case where the object could not be told of a rotation that D1
  * committed (routes/escrow.ts logs `activity_write_failed` then).
  */
-export const LOGIN_KEYS_MAX_AGE_MS = 60_000;
+export const OWNER_KEYS_MAX_AGE_MS = 60_000;
 
-/** The owner's keys as a login checks them, labelled with the keys' epoch seen before they were read. */
-export interface LoginKeys {
-  /** Undefined when the object could not say (below): these keys were read from D1 for this login alone. */
+/** The owner's keys as a login or a message checks them, labelled with the keys' epoch seen before they were read. */
+export interface LabelledKeys {
+  /** Undefined when the object could not say (below): these keys were read from D1 for this request alone. */
   epoch: number | undefined;
   keys: PublicKeys;
   readAtMs: number;
 }
 
-let loginKeys: LoginKeys | null = null;
+let cachedKeys: LabelledKeys | null = null;
 
 /**
- * The owner's keys for POST /auth/login, kept in the isolate so that a login reads
- * nothing from D1 (docs/benchmarks.md: that read was half a login's cost). Safe
- * because the login's object call compares the label with the object's keys' epoch
+ * The owner's keys for POST /auth/login (the signing key) and for storing a private
+ * message (the encryption key's kid), kept in the isolate so that neither reads D1
+ * (docs/benchmarks.md: that read was half a login's cost). Safe because their one
+ * object call compares the label with the object's keys' epoch
  * (src/durable/keysEpoch.ts), raised after every change of keys committed in D1:
  * the epoch is read *before* the keys, so a label is never newer than its keys.
  * `staleEpoch` is the epoch the object answered with when it refused a label: the
  * keys are read again under it, without asking the object a second time.
  */
-export async function keysForLogin(env: Env, nowMs: number, staleEpoch?: number): Promise<LoginKeys> {
-  if (staleEpoch === undefined && loginKeys && nowMs - loginKeys.readAtMs < LOGIN_KEYS_MAX_AGE_MS) return loginKeys;
+export async function labelledOwnerKeys(env: Env, nowMs: number, staleEpoch?: number): Promise<LabelledKeys> {
+  if (staleEpoch === undefined && cachedKeys && nowMs - cachedKeys.readAtMs < OWNER_KEYS_MAX_AGE_MS) return cachedKeys;
   const epoch = staleEpoch ?? (await askKeysEpoch(env));
   const read = { epoch, keys: await requireClaimedKeys(env), readAtMs: nowMs };
-  // Unlabelled keys are for this login alone.
-  if (epoch !== undefined) loginKeys = read;
+  // Unlabelled keys are for this request alone.
+  if (epoch !== undefined) cachedKeys = read;
   return read;
 }
 
 /**
  * The object's keys' epoch, or undefined from an object that predates it (during a
- * deploy's rollout) or is unavailable: the keys are then read for one login only.
+ * deploy's rollout) or is unavailable: the keys are then read for one request only.
  */
 async function askKeysEpoch(env: Env): Promise<number | undefined> {
   try {
@@ -69,11 +70,48 @@ async function askKeysEpoch(env: Env): Promise<number | undefined> {
 }
 
 /** This isolate changed the keys (setup): keep the new ones under the epoch the object raised. */
-export function rememberLoginKeys(keys: PublicKeys, epoch: number, nowMs: number): void {
-  loginKeys = { epoch, keys, readAtMs: nowMs };
+export function rememberOwnerKeys(keys: PublicKeys, epoch: number, nowMs: number): void {
+  cachedKeys = { epoch, keys, readAtMs: nowMs };
 }
 
-/** This isolate rotated the keys, or a test wants a cold isolate: the next login reads them again. */
-export function forgetLoginKeys(): void {
-  loginKeys = null;
+/** This isolate rotated the keys, or a test wants a cold isolate: the next request reads them again. */
+export function forgetOwnerKeys(): void {
+  cachedKeys = null;
+}
+
+/** Tries of a request whose keys changed under it, before giving up (each re-reads the keys). */
+export const OWNER_KEY_TRIES = 3;
+
+/** The object answered that the keys changed since they were read: nothing happened. */
+export type KeysChanged = { ok: false; error: "keys_changed"; keysEpoch: number };
+
+/**
+ * Runs an object call made with the owner's labelled keys, and again with keys read
+ * anew each time the object refuses their label (at most OWNER_KEY_TRIES calls; then
+ * `409 version_conflict`; nothing was counted or spent, so the same request may
+ * simply be sent again). Reading the keys and giving up happen
+ * inside `beforeCall`, the caller's wrapper for failures the object did not count
+ * (services take no hono Context: routes pass http/rateLimit.ts's countingFailures).
+ */
+export async function withOwnerKeys<R extends { ok: boolean }>(
+  env: Env,
+  nowMs: number,
+  beforeCall: <T>(work: () => Promise<T>) => Promise<T>,
+  call: (keys: LabelledKeys) => Promise<R | KeysChanged>,
+): Promise<Exclude<R, KeysChanged>> {
+  let keys = await beforeCall(() => labelledOwnerKeys(env, nowMs));
+  for (let tries = 1; ; tries++) {
+    const result = await call(keys);
+    if (!isKeysChanged(result)) return result as Exclude<R, KeysChanged>;
+    keys = await beforeCall(async () => {
+      if (tries >= OWNER_KEY_TRIES) {
+        throw new ApiError("version_conflict", "The owner's keys changed while this request was checked; send it again.");
+      }
+      return await labelledOwnerKeys(env, nowMs, result.keysEpoch);
+    });
+  }
+}
+
+function isKeysChanged(result: { ok: boolean; error?: unknown }): result is KeysChanged {
+  return !result.ok && result.error === "keys_changed";
 }

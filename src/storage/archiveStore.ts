@@ -1,11 +1,12 @@
 /**
  * D1 for export and restore (docs/export-restore.md). Export reads a snapshot of the
- * small tables in one batch (one transaction), then pages through escrow blobs and
- * messages up to that snapshot. Restore writes a whole archive in one batch, with
- * the `instance` row last: D1 runs a batch as one transaction, so the instance is
- * either claimed with everything or not touched at all.
+ * small tables in one batch (one transaction), then pages through escrow blobs up
+ * to that snapshot. Restore writes the keys and escrow in one batch, with the
+ * `instance` row last: D1 runs a batch as one transaction, so the instance is either
+ * claimed with everything or not touched at all. Messages and the activity log are
+ * the Durable Object's (src/durable/messages.ts, restore.ts).
  */
-import type { Archive, ArchiveEscrow, ArchiveKey, ArchiveMessage } from "../schemas/archive";
+import type { Archive, ArchiveEscrow, ArchiveKey } from "../schemas/archive";
 import type { PublicJwk } from "../schemas/api";
 
 /**
@@ -20,18 +21,18 @@ export const EXPORT_PAGE_BYTES = 4 * 1024 * 1024;
 export interface ArchiveSnapshot {
   keys: ArchiveKey[];
   latestEscrowVersion: number;
+  /** The object's (InstanceDO.lastMessageId), read before the rest. */
   lastMessageId: number;
 }
 
-/** Keys, the newest escrow version and the newest message id, as of one transaction; null if unclaimed. */
-export async function readArchiveSnapshot(db: D1Database): Promise<ArchiveSnapshot | null> {
-  const [claimed, keys, escrow, messages] = await db.batch([
+/** Keys and the newest escrow version, as of one transaction; null if unclaimed. */
+export async function readArchiveSnapshot(db: D1Database): Promise<Omit<ArchiveSnapshot, "lastMessageId"> | null> {
+  const [claimed, keys, escrow] = await db.batch([
     db.prepare("SELECT 1 AS one FROM instance WHERE id = 1"),
     db.prepare(
       "SELECT jwk, status, created_at_ms, retired_at_ms FROM owner_keys ORDER BY created_at_ms ASC, use DESC, kid ASC",
     ),
     db.prepare("SELECT COALESCE(MAX(version), 0) AS version FROM escrow_versions"),
-    db.prepare("SELECT COALESCE(MAX(id), 0) AS id FROM messages"),
   ]);
   if (claimed!.results.length === 0) return null;
   const keyRows = keys!.results as Array<{ jwk: string; status: "current" | "retired"; created_at_ms: number; retired_at_ms: number | null }>;
@@ -43,43 +44,29 @@ export async function readArchiveSnapshot(db: D1Database): Promise<ArchiveSnapsh
       retiredAt: r.retired_at_ms,
     })) as ArchiveKey[],
     latestEscrowVersion: (escrow!.results[0] as { version: number }).version,
-    lastMessageId: Math.max((messages!.results[0] as { id: number }).id, await messageSequence(db)),
   };
 }
 
 /**
- * The highest id AUTOINCREMENT ever handed out for `messages` (a deleted newest
- * message included), so a restored instance never reuses one. Read from SQLite's
- * sqlite_sequence; 0 if it cannot be read, and then the newest stored id stands in.
+ * The SQL of one export page: rows after the first parameter and up to the second,
+ * at most the third's count (EXPORT_PAGE_ROWS) and the fourth's bytes of `sizeColumn`
+ * (EXPORT_PAGE_BYTES; always at least one row, however large). D1's escrow pages and
+ * the object's message pages (src/durable/messages.ts) run it.
  */
-async function messageSequence(db: D1Database): Promise<number> {
-  try {
-    const row = await db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").first<{ seq: number }>();
-    return row?.seq ?? 0;
-  } catch {
-    return 0;
-  }
+export function exportPageSql(query: { table: string; key: string; columns: string; sizeColumn: string }): string {
+  return `SELECT ${query.columns} FROM (
+    SELECT ${query.columns}, SUM(length(${query.sizeColumn})) OVER (ORDER BY ${query.key}) - length(${query.sizeColumn}) AS bytes_before
+    FROM (SELECT * FROM ${query.table} WHERE ${query.key} > ? AND ${query.key} <= ? ORDER BY ${query.key} LIMIT ?)
+  ) WHERE bytes_before < ? ORDER BY ${query.key}`;
 }
 
-/**
- * One page of rows after `afterKey` and up to `lastKey`, at most EXPORT_PAGE_ROWS rows
- * and EXPORT_PAGE_BYTES of `sizeColumn` (always at least one row, however large).
- */
 async function page<Row>(
   db: D1Database,
   query: { table: string; key: string; columns: string; sizeColumn: string },
   afterKey: number,
   lastKey: number,
 ): Promise<Row[]> {
-  const { results } = await db
-    .prepare(
-      `SELECT ${query.columns} FROM (
-         SELECT ${query.columns}, SUM(length(${query.sizeColumn})) OVER (ORDER BY ${query.key}) - length(${query.sizeColumn}) AS bytes_before
-         FROM (SELECT * FROM ${query.table} WHERE ${query.key} > ? AND ${query.key} <= ? ORDER BY ${query.key} LIMIT ?)
-       ) WHERE bytes_before < ? ORDER BY ${query.key}`,
-    )
-    .bind(afterKey, lastKey, EXPORT_PAGE_ROWS, EXPORT_PAGE_BYTES)
-    .all<Row>();
+  const { results } = await db.prepare(exportPageSql(query)).bind(afterKey, lastKey, EXPORT_PAGE_ROWS, EXPORT_PAGE_BYTES).all<Row>();
   return results;
 }
 
@@ -91,16 +78,6 @@ export async function pageEscrowVersions(db: D1Database, afterVersion: number, l
     lastVersion,
   );
   return rows.map((r) => ({ version: r.version, blob: r.blob, sigKid: r.sig_kid, encKid: r.enc_kid, createdAt: r.created_at_ms }));
-}
-
-export async function pageMessages(db: D1Database, afterId: number, lastId: number): Promise<ArchiveMessage[]> {
-  const rows = await page<{ id: number; received_at_ms: number; sender: string | null; jwe: string; verified: number }>(
-    db,
-    { table: "messages", key: "id", columns: "id, received_at_ms, sender, jwe, verified", sizeColumn: "jwe" },
-    afterId,
-    lastId,
-  );
-  return rows.map((r) => ({ id: r.id, receivedAt: r.received_at_ms, from: r.sender, jwe: r.jwe, verified: r.verified === 1 }));
 }
 
 /** Splits rows into JSON arrays of at most RESTORE_CHUNK_BYTES UTF-8 bytes each. */
@@ -127,8 +104,8 @@ export function jsonChunks(rows: unknown[], maxBytes = RESTORE_CHUNK_BYTES): str
 const UNCLAIMED = "NOT EXISTS (SELECT 1 FROM instance)";
 
 /**
- * Writes an archive into an unclaimed database: keys, escrow versions and messages
- * with their own ids, the message id sequence, and last the `instance` row. One batch,
+ * Writes an archive's keys and escrow versions into an unclaimed database, and last
+ * the `instance` row. One batch,
  * so one transaction: every statement is also guarded by "not claimed", so a batch
  * that lost a race to another claim writes nothing at all. Returns false then.
  *
@@ -138,7 +115,7 @@ const UNCLAIMED = "NOT EXISTS (SELECT 1 FROM instance)";
  */
 export async function restoreArchive(
   db: D1Database,
-  archive: Pick<Archive, "publicKeys" | "escrow" | "messages" | "lastMessageId">,
+  archive: Pick<Archive, "publicKeys" | "escrow">,
   input: { claimId: string; nowMs: number },
 ): Promise<boolean> {
   const field = (name: string) => `json_extract(value, '$.${name}')`;
@@ -172,26 +149,7 @@ export async function restoreArchive(
       ["version", "blob", "sigKid", "encKid", "createdAt"],
       archive.escrow,
     ),
-    ...insertAll(
-      "messages",
-      ["id", "received_at_ms", "sender", "jwe", "verified"],
-      ["id", "receivedAt", "from", "jwe", "verified"],
-      archive.messages.map((m) => ({ ...m, verified: m.verified ? 1 : 0 })),
-    ),
   ];
-  const newestId = archive.messages.at(-1)?.id ?? 0;
-  if (archive.lastMessageId > newestId) {
-    // Moves AUTOINCREMENT past ids the old instance handed out to messages deleted
-    // since: insert a placeholder row with that id and delete it again, in the same
-    // transaction. (SQLite keeps the high-water mark in sqlite_sequence; writing that
-    // table directly is not something D1 promises to allow.)
-    statements.push(
-      db
-        .prepare(`INSERT INTO messages (id, received_at_ms, sender, jwe, verified) SELECT ?, 0, NULL, '', 0 WHERE ${UNCLAIMED}`)
-        .bind(archive.lastMessageId),
-      db.prepare(`DELETE FROM messages WHERE id = ? AND jwe = '' AND ${UNCLAIMED}`).bind(archive.lastMessageId),
-    );
-  }
   statements.push(
     db
       .prepare("INSERT INTO instance (id, claim_id, claimed_at_ms) VALUES (1, ?, ?) ON CONFLICT (id) DO NOTHING")

@@ -44,6 +44,11 @@ export function inInstance<R>(fn: (instance: InstanceDO, state: DurableObjectSta
   return runInDurableObject(stub, fn as unknown as Parameters<typeof runInDurableObject<DurableObject, R>>[1]);
 }
 
+/** Rows of the object's `messages` table (SQL over it, e.g. "SELECT id FROM messages ORDER BY id"). */
+export function storedMessages<Row extends Record<string, SqlStorageValue>>(query: string, ...bindings: unknown[]): Promise<Row[]> {
+  return inInstance((_i, state) => state.storage.sql.exec<Row>(query, ...bindings).toArray());
+}
+
 /**
  * Makes the client's access token look as if its login happened `ageS` seconds ago:
  * the same session and amr, re-signed with the instance key and an older auth_time.

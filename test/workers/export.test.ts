@@ -10,11 +10,10 @@ import { archiveDigest, findArchiveInconsistency } from "../../src/domain/archiv
 import { archiveSchema, type Archive } from "../../src/schemas/archive";
 import { EXPORT_ACTIVITY_PAGE } from "../../src/services/archiveExport";
 import { EXPORT_PAGE_BYTES } from "../../src/storage/archiveStore";
-import { insertMessageForCurrentKey } from "../../src/storage/messageStore";
 import { postMessage, publishedEncryptionKey, sealMessage, type StoredMessage } from "../helpers/messages";
 import { json, makeOwnerKeys, OwnerClient } from "../helpers/owner";
 import { enrolTotp, reauthWithCode, type Enrolled } from "../helpers/twoFactor";
-import { ageLogin, claimedOwner, fetchWithVars, inInstance, selfFetch, TEST_ORIGIN, TEST_SETUP_CODE } from "../helpers/workers";
+import { ageLogin, claimedOwner, fetchWithVars, inInstance, selfFetch, storedMessages, TEST_ORIGIN, TEST_SETUP_CODE } from "../helpers/workers";
 
 let owner: OwnerClient;
 
@@ -161,20 +160,19 @@ describe("the archive", () => {
 
   it("pages through large tables: every row once, in order, and the digest still holds", async () => {
     // Enough JWE bytes for two message pages, and enough entries for two activity pages.
-    const { kid } = await publishedEncryptionKey(selfFetch, TEST_ORIGIN);
     const big = "A".repeat(60_000);
     const pageRows = Math.ceil(EXPORT_PAGE_BYTES / big.length) + 10;
-    for (let i = 0; i < pageRows; i++) {
-      await insertMessageForCurrentKey(env.DB, { kid, jwe: `${big}.${i}`, from: null, verified: false, receivedAtMs: Date.now() });
-    }
     await inInstance((_i, s) => {
+      for (let i = 0; i < pageRows; i++) {
+        s.storage.sql.exec("INSERT INTO messages (received_at_ms, sender, jwe, verified) VALUES (?, NULL, ?, 0)", Date.now(), `${big}.${i}`);
+      }
       for (let i = 0; i < EXPORT_ACTIVITY_PAGE + 5; i++) {
         s.storage.sql.exec("INSERT INTO activity (type, at_ms, session_id, detail) VALUES ('login', ?, NULL, NULL)", i);
       }
     });
     const { archive } = await exportArchive();
-    const stored = await env.DB.prepare("SELECT id FROM messages ORDER BY id").all<{ id: number }>();
-    expect(archive.messages.map((m) => m.id)).toEqual(stored.results.map((r) => r.id));
+    const stored = await storedMessages<{ id: number }>("SELECT id FROM messages ORDER BY id");
+    expect(archive.messages.map((m) => m.id)).toEqual(stored.map((r) => r.id));
     expect(archive.activity.map((a) => a.id)).toEqual((await activityLog()).map((a) => a.id));
     expect(await archiveDigest(archive)).toBe(archive.digest);
     // Megabytes of rows written, exported and (by the test helpers) checked against the

@@ -1,5 +1,5 @@
 /**
- * A login checks the assertion against the owner's keys kept in the Worker's isolate
+ * A login checks the assertion (and a private message its kid) against the owner's keys kept in the Worker's isolate
  * (src/services/ownerKeys.ts), labelled with the keys' epoch that the Durable Object
  * raises after every change of keys in D1 (src/durable/keysEpoch.ts). So a warm
  * login reads nothing from D1, and a key rotated out by another isolate stops
@@ -11,11 +11,12 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { InstanceDO } from "../../src/durable/instance";
 import type { PublicKeys } from "../../src/schemas/api";
-import { forgetLoginKeys, keysForLogin, LOGIN_KEYS_MAX_AGE_MS } from "../../src/services/ownerKeys";
+import { forgetOwnerKeys, labelledOwnerKeys, OWNER_KEYS_MAX_AGE_MS } from "../../src/services/ownerKeys";
 import { latestEscrow, updateEscrow } from "../../src/storage/ownerStore";
 import { advanceClock, serverNowMs } from "../helpers/clock";
 import { countingFetcher, type CountingFetcher } from "../helpers/instanceCalls";
 import { json, makeOwnerKeys, OwnerClient, type OwnerKeys } from "../helpers/owner";
+import { postMessage, sealMessage, type EncJwk } from "../helpers/messages";
 import { claimedOwner, TEST_ORIGIN } from "../helpers/workers";
 
 const stub = () => env.INSTANCE.get(env.INSTANCE.idFromName("instance")) as DurableObjectStub<InstanceDO>;
@@ -65,7 +66,7 @@ describe("the owner's keys for a login", () => {
   });
 
   it("a cold isolate asks the object for the epoch, then reads the keys from D1 once", async () => {
-    forgetLoginKeys();
+    forgetOwnerKeys();
     const client = device();
     const assertion = await client.assertion();
     counting.take();
@@ -158,8 +159,8 @@ describe("the owner's keys for a login", () => {
         get: () => ({ currentKeysEpoch: () => Promise.reject(new Error("no such method")) }),
       },
     } as unknown as typeof env;
-    forgetLoginKeys();
-    const read = await keysForLogin(unreachable, serverNowMs());
+    forgetOwnerKeys();
+    const read = await labelledOwnerKeys(unreachable, serverNowMs());
     expect(read.epoch).toBeUndefined();
     expect(read.keys.sig.kid).toBe(keys.publicKeys.sig.kid);
     // Nothing was kept: the next login asks the object again.
@@ -168,11 +169,47 @@ describe("the owner's keys for a login", () => {
     expect(counting.take()).toEqual(["openChallenge", "currentKeysEpoch", "login"]);
   });
 
-  it("keys whose rotation the object never heard of are read again after LOGIN_KEYS_MAX_AGE_MS", async () => {
+  it("keys whose rotation the object never heard of are read again after OWNER_KEYS_MAX_AGE_MS", async () => {
     expect((await device().login()).status).toBe(200);
     const old = await rotateElsewhere({ tellObject: false });
-    advanceClock(LOGIN_KEYS_MAX_AGE_MS + 1);
+    advanceClock(OWNER_KEYS_MAX_AGE_MS + 1);
     expect((await new OwnerClient(counting.fetcher, TEST_ORIGIN, old).login()).status).toBe(401);
     expect((await device().login()).status).toBe(200);
+  });
+});
+
+describe("the owner's keys for a private message", () => {
+  const encKey = (k: OwnerKeys) => k.publicKeys.enc as EncJwk;
+  const send = async (k: OwnerKeys, text: string) => postMessage(counting.fetcher, TEST_ORIGIN, { jwe: await sealMessage(encKey(k), text) });
+
+  it("a warm isolate's message reads nothing from D1 and makes one object call", async () => {
+    expect((await send(keys, "warm up")).status).toBe(202);
+    counting.take();
+    counting.takeD1();
+    expect((await send(keys, "warm")).status).toBe(202);
+    expect(counting.take()).toEqual(["acceptMessage"]);
+    expect(counting.takeD1()).toEqual([]);
+  });
+
+  it("after another isolate rotated the keys, a message sealed to the old key is refused at once and one sealed to the new key is stored", async () => {
+    expect((await send(keys, "before")).status).toBe(202); // this isolate holds the keys about to be rotated out
+    const old = await rotateElsewhere({ tellObject: true });
+    counting.take();
+    const refused = await send(old, "to the retired key");
+    expect(refused.status).toBe(400);
+    expect(await json(refused)).toMatchObject({ error: "invalid_request", message: expect.stringMatching(/sealed to a retired key/) });
+    // The stale label was refused without counting anything, the keys were read again.
+    expect(counting.take()).toEqual(["acceptMessage", "acceptMessage"]);
+    expect((await send(keys, "to the new key")).status).toBe(202);
+    expect(counting.take()).toEqual(["acceptMessage"]);
+  });
+
+  it("20 messages in flight right after another isolate rotated the keys: each is stored once, none refused", async () => {
+    expect((await send(keys, "before")).status).toBe(202);
+    await rotateElsewhere({ tellObject: true });
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => send(keys, `burst ${i}`)));
+    expect(results.map((r) => r.status)).toEqual(Array(20).fill(202));
+    const ids = await Promise.all(results.map(async (r) => (await json<{ id: number }>(r)).id));
+    expect(new Set(ids).size).toBe(20);
   });
 });

@@ -144,8 +144,8 @@ describe("Durable Object storage migrations", () => {
     const { stub, run } = object(name);
     const policy = readSettings(env).sessionPolicy;
     // The constructor ran before this call was let in (blockConcurrencyWhile).
-    expect(await stub.sessionStatus("live", policy)).toBe("active");
-    expect(await stub.sessionStatus("revoked", policy)).toBe("revoked");
+    expect((await stub.authorizeSession("live", policy)).status).toBe("active");
+    expect((await stub.authorizeSession("revoked", policy)).status).toBe("revoked");
     // (Through `run`: RPC types cannot express the entries' free-form `detail`.)
     expect(await run((instance) => instance.listActivity(undefined, 10).map((e) => e.type))).toEqual([
       "refresh_token_reuse",

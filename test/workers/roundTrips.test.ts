@@ -77,23 +77,23 @@ describe("one Durable Object call per hot path", () => {
     expect(counting.take()).toEqual(["authorizeSession"]);
   });
 
-  it("an authenticated GET /api/messages: the session check alone", async () => {
+  it("an authenticated GET /api/messages: the session check, then the page from the object's mailbox", async () => {
     counting.take();
     const res = await device.api("GET", "/api/messages");
     expect(res.status).toBe(200);
-    expect(counting.take()).toEqual(["authorizeSession"]);
+    expect(counting.take()).toEqual(["authorizeSession", "pageMessages"]);
   });
 
-  it("POST /messages: acceptPublicMessage (rate limit, insert and push)", async () => {
+  it("POST /messages: acceptMessage (rate limit, current kid, quota, insert and push)", async () => {
     const key = await publishedEncryptionKey(selfFetch, TEST_ORIGIN);
     const jwe = await sealMessage(key, "hello");
     counting.take();
     const res = await postMessage(counting.fetcher, TEST_ORIGIN, { jwe });
     expect(res.status).toBe(202);
-    expect(counting.take()).toEqual(["acceptPublicMessage"]);
+    expect(counting.take()).toEqual(["acceptMessage"]);
     const refused = await postMessage(counting.fetcher, TEST_ORIGIN, { jwe: await sealMessage(key, "x", { kid: "not-a-key" }) });
     expect(refused.status).toBe(400);
-    expect(counting.take()).toEqual(["acceptPublicMessage"]);
+    expect(counting.take()).toEqual(["acceptMessage"]);
   });
 
   describe("with 2FA on", () => {

@@ -12,10 +12,10 @@ describe("schema.sql", () => {
           .prepare("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE 'd1_%' AND name NOT LIKE '_cf_%' ORDER BY name")
           .all<{ type: string; name: string; sql: string }>()
       ).results.map((r) => ({ ...r, sql: r.sql?.replace(/\s+/g, " ") }));
-    const statements = schemaSql
-      .split(";")
-      .map((s) => s.replace(/--.*$/gm, "").trim())
-      .filter(Boolean);
+    // Statements end with ";", but a trigger's body holds its own, up to its END.
+    const statements = (schemaSql.replace(/--.*$/gm, "").match(/\s*(?:CREATE TRIGGER[\s\S]*?\bEND\s*;|[^;]+;)/g) ?? [])
+      .map((s) => s.trim())
+      .filter((s) => s !== ";");
     for (const s of statements) await env.SCHEMA_CHECK_DB.prepare(s).run();
     expect(await dump(env.SCHEMA_CHECK_DB)).toEqual(await dump(env.DB));
   });
