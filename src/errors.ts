@@ -87,6 +87,10 @@ export function notClaimed(): ApiError {
   return new ApiError("not_claimed", "This instance has not been claimed yet.");
 }
 
+export function alreadyClaimed(): ApiError {
+  return new ApiError("already_claimed", "This instance already has an owner.");
+}
+
 export function rateLimited(retryAfterS: number, message = "Too many requests; try again later."): ApiError {
   return new ApiError("rate_limited", message, {
     headers: { "Retry-After": String(Math.max(1, Math.ceil(retryAfterS))) },

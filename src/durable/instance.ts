@@ -377,7 +377,8 @@ export class InstanceDO extends DurableObject<Env> {
 
   /** GET /api/messages: one page (after `after`, or newest first before `before`) and the mailbox's usage. */
   pageMessages(query: { after?: number; before?: number }, limit: number): MessagePage & { usage: MessageUsage } {
-    return this.ctx.storage.transactionSync(() => ({ ...this.messages.page(query, limit), usage: this.messages.usage() }));
+    // Synchronous: nothing else runs in the object between the two reads.
+    return { ...this.messages.page(query, limit), usage: this.messages.usage() };
   }
 
   /** DELETE /api/messages/:id: false if there was no such message. */
@@ -575,9 +576,9 @@ export class InstanceDO extends DurableObject<Env> {
     return this.restore.begin(restoreId, entries, lastMessageId, this.clock.nowMs());
   }
 
-  /** Under the lease `restoreId`: one part of the archived messages (false if the lease is not this restore's). */
-  restoreMessages(restoreId: string, messages: ArchiveMessage[]): boolean {
-    return this.restore.importMessages(restoreId, messages);
+  /** Under the lease `restoreId`: one part of the archived messages, a JSON array (false if the lease is not this restore's). */
+  restoreMessages(restoreId: string, messages: string): boolean {
+    return this.restore.importMessages(restoreId, JSON.parse(messages) as ArchiveMessage[]);
   }
 
   /** The instance is claimed (the archive's keys are in D1): release the lease, log the restore as the claim. */

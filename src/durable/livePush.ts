@@ -58,7 +58,7 @@ export class LivePush {
         storage.put(LAST_PUSHED_KEY, this.pushWanted);
         continue;
       }
-      const page = this.messages.after(lastPushed, PUSH_PAGE);
+      const page = this.messages.page({ after: lastPushed }, PUSH_PAGE).messages;
       if (page.length === 0) {
         // The wanted ids were deleted before we got to them.
         storage.put(LAST_PUSHED_KEY, Math.max(lastPushed, this.pushWanted));

@@ -78,17 +78,9 @@ export class MessageStore {
     return usage;
   }
 
-  /** Messages with id > `afterId`, oldest first, at most `limit`. */
-  after(afterId: number, limit: number): Message[] {
-    return this.sql
-      .exec<MessageRow>(`SELECT ${COLUMNS} FROM messages WHERE id > ? ORDER BY id ASC LIMIT ?`, afterId, limit)
-      .toArray()
-      .map(toMessage);
-  }
-
   /**
-   * One page for GET /api/messages: oldest first after `after`, or newest first
-   * before `before`. One row more than asked tells whether another page exists.
+   * One page: oldest first after `after` (GET /api/messages, the live push), or newest
+   * first before `before`. One row more than asked tells whether another page exists.
    */
   page(query: { after?: number; before?: number }, limit: number): MessagePage {
     const newestFirst = query.before !== undefined;

@@ -13,11 +13,14 @@
  *          start tries again (and copies nothing twice).
  *
  * D1 migration 0005 made D1's table refuse inserts before this code could run, so
- * nothing lands there after its rows were read. If D1 cannot be read, the start
- * fails (the runtime resets the object and the next request tries again): serving
- * without the old messages would hand out their ids to new ones.
+ * nothing lands there after its rows were read; the move checks that it did, and
+ * fails the start otherwise (`npm run deploy` applies D1 migrations before the code
+ * goes live). If D1 cannot be read, the start fails too (the runtime resets the
+ * object and the next request tries again): serving without the old messages, or
+ * without knowing D1's highest id, would hand out their ids to new ones.
  */
-import { emptyMovedMessages, movedMessageSequence, readMovedMessages } from "../storage/movedMessages";
+import { emptyMovedMessages, readMoveStart, readMovedMessages } from "../storage/movedMessages";
+import { LAST_PUSHED_KEY } from "./livePush";
 import type { MessageStore } from "./messages";
 
 /** In ctx.storage.kv: how far the move got. Absent on an object that has not moved yet. */
@@ -30,7 +33,10 @@ export async function moveMessagesFromD1(storage: DurableObjectStorage, db: D1Da
   if (state === "done") return;
   if (state !== "copied") {
     let afterId = state?.copiedThroughId ?? 0;
-    const sequence = await movedMessageSequence(db);
+    const start = await readMoveStart(db);
+    if (!start.guarded) throw new Error("D1 migration 0005 is not applied");
+    // Past every id D1 handed out, and every id the live channel was told of.
+    const sequence = Math.max(start.sequence, kv.get<number>(LAST_PUSHED_KEY) ?? 0);
     for (;;) {
       const rows = await readMovedMessages(db, afterId);
       const last = rows.at(-1)?.id ?? afterId;
@@ -42,7 +48,7 @@ export async function moveMessagesFromD1(storage: DurableObjectStorage, db: D1Da
       if (finished) break;
       afterId = last;
     }
-    console.log(JSON.stringify({ event: "messages_moved_from_d1", throughId: afterId }));
+    console.log(JSON.stringify({ event: "messages_moved", throughId: afterId }));
   }
   await emptyMovedMessages(db);
   kv.put<MoveState>(MOVE_KEY, "done");

@@ -9,7 +9,7 @@ import type { AuthMethod } from "../domain/accessToken";
 import { estimateSetupCodeBits, isSetupCodeStrongEnough, SETUP_CODE_MIN_BITS, setupCodeFromAuthorization } from "../domain/setupCode";
 import type { LoginOutcome, SessionGrant } from "../durable/instance";
 import { instanceStub } from "../durable/stub";
-import { ApiError, notClaimed } from "../errors";
+import { alreadyClaimed, ApiError, notClaimed } from "../errors";
 import { requireBearer } from "../http/auth";
 import { presentedFactor, requireRelyingParty, type FactorFields } from "../http/factors";
 import { clientAddress } from "../http/clientAddress";
@@ -70,14 +70,14 @@ authRoutes.post("/passkey/options", async (c) => {
 authRoutes.post("/setup", async (c) => {
   await enforceRateLimit(c, "setup");
   const body = await readJson(c, setupRequestSchema);
-  if (await owner.isClaimed(c.env.DB)) throw new ApiError("already_claimed", "This instance already has an owner.");
+  if (await owner.isClaimed(c.env.DB)) throw alreadyClaimed();
   await checkSetupCode(c, body.setupCode);
 
   await requireThumbprintKids(body.publicKeys);
   await checkAssertion(assertionContext(c), body.assertion, body.publicKeys.sig, "setup");
 
   const claimed = await owner.claimInstance(c.env.DB, { publicKeys: body.publicKeys, blob: body.escrow, nowMs: systemClock.nowMs() });
-  if (!claimed) throw new ApiError("already_claimed", "This instance already has an owner.");
+  if (!claimed) throw alreadyClaimed();
   await invalidateJwks(c.env);
   rememberOwnerKeys(body.publicKeys, await instanceStub(c.env).recordClaimed(), systemClock.nowMs());
   return startSession(c, body.deviceName ?? null, 201);
@@ -96,7 +96,7 @@ authRoutes.post("/setup", async (c) => {
  */
 authRoutes.post("/restore", async (c) => {
   await enforceRateLimit(c, "setup");
-  if (await owner.isClaimed(c.env.DB)) throw new ApiError("already_claimed", "This instance already has an owner.");
+  if (await owner.isClaimed(c.env.DB)) throw alreadyClaimed();
   const setupCode = setupCodeFromAuthorization(c.req.header("authorization"));
   if (setupCode === null) {
     throw new ApiError("forbidden", "Send the setup code in the Authorization header: Authorization: Setup <code>.", {

@@ -17,12 +17,13 @@ import { decodeJwt } from "jose";
 import { archiveDigest, currentArchiveKeys, findArchiveInconsistency } from "../domain/archive";
 import { instanceStub } from "../durable/stub";
 import type { Env } from "../env";
-import { ApiError } from "../errors";
+import { alreadyClaimed, ApiError } from "../errors";
 import { restoreInProgress } from "../instanceErrors";
+import { isClaimed } from "../storage/ownerStore";
 import { randomToken } from "../lib/bytes";
 import { systemClock } from "../lib/clock";
-import { ARCHIVE_FORMAT, ARCHIVE_LIMITS, ARCHIVE_VERSION, archiveSchema, type Archive, type ArchiveMessage } from "../schemas/archive";
-import { EXPORT_PAGE_BYTES, restoreArchive } from "../storage/archiveStore";
+import { ARCHIVE_FORMAT, ARCHIVE_LIMITS, ARCHIVE_VERSION, archiveSchema, type Archive } from "../schemas/archive";
+import { EXPORT_PAGE_BYTES, jsonChunks, restoreArchive } from "../storage/archiveStore";
 import { invalidateJwks } from "../storage/jwksCache";
 import { checkAssertion } from "./assertions";
 
@@ -91,19 +92,36 @@ export async function restoreFromArchive(deps: { env: Env; origin: string }, ass
     sessionId: a.sessionId ?? null,
     detail: a.detail ? JSON.stringify(a.detail) : null,
   }));
+  // Asked again right before the lease: the route asked before reading a body of up to
+  // 16 MiB. `begin` takes over a lease that expired (its Worker died), undoing what it
+  // wrote; were that restore's D1 batch committed, that would undo a finished restore.
+  // A batch commits within its lease, so a claim is in D1 by the time its lease expires.
+  if (await isClaimed(deps.env.DB)) throw alreadyClaimed();
   if (!(await stub.beginRestore(restoreId, entries, archive.lastMessageId))) {
     throw restoreInProgress();
   }
-  let claimed = false;
+  let claimed: boolean;
   try {
-    for (const part of messageParts(archive.messages)) {
+    // In parts of at most EXPORT_PAGE_BYTES of JSON, one object call each: an RPC's
+    // size is bounded, and so is a request's number of calls (16 MiB make about five).
+    for (const part of jsonChunks(archive.messages, EXPORT_PAGE_BYTES)) {
       if (!(await stub.restoreMessages(restoreId, part))) throw restoreInProgress();
     }
     claimed = await restoreArchive(deps.env.DB, archive, { claimId: restoreId, nowMs: systemClock.nowMs() });
-  } finally {
-    if (!claimed) await stub.abortRestore(restoreId);
+  } catch (err) {
+    // D1 may have committed the batch and lost only its answer: then this restore is
+    // done, and undoing its log and messages would lose them. If D1 cannot say, nothing
+    // is undone: the lease expires, and the next restore asks D1 before taking it over.
+    if (!(await isClaimed(deps.env.DB, restoreId))) {
+      await stub.abortRestore(restoreId);
+      throw err;
+    }
+    claimed = true;
   }
-  if (!claimed) throw new ApiError("already_claimed", "This instance already has an owner.");
+  if (!claimed) {
+    await stub.abortRestore(restoreId);
+    throw alreadyClaimed();
+  }
 
   await stub.finishRestore(restoreId, {
     restoredFrom: archive.origin,
@@ -116,21 +134,3 @@ export async function restoreFromArchive(deps: { env: Env; origin: string }, ass
   await invalidateJwks(deps.env);
 }
 
-/**
- * The archived messages in parts of about EXPORT_PAGE_BYTES of JWEs (a part ends
- * once it holds that many), one object call each: an RPC's size is bounded, and so
- * is a request's number of calls (a 16 MiB archive makes about five).
- */
-function messageParts(messages: ArchiveMessage[]): ArchiveMessage[][] {
-  const parts: ArchiveMessage[][] = [[]];
-  let bytes = 0;
-  for (const m of messages) {
-    if (bytes > EXPORT_PAGE_BYTES) {
-      parts.push([]);
-      bytes = 0;
-    }
-    parts.at(-1)!.push(m);
-    bytes += m.jwe.length;
-  }
-  return parts;
-}

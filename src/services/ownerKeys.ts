@@ -102,16 +102,13 @@ export async function withOwnerKeys<R extends { ok: boolean }>(
   let keys = await beforeCall(() => labelledOwnerKeys(env, nowMs));
   for (let tries = 1; ; tries++) {
     const result = await call(keys);
-    if (!isKeysChanged(result)) return result as Exclude<R, KeysChanged>;
+    if (result.ok || (result as { error?: string }).error !== "keys_changed") return result as Exclude<R, KeysChanged>;
+    const stale = (result as KeysChanged).keysEpoch;
     keys = await beforeCall(async () => {
       if (tries >= OWNER_KEY_TRIES) {
         throw new ApiError("version_conflict", "The owner's keys changed while this request was checked; send it again.");
       }
-      return await labelledOwnerKeys(env, nowMs, result.keysEpoch);
+      return await labelledOwnerKeys(env, nowMs, stale);
     });
   }
-}
-
-function isKeysChanged(result: { ok: boolean; error?: unknown }): result is KeysChanged {
-  return !result.ok && result.error === "keys_changed";
 }

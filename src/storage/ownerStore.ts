@@ -20,8 +20,10 @@ export interface StoredKey {
   status: "current" | "retired";
 }
 
-export async function isClaimed(db: D1Database): Promise<boolean> {
-  return (await db.prepare("SELECT 1 AS one FROM instance WHERE id = 1").first()) !== null;
+/** Whether the instance is claimed; with `claimId`, whether that very claim (a setup's or a restore's) is the one that landed. */
+export async function isClaimed(db: D1Database, claimId?: string): Promise<boolean> {
+  const query = db.prepare(`SELECT 1 AS one FROM instance WHERE id = 1${claimId ? " AND claim_id = ?" : ""}`);
+  return (await (claimId ? query.bind(claimId) : query).first()) !== null;
 }
 
 /**

@@ -18,7 +18,7 @@ type Row = { id: number; received_at_ms: number; sender: string | null; jwe: str
 
 /** Writes rows into D1's messages table as code before migration 0005 did (the trigger set aside meanwhile). */
 async function seedD1(rows: Row[], deletedNewest: number | null = null): Promise<void> {
-  await env.DB.prepare("DROP TRIGGER messages_moved").run();
+  await env.DB.prepare("DROP TRIGGER IF EXISTS messages_moved").run();
   for (const r of rows) {
     await env.DB.prepare("INSERT INTO messages (id, received_at_ms, sender, jwe, verified) VALUES (?, ?, ?, ?, ?)")
       .bind(r.id, r.received_at_ms, r.sender, r.jwe, r.verified)
@@ -103,14 +103,27 @@ describe("the move itself", () => {
         },
       });
       await expect(moveMessagesFromD1(state.storage, failing, store)).rejects.toThrow(/unavailable/);
-      expect(store.after(0, 10_000)).toHaveLength(MOVE_PAGE_ROWS);
+      expect(store.page({ after: 0 }, 10_000).messages).toHaveLength(MOVE_PAGE_ROWS);
       expect(state.storage.kv.get("messages:movedFromD1")).toEqual({ copiedThroughId: MOVE_PAGE_ROWS + 99 });
       expect(await d1Count()).toBe(rows.length);
 
       await moveMessagesFromD1(state.storage, env.DB, store);
-      expect(store.after(0, 10_000).map((m) => m.id)).toEqual(rows.map((r) => r.id));
+      expect(store.page({ after: 0 }, 10_000).messages.map((m) => m.id)).toEqual(rows.map((r) => r.id));
       expect(state.storage.kv.get("messages:movedFromD1")).toBe("done");
       expect(await d1Count()).toBe(0);
+    });
+  });
+
+  it("refuses to move while D1's table still takes inserts (migration 0005 not applied): older code could add rows after the read", async () => {
+    await inObject("unguarded", async (state) => {
+      state.storage.kv.delete("messages:movedFromD1");
+      await env.DB.prepare("DROP TRIGGER messages_moved").run();
+      try {
+        await expect(moveMessagesFromD1(state.storage, env.DB, new MessageStore(state.storage.sql))).rejects.toThrow(/migration 0005/);
+        expect(state.storage.kv.get("messages:movedFromD1")).toBeUndefined();
+      } finally {
+        await seedD1([]);
+      }
     });
   });
 
