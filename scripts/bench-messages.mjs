@@ -195,6 +195,7 @@ export async function benchMessages(server, owner, overrides = {}) {
     `| Fan-out: one message to ${fmt(options.sockets)} open sockets | ${options.rounds} rounds |`,
     "|---|--:|",
     `| Until every socket has it (from sending the POST): median / worst | ${fmt(percentile(all, 0.5), 1)} ms / ${fmt(all.at(-1), 1)} ms |`,
+    `| Each round, in order (ms) | ${fanOut.rounds.map((r) => fmt(r.allReceivedMs, 0)).join(", ")} |`,
     `| Until the sender has its 202: median | ${fmt(percentile(accepted, 0.5), 1)} ms |`,
     `| workerd CPU per fanned-out message: median | ${fmt(percentile(cpu, 0.5), 1)} ms |`,
     `| Opening the ${fmt(options.sockets)} sockets (50 at a time, each authenticated by the Worker) | ${fmt(fanOut.openMs / 1000, 1)} s (${fmt((options.sockets * 1000) / fanOut.openMs)} sockets/s) |`,
