@@ -495,6 +495,7 @@ function fanOutTable(fanOut, sockets) {
       "|---|--:|",
       `| From sending the POST until every socket has it: median / worst | ${fmt(median(all), 1)} ms / ${fmt(all.at(-1), 1)} ms |`,
       `| Each round, in order (ms) | ${fanOut.rounds.map((r) => fmt(r.allReceivedMs, 0)).join(", ")} |`,
+      `| The warm-up round before them (the first message after the sockets opened), not counted | ${fmt(fanOut.warmupMs, 1)} ms |`,
       `| workerd CPU per fanned-out message: median | ${fmt(median(cpu), 1)} ms |`,
       `| Opening the sockets (50 at a time) | ${fmt(fanOut.openMs / 1000, 1)} s |`,
     ].join("\n"),
