@@ -138,7 +138,7 @@ export interface MessageDelivery {
 
 export type MessageAccepted =
   | RateLimitRefusal
-  /** Stored, and the live channel is told after the answer. */
+  /** Stored, and pushed to the open sockets. */
   | { ok: true; message: Message }
   /** The keys changed since the Worker read the ones it checked with: nothing happened; read them again. */
   | { ok: false; error: "keys_changed"; keysEpoch: number }
@@ -221,8 +221,7 @@ export class InstanceDO extends DurableObject<Env> {
    * instance is known to be claimed. The count and the insert share a transaction.
    */
   openChallenge(rateLimit: RateLimitHit): ChallengeOpened {
-    const nowMs = this.clock.nowMs();
-    return this.ctx.storage.transactionSync((): ChallengeOpened => {
+    return this.#atomically((nowMs): ChallengeOpened => {
       const verdict = this.rateLimits.hit(rateLimit.key, rateLimit, nowMs);
       if (!verdict.allowed) return { allowed: false, retryAfterS: verdict.retryAfterS };
       const issued = this.challenges.issue(nowMs);
@@ -243,8 +242,7 @@ export class InstanceDO extends DurableObject<Env> {
    * refused attempt costs as many round trips as any other (docs/api.md §13).
    */
   consumeChallenge(challenge: string, failure: { purpose: string; reason: string } | null = null): boolean {
-    const nowMs = this.clock.nowMs();
-    return this.ctx.storage.transactionSync(() => {
+    return this.#atomically((nowMs) => {
       if (!this.challenges.consume(challenge, nowMs)) return false;
       if (failure) this.activity.record("login_failed", null, failure, nowMs);
       return true;
@@ -253,8 +251,13 @@ export class InstanceDO extends DurableObject<Env> {
 
   /** Fixed-window counter (domain/rateLimit.ts): allows `limit` hits per `windowMs` for `key`. */
   hitRateLimit(key: string, limit: number, windowMs: number): RateLimitVerdict {
+    return this.#atomically((nowMs) => this.rateLimits.hit(key, { limit, windowMs }, nowMs));
+  }
+
+  /** One transaction at one reading of the clock: what most methods here are. */
+  #atomically<T>(work: (nowMs: number) => T): T {
     const nowMs = this.clock.nowMs();
-    return this.ctx.storage.transactionSync(() => this.rateLimits.hit(key, { limit, windowMs }, nowMs));
+    return this.ctx.storage.transactionSync(() => work(nowMs));
   }
 
   /**
@@ -344,9 +347,10 @@ export class InstanceDO extends DurableObject<Env> {
    * POST /messages and POST /inbox in one call, after the Worker checked the JWE's
    * shape: in one transaction the keys' label (a stale one changes nothing), the
    * rate-limit hit, the kid against the current encryption key, the quota and the
-   * insert, and an inbox delivery's activity marked done. The live channel's push
-   * runs after the answer; its failure must not turn an accepted message into an
-   * error (a socket that missed it catches up with GET /api/messages?after=).
+   * insert, and an inbox delivery's activity marked done. Then the live channel's
+   * push, whose failure must not turn an accepted message into an error (the sender
+   * would send it again; a socket that missed it catches up with
+   * GET /api/messages?after=).
    */
   acceptMessage(delivery: MessageDelivery): MessageAccepted {
     const nowMs = this.clock.nowMs();
@@ -365,12 +369,11 @@ export class InstanceDO extends DurableObject<Env> {
       return { ok: true, message };
     });
     if (outcome.ok) {
-      const id = outcome.message.id;
-      this.ctx.waitUntil(
-        this.pushes
-          .publish(id)
-          .catch((err: unknown) => console.error(JSON.stringify({ event: "message_push_failed", id, error: String(err) }))),
-      );
+      try {
+        this.pushes.publish(outcome.message.id);
+      } catch (err) {
+        console.error(JSON.stringify({ event: "message_push_failed", id: outcome.message.id, error: String(err) }));
+      }
     }
     return outcome;
   }
@@ -400,8 +403,7 @@ export class InstanceDO extends DurableObject<Env> {
     maxTtlMs: number;
   }): Promise<SessionGrant | null> {
     const prepared = await this.sessions.prepareSession();
-    const nowMs = this.clock.nowMs();
-    return this.ctx.storage.transactionSync(() => {
+    return this.#atomically((nowMs) => {
       if (!hasSecondFactor(input.amr) && this.factors.isEnabled()) return null;
       return this.sessions.create(prepared, input, nowMs);
     });
@@ -410,8 +412,7 @@ export class InstanceDO extends DurableObject<Env> {
   /** Logout: any token the session issued ends it. Returns the session id, if any. */
   async logout(presentedToken: string): Promise<string | null> {
     const hash = await sha256Base64url(presentedToken);
-    const nowMs = this.clock.nowMs();
-    return this.ctx.storage.transactionSync(() => this.sessions.logout(hash, nowMs));
+    return this.#atomically((nowMs) => this.sessions.logout(hash, nowMs));
   }
 
   /**
@@ -435,21 +436,15 @@ export class InstanceDO extends DurableObject<Env> {
 
   /** Revokes one session; false if it does not exist or was already revoked. */
   revokeSession(sessionId: string, bySessionId: string | null): boolean {
-    const nowMs = this.clock.nowMs();
-    return this.ctx.storage.transactionSync(() => this.sessions.revoke(sessionId, bySessionId, nowMs));
+    return this.#atomically((nowMs) => this.sessions.revoke(sessionId, bySessionId, nowMs));
   }
 
   /** Revokes every live session except `keepSessionId`, atomically. Returns how many. */
   revokeOtherSessions(keepSessionId: string, reason: string): number {
-    const nowMs = this.clock.nowMs();
-    return this.ctx.storage.transactionSync(() => this.sessions.revokeOthers(keepSessionId, reason, nowMs));
+    return this.#atomically((nowMs) => this.sessions.revokeOthers(keepSessionId, reason, nowMs));
   }
 
   // --- activity ----------------------------------------------------------------------
-
-  recordActivity(type: ActivityType, sessionId: string | null, detail: ActivityDetail): void {
-    this.activity.record(type, sessionId, detail, this.clock.nowMs());
-  }
 
   /**
    * Several entries about one change, written together or not at all. A
@@ -519,8 +514,7 @@ export class InstanceDO extends DurableObject<Env> {
 
   /** POST /api/passkeys/options: a registration challenge bound to `sessionId`, and the options. */
   beginPasskeyRegistration(input: { sessionId: string; rpId: string; host: string; ownerHandle: string }) {
-    const nowMs = this.clock.nowMs();
-    return this.ctx.storage.transactionSync(() => {
+    return this.#atomically((nowMs) => {
       const ownerId = base64urlDecode(this.passkeys.ensureOwnerId())!;
       const challenge = this.passkeyChallenges.issue("registration", input.sessionId, nowMs);
       const excludeCredentialIds = this.passkeys.list().map((p) => p.id);
@@ -534,8 +528,7 @@ export class InstanceDO extends DurableObject<Env> {
 
   /** POST /auth/passkey/options: null while no passkey is registered (404). */
   beginPasskeyAuthentication(rpId: string) {
-    const nowMs = this.clock.nowMs();
-    return this.ctx.storage.transactionSync(() => {
+    return this.#atomically((nowMs) => {
       if (this.passkeys.count() === 0) return null;
       return authenticationOptions({ rpId, challenge: this.passkeyChallenges.issue("authentication", null, nowMs) });
     });
@@ -588,8 +581,7 @@ export class InstanceDO extends DurableObject<Env> {
 
   /** Setup claimed the instance (D1 committed): log it, refuse restores from now on. Returns the keys' new epoch. */
   recordClaimed(): number {
-    const nowMs = this.clock.nowMs();
-    return this.ctx.storage.transactionSync(() => this.restore.markClaimed(null, nowMs));
+    return this.#atomically((nowMs) => this.restore.markClaimed(null, nowMs));
   }
 
   abortRestore(restoreId: string): void {
@@ -630,8 +622,7 @@ export class InstanceDO extends DurableObject<Env> {
    * for a verifier in its own.
    */
   configureRecovery(jwk: RecoveryVerifierRecord["jwk"] | null, sessionId: string): { ok: true } | { ok: false; error: "two_factor_off" } {
-    const nowMs = this.clock.nowMs();
-    return this.ctx.storage.transactionSync(() => {
+    return this.#atomically((nowMs) => {
       if (jwk !== null && !this.factors.isEnabled()) return { ok: false, error: "two_factor_off" } as const;
       this.recovery.configure(jwk, sessionId, nowMs);
       return { ok: true } as const;
@@ -653,14 +644,12 @@ export class InstanceDO extends DurableObject<Env> {
 
   /** Stops the open request and any unredeemed ticket; false when there was neither. */
   cancelRecovery(sessionId: string, windowMs: number): boolean {
-    const nowMs = this.clock.nowMs();
-    return this.ctx.storage.transactionSync(() => this.recovery.cancel(sessionId, windowMs, nowMs));
+    return this.#atomically((nowMs) => this.recovery.cancel(sessionId, windowMs, nowMs));
   }
 
   /** Spends the ready (not expired) request and stores the hash of the ticket the Worker will return. */
   completeRecovery(verifierKid: string, ticketHash: string, windowMs: number): RecoveryCompletion {
-    const nowMs = this.clock.nowMs();
-    return this.ctx.storage.transactionSync(() => this.recovery.complete(verifierKid, ticketHash, windowMs, nowMs));
+    return this.#atomically((nowMs) => this.recovery.complete(verifierKid, ticketHash, windowMs, nowMs));
   }
 
   // --- IndieAuth (./indieauthRequests.ts, ./indieauthGrants.ts, ./indieauthProfile.ts;
@@ -670,15 +659,13 @@ export class InstanceDO extends DurableObject<Env> {
 
   /** POST /api/indieauth/requests, once the Worker has checked the client: stores the request (10 min). */
   openIndieAuthRequest(request: NewAuthorizationRequest): string {
-    const nowMs = this.clock.nowMs();
-    return this.ctx.storage.transactionSync(() => this.indieAuthRequests.openRequest(request, nowMs));
+    return this.#atomically((nowMs) => this.indieAuthRequests.openRequest(request, nowMs));
   }
 
   /** Approve (a fresh code, stored as a hash) or deny a live request, once; the code goes only to the Worker. */
   async answerIndieAuthRequest(requestId: string, answer: OwnerAnswer, sessionId: string): Promise<IndieAuthAnswer> {
     const prepared = await this.indieAuthRequests.prepareAnswer(answer);
-    const nowMs = this.clock.nowMs();
-    return this.ctx.storage.transactionSync(() => this.indieAuthRequests.answerRequest(requestId, answer, prepared, sessionId, nowMs));
+    return this.#atomically((nowMs) => this.indieAuthRequests.answerRequest(requestId, answer, prepared, sessionId, nowMs));
   }
 
   /**
@@ -748,8 +735,7 @@ export class InstanceDO extends DurableObject<Env> {
 
   /** The owner ends a grant: its tokens stop working at once. False if no live grant has this id. */
   revokeIndieAuthGrant(grantId: string, sessionId: string, policy: Pick<RotationPolicy, "idleTtlMs">): boolean {
-    const nowMs = this.clock.nowMs();
-    return this.ctx.storage.transactionSync(() => this.indieAuthGrants.revokeGrant(grantId, sessionId, policy, nowMs));
+    return this.#atomically((nowMs) => this.indieAuthGrants.revokeGrant(grantId, sessionId, policy, nowMs));
   }
 
   indieAuthProfile(): OwnerProfile | null {

@@ -48,7 +48,6 @@ export async function moveMessagesFromD1(storage: DurableObjectStorage, db: D1Da
       if (finished) break;
       afterId = last;
     }
-    console.log(JSON.stringify({ event: "messages_moved", throughId: afterId }));
   }
   await emptyMovedMessages(db);
   kv.put<MoveState>(MOVE_KEY, "done");

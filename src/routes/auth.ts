@@ -300,7 +300,9 @@ async function checkSecondFactor(
   // 2FA is off: a code sent anyway proves nothing and changes nothing.
   if (result.error === "off") return ["pop"];
   if (result.error === "invalid") {
-    await stub.recordActivity("login_failed", options.sessionId, { purpose: options.purpose, reason: "wrong second factor" });
+    await stub.recordActivities([
+      { type: "login_failed", sessionId: options.sessionId, detail: { purpose: options.purpose, reason: "wrong second factor" } },
+    ]);
   }
   throw factorError(result);
 }

@@ -114,9 +114,9 @@ describe("activity log retention", () => {
   it("keeps at most 1,000 login_failed entries, which anyone can cause, so they never push the owner's history out", async () => {
     // A stranger's failed login costs two requests; write the entries directly.
     const counts = await inInstance((instance, state) => {
-      instance.recordActivity("escrow_updated", null, { version: 99 });
+      instance.recordActivities([{ type: "escrow_updated", sessionId: null, detail: { version: 99 } }]);
       for (let i = 0; i < ACTIVITY_RETENTION_BY_TYPE.login_failed! + 25; i++) {
-        instance.recordActivity("login_failed", null, { purpose: "login", reason: `flood ${i}` });
+        instance.recordActivities([{ type: "login_failed", sessionId: null, detail: { purpose: "login", reason: `flood ${i}` } }]);
       }
       const count = (type: string) =>
         state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM activity WHERE type = ?", type).one().n;
