@@ -571,7 +571,7 @@ export class InstanceDO extends DurableObject<Env> {
 
   /** Under the lease `restoreId`: one part of the archived messages, a JSON array (false if the lease is not this restore's). */
   restoreMessages(restoreId: string, messages: string): boolean {
-    return this.restore.importMessages(restoreId, JSON.parse(messages) as ArchiveMessage[]);
+    return this.restore.importMessages(restoreId, JSON.parse(messages) as ArchiveMessage[], this.clock.nowMs());
   }
 
   /** The instance is claimed (the archive's keys are in D1): release the lease, log the restore as the claim. */

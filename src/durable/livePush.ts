@@ -44,6 +44,7 @@ export class LivePush {
         for (const ws of sockets) sendText(ws, text);
       }
       after = page.at(-1)!.id;
+      storage.put(LAST_PUSHED_KEY, after);
     }
     storage.put(LAST_PUSHED_KEY, Math.max(after, storedId));
   }

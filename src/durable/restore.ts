@@ -14,7 +14,8 @@
  *           it), write the archived entries with their own ids, move the message
  *           ids past the archive's, and remember how to undo all of it;
  *   parts   the archived messages, a part per call (an RPC's size is bounded), each
- *           in one transaction, under the lease;
+ *           in one transaction, under the lease, which each part renews (the last
+ *           comes right before the D1 batch, so a batch commits within its lease);
  *   D1      the batch that claims the instance;
  *   finish  drop the lease and log the restore; or
  *   abort   (the batch lost, or failed) delete the archived entries again.
@@ -125,12 +126,17 @@ export class RestoreStore {
 
   /**
    * Part of the archived messages, with their ids (all up to the lastMessageId that
-   * begin was given). False, writing nothing, if `restoreId` does not hold the lease.
+   * begin was given), and the lease renewed for RESTORE_LEASE_MS. False, writing
+   * nothing, if `restoreId` does not hold the lease.
    */
-  importMessages(restoreId: string, messages: ArchiveMessage[]): boolean {
+  importMessages(restoreId: string, messages: ArchiveMessage[], nowMs: number): boolean {
+    const kv = this.storage.kv;
     return this.storage.transactionSync(() => {
-      if (this.storage.kv.get<Lease>(LEASE_KEY)?.restoreId !== restoreId) return false;
+      const lease = kv.get<Lease>(LEASE_KEY);
+      if (lease?.restoreId !== restoreId) return false;
       this.messages.importRows(messages, 0);
+      // Renewed: the Worker sends the last part right before its D1 batch.
+      kv.put(LEASE_KEY, { ...lease, expiresAtMs: nowMs + RESTORE_LEASE_MS });
       return true;
     });
   }

@@ -95,27 +95,34 @@ export async function restoreFromArchive(deps: { env: Env; origin: string }, ass
   // Asked again right before the lease: the route asked before reading a body of up to
   // 16 MiB. `begin` takes over a lease that expired (its Worker died), undoing what it
   // wrote; were that restore's D1 batch committed, that would undo a finished restore.
-  // A batch commits within its lease, so a claim is in D1 by the time its lease expires.
+  // Each part below renews the lease, and the last is sent right before the batch, which
+  // D1 ends within 30 s: a claim is in D1 before its lease can expire.
   if (await isClaimed(deps.env.DB)) throw alreadyClaimed();
   if (!(await stub.beginRestore(restoreId, entries, archive.lastMessageId))) {
     throw restoreInProgress();
   }
-  let claimed: boolean;
   try {
     // In parts of at most EXPORT_PAGE_BYTES of JSON, one object call each: an RPC's
     // size is bounded, and so is a request's number of calls (16 MiB make about five).
-    for (const part of jsonChunks(archive.messages, EXPORT_PAGE_BYTES)) {
+    // At least one (an empty part), so that the lease is renewed right before the batch.
+    const parts = jsonChunks(archive.messages, EXPORT_PAGE_BYTES);
+    for (const part of parts.length > 0 ? parts : ["[]"]) {
       if (!(await stub.restoreMessages(restoreId, part))) throw restoreInProgress();
     }
+  } catch (err) {
+    await stub.abortRestore(restoreId);
+    throw err;
+  }
+  let claimed: boolean;
+  try {
     claimed = await restoreArchive(deps.env.DB, archive, { claimId: restoreId, nowMs: systemClock.nowMs() });
   } catch (err) {
-    // D1 may have committed the batch and lost only its answer: then this restore is
-    // done, and undoing its log and messages would lose them. If D1 cannot say, nothing
-    // is undone: the lease expires, and the next restore asks D1 before taking it over.
-    if (!(await isClaimed(deps.env.DB, restoreId))) {
-      await stub.abortRestore(restoreId);
-      throw err;
-    }
+    // The batch's fate is unknown: it may have committed and lost only its answer, or
+    // commit still. Nothing is undone here (undoing a committed restore's log and
+    // messages would lose them): if this claim is in D1, the restore is done; if not,
+    // the lease expires and the next restore asks D1 before taking it over.
+    console.error(JSON.stringify({ event: "restore_batch_failed", error: String(err) }));
+    if (!(await isClaimed(deps.env.DB, restoreId))) throw err;
     claimed = true;
   }
   if (!claimed) {

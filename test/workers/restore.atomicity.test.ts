@@ -64,9 +64,12 @@ describe("the restore lease in the Durable Object", () => {
       expect(state.storage.kv.get("live:lastPushedMessageId")).toBe(42);
       expect(store.begin("r2", archived, 42, now + 1000)).toBe(false);
       // The messages come in parts, under the lease only.
-      expect(store.importMessages("r2", archivedMessages)).toBe(false);
-      expect(store.importMessages("r1", archivedMessages)).toBe(true);
+      expect(store.importMessages("r2", archivedMessages, now)).toBe(false);
+      expect(store.importMessages("r1", archivedMessages, now + 100_000)).toBe(true);
       expect(messageIds(state)).toEqual([3, 9]);
+      // Each part renews the lease: the last is sent right before the D1 batch.
+      expect(state.storage.kv.get<{ expiresAtMs: number }>("restore:lease")?.expiresAtMs).toBe(now + 100_000 + RESTORE_LEASE_MS);
+      expect(store.begin("r2", archived, 42, now + RESTORE_LEASE_MS + 1)).toBe(false);
       // Ids after the archive's lastMessageId: a new message takes 43.
       expect(new MessageStore(state.storage.sql).lastId()).toBe(42);
 
