@@ -15,9 +15,11 @@
  * D1 migration 0005 made D1's table refuse inserts before this code could run, so
  * nothing lands there after its rows were read; the move checks that it did, and
  * fails the start otherwise (`npm run deploy` applies D1 migrations before the code
- * goes live). If D1 cannot be read, the start fails too (the runtime resets the
- * object and the next request tries again): serving without the old messages, or
- * without knowing D1's highest id, would hand out their ids to new ones.
+ * goes live). If D1's rows cannot be read, the start fails too (the runtime resets
+ * the object and the next request tries again): serving without the old messages
+ * would hand out their ids to new ones. New ids start past the largest of D1's
+ * AUTOINCREMENT mark (where SQLite lets it be read), the newest moved id and the
+ * live channel's last id.
  */
 import { emptyMovedMessages, readMoveStart, readMovedMessages } from "../storage/movedMessages";
 import { LAST_PUSHED_KEY } from "./livePush";

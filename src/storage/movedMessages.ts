@@ -22,17 +22,20 @@ export async function readMovedMessages(db: D1Database, afterId: number): Promis
 }
 
 /**
- * Before a move, in one D1 transaction: whether migration 0005's trigger guards the
- * table (else older code could still insert after the rows were read), and the
- * highest id D1's AUTOINCREMENT ever handed out for `messages` (a deleted newest
- * message included), so that the object never reuses one (0 if none).
+ * Before a move: whether migration 0005's trigger guards the table (else older code
+ * could still insert after the rows were read), and the highest id D1's
+ * AUTOINCREMENT ever handed out for `messages` (a deleted newest message included),
+ * so that the object never reuses one: 0 if none, or if sqlite_sequence cannot be
+ * read, and then the newest moved id and the live channel's last id stand in (every
+ * stored message moved that mark, unless its push was lost).
  */
 export async function readMoveStart(db: D1Database): Promise<{ guarded: boolean; sequence: number }> {
-  const [trigger, sequence] = await db.batch<{ seq?: number }>([
-    db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'messages_moved'"),
-    db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'messages'"),
-  ]);
-  return { guarded: trigger!.results.length > 0, sequence: sequence!.results[0]?.seq ?? 0 };
+  const guarded = (await db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'messages_moved'").first()) !== null;
+  const sequence = await db
+    .prepare("SELECT seq FROM sqlite_sequence WHERE name = 'messages'")
+    .first<{ seq: number }>()
+    .then((row) => row?.seq ?? 0, () => 0);
+  return { guarded, sequence };
 }
 
 /** After the object committed every row: D1 keeps no copy. */
