@@ -2,16 +2,19 @@
  * A restore writes the log and the messages into the Durable Object under a lease, then
  * claims the instance in one D1 batch (docs/export-restore.md, "How a restore is
  * written"). What D1 answers decides whether the object's part is undone, so these
- * check the two answers that must not undo a restore that went through: a batch that
- * committed but whose answer was lost, and a restore that finds a lease left behind by
- * one whose batch committed but whose Worker died before it could finish.
+ * check the answers that must not undo a restore that went through: a batch that fails
+ * without an answer (it may still commit), a batch that committed but whose answer was
+ * lost, and a restore that finds a lease left behind by one whose batch committed but
+ * whose Worker died before it could finish.
  */
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { InstanceDO } from "../../src/durable/instance";
 import { ApiError } from "../../src/errors";
 import { parseArchive, restoreFromArchive } from "../../src/services/archiveRestore";
+import { RESTORE_LEASE_MS } from "../../src/durable/restore";
 import { buildArchive, challengeFrom, restoreAssertion, type BuiltArchive } from "../helpers/archive";
+import { advanceClock } from "../helpers/clock";
 import { OwnerClient } from "../helpers/owner";
 import { selfFetch, storedMessages, TEST_ORIGIN } from "../helpers/workers";
 
@@ -28,6 +31,24 @@ const messageIds = async () => (await storedMessages<{ id: number }>("SELECT id 
 
 describe("a restore's D1 batch", () => {
   let built: BuiltArchive;
+
+  it("failed without an answer and without claiming: nothing is undone (it might still commit), and the lease is left to expire", async () => {
+    const first = await buildArchive({ messages: 2 });
+    const noAnswer = new Proxy(env.DB, {
+      get(target, prop) {
+        if (prop === "batch") return () => Promise.reject(new Error("D1 did not answer"));
+        const value = Reflect.get(target, prop, target) as unknown;
+        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    await expect(restoreDirectly(first, noAnswer)).rejects.toThrow(/did not answer/);
+    expect(await messageIds()).toEqual(first.archive.messages.map((m) => m.id));
+    const lease = await runInDurableObject(stub(), (_i, state) => state.storage.kv.get("restore:lease"));
+    expect(lease).toBeDefined();
+    // Once the lease has expired, the next restore (D1 says: not claimed) takes it over
+    // and removes what the failed one wrote: the test below starts from there.
+    advanceClock(RESTORE_LEASE_MS + 1);
+  });
 
   it("committed but its answer was lost: the restore stands, with its messages and log", async () => {
     built = await buildArchive({ messages: 3 });
