@@ -50,7 +50,7 @@ import { PasskeyStore, type RelyingParty } from "./passkeys";
 import { RateLimitStore, type RateLimitVerdict } from "./rateLimits";
 import { RecoveryStore, type RecoveryCompletion, type RecoveryStart, type RecoveryStatus, type RecoveryVerifierRecord } from "./recovery";
 import { RestoreStore } from "./restore";
-import { KeysEpochStore } from "./keysEpoch";
+import { KeysEpochStore, type KeysChanged } from "./keysEpoch";
 import { migrateInstanceStorage } from "./schema";
 import { RefreshRotation, type RefreshResult } from "./refreshRotation";
 import { SessionStore, type SessionGrant, type SessionStatus, type SessionSummary } from "./sessions";
@@ -116,8 +116,8 @@ export type LoginOutcome =
   | { ok: false; error: "signature"; reason: string }
   /** 2FA is on and the login carried no (working) second factor. */
   | { ok: false; error: "mfa_required" }
-  /** The owner's keys changed since the Worker read the ones it checked with: nothing happened; read them again. */
-  | { ok: false; error: "keys_changed"; keysEpoch: number }
+  /** The owner's keys changed since the Worker read the ones it checked with. */
+  | KeysChanged
   | Exclude<FactorFailure, { error: "off" }>;
 
 /**
@@ -140,8 +140,8 @@ export type MessageAccepted =
   | RateLimitRefusal
   /** Stored, and pushed to the open sockets. */
   | { ok: true; message: Message }
-  /** The keys changed since the Worker read the ones it checked with: nothing happened; read them again. */
-  | { ok: false; error: "keys_changed"; keysEpoch: number }
+  /** The keys changed since the Worker read the ones it checked with. */
+  | KeysChanged
   /** Sealed to a key that is not the owner's current encryption key (the Worker tells retired from unknown). */
   | { ok: false; error: "not_current_key" }
   /** The messages of its kind are at their quota. */
@@ -291,8 +291,8 @@ export class InstanceDO extends DurableObject<Env> {
     const session = { deviceName: attempt.deviceName, activity: "login" as const, maxTtlMs: attempt.maxTtlMs };
     const first = this.ctx.storage.transactionSync((): LoginOutcome | "check factor" => {
       // Checked with keys that may be rotated out: nothing counts, nothing is spent.
-      const keysEpoch = this.keysEpoch.current();
-      if (attempt.keysEpoch !== undefined && attempt.keysEpoch !== keysEpoch) return { ok: false, error: "keys_changed", keysEpoch };
+      const stale = this.keysEpoch.refuseStale(attempt.keysEpoch);
+      if (stale) return stale;
       const nowMs = this.clock.nowMs();
       const verdict = this.rateLimits.hit(attempt.rateLimit.key, attempt.rateLimit, nowMs);
       if (!verdict.allowed) return { ok: false, error: "rate_limited", retryAfterS: verdict.retryAfterS };
@@ -355,8 +355,8 @@ export class InstanceDO extends DurableObject<Env> {
   acceptMessage(delivery: MessageDelivery): MessageAccepted {
     const nowMs = this.clock.nowMs();
     const outcome = this.ctx.storage.transactionSync((): MessageAccepted => {
-      const keysEpoch = this.keysEpoch.current();
-      if (delivery.keysEpoch !== undefined && delivery.keysEpoch !== keysEpoch) return { ok: false, error: "keys_changed", keysEpoch };
+      const stale = this.keysEpoch.refuseStale(delivery.keysEpoch);
+      if (stale) return stale;
       if (delivery.rateLimit) {
         const verdict = this.rateLimits.hit(delivery.rateLimit.key, delivery.rateLimit, nowMs);
         if (!verdict.allowed) return { ok: false, error: "rate_limited", retryAfterS: verdict.retryAfterS };

@@ -13,11 +13,23 @@
  */
 const EPOCH_KEY = "owner:keysEpoch";
 
+/** The object's answer to a copy of the keys whose label is stale: nothing happened; read them again. */
+export type KeysChanged = { ok: false; error: "keys_changed"; keysEpoch: number };
+
 export class KeysEpochStore {
   constructor(private readonly kv: SyncKvStorage) {}
 
   current(): number {
     return this.kv.get<number>(EPOCH_KEY) ?? 0;
+  }
+
+  /**
+   * A Worker's copy of the keys labelled `label` (undefined: read for this request
+   * alone, so current) is stale: the refusal to answer with, or null if it is current.
+   */
+  refuseStale(label: number | undefined): KeysChanged | null {
+    const keysEpoch = this.current();
+    return label === undefined || label === keysEpoch ? null : { ok: false, error: "keys_changed", keysEpoch };
   }
 
   /** Inside a transaction, after D1 committed new keys: caches labelled earlier are stale. */

@@ -21,7 +21,7 @@ export const publicMessageRoutes = new Hono<AppEnv>();
 
 publicMessageRoutes.post("/", async (c) => {
   // One object call: the rate-limit hit, the kid checked against the owner's current
-  // key, the quota, the insert and (after the answer) the live channel's push.
+  // key, the quota, the insert and then the live channel's push.
   const beforeCall = <T>(work: () => Promise<T>) => countingFailures(c, "messages", work);
   const body = await beforeCall(() => readJson(c, messageSubmitRequestSchema));
   const nowMs = Date.now();

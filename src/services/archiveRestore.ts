@@ -140,4 +140,3 @@ export async function restoreFromArchive(deps: { env: Env; origin: string }, ass
   });
   await invalidateJwks(deps.env);
 }
-

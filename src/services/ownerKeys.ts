@@ -2,6 +2,7 @@
 import { findThumbprintMismatch } from "../domain/publicKeys";
 import type { Env } from "../env";
 import { ApiError, notClaimed } from "../errors";
+import type { KeysChanged } from "../durable/keysEpoch";
 import { instanceStub } from "../durable/stub";
 import type { PublicKeys } from "../schemas/api";
 import { currentKeys } from "../storage/ownerStore";
@@ -82,8 +83,6 @@ export function forgetOwnerKeys(): void {
 /** Tries of a request whose keys changed under it, before giving up (each re-reads the keys). */
 export const OWNER_KEY_TRIES = 3;
 
-/** The object answered that the keys changed since they were read: nothing happened. */
-export type KeysChanged = { ok: false; error: "keys_changed"; keysEpoch: number };
 
 /**
  * Runs an object call made with the owner's labelled keys, and again with keys read
