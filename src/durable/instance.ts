@@ -60,6 +60,7 @@ import { RevokedSockets } from "./sockets";
 import { FactorStore, type FactorFailure, type MfaCounter, type SecondFactor } from "./factors";
 import { TwoFactorStore, unlessRecoveryNeedsIt, type TwoFactorStatus } from "./twoFactor";
 import type { RegistrationResponse } from "../schemas/passkeys";
+import type { PasskeyListing } from "../schemas/passkeyResponses";
 import { base64urlDecode } from "../lib/bytes";
 import { MessageStore, type MessageInsert, type MessagePage, type MessageUsage } from "./messages";
 import { moveMessagesFromD1 } from "./messagesMove";
@@ -85,6 +86,27 @@ export type ChallengeOpened =
   | { allowed: true; challenge: string; expiresAtMs: number; mfa: boolean; passkey: boolean; claimed: boolean };
 
 /** What a refused rate-limit hit returns from the one-call RPCs below. */
+/** What a Bearer route reads in the session check's call (InstanceDO.authorizeSession). */
+export interface BearerRead {
+  messages?: { after?: number; before?: number; limit: number };
+  activity?: { before?: number; limit: number };
+  sessions?: true;
+  passkeys?: true;
+}
+
+/** An ActivityEntry as RPC's types accept it: the same values, `unknown` spelled out. */
+type ActivityEntryOverRpc = Omit<ActivityEntry, "detail"> & { detail?: Record<string, {} | null | undefined> };
+
+/** The session check's answer, with the Bearer read's results for a live session. */
+export type SessionAuthorization = {
+  status: SessionStatus;
+  twoFactor: TwoFactorStatus;
+  messages?: MessagePage & { usage: MessageUsage };
+  activity?: ActivityEntryOverRpc[];
+  sessions?: SessionSummary[];
+  passkeys?: PasskeyListing[];
+};
+
 export type RateLimitRefusal = { ok: false; error: "rate_limited"; retryAfterS: number };
 
 /**
@@ -150,64 +172,52 @@ export type MessageAccepted =
 export class InstanceDO extends DurableObject<Env> {
   /** The one clock every store reads (tests move it: test/helpers/clock.ts). */
   private readonly clock: Clock = systemClock;
-  private readonly activity: ActivityLog;
-  private readonly challenges: ChallengeStore;
-  private readonly rateLimits: RateLimitStore;
-  private readonly sessions: SessionStore;
-  private readonly refreshRotation: RefreshRotation;
-  private readonly factors: FactorStore;
-  private readonly twoFactor: TwoFactorStore;
-  private readonly passkeys: PasskeyStore;
-  private readonly passkeyChallenges: PasskeyChallengeStore;
-  private readonly restore: RestoreStore;
-  private readonly keysEpoch: KeysEpochStore;
-  private readonly inboxReplays: InboxReplayStore;
-  private readonly messages: MessageStore;
-  private readonly live: LiveChannel;
-  private readonly pushes: LivePush;
-  private readonly outbox: OutboxDelivery;
-  private readonly recovery: RecoveryStore;
-  private readonly indieAuthRequests: IndieAuthRequestStore;
-  private readonly indieAuthGrants: IndieAuthGrantStore;
-  private readonly ownerProfile: IndieAuthProfileStore;
+  // The stores, made in this order right after super() (they read no storage until
+  // called; the constructor's migration runs before any call is let in).
+  private readonly sql = this.ctx.storage.sql;
+  private readonly messages = new MessageStore(this.sql);
+  private readonly activity = new ActivityLog(this.sql);
+  private readonly challenges = new ChallengeStore(this.sql);
+  private readonly rateLimits = new RateLimitStore(this.sql);
+  private readonly sessions = new SessionStore(this.sql, this.activity, new RevokedSockets(this.ctx));
+  private readonly refreshRotation = new RefreshRotation(this.sql, this.sessions);
+  private readonly passkeyChallenges = new PasskeyChallengeStore(this.sql);
+  private readonly passkeys = new PasskeyStore(this.sql, this.activity, this.passkeyChallenges);
+  private readonly recovery = new RecoveryStore(this.sql, this.activity);
+  private readonly factors = new FactorStore(
+    this.ctx.storage,
+    this.env.DATA_KEY,
+    this.clock,
+    this.activity,
+    new MfaLockoutStore(this.sql, this.activity),
+    this.passkeys,
+  );
+  private readonly twoFactor = new TwoFactorStore(
+    this.ctx.storage,
+    this.env.DATA_KEY,
+    this.clock,
+    this.activity,
+    this.sessions,
+    this.passkeys,
+    this.factors,
+    this.recovery,
+  );
+  private readonly keysEpoch = new KeysEpochStore(this.ctx.storage.kv);
+  private readonly restore = new RestoreStore(this.ctx.storage, this.activity, this.keysEpoch, this.messages);
+  private readonly inboxReplays = new InboxReplayStore(this.ctx.storage);
+  private readonly live = new LiveChannel(this.ctx, this.env, this.clock, this.sessions);
+  private readonly pushes = new LivePush(this.ctx, this.messages, this.clock);
+  private readonly outbox = new OutboxDelivery(this.env, this.clock);
+  private readonly indieAuthGrants = new IndieAuthGrantStore(this.sql, this.activity);
+  private readonly indieAuthRequests = new IndieAuthRequestStore(this.sql, this.activity, this.indieAuthGrants);
+  private readonly ownerProfile = new IndieAuthProfileStore(this.sql);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    const sql = ctx.storage.sql;
-    this.messages = new MessageStore(sql);
     void ctx.blockConcurrencyWhile(async () => {
       migrateInstanceStorage(ctx.storage);
       await moveMessagesFromD1(ctx.storage, env.DB, this.messages);
     });
-    this.activity = new ActivityLog(sql);
-    this.challenges = new ChallengeStore(sql);
-    this.rateLimits = new RateLimitStore(sql);
-    this.sessions = new SessionStore(sql, this.activity, new RevokedSockets(ctx));
-    this.refreshRotation = new RefreshRotation(sql, this.sessions);
-    const lockouts = new MfaLockoutStore(sql, this.activity);
-    this.passkeyChallenges = new PasskeyChallengeStore(sql);
-    this.passkeys = new PasskeyStore(sql, this.activity, this.passkeyChallenges);
-    this.recovery = new RecoveryStore(sql, this.activity);
-    this.factors = new FactorStore(ctx.storage, env.DATA_KEY, this.clock, this.activity, lockouts, this.passkeys);
-    this.twoFactor = new TwoFactorStore(
-      ctx.storage,
-      env.DATA_KEY,
-      this.clock,
-      this.activity,
-      this.sessions,
-      this.passkeys,
-      this.factors,
-      this.recovery,
-    );
-    this.keysEpoch = new KeysEpochStore(ctx.storage.kv);
-    this.restore = new RestoreStore(ctx.storage, this.activity, this.keysEpoch, this.messages);
-    this.inboxReplays = new InboxReplayStore(ctx.storage);
-    this.live = new LiveChannel(ctx, env, this.clock, this.sessions);
-    this.pushes = new LivePush(ctx, this.messages, this.clock);
-    this.outbox = new OutboxDelivery(env, this.clock);
-    this.indieAuthGrants = new IndieAuthGrantStore(sql, this.activity);
-    this.indieAuthRequests = new IndieAuthRequestStore(sql, this.activity, this.indieAuthGrants);
-    this.ownerProfile = new IndieAuthProfileStore(sql);
     // One line per start: after hibernation the object is constructed again while its
     // sockets stayed open, which is how an idle socket shows it cost no wake-ups.
     console.log(JSON.stringify({ event: "instance_started", sockets: ctx.getWebSockets().length }));
@@ -378,12 +388,6 @@ export class InstanceDO extends DurableObject<Env> {
     return outcome;
   }
 
-  /** GET /api/messages: one page (after `after`, or newest first before `before`) and the mailbox's usage. */
-  pageMessages(query: { after?: number; before?: number }, limit: number): MessagePage & { usage: MessageUsage } {
-    // Synchronous: nothing else runs in the object between the two reads.
-    return { ...this.messages.page(query, limit), usage: this.messages.usage() };
-  }
-
   /** DELETE /api/messages/:id: false if there was no such message. */
   deleteMessage(id: number): boolean {
     return this.messages.delete(id);
@@ -417,21 +421,32 @@ export class InstanceDO extends DurableObject<Env> {
 
   /**
    * What every Bearer request needs from the object, in one call: is the session
-   * live, and the 2FA status (on, for step-up; the backup codes left, so that
-   * GET /api/2fa needs no call of its own). Three small reads, no writes.
+   * live, and the 2FA status (whether it is on, for step-up; the backup codes left, so that
+   * GET /api/2fa needs no call of its own). Three small reads, no writes. For a live
+   * session, the route's Bearer read (http/auth.ts) comes with them: GET
+   * /api/messages' page with the mailbox's usage, the activity page, the sessions,
+   * the passkeys. Synchronous, so the check and the read see one state.
    */
-  authorizeSession(sessionId: string, lifetimes: SessionLifetimes): { status: SessionStatus; mfaEnabled: boolean; twoFactor: TwoFactorStatus } {
+  authorizeSession(sessionId: string, lifetimes: SessionLifetimes, read: BearerRead = {}): SessionAuthorization {
+    const nowMs = this.clock.nowMs();
     const twoFactor = this.twoFactor.status();
-    return { status: this.sessions.status(sessionId, lifetimes, this.clock.nowMs()), mfaEnabled: twoFactor.enabled, twoFactor };
+    const status = this.sessions.status(sessionId, lifetimes, nowMs);
+    const { messages: page, activity } = read;
+    return {
+      status,
+      twoFactor,
+      ...(status === "active" && {
+        messages: page && { ...this.messages.page(page, page.limit), usage: this.messages.usage() },
+        activity: activity && this.activity.list(activity.before, activity.limit),
+        sessions: read.sessions && this.sessions.list(sessionId, lifetimes, nowMs),
+        passkeys: read.passkeys && this.passkeys.list(),
+      }),
+    };
   }
 
   /** Step-up: records a fresh signed-challenge login on an active session. */
   stepUp(sessionId: string, amr: AuthMethod[]): { authTimeS: number } | null {
     return this.sessions.stepUp(sessionId, amr, this.clock.nowMs());
-  }
-
-  listSessions(currentSessionId: string, lifetimes: SessionLifetimes): SessionSummary[] {
-    return this.sessions.list(currentSessionId, lifetimes, this.clock.nowMs());
   }
 
   /** Revokes one session; false if it does not exist or was already revoked. */
@@ -453,8 +468,7 @@ export class InstanceDO extends DurableObject<Env> {
    * the old keys are refused from this transaction on.
    */
   recordActivities(entries: Array<{ type: ActivityType; sessionId: string | null; detail: ActivityDetail }>): void {
-    const nowMs = this.clock.nowMs();
-    this.ctx.storage.transactionSync(() => {
+    this.#atomically((nowMs) => {
       for (const e of entries) this.activity.record(e.type, e.sessionId, e.detail, nowMs);
       if (entries.some((e) => e.type === "keys_rotated")) this.keysEpoch.raise();
     });
@@ -471,18 +485,10 @@ export class InstanceDO extends DurableObject<Env> {
    * the `keys_rotated` entry (which raises the epoch again) never arrives.
    */
   raiseKeysEpoch(): number {
-    return this.ctx.storage.transactionSync(() => this.keysEpoch.raise());
-  }
-
-  listActivity(beforeId: number | undefined, limit: number): ActivityEntry[] {
-    return this.activity.list(beforeId, limit);
+    return this.#atomically(() => this.keysEpoch.raise());
   }
 
   // --- two-factor authentication (./factors.ts, ./twoFactor.ts) ------------------------
-
-  twoFactorStatus() {
-    return this.twoFactor.status();
-  }
 
   twoFactorEnabled(): boolean {
     return this.factors.isEnabled();
@@ -534,12 +540,8 @@ export class InstanceDO extends DurableObject<Env> {
     });
   }
 
-  listPasskeys() {
-    return this.passkeys.list();
-  }
-
   updatePasskey(credentialId: string, change: { name?: string; prf?: boolean }) {
-    return this.ctx.storage.transactionSync(() => this.passkeys.update(credentialId, change));
+    return this.#atomically(() => this.passkeys.update(credentialId, change));
   }
 
   /** `recovery_configured` when it would turn 2FA off while a recovery key is set up. */
@@ -635,9 +637,8 @@ export class InstanceDO extends DurableObject<Env> {
    * the owner has open hears of it at once.
    */
   startRecovery(verifierKid: string, delayMs: number, windowMs: number): RecoveryStart {
-    const nowMs = this.clock.nowMs();
     const id = crypto.randomUUID();
-    const started = this.ctx.storage.transactionSync(() => this.recovery.start(verifierKid, { id, delayMs, windowMs }, nowMs));
+    const started = this.#atomically((nowMs) => this.recovery.start(verifierKid, { id, delayMs, windowMs }, nowMs));
     if (started.ok && started.created) this.live.announce({ type: "recovery_requested", readyAt: started.request.readyAtMs });
     return started;
   }
@@ -743,8 +744,7 @@ export class InstanceDO extends DurableObject<Env> {
   }
 
   setIndieAuthProfile(profile: OwnerProfile): void {
-    const nowMs = this.clock.nowMs();
-    this.ctx.storage.transactionSync(() => this.ownerProfile.set(profile, nowMs));
+    this.#atomically((nowMs) => this.ownerProfile.set(profile, nowMs));
   }
 
   // --- live channel (./liveChannel.ts, ./livePush.ts) and the shared alarm ------------

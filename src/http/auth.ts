@@ -1,12 +1,16 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { AccessTokenError, verifyAccessToken } from "../domain/accessToken";
 import { checkStepUp, hasSecondFactor } from "../domain/stepUp";
+import type { BearerRead } from "../durable/instance";
 import { instanceStub } from "../durable/stub";
 import { ApiError } from "../errors";
 import { sessionNotActive } from "../instanceErrors";
 import { systemClock } from "../lib/clock";
 import { loadInstanceKey } from "../lib/instanceKey";
+import { activityQuerySchema } from "../schemas/api";
+import { messagesQuerySchema } from "../schemas/messages";
 import type { AppEnv } from "./types";
+import { readQuery } from "./validate";
 
 const challengeHeader = (error: string) => ({ "WWW-Authenticate": `Bearer error="${error}"` });
 
@@ -47,19 +51,38 @@ export async function authenticateAccessToken(c: Context<AppEnv>, token: string)
       reason: err.reason,
     });
   }
-  const { status, mfaEnabled, twoFactor } = await instanceStub(c.env).authorizeSession(claims.sid, c.get("settings").sessionPolicy);
-  c.set("mfaEnabled", mfaEnabled);
+  const method = c.req.method;
+  const read = method === "GET" || method === "HEAD" ? BEARER_READS[c.req.path]?.(c) : undefined;
+  const { status, twoFactor, ...results } = await instanceStub(c.env).authorizeSession(
+    claims.sid,
+    c.get("settings").sessionPolicy,
+    read,
+  );
   c.set("twoFactor", twoFactor);
+  c.set("bearerRead", results);
   if (status !== "active") throw sessionNotActive(status);
   return claims;
 }
 
 /**
- * Step-up (docs/api.md §4): a recent login, with "otp" in it once 2FA is on. On
- * Bearer routes the 2FA flag came with the session check, so this costs no call.
+ * Reads that ride in the session check's call, by path (GET): these routes make one
+ * object call (docs/benchmarks.md, "Durable Object calls") and take what was read
+ * from `c.get("bearerRead")`. A query the route would refuse is refused here, after
+ * the token and before the call.
  */
-export async function requireStepUpNow(c: Context<AppEnv>): Promise<void> {
-  requireStepUp(c, c.get("mfaEnabled") ?? (await instanceStub(c.env).twoFactorEnabled()));
+const BEARER_READS: Record<string, (c: Context<AppEnv>) => BearerRead> = {
+  "/api/messages": (c) => ({ messages: readQuery(c, messagesQuerySchema) }),
+  "/api/activity": (c) => ({ activity: readQuery(c, activityQuerySchema) }),
+  "/api/sessions": () => ({ sessions: true }),
+  "/api/passkeys": () => ({ passkeys: true }),
+};
+
+/**
+ * Step-up (docs/api.md §4) on a Bearer route: a recent login, with "otp" in it once
+ * 2FA is on. The 2FA status came with the session check, so this costs no call.
+ */
+export function requireStepUpNow(c: Context<AppEnv>): void {
+  requireStepUp(c, c.get("twoFactor").enabled);
 }
 
 /**
@@ -67,7 +90,7 @@ export async function requireStepUpNow(c: Context<AppEnv>): Promise<void> {
  * is on (a session that turned 2FA on began without one), however old the login.
  */
 export function requireSecondFactor(c: Context<AppEnv>): void {
-  if (c.get("mfaEnabled") && !hasSecondFactor(c.get("auth").amr)) {
+  if (c.get("twoFactor").enabled && !hasSecondFactor(c.get("auth").amr)) {
     throw new ApiError("step_up_required", "This needs a login with your second factor (POST /auth/reauth with a code).", {
       reason: "otp_missing",
     });

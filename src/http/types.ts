@@ -1,5 +1,6 @@
 import type { AccessClaims } from "../domain/accessToken";
 import type { Env } from "../env";
+import type { SessionAuthorization } from "../durable/instance";
 import type { TwoFactorStatus } from "../durable/twoFactor";
 import type { Settings } from "../settings";
 
@@ -9,10 +10,10 @@ export interface AppVariables {
   origin: string;
   /** Set by requireBearer on /api routes. */
   auth: AccessClaims;
-  /** Set by requireBearer with the session check: is 2FA on (for step-up)? */
-  mfaEnabled: boolean;
-  /** Set by requireBearer with the session check: GET /api/2fa's answer, at no extra call. */
+  /** Set by requireBearer with the session check: GET /api/2fa's answer, and whether 2FA is on (step-up), at no extra call. */
   twoFactor: TwoFactorStatus;
+  /** Set by requireBearer with the session check: what the route's Bearer read found (http/auth.ts). */
+  bearerRead: Omit<SessionAuthorization, "status" | "twoFactor">;
 }
 
 export type AppEnv = { Bindings: Env; Variables: AppVariables };

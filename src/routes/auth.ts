@@ -16,11 +16,12 @@ import { clientAddress } from "../http/clientAddress";
 import { clearRefreshCookie, readRefreshCookie, setRefreshCookie } from "../http/cookies";
 import { countingFailures, enforceRateLimit, rateLimitFor } from "../http/rateLimit";
 import type { AppEnv } from "../http/types";
-import { readJson, readRestoreRequest } from "../http/validate";
+import { readJson } from "../http/validate";
 import { factorError, mfaRequired, noPasskeys, publicFactorError, rateLimitRefused, refreshRefused, sessionEnded, throwIfRateLimited } from "../instanceErrors";
 import { secretsEqual } from "../lib/bytes";
 import { systemClock } from "../lib/clock";
 import { setupRequestSchema } from "../schemas/api";
+import { restoreRequestSchema } from "../schemas/archive";
 import {
   escrowFetchWithFactorRequestSchema,
   loginWithFactorRequestSchema,
@@ -104,7 +105,7 @@ authRoutes.post("/restore", async (c) => {
     });
   }
   await checkSetupCode(c, setupCode);
-  const body = await readRestoreRequest(c);
+  const body = await readJson(c, restoreRequestSchema, true);
   const archive = await parseArchive(body.archive);
   await restoreFromArchive({ env: c.env, origin: c.get("origin") }, body.assertion, archive);
   return startSession(c, body.deviceName ?? null, 201);

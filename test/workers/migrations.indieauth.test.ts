@@ -92,7 +92,7 @@ describe("the IndieAuth schema step", () => {
     expect(answered).toMatchObject({ ok: true, scopes: ["profile"], code: expect.any(String) });
     await run("migration-indieauth", (instance) => instance.setIndieAuthProfile({ name: "Ada" }));
     expect(await run("migration-indieauth", (instance) => instance.indieAuthProfile())).toEqual({ name: "Ada" });
-    const activity = await run("migration-indieauth", (instance) => instance.listActivity(undefined, 10));
+    const activity = await run("migration-indieauth", (instance) => instance["activity"].list(undefined, 10));
     expect(activity.map((e) => e.type)).toEqual(["app_authorized", "login"]);
   });
 });

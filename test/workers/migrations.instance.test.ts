@@ -147,13 +147,13 @@ describe("Durable Object storage migrations", () => {
     expect((await stub.authorizeSession("live", policy)).status).toBe("active");
     expect((await stub.authorizeSession("revoked", policy)).status).toBe("revoked");
     // (Through `run`: RPC types cannot express the entries' free-form `detail`.)
-    expect(await run((instance) => instance.listActivity(undefined, 10).map((e) => e.type))).toEqual([
+    expect(await run((instance) => instance["activity"].list(undefined, 10).map((e) => e.type))).toEqual([
       "refresh_token_reuse",
       "login_failed",
       "login",
       "claimed",
     ]);
-    expect(await stub.twoFactorStatus()).toEqual({ enabled: false, totp: false, passkeys: 0, backupCodesRemaining: 0 });
+    expect((await stub.authorizeSession("live", policy)).twoFactor).toEqual({ enabled: false, totp: false, passkeys: 0, backupCodesRemaining: 0 });
     await run((_i, state) => {
       expect(schemaVersion(state.storage.sql)).toBe(INSTANCE_SCHEMA_VERSION);
       expect(dump(state.storage.sql, V1_TABLES)).toEqual(before);

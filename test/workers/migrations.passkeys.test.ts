@@ -72,7 +72,7 @@ describe("the passkeys schema step", () => {
 
     // The same object, running the new code: 2FA is on, no passkeys, and the old
     // ticket is accepted once with the amr of a code.
-    const status = await run("migration-passkeys", (instance) => instance.twoFactorStatus());
+    const status = await run("migration-passkeys", (instance) => instance["twoFactor"].status());
     expect(status).toEqual({ enabled: true, totp: true, passkeys: 0, backupCodesRemaining: 1 });
     const used = await run("migration-passkeys", (instance) =>
       instance.checkSecondFactor({ mfaTicket: ticket }, { counter: "session", sessionId: null }),

@@ -4,9 +4,11 @@
  * change the count here and in docs/benchmarks.md together.
  */
 
+import { env } from "cloudflare:test";
 import { decodeJwt } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { base64urlDecode } from "../../src/lib/bytes";
+import { readSettings } from "../../src/settings";
 import { countingFetcher, type CountingFetcher } from "../helpers/instanceCalls";
 import { publishedEncryptionKey, postMessage, sealMessage } from "../helpers/messages";
 import { json, makeKeyPair, OwnerClient } from "../helpers/owner";
@@ -77,11 +79,49 @@ describe("one Durable Object call per hot path", () => {
     expect(counting.take()).toEqual(["authorizeSession"]);
   });
 
-  it("an authenticated GET /api/messages: the session check, then the page from the object's mailbox", async () => {
+  // The owner app's other reads: each rides in the session check's call (http/auth.ts, BEARER_READS).
+  it.each([
+    ["/api/messages?limit=5", "messages"],
+    ["/api/activity?limit=3", "entries"],
+    ["/api/sessions", "sessions"],
+    ["/api/passkeys", "passkeys"],
+  ])("an authenticated GET %s: the session check, which brings the %s", async (path, field) => {
     counting.take();
-    const res = await device.api("GET", "/api/messages");
+    const res = await device.api("GET", path);
     expect(res.status).toBe(200);
-    expect(counting.take()).toEqual(["authorizeSession", "pageMessages"]);
+    const body = await json<Record<string, unknown[]>>(res);
+    expect(Array.isArray(body[field])).toBe(true);
+    expect(counting.take()).toEqual(["authorizeSession"]);
+    // HEAD runs the GET route (hono), so it folds the read too.
+    const head = await device.api("HEAD", path);
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe("");
+    expect(counting.take()).toEqual(["authorizeSession"]);
+  });
+
+  it("a query the route refuses is a 400 before any call; a revoked session's read is a 401 with nothing read", async () => {
+    counting.take();
+    const bad = await device.api("GET", "/api/messages?after=1&before=2");
+    expect(bad.status).toBe(400);
+    expect(counting.take()).toEqual([]);
+
+    const other = new OwnerClient(counting.fetcher, TEST_ORIGIN, owner.keys);
+    expect((await other.login()).status).toBe(200);
+    expect((await owner.api("DELETE", `/api/sessions/${other.sessionId}`)).status).toBe(204);
+    counting.take();
+    const revoked = await other.api("GET", "/api/messages");
+    expect(revoked.status).toBe(401);
+    expect(await json(revoked)).toMatchObject({ error: "session_revoked" });
+    expect(counting.take()).toEqual(["authorizeSession"]);
+    // What the object answered: the status, and no page, list or entries.
+    const stub = env.INSTANCE.get(env.INSTANCE.idFromName("instance"));
+    const answer = await stub.authorizeSession(other.sessionId!, readSettings(env).sessionPolicy, {
+      messages: { limit: 5 },
+      activity: { limit: 5 },
+      sessions: true,
+      passkeys: true,
+    });
+    expect(answer).toEqual({ status: "revoked", twoFactor: expect.any(Object) });
   });
 
   it("POST /messages: acceptMessage (rate limit, current kid, quota, insert and push)", async () => {
