@@ -51,8 +51,9 @@ export async function authenticateAccessToken(c: Context<AppEnv>, token: string)
       reason: err.reason,
     });
   }
-  const method = c.req.method;
-  const read = method === "GET" || method === "HEAD" ? BEARER_READS[c.req.path]?.(c) : undefined;
+  // GET and HEAD (hono answers HEAD with the GET route). The router takes one trailing
+  // slash as the same route (hono's PatternRouter), so the lookup does too.
+  const read = /^(GET|HEAD)$/.test(c.req.method) ? BEARER_READS[c.req.path.replace(/\/$/, "")]?.(c) : undefined;
   const { status, twoFactor, ...results } = await instanceStub(c.env).authorizeSession(
     claims.sid,
     c.get("settings").sessionPolicy,

@@ -264,7 +264,7 @@ async function checkSetupCode(c: Context<AppEnv>, presented: string): Promise<vo
         event: "setup_code_too_weak",
         estimatedBits: Math.floor(estimateSetupCodeBits(expected)),
         requiredBits: SETUP_CODE_MIN_BITS,
-        fix: "replace SETUP_CODE with a generated one: npm run deploy -- --new-setup-code (locally: delete it from .dev.vars and rerun npm run dev)",
+        fix: "npm run deploy -- --new-setup-code (locally: see docs/deploy.md)",
       }),
     );
     throw new ApiError(

@@ -46,8 +46,3 @@ export interface MessageQuota {
 
 /** A full mailbox is retried later, not dropped: this is the 429's Retry-After. */
 export const MESSAGE_QUOTA_RETRY_AFTER_S = 3600;
-
-/** Would one more message of `jweChars` fit, given what is stored of its kind. */
-export function fitsMessageQuota(usage: { count: number; bytes: number }, jweChars: number, quota: MessageQuota): boolean {
-  return usage.count < quota.count && usage.bytes + jweChars <= quota.bytes;
-}

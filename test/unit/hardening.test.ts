@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { findJsonValueProblem, MAX_JSON_DEPTH } from "../../src/schemas/jsonValue";
-import { findStoredMessageProblem, fitsMessageQuota, STORED_MESSAGE_LIMITS } from "../../src/schemas/messageLimits";
+import { findStoredMessageProblem, STORED_MESSAGE_LIMITS } from "../../src/schemas/messageLimits";
 import { checkPeerUrl, keyDocumentUrl, mayRefetchPeerKey, PEER_KEY_REFETCH_COOLDOWN_MS } from "../../src/domain/peerFetch";
 import { setupCodeFromAuthorization } from "../../src/domain/setupCode";
 
@@ -29,17 +29,11 @@ describe("findJsonValueProblem", () => {
   });
 });
 
-describe("stored-message limits and quota", () => {
+describe("stored-message limits", () => {
   it("holds jwe and from to the limits restore checks", () => {
     expect(findStoredMessageProblem({ jwe: "a".repeat(STORED_MESSAGE_LIMITS.jweChars), from: null })).toBeNull();
     expect(findStoredMessageProblem({ jwe: "a".repeat(STORED_MESSAGE_LIMITS.jweChars + 1), from: null })).toBe("jwe_too_long");
     expect(findStoredMessageProblem({ jwe: "a", from: "f".repeat(STORED_MESSAGE_LIMITS.fromChars + 1) })).toBe("from_too_long");
-  });
-  it("fits while under both the count and the bytes", () => {
-    const quota = { count: 2, bytes: 100 };
-    expect(fitsMessageQuota({ count: 1, bytes: 50 }, 50, quota)).toBe(true);
-    expect(fitsMessageQuota({ count: 2, bytes: 0 }, 1, quota)).toBe(false);
-    expect(fitsMessageQuota({ count: 1, bytes: 50 }, 51, quota)).toBe(false);
   });
 });
 
