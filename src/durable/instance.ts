@@ -85,7 +85,6 @@ export type ChallengeOpened =
    */
   | { allowed: true; challenge: string; expiresAtMs: number; mfa: boolean; passkey: boolean; claimed: boolean };
 
-/** What a refused rate-limit hit returns from the one-call RPCs below. */
 /** What a Bearer route reads in the session check's call (InstanceDO.authorizeSession). */
 export interface BearerRead {
   messages?: { after?: number; before?: number; limit: number };
@@ -107,6 +106,7 @@ export type SessionAuthorization = {
   passkeys?: PasskeyListing[];
 };
 
+/** What a refused rate-limit hit returns from the one-call RPCs below. */
 export type RateLimitRefusal = { ok: false; error: "rate_limited"; retryAfterS: number };
 
 /**

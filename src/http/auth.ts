@@ -79,11 +79,25 @@ const BEARER_READS: Record<string, (c: Context<AppEnv>) => BearerRead> = {
 };
 
 /**
- * Step-up (docs/api.md §4) on a Bearer route: a recent login, with "otp" in it once
- * 2FA is on. The 2FA status came with the session check, so this costs no call.
+ * Step-up (docs/api.md §4) on a Bearer route: throws `403 step_up_required` unless
+ * the token's login is fresh, with "otp" in it once 2FA is on. The 2FA status came
+ * with the session check, so this costs no call.
  */
 export function requireStepUpNow(c: Context<AppEnv>): void {
-  requireStepUp(c, c.get("twoFactor").enabled);
+  const verdict = checkStepUp(c.get("auth"), {
+    nowMs: systemClock.nowMs(),
+    maxAgeS: c.get("settings").stepUpMaxAgeS,
+    mfaEnabled: c.get("twoFactor").enabled,
+  });
+  if (!verdict.ok) {
+    throw new ApiError(
+      "step_up_required",
+      verdict.reason === "stale"
+        ? "This action needs a recent login: sign the challenge again (POST /auth/reauth)."
+        : "This action needs a login with your second factor (POST /auth/reauth with a code).",
+      { reason: verdict.reason },
+    );
+  }
 }
 
 /**
@@ -95,23 +109,5 @@ export function requireSecondFactor(c: Context<AppEnv>): void {
     throw new ApiError("step_up_required", "This needs a login with your second factor (POST /auth/reauth with a code).", {
       reason: "otp_missing",
     });
-  }
-}
-
-/** Throws `403 step_up_required` unless the token's login is fresh (and has otp when 2FA is on). */
-export function requireStepUp(c: Context<AppEnv>, mfaEnabled: boolean): void {
-  const verdict = checkStepUp(c.get("auth"), {
-    nowMs: systemClock.nowMs(),
-    maxAgeS: c.get("settings").stepUpMaxAgeS,
-    mfaEnabled,
-  });
-  if (!verdict.ok) {
-    throw new ApiError(
-      "step_up_required",
-      verdict.reason === "stale"
-        ? "This action needs a recent login: sign the challenge again (POST /auth/reauth)."
-        : "This action needs a login with your second factor (POST /auth/reauth with a code).",
-      { reason: verdict.reason },
-    );
   }
 }
