@@ -9,6 +9,11 @@ import type { ActivityEntry } from "../schemas/apiResponses";
 /** The activity log keeps this many newest entries. */
 export const ACTIVITY_RETENTION = 10_000;
 /**
+ * The bounds are enforced once every this many entries (by id), so the log may run
+ * that far over them; every other entry costs one statement.
+ */
+export const ACTIVITY_SWEEP_EVERY = 64;
+/**
  * Entry types that anyone can cause keep fewer, so that they can never push the
  * owner's own history out of the log: a stranger with a live challenge and any key
  * writes one `login_failed` per two requests.
@@ -48,18 +53,18 @@ export class ActivityLog {
         detail ? JSON.stringify(detail) : null,
       )
       .one();
-    // Bounded: the newest ACTIVITY_RETENTION entries are kept (one indexed delete),
-    // and of the types anyone can cause, fewer (through the (type, id) index).
-    this.sql.exec("DELETE FROM activity WHERE id <= ?", id - ACTIVITY_RETENTION);
-    const keep = ACTIVITY_RETENTION_BY_TYPE[type];
-    if (keep !== undefined) {
+    if (id % ACTIVITY_SWEEP_EVERY) return;
+    // Bounded by count: first the types anyone can cause (through the (type, id)
+    // index), then the whole log, whose count their pruned ids do not inflate (a
+    // bound by id distance did: a long enough flood emptied the log).
+    for (const [kind, keep] of Object.entries(ACTIVITY_RETENTION_BY_TYPE)) {
       this.sql.exec(
-        `DELETE FROM activity WHERE type = ?1 AND id <=
-           (SELECT id FROM activity WHERE type = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)`,
-        type,
+        "DELETE FROM activity WHERE type = ?1 AND id <= (SELECT id FROM activity WHERE type = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+        kind,
         keep,
       );
     }
+    this.sql.exec("DELETE FROM activity WHERE id <= (SELECT id FROM activity ORDER BY id DESC LIMIT 1 OFFSET ?)", ACTIVITY_RETENTION);
   }
 
   /** Newest first, before `beforeId`: GET /api/activity. */

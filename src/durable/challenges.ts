@@ -5,18 +5,21 @@
  * writes (the rate-limit hit that guards the issue, for one).
  */
 import { randomToken } from "../lib/bytes";
+import { sweeper } from "./expirySweep";
 
 export const CHALLENGE_TTL_MS = 120_000;
 const CHALLENGE_BYTES = 32;
 
 export class ChallengeStore {
+  private readonly sweepDue = sweeper();
+
   constructor(private readonly sql: SqlStorage) {}
 
-  /** Stores a fresh challenge issued at `nowMs`, sweeping expired ones (indexed). */
+  /** Stores a fresh challenge issued at `nowMs`, sweeping expired ones (indexed; ./expirySweep.ts). */
   issue(nowMs: number): { challenge: string; expiresAtMs: number } {
     const challenge = randomToken(CHALLENGE_BYTES);
     const expiresAtMs = nowMs + CHALLENGE_TTL_MS;
-    this.sql.exec("DELETE FROM challenges WHERE expires_at_ms < ?", nowMs);
+    if (this.sweepDue(nowMs)) this.sql.exec("DELETE FROM challenges WHERE expires_at_ms < ?", nowMs);
     this.sql.exec("INSERT INTO challenges (challenge, expires_at_ms) VALUES (?, ?)", challenge, expiresAtMs);
     return { challenge, expiresAtMs };
   }

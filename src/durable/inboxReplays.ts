@@ -71,8 +71,8 @@ export class InboxReplayStore {
       if (verdict.kind !== "claim") return verdict;
       if (input.activityHash !== null) {
         this.sql.exec(
-          `INSERT OR REPLACE INTO inbox_activities (hash, state, claim, message_id, expires_at_ms)
-           VALUES (?, 'pending', ?, NULL, ?)`,
+          "INSERT OR REPLACE INTO inbox_activities (hash, state, claim, message_id, expires_at_ms) " +
+            "VALUES (?, 'pending', ?, NULL, ?)",
           input.activityHash,
           claim,
           nowMs + ACTIVITY_LEASE_MS,
@@ -98,10 +98,10 @@ export class InboxReplayStore {
     // No row at all (the lease ran out and a claim elsewhere pruned it): the
     // message is stored, so the id is done all the same.
     this.sql.exec(
-      `INSERT INTO inbox_activities (hash, state, claim, message_id, expires_at_ms) VALUES (?, 'done', NULL, ?, ?)
-       ON CONFLICT (hash) DO UPDATE SET state = 'done', claim = NULL, message_id = excluded.message_id,
-         expires_at_ms = excluded.expires_at_ms
-       WHERE inbox_activities.claim = ?`,
+      "INSERT INTO inbox_activities (hash, state, claim, message_id, expires_at_ms) VALUES (?, 'done', NULL, ?, ?) " +
+        "ON CONFLICT (hash) DO UPDATE SET state = 'done', claim = NULL, message_id = excluded.message_id, " +
+        "expires_at_ms = excluded.expires_at_ms " +
+        "WHERE inbox_activities.claim = ?",
       activityHash,
       messageId,
       nowMs + ACTIVITY_DEDUP_TTL_MS,

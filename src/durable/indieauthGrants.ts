@@ -130,8 +130,8 @@ export class IndieAuthGrantStore {
       nowMs - REVOKED_GRANT_RETENTION_MS,
     );
     this.sql.exec(
-      `INSERT INTO indieauth_grants (id, client_id, client_name, scopes, created_at_ms, last_used_at_ms, current_hash)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      "INSERT INTO indieauth_grants (id, client_id, client_name, scopes, created_at_ms, last_used_at_ms, current_hash) " +
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
       prepared.grantId, client.clientId, client.clientName, JSON.stringify(client.scopes), nowMs, nowMs, prepared.refreshHash,
     );
     this.insertRefreshToken(prepared.refreshHash, prepared.grantId, nowMs);
@@ -180,8 +180,8 @@ export class IndieAuthGrantStore {
     const next = applyRotation(state, decision.outcome, prepared.successorHash, nowMs);
     if (decision.outcome.kind === "rotate") {
       this.sql.exec(
-        `UPDATE indieauth_grants SET current_hash = ?, previous_hash = ?, rotated_at_ms = ?, last_used_at_ms = ?, successor_wrap = ?
-         WHERE id = ?`,
+        "UPDATE indieauth_grants SET current_hash = ?, previous_hash = ?, rotated_at_ms = ?, last_used_at_ms = ?, successor_wrap = ? " +
+          "WHERE id = ?",
         next.currentHash, next.previousHash, next.rotatedAtMs, next.lastRefreshAtMs, prepared.successorWrap, row.id,
       );
       this.insertRefreshToken(prepared.successorHash, row.id, nowMs);
@@ -231,8 +231,8 @@ export class IndieAuthGrantStore {
   activeAccessToken(hash: string, policy: Pick<RotationPolicy, "idleTtlMs">, nowMs: number): ActiveAccessToken | null {
     const row = this.sql
       .exec<Pick<GrantRow, "client_id" | "created_at_ms" | "last_used_at_ms" | "revoked_at_ms"> & AccessTokenRow>(
-        `SELECT a.grant_id, g.client_id, a.scopes, a.issued_at_ms, a.expires_at_ms, g.created_at_ms, g.last_used_at_ms, g.revoked_at_ms
-         FROM indieauth_access_tokens a JOIN indieauth_grants g ON g.id = a.grant_id WHERE a.hash = ?`,
+        "SELECT a.grant_id, g.client_id, a.scopes, a.issued_at_ms, a.expires_at_ms, g.created_at_ms, g.last_used_at_ms, g.revoked_at_ms " +
+          "FROM indieauth_access_tokens a JOIN indieauth_grants g ON g.id = a.grant_id WHERE a.hash = ?",
         hash,
       )
       .toArray()[0];
@@ -260,8 +260,8 @@ export class IndieAuthGrantStore {
   listGrants(policy: Pick<RotationPolicy, "idleTtlMs">, nowMs: number): IndieAuthGrant[] {
     return this.sql
       .exec<Pick<GrantRow, "id" | "client_id" | "client_name" | "scopes" | "created_at_ms" | "last_used_at_ms">>(
-        `SELECT id, client_id, client_name, scopes, created_at_ms, last_used_at_ms FROM indieauth_grants
-         WHERE revoked_at_ms IS NULL AND last_used_at_ms > ? ORDER BY created_at_ms DESC, id`,
+        "SELECT id, client_id, client_name, scopes, created_at_ms, last_used_at_ms FROM indieauth_grants " +
+          "WHERE revoked_at_ms IS NULL AND last_used_at_ms > ? ORDER BY created_at_ms DESC, id",
         nowMs - policy.idleTtlMs,
       )
       .toArray()

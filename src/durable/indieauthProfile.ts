@@ -18,8 +18,8 @@ export class IndieAuthProfileStore {
   /** Sets or replaces it (one upsert). */
   set(profile: OwnerProfile, nowMs: number): void {
     this.sql.exec(
-      `INSERT INTO indieauth_profile (id, name, photo, updated_at_ms) VALUES (1, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET name = excluded.name, photo = excluded.photo, updated_at_ms = excluded.updated_at_ms`,
+      "INSERT INTO indieauth_profile (id, name, photo, updated_at_ms) VALUES (1, ?, ?, ?) " +
+        "ON CONFLICT (id) DO UPDATE SET name = excluded.name, photo = excluded.photo, updated_at_ms = excluded.updated_at_ms",
       profile.name,
       profile.photo ?? null,
       nowMs,

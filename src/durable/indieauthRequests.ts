@@ -106,8 +106,8 @@ export class IndieAuthRequestStore {
     const id = randomToken(16);
     this.sql.exec("DELETE FROM indieauth_requests WHERE expires_at_ms <= ?", nowMs);
     this.sql.exec(
-      `INSERT INTO indieauth_requests (id, client_id, client_name, redirect_uri, state, code_challenge, scopes, created_at_ms, expires_at_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      "INSERT INTO indieauth_requests (id, client_id, client_name, redirect_uri, state, code_challenge, scopes, created_at_ms, expires_at_ms) " +
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
       id,
       request.clientId,
       request.clientName,
@@ -148,8 +148,8 @@ export class IndieAuthRequestStore {
     if (code) {
       this.sql.exec("DELETE FROM indieauth_codes WHERE expires_at_ms < ?", nowMs - CODE_RETENTION_MS);
       this.sql.exec(
-        `INSERT INTO indieauth_codes (hash, client_id, client_name, redirect_uri, code_challenge, scopes, expires_at_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        "INSERT INTO indieauth_codes (hash, client_id, client_name, redirect_uri, code_challenge, scopes, expires_at_ms) " +
+          "VALUES (?, ?, ?, ?, ?, ?, ?)",
         code.codeHash,
         row.client_id,
         row.client_name,

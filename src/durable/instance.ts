@@ -234,12 +234,13 @@ export class InstanceDO extends DurableObject<Env> {
     return this.#atomically((nowMs): ChallengeOpened => {
       const verdict = this.rateLimits.hit(rateLimit.key, rateLimit, nowMs);
       if (!verdict.allowed) return { allowed: false, retryAfterS: verdict.retryAfterS };
-      const issued = this.challenges.issue(nowMs);
+      const passkey = this.passkeys.count() > 0;
       return {
         allowed: true,
-        ...issued,
-        mfa: this.factors.isEnabled(),
-        passkey: this.passkeys.count() > 0,
+        ...this.challenges.issue(nowMs),
+        // factors.isEnabled(), without counting the passkeys twice
+        mfa: passkey || this.factors.totpEnabled(),
+        passkey,
         claimed: this.restore.isClaimed(),
       };
     });

@@ -17,10 +17,18 @@ const EPOCH_KEY = "owner:keysEpoch";
 export type KeysChanged = { ok: false; error: "keys_changed"; keysEpoch: number };
 
 export class KeysEpochStore {
+  /**
+   * The stored epoch as last read, so that a login or message reads no storage for
+   * it: raise() is its only writer and drops this copy. A copy read after a raise
+   * that then rolled back is ahead of storage, which only costs Workers a re-read;
+   * it is never behind a committed raise, which is what would let a stale key in.
+   */
+  private copy: number | undefined;
+
   constructor(private readonly kv: SyncKvStorage) {}
 
   current(): number {
-    return this.kv.get<number>(EPOCH_KEY) ?? 0;
+    return (this.copy ??= this.kv.get<number>(EPOCH_KEY) ?? 0);
   }
 
   /**
@@ -34,8 +42,9 @@ export class KeysEpochStore {
 
   /** Inside a transaction, after D1 committed new keys: caches labelled earlier are stale. */
   raise(): number {
-    const next = this.current() + 1;
+    const next = (this.kv.get<number>(EPOCH_KEY) ?? 0) + 1;
     this.kv.put(EPOCH_KEY, next);
+    this.copy = undefined;
     return next;
   }
 }

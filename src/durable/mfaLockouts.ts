@@ -37,9 +37,9 @@ export class MfaLockoutStore {
   countFailure(counter: MfaCounter, sessionId: string | null, nowMs: number): void {
     const { next, lockedForS } = registerFailure(this.read(counter), nowMs);
     this.sql.exec(
-      `INSERT INTO mfa_lockouts (counter, consecutive_failures, locked_until_ms, lockouts) VALUES (?, ?, ?, ?)
-       ON CONFLICT (counter) DO UPDATE SET consecutive_failures = excluded.consecutive_failures,
-         locked_until_ms = excluded.locked_until_ms, lockouts = excluded.lockouts`,
+      "INSERT INTO mfa_lockouts (counter, consecutive_failures, locked_until_ms, lockouts) VALUES (?, ?, ?, ?) " +
+        "ON CONFLICT (counter) DO UPDATE SET consecutive_failures = excluded.consecutive_failures, " +
+        "locked_until_ms = excluded.locked_until_ms, lockouts = excluded.lockouts",
       counter,
       next.consecutiveFailures,
       next.lockedUntilMs,

@@ -121,8 +121,8 @@ export class PasskeyStore {
     if (this.count() >= MAX_PASSKEYS) return refused("too_many_passkeys");
     if (this.find(passkey.credentialId)) return refused("already_registered");
     this.sql.exec(
-      `INSERT INTO passkeys (credential_id, public_key_spki, algorithm, sign_count, backup_eligible, backed_up,
-         name, prf, created_at_ms, last_used_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+      "INSERT INTO passkeys (credential_id, public_key_spki, algorithm, sign_count, backup_eligible, backed_up, " +
+        "name, prf, created_at_ms, last_used_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
       passkey.credentialId,
       passkey.publicKeySpki,
       passkey.algorithm,

@@ -104,8 +104,8 @@ export class RecoveryStore {
       return;
     }
     this.sql.exec(
-      `INSERT INTO recovery_verifier (id, jwk, kid, configured_at_ms) VALUES (1, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET jwk = excluded.jwk, kid = excluded.kid, configured_at_ms = excluded.configured_at_ms`,
+      "INSERT INTO recovery_verifier (id, jwk, kid, configured_at_ms) VALUES (1, ?, ?, ?) " +
+        "ON CONFLICT (id) DO UPDATE SET jwk = excluded.jwk, kid = excluded.kid, configured_at_ms = excluded.configured_at_ms",
       JSON.stringify(jwk),
       jwk.kid,
       nowMs,
@@ -126,9 +126,9 @@ export class RecoveryStore {
     if (open) return { ok: true, request: toRequest(open), created: false };
     const request = { id: input.id, createdAtMs: nowMs, readyAtMs: nowMs + input.delayMs };
     this.sql.exec(
-      `INSERT INTO recovery_request (slot, id, verifier_kid, created_at_ms, ready_at_ms, spent_at_ms) VALUES (1, ?, ?, ?, ?, NULL)
-       ON CONFLICT (slot) DO UPDATE SET id = excluded.id, verifier_kid = excluded.verifier_kid,
-         created_at_ms = excluded.created_at_ms, ready_at_ms = excluded.ready_at_ms, spent_at_ms = NULL`,
+      "INSERT INTO recovery_request (slot, id, verifier_kid, created_at_ms, ready_at_ms, spent_at_ms) VALUES (1, ?, ?, ?, ?, NULL) " +
+        "ON CONFLICT (slot) DO UPDATE SET id = excluded.id, verifier_kid = excluded.verifier_kid, " +
+        "created_at_ms = excluded.created_at_ms, ready_at_ms = excluded.ready_at_ms, spent_at_ms = NULL",
       request.id,
       verifierKid,
       request.createdAtMs,

@@ -87,8 +87,8 @@ export class RefreshRotation {
     switch (outcome.kind) {
       case "rotate":
         this.sql.exec(
-          `UPDATE sessions SET current_hash = ?, previous_hash = ?, rotated_at_ms = ?, last_used_at_ms = ?,
-             successor_wrap = ? WHERE id = ?`,
+          "UPDATE sessions SET current_hash = ?, previous_hash = ?, rotated_at_ms = ?, last_used_at_ms = ?, " +
+            "successor_wrap = ? WHERE id = ?",
           next.currentHash,
           next.previousHash,
           next.rotatedAtMs,

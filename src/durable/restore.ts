@@ -56,6 +56,8 @@ interface Lease {
 }
 
 export class RestoreStore {
+  private claimed = false;
+
   constructor(
     private readonly storage: DurableObjectStorage,
     private readonly activity: ActivityLog,
@@ -161,9 +163,9 @@ export class RestoreStore {
     return this.keysEpoch.raise();
   }
 
-  /** Whether the object knows the instance is claimed (true is final; false means "ask D1"). */
+  /** Whether the object knows the instance is claimed (true is final, so kept; false means "ask D1"). */
   isClaimed(): boolean {
-    return this.storage.kv.get<boolean>(CLAIMED_KEY) === true;
+    return (this.claimed ||= this.storage.kv.get<boolean>(CLAIMED_KEY) === true);
   }
 
   /** The D1 batch did not claim the instance: remove what begin wrote. */

@@ -15,6 +15,7 @@ import { sessionExpiry, type SessionLifetimes } from "../domain/rotation";
 import { randomToken, sha256Base64url } from "../lib/bytes";
 import type { ActivityType } from "../schemas/api";
 import type { ActivityLog } from "./activityLog";
+import { sweeper } from "./expirySweep";
 import type { SessionSummary as WireSessionSummary } from "../schemas/apiResponses";
 
 const SESSION_ID_BYTES = 16;
@@ -61,6 +62,8 @@ export interface SessionRow extends Record<string, SqlStorageValue> {
 }
 
 export class SessionStore {
+  private readonly sweepDue = sweeper();
+
   constructor(
     private readonly sql: SqlStorage,
     private readonly activity: ActivityLog,
@@ -82,11 +85,11 @@ export class SessionStore {
   ): SessionGrant {
     const authTimeS = Math.floor(nowMs / 1000);
     // Sessions past their absolute lifetime can never be used again: drop them
-    // (their tokens cascade) so storage stays bounded.
-    this.sql.exec("DELETE FROM sessions WHERE created_at_ms < ?", nowMs - input.maxTtlMs);
+    // (their tokens cascade) so storage stays bounded (./expirySweep.ts).
+    if (this.sweepDue(nowMs)) this.sql.exec("DELETE FROM sessions WHERE created_at_ms < ?", nowMs - input.maxTtlMs);
     this.sql.exec(
-      `INSERT INTO sessions (id, device_name, created_at_ms, last_used_at_ms, auth_time_s, amr, current_hash)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      "INSERT INTO sessions (id, device_name, created_at_ms, last_used_at_ms, auth_time_s, amr, current_hash) " +
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
       prepared.sessionId,
       input.deviceName,
       nowMs,
@@ -147,9 +150,9 @@ export class SessionStore {
   list(currentSessionId: string, lifetimes: SessionLifetimes, nowMs: number): SessionSummary[] {
     return this.sql
       .exec<Pick<SessionRow, "id" | "device_name" | "created_at_ms" | "last_used_at_ms">>(
-        `SELECT id, device_name, created_at_ms, last_used_at_ms FROM sessions
-         WHERE revoked_at_ms IS NULL AND created_at_ms > ? AND last_used_at_ms > ?
-         ORDER BY created_at_ms DESC`,
+        "SELECT id, device_name, created_at_ms, last_used_at_ms FROM sessions " +
+          "WHERE revoked_at_ms IS NULL AND created_at_ms > ? AND last_used_at_ms > ? " +
+          "ORDER BY created_at_ms DESC",
         nowMs - lifetimes.maxTtlMs,
         nowMs - lifetimes.idleTtlMs,
       )

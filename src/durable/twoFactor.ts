@@ -146,8 +146,8 @@ export class TwoFactorStore {
       if (!decided.ok) return decided;
       const turnsOn = !this.factors.isEnabled();
       this.sql.exec(
-        `UPDATE totp SET secret_sealed = pending_secret_sealed, enabled_at_ms = ?, last_step = ?,
-           pending_secret_sealed = NULL, pending_session_id = NULL, pending_expires_at_ms = NULL WHERE id = 1`,
+        "UPDATE totp SET secret_sealed = pending_secret_sealed, enabled_at_ms = ?, last_step = ?, " +
+          "pending_secret_sealed = NULL, pending_session_id = NULL, pending_expires_at_ms = NULL WHERE id = 1",
         at,
         decided.step,
       );

@@ -30,8 +30,8 @@ export async function insertOutbox(
 ): Promise<void> {
   await db
     .prepare(
-      `INSERT INTO outbox (id, created_at_ms, origin, recipient, jwe, next_attempt_at_ms)
-       VALUES (?, ?, ?, ?, ?, ?)`,
+      "INSERT INTO outbox (id, created_at_ms, origin, recipient, jwe, next_attempt_at_ms) " +
+        "VALUES (?, ?, ?, ?, ?, ?)",
     )
     .bind(input.id, input.createdAtMs, input.origin, input.recipient, input.jwe, input.createdAtMs)
     .run();
@@ -50,8 +50,8 @@ export async function getOutboxState(db: D1Database, id: string): Promise<Outbox
 export async function listDueOutbox(db: D1Database, nowMs: number, limit: number): Promise<OutboxRow[]> {
   const { results } = await db
     .prepare(
-      `SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at_ms <= ?
-       ORDER BY next_attempt_at_ms ASC LIMIT ?`,
+      "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at_ms <= ? " +
+        "ORDER BY next_attempt_at_ms ASC LIMIT ?",
     )
     .bind(nowMs, limit)
     .all<OutboxRow>();
@@ -80,8 +80,8 @@ export async function recordOutboxAttempt(
 ): Promise<void> {
   await db
     .prepare(
-      `UPDATE outbox SET attempts = ?, status = ?, next_attempt_at_ms = ?, last_error = ?, inbox = COALESCE(?, inbox),
-         done_at_ms = ? WHERE id = ? AND status = 'pending'`,
+      "UPDATE outbox SET attempts = ?, status = ?, next_attempt_at_ms = ?, last_error = ?, inbox = COALESCE(?, inbox), " +
+        "done_at_ms = ? WHERE id = ? AND status = 'pending'",
     )
     .bind(input.attempts, input.status, input.nextAttemptAtMs, input.lastError, input.inbox, input.doneAtMs, input.id)
     .run();

@@ -78,9 +78,9 @@ export async function currentKeys(db: D1Database): Promise<PublicKeys | null> {
 export async function latestEscrow(db: D1Database): Promise<EscrowRecord | null> {
   const row = await db
     .prepare(
-      `SELECT e.version, e.blob, s.jwk AS sig, n.jwk AS enc FROM escrow_versions e
-       JOIN owner_keys s ON s.kid = e.sig_kid JOIN owner_keys n ON n.kid = e.enc_kid
-       ORDER BY e.version DESC LIMIT 1`,
+      "SELECT e.version, e.blob, s.jwk AS sig, n.jwk AS enc FROM escrow_versions e " +
+        "JOIN owner_keys s ON s.kid = e.sig_kid JOIN owner_keys n ON n.kid = e.enc_kid " +
+        "ORDER BY e.version DESC LIMIT 1",
     )
     .first<{ version: number; blob: string; sig: string; enc: string }>();
   if (!row) return null;
