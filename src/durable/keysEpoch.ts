@@ -19,9 +19,10 @@ export type KeysChanged = { ok: false; error: "keys_changed"; keysEpoch: number 
 export class KeysEpochStore {
   /**
    * The stored epoch as last read, so that a login or message reads no storage for
-   * it: raise() is its only writer and drops this copy. A copy read after a raise
-   * that then rolled back is ahead of storage, which only costs Workers a re-read;
-   * it is never behind a committed raise, which is what would let a stale key in.
+   * it: raise() is its only writer and drops this copy, so the copy is never behind
+   * a committed raise (which would let a stale key in). A copy read after a raise
+   * that then rolled back is ahead of storage; the next raise counts on from it, so
+   * no epoch is ever handed out for two different sets of keys.
    */
   private copy: number | undefined;
 
@@ -42,7 +43,7 @@ export class KeysEpochStore {
 
   /** Inside a transaction, after D1 committed new keys: caches labelled earlier are stale. */
   raise(): number {
-    const next = (this.kv.get<number>(EPOCH_KEY) ?? 0) + 1;
+    const next = this.current() + 1;
     this.kv.put(EPOCH_KEY, next);
     this.copy = undefined;
     return next;

@@ -17,7 +17,7 @@ import { advanceClock, serverNowMs } from "../helpers/clock";
 import { countingFetcher, type CountingFetcher } from "../helpers/instanceCalls";
 import { json, makeOwnerKeys, OwnerClient, type OwnerKeys } from "../helpers/owner";
 import { postMessage, sealMessage, type EncJwk } from "../helpers/messages";
-import { claimedOwner, TEST_ORIGIN } from "../helpers/workers";
+import { claimedOwner, inInstance, TEST_ORIGIN } from "../helpers/workers";
 
 const stub = () => env.INSTANCE.get(env.INSTANCE.idFromName("instance")) as DurableObjectStub<InstanceDO>;
 
@@ -175,6 +175,31 @@ describe("the owner's keys for a login", () => {
     advanceClock(OWNER_KEYS_MAX_AGE_MS + 1);
     expect((await new OwnerClient(counting.fetcher, TEST_ORIGIN, old).login()).status).toBe(401);
     expect((await device().login()).status).toBe(200);
+  });
+});
+
+describe("the keys' epoch kept in the object's memory (KeysEpochStore)", () => {
+  it("is never behind a raise, and a raise that rolled back after its number was read is never handed out again", async () => {
+    const seen = await inInstance((instance, state) => {
+      const epochs = instance["keysEpoch"];
+      const before = instance.currentKeysEpoch();
+      let readInside = 0;
+      expect(() =>
+        state.storage.transactionSync(() => {
+          epochs.raise();
+          readInside = instance.currentKeysEpoch(); // a Worker could label keys with this
+          throw new Error("rolled back");
+        }),
+      ).toThrow("rolled back");
+      const stored = state.storage.kv.get<number>("owner:keysEpoch") ?? 0;
+      const next = state.storage.transactionSync(() => epochs.raise());
+      return { before, readInside, stored, next, after: instance.currentKeysEpoch() };
+    });
+    expect(seen.readInside).toBe(seen.before + 1);
+    expect(seen.stored).toBe(seen.before);
+    // The next raise is for new keys: it must not reuse the number a Worker may hold.
+    expect(seen.next).toBeGreaterThan(seen.readInside);
+    expect(seen.after).toBe(seen.next);
   });
 });
 
