@@ -1,8 +1,7 @@
 /**
  * The fixed-window rate limit: `limit` hits per `windowMs` for one key. Pure; the
- * Durable Object stores the window (durable/rateLimits.ts) and applies this rule
- * to it in one SQL statement, which is what makes it exact (a workers test holds
- * that statement to this function, case by case).
+ * Durable Object stores the window (durable/rateLimits.ts) and applies the decision
+ * in the same transaction as the read, which is what makes it exact.
  */
 
 /** One key's current window, as stored. */

@@ -1,6 +1,8 @@
 // The rate-limit store (src/durable/rateLimits.ts) applies domain/rateLimit.ts's rule
-// in one SQL statement: for every kind of stored window, its answer and the row it
-// leaves must be what decideRateLimitHit decides.
+// to the stored window: for every kind of window, its answer and the row it leaves
+// must be what decideRateLimitHit decides, and a refused hit writes nothing. (It
+// held a one-statement upsert to the rule too, while that was tried: see
+// docs/benchmarks.md, "Where a request's CPU goes".)
 import { describe, expect, it } from "vitest";
 import { decideRateLimitHit, type RateWindow } from "../../src/domain/rateLimit";
 import { inInstance } from "../helpers/workers";
