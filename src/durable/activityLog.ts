@@ -9,8 +9,8 @@ import type { ActivityEntry } from "../schemas/apiResponses";
 /** The activity log keeps this many newest entries. */
 export const ACTIVITY_RETENTION = 10_000;
 /**
- * The bounds are enforced once every this many entries (by id), so the log may run
- * that far over them; every other entry costs one statement.
+ * The bounds are enforced once every this many entries (by id), so the log may hold
+ * up to one fewer than this over each of them; every other entry costs one statement.
  */
 export const ACTIVITY_SWEEP_EVERY = 64;
 /**

@@ -89,9 +89,12 @@ export class FactorStore {
     this.sql = storage.sql;
   }
 
-  /** Is 2FA on? While a confirmed TOTP secret or at least one passkey exists (docs/api.md §12). */
-  isEnabled(): boolean {
-    return this.totpEnabled() || this.passkeys.count() > 0;
+  /**
+   * Is 2FA on? While a confirmed TOTP secret or at least one passkey exists (docs/api.md §12).
+   * A caller that has counted the passkeys already passes what it found.
+   */
+  isEnabled(hasPasskey = this.passkeys.count() > 0): boolean {
+    return hasPasskey || this.totpEnabled();
   }
 
   totpEnabled(): boolean {

@@ -238,8 +238,7 @@ export class InstanceDO extends DurableObject<Env> {
       return {
         allowed: true,
         ...this.challenges.issue(nowMs),
-        // factors.isEnabled(), without counting the passkeys twice
-        mfa: passkey || this.factors.totpEnabled(),
+        mfa: this.factors.isEnabled(passkey),
         passkey,
         claimed: this.restore.isClaimed(),
       };

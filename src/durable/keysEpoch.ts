@@ -22,7 +22,8 @@ export class KeysEpochStore {
    * it: raise() is its only writer and drops this copy, so the copy is never behind
    * a committed raise (which would let a stale key in). A copy read after a raise
    * that then rolled back is ahead of storage; the next raise counts on from it, so
-   * no epoch is ever handed out for two different sets of keys.
+   * no epoch is handed out for two different sets of keys while the object lives
+   * (today no caller reads the epoch between a raise and its commit at all).
    */
   private copy: number | undefined;
 

@@ -229,8 +229,9 @@ const STEPS: readonly string[] = [
     updated_at_ms INTEGER NOT NULL
   );
   `,
-  // v8: every session creation sweeps the sessions past their absolute lifetime
-  // (SessionStore.create); without this index that sweep read every session row.
+  // v8: a session's creation sweeps the sessions past their absolute lifetime
+  // (SessionStore.create, at most once a minute); without this index that sweep
+  // read every session row.
   `
   CREATE INDEX sessions_created ON sessions (created_at_ms);
   `,

@@ -130,6 +130,8 @@ describe("activity log retention", () => {
       .toArray()[0]?.detail;
     return { all, failed: count("login_failed"), escrow: count("escrow_updated"), claimed: count("claimed"), newest };
   };
+  const owners = (state: DurableObjectState, marker: string) =>
+    state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM activity WHERE detail = ?", JSON.stringify({ marker })).one().n;
 
   it("keeps at most 1,000 login_failed entries (swept every 64 entries), which anyone can cause", async () => {
     const counts = await inInstance((instance, state) => {
@@ -146,10 +148,11 @@ describe("activity log retention", () => {
     // The log's bound counts entries, not ids: the failures pruned by type leave
     // gaps in the ids, and an id-based bound used to drop everything before them.
     const counts = await inInstance((instance, state) => {
+      instance.recordActivities([{ type: "backup_codes_regenerated", sessionId: null, detail: { marker: "before the flood" } }]);
       for (let i = 0; i < ACTIVITY_RETENTION + 2_000; i += 2_000) flood(instance, 2_000, i);
-      return countsIn(state);
+      return { ...countsIn(state), mine: owners(state, "before the flood") };
     });
-    expect(counts).toMatchObject({ escrow: 1, claimed: 1, newest: JSON.stringify({ purpose: "login", reason: `flood ${ACTIVITY_RETENTION + 1_999}` }) });
+    expect(counts).toMatchObject({ mine: 1, claimed: 1, newest: JSON.stringify({ purpose: "login", reason: `flood ${ACTIVITY_RETENTION + 1_999}` }) });
     expect(counts.failed).toBeLessThan(1_000 + ACTIVITY_SWEEP_EVERY);
   });
 
@@ -157,12 +160,16 @@ describe("activity log retention", () => {
     const counts = await inInstance((instance, state) => {
       const own = Array.from({ length: ACTIVITY_RETENTION + 100 }, (_, i) => ({ type: "escrow_updated" as const, sessionId: null, detail: { version: i } }));
       instance.recordActivities(own);
-      const oldest = state.storage.sql.exec<{ detail: string }>("SELECT detail FROM activity ORDER BY id LIMIT 1").one().detail;
-      return { ...countsIn(state), oldest };
+      const version = (order: "ASC" | "DESC") =>
+        JSON.parse(state.storage.sql.exec<{ detail: string }>(`SELECT detail FROM activity ORDER BY id ${order} LIMIT 1`).one().detail).version;
+      return { ...countsIn(state), oldest: version("ASC"), newest: version("DESC") };
     });
     expect(counts.all).toBeGreaterThanOrEqual(ACTIVITY_RETENTION);
     expect(counts.all).toBeLessThan(ACTIVITY_RETENTION + ACTIVITY_SWEEP_EVERY);
-    expect(counts.claimed).toBe(0);
+    // All of them the newest of the owner's own: everything older went first.
+    expect(counts.escrow).toBe(counts.all);
+    expect(counts.newest).toBe(ACTIVITY_RETENTION + 99);
+    expect(counts.oldest).toBe(ACTIVITY_RETENTION + 100 - counts.all);
   });
 });
 

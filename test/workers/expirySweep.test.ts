@@ -43,6 +43,7 @@ describe("expired challenges", () => {
     const res = await owner.request("POST", "/auth/login", { body: { assertion: await owner.assertion({ nonce: first }) } });
     expect(res.status).toBe(401);
     expect(await json(res)).toMatchObject({ error: "invalid_assertion" });
+    expect(await rows("challenges", "challenge", first)).toBe(0);
 
     const second = await owner.challenge();
     advanceClock(CHALLENGE_TTL_MS + 1);
