@@ -44,8 +44,8 @@ export function inInstance<R>(fn: (instance: InstanceDO, state: DurableObjectSta
   return runInDurableObject(stub, fn as unknown as Parameters<typeof runInDurableObject<DurableObject, R>>[1]);
 }
 
-/** Rows of the object's `messages` table (SQL over it, e.g. "SELECT id FROM messages ORDER BY id"). */
-export function storedMessages<Row extends Record<string, SqlStorageValue>>(query: string, ...bindings: unknown[]): Promise<Row[]> {
+/** Rows of a query over the object's SQLite (e.g. "SELECT id FROM messages ORDER BY id"), for checks the API cannot make. */
+export function objectRows<Row extends Record<string, SqlStorageValue>>(query: string, ...bindings: unknown[]): Promise<Row[]> {
   return inInstance((_i, state) => state.storage.sql.exec<Row>(query, ...bindings).toArray());
 }
 

@@ -8,15 +8,15 @@ import { SWEEP_INTERVAL_MS, sweeper } from "../../src/durable/expirySweep";
 import { readSettings } from "../../src/settings";
 import { advanceClock } from "../helpers/clock";
 import { json, type OwnerClient } from "../helpers/owner";
-import { claimedOwner, inInstance } from "../helpers/workers";
+import { claimedOwner, objectRows } from "../helpers/workers";
 
 let owner: OwnerClient;
 beforeAll(async () => {
   owner = await claimedOwner();
 });
 
-const rows = (table: "challenges" | "sessions", column: string, value: string) =>
-  inInstance((_i, state) => state.storage.sql.exec(`SELECT 1 FROM ${table} WHERE ${column} = ?`, value).toArray().length);
+const rows = async (table: "challenges" | "sessions", column: string, value: string) =>
+  (await objectRows(`SELECT 1 FROM ${table} WHERE ${column} = ?`, value)).length;
 
 describe("sweeper", () => {
   it("is due at once, then once SWEEP_INTERVAL_MS has passed since the last sweep", () => {

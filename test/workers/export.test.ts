@@ -13,7 +13,7 @@ import { EXPORT_PAGE_BYTES } from "../../src/storage/archiveStore";
 import { postMessage, publishedEncryptionKey, sealMessage, type StoredMessage } from "../helpers/messages";
 import { json, makeOwnerKeys, OwnerClient } from "../helpers/owner";
 import { enrolTotp, reauthWithCode, type Enrolled } from "../helpers/twoFactor";
-import { ageLogin, claimedOwner, fetchWithVars, inInstance, selfFetch, storedMessages, TEST_ORIGIN, TEST_SETUP_CODE } from "../helpers/workers";
+import { ageLogin, claimedOwner, fetchWithVars, inInstance, selfFetch, objectRows, TEST_ORIGIN, TEST_SETUP_CODE } from "../helpers/workers";
 
 let owner: OwnerClient;
 
@@ -171,7 +171,7 @@ describe("the archive", () => {
       }
     });
     const { archive } = await exportArchive();
-    const stored = await storedMessages<{ id: number }>("SELECT id FROM messages ORDER BY id");
+    const stored = await objectRows<{ id: number }>("SELECT id FROM messages ORDER BY id");
     expect(archive.messages.map((m) => m.id)).toEqual(stored.map((r) => r.id));
     expect(archive.activity.map((a) => a.id)).toEqual((await activityLog()).map((a) => a.id));
     expect(await archiveDigest(archive)).toBe(archive.digest);

@@ -13,7 +13,7 @@ import { InboxReplayStore } from "../../src/durable/inboxReplays";
 import { makePeer, useFakeFediverse, signedPost, signedPost9421, type Peer } from "../helpers/federation";
 import { publishedEncryptionKey, sealMessage, type EncJwk } from "../helpers/messages";
 import { json } from "../helpers/owner";
-import { claimedOwner, fetchWithVars, inInstance, selfFetch, storedMessages, TEST_ORIGIN } from "../helpers/workers";
+import { claimedOwner, fetchWithVars, inInstance, selfFetch, objectRows, TEST_ORIGIN } from "../helpers/workers";
 
 const INBOX = `${TEST_ORIGIN}/inbox`;
 const SELF_ACTOR = `${TEST_ORIGIN}/actor`;
@@ -40,7 +40,7 @@ async function replayable(request: Request): Promise<() => Request> {
 const secondsAgo = (s: number) => new Date((Math.floor(Date.now() / 1000) - s) * 1000);
 
 async function storedCount(jwe: string): Promise<number> {
-  const [row] = await storedMessages<{ n: number }>("SELECT COUNT(*) AS n FROM messages WHERE jwe = ?", jwe);
+  const [row] = await objectRows<{ n: number }>("SELECT COUNT(*) AS n FROM messages WHERE jwe = ?", jwe);
   return row!.n;
 }
 

@@ -9,7 +9,7 @@ import { sha256Base64url } from "../../src/lib/bytes";
 import { makePeer, useFakeFediverse, signedPost, signedPost9421, type Peer } from "../helpers/federation";
 import { openMessage, publishedEncryptionKey, sealMessage, type EncJwk, type StoredMessage } from "../helpers/messages";
 import { json, type OwnerClient } from "../helpers/owner";
-import { claimedOwner, connectLive, fetchWithVars, selfFetch, storedMessages, TEST_ORIGIN } from "../helpers/workers";
+import { claimedOwner, connectLive, fetchWithVars, selfFetch, objectRows, TEST_ORIGIN } from "../helpers/workers";
 
 const INBOX = `${TEST_ORIGIN}/inbox`;
 const SELF_ACTOR = `${TEST_ORIGIN}/actor`;
@@ -105,7 +105,7 @@ describe("POST /inbox", () => {
       content: "<p>plain hello</p>",
       published: "2026-11-22T12:00:00Z",
     });
-    const rows = await storedMessages("SELECT jwe FROM messages WHERE jwe LIKE '%plain hello%'");
+    const rows = await objectRows("SELECT jwe FROM messages WHERE jwe LIKE '%plain hello%'");
     expect(rows).toEqual([]);
   });
 

@@ -12,7 +12,7 @@ import { moveMessagesFromD1 } from "../../src/durable/messagesMove";
 import { MOVE_PAGE_ROWS } from "../../src/storage/movedMessages";
 import { postMessage, publishedEncryptionKey, sealMessage, type StoredMessage } from "../helpers/messages";
 import { json, type OwnerClient } from "../helpers/owner";
-import { claimedOwner, selfFetch, storedMessages, TEST_ORIGIN } from "../helpers/workers";
+import { claimedOwner, selfFetch, objectRows, TEST_ORIGIN } from "../helpers/workers";
 
 type Row = { id: number; received_at_ms: number; sender: string | null; jwe: string; verified: number };
 
@@ -77,7 +77,7 @@ describe("an instance upgraded with its messages in D1", () => {
 
   it("does not move again: a message the owner deletes stays deleted", async () => {
     expect((await owner.api("DELETE", "/api/messages/5")).status).toBe(204);
-    const ids = (await storedMessages<{ id: number }>("SELECT id FROM messages ORDER BY id")).map((r) => r.id);
+    const ids = (await objectRows<{ id: number }>("SELECT id FROM messages ORDER BY id")).map((r) => r.id);
     expect(ids).toEqual([1, 2, 7, 8, 13]);
   });
 });

@@ -13,7 +13,7 @@ import { MessageStore } from "../../src/durable/messages";
 import { restoreArchive } from "../../src/storage/archiveStore";
 import { buildArchive, postRestore } from "../helpers/archive";
 import { json, OwnerClient } from "../helpers/owner";
-import { selfFetch, storedMessages, TEST_ORIGIN, TEST_SETUP_CODE } from "../helpers/workers";
+import { selfFetch, objectRows, TEST_ORIGIN, TEST_SETUP_CODE } from "../helpers/workers";
 
 type Row = { id: number; type: string };
 
@@ -129,7 +129,7 @@ describe("a restore and a setup at once", () => {
     ]);
     expect([restored.status, setup.status].sort()).toEqual([201, 409]);
     const keys = await env.DB.prepare("SELECT kid FROM owner_keys ORDER BY kid").all<{ kid: string }>();
-    const [messages] = await storedMessages<{ n: number }>("SELECT COUNT(*) AS n FROM messages");
+    const [messages] = await objectRows<{ n: number }>("SELECT COUNT(*) AS n FROM messages");
     const escrow = await env.DB.prepare("SELECT COUNT(*) AS n FROM escrow_versions").first<{ n: number }>();
     if (restored.status === 201) {
       expect(keys.results.map((r) => r.kid)).toEqual(built.archive.publicKeys.map((k) => k.jwk.kid).sort());

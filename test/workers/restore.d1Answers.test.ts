@@ -16,7 +16,7 @@ import { RESTORE_LEASE_MS } from "../../src/durable/restore";
 import { buildArchive, challengeFrom, restoreAssertion, type BuiltArchive } from "../helpers/archive";
 import { advanceClock } from "../helpers/clock";
 import { OwnerClient } from "../helpers/owner";
-import { selfFetch, storedMessages, TEST_ORIGIN } from "../helpers/workers";
+import { selfFetch, objectRows, TEST_ORIGIN } from "../helpers/workers";
 
 const stub = () => env.INSTANCE.get(env.INSTANCE.idFromName("instance")) as DurableObjectStub<InstanceDO>;
 
@@ -27,7 +27,7 @@ async function restoreDirectly(built: BuiltArchive, db: D1Database): Promise<voi
   await restoreFromArchive({ env: { ...env, DB: db } as typeof env, origin: TEST_ORIGIN }, assertion, archive);
 }
 
-const messageIds = async () => (await storedMessages<{ id: number }>("SELECT id FROM messages ORDER BY id")).map((r) => r.id);
+const messageIds = async () => (await objectRows<{ id: number }>("SELECT id FROM messages ORDER BY id")).map((r) => r.id);
 
 describe("a restore's D1 batch", () => {
   let built: BuiltArchive;
