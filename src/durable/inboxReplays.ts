@@ -83,30 +83,40 @@ export class InboxReplayStore {
   }
 
   /**
-   * Ends an activity claim: with the stored message's id, the id is remembered as
-   * done for ACTIVITY_DEDUP_TTL_MS; with null (nothing was stored), the claim is
-   * released so the sender's retry is processed. Only the holder of the lease
-   * (`claim`) changes the record: a delivery that outlived its lease, and was
-   * taken over by a retry, cannot undo the retry's claim (both store: at least
-   * once, never lost).
+   * The id of the message stored for an activity, if a delivery stored one. Asked in
+   * the storing transaction: a delivery that outlived its lease, and a retry that
+   * took the lease over, must not both store the message.
    */
-  finish(activityHash: string, claim: string, messageId: number | null, nowMs: number): void {
-    if (messageId === null) {
-      this.sql.exec("DELETE FROM inbox_activities WHERE hash = ? AND claim = ? AND state = 'pending'", activityHash, claim);
-      return;
-    }
-    // No row at all (the lease ran out and a claim elsewhere pruned it): the
-    // message is stored, so the id is done all the same.
+  storedMessageId(activityHash: string): number | null {
+    const row = this.sql
+      .exec<{ message_id: number }>("SELECT message_id FROM inbox_activities WHERE hash = ? AND state = 'done'", activityHash)
+      .toArray()[0];
+    return row?.message_id ?? null;
+  }
+
+  /**
+   * The activity is done: its message is stored (in the same transaction, after
+   * storedMessageId found none), and its id is remembered for ACTIVITY_DEDUP_TTL_MS,
+   * whoever holds the lease now. A retry that took over a lapsed lease then finds it
+   * done and stores nothing. With no row at all (the lease ran out and a claim
+   * elsewhere pruned it) the message is stored all the same, so the id is done.
+   */
+  markStored(activityHash: string, messageId: number, nowMs: number): void {
     this.sql.exec(
-      "INSERT INTO inbox_activities (hash, state, claim, message_id, expires_at_ms) VALUES (?, 'done', NULL, ?, ?) " +
-        "ON CONFLICT (hash) DO UPDATE SET state = 'done', claim = NULL, message_id = excluded.message_id, " +
-        "expires_at_ms = excluded.expires_at_ms " +
-        "WHERE inbox_activities.claim = ?",
+      "INSERT OR REPLACE INTO inbox_activities (hash, state, claim, message_id, expires_at_ms) VALUES (?, 'done', NULL, ?, ?)",
       activityHash,
       messageId,
       nowMs + ACTIVITY_DEDUP_TTL_MS,
-      claim,
     );
+  }
+
+  /**
+   * Nothing was stored: the claim is released, so the sender's retry is processed.
+   * Only the holder of the lease (`claim`) may release it: a delivery that outlived
+   * its lease cannot undo a retry's claim.
+   */
+  release(activityHash: string, claim: string): void {
+    this.sql.exec("DELETE FROM inbox_activities WHERE hash = ? AND claim = ? AND state = 'pending'", activityHash, claim);
   }
 
   /** Drops records past their expiry (one indexed range delete per table). */

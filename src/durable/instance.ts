@@ -154,14 +154,21 @@ export interface MessageDelivery {
   /** The owner's current encryption kid, as the labelled copy says. */
   currentEncKid: string;
   insert: MessageInsert;
-  /** An inbox delivery's activity lease (./inboxReplays.ts), marked done with the new id in the same transaction. */
-  inboxActivity: { hash: string; claim: string } | null;
+  /**
+   * An inbox delivery's activity hash (./inboxReplays.ts): marked done with the new
+   * id in the same transaction, or, if another delivery of it stored it already,
+   * answered with that id and not stored again.
+   */
+  inboxActivity: string | null;
 }
+
+/** A stored message's id; `duplicate` when an inbox activity's message was stored by another delivery of it (nothing stored or pushed now). */
+export type MessageStored = { ok: true; id: number; duplicate?: true };
 
 export type MessageAccepted =
   | RateLimitRefusal
   /** Stored, and pushed to the open sockets. */
-  | { ok: true; message: Message }
+  | MessageStored
   /** The keys changed since the Worker read the ones it checked with. */
   | KeysChanged
   /** Sealed to a key that is not the owner's current encryption key (the Worker tells retired from unknown). */
@@ -371,18 +378,22 @@ export class InstanceDO extends DurableObject<Env> {
         const verdict = this.rateLimits.hit(delivery.rateLimit.key, delivery.rateLimit, nowMs);
         if (!verdict.allowed) return { ok: false, error: "rate_limited", retryAfterS: verdict.retryAfterS };
       }
+      const activity = delivery.inboxActivity;
+      // A retry that took over this delivery's lapsed lease (or the other way round)
+      // stored it first: the same answer, stored once.
+      const earlier = activity && this.inboxReplays.storedMessageId(activity);
+      if (earlier) return { ok: true, id: earlier, duplicate: true };
       if (delivery.insert.kid !== delivery.currentEncKid) return { ok: false, error: "not_current_key" };
       const message = this.messages.insert(delivery.insert);
       if (!message) return { ok: false, error: "mailbox_full" };
-      const lease = delivery.inboxActivity;
-      if (lease) this.inboxReplays.finish(lease.hash, lease.claim, message.id, nowMs);
-      return { ok: true, message };
+      if (activity) this.inboxReplays.markStored(activity, message.id, nowMs);
+      return { ok: true, id: message.id };
     });
-    if (outcome.ok) {
+    if (outcome.ok && !outcome.duplicate) {
       try {
-        this.pushes.publish(outcome.message.id);
+        this.pushes.publish(outcome.id);
       } catch (err) {
-        console.error(JSON.stringify({ event: "message_push_failed", id: outcome.message.id, error: String(err) }));
+        console.error(JSON.stringify({ event: "message_push_failed", id: outcome.id, error: String(err) }));
       }
     }
     return outcome;
@@ -602,7 +613,7 @@ export class InstanceDO extends DurableObject<Env> {
 
   /** Nothing was stored for the delivery: releases its activity claim, so the sender's retry is processed (a stored message marks it done in acceptMessage). */
   releaseInboxActivity(activityHash: string, claim: string): void {
-    this.inboxReplays.finish(activityHash, claim, null, this.clock.nowMs());
+    this.inboxReplays.release(activityHash, claim);
   }
 
   // --- recovery (./recovery.ts) ------------------------------------------------------

@@ -52,11 +52,9 @@ export class MessageStore {
     const quota = input.quota ?? MESSAGE_QUOTA_DEFAULTS;
     const row = this.sql
       .exec<MessageRow>(
-        `INSERT INTO messages (received_at_ms, sender, jwe, verified)
-         SELECT ?1, ?2, ?3, ?4 WHERE (
-           SELECT COUNT(*) < ?5 AND COALESCE(SUM(length(jwe)), 0) + length(?3) <= ?6 FROM messages WHERE verified = ?4
-         )
-         RETURNING ${COLUMNS}`,
+        "INSERT INTO messages (received_at_ms, sender, jwe, verified) SELECT ?1, ?2, ?3, ?4 WHERE (" +
+          "SELECT COUNT(*) < ?5 AND COALESCE(SUM(length(jwe)), 0) + length(?3) <= ?6 FROM messages WHERE verified = ?4" +
+          `) RETURNING ${COLUMNS}`,
         input.receivedAtMs,
         input.from,
         input.jwe,

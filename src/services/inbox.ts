@@ -28,10 +28,10 @@ import { sha256Base64url, utf8 } from "../lib/bytes";
 import { SIGNATURE_CHALLENGE, unauthorized } from "./federationAuth";
 import { checkMessage, storeMessage } from "./messages";
 import type { PublicKeys } from "../schemas/api";
-import type { Message } from "../schemas/messageResponses";
+import type { MessageStored } from "../durable/instance";
 
 export type InboxOutcome =
-  | { stored: Message }
+  | { stored: MessageStored }
   | { ignored: string }
   /** A redelivery of an activity already stored: `messageId` is the first delivery's. */
   | { duplicate: { messageId: number | null } };
@@ -91,8 +91,10 @@ export async function receiveInboxActivity(
 
   const lease = activityHash !== null && claimed.claim !== null ? { hash: activityHash, claim: claimed.claim } : null;
   try {
-    // The object marks the activity done in the transaction that stores the message.
-    return { stored: await storeInboxMessage(env, action, lease, input) };
+    // The object marks the activity done in the transaction that stores the message,
+    // or finds it done by a retry that took over a lapsed lease: then nothing is stored.
+    const stored = await storeInboxMessage(env, action, lease?.hash ?? null, input);
+    return stored.duplicate ? { duplicate: { messageId: stored.id } } : { stored };
   } catch (err) {
     // Nothing was stored (a retired kid, not claimed, the object unreachable): free
     // the activity id, so that the sender's retry is processed rather than taken for
@@ -109,9 +111,9 @@ function logReleaseFailure(err: unknown): void {
 async function storeInboxMessage(
   env: Env,
   action: Extract<InboxAction, { kind: "encrypted" | "note" }>,
-  lease: { hash: string; claim: string } | null,
+  activityHash: string | null,
   input: { signer: string; nowMs: number; quota?: MessageQuota },
-): Promise<Message> {
+): Promise<MessageStored> {
   const build = async (keys: PublicKeys) => {
     const jwe = action.kind === "encrypted" ? action.jwe : await sealNoteToOwner(keys, action.note);
     // Sealing grows a Note by about a third: one near the 64 KiB body limit would be
@@ -127,5 +129,5 @@ async function storeInboxMessage(
     return checkMessage({ jwe, from: input.signer, verified: true, nowMs: input.nowMs, quota: input.quota });
   };
   // The inbox counted its rate-limit hit before the signature was checked.
-  return await storeMessage(env, { build, rateLimit: null, inboxActivity: lease, nowMs: input.nowMs, beforeCall: (work) => work() });
+  return await storeMessage(env, { build, rateLimit: null, inboxActivity: activityHash, nowMs: input.nowMs, beforeCall: (work) => work() });
 }

@@ -16,12 +16,11 @@ import {
 import type { Env } from "../env";
 import { ApiError, rateLimited } from "../errors";
 import { instanceStub } from "../durable/stub";
-import type { MessageAccepted, MessageDelivery, RateLimitHit } from "../durable/instance";
+import type { MessageAccepted, MessageDelivery, MessageStored, RateLimitHit } from "../durable/instance";
 import type { MessageInsert } from "../durable/messages";
 import { rateLimitRefused } from "../instanceErrors";
 import type { PublicKeys } from "../schemas/api";
 import { listKeys } from "../storage/ownerStore";
-import type { Message } from "../schemas/messageResponses";
 import { withOwnerKeys } from "./ownerKeys";
 
 /**
@@ -41,7 +40,7 @@ export async function storeMessage(
     nowMs: number;
     beforeCall: <T>(work: () => Promise<T>) => Promise<T>;
   },
-): Promise<Message> {
+): Promise<MessageStored> {
   const stub = instanceStub(env);
   let insert: MessageInsert | undefined;
   const result = await withOwnerKeys(
@@ -59,7 +58,7 @@ export async function storeMessage(
       });
     },
   );
-  if (result.ok) return result.message;
+  if (result.ok) return result;
   throw await messageRefusal(env.DB, insert!, result);
 }
 

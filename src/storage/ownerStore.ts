@@ -41,8 +41,7 @@ export async function claimInstance(
   const insertKey = (key: PublicJwk, use: "sig" | "enc") =>
     db
       .prepare(
-        `INSERT INTO owner_keys (kid, use, jwk, status, created_at_ms)
-         SELECT ?, ?, ?, 'current', ? WHERE ${ours}`,
+        `INSERT INTO owner_keys (kid, use, jwk, status, created_at_ms) SELECT ?, ?, ?, 'current', ? WHERE ${ours}`,
       )
       .bind(key.kid, use, JSON.stringify(key), input.nowMs, claimId);
   const results = await db.batch([
@@ -53,8 +52,7 @@ export async function claimInstance(
     insertKey(enc, "enc"),
     db
       .prepare(
-        `INSERT INTO escrow_versions (version, blob, sig_kid, enc_kid, created_at_ms)
-         SELECT 1, ?, ?, ?, ? WHERE ${ours}`,
+        `INSERT INTO escrow_versions (version, blob, sig_kid, enc_kid, created_at_ms) SELECT 1, ?, ?, ?, ? WHERE ${ours}`,
       )
       .bind(input.blob, sig.kid, enc.kid, input.nowMs, claimId),
   ]);
@@ -128,8 +126,7 @@ export async function updateEscrow(
   statements.push(
     db
       .prepare(
-        `INSERT INTO escrow_versions (version, blob, sig_kid, enc_kid, created_at_ms)
-         SELECT ?, ?, ?, ?, ? WHERE ${latest}`,
+        `INSERT INTO escrow_versions (version, blob, sig_kid, enc_kid, created_at_ms) SELECT ?, ?, ?, ?, ? WHERE ${latest}`,
       )
       .bind(version, input.blob, input.next.sig.kid, input.next.enc.kid, input.nowMs, input.expectedVersion),
   );

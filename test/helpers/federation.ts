@@ -4,7 +4,7 @@
  * digest), and a stand-in for the network that serves its actor document.
  * Runtime-neutral (WebCrypto only).
  */
-import { afterEach, beforeEach, vi } from "vitest";
+import { afterEach, beforeEach, vi, type MockInstance } from "vitest";
 import { encodeBase64, formatSignatureHeader } from "../../src/domain/httpSignatures";
 import { derToPem } from "../../src/lib/federationKey";
 
@@ -166,17 +166,17 @@ export async function signedPost9421(
 /**
  * Sends every outgoing fetch of the calling test file to a FakeFediverse, a fresh one
  * for each test. Call it at the top level of the file; the handle it returns always
- * stands for the current test's fediverse.
+ * stands for the current test's fediverse. Only this spy is restored after each test
+ * (vi.restoreAllMocks would also undo the clock's spy, test/helpers/clock.ts).
  */
 export function useFakeFediverse(): FakeFediverse {
   let current = new FakeFediverse();
+  let spy: MockInstance<typeof fetch> | undefined;
   beforeEach(() => {
     current = new FakeFediverse();
-    vi.spyOn(globalThis, "fetch").mockImplementation(current.fetch);
+    spy = vi.spyOn(globalThis, "fetch").mockImplementation(current.fetch);
   });
-  afterEach(() => {
-    vi.restoreAllMocks();
-  });
+  afterEach(() => spy?.mockRestore());
   return new Proxy({} as FakeFediverse, {
     get: (_target, prop) => Reflect.get(current, prop, current),
   });

@@ -4,30 +4,17 @@
  * consent calls and the client's form posts, all through the contract-checked
  * fetcher.
  */
-import { afterEach, beforeEach, expect, vi, type MockInstance } from "vitest";
+import { expect } from "vitest";
 import { s256Challenge } from "../../src/domain/indieauth/pkce";
 import { randomToken } from "../../src/lib/bytes";
-import { FakeFediverse } from "./federation";
+import { useFakeFediverse, type FakeFediverse } from "./federation";
 import { json, type OwnerClient } from "./owner";
 import { selfFetch, TEST_ORIGIN } from "./workers";
 
 export const ME = `${TEST_ORIGIN}/`;
 
-/**
- * Every outgoing fetch of the calling test file goes to a fresh fake network per
- * test. Only this spy is restored after each test (vi.restoreAllMocks would also
- * undo the clock's spy, test/helpers/clock.ts).
- */
-export function useFakeClientNetwork(): FakeFediverse {
-  let current = new FakeFediverse();
-  let spy: MockInstance<typeof fetch> | undefined;
-  beforeEach(() => {
-    current = new FakeFediverse();
-    spy = vi.spyOn(globalThis, "fetch").mockImplementation(current.fetch);
-  });
-  afterEach(() => spy?.mockRestore());
-  return new Proxy({} as FakeFediverse, { get: (_target, prop) => Reflect.get(current, prop, current) });
-}
+/** Every outgoing fetch of the calling test file goes to a fresh fake network per test (a client's documents are served from it). */
+export const useFakeClientNetwork = useFakeFediverse;
 
 /** A client metadata document (never cached, so each test sees its own). */
 export function serveClient(net: FakeFediverse, clientId: string, doc: Record<string, unknown> = {}): void {

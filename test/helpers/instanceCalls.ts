@@ -4,7 +4,8 @@
  * hands out stubs that note every method called on them (RPC calls and fetch)
  * before passing it on. A test asserts the list, so a change that adds a round
  * trip to a hot path fails. The D1 binding notes every statement prepared through it
- * (the Worker's own; the object's D1 calls use the object's env).
+ * (the Worker's own; the object's D1 calls use the object's env). A test may also
+ * hold a call before it reaches the object (`before`), to order requests that race.
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import worker from "../../src/index";
@@ -30,7 +31,7 @@ function overriding<T extends object>(target: T, prop: string, replacement: unkn
   });
 }
 
-export function countingFetcher(): CountingFetcher {
+export function countingFetcher(options: { before?: (method: string) => Promise<void> | undefined } = {}): CountingFetcher {
   let calls: string[] = [];
   let statements: string[] = [];
   const db = overriding(env.DB, "prepare", (query: string) => {
@@ -42,9 +43,11 @@ export function countingFetcher(): CountingFetcher {
       get(target, prop) {
         const value: unknown = (target as unknown as Record<string | symbol, unknown>)[prop];
         if (typeof prop !== "string" || typeof value !== "function") return value;
+        const call = (...args: unknown[]) => (target as unknown as Record<string, (...a: unknown[]) => unknown>)[prop]!(...args);
         return (...args: unknown[]) => {
           calls.push(prop);
-          return (target as unknown as Record<string, (...a: unknown[]) => unknown>)[prop]!(...args);
+          const held = options.before?.(prop);
+          return held ? held.then(() => call(...args)) : call(...args);
         };
       },
     });

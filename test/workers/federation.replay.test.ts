@@ -7,9 +7,11 @@
  * outbound fetch serves their documents): no network.
  */
 import { env } from "cloudflare:test";
-import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { ACTIVITY_DEDUP_TTL_MS, ACTIVITY_LEASE_MS, signatureReplayExpiry } from "../../src/domain/inboxReplay";
 import { InboxReplayStore } from "../../src/durable/inboxReplays";
+import { advanceClock } from "../helpers/clock";
+import { countingFetcher } from "../helpers/instanceCalls";
 import { makePeer, useFakeFediverse, signedPost, signedPost9421, type Peer } from "../helpers/federation";
 import { publishedEncryptionKey, sealMessage, type EncJwk } from "../helpers/messages";
 import { json } from "../helpers/owner";
@@ -216,14 +218,19 @@ describe("POST /inbox replay protection", () => {
         expect(store.claim(input("s1", "a1"), t0)).toEqual({ kind: "replayed" });
         expect(store.claim(input("s2", "a1"), t0 + 10)).toEqual({ kind: "in_progress", retryAfterMs: ACTIVITY_LEASE_MS - 10 });
         // Released (nothing stored): the next delivery of a1 claims it.
-        store.finish("a1", (first as { claim: string }).claim, null, t0 + 20);
+        store.release("a1", (first as { claim: string }).claim);
         const second = store.claim(input("s3", "a1"), t0 + 30);
         expect(second.kind).toBe("claimed");
-        // A stale holder cannot finish someone else's claim.
-        store.finish("a1", "not-the-claim", 99, t0 + 40);
+        // A stale holder cannot release someone else's claim.
+        store.release("a1", (first as { claim: string }).claim);
         expect(store.claim(input("s4", "a1"), t0 + 50).kind).toBe("in_progress");
-        store.finish("a1", (second as { claim: string }).claim, 42, t0 + 60);
+        expect(store.storedMessageId("a1")).toBeNull();
+        store.markStored("a1", 42, t0 + 60);
+        expect(store.storedMessageId("a1")).toBe(42);
         expect(store.claim(input("s5", "a1"), t0 + 70)).toEqual({ kind: "duplicate", messageId: 42 });
+        // A stored activity is not released by anyone.
+        store.release("a1", (second as { claim: string }).claim);
+        expect(store.storedMessageId("a1")).toBe(42);
 
         // A claim whose holder died: free again once its lease ran out.
         const orphan = store.claim(input("s6", "a2"), t0);
@@ -241,6 +248,42 @@ describe("POST /inbox replay protection", () => {
         store.prune(t0 + 60 + ACTIVITY_DEDUP_TTL_MS);
         expect(state.storage.sql.exec("SELECT * FROM inbox_activities WHERE hash IN ('a1', 'a2')").toArray()).toEqual([]);
       });
+    });
+  });
+
+  // Last in this file: it moves the server's clock a lease forward.
+  describe("a delivery that outlives its lease, and the retry that took the lease over", () => {
+    it.each([
+      ["the late delivery", 0],
+      ["the retry", 1],
+    ])("store the message once, whichever stores first (%s here)", async (_first, firstIndex) => {
+      // Each delivery's one object call is held on its way to the object, so the test
+      // decides when each runs (helpers/instanceCalls.ts).
+      const held: Array<() => void> = [];
+      const { fetcher } = countingFetcher({
+        before: (method) => (method === "acceptMessage" ? new Promise<void>((release) => held.push(release)) : undefined),
+      });
+      const jwe = await sealMessage(key, `outlived its lease (${firstIndex})`);
+      const activity = encryptedCreate(peer, jwe);
+      const late = fetcher(await signedPost(peer, INBOX, activity, { date: secondsAgo(2) }));
+      await vi.waitFor(() => expect(held).toHaveLength(1));
+      // The late delivery's lease runs out; the sender's retry, signed anew, takes it over.
+      advanceClock(ACTIVITY_LEASE_MS);
+      const retry = fetcher(await signedPost(peer, INBOX, activity, { date: secondsAgo(1) }));
+      await vi.waitFor(() => expect(held).toHaveLength(2));
+
+      const deliveries = [late, retry];
+      held[firstIndex]!();
+      const first = await deliveries[firstIndex]!;
+      held[1 - firstIndex]!();
+      const second = await deliveries[1 - firstIndex]!;
+      expect([first.status, second.status]).toEqual([202, 202]);
+      const firstId = (await json<{ id: number }>(first)).id;
+      expect(await json(second)).toEqual({ id: firstId });
+      expect(await storedCount(jwe)).toBe(1);
+      // Another redelivery is the same duplicate.
+      const again = await worker(await signedPost(peer, INBOX, activity, { date: secondsAgo(3) }));
+      expect(await json(again)).toEqual({ id: firstId });
     });
   });
 });
