@@ -364,9 +364,10 @@ export class InstanceDO extends DurableObject<Env> {
    * POST /messages and POST /inbox in one call, after the Worker checked the JWE's
    * shape: in one transaction the keys' label (a stale one changes nothing), the
    * rate-limit hit, the kid against the current encryption key, the quota and the
-   * insert, and an inbox delivery's activity marked done. Then the live channel's
-   * push, whose failure must not turn an accepted message into an error (the sender
-   * would send it again; a socket that missed it catches up with
+   * insert, and an inbox delivery's activity marked done (an activity another
+   * delivery stored already is answered with that id, nothing stored). Then the
+   * live channel's push, whose failure must not turn an accepted message into an
+   * error (the sender would send it again; a socket that missed it catches up with
    * GET /api/messages?after=).
    */
   acceptMessage(delivery: MessageDelivery): MessageAccepted {
