@@ -89,7 +89,7 @@ export class InboxReplayStore {
    */
   storedMessageId(activityHash: string): number | null {
     const row = this.sql
-      .exec<{ message_id: number }>("SELECT message_id FROM inbox_activities WHERE hash = ? AND state = 'done'", activityHash)
+      .exec<{ message_id: number | null }>("SELECT message_id FROM inbox_activities WHERE hash = ? AND state = 'done'", activityHash)
       .toArray()[0];
     return row?.message_id ?? null;
   }

@@ -382,12 +382,12 @@ export class InstanceDO extends DurableObject<Env> {
       const activity = delivery.inboxActivity;
       // A retry that took over this delivery's lapsed lease (or the other way round)
       // stored it first: the same answer, stored once.
-      const earlier = activity && this.inboxReplays.storedMessageId(activity);
-      if (earlier) return { ok: true, id: earlier, duplicate: true };
+      const earlier = activity === null ? null : this.inboxReplays.storedMessageId(activity);
+      if (earlier !== null) return { ok: true, id: earlier, duplicate: true };
       if (delivery.insert.kid !== delivery.currentEncKid) return { ok: false, error: "not_current_key" };
       const message = this.messages.insert(delivery.insert);
       if (!message) return { ok: false, error: "mailbox_full" };
-      if (activity) this.inboxReplays.markStored(activity, message.id, nowMs);
+      if (activity !== null) this.inboxReplays.markStored(activity, message.id, nowMs);
       return { ok: true, id: message.id };
     });
     if (outcome.ok && !outcome.duplicate) {

@@ -265,18 +265,25 @@ describe("POST /inbox replay protection", () => {
       });
       const jwe = await sealMessage(key, `outlived its lease (${firstIndex})`);
       const activity = encryptedCreate(peer, jwe);
-      const late = fetcher(await signedPost(peer, INBOX, activity, { date: secondsAgo(2) }));
-      await vi.waitFor(() => expect(held).toHaveLength(1));
-      // The late delivery's lease runs out; the sender's retry, signed anew, takes it over.
-      advanceClock(ACTIVITY_LEASE_MS);
-      const retry = fetcher(await signedPost(peer, INBOX, activity, { date: secondsAgo(1) }));
-      await vi.waitFor(() => expect(held).toHaveLength(2));
+      const arrived = (n: number) => vi.waitFor(() => expect(held).toHaveLength(n), { timeout: 10_000 });
+      let first: Response, second: Response;
+      try {
+        const late = fetcher(await signedPost(peer, INBOX, activity, { date: secondsAgo(2) }));
+        await arrived(1);
+        // The late delivery's lease runs out; the sender's retry, signed anew, takes it over.
+        advanceClock(ACTIVITY_LEASE_MS);
+        const retry = fetcher(await signedPost(peer, INBOX, activity, { date: secondsAgo(1) }));
+        await arrived(2);
 
-      const deliveries = [late, retry];
-      held[firstIndex]!();
-      const first = await deliveries[firstIndex]!;
-      held[1 - firstIndex]!();
-      const second = await deliveries[1 - firstIndex]!;
+        const deliveries = [late, retry];
+        held[firstIndex]!();
+        first = await deliveries[firstIndex]!;
+        held[1 - firstIndex]!();
+        second = await deliveries[1 - firstIndex]!;
+      } finally {
+        // Nothing stays held if an expectation above failed.
+        for (const release of held) release();
+      }
       expect([first.status, second.status]).toEqual([202, 202]);
       const firstId = (await json<{ id: number }>(first)).id;
       expect(await json(second)).toEqual({ id: firstId });
