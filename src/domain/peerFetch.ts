@@ -99,6 +99,14 @@ export function isActivityPubContentType(contentType: string | null): boolean {
   });
 }
 
+/**
+ * A key's PEM longer than this is no key this server takes (an RSA key of 16,384 bits,
+ * far past any in use, is about 2,900 characters). Anyone can make the server fetch a
+ * key document, and a fetched key is cached before its signature is checked, so this
+ * also bounds what one request can make the server store.
+ */
+export const MAX_PEER_KEY_PEM_CHARS = 8192;
+
 /** After a keyId could not be fetched, it is not fetched again for this long (the KV minimum TTL). */
 export const PEER_KEY_MISS_TTL_S = 60;
 /**

@@ -21,6 +21,7 @@ import {
   isActivityPubContentType,
   isDocumentAt,
   keyDocumentUrl,
+  MAX_PEER_KEY_PEM_CHARS,
   mayRefetchPeerKey,
   sameUrl,
   type PeerUrlPolicy,
@@ -80,7 +81,7 @@ export function peerKeyFromDocument(doc: Record<string, unknown>, keyId: string)
     entry = doc;
     owner = idOf(doc.owner);
   }
-  if (!entry || !owner || typeof entry.publicKeyPem !== "string") return null;
+  if (!entry || !owner || typeof entry.publicKeyPem !== "string" || entry.publicKeyPem.length > MAX_PEER_KEY_PEM_CHARS) return null;
   // The owner becomes the stored message's `from`: no longer than a restore takes back.
   if (owner.length > STORED_MESSAGE_LIMITS.fromChars) return null;
   try {

@@ -3,8 +3,9 @@
  * server fetch (src/domain/peerFetch.ts, src/services/federationAuth.ts). Peers are
  * fake: documents served by the stubbed outbound fetch (no network).
  */
+import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { checkPeerUrl, isActivityPubContentType, isDocumentAt } from "../../src/domain/peerFetch";
+import { checkPeerUrl, isActivityPubContentType, isDocumentAt, MAX_PEER_KEY_PEM_CHARS } from "../../src/domain/peerFetch";
 import { makePeer, signedPost, useFakeFediverse, type Peer } from "../helpers/federation";
 import { json } from "../helpers/owner";
 import { claimedOwner, fetchWithVars, TEST_ORIGIN } from "../helpers/workers";
@@ -67,6 +68,24 @@ describe("a keyId the server will not fetch", () => {
     await expect401(await signedPost(peer, INBOX, follow(peer.actorId)));
     await expect401(await signedPost(peer, INBOX, follow(peer.actorId)));
     expect(net.requests).toEqual([peer.actorId]);
+  });
+
+  it("takes no key whose PEM is over MAX_PEER_KEY_PEM_CHARS, and caches nothing of it", async () => {
+    const peer = await makePeer("https://huge-key.example/users/a");
+    // A valid key padded with whitespace inside the PEM: what a stranger's server can serve.
+    const padded = peer.publicKeyPem.replace("\n", "\n" + " ".repeat(MAX_PEER_KEY_PEM_CHARS));
+    net.serve(peer.actorId, { ...peer.actor, publicKey: { ...(peer.actor.publicKey as object), publicKeyPem: padded } });
+    const before = (await env.CACHE.list({ prefix: "fedkey:v1:" })).keys.length;
+    await expect401(await signedPost(peer, INBOX, follow(peer.actorId)));
+    await expect401(await signedPost(peer, INBOX, follow(peer.actorId)));
+    expect((await env.CACHE.list({ prefix: "fedkey:v1:" })).keys.length).toBe(before);
+    // Refused as unusable, so the second request was answered from the negative cache.
+    expect(net.requests).toEqual([peer.actorId]);
+    // The same key within the limit is taken.
+    const fine = await makePeer("https://fine-key.example/users/a");
+    net.serve(fine.actorId, fine.actor);
+    expect(fine.publicKeyPem.length).toBeLessThan(MAX_PEER_KEY_PEM_CHARS);
+    expect((await worker(await signedPost(fine, INBOX, follow(fine.actorId)))).status).toBe(202);
   });
 
   it("fetches a real peer's key once for a stream of bad signatures naming it", async () => {
