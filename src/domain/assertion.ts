@@ -57,7 +57,9 @@ export async function verifyAssertion(
   if (!shape.ok) throw new AssertionError(shape.reason);
   const header = shape.header;
   if (!ASSERTION_ALGORITHMS.includes(header.alg as (typeof ASSERTION_ALGORITHMS)[number])) {
-    throw new AssertionError(`alg ${String(header.alg)} not allowed`);
+    // Not the value: a reason is logged in the owner's security log, and a stranger's
+    // alg could be kilobytes of text (docs/threat-model.md, finding 15).
+    throw new AssertionError("alg not allowed");
   }
   // §4 names typ "JWT"; media type names are case-insensitive (RFC 7515 §4.1.9).
   if (typeof header.typ !== "string" || header.typ.toLowerCase() !== "jwt") throw new AssertionError("typ must be JWT");

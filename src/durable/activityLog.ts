@@ -16,9 +16,10 @@ export const ACTIVITY_SWEEP_EVERY = 64;
 /**
  * Entry types that anyone can cause keep fewer, so that they can never push the
  * owner's own history out of the log: a stranger with a live challenge and any key
- * writes one `login_failed` per two requests.
+ * writes one `login_failed` per two requests, and wrong codes at `POST /auth/escrow`
+ * (no key needed once 2FA is on) lock the escrow counter, about 24 `locked_out` a day.
  */
-export const ACTIVITY_RETENTION_BY_TYPE: Partial<Record<ActivityType, number>> = { login_failed: 1_000 };
+export const ACTIVITY_RETENTION_BY_TYPE: Partial<Record<ActivityType, number>> = { login_failed: 1_000, locked_out: 1_000 };
 
 export type ActivityDetail = Record<string, unknown> | null;
 

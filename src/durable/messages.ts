@@ -34,6 +34,12 @@ interface MessageRow extends Record<string, SqlStorageValue> {
 }
 
 const COLUMNS = "id, received_at_ms, sender, jwe, verified";
+/**
+ * What a message counts against its kind's byte quota: its JWE (ASCII) and its
+ * `from` as the export writes it (JSON-quoted, UTF-8 bytes; `null` for none), so the
+ * quota bounds the export too. The quota index (schema v10) holds this expression.
+ */
+const MESSAGE_SIZE = "length(jwe) + length(CAST(json_quote(sender) AS BLOB))";
 
 function toMessage(row: MessageRow): Message {
   return { id: row.id, receivedAt: row.received_at_ms, from: row.sender, jwe: row.jwe, verified: row.verified === 1 };
@@ -53,7 +59,8 @@ export class MessageStore {
     const row = this.sql
       .exec<MessageRow>(
         "INSERT INTO messages (received_at_ms, sender, jwe, verified) SELECT ?1, ?2, ?3, ?4 WHERE (" +
-          "SELECT COUNT(*) < ?5 AND COALESCE(SUM(length(jwe)), 0) + length(?3) <= ?6 FROM messages WHERE verified = ?4" +
+          `SELECT COUNT(*) < ?5 AND COALESCE(SUM(${MESSAGE_SIZE}), 0) + length(?3) + length(CAST(json_quote(?2) AS BLOB)) <= ?6 ` +
+          "FROM messages WHERE verified = ?4" +
           `) RETURNING ${COLUMNS}`,
         input.receivedAtMs,
         input.from,
@@ -66,11 +73,11 @@ export class MessageStore {
     return row ? toMessage(row) : null;
   }
 
-  /** How many messages of each kind are stored, and the sum of their JWEs' lengths. */
+  /** How many messages of each kind are stored, and what they count against the byte quota (MESSAGE_SIZE). */
   usage(): MessageUsage {
     const usage = { unverified: { count: 0, bytes: 0 }, verified: { count: 0, bytes: 0 } };
     const rows = this.sql.exec<{ verified: number; count: number; bytes: number }>(
-      "SELECT verified, COUNT(*) AS count, COALESCE(SUM(length(jwe)), 0) AS bytes FROM messages GROUP BY verified",
+      `SELECT verified, COUNT(*) AS count, COALESCE(SUM(${MESSAGE_SIZE}), 0) AS bytes FROM messages GROUP BY verified`,
     );
     for (const r of rows) usage[r.verified === 1 ? "verified" : "unverified"] = { count: r.count, bytes: r.bytes };
     return usage;

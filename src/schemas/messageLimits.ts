@@ -31,16 +31,16 @@ export function findStoredMessageProblem(message: { jwe: string; from: string | 
  * /messages, anyone) and verified ones (POST /inbox, signed by a fediverse actor)
  * each have their own, so strangers filling one cannot crowd out the other. Both are
  * settings (MESSAGE_QUOTA, MESSAGE_QUOTA_BYTES); the defaults keep a full instance's
- * export under the 16 MiB restore limit: 2 x 4 MiB of JWEs plus about 100 bytes of
- * JSON per message (1 MiB for 2 x 5,000) leaves 6 MiB for escrow versions and the
- * activity log (docs/messages.md, "Quota").
+ * export under the 16 MiB restore limit: 2 x 4 MiB of JWEs and `from`s as exported
+ * plus about 100 bytes of fixed JSON per message (1 MiB for 2 x 5,000) leaves 6 MiB
+ * for escrow versions and the activity log (docs/messages.md, "Quota").
  */
 export const MESSAGE_QUOTA_DEFAULTS = { count: 5_000, bytes: 4 * 1024 * 1024 } as const;
 
 export interface MessageQuota {
   /** Messages of one kind the instance stores at most. */
   count: number;
-  /** Sum of their JWEs' lengths (ASCII, so bytes) at most. */
+  /** What they take in an export at most: their JWEs (ASCII) and their `from` as JSON, in UTF-8 bytes (MESSAGE_SIZE in src/durable/messages.ts). */
   bytes: number;
 }
 

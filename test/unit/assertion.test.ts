@@ -52,6 +52,10 @@ describe("verifyAssertion: header", () => {
     await expect(verify(await signRaw({ alg: "EdDSA", typ: "JWT" }, claims(), owner.privateKey))).resolves.toBeUndefined();
   });
 
+  it("refuses an alg it does not take without repeating it (the reason goes into the owner's security log)", async () => {
+    await expectRefused(await signRaw({ alg: "x".repeat(3000), typ: "JWT" }, claims(), owner.privateKey), /^alg not allowed$/);
+  });
+
   it("refuses a header without typ, or with any other typ", async () => {
     await expectRefused(await signRaw({ alg: "Ed25519" }, claims(), owner.privateKey), "typ must be JWT");
     for (const typ of ["at+jwt", "JOSE", "application/jwt", "", 1, null]) {

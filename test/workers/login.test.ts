@@ -136,12 +136,28 @@ describe("activity log retention", () => {
   it("keeps at most 1,000 login_failed entries (swept every 64 entries), which anyone can cause", async () => {
     const counts = await inInstance((instance, state) => {
       instance.recordActivities([{ type: "escrow_updated", sessionId: null, detail: { version: 99 } }]);
-      flood(instance, ACTIVITY_RETENTION_BY_TYPE.login_failed! + 25);
+      // More than a sweep's slack past the bound, so an unbounded type would show.
+      flood(instance, ACTIVITY_RETENTION_BY_TYPE.login_failed! + 200);
       return countsIn(state);
     });
     expect(counts.failed).toBeGreaterThanOrEqual(1_000);
     expect(counts.failed).toBeLessThan(1_000 + ACTIVITY_SWEEP_EVERY);
-    expect(counts).toMatchObject({ escrow: 1, claimed: 1, newest: JSON.stringify({ purpose: "login", reason: "flood 1024" }) });
+    expect(counts).toMatchObject({ escrow: 1, claimed: 1, newest: JSON.stringify({ purpose: "login", reason: "flood 1199" }) });
+  });
+
+  it("keeps at most 1,000 locked_out entries, which wrong codes at POST /auth/escrow cause without a key", async () => {
+    const counts = await inInstance((instance, state) => {
+      const lockouts = Array.from({ length: 1_200 }, (_, i) => ({
+        type: "locked_out" as const,
+        sessionId: null,
+        detail: { counter: "escrow", lockouts: i },
+      }));
+      instance.recordActivities(lockouts);
+      return { ...countsIn(state), locked: state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM activity WHERE type = 'locked_out'").one().n };
+    });
+    expect(counts.locked).toBeGreaterThanOrEqual(1_000);
+    expect(counts.locked).toBeLessThan(1_000 + ACTIVITY_SWEEP_EVERY);
+    expect(counts).toMatchObject({ claimed: 1 });
   });
 
   it("a flood longer than the whole log's bound still never pushes the owner's history out", async () => {

@@ -17,7 +17,10 @@ const QUOTA = 5;
 const limited = fetchWithVars({ MESSAGE_QUOTA: String(QUOTA) });
 
 type Usage = { count: number; maxCount: number; bytes: number; maxBytes: number };
-type Page = { messages: Array<{ id: number; jwe: string }>; usage: { unverified: Usage; verified: Usage } };
+type Page = { messages: Array<{ id: number; jwe: string; from: string | null; verified: boolean }>; usage: { unverified: Usage; verified: Usage } };
+
+/** What a message counts against the byte quota: its JWE and its `from` as JSON, in UTF-8 bytes. */
+const exportSize = (m: { jwe: string; from: string | null }) => m.jwe.length + new TextEncoder().encode(JSON.stringify(m.from)).length;
 
 let owner: OwnerClient;
 let key: EncJwk;
@@ -42,7 +45,7 @@ describe("the stored-message quota", () => {
   it("shows the owner how full the mailbox is", async () => {
     const page = await json<Page>(await owner.api("GET", "/api/messages", undefined));
     expect(page.usage.unverified).toMatchObject({ count: QUOTA, maxCount: 5_000 });
-    expect(page.usage.unverified.bytes).toBe(page.messages.reduce((n, m) => n + m.jwe.length, 0));
+    expect(page.usage.unverified.bytes).toBe(page.messages.reduce((n, m) => n + exportSize(m), 0));
     expect(page.usage.verified).toMatchObject({ count: 0, bytes: 0 });
   });
 
@@ -69,8 +72,37 @@ describe("the stored-message quota", () => {
   it("also bounds the bytes stored (MESSAGE_QUOTA_BYTES)", async () => {
     const page = await json<Page>(await owner.api("GET", "/api/messages"));
     const jwe = await sealMessage(key, "bytes");
-    const byBytes = fetchWithVars({ MESSAGE_QUOTA_BYTES: String(page.usage.unverified.bytes + jwe.length) });
+    const byBytes = fetchWithVars({ MESSAGE_QUOTA_BYTES: String(page.usage.unverified.bytes + exportSize({ jwe, from: null })) });
     expect((await postMessage(byBytes, TEST_ORIGIN, { jwe })).status).toBe(202);
     expect((await postMessage(byBytes, TEST_ORIGIN, { jwe: await sealMessage(key, "bytes") })).status).toBe(429);
+  });
+
+  it("counts `from` as the export writes it, so a full mailbox's export stays within its bytes", async () => {
+    // Unverified messages, with a byte budget of 40 KB past what is stored already.
+    const before = await json<Page>(await owner.api("GET", "/api/messages?limit=100"));
+    const budget = 40_000;
+    const filling = fetchWithVars({ MESSAGE_QUOTA: "1000", MESSAGE_QUOTA_BYTES: String(before.usage.unverified.bytes + budget) });
+    const jwe = await sealMessage(key, "x");
+    // Control characters are six bytes each in JSON, quotes two, "é" two in UTF-8.
+    const senders = ["\u0001".repeat(2048), '"'.repeat(2048), "é".repeat(2048), "plain sender"];
+    let stored = 0;
+    for (let i = 0; ; i++) {
+      const res = await postMessage(filling, TEST_ORIGIN, { jwe, from: senders[i % senders.length] });
+      if (res.status === 429) break;
+      expect(res.status).toBe(202);
+      stored++;
+    }
+    // 2,048 control characters alone are 12,290 bytes: a handful of messages fill 40 KB.
+    expect(stored).toBeGreaterThan(2);
+    expect(stored).toBeLessThan(10);
+    const page = await json<Page>(await owner.api("GET", "/api/messages?limit=100"));
+    const counted = page.messages.filter((m) => !m.verified).reduce((n, m) => n + exportSize(m), 0);
+    expect(page.usage.unverified.bytes).toBe(counted);
+    expect(counted).toBeLessThanOrEqual(before.usage.unverified.bytes + budget);
+    // And the export writes no more than that for them (plus its fixed fields per message).
+    const archive = await (await owner.api("GET", "/api/export")).text();
+    const exported = (JSON.parse(archive) as { messages: Array<{ jwe: string; from: string | null; verified: boolean }> }).messages.filter((m) => !m.verified);
+    const written = exported.reduce((n, m) => n + new TextEncoder().encode(JSON.stringify(m)).length, 0);
+    expect(written).toBeLessThanOrEqual(counted + exported.length * 120);
   });
 });
