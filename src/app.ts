@@ -5,7 +5,7 @@
  */
 import { Hono } from "hono/tiny";
 import { requireBearer } from "./http/auth";
-import { checkOrigin, limitBodies, noStore, publicCors, securityHeaders, withSettings } from "./http/middleware";
+import { checkOrigin, limitBodies, noStore, publicCors, routePath, securityHeaders, withSettings } from "./http/middleware";
 import { homeRoute, indieAuthDiscoveryRoutes, indieAuthOwnerRoutes, indieAuthRoutes } from "./routes/indieauth";
 import { ApiError, OAuthFailure } from "./errors";
 import type { AppEnv } from "./http/types";
@@ -54,7 +54,7 @@ export function createApp() {
   // The live channel authenticates its upgrade itself: a browser cannot put an
   // Authorization header on a WebSocket (routes/live.ts).
   // (A path check rather than hono/combine's except(), which bundles a second router.)
-  app.use("/api/*", checkOrigin, (c, next) => (c.req.path === "/api/ws" ? next() : requireBearer(c, next)));
+  app.use("/api/*", checkOrigin, (c, next) => (routePath(c) === "/api/ws" ? next() : requireBearer(c, next)));
 
   app.route("/.well-known", discoveryRoutes);
   app.route("/.well-known", webfingerRoutes);

@@ -9,6 +9,7 @@ import { systemClock } from "../lib/clock";
 import { loadInstanceKey } from "../lib/instanceKey";
 import { activityQuerySchema } from "../schemas/api";
 import { messagesQuerySchema } from "../schemas/messages";
+import { routePath } from "./middleware";
 import type { AppEnv } from "./types";
 import { readQuery } from "./validate";
 
@@ -53,7 +54,7 @@ export async function authenticateAccessToken(c: Context<AppEnv>, token: string)
   }
   // GET and HEAD (hono answers HEAD with the GET route). The router takes one trailing
   // slash as the same route (hono's PatternRouter), so the lookup does too.
-  const read = /^(GET|HEAD)$/.test(c.req.method) ? BEARER_READS[c.req.path.replace(/\/$/, "")]?.(c) : undefined;
+  const read = /^(GET|HEAD)$/.test(c.req.method) ? BEARER_READS[routePath(c)]?.(c) : undefined;
   const { status, twoFactor, ...results } = await instanceStub(c.env).authorizeSession(
     claims.sid,
     c.get("settings").sessionPolicy,

@@ -6,6 +6,13 @@ import { ARCHIVE_LIMITS } from "../schemas/archive";
 import { readSettings } from "../settings";
 import type { AppEnv } from "./types";
 
+/**
+ * The path as the router matches it: hono's PatternRouter takes one trailing slash as
+ * the same route, so every rule keyed by path (the Bearer reads, the body limits, the
+ * live channel, a page's CSP) looks it up without one, or `/x/` would skip it.
+ */
+export const routePath = (c: Context): string => c.req.path.replace(/(.)\/$/, "$1");
+
 /** Settings and the effective ORIGIN, for every request. */
 export const withSettings: MiddlewareHandler<AppEnv> = async (c, next) => {
   const settings = readSettings(c.env);
@@ -68,7 +75,7 @@ export const securityHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
   const headers = c.res.headers;
   for (const [name, value] of SECURITY_HEADERS) headers.set(name, value);
-  const path = c.req.path;
+  const path = routePath(c);
   headers.set("Content-Security-Policy", CONTACT_PAGE_PATHS.has(path) ? CONTACT_PAGE_CSP : path === CONSENT_PAGE_PATH ? CONSENT_PAGE_CSP : OWNER_APP_CSP);
   headers.delete("X-Powered-By");
 };
@@ -119,7 +126,7 @@ const LARGER_LIMITS = new Map<string, MiddlewareHandler<AppEnv>>([
  * anything reads them, except on the routes above.
  */
 export const limitBodies: MiddlewareHandler<AppEnv> = (c, next) =>
-  (LARGER_LIMITS.get(`${c.req.method} ${c.req.path}`) ?? defaultLimit)(c, next);
+  (LARGER_LIMITS.get(`${c.req.method} ${routePath(c)}`) ?? defaultLimit)(c, next);
 
 /** Responses that must never be cached: tokens, escrow, owner data. */
 export const noStore: MiddlewareHandler<AppEnv> = async (c, next) => {

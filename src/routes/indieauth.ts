@@ -117,12 +117,16 @@ function errorPage(c: C, status: 400 | 404, message: string) {
  */
 export async function homeRoute(c: C): Promise<Response> {
   if (!c.env.ASSETS) return c.notFound();
-  const asset = await c.env.ASSETS.fetch(c.req.raw);
   const server = serverOf(c);
+  // The page served is rewritten (its links name this instance), so the file's ETag
+  // does not describe it: asked unconditionally, answered without one (never a 304
+  // for a body the client may not have).
+  const asset = await c.env.ASSETS.fetch(server ? new Request(c.req.url, { method: c.req.method }) : c.req.raw);
   if (!server || asset.status === 404) return new Response(asset.body, asset);
   const headers = new Headers(asset.headers);
   headers.append("Link", discoveryLinkHeader(server.me));
   headers.delete("content-length");
+  headers.delete("etag");
   const res = new Response(asset.body, { status: asset.status, headers });
   if (asset.status !== 200 || !(headers.get("content-type") ?? "").startsWith("text/html")) return res;
   const links = discoveryLinks(server.me)

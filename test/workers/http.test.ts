@@ -78,6 +78,13 @@ describe("bad input gets a 4xx JSON error, never a 5xx", () => {
     await expectError(await send("POST", "/auth/setup", body), 400, "invalid_request");
   });
 
+  it("applies a route's larger limit with a trailing slash too (the router takes it as the same route)", async () => {
+    const body = JSON.stringify({ assertion: "x", pad: "x".repeat(70 * 1024) });
+    await expectError(await send("POST", "/auth/setup/", body), 400, "invalid_request");
+    await expectError(await send("PUT", "/api/escrow/", body), 400, "invalid_request");
+    await expectError(await send("POST", "/auth/login/", body), 413, "payload_too_large");
+  });
+
   it("answers unknown routes with 404 not_found as JSON", async () => {
     await expectError(await send("GET", "/nope", ""), 404, "not_found");
     await expectError(await send("PATCH", "/auth/login", "{}"), 404, "not_found");
@@ -142,6 +149,10 @@ describe("security headers", () => {
   it("sends exactly these security headers, the CSP by page, on answers, errors, preflights and pages alike", async () => {
     const ownerApp = { ...FIXED, "content-security-policy": `default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; ${CSP_REST}; trusted-types argon2id` };
     const contact = { ...FIXED, "content-security-policy": `default-src 'self'; script-src 'self'; ${CSP_REST}; trusted-types 'none'` };
+    const consent = {
+      ...FIXED,
+      "content-security-policy": `default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; ${CSP_REST.replace("img-src 'self' data:", "img-src 'self' data: https:")}; trusted-types argon2id`,
+    };
     const responses: Array<[string, Response, object]> = [
       ["GET /api/sessions", await owner.api("GET", "/api/sessions"), ownerApp],
       ["GET /api/sessions without a token", await selfFetch(new Request(`${TEST_ORIGIN}/api/sessions`)), ownerApp],
@@ -151,6 +162,7 @@ describe("security headers", () => {
       ["GET /", await selfFetch(new Request(`${TEST_ORIGIN}/`)), ownerApp],
       ["GET /contact", await selfFetch(new Request(`${TEST_ORIGIN}/contact`)), contact],
       ["GET /contact.html", await selfFetch(new Request(`${TEST_ORIGIN}/contact.html`)), contact],
+      ["GET /indieauth/authorize/", await selfFetch(new Request(`${TEST_ORIGIN}/indieauth/authorize/`)), consent],
     ];
     for (const [name, res, expected] of responses) {
       expect(securityHeadersOf(res), name).toEqual(expected);
@@ -166,6 +178,19 @@ describe("security headers", () => {
       expect(res.headers.get("strict-transport-security")).toMatch(/max-age=\d+/);
       expect(res.headers.get("x-content-type-options")).toBe("nosniff");
     }
+  });
+});
+
+describe("the home page", () => {
+  it("is rewritten (its links name this instance), so it carries no ETag and answers a conditional GET in full", async () => {
+    const first = await selfFetch(new Request(`${TEST_ORIGIN}/`));
+    expect(first.status).toBe(200);
+    expect(first.headers.get("etag")).toBeNull();
+    const page = await first.text();
+    expect(page).toContain('rel="indieauth-metadata"');
+    const again = await selfFetch(new Request(`${TEST_ORIGIN}/`, { headers: { "if-none-match": "*" } }));
+    expect(again.status).toBe(200);
+    expect(await again.text()).toBe(page);
   });
 });
 

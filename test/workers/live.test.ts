@@ -68,6 +68,13 @@ describe("opening the live channel", () => {
     await same.frames.expect("hello");
     same.ws.close(1000);
   });
+
+  it("is the same route with a trailing slash (the router takes it as one)", async () => {
+    const slashed = await SELF.fetch(`${TEST_ORIGIN}/api/ws/`, { headers: upgradeHeaders(`indie.v1, bearer.${owner.accessToken}`) });
+    expect(slashed.status).toBe(101);
+    slashed.webSocket!.accept();
+    slashed.webSocket!.close(1000);
+  });
 });
 
 describe("pushing messages", () => {
