@@ -99,7 +99,7 @@ export function createApp() {
       if (err.reason) console.log(JSON.stringify({ event: "api_error", code: err.code, reason: err.reason, path: c.req.path }));
       const headers = { ...err.headers };
       // RFC 6750 §3: every 401 from a Bearer-protected route names the scheme.
-      if (err.status === 401 && !headers["WWW-Authenticate"] && BEARER_PATH.test(c.req.path)) {
+      if (err.status === 401 && !headers["WWW-Authenticate"] && BEARER_PATH.test(routePath(c))) {
         headers["WWW-Authenticate"] = "Bearer";
       }
       return c.json(err.toJSON(), err.status, headers);

@@ -104,6 +104,32 @@ describe("hot paths read through indexes", () => {
     expect(await fullScans(statements)).toEqual([]);
   });
 
+  it("a message's quota check reads each size from its index (schema v10's expression), never a row", async () => {
+    // EXPLAIN QUERY PLAN says "USING INDEX" either way; the bytecode tells: every value
+    // the check reads comes from the index's cursor, and the table's is opened but
+    // never read (a deferred seek that never happens). If MESSAGE_SIZE
+    // (src/durable/messages.ts) and the index's expression drifted apart, the check
+    // would read every JWE of its kind on every insert.
+    const insert = [...statements].find((s) => s.startsWith("INSERT INTO messages"))!;
+    const reads = await runInDurableObject(stub(), (_instance, state) => {
+      const sql = state.storage.sql;
+      const rootOf = (name: string) => sql.exec<{ rootpage: number }>("SELECT rootpage FROM sqlite_master WHERE name = ?", name).one().rootpage;
+      const ops = sql
+        .exec<{ opcode: string; p1: number; p2: number }>(`EXPLAIN /* ${crypto.randomUUID()} */ ${insert}`, ...Array<null>(6).fill(null))
+        .toArray();
+      // The quota's subquery runs before anything is written.
+      const check = ops.slice(0, ops.findIndex((op) => op.opcode === "OpenWrite" || op.opcode === "OpenEphemeral"));
+      const cursorOf = (root: number) => check.find((op) => op.opcode === "OpenRead" && op.p2 === root)?.p1;
+      return {
+        index: cursorOf(rootOf("messages_quota")),
+        read: check.filter((op) => op.opcode === "Column").map((op) => op.p1),
+      };
+    });
+    expect(reads.index).toBeDefined();
+    expect(reads.read.length).toBeGreaterThan(0);
+    expect(reads.read.every((cursor) => cursor === reads.index)).toBe(true);
+  });
+
   it("would catch a scan: the sessions sweep without its index is one", async () => {
     const sweep = [...statements].find((s) => s.includes("DELETE FROM sessions WHERE created_at_ms"))!;
     await runInDurableObject(stub(), (_instance, state) => state.storage.sql.exec("DROP INDEX sessions_created"));
