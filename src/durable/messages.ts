@@ -39,7 +39,8 @@ const COLUMNS = "id, received_at_ms, sender, jwe, verified";
  * `from` as the export writes it (JSON-quoted, UTF-8 bytes; `null` for none), so the
  * quota bounds the export too. The quota index (schema v10) holds this expression.
  */
-const MESSAGE_SIZE = "length(jwe) + length(CAST(json_quote(sender) AS BLOB))";
+const sizeOf = (jwe: string, sender: string) => `length(${jwe}) + length(CAST(json_quote(${sender}) AS BLOB))`;
+const MESSAGE_SIZE = sizeOf("jwe", "sender");
 
 function toMessage(row: MessageRow): Message {
   return { id: row.id, receivedAt: row.received_at_ms, from: row.sender, jwe: row.jwe, verified: row.verified === 1 };
@@ -59,7 +60,7 @@ export class MessageStore {
     const row = this.sql
       .exec<MessageRow>(
         "INSERT INTO messages (received_at_ms, sender, jwe, verified) SELECT ?1, ?2, ?3, ?4 WHERE (" +
-          `SELECT COUNT(*) < ?5 AND COALESCE(SUM(${MESSAGE_SIZE}), 0) + length(?3) + length(CAST(json_quote(?2) AS BLOB)) <= ?6 ` +
+          `SELECT COUNT(*) < ?5 AND COALESCE(SUM(${MESSAGE_SIZE}), 0) + ${sizeOf("?3", "?2")} <= ?6 ` +
           "FROM messages WHERE verified = ?4" +
           `) RETURNING ${COLUMNS}`,
         input.receivedAtMs,

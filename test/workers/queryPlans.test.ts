@@ -42,19 +42,23 @@ async function recordStatements(): Promise<Set<string>> {
   return seen;
 }
 
+/** `EXPLAIN [QUERY PLAN]` of `statement`, every parameter bound to null. */
+function explain<Row>(sql: SqlStorage, how: "EXPLAIN" | "EXPLAIN QUERY PLAN", statement: string): Row[] {
+  const parameters = (statement.match(/\?\d*/g) ?? []).map((p) => Number(p.slice(1)) || 0);
+  // Numbered parameters (?1, ?2 …) may repeat: then the highest number is the count.
+  const count = parameters.some((p) => p > 0) ? Math.max(...parameters) : parameters.length;
+  // A fresh text each time: workerd caches prepared statements by their text,
+  // and a cached EXPLAIN keeps the plan of the schema it was prepared under.
+  return sql.exec<Row & Record<string, SqlStorageValue>>(`${how} /* ${crypto.randomUUID()} */ ${statement}`, ...Array<null>(count).fill(null)).toArray();
+}
+
 /** The plan's lines that scan a growing table without an index. */
 async function fullScans(statements: Iterable<string>): Promise<Array<{ statement: string; scan: string }>> {
   const list = [...statements].filter((s) => /^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b/i.test(s));
   return runInDurableObject(stub(), (_instance, state) => {
     const found: Array<{ statement: string; scan: string }> = [];
     for (const statement of list) {
-      const parameters = (statement.match(/\?\d*/g) ?? []).map((p) => Number(p.slice(1)) || 0);
-      // Numbered parameters (?1, ?2 …) may repeat: then the highest number is the count.
-      const count = parameters.some((p) => p > 0) ? Math.max(...parameters) : parameters.length;
-      // A fresh text each time: workerd caches prepared statements by their text,
-      // and a cached EXPLAIN keeps the plan of the schema it was prepared under.
-      const query = `EXPLAIN QUERY PLAN /* ${crypto.randomUUID()} */ ${statement}`;
-      const plan = state.storage.sql.exec<{ detail: string }>(query, ...Array<null>(count).fill(null)).toArray();
+      const plan = explain<{ detail: string }>(state.storage.sql, "EXPLAIN QUERY PLAN", statement);
       for (const { detail } of plan) {
         const table = /^SCAN (\w+)$/.exec(detail)?.[1];
         const text = statement.replace(/\s+/g, " ").trim();
@@ -114,9 +118,7 @@ describe("hot paths read through indexes", () => {
     const reads = await runInDurableObject(stub(), (_instance, state) => {
       const sql = state.storage.sql;
       const rootOf = (name: string) => sql.exec<{ rootpage: number }>("SELECT rootpage FROM sqlite_master WHERE name = ?", name).one().rootpage;
-      const ops = sql
-        .exec<{ opcode: string; p1: number; p2: number }>(`EXPLAIN /* ${crypto.randomUUID()} */ ${insert}`, ...Array<null>(6).fill(null))
-        .toArray();
+      const ops = explain<{ opcode: string; p1: number; p2: number }>(sql, "EXPLAIN", insert);
       // The quota's subquery runs before anything is written.
       const check = ops.slice(0, ops.findIndex((op) => op.opcode === "OpenWrite" || op.opcode === "OpenEphemeral"));
       const cursorOf = (root: number) => check.find((op) => op.opcode === "OpenRead" && op.p2 === root)?.p1;
