@@ -254,19 +254,20 @@ describe("POST /inbox replay protection", () => {
   // Last in this file: it moves the server's clock a lease forward.
   describe("a delivery that outlives its lease, and the retry that took the lease over", () => {
     it.each([
-      ["the late delivery", 0],
-      ["the retry", 1],
-    ])("store the message once, whichever stores first (%s here)", async (_first, firstIndex) => {
+      ["the late delivery first", [0, 1]],
+      ["the retry first", [1, 0]],
+      ["both at once", "together"],
+    ] as const)("store the message once, whichever stores first (%s)", async (name, order) => {
       // Each delivery's one object call is held on its way to the object, so the test
       // decides when each runs (helpers/instanceCalls.ts).
       const held: Array<() => void> = [];
       const { fetcher } = countingFetcher({
         before: (method) => (method === "acceptMessage" ? new Promise<void>((release) => held.push(release)) : undefined),
       });
-      const jwe = await sealMessage(key, `outlived its lease (${firstIndex})`);
+      const jwe = await sealMessage(key, `outlived its lease (${name})`);
       const activity = encryptedCreate(peer, jwe);
       const arrived = (n: number) => vi.waitFor(() => expect(held).toHaveLength(n), { timeout: 10_000 });
-      let first: Response, second: Response;
+      let answers: Response[] = [];
       try {
         const late = fetcher(await signedPost(peer, INBOX, activity, { date: secondsAgo(2) }));
         await arrived(1);
@@ -276,14 +277,21 @@ describe("POST /inbox replay protection", () => {
         await arrived(2);
 
         const deliveries = [late, retry];
-        held[firstIndex]!();
-        first = await deliveries[firstIndex]!;
-        held[1 - firstIndex]!();
-        second = await deliveries[1 - firstIndex]!;
+        if (order === "together") {
+          // Both let go in the same tick: the object runs their transactions one after the other.
+          for (const release of held) release();
+          answers = await Promise.all(deliveries);
+        } else {
+          for (const i of order) {
+            held[i]!();
+            answers.push(await deliveries[i]!);
+          }
+        }
       } finally {
         // Nothing stays held if an expectation above failed.
         for (const release of held) release();
       }
+      const [first, second] = answers as [Response, Response];
       expect([first.status, second.status]).toEqual([202, 202]);
       const firstId = (await json<{ id: number }>(first)).id;
       expect(await json(second)).toEqual({ id: firstId });
