@@ -583,12 +583,34 @@ export function commitInfo() {
   }
 }
 
+/**
+ * The file system the Workers' state directories are made on (`os.tmpdir()`, so
+ * `TMPDIR` chooses it): the mount with the longest prefix of that path in
+ * /proc/mounts. It matters: every commit of the object's SQLite and of the local D1
+ * is written and `fsync`ed there, in the Worker's workerd ("Where a request's CPU
+ * goes", in the benchmarks page).
+ */
+function stateFilesystem() {
+  const dir = os.tmpdir();
+  try {
+    const mounts = readFileSync("/proc/mounts", "utf8")
+      .split("\n")
+      .map((line) => line.split(" "))
+      .filter(([, at]) => at && (dir === at || dir.startsWith(at.endsWith("/") ? at : `${at}/`)))
+      .sort((a, b) => b[1].length - a[1].length);
+    return `${dir} (${mounts[0] ? mounts[0][2] : "unknown file system"})`;
+  } catch {
+    return dir;
+  }
+}
+
 export function machineInfo() {
   return [
     `- Date: ${new Date().toISOString().replace(/\.\d+Z$/, "Z")}, commit ${commitInfo()}`,
     `- Node ${process.version}, wrangler ${packageVersion("wrangler")}, workerd ${packageVersion("workerd")}`,
     `- ${os.availableParallelism()} CPUs (nproc), ${cpuModel()}, ${fmt(os.totalmem() / 2 ** 30, 1)} GiB RAM, ` +
       `Linux ${os.release()}; load average ${os.loadavg().map((l) => l.toFixed(1)).join(" / ")} (1/5/15 min) at the end`,
+    `- The Workers' state (\`--persist-to\`) in ${stateFilesystem()}`,
   ].join("\n");
 }
 

@@ -8,10 +8,10 @@
 // chunk counts, the Argon2id worker and the password estimator included. How the
 // app fits, step by step: docs/benchmarks.md, "Web app size"; `--metafile` also
 // writes esbuild's metafile to dist/web-metafile.json (bytes per input and file).
-// Plain esbuild, no plugin: the app and the SDK import zod as `zod/mini`, like the
-// server's schemas they share, which esbuild tree-shakes as it is. (Classic zod's
-// `import { z } from "zod"` kept every locale and its JSON Schema generator in an
-// esbuild bundle; this script had a plugin for that until nothing imported it.)
+// Plain esbuild: the app and the SDK import zod as `zod/mini`, like the server's
+// schemas they share, which esbuild tree-shakes as it is. Its one plugin,
+// `zodMiniOnly`, refuses classic zod (`import { z } from "zod"` kept every locale and
+// its JSON Schema generator in an esbuild bundle).
 // Then, unless --quiet, it checks the Worker's own bundle: scripts/worker-size.mjs.
 //
 // It also writes the API's OpenAPI 3.1 document, openapi.json, generated from the

@@ -38,7 +38,7 @@ const STEPS: readonly string[] = [
       "expires_at_ms INTEGER NOT NULL);" +
     "CREATE INDEX inbox_activities_expiry ON inbox_activities (expires_at_ms);",
   // v4: failed logins have their own, smaller retention (ACTIVITY_RETENTION_BY_TYPE
-  // in src/durable/instance.ts), pruned through this index.
+  // in src/durable/activityLog.ts), pruned through this index.
   "CREATE INDEX activity_type ON activity (type, id);",
   // v5: recovery (docs/api.md §13), see src/durable/recovery.ts. One verifier, at
   // most one request (open or spent), and the single-use mfa tickets a completed

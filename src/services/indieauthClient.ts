@@ -295,9 +295,11 @@ function clientFromMetadata(doc: unknown, context: DocumentContext): ReadResult 
   // Simple string comparison with the URL the document was fetched for (LS §4.2.1).
   if (d.client_id !== context.clientId) return { ok: false, reason: "client_id_mismatch" };
   // LS §4.2.1: client_uri MUST be a prefix of client_id. One that is not is dropped:
-  // it would show the owner a home page the client_id does not vouch for.
+  // it would show the owner a home page the client_id does not vouch for. Compared
+  // as parsed (a parsed URL's host ends at a "/"), so `https://app.example.com` is
+  // not taken as a prefix of `https://app.example.com.evil.example/`.
   const clientUri = displayUrl(d.client_uri, context.clientId, context.policy);
-  const url = typeof d.client_uri === "string" && context.clientId.startsWith(d.client_uri) ? clientUri : undefined;
+  const url = clientUri && context.clientId.startsWith(clientUri) ? clientUri : undefined;
   return {
     ok: true,
     client: withoutUndefined({
@@ -462,10 +464,13 @@ async function clientFromHtml(bytes: Uint8Array<ArrayBuffer>, headers: Headers, 
   const base = (state.base !== null && parseUrl(state.base, context.documentUrl)?.href) || context.documentUrl;
   // A p-name left open at the end of the page still names the app.
   const name = state.name ?? (state.nameStarted ? state.nameText : null) ?? (state.appStarted ? state.appText : null);
+  const url = displayUrl(state.url ?? state.impliedUrl, base, context.policy);
   return withoutUndefined({
     id: context.clientId,
     name: cleanName(name),
-    url: displayUrl(state.url ?? state.impliedUrl, base, context.policy),
+    // Only a page on the client_id's own origin: any other would be a home page
+    // the client_id does not vouch for, as a client_uri that is not its prefix.
+    url: url?.startsWith(new URL(context.clientId).origin + "/") ? url : undefined,
     logo: displayUrl(state.logo, base, context.policy),
     // Link headers resolve against the document's URL (RFC 8288 §3.2), <link>s against its base.
     redirectUris: redirectUris([...linkHeaderTargets(headers.get("link"), "redirect_uri").map((u) => parseUrl(u, context.documentUrl)?.href), ...state.redirects], base),

@@ -204,4 +204,29 @@ describe("IndieAuth consent in Chromium", () => {
     expect(app.callbacks.length).toBe(before);
     expect(await page.getByRole("button", { name: "Approve" }).count()).toBe(0);
   });
+
+  it("a request with a defect the app must hear about waits for the owner's click before going back to it", async () => {
+    const [page] = context.pages() as [Page];
+    const flawed = await authorizationUrl(as, app, { scope: "create" });
+    flawed.url.searchParams.delete("code_challenge");
+    flawed.url.searchParams.delete("code_challenge_method");
+    const before = app.callbacks.length;
+    await page.goto(flawed.url.href);
+    await page.getByRole("heading", { name: "The app's request was incomplete" }).waitFor({ timeout: 30_000 });
+    const back = page.getByRole("button", { name: `Return to ${new URL(app.redirectUri).host}` });
+    await back.waitFor();
+    // Nothing moves the browser on its own: still here, the app not called.
+    await page.waitForTimeout(300);
+    expect(new URL(page.url()).pathname).toBe("/indieauth/authorize");
+    expect(app.callbacks.length).toBe(before);
+
+    await Promise.all([page.waitForURL((u) => u.href.startsWith(app.redirectUri)), back.click()]);
+    const landed = new URL(page.url());
+    expect(app.callbacks.length).toBe(before + 1);
+    expect(landed.searchParams.get("error")).toBe("invalid_request");
+    expect(landed.searchParams.get("state")).toBe(flawed.state);
+    expect(landed.searchParams.get("iss")).toBe(new URL(server.url).href);
+    // The refused requests' 400s (this one's and the untrusted one's before it) are logged; nothing else.
+    expect(page.errors.filter((e) => !e.includes("status of 400"))).toEqual([]);
+  });
 });

@@ -68,6 +68,20 @@ describe("a JSON client metadata document", () => {
     expect(d.ok && d.client).toEqual({ id, redirectUris: [], source: "metadata" });
   });
 
+  it("drops a client_uri whose text is a prefix of the client_id but whose host is not its host", async () => {
+    const id = "https://app.example.com.evil.example/";
+    net.respond(id, json({ client_id: id, client_name: "Quill", client_uri: "https://app.example.com" }));
+    const d = await discoverClient(id, options());
+    expect(d.ok && d.client).toEqual({ id, name: "Quill", redirectUris: [], source: "metadata" });
+  });
+
+  it("keeps a client_uri that is a prefix of the client_id once parsed", async () => {
+    const id = "https://app.example.com/apps/quill.json";
+    net.respond(id, json({ client_id: id, client_uri: "HTTPS://App.Example.com" }));
+    const d = await discoverClient(id, options());
+    expect(d.ok && d.client.url).toBe("https://app.example.com/");
+  });
+
   it("refuses JSON that is not an object, or not UTF-8", async () => {
     net.respond(CLIENT, () => new Response("[1]", { headers: { "content-type": "application/json" } }));
     expect(await discoverClient(CLIENT, options())).toEqual({ ok: false, reason: "invalid_document" });
@@ -130,6 +144,17 @@ describe("an HTML page with h-app", () => {
     net.respond(CLIENT, html(`<title>Not an app</title><p class="p-name">stray</p><link rel="redirect_uri" href="/cb">`));
     const bare = await discoverClient(CLIENT, options());
     expect(bare.ok && bare.client).toEqual({ id: CLIENT, redirectUris: ["https://app.example.com/cb"], source: "h-app" });
+  });
+
+  it("drops an app URL on another origin than the client_id's, keeping the rest", async () => {
+    const id = "https://evil.example/";
+    net.respond(id, html(`<div class="h-app"><a class="u-url p-name" href="https://quill.p3k.io/">Quill</a></div><a class="h-app" href="https://quill.p3k.io/">x</a>`));
+    const d = await discoverClient(id, options());
+    expect(d.ok && d.client).toEqual({ id, name: "Quill", redirectUris: [], source: "h-app" });
+
+    net.respond(CLIENT, html(`<div class="h-app"><a class="u-url p-name" href="https://app.example.com.evil.example/">Quill</a></div>`));
+    const lookalike = await discoverClient(CLIENT, options());
+    expect(lookalike.ok && lookalike.client).toEqual({ id: CLIENT, name: "Quill", redirectUris: [], source: "h-app" });
   });
 
   it("strips control and bidi-override characters from the name", async () => {

@@ -44,7 +44,7 @@ export function appsScreen(ctx: AppContext): Screen {
             h("th", { scope: "col" }, "App"),
             h("th", { scope: "col" }, "Allowed"),
             h("th", { scope: "col" }, "Connected"),
-            h("th", { scope: "col" }, "Last used"),
+            h("th", { scope: "col" }, "Last renewed"),
             h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")),
           ),
         ),

@@ -8,7 +8,8 @@
  *
  * A request the server cannot trust (an unknown client, a redirect URI the client
  * does not list) is an error shown here and never redirected to. A request with a
- * defect the client must hear about (no PKCE, say) comes with a `redirect` to follow.
+ * defect the client must hear about (no PKCE, say) comes with a `redirect`, which is
+ * followed only when the owner presses "Return to …".
  */
 import {
   approveAuthorization,
@@ -98,9 +99,23 @@ export function consentScreen(ctx: AppContext, query: string): Screen {
   void withSecondFactor(ctx, prompt, () => startAuthorization(ctx.client, query))
     .then((start) => {
       if (start.ok) return showRequest(start.request);
-      // A defect the app must be told about (docs/api.md §14): back to it, with the error.
-      replaceChildren(body, h("h1", {}, "The app's request was incomplete"), h("p", {}, start.message));
-      void leave(start.redirect, fb);
+      // A defect the app must be told about (docs/api.md §14): back to it, with the
+      // error, but only when the owner asks. Going there unasked would tell whoever
+      // wrote the link that this visitor is the instance's logged-in owner, and let
+      // any link bounce the owner through this instance (RFC 9700 §4.11.2).
+      const back = h("button", { type: "button" }, `Return to ${destination(start.redirect)}`);
+      back.addEventListener("click", () => {
+        back.disabled = true;
+        void leave(start.redirect, fb);
+      });
+      replaceChildren(
+        body,
+        h("h1", {}, "The app's request was incomplete"),
+        h("p", {}, start.message),
+        h("p", {}, "Nothing was shared with the app. It is told about the error when you return to it."),
+        back,
+      );
+      fb.clear();
     })
     .catch((err: unknown) => {
       replaceChildren(
@@ -155,7 +170,7 @@ export function consentScreen(ctx: AppContext, query: string): Screen {
           "dl",
           { class: "summary" },
           h("dt", {}, "App"),
-          h("dd", {}, h("bdi", {}, name), " ", h("span", { class: "muted" }, request.client.url ?? request.client.id)),
+          h("dd", {}, h("bdi", {}, name), " ", h("span", { class: "muted" }, request.client.id)),
           h("dt", {}, "Afterwards you go to"),
           h("dd", {}, h("strong", {}, where), where === clientHost ? null : h("span", { class: "muted" }, ` (the app's own address is ${clientHost}; it lists this one as its own)`)),
           h("dt", {}, "You sign in as"),
