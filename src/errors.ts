@@ -62,7 +62,8 @@ export class ApiError extends Error {
   }
 
   toJSON(): Record<string, unknown> {
-    return { error: this.code, message: this.message, ...(this.issues ? { issues: this.issues } : {}), ...this.fields };
+    // Absent issues are undefined, which JSON leaves out (c.json in app.onError).
+    return { error: this.code, message: this.message, issues: this.issues, ...this.fields };
   }
 }
 

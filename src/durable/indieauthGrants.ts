@@ -28,6 +28,14 @@ import { toTokenState } from "./refreshRotation";
 const TOKEN_BYTES = 32;
 /** A revoked grant is kept this long (its refresh tokens answer "revoked"), then swept. */
 const REVOKED_GRANT_RETENTION_MS = 24 * 3600_000;
+/**
+ * Each grant keeps its newest this many refresh tokens and this many access tokens,
+ * so a client that refreshes in a loop cannot fill the object's storage (a grant has
+ * no absolute lifetime). An older superseded refresh token is then unknown
+ * (`invalid_grant`, the grant left alone) rather than a reuse that revokes it; an
+ * older access token ends early.
+ */
+export const GRANT_TOKENS_KEPT = 100;
 
 /** Why a grant ended, as `app_revoked` logs it. */
 export type GrantRevocationReason = "code_replayed" | "refresh_token_reuse" | "revoked_by_client" | "revoked_by_owner";
@@ -189,6 +197,15 @@ export class IndieAuthGrantStore {
       this.sql.exec("UPDATE indieauth_grants SET last_used_at_ms = ? WHERE id = ?", nowMs, row.id);
     }
     const expiresAtMs = this.insertAccessToken(prepared.accessHash, row.id, decision.scopes, accessTtlMs, nowMs);
+    // Rows in insertion order (rowid), walked backwards on the grant_id index.
+    for (const table of ["indieauth_refresh_tokens", "indieauth_access_tokens"]) {
+      this.sql.exec(
+        `DELETE FROM ${table} WHERE grant_id = ?1 AND rowid <= ` +
+          `(SELECT rowid FROM ${table} WHERE grant_id = ?1 ORDER BY rowid DESC LIMIT 1 OFFSET ?2)`,
+        row.id,
+        GRANT_TOKENS_KEPT,
+      );
+    }
     return {
       kind: decision.outcome.kind === "rotate" ? "rotated" : "replay",
       successorWrap: row.successor_wrap,
@@ -268,7 +285,7 @@ export class IndieAuthGrantStore {
       .map((r) => ({
         id: r.id,
         clientId: r.client_id,
-        ...(r.client_name ? { clientName: r.client_name } : {}),
+        clientName: r.client_name ?? undefined,
         scope: formatScope(scopesOf(r.scopes)),
         createdAt: r.created_at_ms,
         lastUsedAt: r.last_used_at_ms,

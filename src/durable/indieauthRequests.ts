@@ -161,7 +161,7 @@ export class IndieAuthRequestStore {
       this.activity.record(
         "app_authorized",
         sessionId,
-        { clientId: row.client_id, ...(row.client_name ? { clientName: row.client_name } : {}), scope: formatScope(scopes) },
+        { clientId: row.client_id, clientName: row.client_name ?? undefined, scope: formatScope(scopes) },
         nowMs,
       );
     }

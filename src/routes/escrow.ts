@@ -62,7 +62,7 @@ escrowRoutes.put("/escrow", async (c) => {
   // raises the keys' epoch with the keys_rotated entry below.
   if (result.rotated.length > 0) forgetOwnerKeys();
   await recordCommittedChange(c, [
-    { type: "escrow_updated", sessionId: sid, detail: { version: result.version, ...(body.reason ? { reason: body.reason } : {}) } },
+    { type: "escrow_updated", sessionId: sid, detail: { version: result.version, reason: body.reason || undefined } },
     ...(result.rotated.length > 0
       ? [{ type: "keys_rotated" as const, sessionId: sid, detail: { rotated: result.rotated, version: result.version } }]
       : []),

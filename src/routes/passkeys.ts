@@ -50,7 +50,7 @@ passkeyRoutes.post("/passkeys", async (c) => {
   if (!result.ok) throw passkeyRegistrationRefused(result.reason);
   if (result.backupCodes) c.header("Cache-Control", "no-store");
   return c.json(
-    { passkey: result.passkey, ...(result.backupCodes ? { backupCodes: result.backupCodes } : {}) } satisfies Reply<"POST /api/passkeys">,
+    { passkey: result.passkey, backupCodes: result.backupCodes } satisfies Reply<"POST /api/passkeys">,
     201,
   );
 });

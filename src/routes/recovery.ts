@@ -27,8 +27,8 @@ recoveryRoutes.get("/recovery", async (c) => {
   const { verifier, request } = await instanceStub(c.env).recoveryStatus(c.get("settings").recoveryWindowS * 1000);
   return c.json({
     configured: verifier !== null,
-    ...(verifier ? { configuredAt: verifier.configuredAtMs } : {}),
-    ...(request ? { request: { id: request.id, createdAt: request.createdAtMs, readyAt: request.readyAtMs } } : {}),
+    configuredAt: verifier?.configuredAtMs,
+    request: request ? { id: request.id, createdAt: request.createdAtMs, readyAt: request.readyAtMs } : undefined,
   } satisfies Reply<"GET /api/recovery">);
 });
 

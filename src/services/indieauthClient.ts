@@ -75,7 +75,8 @@ export type ClientDiscovery = { ok: true; client: ClientInfo; cached: boolean } 
 export function clientForConsent(clientId: string, discovery: ClientDiscovery): { id: string; name?: string; url?: string; logo?: string } {
   if (!discovery.ok) return { id: clientId };
   const { name, url, logo } = discovery.client;
-  return withoutUndefined({ id: clientId, name, url, logo });
+  // An absent part is `undefined`, which JSON leaves out (the answer is c.json's).
+  return { id: clientId, name, url, logo };
 }
 
 /** A small in-memory cache with a lifetime per entry, the oldest dropped first when full. */
@@ -302,19 +303,15 @@ function clientFromMetadata(doc: unknown, context: DocumentContext): ReadResult 
   const url = clientUri && context.clientId.startsWith(clientUri) ? clientUri : undefined;
   return {
     ok: true,
-    client: withoutUndefined({
+    client: {
       id: context.clientId,
       name: cleanName(d.client_name),
       url,
       logo: displayUrl(d.logo_uri, context.clientId, context.policy),
       redirectUris: Array.isArray(d.redirect_uris) ? redirectUris(d.redirect_uris, context.clientId) : [],
       source: "metadata" as const,
-    }),
+    },
   };
-}
-
-function withoutUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
 /** RFC 8288 Link header values whose rel list includes `rel` (case-insensitive), as written. */
@@ -465,7 +462,7 @@ async function clientFromHtml(bytes: Uint8Array<ArrayBuffer>, headers: Headers, 
   // A p-name left open at the end of the page still names the app.
   const name = state.name ?? (state.nameStarted ? state.nameText : null) ?? (state.appStarted ? state.appText : null);
   const url = displayUrl(state.url ?? state.impliedUrl, base, context.policy);
-  return withoutUndefined({
+  return {
     id: context.clientId,
     name: cleanName(name),
     // Only a page on the client_id's own origin: any other would be a home page
@@ -475,6 +472,6 @@ async function clientFromHtml(bytes: Uint8Array<ArrayBuffer>, headers: Headers, 
     // Link headers resolve against the document's URL (RFC 8288 §3.2), <link>s against its base.
     redirectUris: redirectUris([...linkHeaderTargets(headers.get("link"), "redirect_uri").map((u) => parseUrl(u, context.documentUrl)?.href), ...state.redirects], base),
     source: "h-app" as const,
-  });
+  };
 }
 

@@ -11,6 +11,8 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { CodeGrantRequest } from "../../src/domain/indieauth/codes";
 import { grantRotationPolicy } from "../../src/domain/indieauth/grants";
+import { GRANT_TOKENS_KEPT } from "../../src/durable/indieauthGrants";
+import { sha256Base64url } from "../../src/lib/bytes";
 import type { InstanceDO, NewAuthorizationRequest } from "../../src/durable/instance";
 import { advanceClock } from "../helpers/clock";
 import type { ActivityEntry } from "../../src/schemas/apiResponses";
@@ -230,6 +232,36 @@ describe("grants: refresh-token rotation on the rules of §5", () => {
     expect(new Set(results.map((r) => r.ok && r.tokens.accessToken)).size).toBe(20);
     const [successor] = [...successors] as string[];
     expect(await refresh(successor!)).toMatchObject({ ok: true });
+  });
+
+  it(`keeps each grant's newest ${GRANT_TOKENS_KEPT} refresh and access tokens: a client refreshing in a loop cannot fill storage`, async () => {
+    const first = await tokensFor(await approvedCode());
+    const other = await tokensFor(await approvedCode());
+    const issued = [first];
+    for (let i = 0; i < GRANT_TOKENS_KEPT + 5; i++) issued.push(refreshed(await refresh(issued.at(-1)!.refreshToken)));
+    const newestHash = await sha256Base64url(issued.at(-1)!.refreshToken);
+    const counts = await runInDurableObject(stub, (_instance: InstanceDO, state) => {
+      const count = (table: string) =>
+        state.storage.sql
+          .exec<{ n: number }>(
+            `SELECT count(*) AS n FROM ${table} WHERE grant_id = (SELECT grant_id FROM indieauth_refresh_tokens WHERE hash = ?)`,
+            newestHash,
+          )
+          .one().n;
+      return { refresh: count("indieauth_refresh_tokens"), access: count("indieauth_access_tokens") };
+    });
+    expect(counts).toEqual({ refresh: GRANT_TOKENS_KEPT, access: GRANT_TOKENS_KEPT });
+    // The newest still work; the oldest are gone, and presenting one is not taken for theft.
+    expect(await active(issued.at(-1)!.accessToken)).not.toBeNull();
+    expect(await active(issued.at(-GRANT_TOKENS_KEPT)!.accessToken)).not.toBeNull();
+    expect(await active(issued.at(-GRANT_TOKENS_KEPT - 1)!.accessToken)).toBeNull();
+    expect(await refresh(first.refreshToken)).toMatchObject({ ok: false, error: { error: "invalid_grant" } });
+    expect(await refresh(issued.at(-1)!.refreshToken)).toMatchObject({ ok: true });
+    // Another grant's tokens are untouched.
+    expect(await active(other.accessToken)).not.toBeNull();
+    // A superseded token still kept is a reuse, and revokes the grant (§5 rule 4).
+    expect(await refresh(issued.at(-GRANT_TOKENS_KEPT + 2)!.refreshToken)).toMatchObject({ ok: false, error: { error: "invalid_grant" } });
+    expect(await lastActivity()).toMatchObject({ type: "app_revoked", detail: { reason: "refresh_token_reuse" } });
   });
 
   it("a grant idle past REFRESH_IDLE_TTL_S ends, its access tokens with it", async () => {

@@ -9,6 +9,7 @@
  */
 import { env, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
+import { grantRotationPolicy } from "../../src/domain/indieauth/grants";
 import type { InstanceDO } from "../../src/durable/instance";
 import { ACTIVITY_SWEEP_EVERY } from "../../src/durable/activityLog";
 import { SWEEP_INTERVAL_MS } from "../../src/durable/expirySweep";
@@ -20,11 +21,17 @@ import { claimedOwner, selfFetch, TEST_ORIGIN } from "../helpers/workers";
 /** Tables that hold at most a handful of rows whatever happens, so a scan is a read of those few. */
 const BOUNDED_TABLES = new Set(["totp", "backup_codes", "meta", "passkey_owner", "recovery_verifier", "indieauth_profile"]);
 /**
- * Statements whose scan stops after a fixed number of rows, however large the table:
- * the activity log's bound walks the newest ACTIVITY_RETENTION ids down from the
- * top (LIMIT 1 OFFSET), and runs once every ACTIVITY_SWEEP_EVERY entries.
+ * Scans allowed, each with its reason: the activity log's bound walks the newest
+ * ACTIVITY_RETENTION ids down from the top (LIMIT 1 OFFSET), a fixed number of rows
+ * however large the table, and runs once every ACTIVITY_SWEEP_EVERY entries; the
+ * sweep of dead IndieAuth grants reads every grant, but runs only when a code is
+ * redeemed (an app the owner approved), and there is one grant per connected app
+ * (plus the revoked ones, for a day).
  */
-const BOUNDED_SCANS = new Map([["DELETE FROM activity WHERE id <= (SELECT id FROM activity ORDER BY id DESC LIMIT 1 OFFSET ?)", "SCAN activity"]]);
+const BOUNDED_SCANS = new Map([
+  ["DELETE FROM activity WHERE id <= (SELECT id FROM activity ORDER BY id DESC LIMIT 1 OFFSET ?)", "SCAN activity"],
+  ["DELETE FROM indieauth_grants WHERE last_used_at_ms <= ? OR revoked_at_ms < ?", "SCAN indieauth_grants"],
+]);
 
 const stub = () => env.INSTANCE.get(env.INSTANCE.idFromName("instance")) as DurableObjectStub<InstanceDO>;
 
@@ -69,6 +76,31 @@ async function fullScans(statements: Iterable<string>): Promise<Array<{ statemen
   });
 }
 
+/** An IndieAuth grant made and refreshed once, through the object's RPC methods (as indieauth.store.test.ts does). */
+async function refreshOneGrant(): Promise<void> {
+  const rateLimit = { key: "rl:indieauth:plans", limit: 1_000, windowMs: 60_000 };
+  const policy = grantRotationPolicy({ refreshReuseGraceS: 10, refreshIdleTtlS: 86_400 });
+  const client = { clientId: "https://app.example.com/", redirectUri: "https://app.example.com/cb" };
+  const requestId = await stub().openIndieAuthRequest({
+    ...client,
+    clientName: null,
+    state: "s",
+    codeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+    scopes: ["create"],
+  });
+  const answered = await stub().answerIndieAuthRequest(requestId, { approve: true }, "owner-session");
+  const redeemed = await stub().redeemIndieAuthCode({
+    rateLimit,
+    request: { grantType: "authorization_code", code: answered.ok ? answered.code! : "", codeVerifier: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", ...client },
+    endpoint: "token",
+    accessTtlS: 3600,
+    policy,
+  });
+  if (!redeemed.ok || !redeemed.tokens) throw new Error(`redemption failed: ${JSON.stringify(redeemed)}`);
+  const refreshed = await stub().refreshIndieAuthGrant({ rateLimit, refreshToken: redeemed.tokens.refreshToken, clientId: client.clientId, scope: null, accessTtlS: 3600, policy });
+  expect(refreshed).toMatchObject({ ok: true });
+}
+
 describe("hot paths read through indexes", () => {
   let owner: OwnerClient;
   let device: OwnerClient;
@@ -90,6 +122,9 @@ describe("hot paths read through indexes", () => {
     await runInDurableObject(stub(), (instance) =>
       instance.recordActivities(Array.from({ length: ACTIVITY_SWEEP_EVERY }, () => ({ type: "login_failed" as const, sessionId: null, detail: null }))),
     );
+    // Not a hot path, but one a client can repeat at will: an IndieAuth grant's refresh,
+    // which bounds the grant's tokens (GRANT_TOKENS_KEPT) through the grant_id indexes.
+    await refreshOneGrant();
   });
 
   it("records the statements of a challenge, a login, a refresh, an API request and a message", () => {
@@ -102,6 +137,8 @@ describe("hot paths read through indexes", () => {
     expect(all).toMatch(/DELETE FROM challenges WHERE expires_at_ms/);
     expect(all).toMatch(/DELETE FROM activity WHERE type = \?1/);
     expect(all).toMatch(/DELETE FROM activity WHERE id <= \(SELECT id FROM activity ORDER BY id DESC/);
+    expect(all).toMatch(/DELETE FROM indieauth_refresh_tokens WHERE grant_id = \?1/);
+    expect(all).toMatch(/DELETE FROM indieauth_access_tokens WHERE grant_id = \?1/);
   });
 
   it("none scans a table that grows", async () => {

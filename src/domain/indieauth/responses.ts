@@ -20,13 +20,14 @@ export interface ProfileInfo {
 /** LS §5.3.4: `profile` only when the `profile` scope was granted and there is a profile to give. */
 export function profileFor(scopes: readonly string[], me: string, owner: OwnerProfile | null): ProfileInfo | undefined {
   if (!includesProfile(scopes) || !owner) return undefined;
-  return { name: owner.name, url: me, ...(owner.photo !== undefined ? { photo: owner.photo } : {}) };
+  // No photo is `photo: undefined`, which JSON leaves out (every caller answers with c.json).
+  return { name: owner.name, url: me, photo: owner.photo };
 }
 
 /** POST /indieauth/authorize (LS §5.3.2): the profile URL, never a token. */
 export function profileUrlResponse(me: string, scopes: readonly string[], owner: OwnerProfile | null): { me: string; profile?: ProfileInfo } {
   const profile = profileFor(scopes, me, owner);
-  return profile ? { me, profile } : { me };
+  return { me, profile };
 }
 
 /** POST /indieauth/token (LS §5.3.3, RFC 6749 §5.1). */
@@ -46,7 +47,7 @@ export function tokenResponse(input: {
     me: input.me,
     expires_in: input.expiresInS,
     refresh_token: input.refreshToken,
-    ...(profile ? { profile } : {}),
+    profile,
   };
 }
 
