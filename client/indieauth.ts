@@ -74,7 +74,9 @@ export async function startAuthorization(client: OwnerClient, query: string): Pr
     const redirectable = indieAuthRedirectErrorSchema.safeParse(body);
     if (redirectable.success) {
       await res.body?.cancel();
-      return { ok: false, redirect: followableRedirect(redirectable.data.redirect), message: redirectable.data.message };
+      // Only to the redirect address the request itself named, as approve and deny check.
+      const expected = new URLSearchParams(query).get("redirect_uri") ?? undefined;
+      return { ok: false, redirect: followableRedirect(redirectable.data.redirect, expected), message: redirectable.data.message };
     }
     throw await errorFrom(res);
   }

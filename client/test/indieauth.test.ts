@@ -86,6 +86,16 @@ describe("startAuthorization", () => {
     expect(await startAuthorization(client, QUERY)).toEqual({ ok: false, redirect, message: "code_challenge is missing." });
   });
 
+  it("refuses a defect's redirect to another address than the request's redirect_uri", async () => {
+    const query = `${QUERY}&redirect_uri=${encodeURIComponent("https://app.example.com/callback")}`;
+    const back = "https://app.example.com/callback?error=invalid_request&state=xyz";
+    const { client } = clientWith(() => json({ error: "invalid_request", message: "code_challenge is missing.", redirect: back }, 400));
+    expect(await startAuthorization(client, query)).toEqual({ ok: false, redirect: back, message: "code_challenge is missing." });
+    const elsewhere = clientWith(() => json({ error: "invalid_request", message: "bad", redirect: "https://elsewhere.example/callback?error=invalid_request" }, 400));
+    const err = await startAuthorization(elsewhere.client, query).catch((e: unknown) => e);
+    expect(isIndieError(err, "bad_response")).toBe(true);
+  });
+
   it("throws an untrusted request's error (shown on the page, never redirected to)", async () => {
     const { client } = clientWith(() => json({ error: "invalid_request", message: "The redirect_uri is not one the client lists." }, 400));
     const err = await startAuthorization(client, QUERY).catch((e: unknown) => e);

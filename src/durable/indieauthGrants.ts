@@ -29,13 +29,12 @@ const TOKEN_BYTES = 32;
 /** A revoked grant is kept this long (its refresh tokens answer "revoked"), then swept. */
 const REVOKED_GRANT_RETENTION_MS = 24 * 3600_000;
 /**
- * Each grant keeps its newest this many refresh tokens and this many access tokens,
- * so a client that refreshes in a loop cannot fill the object's storage (a grant has
- * no absolute lifetime). An older superseded refresh token is then unknown
- * (`invalid_grant`, the grant left alone) rather than a reuse that revokes it; an
- * older access token ends early.
+ * Each grant keeps its newest this many access tokens, so a client that refreshes in
+ * a loop cannot fill the object's storage with them; an older one ends early. (Its
+ * refresh tokens are all kept, for reuse detection, and bounded by
+ * GRANT_MAX_REFRESH_TOKENS in domain/indieauth/grants.ts.)
  */
-export const GRANT_TOKENS_KEPT = 100;
+export const GRANT_ACCESS_TOKENS_KEPT = 100;
 
 /** Why a grant ended, as `app_revoked` logs it. */
 export type GrantRevocationReason = "code_replayed" | "refresh_token_reuse" | "revoked_by_client" | "revoked_by_owner";
@@ -173,14 +172,21 @@ export class IndieAuthGrantStore {
     nowMs: number,
   ): GrantRefreshDecision {
     const row = this.sql
-      .exec<GrantRow>(
-        "SELECT g.* FROM indieauth_refresh_tokens t JOIN indieauth_grants g ON g.id = t.grant_id WHERE t.hash = ?",
+      .exec<GrantRow & { issued: number }>(
+        "SELECT g.*, (SELECT count(*) FROM indieauth_refresh_tokens WHERE grant_id = g.id) AS issued " +
+          "FROM indieauth_refresh_tokens t JOIN indieauth_grants g ON g.id = t.grant_id WHERE t.hash = ?",
         prepared.presentedHash,
       )
       .toArray()[0];
     if (!row) return { kind: "refused", error: oauthError("invalid_grant", "The refresh token is invalid.") };
     const state = toTokenState(row);
-    const decision = decideGrantRefresh({ clientId: row.client_id, scopes: scopesOf(row.scopes), tokens: state }, prepared.presentedHash, request, nowMs, policy);
+    const decision = decideGrantRefresh(
+      { clientId: row.client_id, scopes: scopesOf(row.scopes), tokens: state, issued: row.issued },
+      prepared.presentedHash,
+      request,
+      nowMs,
+      policy,
+    );
     if (!decision.ok) {
       if (decision.outcome?.kind === "theft") this.revoke(row.id, "refresh_token_reuse", null, nowMs);
       return { kind: "refused", error: decision.error };
@@ -198,14 +204,12 @@ export class IndieAuthGrantStore {
     }
     const expiresAtMs = this.insertAccessToken(prepared.accessHash, row.id, decision.scopes, accessTtlMs, nowMs);
     // Rows in insertion order (rowid), walked backwards on the grant_id index.
-    for (const table of ["indieauth_refresh_tokens", "indieauth_access_tokens"]) {
-      this.sql.exec(
-        `DELETE FROM ${table} WHERE grant_id = ?1 AND rowid <= ` +
-          `(SELECT rowid FROM ${table} WHERE grant_id = ?1 ORDER BY rowid DESC LIMIT 1 OFFSET ?2)`,
-        row.id,
-        GRANT_TOKENS_KEPT,
-      );
-    }
+    this.sql.exec(
+      "DELETE FROM indieauth_access_tokens WHERE grant_id = ?1 AND rowid <= " +
+        "(SELECT rowid FROM indieauth_access_tokens WHERE grant_id = ?1 ORDER BY rowid DESC LIMIT 1 OFFSET ?2)",
+      row.id,
+      GRANT_ACCESS_TOKENS_KEPT,
+    );
     return {
       kind: decision.outcome.kind === "rotate" ? "rotated" : "replay",
       successorWrap: row.successor_wrap,

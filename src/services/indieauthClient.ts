@@ -465,9 +465,9 @@ async function clientFromHtml(bytes: Uint8Array<ArrayBuffer>, headers: Headers, 
   return {
     id: context.clientId,
     name: cleanName(name),
-    // Only a page on the client_id's own origin: any other would be a home page
-    // the client_id does not vouch for, as a client_uri that is not its prefix.
-    url: url?.startsWith(new URL(context.clientId).origin + "/") ? url : undefined,
+    // Only a prefix of the client_id, as a client_uri (LS §4.2.1): any other page is a
+    // home page the client_id does not vouch for (another user's, on a shared origin).
+    url: url && context.clientId.startsWith(url) ? url : undefined,
     logo: displayUrl(state.logo, base, context.policy),
     // Link headers resolve against the document's URL (RFC 8288 §3.2), <link>s against its base.
     redirectUris: redirectUris([...linkHeaderTargets(headers.get("link"), "redirect_uri").map((u) => parseUrl(u, context.documentUrl)?.href), ...state.redirects], base),

@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { decideCodeRedemption, oauthErrorStatus, parseTokenRequest, type AuthorizationCodeRecord } from "../../src/domain/indieauth/codes";
-import { decideGrantRefresh, decideUserinfo, grantRotationPolicy, isAccessTokenActive, type GrantState } from "../../src/domain/indieauth/grants";
+import {
+  decideGrantRefresh,
+  decideUserinfo,
+  GRANT_MAX_REFRESH_TOKENS,
+  grantRotationPolicy,
+  isAccessTokenActive,
+  type GrantState,
+} from "../../src/domain/indieauth/grants";
 import { s256Challenge } from "../../src/domain/indieauth/pkce";
 import { introspectionResponse, profileUrlResponse, tokenResponse } from "../../src/domain/indieauth/responses";
 import { applyRotation, type SessionTokenState } from "../../src/domain/rotation";
@@ -128,8 +135,25 @@ describe("grant refresh: §5 rotation rules with §14's client and scope checks"
     revoked: false,
     ...overrides,
   });
-  const grant = (overrides: Partial<SessionTokenState> = {}): GrantState => ({ clientId: CLIENT, scopes: ["profile", "create"], tokens: tokens(overrides) });
+  const grant = (overrides: Partial<SessionTokenState> = {}, issued = 2): GrantState => ({
+    clientId: CLIENT,
+    scopes: ["profile", "create"],
+    tokens: tokens(overrides),
+    issued,
+  });
   const ask = { clientId: CLIENT, scope: null };
+
+  it(`expires once it was issued ${GRANT_MAX_REFRESH_TOKENS} refresh tokens, as past an absolute lifetime: every refresh refused`, () => {
+    const spent = GRANT_MAX_REFRESH_TOKENS;
+    expect(decideGrantRefresh(grant({}, spent - 1), "h2", ask, T0 + 1000, policy)).toMatchObject({ ok: true, outcome: { kind: "rotate" } });
+    const expired = { ok: false, error: { error: "invalid_grant", error_description: "The grant has expired." }, outcome: { kind: "expired" } };
+    // The current token (rule 1), the previous one within the grace (rule 2) and after it (rule 3).
+    expect(decideGrantRefresh(grant({}, spent), "h2", ask, T0 + 1000, policy)).toMatchObject(expired);
+    expect(decideGrantRefresh(grant({}, spent), "h1", ask, T0 + 1000, policy)).toMatchObject(expired);
+    expect(decideGrantRefresh(grant({}, spent), "h1", ask, T0 + 60_000, policy)).toMatchObject(expired);
+    // Rule 5: an expired grant has nothing left to steal.
+    expect(decideGrantRefresh(grant({}, spent), "h0", ask, T0 + 1000, policy)).toMatchObject(expired);
+  });
 
   it("has no absolute lifetime: a grant used within the idle window lives on", () => {
     expect(policy.maxTtlMs).toBe(Number.POSITIVE_INFINITY);

@@ -137,16 +137,17 @@ describe("an HTML page with h-app", () => {
   });
 
   it("reads an app that is one link, and takes no name from a page without h-app", async () => {
-    net.respond(CLIENT, html(`<p><a class="h-app" href="https://app.example.com/about">Tiny App</a></p>`));
-    const d = await discoverClient(CLIENT, options());
-    expect(d.ok && d.client).toEqual({ id: CLIENT, name: "Tiny App", url: "https://app.example.com/about", redirectUris: [], source: "h-app" });
+    const id = "https://app.example.com/apps/tiny";
+    net.respond(id, html(`<p><a class="h-app" href="https://app.example.com/apps/">Tiny App</a></p>`));
+    const d = await discoverClient(id, options());
+    expect(d.ok && d.client).toEqual({ id, name: "Tiny App", url: "https://app.example.com/apps/", redirectUris: [], source: "h-app" });
 
     net.respond(CLIENT, html(`<title>Not an app</title><p class="p-name">stray</p><link rel="redirect_uri" href="/cb">`));
     const bare = await discoverClient(CLIENT, options());
     expect(bare.ok && bare.client).toEqual({ id: CLIENT, redirectUris: ["https://app.example.com/cb"], source: "h-app" });
   });
 
-  it("drops an app URL on another origin than the client_id's, keeping the rest", async () => {
+  it("drops an app URL that is not a prefix of the client_id, keeping the rest", async () => {
     const id = "https://evil.example/";
     net.respond(id, html(`<div class="h-app"><a class="u-url p-name" href="https://quill.p3k.io/">Quill</a></div><a class="h-app" href="https://quill.p3k.io/">x</a>`));
     const d = await discoverClient(id, options());
@@ -155,6 +156,12 @@ describe("an HTML page with h-app", () => {
     net.respond(CLIENT, html(`<div class="h-app"><a class="u-url p-name" href="https://app.example.com.evil.example/">Quill</a></div>`));
     const lookalike = await discoverClient(CLIENT, options());
     expect(lookalike.ok && lookalike.client).toEqual({ id: CLIENT, name: "Quill", redirectUris: [], source: "h-app" });
+
+    // Another user's page on a shared origin.
+    const alice = "https://people.example/~alice/app";
+    net.respond(alice, html(`<div class="h-app"><a class="u-url p-name" href="https://people.example/~mallory/">Quill</a></div>`));
+    const neighbour = await discoverClient(alice, options());
+    expect(neighbour.ok && neighbour.client).toEqual({ id: alice, name: "Quill", redirectUris: [], source: "h-app" });
   });
 
   it("strips control and bidi-override characters from the name", async () => {

@@ -11,7 +11,8 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { CodeGrantRequest } from "../../src/domain/indieauth/codes";
 import { grantRotationPolicy } from "../../src/domain/indieauth/grants";
-import { GRANT_TOKENS_KEPT } from "../../src/durable/indieauthGrants";
+import { GRANT_MAX_REFRESH_TOKENS } from "../../src/domain/indieauth/grants";
+import { GRANT_ACCESS_TOKENS_KEPT } from "../../src/durable/indieauthGrants";
 import { sha256Base64url } from "../../src/lib/bytes";
 import type { InstanceDO, NewAuthorizationRequest } from "../../src/durable/instance";
 import { advanceClock } from "../helpers/clock";
@@ -81,6 +82,18 @@ async function active(token: string) {
   const looked = await stub.indieAuthAccessToken({ rateLimit, token, policy });
   if (!looked.ok) throw new Error("rate limited");
   return looked.token;
+}
+
+/** How many refresh and access tokens the grant of `refreshToken` holds, counted in the object. */
+async function grantRows(refreshToken: string): Promise<{ refresh: number; access: number }> {
+  const hash = await sha256Base64url(refreshToken);
+  return runInDurableObject(stub, (_instance: InstanceDO, state) => {
+    const count = (table: string) =>
+      state.storage.sql
+        .exec<{ n: number }>(`SELECT count(*) AS n FROM ${table} WHERE grant_id = (SELECT grant_id FROM indieauth_refresh_tokens WHERE hash = ?)`, hash)
+        .one().n;
+    return { refresh: count("indieauth_refresh_tokens"), access: count("indieauth_access_tokens") };
+  });
 }
 
 describe("consent requests", () => {
@@ -234,34 +247,40 @@ describe("grants: refresh-token rotation on the rules of §5", () => {
     expect(await refresh(successor!)).toMatchObject({ ok: true });
   });
 
-  it(`keeps each grant's newest ${GRANT_TOKENS_KEPT} refresh and access tokens: a client refreshing in a loop cannot fill storage`, async () => {
+  it(`keeps each grant's newest ${GRANT_ACCESS_TOKENS_KEPT} access tokens and every refresh token: a client refreshing in a loop cannot fill storage`, async () => {
     const first = await tokensFor(await approvedCode());
     const other = await tokensFor(await approvedCode());
     const issued = [first];
-    for (let i = 0; i < GRANT_TOKENS_KEPT + 5; i++) issued.push(refreshed(await refresh(issued.at(-1)!.refreshToken)));
-    const newestHash = await sha256Base64url(issued.at(-1)!.refreshToken);
-    const counts = await runInDurableObject(stub, (_instance: InstanceDO, state) => {
-      const count = (table: string) =>
-        state.storage.sql
-          .exec<{ n: number }>(
-            `SELECT count(*) AS n FROM ${table} WHERE grant_id = (SELECT grant_id FROM indieauth_refresh_tokens WHERE hash = ?)`,
-            newestHash,
-          )
-          .one().n;
-      return { refresh: count("indieauth_refresh_tokens"), access: count("indieauth_access_tokens") };
-    });
-    expect(counts).toEqual({ refresh: GRANT_TOKENS_KEPT, access: GRANT_TOKENS_KEPT });
-    // The newest still work; the oldest are gone, and presenting one is not taken for theft.
+    for (let i = 0; i < GRANT_ACCESS_TOKENS_KEPT + 5; i++) issued.push(refreshed(await refresh(issued.at(-1)!.refreshToken)));
+    expect(await grantRows(issued.at(-1)!.refreshToken)).toEqual({ refresh: GRANT_ACCESS_TOKENS_KEPT + 6, access: GRANT_ACCESS_TOKENS_KEPT });
+    // The newest access tokens still work, the oldest are gone; another grant's are untouched.
     expect(await active(issued.at(-1)!.accessToken)).not.toBeNull();
-    expect(await active(issued.at(-GRANT_TOKENS_KEPT)!.accessToken)).not.toBeNull();
-    expect(await active(issued.at(-GRANT_TOKENS_KEPT - 1)!.accessToken)).toBeNull();
-    expect(await refresh(first.refreshToken)).toMatchObject({ ok: false, error: { error: "invalid_grant" } });
-    expect(await refresh(issued.at(-1)!.refreshToken)).toMatchObject({ ok: true });
-    // Another grant's tokens are untouched.
+    expect(await active(issued.at(-GRANT_ACCESS_TOKENS_KEPT)!.accessToken)).not.toBeNull();
+    expect(await active(issued.at(-GRANT_ACCESS_TOKENS_KEPT - 1)!.accessToken)).toBeNull();
     expect(await active(other.accessToken)).not.toBeNull();
-    // A superseded token still kept is a reuse, and revokes the grant (§5 rule 4).
-    expect(await refresh(issued.at(-GRANT_TOKENS_KEPT + 2)!.refreshToken)).toMatchObject({ ok: false, error: { error: "invalid_grant" } });
+    // The very first refresh token is still known: presented again, it is a reuse that revokes the grant (§5 rule 4).
+    expect(await refresh(first.refreshToken)).toMatchObject({ ok: false, error: { error: "invalid_grant", error_description: expect.stringMatching(/revoked/) } });
     expect(await lastActivity()).toMatchObject({ type: "app_revoked", detail: { reason: "refresh_token_reuse" } });
+  });
+
+  it(`expires a grant once it was issued ${GRANT_MAX_REFRESH_TOKENS} refresh tokens`, async () => {
+    const first = await tokensFor(await approvedCode());
+    const grantId = await runInDurableObject(stub, (_instance: InstanceDO, state) =>
+      state.storage.sql.exec<{ id: string }>("SELECT id FROM indieauth_grants ORDER BY created_at_ms DESC, rowid DESC LIMIT 1").one().id,
+    );
+    // As if it had rotated GRANT_MAX_REFRESH_TOKENS - 2 times before: rows only a refresh would have written.
+    await runInDurableObject(stub, (_instance: InstanceDO, state) => {
+      for (let i = 0; i < GRANT_MAX_REFRESH_TOKENS - 2; i++) {
+        state.storage.sql.exec("INSERT INTO indieauth_refresh_tokens (hash, grant_id, issued_at_ms) VALUES (?, ?, 0)", `old-${grantId}-${i}`, grantId);
+      }
+    });
+    const last = refreshed(await refresh(first.refreshToken));
+    expect(await grantRows(last.refreshToken)).toMatchObject({ refresh: GRANT_MAX_REFRESH_TOKENS });
+    expect(await refresh(last.refreshToken)).toEqual({ ok: false, error: { error: "invalid_grant", error_description: "The grant has expired." } });
+    // Nothing was written, and the previous token is refused alike (rule 5: nothing is left to steal).
+    expect(await refresh(last.refreshToken)).toMatchObject({ ok: false, error: { error: "invalid_grant" } });
+    expect(await refresh(first.refreshToken)).toEqual({ ok: false, error: { error: "invalid_grant", error_description: "The grant has expired." } });
+    expect(await grantRows(last.refreshToken)).toMatchObject({ refresh: GRANT_MAX_REFRESH_TOKENS });
   });
 
   it("a grant idle past REFRESH_IDLE_TTL_S ends, its access tokens with it", async () => {

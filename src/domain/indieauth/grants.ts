@@ -25,7 +25,19 @@ export interface GrantState {
   clientId: string;
   scopes: string[];
   tokens: SessionTokenState;
+  /** How many refresh tokens the grant was issued, its first included. */
+  issued: number;
 }
+
+/**
+ * A grant expires once it was issued this many refresh tokens: its lifetime counted
+ * in refreshes, as it has none in time. Every refresh token it was issued is kept (a
+ * superseded one presented again revokes the grant, however old), so without this a
+ * client refreshing in a loop could grow the instance's storage without end
+ * (docs/threat-model.md, finding 19). A client that refreshes weekly, as the default access-token lifetime has it,
+ * reaches it in 190 years; one looping at 300 requests a minute, in half an hour.
+ */
+export const GRANT_MAX_REFRESH_TOKENS = 10_000;
 
 /** The §5 policy for grants: same grace and idle lifetime, no absolute lifetime. */
 export function grantRotationPolicy(settings: { refreshReuseGraceS: number; refreshIdleTtlS: number }): RotationPolicy {
@@ -57,7 +69,10 @@ export function decideGrantRefresh(
   nowMs: number,
   policy: RotationPolicy,
 ): GrantRefreshDecision {
-  const outcome = decideRotation(grant.tokens, classifyPresented(grant.tokens, presentedHash), nowMs, policy);
+  // Past GRANT_MAX_REFRESH_TOKENS a grant has expired, like a session past its absolute
+  // lifetime (rule 5): every refresh is refused, and a superseded token finds nothing to steal.
+  const lifetime = grant.issued < GRANT_MAX_REFRESH_TOKENS ? policy : { ...policy, maxTtlMs: 0 };
+  const outcome = decideRotation(grant.tokens, classifyPresented(grant.tokens, presentedHash), nowMs, lifetime);
   if (outcome.kind === "theft") return { ok: false, error: oauthError("invalid_grant", "The refresh token was already used; the grant is revoked."), outcome };
   if (outcome.kind === "revoked") return { ok: false, error: oauthError("invalid_grant", "The grant was revoked."), outcome };
   if (outcome.kind === "expired") return { ok: false, error: oauthError("invalid_grant", "The grant has expired."), outcome };
