@@ -53,8 +53,15 @@ export function followableRedirect(redirect: string, expected?: string): string 
   } catch {
     throw new IndieError("bad_response", "The server answered with a redirect that is not a URL.");
   }
-  const same = (a: URL, b: URL) => a.protocol === b.protocol && a.host === b.host && a.pathname === b.pathname;
-  if (UNSAFE_SCHEMES.has(url.protocol) || (expected !== undefined && !same(url, new URL(expected)))) {
+  const same = (a: URL, b: string) => {
+    try {
+      const e = new URL(b);
+      return a.protocol === e.protocol && a.host === e.host && a.pathname === e.pathname;
+    } catch {
+      return false;
+    }
+  };
+  if (UNSAFE_SCHEMES.has(url.protocol) || (expected !== undefined && !same(url, expected))) {
     throw new IndieError("bad_response", "The server answered with a redirect to somewhere other than the app's redirect address.");
   }
   return url.href;
@@ -74,8 +81,9 @@ export async function startAuthorization(client: OwnerClient, query: string): Pr
     const redirectable = indieAuthRedirectErrorSchema.safeParse(body);
     if (redirectable.success) {
       await res.body?.cancel();
-      // Only to the redirect address the request itself named, as approve and deny check.
-      const expected = new URLSearchParams(query).get("redirect_uri") ?? undefined;
+      // Only to the redirect address the request itself named, as approve and deny check
+      // (the first non-empty one, as the server reads it: an empty parameter counts as absent).
+      const expected = new URLSearchParams(query).getAll("redirect_uri").find((v) => v !== "");
       return { ok: false, redirect: followableRedirect(redirectable.data.redirect, expected), message: redirectable.data.message };
     }
     throw await errorFrom(res);

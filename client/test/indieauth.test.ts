@@ -94,6 +94,13 @@ describe("startAuthorization", () => {
     const elsewhere = clientWith(() => json({ error: "invalid_request", message: "bad", redirect: "https://elsewhere.example/callback?error=invalid_request" }, 400));
     const err = await startAuthorization(elsewhere.client, query).catch((e: unknown) => e);
     expect(isIndieError(err, "bad_response")).toBe(true);
+    // An empty redirect_uri before the real one is skipped, as the server skips it.
+    const first = clientWith(() => json({ error: "invalid_request", message: "code_challenge is missing.", redirect: back }, 400));
+    expect(await startAuthorization(first.client, `${QUERY}&redirect_uri=&redirect_uri=${encodeURIComponent("https://app.example.com/callback")}`)).toMatchObject({ ok: false, redirect: back });
+    // One that is not a URL matches nothing: bad_response, not a TypeError.
+    const broken = clientWith(() => json({ error: "invalid_request", message: "bad", redirect: back }, 400));
+    const thrown = await startAuthorization(broken.client, `${QUERY}&redirect_uri=not%20a%20url`).catch((e: unknown) => e);
+    expect(isIndieError(thrown, "bad_response")).toBe(true);
   });
 
   it("throws an untrusted request's error (shown on the page, never redirected to)", async () => {

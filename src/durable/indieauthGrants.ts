@@ -37,7 +37,7 @@ const REVOKED_GRANT_RETENTION_MS = 24 * 3600_000;
 export const GRANT_ACCESS_TOKENS_KEPT = 100;
 
 /** Why a grant ended, as `app_revoked` logs it. */
-export type GrantRevocationReason = "code_replayed" | "refresh_token_reuse" | "revoked_by_client" | "revoked_by_owner";
+export type GrantRevocationReason = "code_replayed" | "refresh_limit" | "refresh_token_reuse" | "revoked_by_client" | "revoked_by_owner";
 
 /** The Worker's settings for a new grant: its access tokens' lifetime, its refresh tokens' §5 policy. */
 export interface GrantTerms {
@@ -189,6 +189,7 @@ export class IndieAuthGrantStore {
     );
     if (!decision.ok) {
       if (decision.outcome?.kind === "theft") this.revoke(row.id, "refresh_token_reuse", null, nowMs);
+      if (decision.outcome?.kind === "exhausted") this.revoke(row.id, "refresh_limit", null, nowMs);
       return { kind: "refused", error: decision.error };
     }
     const next = applyRotation(state, decision.outcome, prepared.successorHash, nowMs);

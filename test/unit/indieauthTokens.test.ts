@@ -143,16 +143,18 @@ describe("grant refresh: §5 rotation rules with §14's client and scope checks"
   });
   const ask = { clientId: CLIENT, scope: null };
 
-  it(`expires once it was issued ${GRANT_MAX_REFRESH_TOKENS} refresh tokens, as past an absolute lifetime: every refresh refused`, () => {
+  it(`ends once it was issued ${GRANT_MAX_REFRESH_TOKENS} refresh tokens, with theft still decided first`, () => {
     const spent = GRANT_MAX_REFRESH_TOKENS;
     expect(decideGrantRefresh(grant({}, spent - 1), "h2", ask, T0 + 1000, policy)).toMatchObject({ ok: true, outcome: { kind: "rotate" } });
-    const expired = { ok: false, error: { error: "invalid_grant", error_description: "The grant has expired." }, outcome: { kind: "expired" } };
+    const exhausted = { ok: false, error: { error: "invalid_grant", error_description: "The grant has expired." }, outcome: { kind: "exhausted" } };
     // The current token (rule 1), the previous one within the grace (rule 2) and after it (rule 3).
-    expect(decideGrantRefresh(grant({}, spent), "h2", ask, T0 + 1000, policy)).toMatchObject(expired);
-    expect(decideGrantRefresh(grant({}, spent), "h1", ask, T0 + 1000, policy)).toMatchObject(expired);
-    expect(decideGrantRefresh(grant({}, spent), "h1", ask, T0 + 60_000, policy)).toMatchObject(expired);
-    // Rule 5: an expired grant has nothing left to steal.
-    expect(decideGrantRefresh(grant({}, spent), "h0", ask, T0 + 1000, policy)).toMatchObject(expired);
+    expect(decideGrantRefresh(grant({}, spent), "h2", ask, T0 + 1000, policy)).toEqual(exhausted);
+    expect(decideGrantRefresh(grant({}, spent), "h1", ask, T0 + 1000, policy)).toEqual(exhausted);
+    expect(decideGrantRefresh(grant({}, spent), "h1", ask, T0 + 60_000, policy)).toEqual(exhausted);
+    // A superseded token is still a reuse (a thief who ran the count up is caught), and revoked or idle say so.
+    expect(decideGrantRefresh(grant({}, spent), "h0", ask, T0 + 1000, policy)).toMatchObject({ ok: false, outcome: { kind: "theft" } });
+    expect(decideGrantRefresh(grant({ revoked: true }, spent), "h2", ask, T0, policy)).toMatchObject({ ok: false, outcome: { kind: "revoked" } });
+    expect(decideGrantRefresh(grant({}, spent), "h2", ask, T0 + 100 * 86_400_000, policy)).toMatchObject({ ok: false, outcome: { kind: "expired" } });
   });
 
   it("has no absolute lifetime: a grant used within the idle window lives on", () => {
@@ -170,7 +172,7 @@ describe("grant refresh: §5 rotation rules with §14's client and scope checks"
   it("revokes the grant when a superseded token comes back, whatever client_id it names", () => {
     const d = decideGrantRefresh(grant(), "h0", { clientId: "https://evil.example/", scope: null }, T0 + 1000, policy);
     expect(d).toMatchObject({ ok: false, outcome: { kind: "theft" }, error: { error: "invalid_grant" } });
-    if (d.ok || !d.outcome) throw new Error("expected theft");
+    if (d.ok || d.outcome?.kind !== "theft") throw new Error("expected theft");
     expect(applyRotation(grant().tokens, d.outcome, "unused", T0 + 1000).revoked).toBe(true);
   });
 

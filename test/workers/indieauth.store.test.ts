@@ -263,7 +263,7 @@ describe("grants: refresh-token rotation on the rules of §5", () => {
     expect(await lastActivity()).toMatchObject({ type: "app_revoked", detail: { reason: "refresh_token_reuse" } });
   });
 
-  it(`expires a grant once it was issued ${GRANT_MAX_REFRESH_TOKENS} refresh tokens`, async () => {
+  it(`ends a grant once it was issued ${GRANT_MAX_REFRESH_TOKENS} refresh tokens: revoked (refresh_limit), its access tokens with it`, async () => {
     const first = await tokensFor(await approvedCode());
     const grantId = await runInDurableObject(stub, (_instance: InstanceDO, state) =>
       state.storage.sql.exec<{ id: string }>("SELECT id FROM indieauth_grants ORDER BY created_at_ms DESC, rowid DESC LIMIT 1").one().id,
@@ -276,11 +276,13 @@ describe("grants: refresh-token rotation on the rules of §5", () => {
     });
     const last = refreshed(await refresh(first.refreshToken));
     expect(await grantRows(last.refreshToken)).toMatchObject({ refresh: GRANT_MAX_REFRESH_TOKENS });
+    expect(await active(last.accessToken)).not.toBeNull();
     expect(await refresh(last.refreshToken)).toEqual({ ok: false, error: { error: "invalid_grant", error_description: "The grant has expired." } });
-    // Nothing was written, and the previous token is refused alike (rule 5: nothing is left to steal).
-    expect(await refresh(last.refreshToken)).toMatchObject({ ok: false, error: { error: "invalid_grant" } });
-    expect(await refresh(first.refreshToken)).toEqual({ ok: false, error: { error: "invalid_grant", error_description: "The grant has expired." } });
+    // No token was issued; the grant is revoked, so its access tokens stop, and the owner sees why.
     expect(await grantRows(last.refreshToken)).toMatchObject({ refresh: GRANT_MAX_REFRESH_TOKENS });
+    expect(await active(last.accessToken)).toBeNull();
+    expect(await lastActivity()).toMatchObject({ type: "app_revoked", detail: { grantId, reason: "refresh_limit" } });
+    expect(await refresh(first.refreshToken)).toMatchObject({ ok: false, error: { error: "invalid_grant", error_description: expect.stringMatching(/revoked/) } });
   });
 
   it("a grant idle past REFRESH_IDLE_TTL_S ends, its access tokens with it", async () => {

@@ -30,12 +30,14 @@ export interface GrantState {
 }
 
 /**
- * A grant expires once it was issued this many refresh tokens: its lifetime counted
- * in refreshes, as it has none in time. Every refresh token it was issued is kept (a
- * superseded one presented again revokes the grant, however old), so without this a
- * client refreshing in a loop could grow the instance's storage without end
- * (docs/threat-model.md, finding 19). A client that refreshes weekly, as the default access-token lifetime has it,
- * reaches it in 190 years; one looping at 300 requests a minute, in half an hour.
+ * A grant ends (revoked, `refresh_limit`) at its next refresh once it was issued this
+ * many refresh tokens: its lifetime counted in refreshes, as it has none in time. Every
+ * refresh token it was issued is kept (a superseded one presented again revokes the
+ * grant, however old), so without this a client refreshing in a loop could grow the
+ * instance's storage without end (docs/threat-model.md, finding 19). A client that
+ * refreshes as its access token expires reaches it in 190 years at the default
+ * lifetime (a week), 14 months at an hour, a week at the 60 s minimum; one looping at
+ * 300 requests a minute, in half an hour.
  */
 export const GRANT_MAX_REFRESH_TOKENS = 10_000;
 
@@ -51,8 +53,11 @@ export function grantRotationPolicy(settings: { refreshReuseGraceS: number; refr
 export type GrantRefreshDecision =
   /** Rotate or replay (apply with applyRotation); the new access token gets `scopes`. */
   | { ok: true; outcome: Extract<RotationOutcome, { kind: "rotate" } | { kind: "replay" }>; scopes: string[] }
-  /** Refused. `outcome` is set when the grant's state changes (theft: revoke it) or is reported (expired, revoked). */
-  | { ok: false; error: OAuthError; outcome: Exclude<RotationOutcome, { kind: "rotate" } | { kind: "replay" }> | null };
+  /**
+   * Refused. `outcome` is set when the grant's state changes (theft, or exhausted: it
+   * was issued GRANT_MAX_REFRESH_TOKENS; revoke it) or is reported (expired, revoked).
+   */
+  | { ok: false; error: OAuthError; outcome: Exclude<RotationOutcome, { kind: "rotate" } | { kind: "replay" }> | { kind: "exhausted" } | null };
 
 /**
  * Decides `grant_type=refresh_token` for a grant found by the presented token's
@@ -69,13 +74,13 @@ export function decideGrantRefresh(
   nowMs: number,
   policy: RotationPolicy,
 ): GrantRefreshDecision {
-  // Past GRANT_MAX_REFRESH_TOKENS a grant has expired, like a session past its absolute
-  // lifetime (rule 5): every refresh is refused, and a superseded token finds nothing to steal.
-  const lifetime = grant.issued < GRANT_MAX_REFRESH_TOKENS ? policy : { ...policy, maxTtlMs: 0 };
-  const outcome = decideRotation(grant.tokens, classifyPresented(grant.tokens, presentedHash), nowMs, lifetime);
+  const outcome = decideRotation(grant.tokens, classifyPresented(grant.tokens, presentedHash), nowMs, policy);
   if (outcome.kind === "theft") return { ok: false, error: oauthError("invalid_grant", "The refresh token was already used; the grant is revoked."), outcome };
   if (outcome.kind === "revoked") return { ok: false, error: oauthError("invalid_grant", "The grant was revoked."), outcome };
   if (outcome.kind === "expired") return { ok: false, error: oauthError("invalid_grant", "The grant has expired."), outcome };
+  // Theft ruled out first: at the bound the grant ends, revoked (its access tokens stop,
+  // and the owner sees why), whichever live token is presented.
+  if (grant.issued >= GRANT_MAX_REFRESH_TOKENS) return { ok: false, error: oauthError("invalid_grant", "The grant has expired."), outcome: { kind: "exhausted" } };
   if (request.clientId !== grant.clientId) return { ok: false, error: oauthError("invalid_grant", "The refresh token was issued to another client_id."), outcome: null };
   const scopes = narrowedScopes(grant.scopes, request.scope);
   if (!scopes.ok) return { ok: false, error: oauthError("invalid_scope", "scope may only narrow the scopes of the grant."), outcome: null };
