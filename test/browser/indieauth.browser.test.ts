@@ -215,6 +215,7 @@ describe("IndieAuth consent in Chromium", () => {
     await page.getByRole("heading", { name: "The app's request was incomplete" }).waitFor({ timeout: 30_000 });
     const back = page.getByRole("button", { name: `Return to ${new URL(app.redirectUri).host}` });
     await back.waitFor();
+    await docShot(page, "indieauth-incomplete");
     // Nothing moves the browser on its own: still here, the app not called.
     await page.waitForTimeout(300);
     expect(new URL(page.url()).pathname).toBe("/indieauth/authorize");
