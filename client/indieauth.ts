@@ -82,8 +82,9 @@ export async function startAuthorization(client: OwnerClient, query: string): Pr
     if (redirectable.success) {
       await res.body?.cancel();
       // Only to the redirect address the request itself named, as approve and deny check
-      // (the first non-empty one, as the server reads it: an empty parameter counts as absent).
-      const expected = new URLSearchParams(query).getAll("redirect_uri").find((v) => v !== "");
+      // (the first non-empty one, as the server reads it: an empty parameter counts as
+      // absent). With none the server never redirects, so "" matches nothing.
+      const expected = new URLSearchParams(query).getAll("redirect_uri").find((v) => v !== "") ?? "";
       return { ok: false, redirect: followableRedirect(redirectable.data.redirect, expected), message: redirectable.data.message };
     }
     throw await errorFrom(res);

@@ -80,10 +80,14 @@ describe("startAuthorization", () => {
     expect(requests).toEqual([{ method: "POST", path: "/api/indieauth/requests", body: { query: QUERY }, authorization: expect.stringMatching(/^Bearer /) }]);
   });
 
-  it("returns a redirectable defect's redirect (the page follows it)", async () => {
+  it("returns a redirectable defect's redirect (the page follows it when the owner asks)", async () => {
     const redirect = "https://app.example.com/callback?error=invalid_request&state=xyz&iss=https%3A%2F%2Fid.example.test%2F";
     const { client } = clientWith(() => json({ error: "invalid_request", message: "code_challenge is missing.", redirect }, 400));
-    expect(await startAuthorization(client, QUERY)).toEqual({ ok: false, redirect, message: "code_challenge is missing." });
+    const query = `${QUERY}&redirect_uri=${encodeURIComponent("https://app.example.com/callback")}`;
+    expect(await startAuthorization(client, query)).toEqual({ ok: false, redirect, message: "code_challenge is missing." });
+    // A query without a redirect_uri is never redirected by the server: a redirect then is refused.
+    const bare = clientWith(() => json({ error: "invalid_request", message: "code_challenge is missing.", redirect }, 400));
+    expect(isIndieError(await startAuthorization(bare.client, QUERY).catch((e: unknown) => e), "bad_response")).toBe(true);
   });
 
   it("refuses a defect's redirect to another address than the request's redirect_uri", async () => {
@@ -112,7 +116,7 @@ describe("startAuthorization", () => {
 
   it("refuses a redirect with a script-running scheme, even from the server", async () => {
     const { client } = clientWith(() => json({ error: "invalid_request", message: "bad", redirect: "javascript:alert(1)" }, 400));
-    const err = await startAuthorization(client, QUERY).catch((e: unknown) => e);
+    const err = await startAuthorization(client, `${QUERY}&redirect_uri=javascript%3Aalert(1)`).catch((e: unknown) => e);
     expect(isIndieError(err, "bad_response")).toBe(true);
   });
 

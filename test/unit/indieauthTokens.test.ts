@@ -147,10 +147,13 @@ describe("grant refresh: §5 rotation rules with §14's client and scope checks"
     const spent = GRANT_MAX_REFRESH_TOKENS;
     expect(decideGrantRefresh(grant({}, spent - 1), "h2", ask, T0 + 1000, policy)).toMatchObject({ ok: true, outcome: { kind: "rotate" } });
     const exhausted = { ok: false, error: { error: "invalid_grant", error_description: "The grant has expired." }, outcome: { kind: "exhausted" } };
-    // The current token (rule 1), the previous one within the grace (rule 2) and after it (rule 3).
+    // What would rotate: the current token (rule 1), the previous one after the grace (rule 3).
     expect(decideGrantRefresh(grant({}, spent), "h2", ask, T0 + 1000, policy)).toEqual(exhausted);
-    expect(decideGrantRefresh(grant({}, spent), "h1", ask, T0 + 1000, policy)).toEqual(exhausted);
     expect(decideGrantRefresh(grant({}, spent), "h1", ask, T0 + 60_000, policy)).toEqual(exhausted);
+    // A replay within the grace (rule 2) issues no refresh token: it still answers.
+    expect(decideGrantRefresh(grant({}, spent), "h1", ask, T0 + 1000, policy)).toMatchObject({ ok: true, outcome: { kind: "replay" } });
+    // Another client_id or a wider scope changes nothing, at the bound too.
+    expect(decideGrantRefresh(grant({}, spent), "h2", { clientId: "https://evil.example/", scope: null }, T0, policy)).toMatchObject({ ok: false, outcome: null });
     // A superseded token is still a reuse (a thief who ran the count up is caught), and revoked or idle say so.
     expect(decideGrantRefresh(grant({}, spent), "h0", ask, T0 + 1000, policy)).toMatchObject({ ok: false, outcome: { kind: "theft" } });
     expect(decideGrantRefresh(grant({ revoked: true }, spent), "h2", ask, T0, policy)).toMatchObject({ ok: false, outcome: { kind: "revoked" } });

@@ -263,26 +263,60 @@ describe("grants: refresh-token rotation on the rules of §5", () => {
     expect(await lastActivity()).toMatchObject({ type: "app_revoked", detail: { reason: "refresh_token_reuse" } });
   });
 
-  it(`ends a grant once it was issued ${GRANT_MAX_REFRESH_TOKENS} refresh tokens: revoked (refresh_limit), its access tokens with it`, async () => {
+  /** A new grant with `filled` refresh-token rows added, as if it had rotated that often before (rows only refreshes write). */
+  async function grantWithIssued(filled: number) {
     const first = await tokensFor(await approvedCode());
-    const grantId = await runInDurableObject(stub, (_instance: InstanceDO, state) =>
-      state.storage.sql.exec<{ id: string }>("SELECT id FROM indieauth_grants ORDER BY created_at_ms DESC, rowid DESC LIMIT 1").one().id,
-    );
-    // As if it had rotated GRANT_MAX_REFRESH_TOKENS - 2 times before: rows only a refresh would have written.
-    await runInDurableObject(stub, (_instance: InstanceDO, state) => {
-      for (let i = 0; i < GRANT_MAX_REFRESH_TOKENS - 2; i++) {
-        state.storage.sql.exec("INSERT INTO indieauth_refresh_tokens (hash, grant_id, issued_at_ms) VALUES (?, ?, 0)", `old-${grantId}-${i}`, grantId);
+    const grantId = await runInDurableObject(stub, (_instance: InstanceDO, state) => {
+      const id = state.storage.sql.exec<{ id: string }>("SELECT id FROM indieauth_grants ORDER BY rowid DESC LIMIT 1").one().id;
+      for (let i = 0; i < filled; i++) {
+        state.storage.sql.exec("INSERT INTO indieauth_refresh_tokens (hash, grant_id, issued_at_ms) VALUES (?, ?, 0)", `old-${id}-${i}`, id);
       }
+      return id;
     });
+    return { first, grantId };
+  }
+
+  /** The grant's app_revoked entries, oldest first. */
+  const revocations = (grantId: string) =>
+    runInDurableObject(stub, (instance: InstanceDO) =>
+      instance["activity"].list(undefined, 100).filter((e) => e.type === "app_revoked" && e.detail?.grantId === grantId),
+    );
+
+  it(`ends a grant at its next rotation once it was issued ${GRANT_MAX_REFRESH_TOKENS} refresh tokens: revoked (refresh_limit), its access tokens with it`, async () => {
+    const { first, grantId } = await grantWithIssued(GRANT_MAX_REFRESH_TOKENS - 2);
     const last = refreshed(await refresh(first.refreshToken));
     expect(await grantRows(last.refreshToken)).toMatchObject({ refresh: GRANT_MAX_REFRESH_TOKENS });
     expect(await active(last.accessToken)).not.toBeNull();
+    // A replay of the previous token within the grace issues no refresh token: it still answers.
+    expect(refreshed(await refresh(first.refreshToken)).refreshToken).toBe(last.refreshToken);
     expect(await refresh(last.refreshToken)).toEqual({ ok: false, error: { error: "invalid_grant", error_description: "The grant has expired." } });
-    // No token was issued; the grant is revoked, so its access tokens stop, and the owner sees why.
+    // No refresh token was issued; the grant is revoked, so its access tokens stop; logged once, with why.
     expect(await grantRows(last.refreshToken)).toMatchObject({ refresh: GRANT_MAX_REFRESH_TOKENS });
     expect(await active(last.accessToken)).toBeNull();
-    expect(await lastActivity()).toMatchObject({ type: "app_revoked", detail: { grantId, reason: "refresh_limit" } });
-    expect(await refresh(first.refreshToken)).toMatchObject({ ok: false, error: { error: "invalid_grant", error_description: expect.stringMatching(/revoked/) } });
+    expect(await refresh(last.refreshToken)).toMatchObject({ ok: false, error: { error_description: expect.stringMatching(/revoked/) } });
+    expect((await revocations(grantId)).map((e) => e.detail?.reason)).toEqual(["refresh_limit"]);
+  });
+
+  it("at the bound, a superseded token is still a reuse: the grant is revoked as refresh_token_reuse", async () => {
+    const { first, grantId } = await grantWithIssued(GRANT_MAX_REFRESH_TOKENS - 3);
+    const a = refreshed(await refresh(first.refreshToken));
+    const b = refreshed(await refresh(a.refreshToken));
+    expect(await grantRows(b.refreshToken)).toMatchObject({ refresh: GRANT_MAX_REFRESH_TOKENS });
+    expect(await refresh(first.refreshToken)).toMatchObject({ ok: false, error: { error_description: expect.stringMatching(/already used/) } });
+    expect(await active(b.accessToken)).toBeNull();
+    expect((await revocations(grantId)).map((e) => e.detail?.reason)).toEqual(["refresh_token_reuse"]);
+  });
+
+  it("20 concurrent refreshes as the grant reaches the bound: one rotation, the rest replay it, nothing revoked", async () => {
+    const { first, grantId } = await grantWithIssued(GRANT_MAX_REFRESH_TOKENS - 2);
+    const results = await Promise.all(Array.from({ length: 20 }, () => refresh(first.refreshToken)));
+    expect(results.every((r) => r.ok)).toBe(true);
+    const successors = new Set(results.map((r) => r.ok && r.tokens.refreshToken));
+    expect(successors.size).toBe(1);
+    expect(await revocations(grantId)).toEqual([]);
+    // The next rotation is the one past the bound.
+    expect(await refresh([...successors][0] as string)).toMatchObject({ ok: false, error: { error_description: "The grant has expired." } });
+    expect((await revocations(grantId)).map((e) => e.detail?.reason)).toEqual(["refresh_limit"]);
   });
 
   it("a grant idle past REFRESH_IDLE_TTL_S ends, its access tokens with it", async () => {

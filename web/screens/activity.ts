@@ -31,6 +31,23 @@ const LABELS: Record<ActivityEntry["type"], string> = {
   app_revoked: "An app's access ended",
 };
 
+/** Why an app's access ended (`app_revoked`'s `reason`, docs/api.md §14), in words. */
+const APP_REVOKED_REASONS: Record<string, string> = {
+  revoked_by_owner: "you revoked it",
+  revoked_by_client: "the app gave it up",
+  code_replayed: "its sign-in code was used twice",
+  refresh_token_reuse: "a copy of its token was used: possibly stolen",
+  refresh_limit: "it renewed its access 10,000 times",
+};
+
+/** Which app an entry is about, and for an ended access why: ` · Quill (you revoked it)`. */
+function appDetail(type: string, detail: Record<string, unknown> | undefined): string | null {
+  if (!detail || (type !== "app_authorized" && type !== "app_revoked")) return null;
+  const app = typeof detail.clientName === "string" ? detail.clientName : typeof detail.clientId === "string" ? detail.clientId : null;
+  const why = type === "app_revoked" && typeof detail.reason === "string" ? APP_REVOKED_REASONS[detail.reason] ?? detail.reason : null;
+  return app || why ? ` · ${[app, why && `(${why})`].filter(Boolean).join(" ")}` : null;
+}
+
 export function activityScreen(ctx: AppContext): Screen {
   const list = h("ol", { class: "activity" });
   const fb = feedback();
@@ -47,6 +64,7 @@ export function activityScreen(ctx: AppContext): Screen {
           h("time", { datetime: new Date(e.at).toISOString() }, formatTime(e.at)),
           " ",
           LABELS[e.type] ?? e.type,
+          appDetail(e.type, e.detail),
           e.sessionId ? h("span", { class: "muted" }, ` · session ${e.sessionId.slice(0, 8)}`) : null,
         ),
       );

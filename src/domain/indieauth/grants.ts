@@ -65,7 +65,7 @@ export type GrantRefreshDecision =
  * evidence that a copy exists whoever presents it, so a wrong client_id does not
  * hide it. Then, for a live token, the client_id must be the grant's and the scope
  * may only narrow; those refusals change nothing (the token stays usable by its
- * real client).
+ * real client). Only then does a grant at GRANT_MAX_REFRESH_TOKENS end.
  */
 export function decideGrantRefresh(
   grant: GrantState,
@@ -78,12 +78,13 @@ export function decideGrantRefresh(
   if (outcome.kind === "theft") return { ok: false, error: oauthError("invalid_grant", "The refresh token was already used; the grant is revoked."), outcome };
   if (outcome.kind === "revoked") return { ok: false, error: oauthError("invalid_grant", "The grant was revoked."), outcome };
   if (outcome.kind === "expired") return { ok: false, error: oauthError("invalid_grant", "The grant has expired."), outcome };
-  // Theft ruled out first: at the bound the grant ends, revoked (its access tokens stop,
-  // and the owner sees why), whichever live token is presented.
-  if (grant.issued >= GRANT_MAX_REFRESH_TOKENS) return { ok: false, error: oauthError("invalid_grant", "The grant has expired."), outcome: { kind: "exhausted" } };
   if (request.clientId !== grant.clientId) return { ok: false, error: oauthError("invalid_grant", "The refresh token was issued to another client_id."), outcome: null };
   const scopes = narrowedScopes(grant.scopes, request.scope);
   if (!scopes.ok) return { ok: false, error: oauthError("invalid_scope", "scope may only narrow the scopes of the grant."), outcome: null };
+  // Last, in place of a rotation (a replay issues no refresh token, so concurrent or
+  // retried requests still get the successor already issued): at the bound the grant
+  // ends, revoked (its access tokens stop; the security log names the reason).
+  if (outcome.kind === "rotate" && grant.issued >= GRANT_MAX_REFRESH_TOKENS) return { ok: false, error: oauthError("invalid_grant", "The grant has expired."), outcome: { kind: "exhausted" } };
   return { ok: true, outcome, scopes: scopes.scopes };
 }
 
