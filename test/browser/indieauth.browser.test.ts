@@ -190,6 +190,12 @@ describe("IndieAuth consent in Chromium", () => {
     const refresh = await oauth.refreshTokenGrantRequest(as, { client_id: app.clientId }, oauth.None(), refreshToken, INSECURE);
     expect(refresh.status).toBe(400);
     expect(await refresh.json()).toMatchObject({ error: "invalid_grant" });
+
+    // The security log names the app and why its access ended.
+    await page.goto(url("/#/activity"));
+    const ended = page.locator('li[data-type="app_revoked"]').first();
+    await expect.poll(() => ended.textContent().catch(() => "")).toContain(`An app's access ended · ${app.clientId} (you revoked it)`);
+    expect(await page.locator('li[data-type="app_authorized"]').first().textContent()).toContain("· Loopback Notes");
     expect(page.errors).toEqual([]);
   });
 
