@@ -104,10 +104,7 @@ export function consentScreen(ctx: AppContext, query: string): Screen {
       // wrote the link that this visitor is the instance's logged-in owner, and let
       // any link bounce the owner through this instance (RFC 9700 §4.11.2).
       const back = h("button", { type: "button" }, `Return to ${destination(start.redirect)}`);
-      back.addEventListener("click", () => {
-        back.disabled = true;
-        void leave(start.redirect, fb);
-      });
+      onAction(back, fb, () => leave(start.redirect, fb));
       replaceChildren(
         body,
         h("h1", {}, "The app's request was incomplete"),
