@@ -108,7 +108,10 @@ describe("npm run dev restarted under load, on the same state", () => {
         const out = await exchange(() =>
           nodeFetch(new Request(`${origin}/messages`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jwe }) })),
         );
-        if (out.kind === "transient") {
+        // A 202 whose body never arrived (the proxy went down mid-answer: seen once in
+        // CI as an empty body, no error) is an answer lost in transit, like a dropped
+        // connection: the message may be stored, and the client cannot know its id.
+        if (out.kind === "transient" || (out.status === 202 && out.text === "")) {
           counts.transientPosts++;
           await sleep(50);
           continue;
