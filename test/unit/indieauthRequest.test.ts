@@ -6,10 +6,11 @@ import {
   type AuthorizationRequestParse,
 } from "../../src/domain/indieauth/authorizationRequest";
 import type { ClientIdPolicy } from "../../src/domain/indieauth/urls";
+import { RFC7636_PKCE } from "../helpers/constants";
 
 const policy: ClientIdPolicy = { allowInsecure: false, ownHost: "id.example.test" };
 const ISSUER = "https://id.example.test/";
-const CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const CHALLENGE = RFC7636_PKCE.challenge;
 
 const base: Record<string, string> = {
   response_type: "code",

@@ -4,13 +4,13 @@ import { challengesEqual, isValidCodeVerifier, s256Challenge, verifyS256 } from 
 import { appendQuery, codeRedirect, errorRedirect } from "../../src/domain/indieauth/redirects";
 import { formatScope, grantableScopes, grantedScopes, includesProfile, narrowedScopes, parseScope } from "../../src/domain/indieauth/scopes";
 import { indieAuthMetadataSchema } from "../../src/schemas/oauth";
+import { RFC7636_PKCE } from "../helpers/constants";
 
 const ISSUER = "https://id.example.test/";
 
 describe("PKCE (RFC 7636)", () => {
   // RFC 7636 Appendix B.
-  const verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-  const challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+  const { verifier, challenge } = RFC7636_PKCE;
 
   it("computes the S256 challenge of RFC 7636 Appendix B", async () => {
     expect(await s256Challenge(verifier)).toBe(challenge);

@@ -12,13 +12,13 @@ import { s256Challenge } from "../../src/domain/indieauth/pkce";
 import { introspectionResponse, profileUrlResponse, tokenResponse } from "../../src/domain/indieauth/responses";
 import { applyRotation, type SessionTokenState } from "../../src/domain/rotation";
 import { introspectionResponseSchema, profileUrlResponseSchema, tokenResponseSchema } from "../../src/schemas/oauth";
+import { RFC7636_PKCE } from "../helpers/constants";
 
 const T0 = 1_700_000_000_000;
 const ME = "https://id.example.test/";
 const CLIENT = "https://app.example.com/";
 const REDIRECT = "https://app.example.com/cb";
-const VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const { verifier: VERIFIER, challenge: CHALLENGE } = RFC7636_PKCE;
 
 const form = (fields: Record<string, string>, extra = "") => new URLSearchParams(new URLSearchParams(fields).toString() + extra);
 

@@ -17,6 +17,7 @@ import { sha256Base64url } from "../../src/lib/bytes";
 import type { InstanceDO, NewAuthorizationRequest } from "../../src/durable/instance";
 import { advanceClock } from "../helpers/clock";
 import type { ActivityEntry } from "../../src/schemas/apiResponses";
+import { RFC7636_PKCE } from "../helpers/constants";
 
 const stub = env.INSTANCE.get(env.INSTANCE.idFromName("indieauth-store"));
 const policy = grantRotationPolicy({ refreshReuseGraceS: 10, refreshIdleTtlS: 8_640_000 });
@@ -25,8 +26,7 @@ const ACCESS_TTL_S = 604_800;
 const SESSION = "owner-session";
 const CLIENT = "https://app.example.com/";
 const REDIRECT = "https://app.example.com/callback";
-const VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const { verifier: VERIFIER, challenge: CHALLENGE } = RFC7636_PKCE;
 
 const request = (overrides: Partial<NewAuthorizationRequest> = {}): NewAuthorizationRequest => ({
   clientId: CLIENT,

@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import type { InstanceDO } from "../../src/durable/instance";
 import { INSTANCE_SCHEMA_STEPS, migrateInstanceStorage } from "../../src/durable/schema";
 import { schemaOf, userTables } from "../helpers/instanceSchema";
+import { RFC7636_PKCE } from "../helpers/constants";
 
 /** The schema version the IndieAuth step brings storage to (steps count from 1). */
 const INDIEAUTH_STEP = INSTANCE_SCHEMA_STEPS.findIndex((ddl) => ddl.includes("CREATE TABLE indieauth_grants (")) + 1;
@@ -84,7 +85,7 @@ describe("the IndieAuth schema step", () => {
         clientName: null,
         redirectUri: "https://app.example.com/cb",
         state: "s",
-        codeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        codeChallenge: RFC7636_PKCE.challenge,
         scopes: ["profile"],
       }),
     );

@@ -17,6 +17,7 @@ import { advanceClock } from "../helpers/clock";
 import { publishedEncryptionKey, postMessage, sealMessage } from "../helpers/messages";
 import type { OwnerClient } from "../helpers/owner";
 import { claimedOwner, selfFetch, TEST_ORIGIN } from "../helpers/workers";
+import { RFC7636_PKCE } from "../helpers/constants";
 
 /** Tables that hold at most a handful of rows whatever happens, so a scan is a read of those few. */
 const BOUNDED_TABLES = new Set(["totp", "backup_codes", "meta", "passkey_owner", "recovery_verifier", "indieauth_profile"]);
@@ -85,13 +86,13 @@ async function refreshOneGrant(): Promise<void> {
     ...client,
     clientName: null,
     state: "s",
-    codeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+    codeChallenge: RFC7636_PKCE.challenge,
     scopes: ["create"],
   });
   const answered = await stub().answerIndieAuthRequest(requestId, { approve: true }, "owner-session");
   const redeemed = await stub().redeemIndieAuthCode({
     rateLimit,
-    request: { grantType: "authorization_code", code: answered.ok ? answered.code! : "", codeVerifier: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", ...client },
+    request: { grantType: "authorization_code", code: answered.ok ? answered.code! : "", codeVerifier: RFC7636_PKCE.verifier, ...client },
     endpoint: "token",
     accessTtlS: 3600,
     policy,
