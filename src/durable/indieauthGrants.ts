@@ -21,6 +21,7 @@ import { formatScope } from "../domain/indieauth/scopes";
 import { applyRotation, type RotationPolicy } from "../domain/rotation";
 import { openSuccessor, sealSuccessor } from "../domain/successorWrap";
 import { randomToken, sha256Base64url } from "../lib/bytes";
+import type { GrantRevocationReason } from "../schemas/grants";
 import type { IndieAuthGrant } from "../schemas/responses";
 import type { ActivityLog } from "./activityLog";
 import { toTokenState } from "./refreshRotation";
@@ -32,12 +33,9 @@ const REVOKED_GRANT_RETENTION_MS = 24 * 3600_000;
  * Each grant keeps its newest this many access tokens, so a client that refreshes in
  * a loop cannot fill the object's storage with them; an older one ends early. (Its
  * refresh tokens are all kept, for reuse detection, and bounded by
- * GRANT_MAX_REFRESH_TOKENS in domain/indieauth/grants.ts.)
+ * GRANT_MAX_REFRESH_TOKENS in schemas/grants.ts.)
  */
 export const GRANT_ACCESS_TOKENS_KEPT = 100;
-
-/** Why a grant ended, as `app_revoked` logs it. */
-export type GrantRevocationReason = "code_replayed" | "refresh_limit" | "refresh_token_reuse" | "revoked_by_client" | "revoked_by_owner";
 
 /** The Worker's settings for a new grant: its access tokens' lifetime, its refresh tokens' §5 policy. */
 export interface GrantTerms {

@@ -3,12 +3,12 @@ import { decideCodeRedemption, oauthErrorStatus, parseTokenRequest, type Authori
 import {
   decideGrantRefresh,
   decideUserinfo,
-  GRANT_MAX_REFRESH_TOKENS,
   grantRotationPolicy,
   isAccessTokenActive,
   type GrantState,
 } from "../../src/domain/indieauth/grants";
 import { s256Challenge } from "../../src/domain/indieauth/pkce";
+import { GRANT_MAX_REFRESH_TOKENS } from "../../src/schemas/grants";
 import { introspectionResponse, profileUrlResponse, tokenResponse } from "../../src/domain/indieauth/responses";
 import { applyRotation, type SessionTokenState } from "../../src/domain/rotation";
 import { introspectionResponseSchema, profileUrlResponseSchema, tokenResponseSchema } from "../../src/schemas/oauth";

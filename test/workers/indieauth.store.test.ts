@@ -11,7 +11,7 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { CodeGrantRequest } from "../../src/domain/indieauth/codes";
 import { grantRotationPolicy } from "../../src/domain/indieauth/grants";
-import { GRANT_MAX_REFRESH_TOKENS } from "../../src/domain/indieauth/grants";
+import { GRANT_MAX_REFRESH_TOKENS } from "../../src/schemas/grants";
 import { GRANT_ACCESS_TOKENS_KEPT } from "../../src/durable/indieauthGrants";
 import { sha256Base64url } from "../../src/lib/bytes";
 import type { InstanceDO, NewAuthorizationRequest } from "../../src/durable/instance";

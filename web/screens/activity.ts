@@ -4,6 +4,7 @@ import { feedback, formatTime, h } from "../ui/dom";
 import { onAction } from "../ui/form";
 import { describeError } from "../ui/messages";
 import type { ActivityEntry } from "../../src/schemas/apiResponses";
+import { GRANT_MAX_REFRESH_TOKENS, type GrantRevocationReason } from "../../src/schemas/grants";
 
 const LABELS: Record<ActivityEntry["type"], string> = {
   claimed: "Instance claimed",
@@ -32,19 +33,19 @@ const LABELS: Record<ActivityEntry["type"], string> = {
 };
 
 /** Why an app's access ended (`app_revoked`'s `reason`, docs/api.md §14), in words. */
-const APP_REVOKED_REASONS: Record<string, string> = {
+const APP_REVOKED_REASONS: Record<GrantRevocationReason, string> = {
   revoked_by_owner: "you revoked it",
   revoked_by_client: "the app gave it up",
   code_replayed: "its sign-in code was used twice",
   refresh_token_reuse: "a copy of its token was used: possibly stolen",
-  refresh_limit: "it renewed its access 10,000 times",
+  refresh_limit: `it renewed its access ${GRANT_MAX_REFRESH_TOKENS.toLocaleString("en")} times`,
 };
 
 /** Which app an entry is about, and for an ended access why: ` · Quill (you revoked it)`. */
 function appDetail(type: string, detail: Record<string, unknown> | undefined): string | null {
   if (!detail || (type !== "app_authorized" && type !== "app_revoked")) return null;
   const app = typeof detail.clientName === "string" ? detail.clientName : typeof detail.clientId === "string" ? detail.clientId : null;
-  const why = type === "app_revoked" && typeof detail.reason === "string" ? APP_REVOKED_REASONS[detail.reason] ?? detail.reason : null;
+  const why = type === "app_revoked" && typeof detail.reason === "string" ? APP_REVOKED_REASONS[detail.reason as GrantRevocationReason] ?? detail.reason : null;
   return app || why ? ` · ${[app, why && `(${why})`].filter(Boolean).join(" ")}` : null;
 }
 

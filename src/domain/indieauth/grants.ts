@@ -20,6 +20,7 @@
 import { classifyPresented, decideRotation, type RotationOutcome, type RotationPolicy, type SessionTokenState } from "../rotation";
 import { oauthError, type OAuthError } from "./codes";
 import { includesProfile, narrowedScopes } from "./scopes";
+import { GRANT_MAX_REFRESH_TOKENS } from "../../schemas/grants";
 
 export interface GrantState {
   clientId: string;
@@ -28,18 +29,6 @@ export interface GrantState {
   /** How many refresh tokens the grant was issued, its first included. */
   issued: number;
 }
-
-/**
- * A grant ends (revoked, `refresh_limit`) at its next refresh once it was issued this
- * many refresh tokens: its lifetime counted in refreshes, as it has none in time. Every
- * refresh token it was issued is kept (a superseded one presented again revokes the
- * grant, however old), so without this a client refreshing in a loop could grow the
- * instance's storage without end (docs/threat-model.md, finding 19). A client that
- * refreshes as its access token expires reaches it in 190 years at the default
- * lifetime (a week), 14 months at an hour, a week at the 60 s minimum; one looping at
- * 300 requests a minute, in half an hour.
- */
-export const GRANT_MAX_REFRESH_TOKENS = 10_000;
 
 /** The §5 policy for grants: same grace and idle lifetime, no absolute lifetime. */
 export function grantRotationPolicy(settings: { refreshReuseGraceS: number; refreshIdleTtlS: number }): RotationPolicy {
