@@ -3,10 +3,11 @@
  * never by the owner's. Claims: iss = aud = ORIGIN, sub "owner", sid, iat, exp,
  * auth_time, amr, jti.
  */
-import { jwtVerify, SignJWT } from "jose";
+import { compactVerify, SignJWT } from "jose";
 import { randomToken } from "../lib/bytes";
 import type { InstanceKey } from "../lib/instanceKey";
 import { checkCompactJws } from "./compactJws";
+import { checkClaims } from "./jwtClaims";
 
 export const ACCESS_TOKEN_ALG = "EdDSA";
 
@@ -83,15 +84,17 @@ export async function verifyAccessToken(
     const shape = checkCompactJws(token);
     if (!shape.ok) throw new AccessTokenError(shape.reason);
     if (shape.header.alg !== ACCESS_TOKEN_ALG) throw new AccessTokenError("alg not allowed");
-    const { payload } = await jwtVerify(token, key.publicKey, {
-      algorithms: [ACCESS_TOKEN_ALG],
-      issuer: origin,
+    if (shape.header.typ !== "at+jwt") throw new AccessTokenError("typ must be at+jwt");
+    const verified = await compactVerify(token, key.publicKey, { algorithms: [ACCESS_TOKEN_ALG] });
+    const payload = checkClaims(verified.payload, {
+      nowS: Math.floor(nowMs / 1000),
+      toleranceS: 0,
       audience: origin,
+      issuer: origin,
       subject: "owner",
-      typ: "at+jwt",
-      currentDate: new Date(nowMs),
-      requiredClaims: ["sid", "auth_time", "amr", "jti", "iat", "exp"],
+      required: ["sid", "auth_time", "amr", "jti"],
     });
+    if (typeof payload === "string") throw new AccessTokenError(payload);
     const amr = payload.amr;
     if (
       typeof payload.sid !== "string" ||
