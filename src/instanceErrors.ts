@@ -51,11 +51,19 @@ export function mfaRequired(): ApiError {
 
 /**
  * The wire error for a refused factor, or for a change a factor was sent for that
- * the object refused (turning 2FA off while a recovery key is set up). `off` is the
+ * the object refused (turning 2FA off while a recovery key is set up, or while the
+ * escrow opens with more than the password). `off` is the
  * caller's business and never reaches here.
  */
 export function factorError(failure: Exclude<FactorFailure, { error: "off" }> | TurnOffRefused): ApiError {
   if (failure.error === "recovery_configured") return recoveryNeedsTwoFactor();
+  if (failure.error === "escrow_opens_with_keys") {
+    // docs/threat-model.md, finding 21: with 2FA off anyone may download the escrow.
+    return new ApiError(
+      "forbidden",
+      "Your key backup still opens with a passkey or a recovery key: save it for your password alone first (turn passkey unlock off, or change your password).",
+    );
+  }
   if (failure.error === "locked") {
     return rateLimited(
       failure.retryAfterS,

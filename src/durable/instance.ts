@@ -519,9 +519,12 @@ export class InstanceDO extends DurableObject<Env> {
     return this.factors.check(factor, options);
   }
 
-  /** `recovery_configured` when it would turn 2FA off while a recovery key is set up. */
-  disableTotp(factor: SecondFactor, sessionId: string) {
-    return unlessRecoveryNeedsIt(() => this.twoFactor.disable(factor, sessionId));
+  /**
+   * `recovery_configured` or `escrow_opens_with_keys` when it would turn 2FA off while
+   * a recovery key is set up or while the newest escrow opens with more than the password.
+   */
+  disableTotp(factor: SecondFactor, sessionId: string, escrowOpensWithKeys: boolean) {
+    return unlessRecoveryNeedsIt(() => this.twoFactor.disable(factor, sessionId, escrowOpensWithKeys));
   }
 
   regenerateBackupCodes(factor: SecondFactor, sessionId: string) {
@@ -556,9 +559,9 @@ export class InstanceDO extends DurableObject<Env> {
     return this.#atomically(() => this.passkeys.update(credentialId, change));
   }
 
-  /** `recovery_configured` when it would turn 2FA off while a recovery key is set up. */
-  removePasskey(credentialId: string, factor: SecondFactor | null, sessionId: string) {
-    return unlessRecoveryNeedsIt(() => this.twoFactor.removePasskey(credentialId, factor, sessionId));
+  /** As disableTotp, for the last factor. */
+  removePasskey(credentialId: string, factor: SecondFactor | null, sessionId: string, escrowOpensWithKeys: boolean) {
+    return unlessRecoveryNeedsIt(() => this.twoFactor.removePasskey(credentialId, factor, sessionId, escrowOpensWithKeys));
   }
 
   // --- export and restore (./restore.ts) ---------------------------------------------

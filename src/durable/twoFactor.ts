@@ -45,21 +45,26 @@ export type PasskeyRemoved = { ok: true } | { ok: false; error: "not_found" | "f
  * Removing the last second factor is refused while a recovery key is set up: the
  * recovery wait needs 2FA on (docs/recovery.md, "Where this differs from the protocol").
  */
-export type TurnOffRefused = { ok: false; error: "recovery_configured" };
+export type TurnOffRefused = { ok: false; error: "recovery_configured" } | { ok: false; error: "escrow_opens_with_keys" };
 const TURN_OFF_REFUSED: TurnOffRefused = { ok: false, error: "recovery_configured" };
 
 /** Thrown inside the transaction that would turn 2FA off, so that it rolls back (the factor is not spent). */
-class RecoveryNeedsTwoFactor extends Error {}
+class TurnOffRefusal extends Error {
+  constructor(readonly refused: TurnOffRefused) {
+    super();
+  }
+}
 
 /**
  * Runs a change that may turn 2FA off (disable, removePasskey): `recovery_configured`
- * when the transaction that would have turned it off refused (clearWhenOff).
+ * or `escrow_opens_with_keys` when the transaction that would have turned it off
+ * refused (clearWhenOff).
  */
 export async function unlessRecoveryNeedsIt<T>(change: () => Promise<T>): Promise<T | TurnOffRefused> {
   try {
     return await change();
   } catch (err) {
-    if (err instanceof RecoveryNeedsTwoFactor) return TURN_OFF_REFUSED;
+    if (err instanceof TurnOffRefusal) return err.refused;
     throw err;
   }
 }
@@ -166,13 +171,13 @@ export class TwoFactorStore {
    * left, 2FA is off, and the backup codes and tickets go with it. With no TOTP to
    * remove: `off` while 2FA is off, `no_totp` while passkeys keep it on.
    */
-  async disable(factor: SecondFactor, sessionId: string): Promise<FactorResult<object> | { ok: false; error: "no_totp" }> {
+  async disable(factor: SecondFactor, sessionId: string, escrowOpensWithKeys: boolean): Promise<FactorResult<object> | { ok: false; error: "no_totp" }> {
     if (!this.factors.totpEnabled() && !this.factors.readTotp()?.pending_secret_sealed) {
       return { ok: false, error: this.factors.isEnabled() ? "no_totp" : "off" };
     }
     return await this.factors.verify(factor, "session", sessionId, (nowMs) => {
       this.sql.exec("DELETE FROM totp");
-      if (!this.factors.isEnabled()) this.clearWhenOff();
+      if (!this.factors.isEnabled()) this.clearWhenOff(escrowOpensWithKeys);
       this.activity.record("totp_disabled", sessionId, null, nowMs);
       return {};
     });
@@ -220,10 +225,10 @@ export class TwoFactorStore {
    * turns 2FA off. Without a factor, "is it the last?" is decided in the transaction
    * too, so two racing removals cannot both take away a factor unchecked.
    */
-  async removePasskey(credentialId: string, factor: SecondFactor | null, sessionId: string): Promise<PasskeyRemoved> {
+  async removePasskey(credentialId: string, factor: SecondFactor | null, sessionId: string, escrowOpensWithKeys: boolean): Promise<PasskeyRemoved> {
     const remove = (at: number): boolean => {
       const removed = this.passkeys.remove(credentialId, sessionId, at);
-      if (removed && !this.factors.isEnabled()) this.clearWhenOff();
+      if (removed && !this.factors.isEnabled()) this.clearWhenOff(escrowOpensWithKeys);
       return removed;
     };
     if (!factor) {
@@ -261,11 +266,14 @@ export class TwoFactorStore {
 
   /**
    * Inside a transaction: 2FA just turned off, so what only exists while it is on
-   * goes. While a recovery key is set up it must not turn off: this throws, the
-   * transaction rolls back, and the caller answers `recovery_configured`.
+   * goes. It must not turn off while a recovery key is set up, nor while the newest
+   * escrow opens with a passkey or recovery key (domain/escrowBlob.ts): this throws,
+   * the transaction rolls back, and the caller answers `recovery_configured` or
+   * `escrow_opens_with_keys`.
    */
-  private clearWhenOff(): void {
-    if (this.recovery.isConfigured()) throw new RecoveryNeedsTwoFactor();
+  private clearWhenOff(escrowOpensWithKeys: boolean): void {
+    if (this.recovery.isConfigured()) throw new TurnOffRefusal(TURN_OFF_REFUSED);
+    if (escrowOpensWithKeys) throw new TurnOffRefusal({ ok: false, error: "escrow_opens_with_keys" });
     this.sql.exec("DELETE FROM backup_codes");
     this.factors.dropTickets();
   }

@@ -20,6 +20,7 @@ import {
   passkeyRegisterRequestSchema,
   passkeyUpdateRequestSchema,
 } from "../schemas/passkeys";
+import { escrowOpensWithKeys } from "../storage/ownerStore";
 import type { Reply } from "../schemas/routes";
 
 export const passkeyRoutes = new Hono<AppEnv>();
@@ -75,9 +76,11 @@ passkeyRoutes.delete("/passkeys/:id", async (c) => {
   requireStepUpNow(c);
   const id = readPasskeyId(c.req.param("id"));
   const body = await readJson(c, passkeyDeleteRequestSchema);
-  const result = await instanceStub(c.env).removePasskey(id, presentedFactor(c, body), c.get("auth").sid);
+  const result = await instanceStub(c.env).removePasskey(id, presentedFactor(c, body), c.get("auth").sid, await escrowOpensWithKeys(c.env.DB));
   if (!result.ok) {
-    if (result.error === "locked" || result.error === "invalid" || result.error === "recovery_configured") throw factorError(result);
+    if (result.error === "locked" || result.error === "invalid" || result.error === "recovery_configured" || result.error === "escrow_opens_with_keys") {
+      throw factorError(result);
+    }
     if (result.error === "factor_required") throw lastFactorNeedsFactor();
     throw noSuchPasskey();
   }

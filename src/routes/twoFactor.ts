@@ -15,6 +15,7 @@ import { totpConfirmRequestSchema } from "../schemas/api";
 import { backupCodesWithFactorRequestSchema, totpDisableWithFactorRequestSchema } from "../schemas/factors";
 import { presentedFactor } from "../http/factors";
 import { factorError, noPendingEnrolment, totpNotEnrolled, twoFactorNotEnabled } from "../instanceErrors";
+import { escrowOpensWithKeys } from "../storage/ownerStore";
 import type { Reply } from "../schemas/routes";
 
 export const twoFactorRoutes = new Hono<AppEnv>();
@@ -57,7 +58,7 @@ twoFactorRoutes.delete("/2fa/totp", async (c) => {
   requireStepUpNow(c);
   const body = await readJson(c, totpDisableWithFactorRequestSchema);
   // The schema asked for exactly one factor.
-  const result = await instanceStub(c.env).disableTotp(presentedFactor(c, body)!, c.get("auth").sid);
+  const result = await instanceStub(c.env).disableTotp(presentedFactor(c, body)!, c.get("auth").sid, await escrowOpensWithKeys(c.env.DB));
   if (!result.ok) {
     if (result.error === "off") throw twoFactorNotEnabled();
     throw result.error === "no_totp" ? totpNotEnrolled() : factorError(result);

@@ -4,6 +4,7 @@
  * that it applies completely or not at all.
  */
 import type { JWK } from "jose";
+import { opensWithKeys } from "../domain/escrowBlob";
 import { randomToken } from "../lib/bytes";
 import type { PublicJwk, PublicKeys } from "../schemas/api";
 
@@ -71,6 +72,14 @@ export async function currentKeys(db: D1Database): Promise<PublicKeys | null> {
   const sig = keys.find((k) => k.use === "sig");
   const enc = keys.find((k) => k.use === "enc");
   return sig && enc ? ({ sig: sig.jwk, enc: enc.jwk } as PublicKeys) : null;
+}
+
+/**
+ * Whether the newest escrow opens with more than the password (domain/escrowBlob.ts):
+ * what the object needs to know before 2FA may turn off.
+ */
+export async function escrowOpensWithKeys(db: D1Database): Promise<boolean> {
+  return opensWithKeys((await latestEscrow(db))?.blob ?? "");
 }
 
 export async function latestEscrow(db: D1Database): Promise<EscrowRecord | null> {

@@ -1,0 +1,20 @@
+/**
+ * What the server reads of an escrow blob, which it otherwise stores as an opaque
+ * string. Pure.
+ *
+ * A format 2 blob (docs/escrow-format.md) is a JWE in General JSON serialization
+ * with one recipient per unlock method, each naming its kid: "password",
+ * "passkey:<credential id>" or "recovery:<verifier kid>". While two-factor
+ * authentication is off, `POST /auth/escrow` gives the blob to anyone, so 2FA may
+ * not turn off while the newest blob opens with anything but the password: a
+ * removed passkey's PRF or a replaced recovery sheet would open it with no wait
+ * (docs/threat-model.md, finding 21).
+ */
+export function opensWithKeys(blob: string): boolean {
+  try {
+    return JSON.parse(blob).recipients.some((r: { header: { kid: unknown } }) => r.header.kid !== "password");
+  } catch {
+    // A format 1 blob (one password recipient, no `recipients`), or not JSON.
+    return false;
+  }
+}
