@@ -90,8 +90,10 @@ export function renamePasskey(client: OwnerClient, id: string, name: string): Pr
 
 /**
  * DELETE /api/passkeys/:id (step-up). The last factor (no TOTP, no other passkey)
- * also needs a factor in the body. The passkey stays a recipient of the current
- * escrow until the next re-seal, which drops it (OwnerClient.keptRecipients).
+ * also needs a factor in the body. A passkey that unlocks the escrow stays its
+ * recipient until the next re-seal (OwnerClient.keptRecipients drops it): call
+ * disablePasskeyUnlock first, as the web app does, or 2FA cannot be turned off
+ * until a re-seal (docs/threat-model.md, finding 21).
  */
 export function removePasskey(client: OwnerClient, id: string, factor?: { code: string } | { backupCode: string } | SecondFactor) {
   const body = factor && "totp" in factor ? { code: factor.totp } : factor;

@@ -6,7 +6,8 @@
 //  2. applies D1 migrations to the local database (idempotent), into the same
 //     --persist-to directory that wrangler dev will use;
 //  3. prints the URL and the setup code, and runs `wrangler dev` with every extra
-//     argument passed through (--port, --var NAME:value, --persist-to DIR, ...).
+//     argument passed through (--port, --var NAME:value, --persist-to DIR, ...),
+//     and ALLOW_INSECURE_FEDERATION=1 unless a --var sets it.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -73,6 +74,10 @@ const setupCode = varOverride("SETUP_CODE") ?? vars.get("SETUP_CODE");
 console.log(`[dev] instance URL: http://${host}:${port}`);
 console.log(`[dev] setup code:   ${setupCode}   (claims the instance once; useless afterwards)`);
 
-const child = spawn(wrangler, ["dev", ...args], { cwd: root, stdio: "inherit" });
+// A local instance is development: plain http on localhost may use passkeys and
+// IndieAuth, and loopback federation peers are allowed (ALLOW_INSECURE_FEDERATION,
+// README "Settings"), unless the command line sets the variable itself.
+const devVars = varOverride("ALLOW_INSECURE_FEDERATION") === undefined ? ["--var", "ALLOW_INSECURE_FEDERATION:1"] : [];
+const child = spawn(wrangler, ["dev", ...devVars, ...args], { cwd: root, stdio: "inherit" });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
 child.on("exit", (code, signal) => process.exit(signal ? 1 : (code ?? 0)));

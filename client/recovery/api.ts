@@ -54,16 +54,19 @@ export async function setUpRecovery(
 }
 
 /**
- * Removes the recovery key (step-up): PUT /api/recovery {verifier: null}, then, with
- * the password, a re-seal without its recipient so it opens nothing written from now
- * on. Earlier escrow versions still open with it (§13): rotate the keys if shares
- * may be compromised.
+ * Removes the recovery key (step-up): with the password, a re-seal without its
+ * recipient, so it opens nothing written from now on, then PUT /api/recovery
+ * {verifier: null}. In that order, so that a failure between the two never leaves the
+ * newest escrow opening with a recovery key that is no longer set up (2FA could then
+ * be turned off while it still opens it: docs/threat-model.md, finding 21). Earlier
+ * escrow versions still open with it (§13): rotate the keys if shares may be
+ * compromised.
  */
 export async function removeRecovery(client: OwnerClient, input: { password: string; onProgress?: (p: Progress) => void }): Promise<void> {
   const opened = await client.openCurrentEscrow(input.password, input.onProgress);
-  await client.apiNoContent("/api/recovery", { method: "PUT", body: { verifier: null } });
   const recipients = opened.recipients.filter((r) => !r.kid.startsWith(RECOVERY_KID_PREFIX));
   await client.resealEscrow(opened, input.password, recipients);
+  await client.apiNoContent("/api/recovery", { method: "PUT", body: { verifier: null } });
 }
 
 async function verifierAssertion(client: OwnerClient, keys: RecoveryKeys): Promise<string> {

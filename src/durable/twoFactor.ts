@@ -229,6 +229,9 @@ export class TwoFactorStore {
     const remove = (at: number): boolean => {
       const removed = this.passkeys.remove(credentialId, sessionId, at);
       if (removed && !this.factors.isEnabled()) this.clearWhenOff(escrowOpensWithKeys);
+      // A ticket does not say which factor earned it: every open one goes, so none
+      // earned with this passkey outlives it (docs/api.md §12).
+      if (removed) this.factors.dropTickets();
       return removed;
     };
     if (!factor) {

@@ -32,11 +32,12 @@ export function presentedFactor(c: Context<AppEnv>, body: FactorFields): SecondF
 /**
  * ORIGIN as a WebAuthn relying party. An IP-address host cannot be one (browsers
  * refuse it); plain http only on a loopback name (`localhost`), which browsers treat
- * as a secure context: local development and tests.
+ * as a secure context, and only with ALLOW_INSECURE_FEDERATION (PROTOCOL.md's
+ * settings): local development and tests.
  */
 function relyingPartyFor(c: Context<AppEnv>) {
   const origin = c.get("origin");
-  return { origin, verdict: rpIdFor(origin, { allowInsecureLoopback: true }) };
+  return { origin, verdict: rpIdFor(origin, { allowInsecureLoopback: c.get("settings").allowInsecureFederation }) };
 }
 
 export function relyingPartyOrNull(c: Context<AppEnv>): RelyingParty | null {
@@ -50,7 +51,7 @@ export function requireRelyingParty(c: Context<AppEnv>): RelyingParty & { host: 
   if (verdict.ok) return { origin, rpId: verdict.rpId, host: verdict.host };
   const why = {
     ip_address_host: "its host is an IP address, and passkeys need a domain name",
-    insecure_origin: "it is plain http on a name other than localhost",
+    insecure_origin: "it is plain http, which needs https or localhost with ALLOW_INSECURE_FEDERATION",
     invalid_origin: "it is not an https origin",
   }[verdict.reason];
   throw new ApiError("invalid_request", `This instance's ORIGIN (${origin}) cannot use passkeys: ${why}.`, {

@@ -229,6 +229,27 @@ describe("passkeys (needs the §12 routes)", () => {
     await expect.poll(() => page.locator("main").textContent()).toMatch(/Two-factor authentication is on\. (8|9|10) backup codes left/);
     expect(page.errors).toEqual([]);
   });
+
+  it("removes a passkey that unlocks only after saving the key backup without it (docs/threat-model.md, finding 21)", async () => {
+    const row = page.locator("[data-passkey]").filter({ hasText: "Laptop passkey" });
+    await expect.poll(() => row.textContent()).toMatch(/unlocks your keys/);
+    await row.getByRole("button", { name: "Remove" }).click();
+    const form = page.locator("form").filter({ hasText: 'Remove "Laptop passkey"' });
+    await expect.poll(() => form.textContent()).toMatch(/saved again without it first/);
+    await form.getByLabel("Your password").fill(OWNER_PASSWORD);
+    await form.getByRole("button", { name: "Remove", exact: true }).click();
+    const confirmHeading = page.getByRole("heading", { name: "Confirm it's you" });
+    const done = page.getByText('The passkey "Laptop passkey" was removed.');
+    await Promise.race([confirmHeading.waitFor({ timeout: 60_000 }), done.waitFor({ timeout: 60_000 })]);
+    if (await confirmHeading.isVisible()) {
+      await page.getByRole("button", { name: "Use a backup code instead" }).click();
+      await page.getByLabel("Backup code").fill(backupCodes[2]!);
+      await page.getByRole("button", { name: "Confirm", exact: true }).click();
+    }
+    await done.waitFor({ timeout: 60_000 });
+    expect(await row.count()).toBe(0);
+    expect(page.errors).toEqual([]);
+  });
 });
 
 describe("recovery with RECOVERY_DELAY_S=0 (needs the §13 routes)", () => {

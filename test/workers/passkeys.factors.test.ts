@@ -78,6 +78,24 @@ describe("a passkey next to TOTP", { timeout: 60_000 }, () => {
     expect(decodeJwt(client.accessToken!).amr).toEqual(["pop", "hwk"]);
   });
 
+  it("removing a passkey voids the mfa tickets still open, such as one that passkey just earned", async () => {
+    expect((await owner.request("POST", "/auth/reauth", { body: { assertion: await owner.assertion(), passkey: await assertion() }, bearer: true })).status).toBe(200);
+    await owner.login({ passkey: await assertion() });
+    const spare = await SoftAuthenticator.create({ alg: -7 });
+    expect((await addPasskey(spare)).status).toBe(201);
+    const { options } = await json<{ options: { challenge: string } }>(await owner.request("POST", "/auth/passkey/options"));
+    const bySpare = await spare.authenticate({ challenge: bytes(options.challenge), origin: TEST_ORIGIN, rpId: RP_ID, userHandle });
+    const escrow = await owner.device().request("POST", "/auth/escrow", { body: { passkey: bySpare } });
+    expect(escrow.status, await escrow.clone().text()).toBe(200);
+    const { mfaTicket } = await json<{ mfaTicket: string }>(escrow);
+    expect(mfaTicket).toBeTruthy();
+
+    expect((await owner.api("DELETE", `/api/passkeys/${spare.credentialIdB64}`)).status).toBe(204);
+    const late = await owner.device().login({ mfaTicket });
+    expect(late.status).toBe(401);
+    expect((await json<{ error: string }>(late)).error).toBe("invalid_code");
+  });
+
   it("old backup codes died with the regeneration; the last passkey goes with a factor, and 2FA is off", async () => {
     const res = await owner.request("POST", "/auth/reauth", { body: { assertion: await owner.assertion(), backupCode: totp.backupCodes[0] }, bearer: true });
     // The set was regenerated above: the old codes are gone.

@@ -137,6 +137,17 @@ describe("before any passkey", { timeout: 60_000 }, () => {
     expect(body.message).toMatch(/IP address/);
   });
 
+  it("takes a plain-http localhost ORIGIN only with ALLOW_INSECURE_FEDERATION (the contract's settings)", async () => {
+    const origin = "http://localhost:8787";
+    const without = new OwnerClient(fetchWithVars({ ORIGIN: origin, ALLOW_INSECURE_FEDERATION: "0" }), origin, owner.keys);
+    const refused = await without.request("POST", "/auth/passkey/options");
+    expect(refused.status).toBe(400);
+    expect(await json(refused)).toMatchObject({ error: "invalid_request", message: expect.stringMatching(/https/) });
+    const allowed = new OwnerClient(fetchWithVars({ ORIGIN: origin, ALLOW_INSECURE_FEDERATION: "1" }), origin, owner.keys);
+    // No passkey is registered yet: the relying party is fine, so the answer is 404.
+    expect((await allowed.request("POST", "/auth/passkey/options")).status).toBe(404);
+  });
+
   it("gives creation options as §12 lists them", async () => {
     const res = await owner.api("POST", "/api/passkeys/options");
     const { options } = await json<Record<string, any>>(res);

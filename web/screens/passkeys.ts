@@ -55,7 +55,9 @@ export function passkeysSection(ctx: AppContext, onBackupCodes: (codes: string[]
     });
     const remove = h("button", { type: "button", class: "link danger" }, "Remove");
     onAction(remove, fb, async () => {
-      if (!confirm(`Remove the passkey "${p.name}"? It stops working as a second factor at once.${unlocks ? " It can still open your current key backup until your next password change or until you turn unlock off here first." : ""}`)) return;
+      // A passkey that unlocks leaves the key backup first (docs/threat-model.md, finding 21).
+      if (unlocks) return showUnlockForm(p, unlocks, true);
+      if (!confirm(`Remove the passkey "${p.name}"? It stops working as a second factor at once.`)) return;
       await confirmItsYou(ctx, prompt, "Removing a passkey needs a fresh confirmation.");
       await removePasskey(ctx.client, p.id);
       fb.status(`The passkey "${p.name}" was removed.`);
@@ -76,31 +78,37 @@ export function passkeysSection(ctx: AppContext, onBackupCodes: (codes: string[]
     );
   }
 
-  function showUnlockForm(p: PasskeyListing, unlocks: boolean) {
+  /** Turns unlock on or off for a passkey; with `removing`, turns it off and then removes the passkey. */
+  function showUnlockForm(p: PasskeyListing, unlocks: boolean, removing = false) {
     const password = field("Your password", { type: "password", autocomplete: "current-password", required: true }, "It opens your key backup here, to re-seal it.");
     const { form } = actionForm(
       [
-        h("h2", {}, unlocks ? `Turn off unlock for "${p.name}"` : `Unlock with "${p.name}"`),
-        unlocks
-          ? h("p", {}, "The passkey stays a second factor; it will no longer open your key backup.")
-          : h("p", {}, "On a new device, this passkey alone (no password) will unlock your keys."),
+        h("h2", {}, removing ? `Remove "${p.name}"` : unlocks ? `Turn off unlock for "${p.name}"` : `Unlock with "${p.name}"`),
+        removing
+          ? h("p", {}, "This passkey can unlock your keys, so your key backup is saved again without it first. Then it is removed and stops working as a second factor.")
+          : unlocks
+            ? h("p", {}, "The passkey stays a second factor; it will no longer open your key backup.")
+            : h("p", {}, "On a new device, this passkey alone (no password) will unlock your keys."),
         !unlocks && p.backedUp ? h("p", { class: "warning", role: "note" }, SYNCED_WARNING) : null,
         password.wrapper,
       ],
       {
-        submit: unlocks ? "Turn off unlock" : "Turn on unlock",
+        submit: removing ? "Remove" : unlocks ? "Turn off unlock" : "Turn on unlock",
         class: "card",
         async onSubmit(local) {
           if (!password.input.value) return local.error("Enter your password.");
           if (unlocks) {
             await confirmItsYou(ctx, prompt, "Changing your key backup needs a fresh confirmation.");
             await disablePasskeyUnlock(ctx.client, { id: p.id, password: password.input.value });
+            if (removing) await removePasskey(ctx.client, p.id);
           } else {
             local.status("Touch the passkey when asked.");
             await enablePasskeyUnlock(ctx.client, { id: p.id, password: password.input.value, twoFactorOn: ctx.twoFactorOn });
           }
           replaceChildren(prompt);
-          fb.status(unlocks ? `"${p.name}" no longer unlocks your keys.` : `"${p.name}" now unlocks your keys on a new device.`);
+          fb.status(
+            removing ? `The passkey "${p.name}" was removed.` : unlocks ? `"${p.name}" no longer unlocks your keys.` : `"${p.name}" now unlocks your keys on a new device.`,
+          );
           await load();
         },
       },
