@@ -122,6 +122,23 @@ export async function splitRecoveryKey(
   return shares;
 }
 
+/**
+ * The shares in what a person typed or pasted, as printed (`printable`): each starts at
+ * a line beginning "indienet-share-" and runs on over the lines of code groups below
+ * it. The sheet's other lines (its heading and notes) are skipped. Code lines before
+ * any first line make a share of their own, so that parseShare says what is missing.
+ * One share per line, as before, still reads the same.
+ */
+export function splitShares(input: string): string[] {
+  const shares: string[][] = [];
+  for (const line of input.split(/\r?\n/).map((l) => l.trim())) {
+    if (/^indienet-share-/i.test(line)) shares.push([line]);
+    // Code groups: four letters or digits each, between dashes or spaces.
+    else if (/^[0-9a-z]{4}([\s-]+[0-9a-z]{1,4})*$/i.test(line)) (shares.at(-1) ?? shares[shares.push([]) - 1]!).push(line);
+  }
+  return shares.map((lines) => lines.join(" "));
+}
+
 /** Reads one share's text, checksum first. `item` is its 1-based position, for the error messages. */
 export async function parseShare(text: string, item = 1): Promise<ParsedShare> {
   const where = `Share ${item}`;

@@ -12,7 +12,7 @@ import {
   recoverySheet,
   signRecoveryAssertion,
 } from "../recovery/recoveryKey";
-import { combineShares, splitRecoveryKey, SHARE_CODE_LENGTH, type RecoveryShare } from "../recovery/shares";
+import { combineShares, splitRecoveryKey, splitShares, SHARE_CODE_LENGTH, type RecoveryShare } from "../recovery/shares";
 
 const HOST = "id.example.org";
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -250,4 +250,25 @@ function reforge(share: RecoveryShare, edit: (payload: Uint8Array) => void): str
   const digest = createHash("sha256").update(`indienet-share-1\0${share.host}\0`).update(payload).digest();
   bytes.set(digest.subarray(0, 5), 45);
   return `indienet-share-1 ${share.host} ${encodeBase32(bytes)}`;
+}
+
+describe("splitShares (shares as a person types or pastes them)", () => {
+  it("reads shares as printed, one per line, and skips the sheet's other lines", async () => {
+    const key = generateRecoveryKey();
+    const shares = await splitRecoveryKey(key, { threshold: 2, total: 3, host: HOST });
+    // As printed: heading, notes, the first line, then rows of code groups.
+    const printed = `${shares[0]!.printable}\n\n${shares[2]!.printable}\n`;
+    expect(splitShares(printed).map(compact)).toEqual([shares[0]!.text, shares[2]!.text].map(compact));
+    expect(await combineShares(splitShares(printed))).toEqual(key);
+    // One per line, as before.
+    expect(await combineShares(splitShares(`${shares[1]!.text}\n${shares[2]!.text}`))).toEqual(key);
+    // Code groups with no first line: a share of their own, which parseShare refuses by name.
+    const rows = shares[0]!.printable.split("\n").filter((l) => /^\s+[0-9A-Z]{4}-/.test(l)).join("\n");
+    await expect(combineShares(splitShares(rows))).rejects.toThrow(/does not start with "indienet-share-1"/);
+  });
+});
+
+/** A share's text without the spaces and dashes between its groups. */
+function compact(text: string): string {
+  return text.replace(/[\s-]+/g, "");
 }

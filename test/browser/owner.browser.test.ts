@@ -183,7 +183,7 @@ describe("the owner's journey", () => {
     await page.getByLabel("Password", { exact: true }).fill(OWNER_PASSWORD);
     await page.getByLabel("Authentication code").fill("000000");
     await page.getByRole("button", { name: "Unlock" }).click();
-    await expect.poll(() => page.getByRole("alert").first().textContent()).toMatch(/That code is wrong or was already used/);
+    await expect.poll(() => page.getByRole("alert").first().textContent()).toMatch(/That code is wrong, expired or already used/);
 
     // A right code but a wrong password: the escrow arrives and fails to open.
     await page.getByLabel("Password", { exact: true }).fill(OWNER_PASSWORD + "x");
@@ -330,7 +330,7 @@ describe("the owner's journey", () => {
     const [page] = phone.pages() as [Page];
     await page.getByLabel("Authentication code").fill("123456");
     await page.getByRole("button", { name: "Log in" }).click();
-    await expect.poll(() => page.getByRole("alert").first().textContent()).toMatch(/That code is wrong or was already used/);
+    await expect.poll(() => page.getByRole("alert").first().textContent()).toMatch(/That code is wrong, expired or already used/);
     await page.getByLabel("Authentication code").fill(await authenticator.code());
     await page.getByRole("button", { name: "Log in" }).click();
     // Back on the screen this tab showed before (its URL says #/sessions).

@@ -6,7 +6,7 @@
  */
 import { completeRecovery, startRecovery } from "../../client/recovery/api";
 import { parseRecoveryKey } from "../../client/recovery/recoveryKey";
-import { combineShares } from "../../client/recovery/shares";
+import { combineShares, splitShares } from "../../client/recovery/shares";
 import { defaultDeviceName, type AppContext, type Screen } from "../context";
 import { feedback, field, formatTime, h, replaceChildren, textarea } from "../ui/dom";
 import { actionForm } from "../ui/form";
@@ -21,7 +21,7 @@ export function recoverScreen(ctx: AppContext): Screen {
   function showEntry() {
     let mode: "sheet" | "shares" = "sheet";
     const sheet = textarea("Recovery key (from your recovery sheet)", { rows: 3, autocomplete: "off", spellcheck: false });
-    const shares = textarea("Shares, one per line", { rows: 6, autocomplete: "off", spellcheck: false });
+    const shares = textarea("Shares, one after another, as printed (or one per line)", { rows: 12, autocomplete: "off", spellcheck: false });
     shares.wrapper.hidden = true;
     const toggle = h("button", { type: "button", class: "link" }, "I have shares instead");
     toggle.addEventListener("click", () => {
@@ -37,15 +37,19 @@ export function recoverScreen(ctx: AppContext): Screen {
         key =
           mode === "sheet"
             ? await parseRecoveryKey(sheet.input.value)
-            : await combineShares(shares.input.value.split(/\n+/), { host: location.host });
+            : await combineShares(splitShares(shares.input.value), { host: location.host });
         const { readyAt } = await startRecovery(ctx.client, key);
         showWaiting(readyAt);
       },
     });
+    // The app starts again where it was: the login or unlock screen.
+    const back = h("button", { type: "button", class: "link" }, "Back to logging in");
+    back.addEventListener("click", () => location.reload());
     replaceChildren(
       body,
       h("p", {}, "If you lost your password or every device, your recovery sheet, or enough of the shares you gave to people you trust, can get you back in."),
       form,
+      h("p", {}, back),
     );
   }
 

@@ -15,7 +15,7 @@ export function twoFactorScreen(ctx: AppContext): Screen {
     const status = await ctx.client.twoFactorStatus();
     ctx.twoFactorOn = status.enabled;
     // With passkeys (§12), 2FA can be on without TOTP: then TOTP can still be added.
-    if (status.enabled && status.totp !== false) showEnabled(status.backupCodesRemaining);
+    if (status.enabled && status.totp !== false) showEnabled(status.backupCodesRemaining, (status.passkeys ?? 0) > 0);
     else showDisabled(status.enabled ? status.backupCodesRemaining : null);
   }
 
@@ -98,7 +98,8 @@ export function twoFactorScreen(ctx: AppContext): Screen {
     done.focus();
   }
 
-  function showEnabled(remaining: number) {
+  /** `withPasskeys`: passkeys keep 2FA on, so turning the app off removes the app alone. */
+  function showEnabled(remaining: number, withPasskeys: boolean) {
     replaceChildren(
       body,
       h("p", {}, "Two-factor authentication is ", h("strong", {}, "on"), `. ${remaining} backup code${remaining === 1 ? "" : "s"} left.`),
@@ -106,12 +107,18 @@ export function twoFactorScreen(ctx: AppContext): Screen {
         if (!("totp" in factor)) throw new Error("unreachable");
         showBackupCodes(await ctx.client.regenerateBackupCodes(factor.totp), "New backup codes were made; the old ones no longer work.");
       }),
-      codeForm("Turn off two-factor authentication", "Logging in on a new device will need only your password.", true, async (factor) => {
-        await ctx.client.disableTotp("totp" in factor ? { code: factor.totp } : factor);
-        ctx.twoFactorOn = false;
-        fb.status("Two-factor authentication is off.");
-        await load();
-      }),
+      codeForm(
+        withPasskeys ? "Remove the authenticator app" : "Turn off two-factor authentication",
+        withPasskeys
+          ? "Your passkeys stay, and two-factor authentication stays on with them."
+          : "Logging in on a new device will need only your password.",
+        true,
+        async (factor) => {
+          await ctx.client.disableTotp("totp" in factor ? { code: factor.totp } : factor);
+          fb.status(withPasskeys ? "The authenticator app was removed; your passkeys keep two-factor authentication on." : "Two-factor authentication is off.");
+          await load();
+        },
+      ),
     );
   }
 

@@ -12,7 +12,9 @@ export function describeError(err: unknown): string {
     case "wrong_password":
       return "That password does not unlock your keys. Check it and try again.";
     case "invalid_code":
-      return "That code is wrong or was already used. Wait for the next code in your app and try again.";
+      // A passkey standing in for a code: the server's message says what was wrong with it.
+      if (/passkey/i.test(err.message)) return err.message;
+      return "That code is wrong, expired or already used. Wait for the next code in your app, or use another backup code.";
     case "mfa_required":
       return "Enter the code from your authenticator app (or a backup code).";
     case "rate_limited":
