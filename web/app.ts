@@ -9,6 +9,7 @@
  *   no keys                       → unlock with the password
  */
 import "./zodConfig";
+import { isIndieError } from "../client/errors";
 import { OwnerClient } from "../client/owner";
 import { cancelRecoveryRequest, recoveryStatus } from "../client/recovery/status";
 import { workerArgon2Runner } from "../client/escrow/worker";
@@ -63,6 +64,8 @@ function showRecoveryBanner(readyAt: number) {
       })
       .catch((err: unknown) => {
         cancel.disabled = false;
+        // Cancelled elsewhere, or ended by a new recovery key: the banner was stale.
+        if (isIndieError(err) && err.code === "not_found") banner.hidden = true;
         setNotice(describeError(err), "alert");
       });
   });
@@ -180,6 +183,16 @@ function showRoute() {
   renderNav(route);
   document.title = `${ROUTES[route]!.title} · ${location.host}`;
   show(ROUTES[route]!.screen(ctx));
+  // The live channel runs on the Inbox only: every other screen asks as it opens, so
+  // a request started meanwhile shows, and one cancelled or replaced goes.
+  refreshRecoveryBanner();
+}
+
+/** The banner as the server has it: shown for an open recovery request, hidden without one. */
+function refreshRecoveryBanner() {
+  recoveryStatus(client)
+    .then((s) => (s.request ? showRecoveryBanner(s.request.readyAt) : (banner.hidden = true)))
+    .catch(() => {});
 }
 
 async function start(text?: string) {
@@ -197,10 +210,7 @@ async function start(text?: string) {
         .twoFactorStatus()
         .then((s) => (ctx.twoFactorOn = s.enabled))
         .catch(() => {});
-      // A recovery requested while no page of ours was open.
-      recoveryStatus(client)
-        .then((s) => (s.request ? showRecoveryBanner(s.request.readyAt) : undefined))
-        .catch(() => {});
+      // A recovery requested while no page of ours was open: showRoute asks.
       return showRoute();
     }
     renderNav(null);

@@ -43,6 +43,7 @@ export function sessionsScreen(ctx: AppContext): Screen {
   }
 
   onAction(revokeOthers, fb, async () => {
+    if (!confirm("Log out every other session? Each of those devices will need to log in again.")) return;
     await ctx.client.revokeOtherSessions();
     fb.status("Every other session was logged out.");
     await load();
