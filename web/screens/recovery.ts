@@ -131,7 +131,7 @@ export function recoveryScreen(ctx: AppContext): Screen {
     const intro = [
       sheet ? "Your recovery sheet is ready." : "",
       shares.length ? `Your ${shares.length} shares are ready; any ${shares[0]!.threshold} of them recover your keys. Give each to a different person.` : "",
-      "Print each page now (or write it down): they are not shown again.",
+      shares.length || !sheet ? "Print each page now (or write it down): they are not shown again." : "Print it now (or write it down): it is not shown again.",
     ].filter(Boolean).join(" ");
     replaceChildren(
       body,
