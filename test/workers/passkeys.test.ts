@@ -14,7 +14,7 @@ import { advanceClock } from "../helpers/clock";
 import { json, OwnerClient } from "../helpers/owner";
 import { SoftAuthenticator, type Tamper } from "../helpers/softAuthenticator";
 import { activityCount, lockoutRow, statusCounts } from "../helpers/twoFactor";
-import { claimedOwner, fetchWithVars, TEST_ORIGIN } from "../helpers/workers";
+import { ageLogin, claimedOwner, fetchWithVars, TEST_ORIGIN } from "../helpers/workers";
 
 const RP_ID = new URL(TEST_ORIGIN).hostname;
 
@@ -439,6 +439,18 @@ describe("managing passkeys", { timeout: 90_000 }, () => {
     expect(await json(res)).toMatchObject({ id: synced.credentialIdB64, name: "My phone", prf: true });
     const missing = await owner.api("PATCH", `/api/passkeys/${(await SoftAuthenticator.create()).credentialIdB64}`, { name: "x" });
     expect(missing.status).toBe(404);
+  });
+
+  it("renaming and removing need a fresh login with its second factor (step-up)", async () => {
+    await ageLogin(owner, 3_600);
+    for (const [method, body] of [["PATCH", { name: "x" }], ["DELETE", undefined]] as const) {
+      const res = await owner.api(method, `/api/passkeys/${synced.credentialIdB64}`, body);
+      expect(res.status, `${method}: ${await res.clone().text()}`).toBe(403);
+      expect(await json(res)).toMatchObject({ error: "step_up_required" });
+    }
+    expect((await json<{ passkeys: Array<{ id: string; name: string }> }>(await owner.api("GET", "/api/passkeys"))).passkeys).toContainEqual(
+      expect.objectContaining({ id: synced.credentialIdB64, name: "My phone" }),
+    );
   });
 
   it("refuses an 11th passkey", async () => {
