@@ -34,6 +34,8 @@ import { rememberOwnerKeys, withOwnerKeys, requireClaimedKeys, requireThumbprint
 import { mintAccessToken, type TokenIssuer } from "../services/sessions";
 import { invalidateJwks } from "../storage/jwksCache";
 import * as owner from "../storage/ownerStore";
+import type { EscrowRecord } from "../storage/ownerStore";
+import { opensWithKeys } from "../domain/escrowBlob";
 import type { Reply } from "../schemas/routes";
 
 /** Setup-code attempts allowed per client address and hour (docs/api.md §3). */
@@ -178,7 +180,7 @@ authRoutes.post("/escrow", async (c) => {
   const factor = presentedFactor(c, body);
   if (!factor) {
     if (await instanceStub(c.env).twoFactorEnabled()) throw mfaRequired();
-    return c.json(escrow satisfies Reply<"POST /auth/escrow">);
+    return withoutFactor(c, escrow);
   }
   const result = await instanceStub(c.env).checkSecondFactor(factor, {
     counter: "escrow",
@@ -186,9 +188,25 @@ authRoutes.post("/escrow", async (c) => {
     issueTicket: true,
   });
   if (result.ok) return c.json({ ...escrow, mfaTicket: result.mfaTicket } satisfies Reply<"POST /auth/escrow">);
-  if (result.error === "off") return c.json(escrow satisfies Reply<"POST /auth/escrow">);
+  if (result.error === "off") return withoutFactor(c, escrow);
   throw publicFactorError(result);
 });
+
+/**
+ * The escrow with 2FA off, which anyone may ask for: only a blob that opens with the
+ * password alone (docs/threat-model.md, finding 22). A restored instance starts with
+ * 2FA off and the archive's newest blob, which may still open with the old recovery
+ * sheet or passkeys: until a signed-in device re-seals it, it is withheld.
+ */
+function withoutFactor(c: Context<AppEnv>, escrow: EscrowRecord) {
+  if (opensWithKeys(escrow.blob)) {
+    throw new ApiError(
+      "forbidden",
+      "The key backup still opens with a recovery key or passkey that is not set up here: a signed-in device must save it again (change the password) before it is given out without a second factor.",
+    );
+  }
+  return c.json(escrow satisfies Reply<"POST /auth/escrow">);
+}
 
 authRoutes.post("/refresh", async (c) => {
   const token = readRefreshCookie(c);
