@@ -8,6 +8,7 @@
  * general code was 0.9 KiB of the Worker gzipped (docs/benchmarks.md, "Worker size").
  */
 import type { JWTPayload } from "jose";
+import { parseJsonUtf8 } from "../lib/bytes";
 
 export interface ClaimRules {
   nowS: number;
@@ -26,7 +27,8 @@ export interface ClaimRules {
 export function checkClaims(payloadBytes: Uint8Array, rules: ClaimRules): JWTPayload | string {
   let payload: JWTPayload;
   try {
-    payload = JSON.parse(new TextDecoder().decode(payloadBytes));
+    // Strict UTF-8, as jose's own decoding of a JWT payload.
+    payload = parseJsonUtf8(payloadBytes) as JWTPayload;
   } catch {
     return "payload is not JSON";
   }

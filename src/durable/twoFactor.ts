@@ -178,6 +178,8 @@ export class TwoFactorStore {
     return await this.factors.verify(factor, "session", sessionId, (nowMs) => {
       this.sql.exec("DELETE FROM totp");
       if (!this.factors.isEnabled()) this.clearWhenOff(escrowOpensWithKeys);
+      // As for a removed passkey: no ticket a removed authenticator app earned outlives it.
+      this.factors.dropTickets();
       this.activity.record("totp_disabled", sessionId, null, nowMs);
       return {};
     });

@@ -2,6 +2,7 @@
 import { Hono } from "hono/tiny";
 import type { Context } from "hono";
 import { instanceStub } from "../durable/stub";
+import { opensWithKeys } from "../domain/escrowBlob";
 import { ApiError, notClaimed } from "../errors";
 import { requireStepUpNow } from "../http/auth";
 import type { AppEnv } from "../http/types";
@@ -24,6 +25,11 @@ escrowRoutes.get("/escrow", async (c) => {
 escrowRoutes.put("/escrow", async (c) => {
   requireStepUpNow(c);
   const body = await readJson(c, escrowUpdateRequestSchema);
+  // With 2FA off anyone may download the escrow: it must open with the password
+  // alone (docs/threat-model.md, findings 21 and 22). Every key recipient needs 2FA on.
+  if (!c.get("twoFactor").enabled && opensWithKeys(body.blob)) {
+    throw new ApiError("forbidden", "A key backup that opens with a passkey or recovery key needs two-factor authentication on.");
+  }
   const current = await requireClaimedKeys(c.env);
   // Checked whenever keys are sent, so a kid that names the current key cannot
   // smuggle in different key material as "no rotation".

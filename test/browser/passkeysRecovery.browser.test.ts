@@ -116,6 +116,17 @@ async function openRecoveryScreen(page: Page, authenticator: Authenticator) {
   await page.getByRole("button", { name: /^(Create|Replace) the recovery key$/ }).waitFor({ timeout: 30_000 });
 }
 
+const SHARES_LABEL = "Shares, one after another, as printed (or one per line)";
+
+/** A share's one-line text as the printed page lays it out (client/recovery/shares.ts, `printable`). */
+function printed(share: string): string {
+  const [prefix, host, code] = share.split(" ");
+  const groups = code!.split("-");
+  const rows: string[] = [];
+  for (let g = 0; g < groups.length; g += 5) rows.push("    " + groups.slice(g, g + 5).join("-"));
+  return [`Indienet recovery share for ${host}`, "Keep it private.", "", `    ${prefix} ${host}`, ...rows].join("\n");
+}
+
 async function newPassword(page: Page, password: string) {
   await page.getByLabel("New password", { exact: true }).fill(password);
   await page.getByLabel("Confirm new password").fill(password);
@@ -310,10 +321,11 @@ describe("recovery with RECOVERY_DELAY_S=0 (needs the §13 routes)", () => {
     await stranger.getByRole("heading", { name: "Recover your keys" }).waitFor();
     await docShot(stranger, "recover-start");
     await stranger.getByRole("button", { name: "I have shares instead" }).click();
-    await stranger.getByLabel("Shares, one per line").fill(shares[0]!);
+    await stranger.getByLabel(SHARES_LABEL).fill(shares[0]!);
     await stranger.getByRole("button", { name: "Start recovery" }).click();
     await expect.poll(() => stranger.getByRole("alert").first().textContent()).toMatch(/This set needs 2 of its 3 shares; 1 was given/);
-    await stranger.getByLabel("Shares, one per line").fill(`${shares[2]}\n${shares[0]}`);
+    // One share as it is printed (a heading, then its first line and rows of code groups), one on a line of its own.
+    await stranger.getByLabel(SHARES_LABEL).fill(`${printed(shares[2]!)}\n\n${shares[0]}`);
     await stranger.getByRole("button", { name: "Start recovery" }).click();
     await expect.poll(() => stranger.locator("main").textContent(), { timeout: 30_000 }).toMatch(/Recovery is ready/);
     await newPassword(stranger, NEW_PASSWORD);
@@ -438,7 +450,7 @@ describe("the recovery entry screen (runs without the §13 routes)", () => {
     await page.getByRole("button", { name: "Forgot your password or lost your devices?" }).click();
     await page.getByRole("heading", { name: "Recover your keys" }).waitFor();
     await page.getByRole("button", { name: "I have shares instead" }).click();
-    const input = page.getByLabel("Shares, one per line");
+    const input = page.getByLabel(SHARES_LABEL);
     const start = page.getByRole("button", { name: "Start recovery" });
     const alert = () => page.getByRole("alert").first().textContent();
 

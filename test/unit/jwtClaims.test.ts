@@ -5,7 +5,8 @@ const NOW = 1_800_000_000;
 const ORIGIN = "https://id.example.test";
 const rules: ClaimRules = { nowS: NOW, toleranceS: 0, audience: ORIGIN, issuer: ORIGIN, subject: "owner", required: ["sid"] };
 const good = { iss: ORIGIN, aud: ORIGIN, sub: "owner", sid: "s", iat: NOW - 10, exp: NOW + 10 };
-const bytes = (value: unknown) => new TextEncoder().encode(typeof value === "string" ? value : JSON.stringify(value));
+const bytes = (value: unknown) =>
+  value instanceof Uint8Array ? value : new TextEncoder().encode(typeof value === "string" ? value : JSON.stringify(value));
 
 describe("checkClaims (the claims of a verified JWS)", () => {
   it("returns the payload when every rule holds", () => {
@@ -14,6 +15,7 @@ describe("checkClaims (the claims of a verified JWS)", () => {
 
   it.each([
     ["not JSON", "{", "payload is not JSON"],
+    ["not UTF-8", new Uint8Array([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]), "payload is not JSON"],
     ["a JSON array", [good], "payload is not a JSON object"],
     ["JSON null", null, "payload is not a JSON object"],
     ["no iat", { ...good, iat: undefined }, "missing claim iat"],

@@ -104,6 +104,13 @@ describe("2FA stays on while the escrow opens with a passkey or recovery key", {
     expect((await twoFactor()).enabled).toBe(false);
   });
 
+  it("with 2FA off, a blob that opens with a key is not stored", async () => {
+    const res = await owner.api("PUT", "/api/escrow", { expectedVersion: version, blob: blob(`recovery:${"A".repeat(43)}`) });
+    expect(res.status).toBe(403);
+    expect(await json(res)).toMatchObject({ error: "forbidden", message: expect.stringMatching(/needs two-factor authentication on/) });
+    expect((await json<{ version: number }>(await owner.api("GET", "/api/escrow"))).version).toBe(version);
+  });
+
   it("the last passkey, which the blob names, is refused with its own assertion; without it in the blob it goes", async () => {
     expect((await owner.login()).status).toBe(200);
     await addPasskey(); // the only factor: 2FA is on again

@@ -66,9 +66,14 @@ describe("a passkey next to TOTP", { timeout: 60_000 }, () => {
   });
 
   it("removes TOTP with a passkey; 2FA and the backup codes stay while the passkey does", async () => {
+    // A ticket the authenticator app earned just before (a thief's, say) dies with it.
+    const fetched = await owner.device().request("POST", "/auth/escrow", { body: { totp: await totp.auth.nextCode() } });
+    expect(fetched.status, await fetched.clone().text()).toBe(200);
+    const { mfaTicket } = await json<{ mfaTicket: string }>(fetched);
     const res = await owner.api("DELETE", "/api/2fa/totp", { passkey: await assertion() });
     expect(res.status, await res.clone().text()).toBe(204);
     expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: true, totp: false, passkeys: 1, backupCodesRemaining: 10 });
+    expect((await owner.device().login({ mfaTicket })).status).toBe(401);
     // A TOTP code now proves nothing; the login still needs the passkey (or a backup code).
     const withCode = await owner.device().login({ totp: await totp.auth.nextCode() });
     expect(withCode.status).toBe(401);
