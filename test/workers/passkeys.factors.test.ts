@@ -6,7 +6,9 @@
  */
 import { describe, expect, it } from "vitest";
 import { decodeJwt } from "jose";
+import { LOCKOUT_THRESHOLD } from "../../src/domain/totp";
 import { base64urlDecode } from "../../src/lib/bytes";
+import { advanceClock, serverNowMs } from "../helpers/clock";
 import { json, type OwnerClient } from "../helpers/owner";
 import { SoftAuthenticator } from "../helpers/softAuthenticator";
 import { enrolTotp, lockoutRow, reauthWithCode, type Enrolled } from "../helpers/twoFactor";
@@ -57,6 +59,17 @@ describe("a passkey next to TOTP", { timeout: 60_000 }, () => {
     expect(await lockoutRow("session")).toBeNull();
     const both = await owner.api("POST", "/api/2fa/backup-codes", { code: "123456", passkey: await assertion() });
     expect(both.status).toBe(400);
+  });
+
+  it("a locked TOTP counter does not block a passkey (§12: passkey failures are neither counted by nor blocked by it)", async () => {
+    for (let i = 0; i < LOCKOUT_THRESHOLD; i++) await owner.api("POST", "/api/2fa/backup-codes", { code: "000000" });
+    expect((await lockoutRow("session"))?.locked_until_ms).toBeGreaterThan(serverNowMs());
+    expect((await owner.api("POST", "/api/2fa/backup-codes", { code: await totp.auth.nextCode() })).status).toBe(429);
+    const res = await owner.api("POST", "/api/2fa/backup-codes", { passkey: await assertion() });
+    expect(res.status, await res.clone().text()).toBe(200);
+    // Past the lockout, a right code clears the count for the tests below.
+    advanceClock(10 * 60_000);
+    expect((await reauthWithCode(owner, { totp: await totp.auth.nextCode() })).status).toBe(200);
   });
 
   it("regenerates backup codes with a passkey", async () => {
