@@ -116,6 +116,20 @@ async function openRecoveryScreen(page: Page, authenticator: Authenticator) {
   await page.getByRole("button", { name: /^(Create|Replace) the recovery key$/ }).waitFor({ timeout: 30_000 });
 }
 
+/**
+ * Step-up when the page asks for it ("Confirm it's you", with a backup code), else
+ * nothing: the action may still count as fresh. Returns once either shows.
+ */
+async function stepUpIfAsked(page: Page, next: Locator, backupCode: string, timeout = 30_000) {
+  const confirmHeading = page.getByRole("heading", { name: "Confirm it's you" });
+  await Promise.race([confirmHeading.waitFor({ timeout }), next.waitFor({ timeout })]);
+  if (await confirmHeading.isVisible()) {
+    await page.getByRole("button", { name: "Use a backup code instead" }).click();
+    await page.getByLabel("Backup code").fill(backupCode);
+    await page.getByRole("button", { name: "Confirm", exact: true }).click();
+  }
+}
+
 const SHARES_LABEL = "Shares, one after another, as printed (or one per line)";
 
 /** A share's one-line text as the printed page lays it out (client/recovery/shares.ts, `printable`). */
@@ -209,13 +223,7 @@ describe("passkeys (needs the §12 routes)", () => {
     await page.getByRole("button", { name: "Add a passkey" }).click();
     // The passkey login above may still count as a fresh step-up; if not, a backup code does.
     const keyRow = page.locator("[data-passkey]").filter({ hasText: "Security key" });
-    const confirmHeading = page.getByRole("heading", { name: "Confirm it's you" });
-    await Promise.race([confirmHeading.waitFor({ timeout: 30_000 }), keyRow.waitFor({ timeout: 30_000 })]);
-    if (await confirmHeading.isVisible()) {
-      await page.getByRole("button", { name: "Use a backup code instead" }).click();
-      await page.getByLabel("Backup code").fill(backupCodes[0]!);
-      await page.getByRole("button", { name: "Confirm", exact: true }).click();
-    }
+    await stepUpIfAsked(page, keyRow, backupCodes[0]!);
     await expect.poll(() => keyRow.textContent(), { timeout: 30_000 }).toMatch(/second factor only/);
     expect(await keyRow.getByRole("button", { name: "Turn on unlock" }).count()).toBe(0);
     expect(page.errors).toEqual([]);
@@ -224,14 +232,8 @@ describe("passkeys (needs the §12 routes)", () => {
   it("adds an authenticator app next to the passkeys: no new backup codes, the old ones stay (§12)", async () => {
     await page.getByRole("link", { name: "Two-factor" }).click();
     await page.getByRole("button", { name: "Add an authenticator app" }).click();
-    const confirmHeading = page.getByRole("heading", { name: "Confirm it's you" });
     const secretCode = page.locator("code.secret");
-    await Promise.race([confirmHeading.waitFor({ timeout: 30_000 }), secretCode.waitFor({ timeout: 30_000 })]);
-    if (await confirmHeading.isVisible()) {
-      await page.getByRole("button", { name: "Use a backup code instead" }).click();
-      await page.getByLabel("Backup code").fill(backupCodes[1]!);
-      await page.getByRole("button", { name: "Confirm", exact: true }).click();
-    }
+    await stepUpIfAsked(page, secretCode, backupCodes[1]!);
     const secret = await secretCode.getAttribute("data-secret");
     await page.getByLabel("Code from the app").fill(await new Authenticator(secret!).code());
     await page.getByRole("button", { name: "Confirm the app" }).click();
@@ -249,14 +251,8 @@ describe("passkeys (needs the §12 routes)", () => {
     await expect.poll(() => form.textContent()).toMatch(/saved again without it first/);
     await form.getByLabel("Your password").fill(OWNER_PASSWORD);
     await form.getByRole("button", { name: "Remove", exact: true }).click();
-    const confirmHeading = page.getByRole("heading", { name: "Confirm it's you" });
     const done = page.getByText('The passkey "Laptop passkey" was removed.');
-    await Promise.race([confirmHeading.waitFor({ timeout: 60_000 }), done.waitFor({ timeout: 60_000 })]);
-    if (await confirmHeading.isVisible()) {
-      await page.getByRole("button", { name: "Use a backup code instead" }).click();
-      await page.getByLabel("Backup code").fill(backupCodes[2]!);
-      await page.getByRole("button", { name: "Confirm", exact: true }).click();
-    }
+    await stepUpIfAsked(page, done, backupCodes[2]!, 60_000);
     await done.waitFor({ timeout: 60_000 });
     expect(await row.count()).toBe(0);
     expect(page.errors).toEqual([]);
