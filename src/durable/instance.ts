@@ -58,7 +58,7 @@ import { LiveChannel } from "./liveChannel";
 import { LivePush } from "./livePush";
 import { RevokedSockets } from "./sockets";
 import { FactorStore, type FactorFailure, type MfaCounter, type SecondFactor } from "./factors";
-import { TwoFactorStore, unlessRecoveryNeedsIt, type TwoFactorStatus } from "./twoFactor";
+import { TwoFactorStore, unlessTurningOffIsRefused, type TwoFactorStatus } from "./twoFactor";
 import type { RegistrationResponse } from "../schemas/passkeys";
 import type { PasskeyListing } from "../schemas/passkeyResponses";
 import { base64urlDecode } from "../lib/bytes";
@@ -524,7 +524,7 @@ export class InstanceDO extends DurableObject<Env> {
    * a recovery key is set up or while the newest escrow opens with more than the password.
    */
   disableTotp(factor: SecondFactor, sessionId: string, escrowOpensWithKeys: boolean) {
-    return unlessRecoveryNeedsIt(() => this.twoFactor.disable(factor, sessionId, escrowOpensWithKeys));
+    return unlessTurningOffIsRefused(() => this.twoFactor.disable(factor, sessionId, escrowOpensWithKeys));
   }
 
   regenerateBackupCodes(factor: SecondFactor, sessionId: string) {
@@ -561,7 +561,7 @@ export class InstanceDO extends DurableObject<Env> {
 
   /** As disableTotp, for the last factor. */
   removePasskey(credentialId: string, factor: SecondFactor | null, sessionId: string, escrowOpensWithKeys: boolean) {
-    return unlessRecoveryNeedsIt(() => this.twoFactor.removePasskey(credentialId, factor, sessionId, escrowOpensWithKeys));
+    return unlessTurningOffIsRefused(() => this.twoFactor.removePasskey(credentialId, factor, sessionId, escrowOpensWithKeys));
   }
 
   // --- export and restore (./restore.ts) ---------------------------------------------

@@ -42,8 +42,10 @@ export type PasskeyRegistered = { ok: true; passkey: PasskeyListing; backupCodes
 export type PasskeyRemoved = { ok: true } | { ok: false; error: "not_found" | "factor_required" } | FactorFailure | TurnOffRefused;
 
 /**
- * Removing the last second factor is refused while a recovery key is set up: the
- * recovery wait needs 2FA on (docs/recovery.md, "Where this differs from the protocol").
+ * Removing the last second factor is refused while a recovery key is set up (the
+ * recovery wait needs 2FA on: docs/recovery.md, "Where this differs from the
+ * protocol"), and while the newest escrow opens with a passkey or recovery key (with
+ * 2FA off anyone may download it: docs/threat-model.md, finding 21).
  */
 export type TurnOffRefused = { ok: false; error: "recovery_configured" } | { ok: false; error: "escrow_opens_with_keys" };
 const TURN_OFF_REFUSED: TurnOffRefused = { ok: false, error: "recovery_configured" };
@@ -60,7 +62,7 @@ class TurnOffRefusal extends Error {
  * or `escrow_opens_with_keys` when the transaction that would have turned it off
  * refused (clearWhenOff).
  */
-export async function unlessRecoveryNeedsIt<T>(change: () => Promise<T>): Promise<T | TurnOffRefused> {
+export async function unlessTurningOffIsRefused<T>(change: () => Promise<T>): Promise<T | TurnOffRefused> {
   try {
     return await change();
   } catch (err) {
