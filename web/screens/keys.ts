@@ -61,7 +61,11 @@ export function keysScreen(ctx: AppContext): Screen {
         if (!oldPw.input.value) return pwFb.error("Enter your current password.");
         const checked = await newPw.validate();
         if (!checked.ok) return pwFb.error(checked.error);
-        if (ctx.twoFactorOn && !stepUpReady(ctx) && !pwFactor.value()) return pwFb.error("Enter a code from your authenticator app, or a backup code.");
+        if (ctx.twoFactorOn && !stepUpReady(ctx) && !pwFactor.value()) {
+          // The step-up may have lapsed while the screen was open: show the field it needs.
+          showFactors();
+          return pwFb.error("Enter a code from your authenticator app, or a backup code.");
+        }
         await stepUp(ctx, pwFactor.value());
         const version = await ctx.client.changePassword({ oldPassword: oldPw.input.value, newPassword: checked.password, onProgress: (p) => pwFb.status(progressText(p)) });
         pwForm.reset();
@@ -89,7 +93,10 @@ export function keysScreen(ctx: AppContext): Screen {
       class: "card",
       async onSubmit(rotFb) {
         if (!rotPw.input.value) return rotFb.error("Enter your password.");
-        if (ctx.twoFactorOn && !stepUpReady(ctx) && !rotFactor.value()) return rotFb.error("Enter a code from your authenticator app, or a backup code.");
+        if (ctx.twoFactorOn && !stepUpReady(ctx) && !rotFactor.value()) {
+          showFactors();
+          return rotFb.error("Enter a code from your authenticator app, or a backup code.");
+        }
         await stepUp(ctx, rotFactor.value());
         const version = await ctx.client.rotateKeys({ password: rotPw.input.value, onProgress: (p) => rotFb.status(progressText(p)) });
         rotForm.reset();
