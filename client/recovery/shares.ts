@@ -132,9 +132,11 @@ export async function splitRecoveryKey(
 export function splitShares(input: string): string[] {
   const shares: string[][] = [];
   for (const line of input.split(/\r?\n/).map((l) => l.trim())) {
-    if (/^indienet-share-/i.test(line)) shares.push([line]);
+    const first = /^indienet-share-/i.test(line);
     // Code groups: four letters or digits each, between dashes or spaces.
-    else if (/^[0-9a-z]{4}([\s-]+[0-9a-z]{1,4})*$/i.test(line)) (shares.at(-1) ?? shares[shares.push([]) - 1]!).push(line);
+    const codes = !first && /^[0-9a-z]{4}([\s-]+[0-9a-z]{1,4})*$/i.test(line);
+    if (first || (codes && shares.length === 0)) shares.push([line]);
+    else if (codes) shares.at(-1)!.push(line);
   }
   return shares.map((lines) => lines.join(" "));
 }
