@@ -176,24 +176,28 @@ export interface RecoverySheet {
   text: string;
 }
 
-/** The printable recovery sheet: the key, the instance it recovers, the date, and how to use it. */
-export async function recoverySheet(key: Uint8Array<ArrayBuffer>, input: { host: string; nowMs?: number }): Promise<RecoverySheet> {
+/**
+ * The printable recovery sheet: the key, the instance it recovers (its origin, as the
+ * address to go to, e.g. `https://id.example.org`), the date, and how to use it.
+ */
+export async function recoverySheet(key: Uint8Array<ArrayBuffer>, input: { origin: string; nowMs?: number }): Promise<RecoverySheet> {
+  const { host, origin } = new URL(input.origin);
   const code = await formatRecoveryKey(key);
   const codeGroups = code.split("-");
   const createdOn = new Date(input.nowMs ?? Date.now()).toISOString().slice(0, 10);
   const rows: string[] = [];
   for (let i = 0; i < codeGroups.length; i += 4) rows.push("    " + codeGroups.slice(i, i + 4).join("  "));
   const text = [
-    `Indienet recovery key for ${input.host}`,
+    `Indienet recovery key for ${host}`,
     `Made on ${createdOn}.`,
     "",
     ...rows,
     "",
-    `With this key you can recover your keys at https://${input.host} if you lose your password`,
+    `With this key you can recover your keys at ${origin} if you lose your password`,
     "and every device. Anyone who has it can start a recovery (which you can stop during the",
     "waiting period from any signed-in device): keep it private and safe, like a passport.",
     "Spaces, dashes and capital letters do not matter when you type it back.",
   ].join("\n");
-  return { host: input.host, createdOn, groups: codeGroups, text };
+  return { host, createdOn, groups: codeGroups, text };
 }
 

@@ -98,12 +98,20 @@ describe("the recovery sheet", () => {
 
   it("prints the host, the date and the key in groups", async () => {
     const key = generateRecoveryKey();
-    const sheet = await recoverySheet(key, { host: HOST, nowMs: Date.UTC(2026, 11, 2) });
+    const sheet = await recoverySheet(key, { origin: `https://${HOST}`, nowMs: Date.UTC(2026, 11, 2) });
+    expect(sheet.host).toBe(HOST);
     expect(sheet.createdOn).toBe("2026-12-02");
     expect(sheet.groups).toHaveLength(14);
-    expect(sheet.text).toContain(HOST);
+    expect(sheet.text).toContain(`for ${HOST}\n`);
+    expect(sheet.text).toContain(`at https://${HOST} if`);
     expect(sheet.text).toContain("2026-12-02");
     expect(await parseRecoveryKey(sheet.groups.join(" "))).toEqual(key);
+  });
+
+  it("names the instance's own origin, so a local instance's sheet says http", async () => {
+    const sheet = await recoverySheet(generateRecoveryKey(), { origin: "http://localhost:8787" });
+    expect(sheet.host).toBe("localhost:8787");
+    expect(sheet.text).toContain("at http://localhost:8787 if");
   });
 
   it("refuses every one-character typo, and a missing or extra character", async () => {

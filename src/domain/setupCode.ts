@@ -31,6 +31,26 @@ export function isSetupCodeStrongEnough(code: string): boolean {
 }
 
 /**
+ * A presented setup code and the configured one, as they are compared (docs/api.md
+ * §3): both without the dashes and whitespace that group a code (the strength
+ * estimate above does not count them either), and, when the configured code has no
+ * lower-case letter (as every generated one: A-Z and 2-9), the presented code's
+ * letters upper-cased, so that a code typed as `abcd efgh…` is the printed
+ * `ABCD-EFGH-…`. A configured code with lower-case letters is compared case and
+ * all: its case is part of its entropy. Neither changes what a guess can hit: one
+ * code is right. Pure.
+ */
+export function comparableSetupCodes(presented: string, configured: string): { presented: string; configured: string } {
+  const ungrouped = (code: string) => code.replace(/[-\s]/g, "");
+  const foldCase = !/[a-z]/.test(configured);
+  const typed = ungrouped(presented);
+  return {
+    presented: foldCase ? typed.replace(/[a-z]+/g, (letters) => letters.toUpperCase()) : typed,
+    configured: ungrouped(configured),
+  };
+}
+
+/**
  * The setup code of a POST /auth/restore, read from `Authorization: Setup <code>`
  * (docs/export-restore.md). A header, not a body field, so that the code can be
  * checked (and the attempt counted) before a body of up to 16 MiB is read: a

@@ -6,7 +6,13 @@
 import { Hono } from "hono/tiny";
 import type { Context } from "hono";
 import type { AuthMethod } from "../domain/accessToken";
-import { estimateSetupCodeBits, isSetupCodeStrongEnough, SETUP_CODE_MIN_BITS, setupCodeFromAuthorization } from "../domain/setupCode";
+import {
+  comparableSetupCodes,
+  estimateSetupCodeBits,
+  isSetupCodeStrongEnough,
+  SETUP_CODE_MIN_BITS,
+  setupCodeFromAuthorization,
+} from "../domain/setupCode";
 import type { LoginOutcome, SessionGrant } from "../durable/instance";
 import { instanceStub } from "../durable/stub";
 import { alreadyClaimed, ApiError, notClaimed } from "../errors";
@@ -296,7 +302,8 @@ async function checkSetupCode(c: Context<AppEnv>, presented: string): Promise<vo
     3_600_000,
   );
   throwIfRateLimited(verdict, "Too many setup attempts; try again later.");
-  if (!(await secretsEqual(presented, expected))) throw new ApiError("forbidden", "The setup code is wrong.");
+  const codes = comparableSetupCodes(presented, expected);
+  if (!(await secretsEqual(codes.presented, codes.configured))) throw new ApiError("forbidden", "The setup code is wrong.");
 }
 
 /**

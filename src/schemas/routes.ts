@@ -152,7 +152,7 @@ const jsonBody = (schema: z.ZodMiniType, maxBytes: number = LIMITS.bodyBytes, re
 });
 const noContent: ResponseSpec = { description: "Done; no body." };
 const FORM_TYPE = "application/x-www-form-urlencoded";
-const formBody = (schema: z.ZodMiniType) => ({ schema, contentType: FORM_TYPE, maxBytes: LIMITS.bodyBytes, required: true });
+const formBody = (schema: z.ZodMiniType, required = true) => ({ schema, contentType: FORM_TYPE, maxBytes: LIMITS.bodyBytes, required });
 
 /**
  * Errors any request to the route can meet before its handler: a body over the limit
@@ -691,7 +691,8 @@ export const ROUTES = {
     section: 14,
     auth: "none",
     cors: true,
-    body: formBody(tokenOnlyFormSchema),
+    // RFC 7009 §2.2: 200 for a token it cannot revoke, and PROTOCOL §14 for a missing one.
+    body: formBody(tokenOnlyFormSchema, false),
     responses: { 200: { description: "Done (also for an unknown or missing token); no body." } },
     errors: ["not_found", "rate_limited", ...TOO_LARGE],
     errorStyle: "oauth",

@@ -118,13 +118,18 @@ async function openRecoveryScreen(page: Page, authenticator: Authenticator) {
 
 /**
  * Step-up when the page asks for it ("Confirm it's you", with a backup code), else
- * nothing: the action may still count as fresh. Returns once either shows.
+ * nothing: the action may still count as fresh. Returns once either shows. The form
+ * offers what the owner has (web/ui/stepUp.ts): "Use a passkey" (every caller here
+ * has one), and the app's code only with an authenticator app (`app`).
  */
-async function stepUpIfAsked(page: Page, next: Locator, backupCode: string, timeout = 30_000) {
+async function stepUpIfAsked(page: Page, next: Locator, backupCode: string, app: boolean, timeout = 30_000) {
   const confirmHeading = page.getByRole("heading", { name: "Confirm it's you" });
   await Promise.race([confirmHeading.waitFor({ timeout }), next.waitFor({ timeout })]);
   if (await confirmHeading.isVisible()) {
-    await page.getByRole("button", { name: "Use a backup code instead" }).click();
+    expect(await page.getByRole("button", { name: "Use a passkey" }).count()).toBe(1);
+    const toggle = page.getByRole("button", { name: "Use a backup code instead" });
+    expect(await toggle.count()).toBe(app ? 1 : 0);
+    if (app) await toggle.click();
     await page.getByLabel("Backup code").fill(backupCode);
     await page.getByRole("button", { name: "Confirm", exact: true }).click();
   }
@@ -223,7 +228,7 @@ describe("passkeys (needs the §12 routes)", () => {
     await page.getByRole("button", { name: "Add a passkey" }).click();
     // The passkey login above may still count as a fresh step-up; if not, a backup code does.
     const keyRow = page.locator("[data-passkey]").filter({ hasText: "Security key" });
-    await stepUpIfAsked(page, keyRow, backupCodes[0]!);
+    await stepUpIfAsked(page, keyRow, backupCodes[0]!, false);
     await expect.poll(() => keyRow.textContent(), { timeout: 30_000 }).toMatch(/second factor only/);
     expect(await keyRow.getByRole("button", { name: "Turn on unlock" }).count()).toBe(0);
     expect(page.errors).toEqual([]);
@@ -233,7 +238,7 @@ describe("passkeys (needs the §12 routes)", () => {
     await page.getByRole("link", { name: "Two-factor" }).click();
     await page.getByRole("button", { name: "Add an authenticator app" }).click();
     const secretCode = page.locator("code.secret");
-    await stepUpIfAsked(page, secretCode, backupCodes[1]!);
+    await stepUpIfAsked(page, secretCode, backupCodes[1]!, false);
     const secret = await secretCode.getAttribute("data-secret");
     await page.getByLabel("Code from the app").fill(await new Authenticator(secret!).code());
     await page.getByRole("button", { name: "Confirm the app" }).click();
@@ -252,7 +257,7 @@ describe("passkeys (needs the §12 routes)", () => {
     await form.getByLabel("Your password").fill(OWNER_PASSWORD);
     await form.getByRole("button", { name: "Remove", exact: true }).click();
     const done = page.getByText('The passkey "Laptop passkey" was removed.');
-    await stepUpIfAsked(page, done, backupCodes[2]!, 60_000);
+    await stepUpIfAsked(page, done, backupCodes[2]!, true, 60_000);
     await done.waitFor({ timeout: 60_000 });
     expect(await row.count()).toBe(0);
     expect(page.errors).toEqual([]);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 // @ts-expect-error: plain ESM helper shared with the dev and deploy scripts
 import { generateSetupCode } from "../../scripts/lib/secrets.mjs";
-import { estimateSetupCodeBits, isSetupCodeStrongEnough, SETUP_CODE_MIN_BITS } from "../../src/domain/setupCode";
+import { comparableSetupCodes, estimateSetupCodeBits, isSetupCodeStrongEnough, SETUP_CODE_MIN_BITS } from "../../src/domain/setupCode";
 import { TEST_SETUP_CODE } from "../helpers/constants";
 
 describe("estimateSetupCodeBits", () => {
@@ -46,5 +46,24 @@ describe("estimateSetupCodeBits", () => {
     expect(isSetupCodeStrongEnough("a".repeat(27))).toBe(false); // 126.9 bits
     expect(isSetupCodeStrongEnough("a".repeat(28))).toBe(true); // 131.6 bits
     expect(isSetupCodeStrongEnough("1".repeat(39))).toBe(true); // 129.6 bits
+  });
+});
+
+describe("comparableSetupCodes", () => {
+  it("drops the grouping and upper-cases what was typed when the configured code has no lower-case letter", () => {
+    const configured = "ABCD-EFGH-2345";
+    for (const typed of ["abcd-efgh-2345", "ABCDEFGH2345", " abcd efgh\t2345\n", "aBcD-eFgH-2345"]) {
+      expect(comparableSetupCodes(typed, configured)).toEqual({ presented: "ABCDEFGH2345", configured: "ABCDEFGH2345" });
+    }
+    expect(comparableSetupCodes("ABCD-EFGH-2346", configured).presented).not.toBe("ABCDEFGH2345");
+  });
+
+  it("keeps the case of both when the configured code has lower-case letters", () => {
+    expect(comparableSetupCodes("abcd-EFGH", "aBcD-EfGh")).toEqual({ presented: "abcdEFGH", configured: "aBcDEfGh" });
+    expect(comparableSetupCodes("aBcD EfGh", "aBcD-EfGh")).toEqual({ presented: "aBcDEfGh", configured: "aBcDEfGh" });
+  });
+
+  it("upper-cases ASCII letters only", () => {
+    expect(comparableSetupCodes("straße", "STRASSE").presented).toBe("STRAßE");
   });
 });

@@ -115,6 +115,30 @@ describe("an unclaimed instance", () => {
     expect(await json(res)).toMatchObject({ error: "invalid_assertion" });
   });
 
+  it("takes a generated code as typed: any case, grouped by dashes, spaces or nothing", async () => {
+    const owner = await OwnerClient.create(selfFetch, TEST_ORIGIN, { "cf-connecting-ip": "203.0.113.11" });
+    const stranger = await makeOwnerKeys();
+    const typed = [TEST_SETUP_CODE.toLowerCase(), TEST_SETUP_CODE.replace(/-/g, ""), ` ${TEST_SETUP_CODE.replace(/-/g, " ")}\n`];
+    for (const code of typed) {
+      const res = await owner.claim(code, { assertion: await owner.assertion({ key: stranger.sig.privateKey }) });
+      // Past the code: the next check, the assertion's signature, is what refuses it.
+      expect(res.status, JSON.stringify(code)).toBe(401);
+      expect(await json(res)).toMatchObject({ error: "invalid_assertion" });
+    }
+    const wrong = await owner.claim(TEST_SETUP_CODE.replace(/-/g, "").slice(0, -1));
+    expect(wrong.status).toBe(403);
+  });
+
+  it("compares a configured code with lower-case letters exactly, but for its grouping", async () => {
+    const configured = "Mixed-Case-Code-0123-4567-89ab-cdef-ghjk";
+    const owner = await OwnerClient.create(fetchWithVars({ SETUP_CODE: configured }), TEST_ORIGIN, { "cf-connecting-ip": "203.0.113.12" });
+    const stranger = await makeOwnerKeys();
+    const refused = await owner.claim(configured.toUpperCase());
+    expect(refused.status).toBe(403);
+    const ungrouped = await owner.claim(configured.replace(/-/g, ""), { assertion: await owner.assertion({ key: stranger.sig.privateKey }) });
+    expect(ungrouped.status).toBe(401);
+  });
+
   it("lets exactly one of 10 concurrent claims win", async () => {
     // From one address: exactly the hourly budget of setup attempts.
     const owners = await Promise.all(

@@ -13,7 +13,7 @@ import { base64urlDecode } from "../../src/lib/bytes";
 import { advanceClock } from "../helpers/clock";
 import { json, OwnerClient } from "../helpers/owner";
 import { SoftAuthenticator, type Tamper } from "../helpers/softAuthenticator";
-import { activityCount, lockoutRow, statusCounts } from "../helpers/twoFactor";
+import { activityCount, lockoutRow, sqlInInstance, statusCounts } from "../helpers/twoFactor";
 import { ageLogin, claimedOwner, fetchWithVars, TEST_ORIGIN } from "../helpers/workers";
 
 const RP_ID = new URL(TEST_ORIGIN).hostname;
@@ -135,6 +135,14 @@ describe("before any passkey", { timeout: 60_000 }, () => {
     const body = await json<{ error: string; message: string }>(res);
     expect(body.error).toBe("invalid_request");
     expect(body.message).toMatch(/IP address/);
+  });
+
+  it("refuses creation options on an IP-address ORIGIN too, to a live session with step-up", async () => {
+    const ipOwner = new OwnerClient(fetchWithVars({ ORIGIN: "https://192.0.2.7" }), "https://192.0.2.7", owner.keys);
+    expect((await ipOwner.login()).status).toBe(200);
+    const res = await ipOwner.api("POST", "/api/passkeys/options");
+    expect(res.status).toBe(400);
+    expect(await json(res)).toMatchObject({ error: "invalid_request", message: expect.stringMatching(/IP address/) });
   });
 
   it("takes a plain-http localhost ORIGIN only with ALLOW_INSECURE_FEDERATION (the contract's settings)", async () => {
@@ -432,6 +440,15 @@ describe("managing passkeys", { timeout: 90_000 }, () => {
     expect((await loginWith(await assertion(synced))).status).toBe(200);
   });
 
+  it("lists every registered passkey in the creation options' excludeCredentials", async () => {
+    await reauthWithPasskey(synced);
+    const options = (await creationOptions()) as { excludeCredentials?: unknown };
+    expect(options.excludeCredentials).toEqual([
+      { type: "public-key", id: device.credentialIdB64 },
+      { type: "public-key", id: synced.credentialIdB64 },
+    ]);
+  });
+
   it("renames with step-up", async () => {
     await reauthWithPasskey(synced);
     const res = await owner.api("PATCH", `/api/passkeys/${synced.credentialIdB64}`, { name: "My phone", prf: true });
@@ -483,5 +500,49 @@ describe("managing passkeys", { timeout: 90_000 }, () => {
     expect(ok.status, await ok.clone().text()).toBe(204);
     expect(await json(await owner.api("GET", "/api/2fa"))).toEqual({ enabled: false, totp: false, passkeys: 0, backupCodesRemaining: 0 });
     expect((await owner.request("POST", "/auth/passkey/options")).status).toBe(404);
+  });
+});
+
+describe("a synced passkey's backup state and counter (WebAuthn L3 §6.1.1, §6.1.3)", { timeout: 60_000 }, () => {
+  let synced: SoftAuthenticator;
+  const stored = async () => {
+    const [row] = await sqlInInstance<{ sign_count: number; backed_up: number }>(
+      "SELECT sign_count, backed_up FROM passkeys WHERE credential_id = ?",
+      synced.credentialIdB64,
+    );
+    if (!row) throw new Error("the passkey is not stored");
+    return row;
+  };
+
+  beforeAll(async () => {
+    await ensureDevicePasskey();
+    await reauthWithPasskey();
+    // Backup-eligible, not yet backed up, and counting from 5.
+    synced = await SoftAuthenticator.create({ alg: -8, backupEligible: true, backedUp: false, signCount: 5 });
+    const res = await register(synced, undefined, { name: "Tablet" });
+    expect(res.status, await res.clone().text()).toBe(201);
+    expect((await json<{ passkey: { backedUp: boolean } }>(res)).passkey.backedUp).toBe(false);
+  });
+
+  it("records the backup state each use reports (BS), so the listing follows the authenticator", async () => {
+    expect((await loginWith(await assertion(synced, { bs: true }))).status).toBe(200);
+    const listed = await json<{ passkeys: Array<{ id: string; backedUp: boolean }> }>(await owner.api("GET", "/api/passkeys"));
+    expect(listed.passkeys.find((p) => p.id === synced.credentialIdB64)?.backedUp).toBe(true);
+    expect(await stored()).toEqual({ sign_count: 6, backed_up: 1 });
+  });
+
+  it("accepts a synced passkey's counter going backwards, logs it as not refused, and never lowers the stored counter", async () => {
+    const before = await activityCount("passkey_clone_suspected");
+    expect((await loginWith(await assertion(synced, { signCount: 2 }))).status).toBe(200);
+    expect(await activityCount("passkey_clone_suspected")).toBe(before + 1);
+    const entries = await sqlInInstance<{ detail: string }>(
+      "SELECT detail FROM activity WHERE type = 'passkey_clone_suspected' ORDER BY id DESC LIMIT 1",
+    );
+    expect(JSON.parse(entries[0]!.detail)).toEqual({ id: synced.credentialIdB64, refused: false });
+    expect((await stored()).sign_count).toBe(6);
+    // Had it been lowered to 2, a 3 would pass unsuspected; against 6 it is suspected again.
+    expect((await loginWith(await assertion(synced, { signCount: 3 }))).status).toBe(200);
+    expect(await activityCount("passkey_clone_suspected")).toBe(before + 2);
+    expect((await stored()).sign_count).toBe(6);
   });
 });

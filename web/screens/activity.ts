@@ -1,6 +1,6 @@
 /** The security log, newest first. */
 import type { AppContext, Screen } from "../context";
-import { feedback, formatTime, h } from "../ui/dom";
+import { feedback, formatTime, h, shortSessionId } from "../ui/dom";
 import { onAction } from "../ui/form";
 import { describeError } from "../ui/messages";
 import type { ActivityEntry } from "../../src/schemas/apiResponses";
@@ -66,7 +66,7 @@ export function activityScreen(ctx: AppContext): Screen {
           " ",
           LABELS[e.type] ?? e.type,
           appDetail(e.type, e.detail),
-          e.sessionId ? h("span", { class: "muted" }, ` · session ${e.sessionId.slice(0, 8)}`) : null,
+          e.sessionId ? h("span", { class: "muted" }, ` · session ${shortSessionId(e.sessionId)}`) : null,
         ),
       );
     }

@@ -86,7 +86,7 @@ export function recoveryScreen(ctx: AppContext): Screen {
           local.status("Sealing your key backup for the new recovery key…");
           const { key } = await setUpRecovery(ctx.client, { password: password.input.value });
           try {
-            const sheet = kind.value === "shares" ? null : await recoverySheet(key, { host: location.host });
+            const sheet = kind.value === "shares" ? null : await recoverySheet(key, { origin: location.origin });
             const shares = kind.value === "sheet" ? [] : await splitRecoveryKey(key, { threshold, total, host: location.host });
             showPages(sheet, shares);
           } finally {

@@ -1,6 +1,6 @@
 /** Where the owner is logged in; revoke one session or all the others. */
 import type { AppContext, Screen } from "../context";
-import { feedback, formatTime, h } from "../ui/dom";
+import { feedback, formatTime, h, shortSessionId } from "../ui/dom";
 import { onAction } from "../ui/form";
 import { describeError } from "../ui/messages";
 
@@ -32,7 +32,8 @@ export function sessionsScreen(ctx: AppContext): Screen {
           return h(
             "tr",
             { "data-current": s.current ? "true" : "false" },
-            h("td", {}, name, s.current ? h("span", { class: "badge" }, " this session") : null),
+            // The short id is how the activity log names a session (web/screens/activity.ts).
+            h("td", {}, name, s.current ? h("span", { class: "badge" }, " this session") : null, h("div", { class: "muted" }, `session ${shortSessionId(s.id)}`)),
             h("td", {}, formatTime(s.createdAt)),
             h("td", {}, formatTime(s.lastUsedAt)),
             h("td", {}, revoke),

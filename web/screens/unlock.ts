@@ -24,7 +24,7 @@ export function unlockScreen(ctx: AppContext, mfa: boolean, passkey = false): Sc
   let bundle: EscrowBundle | null = null;
   let ticker: ReturnType<typeof setInterval> | undefined;
 
-  // "Use a passkey" as the factor for the escrow: the next submit uses it.
+  // A passkey as the factor for the escrow, in place of the code: the next submit uses it.
   let passkeyChosen: Awaited<ReturnType<typeof passkeyFactor>> | null = null;
   const { form, fb: formFb } = actionForm([password.wrapper, ...factor.nodes, device.wrapper], {
     submit: "Unlock",
@@ -86,7 +86,7 @@ export function unlockScreen(ctx: AppContext, mfa: boolean, passkey = false): Sc
     },
   });
 
-  const usePasskey = h("button", { type: "button", class: "secondary", hidden: !(mfa && passkey) }, "Use a passkey");
+  const usePasskey = h("button", { type: "button", class: "secondary", hidden: !(mfa && passkey) }, "Use a passkey instead of the code");
   onAction(usePasskey, formFb, async () => {
     if (!password.input.value) return formFb.error("Enter your password first; the passkey replaces only the code.");
     passkeyChosen = await passkeyFactor(ctx.client);

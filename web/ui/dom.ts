@@ -83,6 +83,11 @@ export function feedback() {
   };
 }
 
+/** A session as the Sessions and Activity screens name it: the first 8 characters of its id. */
+export function shortSessionId(id: string): string {
+  return id.slice(0, 8);
+}
+
 export function formatTime(ms: number): string {
   return new Date(ms).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
 }

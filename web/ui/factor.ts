@@ -1,4 +1,7 @@
-/** A second-factor input: the authenticator app's code, or a backup code. */
+/**
+ * A second-factor input: the authenticator app's code, or a backup code. Without
+ * an app (`app: false`: 2FA on with passkeys alone) it takes a backup code only.
+ */
 import type { SecondFactor } from "../../client/owner";
 import { field, h } from "./dom";
 
@@ -11,18 +14,19 @@ export interface FactorInput {
   focus(): void;
 }
 
-export function factorInput(options: { allowBackup?: boolean; label?: string } = {}): FactorInput {
+export function factorInput(options: { allowBackup?: boolean; label?: string; app?: boolean } = {}): FactorInput {
   const codeLabel = options.label ?? "Authentication code";
+  const app = options.app !== false;
   let backup = false;
-  const f = field(codeLabel, { type: "text", inputmode: "numeric", autocomplete: "one-time-code", pattern: "[0-9 ]*", maxlength: 7 }, "The 6-digit code from your authenticator app.");
+  const f = field(codeLabel, { type: "text" });
   const label = f.wrapper.querySelector("label")!;
-  const toggle = h("button", { type: "button", class: "link" }, "Use a backup code instead");
-  toggle.addEventListener("click", () => {
-    backup = !backup;
-    label.textContent = backup ? "Backup code" : codeLabel;
-    f.hint.textContent = backup ? "One of the 10-character codes you saved when you turned on two-factor authentication." : "The 6-digit code from your authenticator app.";
+  const toggle = h("button", { type: "button", class: "link" }, "");
+  const setBackup = (on: boolean) => {
+    backup = on;
+    label.textContent = on ? "Backup code" : codeLabel;
+    f.hint.textContent = on ? "One of the 10-character codes you saved when you turned on two-factor authentication." : "The 6-digit code from your authenticator app.";
     f.input.value = "";
-    if (backup) {
+    if (on) {
       f.input.removeAttribute("pattern");
       f.input.removeAttribute("maxlength");
       f.input.setAttribute("inputmode", "text");
@@ -33,10 +37,14 @@ export function factorInput(options: { allowBackup?: boolean; label?: string } =
       f.input.setAttribute("inputmode", "numeric");
       f.input.setAttribute("autocomplete", "one-time-code");
     }
-    toggle.textContent = backup ? "Use a code from the app instead" : "Use a backup code instead";
+    toggle.textContent = on ? "Use a code from the app instead" : "Use a backup code instead";
+  };
+  setBackup(!app);
+  toggle.addEventListener("click", () => {
+    setBackup(!backup);
     f.input.focus();
   });
-  const box = h("div", { class: "factor" }, f.wrapper, options.allowBackup === false ? null : toggle);
+  const box = h("div", { class: "factor" }, f.wrapper, options.allowBackup === false || !app ? null : toggle);
   return {
     nodes: [box],
     value() {

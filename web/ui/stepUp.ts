@@ -1,10 +1,9 @@
 /**
  * Step-up (docs/api.md §4): some routes need a login at most 5 minutes old, with a
- * second factor when 2FA is on. `stepUp` re-signs a challenge (plus the code given)
- * only when the current token would not do; `confirmItsYou` asks for the factor
- * (a code, a backup code or a passkey) in place and resolves once step-up is fresh.
+ * second factor when 2FA is on. `confirmItsYou` re-signs a challenge only when the
+ * current token would not do, asking for the factor (a code, a backup code or a
+ * passkey) in place, and resolves once step-up is fresh.
  */
-import type { SecondFactor } from "../../client/owner";
 import { passkeyFactor } from "../../client/passkeys";
 import type { AppContext } from "../context";
 import { h, replaceChildren } from "./dom";
@@ -16,23 +15,24 @@ export function stepUpReady(ctx: AppContext): boolean {
   return ctx.client.stepUpFresh(ctx.twoFactorOn);
 }
 
-/** Re-authenticates if needed. Returns whether the given factor was used up by it. */
-export async function stepUp(ctx: AppContext, factor: SecondFactor | null): Promise<boolean> {
-  if (stepUpReady(ctx)) return false;
-  await ctx.client.reauth(ctx.twoFactorOn ? (factor ?? undefined) : undefined);
-  return ctx.twoFactorOn && factor !== null;
-}
-
 /**
  * Resolves when step-up is fresh: at once if it is, after a fresh signature alone
  * when 2FA is off, otherwise after the owner gives a factor in a form shown in
- * `container` (which is emptied again afterwards).
+ * `container` (which is emptied again afterwards). The form offers what the owner
+ * has, as the server says now (GET /api/2fa): the app's code if an authenticator app
+ * is set up, a backup code, and "Use a passkey" if a passkey is registered.
  */
-export function confirmItsYou(ctx: AppContext, container: HTMLElement, why: string): Promise<void> {
-  if (stepUpReady(ctx)) return Promise.resolve();
-  if (!ctx.twoFactorOn) return ctx.client.reauth();
+export async function confirmItsYou(ctx: AppContext, container: HTMLElement, why: string): Promise<void> {
+  if (stepUpReady(ctx)) return;
+  const status = await ctx.client.twoFactorStatus();
+  ctx.twoFactorOn = status.enabled;
+  if (stepUpReady(ctx)) return;
+  if (!status.enabled) return ctx.client.reauth();
+  // A server without passkeys (§12) names neither: 2FA on is then the app.
+  const app = status.totp ?? true;
+  const passkeys = status.passkeys ?? 0;
   return new Promise((resolve) => {
-    const factor = factorInput({ allowBackup: true });
+    const factor = factorInput({ app });
     const done = () => {
       replaceChildren(container);
       resolve();
@@ -42,18 +42,20 @@ export function confirmItsYou(ctx: AppContext, container: HTMLElement, why: stri
       class: "card",
       async onSubmit(local) {
         const value = factor.value();
-        if (!value) return local.error("Enter a code, or use a passkey.");
+        if (!value) return local.error(app ? "Enter a code from your authenticator app or a backup code." : "Enter a backup code, or use a passkey.");
         await ctx.client.reauth(value);
         done();
       },
       onError: () => factor.clear(),
     });
-    const usePasskey = h("button", { type: "button", class: "secondary" }, "Use a passkey");
-    onAction(usePasskey, fb, async () => {
-      await ctx.client.reauth(await passkeyFactor(ctx.client));
-      done();
-    });
-    form.append(usePasskey);
+    if (passkeys > 0) {
+      const usePasskey = h("button", { type: "button", class: "secondary" }, "Use a passkey");
+      onAction(usePasskey, fb, async () => {
+        await ctx.client.reauth(await passkeyFactor(ctx.client));
+        done();
+      });
+      form.append(usePasskey);
+    }
     replaceChildren(container, h("h2", {}, "Confirm it's you"), form);
     factor.focus();
   });
