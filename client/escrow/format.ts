@@ -136,12 +136,9 @@ export type Pbkdf2Params = z.infer<typeof pbkdf2ParamsSchema>;
 export const passwordKdfSchema = z.discriminatedUnion("name", [argon2ParamsSchema, pbkdf2ParamsSchema]);
 export type PasswordKdfParams = z.infer<typeof passwordKdfSchema>;
 
-/** The password recipient's kid. */
-export const PASSWORD_RECIPIENT_KID = "password";
-/** "passkey:" + the credential id (base64url, at most 1,023 bytes: docs/api.md §12). */
-export const PASSKEY_KID_PREFIX = "passkey:";
-/** "recovery:" + the recovery verifier's kid (an RFC 7638 thumbprint). */
-export const RECOVERY_KID_PREFIX = "recovery:";
+// The recipients' kids, shared with the server, which reads them (escrowBlob.ts).
+import { PASSKEY_KID_PREFIX, PASSWORD_RECIPIENT_KID, RECOVERY_KID_PREFIX } from "../../src/schemas/escrowRecipients";
+export { PASSKEY_KID_PREFIX, PASSWORD_RECIPIENT_KID, RECOVERY_KID_PREFIX };
 /** 1 password + 10 passkeys (docs/api.md §12's limit) + 1 recovery key, with room to spare. */
 export const MAX_KEY_RECIPIENTS = 15;
 /** The server's limit on a blob (docs/api.md §1). */

@@ -1,7 +1,10 @@
 /**
  * What the server reads of an escrow blob, which it otherwise stores as an opaque
  * string. Pure.
- *
+ */
+import { PASSWORD_RECIPIENT_KID } from "../schemas/escrowRecipients";
+
+/**
  * A format 2 blob (docs/escrow-format.md) is a JWE in General JSON serialization
  * with one recipient per unlock method, each naming its kid: "password",
  * "passkey:<credential id>" or "recovery:<verifier kid>". While two-factor
@@ -12,7 +15,7 @@
  */
 export function opensWithKeys(blob: string): boolean {
   try {
-    return JSON.parse(blob).recipients.some((r: { header: { kid: unknown } }) => r.header.kid !== "password");
+    return JSON.parse(blob).recipients.some((r: { header: { kid: unknown } }) => r.header.kid !== PASSWORD_RECIPIENT_KID);
   } catch {
     // A format 1 blob (one password recipient, no `recipients`), or not JSON.
     return false;

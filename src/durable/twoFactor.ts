@@ -48,7 +48,7 @@ export type PasskeyRemoved = { ok: true } | { ok: false; error: "not_found" | "f
  * 2FA off anyone may download it: docs/threat-model.md, finding 21).
  */
 export type TurnOffRefused = { ok: false; error: "recovery_configured" } | { ok: false; error: "escrow_opens_with_keys" };
-const TURN_OFF_REFUSED: TurnOffRefused = { ok: false, error: "recovery_configured" };
+const turnOffRefused = (error: TurnOffRefused["error"]): TurnOffRefused => ({ ok: false, error });
 
 /** Thrown inside the transaction that would turn 2FA off, so that it rolls back (the factor is not spent). */
 class TurnOffRefusal extends Error {
@@ -242,7 +242,7 @@ export class TwoFactorStore {
       return this.storage.transactionSync((): PasskeyRemoved => {
         if (!this.passkeys.has(credentialId)) return { ok: false, error: "not_found" };
         if (!this.factors.totpEnabled() && this.passkeys.count() === 1) {
-          return this.recovery.isConfigured() ? TURN_OFF_REFUSED : { ok: false, error: "factor_required" };
+          return this.recovery.isConfigured() ? turnOffRefused("recovery_configured") : { ok: false, error: "factor_required" };
         }
         remove(this.clock.nowMs());
         return { ok: true };
@@ -279,8 +279,8 @@ export class TwoFactorStore {
    * `escrow_opens_with_keys`.
    */
   private clearWhenOff(escrowOpensWithKeys: boolean): void {
-    if (this.recovery.isConfigured()) throw new TurnOffRefusal(TURN_OFF_REFUSED);
-    if (escrowOpensWithKeys) throw new TurnOffRefusal({ ok: false, error: "escrow_opens_with_keys" });
+    if (this.recovery.isConfigured()) throw new TurnOffRefusal(turnOffRefused("recovery_configured"));
+    if (escrowOpensWithKeys) throw new TurnOffRefusal(turnOffRefused("escrow_opens_with_keys"));
     this.sql.exec("DELETE FROM backup_codes");
     this.factors.dropTickets();
   }

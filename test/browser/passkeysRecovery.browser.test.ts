@@ -262,6 +262,28 @@ describe("passkeys (needs the §12 routes)", () => {
     expect(await row.count()).toBe(0);
     expect(page.errors).toEqual([]);
   });
+
+  it("Keys: a stale step-up asks for the factor under the form, and a passkey answers it", async () => {
+    // Six minutes on, in the page only: its token's login is past step-up's five.
+    await page.clock.setSystemTime(Date.now() + 6 * 60_000);
+    await page.getByRole("link", { name: "Keys" }).click();
+    const form = page.locator("form", { has: page.getByRole("heading", { name: "Change password" }) });
+    await form.getByLabel("Current password").fill(OWNER_PASSWORD);
+    await form.getByLabel("New password", { exact: true }).fill(NEW_PASSWORD);
+    await form.getByLabel("Confirm new password").fill(NEW_PASSWORD);
+    await form.getByRole("button", { name: "Change password" }).click();
+    await page.getByRole("heading", { name: "Confirm it's you" }).waitFor({ timeout: 30_000 });
+    // The owner has the app and a passkey: both are offered, and a backup code.
+    await page.getByLabel("Authentication code").waitFor();
+    expect(await page.getByRole("button", { name: "Use a backup code instead" }).count()).toBe(1);
+    await docShot(page.locator("main"), "keys-step-up");
+    // Back to the real time before signing: the server refuses an assertion from the future.
+    await page.clock.setSystemTime(Date.now());
+    await page.getByRole("button", { name: "Use a passkey" }).click();
+    await expect.poll(() => form.getByRole("status").textContent(), { timeout: 60_000 }).toMatch(/Password changed\. Key backup is now version/);
+    expect(await page.getByRole("heading", { name: "Confirm it's you" }).count()).toBe(0);
+    expect(page.errors).toEqual([]);
+  });
 });
 
 describe("recovery with RECOVERY_DELAY_S=0 (needs the §13 routes)", () => {
