@@ -14,10 +14,16 @@ import { PASSWORD_RECIPIENT_KID } from "../schemas/escrowRecipients";
  * (docs/threat-model.md, finding 21).
  */
 export function opensWithKeys(blob: string): boolean {
+  let recipients: unknown;
   try {
-    return JSON.parse(blob).recipients.some((r: { header: { kid: unknown } }) => r.header.kid !== PASSWORD_RECIPIENT_KID);
+    recipients = JSON.parse(blob).recipients;
   } catch {
-    // A format 1 blob (one password recipient, no `recipients`), or not JSON.
+    // Not JSON: a format 1 blob (a compact JWE), or not a blob at all.
     return false;
   }
+  // No `recipients`: a format 1 blob in JSON (one password recipient). Anything else
+  // that is not a list of password recipients counts as opening with keys, so a
+  // recipient the server cannot read is never taken for the password (fail closed).
+  if (recipients === undefined) return false;
+  return !Array.isArray(recipients) || recipients.some((r: { header?: { kid?: unknown } } | null) => r?.header?.kid !== PASSWORD_RECIPIENT_KID);
 }

@@ -14,7 +14,14 @@ describe("opensWithKeys (what the server reads of an escrow blob)", () => {
     expect(opensWithKeys(general("password"))).toBe(false);
     expect(opensWithKeys(JSON.stringify({ protected: "e30", encrypted_key: "", iv: "", ciphertext: "", tag: "" }))).toBe(false);
     expect(opensWithKeys("escrow-blob-v1")).toBe(false);
-    expect(opensWithKeys(JSON.stringify({ recipients: "x" }))).toBe(false);
     expect(opensWithKeys("")).toBe(false);
+  });
+
+  it("fails closed: a recipients member it cannot read as password recipients counts as opening with keys", () => {
+    expect(opensWithKeys(JSON.stringify({ recipients: "x" }))).toBe(true);
+    expect(opensWithKeys(JSON.stringify({ recipients: [{ header: { kid: "password" } }, {}] }))).toBe(true);
+    expect(opensWithKeys(JSON.stringify({ recipients: [{ header: { kid: "password" } }, null] }))).toBe(true);
+    expect(opensWithKeys(JSON.stringify({ unprotected: { kid: "passkey:abc" }, recipients: [{ header: {} }] }))).toBe(true);
+    expect(opensWithKeys(JSON.stringify({ recipients: [] }))).toBe(false);
   });
 });

@@ -63,6 +63,12 @@ describe("comparableSetupCodes", () => {
     expect(comparableSetupCodes("aBcD EfGh", "aBcD-EfGh")).toEqual({ presented: "aBcDEfGh", configured: "aBcDEfGh" });
   });
 
+  it("drops exactly the characters the strength estimate ignores, Unicode whitespace included", () => {
+    const padded = "ABCD\u00a0EFGH\u3000-2345\u2003";
+    expect(comparableSetupCodes(padded, "ABCD-EFGH-2345")).toEqual({ presented: "ABCDEFGH2345", configured: "ABCDEFGH2345" });
+    expect(estimateSetupCodeBits(padded)).toBe(estimateSetupCodeBits("ABCDEFGH2345"));
+  });
+
   it("upper-cases ASCII letters only", () => {
     expect(comparableSetupCodes("straße", "STRASSE").presented).toBe("STRAßE");
   });

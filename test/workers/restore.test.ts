@@ -179,6 +179,12 @@ describe("POST /auth/restore refuses a stranger before reading the body", () => 
     await expectUntouched();
   });
 
+  it("takes the code as typed (lower case, grouped by spaces), as setup does: past it, the garbage body is what is refused", async () => {
+    const typed = TEST_SETUP_CODE.toLowerCase().replace(/-/g, " ");
+    await expectRefused(await restore(garbage, { setupCode: typed }), 400, "invalid_request");
+    await expectUntouched();
+  });
+
   it("a wrong setup code with 403, counted before the body is read", async () => {
     const headers = fresh();
     for (let i = 0; i < 10; i++) {

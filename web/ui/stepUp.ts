@@ -41,6 +41,9 @@ export async function confirmItsYou(ctx: AppContext, container: HTMLElement, why
       submit: "Confirm",
       class: "card",
       async onSubmit(local) {
+        // Another prompt (a second form on the screen) may have been answered first:
+        // then this one spends nothing.
+        if (stepUpReady(ctx)) return done();
         const value = factor.value();
         if (!value) return local.error(app ? "Enter a code from your authenticator app or a backup code." : "Enter a backup code, or use a passkey.");
         await ctx.client.reauth(value);
@@ -51,6 +54,7 @@ export async function confirmItsYou(ctx: AppContext, container: HTMLElement, why
     if (passkeys > 0) {
       const usePasskey = h("button", { type: "button", class: "secondary" }, "Use a passkey");
       onAction(usePasskey, fb, async () => {
+        if (stepUpReady(ctx)) return done();
         await ctx.client.reauth(await passkeyFactor(ctx.client));
         done();
       });
