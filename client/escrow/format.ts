@@ -22,6 +22,7 @@
  */
 import * as z from "zod/mini";
 import { base64urlString } from "../../src/schemas/api";
+import { PASSKEY_KID_PREFIX, PASSWORD_RECIPIENT_KID, RECOVERY_KID_PREFIX } from "../../src/schemas/escrowRecipients";
 
 /** "iev" in the protected header of a format 1 blob. */
 export const ESCROW_FORMAT_VERSION = 1;
@@ -136,8 +137,7 @@ export type Pbkdf2Params = z.infer<typeof pbkdf2ParamsSchema>;
 export const passwordKdfSchema = z.discriminatedUnion("name", [argon2ParamsSchema, pbkdf2ParamsSchema]);
 export type PasswordKdfParams = z.infer<typeof passwordKdfSchema>;
 
-// The recipients' kids, shared with the server, which reads them (escrowBlob.ts).
-import { PASSKEY_KID_PREFIX, PASSWORD_RECIPIENT_KID, RECOVERY_KID_PREFIX } from "../../src/schemas/escrowRecipients";
+// The recipients' kids, shared with the server, which reads them (src/domain/escrowBlob.ts).
 export { PASSKEY_KID_PREFIX, PASSWORD_RECIPIENT_KID, RECOVERY_KID_PREFIX };
 /** 1 password + 10 passkeys (docs/api.md §12's limit) + 1 recovery key, with room to spare. */
 export const MAX_KEY_RECIPIENTS = 15;

@@ -14,16 +14,17 @@ export interface FactorInput {
   focus(): void;
 }
 
-export function factorInput(options: { allowBackup?: boolean; label?: string; app?: boolean } = {}): FactorInput {
-  const codeLabel = options.label ?? "Authentication code";
+const CODE_LABEL = "Authentication code";
+
+export function factorInput(options: { allowBackup?: boolean; app?: boolean } = {}): FactorInput {
   const app = options.app !== false;
   let backup = false;
-  const f = field(codeLabel, { type: "text" });
+  const f = field(CODE_LABEL, { type: "text" });
   const label = f.wrapper.querySelector("label")!;
   const toggle = h("button", { type: "button", class: "link" }, "");
   const setBackup = (on: boolean) => {
     backup = on;
-    label.textContent = on ? "Backup code" : codeLabel;
+    label.textContent = on ? "Backup code" : CODE_LABEL;
     f.hint.textContent = on ? "One of the 10-character codes you saved when you turned on two-factor authentication." : "The 6-digit code from your authenticator app.";
     f.input.value = "";
     if (on) {
