@@ -12,7 +12,9 @@
  *    the lock and received a fresh token meanwhile does not refresh again. The lock
  *    can be granted before the broadcast arrives, so the refreshing tab also bumps a
  *    counter in localStorage (a number, never a token) while it holds the lock; a
- *    waiting tab that sees the counter moved waits for the broadcast instead. Without
+ *    tab about to refresh that sees the counter moved since its own token arrived
+ *    waits for the broadcast instead (whether it waited for the lock or came after
+ *    the other tab had let go of it). Without
  *    this, two tabs would present the same refresh token at once; the server's grace
  *    rule (§5 rule 2) would save them, but each wake-up would still cost a rotation.
  *  - `session_revoked` from any route (the refresh token was replayed somewhere, or
@@ -137,6 +139,9 @@ export function createSession(options: SessionOptions): Session {
   // Bumped whenever a new token arrives, from this tab or another.
   let generation = 0;
   let inflight: Promise<boolean> | null = null;
+  // The cross-tab counter as of the token this tab holds: if it has moved since,
+  // another tab has refreshed and its broadcast is on the way.
+  let seenEpoch = readEpoch();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const listeners = new Set<(event: SessionEvent) => void>();
   // Resolved by the next fresh token that arrives (from any tab).
@@ -175,6 +180,7 @@ export function createSession(options: SessionOptions): Session {
   function setState(next: TokenState, fromOtherTab: boolean) {
     state = next;
     generation++;
+    seenEpoch = readEpoch();
     schedule();
     if (!fromOtherTab) channel?.postMessage({ type: "token", state: next } satisfies TabMessage);
     if (fresh()) {
@@ -207,10 +213,10 @@ export function createSession(options: SessionOptions): Session {
 
   const fresh = () => state !== null && state.expiresAtMs - now() > marginMs;
 
-  async function doRefresh(startGeneration: number, startEpoch: string | null): Promise<boolean> {
-    // Another tab refreshed while this one waited for the lock: use its token, even
-    // if its broadcast is still on the way.
-    if (generation === startGeneration && readEpoch() !== startEpoch) await nextToken(BROADCAST_WAIT_MS);
+  async function doRefresh(startGeneration: number): Promise<boolean> {
+    // Another tab refreshed since this tab's token arrived (while this one waited for
+    // the lock, or just before): use its token, even if its broadcast is on the way.
+    if (generation === startGeneration && readEpoch() !== seenEpoch) await nextToken(BROADCAST_WAIT_MS);
     if (generation !== startGeneration && fresh()) return true;
     // The timeout covers the answer and its body: the lock is released either way
     // (a network_error), and a refresh the server did carry out meanwhile is covered
@@ -241,8 +247,7 @@ export function createSession(options: SessionOptions): Session {
   function refresh(): Promise<boolean> {
     if (inflight) return inflight;
     const startGeneration = generation;
-    const startEpoch = readEpoch();
-    const run = () => doRefresh(startGeneration, startEpoch);
+    const run = () => doRefresh(startGeneration);
     const flight: Promise<boolean> = (
       locks ? locks.request(LOCK_PREFIX + origin, { mode: "exclusive" }, run).then((ok) => ok) : run()
     ).finally(() => {

@@ -65,6 +65,27 @@ describe("createSession: refresh is single-flight across tabs", () => {
     for (const tab of tabs) tab.dispose();
   });
 
+  it("refreshes once when one tab's refresh has finished but its broadcast has not yet reached the other", async () => {
+    // The other tab's timer fires after the first tab released the lock and moved the
+    // counter, but before its token arrived: the counter moved since this tab's own
+    // token, so it waits for the broadcast instead of rotating again.
+    const server = fakeServer();
+    const locks = fakeLocks();
+    const storage = fakeStorage();
+    const [ca, cb] = fakeChannels(50);
+    const tabs = [ca, cb].map((channel) =>
+      createSession({ origin: ORIGIN, fetch: server.fetchFn, locks, channel, storage, refreshMarginMs: 60_000 }),
+    );
+    for (const tab of tabs) tab.adopt({ accessToken: "token-0", expiresIn: 30, sessionId: "s1" });
+    await new Promise((r) => setTimeout(r, 60)); // the adopt broadcasts have arrived
+
+    expect(await tabs[0]!.refresh()).toBe(true);
+    expect(await tabs[1]!.refresh()).toBe(true);
+    expect(server.count()).toBe(1);
+    expect(await tabs[1]!.accessToken()).toBe("token-1");
+    for (const tab of tabs) tab.dispose();
+  });
+
   it("without the shared counter, the late broadcast would cost a second rotation", async () => {
     const server = fakeServer();
     const locks = fakeLocks();
