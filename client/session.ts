@@ -11,9 +11,10 @@
  *    same origin only, memory to memory) to the others. A tab that was waiting for
  *    the lock and received a fresh token meanwhile does not refresh again. The lock
  *    can be granted before the broadcast arrives, so the refreshing tab also bumps a
- *    counter in localStorage (a number, never a token) while it holds the lock; a
- *    tab about to refresh that sees the counter moved since its own token arrived
- *    waits for the broadcast instead (whether it waited for the lock or came after
+ *    counter in IndexedDB (./refreshCounter.ts: a number, never a token) before it
+ *    lets go of the lock, and says the new value in its broadcast. A tab about to
+ *    refresh, holding the lock, that reads the counter past the last value it heard
+ *    of waits for the broadcast instead (whether it waited for the lock or came after
  *    the other tab had let go of it). Without
  *    this, two tabs would present the same refresh token at once; the server's grace
  *    rule (§5 rule 2) would save them, but each wake-up would still cost a rotation.
@@ -25,6 +26,7 @@ import { decodeJwt } from "jose";
 import * as z from "zod/mini";
 import { IndieError } from "./errors";
 import { errorFrom, readJson, send, type FetchLike, type JsonRequest } from "./http";
+import { indexedDbRefreshCounter, type RefreshCounter } from "./refreshCounter";
 import { loginResponseSchema, refreshResponseSchema } from "../src/schemas/apiResponses";
 
 export interface TokenState {
@@ -41,7 +43,7 @@ export type SessionEvent =
   | { type: "logged_out"; reason: LogoutReason };
 
 type TabMessage =
-  | { type: "token"; state: TokenState }
+  | { type: "token"; state: TokenState; epoch: number | null }
   | { type: "logged_out"; reason: LogoutReason };
 
 export interface SessionOptions {
@@ -52,8 +54,8 @@ export interface SessionOptions {
   locks?: LockManager | null;
   /** Cross-tab channel; null for none. */
   channel?: BroadcastChannel | null;
-  /** Where the cross-tab refresh counter lives (localStorage by default); null for none. */
-  storage?: Pick<Storage, "getItem" | "setItem"> | null;
+  /** The cross-tab refresh counter (IndexedDB by default); null for none. */
+  counter?: RefreshCounter | null;
   /** Refresh this long before expiry. Default 60 s. */
   refreshMarginMs?: number;
   /**
@@ -102,6 +104,8 @@ const EPOCH_PREFIX = "indienet:refreshed:";
 /** How long a tab that saw another tab refresh waits for its broadcast token. */
 const BROADCAST_WAIT_MS = 2_000;
 const REFRESH_TIMEOUT_MS = 15_000;
+/** How long the refresh counter may take to answer before it is treated as absent. */
+const COUNTER_TIMEOUT_MS = 2_000;
 export const SESSION_CHANNEL = "indienet:session";
 
 export function createSession(options: SessionOptions): Session {
@@ -114,22 +118,26 @@ export function createSession(options: SessionOptions): Session {
         ? new BroadcastChannel(SESSION_CHANNEL)
         : null
       : options.channel;
-  const storage = options.storage === undefined ? (globalThis.localStorage ?? null) : options.storage;
-  const epochKey = EPOCH_PREFIX + origin;
-  const readEpoch = (): string | null => {
-    try {
-      return storage?.getItem(epochKey) ?? null;
-    } catch {
-      return null;
-    }
-  };
-  const bumpEpoch = () => {
-    try {
-      storage?.setItem(epochKey, String((Number(readEpoch()) || 0) + 1));
-    } catch {
-      // Private mode or storage disabled: the server's grace rule covers the race.
-    }
-  };
+  const counter =
+    options.counter === undefined
+      ? typeof indexedDB === "object"
+        ? indexedDbRefreshCounter(EPOCH_PREFIX + origin)
+        : null
+      : options.counter;
+  // IndexedDB refused (storage disabled) or stuck: null, and the server's grace rule
+  // covers the race. Bounded, as both run while this tab holds the lock.
+  const counted = (op: () => Promise<number>): Promise<number | null> =>
+    counter
+      ? new Promise((resolve) => {
+          const t = setTimeout(() => resolve(null), COUNTER_TIMEOUT_MS);
+          op().then(
+            (value) => (clearTimeout(t), resolve(value)),
+            () => (clearTimeout(t), resolve(null)),
+          );
+        })
+      : Promise.resolve(null);
+  const readEpoch = () => counted(() => counter!.read());
+  const bumpEpoch = () => counted(() => counter!.bump());
   const marginMs = options.refreshMarginMs ?? 60_000;
   const refreshTimeoutMs = options.refreshTimeoutMs ?? REFRESH_TIMEOUT_MS;
   const now = options.now ?? (() => Date.now());
@@ -139,9 +147,14 @@ export function createSession(options: SessionOptions): Session {
   // Bumped whenever a new token arrives, from this tab or another.
   let generation = 0;
   let inflight: Promise<boolean> | null = null;
-  // The cross-tab counter as of the token this tab holds: if it has moved since,
-  // another tab has refreshed and its broadcast is on the way.
-  let seenEpoch = readEpoch();
+  // The highest cross-tab counter this tab has heard of (its own refreshes, the
+  // others' broadcasts, the value when it started): if the counter has moved past
+  // it, another tab has refreshed and its broadcast is on the way.
+  let seenEpoch = 0;
+  const hearEpoch = (epoch: number | null) => {
+    if (epoch !== null) seenEpoch = Math.max(seenEpoch, epoch);
+  };
+  const started = readEpoch().then(hearEpoch);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const listeners = new Set<(event: SessionEvent) => void>();
   // Resolved by the next fresh token that arrives (from any tab).
@@ -177,12 +190,12 @@ export function createSession(options: SessionOptions): Session {
     }, delay);
   }
 
-  function setState(next: TokenState, fromOtherTab: boolean) {
+  function setState(next: TokenState, fromOtherTab: boolean, epoch: number | null = null) {
     state = next;
     generation++;
-    seenEpoch = readEpoch();
+    hearEpoch(epoch);
     schedule();
-    if (!fromOtherTab) channel?.postMessage({ type: "token", state: next } satisfies TabMessage);
+    if (!fromOtherTab) channel?.postMessage({ type: "token", state: next, epoch } satisfies TabMessage);
     if (fresh()) {
       const waiters = tokenWaiters;
       tokenWaiters = [];
@@ -205,7 +218,9 @@ export function createSession(options: SessionOptions): Session {
       const msg = event.data;
       // Broadcasts can arrive late and out of order: never trade a token for an older one.
       if (msg?.type === "token" && typeof msg.state?.accessToken === "string") {
-        if (!state || msg.state.expiresAtMs >= state.expiresAtMs) setState(msg.state, true);
+        const epoch = typeof msg.epoch === "number" ? msg.epoch : null;
+        if (!state || msg.state.expiresAtMs >= state.expiresAtMs) setState(msg.state, true, epoch);
+        else hearEpoch(epoch);
       }
       else if (msg?.type === "logged_out") clear(msg.reason, true);
     };
@@ -216,7 +231,11 @@ export function createSession(options: SessionOptions): Session {
   async function doRefresh(startGeneration: number): Promise<boolean> {
     // Another tab refreshed since this tab's token arrived (while this one waited for
     // the lock, or just before): use its token, even if its broadcast is on the way.
-    if (generation === startGeneration && readEpoch() !== seenEpoch) await nextToken(BROADCAST_WAIT_MS);
+    await started;
+    if (generation === startGeneration) {
+      const epoch = await readEpoch();
+      if (epoch !== null && epoch > seenEpoch && generation === startGeneration) await nextToken(BROADCAST_WAIT_MS);
+    }
     if (generation !== startGeneration && fresh()) return true;
     // The timeout covers the answer and its body: the lock is released either way
     // (a network_error), and a refresh the server did carry out meanwhile is covered
@@ -227,8 +246,8 @@ export function createSession(options: SessionOptions): Session {
       const body = await readJson(res, refreshResponseSchema).catch((err: unknown) => {
         throw signal.aborted ? new IndieError("network_error", "The refresh took too long; try again.", { cause: err }) : err;
       });
-      bumpEpoch();
-      setState({ accessToken: body.accessToken, sessionId: body.sessionId, expiresAtMs: now() + body.expiresIn * 1000 }, false);
+      const epoch = await bumpEpoch();
+      setState({ accessToken: body.accessToken, sessionId: body.sessionId, expiresAtMs: now() + body.expiresIn * 1000 }, false, epoch);
       return true;
     }
     const err = await errorFrom(res);

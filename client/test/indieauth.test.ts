@@ -57,7 +57,7 @@ function clientWith(answer: (r: Recorded) => Response) {
     origin: ORIGIN,
     fetch,
     keyStore: memoryKeyStore(),
-    session: createSession({ origin: ORIGIN, fetch, channel: null, storage: null, locks: null }),
+    session: createSession({ origin: ORIGIN, fetch, channel: null, counter: null, locks: null }),
     credentials: null,
   });
   client.session.adopt({ accessToken: token(), expiresIn: 900, sessionId: "s1" });

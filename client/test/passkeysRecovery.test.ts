@@ -184,7 +184,7 @@ function clientFor(server: Awaited<ReturnType<typeof fakeServer>>, credentials: 
     origin: ORIGIN,
     fetch: server.fetch,
     keyStore: memoryKeyStore(),
-    session: createSession({ origin: ORIGIN, fetch: server.fetch, channel: null, storage: null, locks: null }),
+    session: createSession({ origin: ORIGIN, fetch: server.fetch, channel: null, counter: null, locks: null }),
     escrow: FAST,
     testOnlySkipPasswordCheck: true,
     credentials,
@@ -371,7 +371,7 @@ describe("recovery", () => {
     const client = await loggedIn(server, null);
     const { key } = await setUpRecovery(client, { password: PASSWORD });
     const strict = new OwnerClient({ origin: ORIGIN, fetch: server.fetch, keyStore: memoryKeyStore(), escrow: FAST,
-      session: createSession({ origin: ORIGIN, fetch: server.fetch, channel: null, storage: null, locks: null }) });
+      session: createSession({ origin: ORIGIN, fetch: server.fetch, channel: null, counter: null, locks: null }) });
     const before = server.requests.length;
     await expect(completeRecovery(strict, { key, newPassword: "x" })).rejects.toMatchObject({ code: "password_check_unavailable" });
     expect(server.requests.length).toBe(before);

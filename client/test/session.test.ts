@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { memoryRefreshCounter, type RefreshCounter } from "../refreshCounter";
 import { createSession } from "../session";
 
 const ORIGIN = "https://id.example.test";
@@ -27,11 +28,6 @@ function fakeChannels(delayMs: number) {
   return [a, b] as unknown as [BroadcastChannel, BroadcastChannel];
 }
 
-function fakeStorage() {
-  const map = new Map<string, string>();
-  return { getItem: (k: string) => map.get(k) ?? null, setItem: (k: string, v: string) => void map.set(k, v) };
-}
-
 function fakeServer() {
   let refreshes = 0;
   const fetchFn = async (input: RequestInfo | URL) => {
@@ -46,16 +42,20 @@ function fakeServer() {
   return { fetchFn, count: () => refreshes };
 }
 
+/** Two tabs of one origin, both logged in with token-0; broadcasts take 50 ms. */
+function twoTabs(counter: RefreshCounter | null) {
+  const server = fakeServer();
+  const locks = fakeLocks();
+  const tabs = fakeChannels(50).map((channel) =>
+    createSession({ origin: ORIGIN, fetch: server.fetchFn, locks, channel, counter, refreshMarginMs: 60_000 }),
+  );
+  for (const tab of tabs) tab.adopt({ accessToken: "token-0", expiresIn: 30, sessionId: "s1" });
+  return { server, tabs };
+}
+
 describe("createSession: refresh is single-flight across tabs", () => {
   it("refreshes once when two tabs refresh at the same moment, even if the broadcast arrives after the lock", async () => {
-    const server = fakeServer();
-    const locks = fakeLocks();
-    const storage = fakeStorage();
-    const [ca, cb] = fakeChannels(50);
-    const tabs = [ca, cb].map((channel) =>
-      createSession({ origin: ORIGIN, fetch: server.fetchFn, locks, channel, storage, refreshMarginMs: 60_000 }),
-    );
-    for (const tab of tabs) tab.adopt({ accessToken: "token-0", expiresIn: 30, sessionId: "s1" });
+    const { server, tabs } = twoTabs(memoryRefreshCounter());
 
     const results = await Promise.all(tabs.map((tab) => tab.refresh()));
     expect(results).toEqual([true, true]);
@@ -69,14 +69,7 @@ describe("createSession: refresh is single-flight across tabs", () => {
     // The other tab's timer fires after the first tab released the lock and moved the
     // counter, but before its token arrived: the counter moved since this tab's own
     // token, so it waits for the broadcast instead of rotating again.
-    const server = fakeServer();
-    const locks = fakeLocks();
-    const storage = fakeStorage();
-    const [ca, cb] = fakeChannels(50);
-    const tabs = [ca, cb].map((channel) =>
-      createSession({ origin: ORIGIN, fetch: server.fetchFn, locks, channel, storage, refreshMarginMs: 60_000 }),
-    );
-    for (const tab of tabs) tab.adopt({ accessToken: "token-0", expiresIn: 30, sessionId: "s1" });
+    const { server, tabs } = twoTabs(memoryRefreshCounter());
     await new Promise((r) => setTimeout(r, 60)); // the adopt broadcasts have arrived
 
     expect(await tabs[0]!.refresh()).toBe(true);
@@ -87,13 +80,7 @@ describe("createSession: refresh is single-flight across tabs", () => {
   });
 
   it("without the shared counter, the late broadcast would cost a second rotation", async () => {
-    const server = fakeServer();
-    const locks = fakeLocks();
-    const [ca, cb] = fakeChannels(50);
-    const tabs = [ca, cb].map((channel) =>
-      createSession({ origin: ORIGIN, fetch: server.fetchFn, locks, channel, storage: null, refreshMarginMs: 60_000 }),
-    );
-    for (const tab of tabs) tab.adopt({ accessToken: "token-0", expiresIn: 30, sessionId: "s1" });
+    const { server, tabs } = twoTabs(null);
     await Promise.all(tabs.map((tab) => tab.refresh()));
     expect(server.count()).toBe(2);
     for (const tab of tabs) tab.dispose();
@@ -108,7 +95,7 @@ describe("createSession: logout", () => {
       calls.push(path);
       return path === "/auth/logout" ? answer() : Response.json({ error: "not_found", message: "no" }, { status: 404 });
     };
-    const session = createSession({ origin: ORIGIN, fetch: fetchFn, locks: null, channel: null, storage: null });
+    const session = createSession({ origin: ORIGIN, fetch: fetchFn, locks: null, channel: null, counter: null });
     session.adopt({ accessToken: "token-0", expiresIn: 900, sessionId: "s1" });
     const events: string[] = [];
     session.on((e) => events.push(e.type));
@@ -144,7 +131,7 @@ describe("createSession: logout", () => {
       },
       locks: null,
       channel: null,
-      storage: null,
+      counter: null,
     });
     session.adopt({ accessToken: "token-0", expiresIn: 900, sessionId: "s1" });
     await expect(session.logout()).rejects.toMatchObject({ code: "network_error" });
@@ -166,8 +153,8 @@ describe("createSession: a stalled refresh does not hold the cross-tab lock fore
         init?.signal?.addEventListener("abort", () => reject(init.signal!.reason));
       });
     };
-    const stalled = createSession({ origin: ORIGIN, fetch: fetchFn, locks, channel: null, storage: null, refreshTimeoutMs: 100 });
-    const other = createSession({ origin: ORIGIN, fetch: fetchFn, locks, channel: null, storage: null, refreshTimeoutMs: 100 });
+    const stalled = createSession({ origin: ORIGIN, fetch: fetchFn, locks, channel: null, counter: null, refreshTimeoutMs: 100 });
+    const other = createSession({ origin: ORIGIN, fetch: fetchFn, locks, channel: null, counter: null, refreshTimeoutMs: 100 });
     const first = stalled.refresh();
     const second = other.refresh();
     await expect(first).rejects.toMatchObject({ code: "network_error" });

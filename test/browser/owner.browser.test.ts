@@ -4,7 +4,7 @@
 // cookie that scripts cannot see, two tabs refreshing at once.
 import { writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Browser, BrowserContext, Page, Request } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../../scripts/lib/devServer.mjs";
 import type { DevServer } from "../e2e/devServer";
@@ -297,9 +297,10 @@ describe("the owner's journey", () => {
     await second.getByRole("heading", { name: "Sessions" }).waitFor();
     await expect.poll(() => first.locator(".live-status").getAttribute("data-state")).toBe("live");
 
-    const refreshes: number[] = [];
-    const onRequest = (req: { url(): string }) => {
-      if (req.url().endsWith("/auth/refresh")) refreshes.push(Date.now());
+    // Which tab asked, and when: a failure says which tab rotated a second time.
+    const refreshes: string[] = [];
+    const onRequest = (req: Request) => {
+      if (req.url().endsWith("/auth/refresh")) refreshes.push(`${req.frame().page() === first ? "first" : "second"} tab at ${Date.now()}`);
     };
     phone.on("request", onRequest);
     await phone.clock.fastForward("14:30");

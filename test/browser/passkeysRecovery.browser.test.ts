@@ -106,11 +106,20 @@ async function turnOnTotp(page: Page): Promise<Authenticator> {
   return authenticator;
 }
 
-/** The Recovery screen, past its step-up: with 2FA on, a code from the app. */
-async function openRecoveryScreen(page: Page, authenticator: Authenticator) {
+/**
+ * The Recovery screen, past its step-up: with 2FA on, a code from the app. With
+ * `cancelFirst`, the prompt is closed once first: the screen says so and offers it again.
+ */
+async function openRecoveryScreen(page: Page, authenticator: Authenticator, cancelFirst = false) {
   await page.getByRole("link", { name: "Recovery", exact: true }).click();
   await page.getByRole("heading", { name: "Recovery", exact: true }).waitFor();
   await page.getByRole("heading", { name: "Confirm it's you" }).waitFor();
+  if (cancelFirst) {
+    await page.getByRole("button", { name: "Cancel", exact: true }).click();
+    await page.getByRole("alert").filter({ hasText: "Cancelled: nothing was changed." }).waitFor();
+    await page.getByRole("button", { name: "Show the recovery settings" }).click();
+    await page.getByRole("heading", { name: "Confirm it's you" }).waitFor();
+  }
   await page.getByLabel("Authentication code").fill(await authenticator.code());
   await page.getByRole("button", { name: "Confirm", exact: true }).click();
   await page.getByRole("button", { name: /^(Create|Replace) the recovery key$/ }).waitFor({ timeout: 30_000 });
@@ -263,7 +272,7 @@ describe("passkeys (needs the §12 routes)", () => {
     expect(page.errors).toEqual([]);
   });
 
-  it("Keys: a stale step-up asks for the factor under the form, and a passkey answers it", async () => {
+  it("Keys: a stale step-up asks for the factor under the form; Cancel closes it, and a passkey answers it", async () => {
     // Six minutes on, in the page only: its token's login is past step-up's five.
     await page.clock.setSystemTime(Date.now() + 6 * 60_000);
     await page.getByRole("link", { name: "Keys" }).click();
@@ -277,6 +286,12 @@ describe("passkeys (needs the §12 routes)", () => {
     await page.getByLabel("Authentication code").waitFor();
     expect(await page.getByRole("button", { name: "Use a backup code instead" }).count()).toBe(1);
     await docShot(page.locator("main"), "keys-step-up");
+    // Cancel closes the prompt and says so; nothing ran, and the form can be sent again.
+    await page.getByRole("button", { name: "Cancel", exact: true }).click();
+    await expect.poll(() => form.getByRole("alert").textContent()).toBe("Cancelled: nothing was changed.");
+    expect(await page.getByRole("heading", { name: "Confirm it's you" }).count()).toBe(0);
+    await form.getByRole("button", { name: "Change password" }).click();
+    await page.getByRole("heading", { name: "Confirm it's you" }).waitFor({ timeout: 30_000 });
     // Back to the real time before signing: the server refuses an assertion from the future.
     await page.clock.setSystemTime(Date.now());
     await page.getByRole("button", { name: "Use a passkey" }).click();
@@ -320,7 +335,7 @@ describe("recovery with RECOVERY_DELAY_S=0 (needs the §13 routes)", () => {
     await needsTwoFactor.getByRole("link", { name: "Turn on two-factor authentication" }).click();
     const authenticator = await turnOnTotp(owner);
 
-    await openRecoveryScreen(owner, authenticator);
+    await openRecoveryScreen(owner, authenticator, true);
     await expect.poll(() => owner.locator("main").textContent()).toMatch(/No recovery key is set up/);
     expect(await needsTwoFactor.count()).toBe(0);
     await owner.getByLabel("Your password").first().fill(OWNER_PASSWORD);

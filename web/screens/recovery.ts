@@ -13,7 +13,7 @@ import type { AppContext, Screen } from "../context";
 import { feedback, field, formatTime, h, replaceChildren } from "../ui/dom";
 import { actionForm, onAction } from "../ui/form";
 import { describeError } from "../ui/messages";
-import { confirmItsYou } from "../ui/stepUp";
+import { confirmItsYou, StepUpCancelled } from "../ui/stepUp";
 
 export const REPLACE_WARNING =
   "Replacing or removing the recovery key stops the old sheet or shares from opening any key backup written from now on. Earlier versions of your key backup (kept by the server, and in exports) still open with them. If a sheet or shares may be in the wrong hands, also rotate your keys (Keys screen), so what they could open is no longer in use.";
@@ -156,8 +156,21 @@ export function recoveryScreen(ctx: AppContext): Screen {
   }
 
   const node = h("section", {}, h("h1", {}, "Recovery"), ...fb.nodes, prompt, body);
-  confirmItsYou(ctx, prompt, "The recovery settings need a fresh confirmation.")
-    .then(load)
-    .catch((err) => fb.error(describeError(err)));
+  // The settings are behind step-up; closing the prompt leaves a way to open it again.
+  const open = () =>
+    confirmItsYou(ctx, prompt, "The recovery settings need a fresh confirmation.")
+      .then(load)
+      .catch((err: unknown) => {
+        fb.error(describeError(err));
+        if (!(err instanceof StepUpCancelled)) return;
+        const again = h("button", { type: "button" }, "Show the recovery settings");
+        again.addEventListener("click", () => {
+          fb.clear();
+          replaceChildren(body);
+          void open();
+        });
+        replaceChildren(body, again);
+      });
+  void open();
   return { node };
 }

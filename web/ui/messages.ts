@@ -2,8 +2,9 @@
 import { isIndieError } from "../../client/errors";
 
 export function describeError(err: unknown): string {
-  // RecoveryError (client/recovery/errors.ts, loaded lazily): its messages are written for people.
-  if (err instanceof Error && err.name === "RecoveryError") return err.message;
+  // RecoveryError (client/recovery/errors.ts, loaded lazily) and StepUpCancelled
+  // (./stepUp.ts, which imports this module): their messages are written for people.
+  if (err instanceof Error && (err.name === "RecoveryError" || err.name === "StepUpCancelled")) return err.message;
   if (!isIndieError(err)) {
     console.error(err);
     return "Something went wrong. Try again, and reload the page if it keeps happening.";

@@ -2,13 +2,22 @@
  * Step-up (docs/api.md §4): some routes need a login at most 5 minutes old, with a
  * second factor when 2FA is on. `confirmItsYou` re-signs a challenge only when the
  * current token would not do, asking for the factor (a code, a backup code or a
- * passkey) in place, and resolves once step-up is fresh.
+ * passkey) in place, and resolves once step-up is fresh, or rejects with
+ * `StepUpCancelled` when the owner closes the prompt.
  */
 import { passkeyFactor } from "../../client/passkeys";
 import type { AppContext } from "../context";
 import { h, replaceChildren } from "./dom";
 import { factorInput } from "./factor";
 import { actionForm, onAction } from "./form";
+
+/** The owner closed the step-up prompt: the action that asked for it did not run. */
+export class StepUpCancelled extends Error {
+  override readonly name = "StepUpCancelled";
+  constructor() {
+    super("Cancelled: nothing was changed.");
+  }
+}
 
 /** True when the action can run now without a code for step-up. */
 export function stepUpReady(ctx: AppContext): boolean {
@@ -18,7 +27,7 @@ export function stepUpReady(ctx: AppContext): boolean {
 /**
  * Resolves when step-up is fresh: at once if it is, after a fresh signature alone
  * when 2FA is off, otherwise after the owner gives a factor in a form shown in
- * `container` (which is emptied again afterwards). The form offers what the owner
+ * `container` (which gets its own content back afterwards). The form offers what the owner
  * has, as the server says now (GET /api/2fa): the app's code if an authenticator app
  * is set up, a backup code, and "Use a passkey" if a passkey is registered.
  */
@@ -31,10 +40,11 @@ export async function confirmItsYou(ctx: AppContext, container: HTMLElement, why
   // A server without passkeys (§12) names neither: 2FA on is then the app.
   const app = status.totp ?? true;
   const passkeys = status.passkeys ?? 0;
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const factor = factorInput({ app });
+    const before = [...container.childNodes];
     const done = () => {
-      replaceChildren(container);
+      replaceChildren(container, ...before);
       resolve();
     };
     const { form, fb } = actionForm([h("p", {}, why), ...factor.nodes], {
@@ -51,6 +61,7 @@ export async function confirmItsYou(ctx: AppContext, container: HTMLElement, why
       },
       onError: () => factor.clear(),
     });
+    const actions = h("div", { class: "actions" });
     if (passkeys > 0) {
       const usePasskey = h("button", { type: "button", class: "secondary" }, "Use a passkey");
       onAction(usePasskey, fb, async () => {
@@ -58,8 +69,15 @@ export async function confirmItsYou(ctx: AppContext, container: HTMLElement, why
         await ctx.client.reauth(await passkeyFactor(ctx.client));
         done();
       });
-      form.append(usePasskey);
+      actions.append(usePasskey);
     }
+    const cancel = h("button", { type: "button", class: "secondary" }, "Cancel");
+    cancel.addEventListener("click", () => {
+      replaceChildren(container, ...before);
+      reject(new StepUpCancelled());
+    });
+    actions.append(cancel);
+    form.append(actions);
     replaceChildren(container, h("h2", {}, "Confirm it's you"), form);
     factor.focus();
   });
