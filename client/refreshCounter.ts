@@ -42,6 +42,10 @@ export function indexedDbRefreshCounter(key: string, factory: IDBFactory = index
         tx.onerror = () => reject(tx.error);
         tx.onabort = () => reject(tx.error ?? new Error("IndexedDB transaction aborted"));
       });
+      // If the read fails, the caller hears that; the transaction's own failure is the same one.
+      committed.catch(() => {});
+      // Only IndexedDB is awaited from here to the put: the transaction stays active
+      // through a request's success callback and its microtasks, not across other awaits.
       const current = Number(await promisify(store.get(key))) || 0;
       const next = change(current);
       if (next !== null) store.put(next, key);

@@ -196,12 +196,14 @@ export function createSession(options: SessionOptions): Session {
     hearEpoch(epoch);
     schedule();
     if (!fromOtherTab) channel?.postMessage({ type: "token", state: next, epoch } satisfies TabMessage);
-    if (fresh()) {
-      const waiters = tokenWaiters;
-      tokenWaiters = [];
-      for (const wake of waiters) wake();
-    }
+    if (fresh()) wakeWaiters();
     emit({ type: "token", ...next });
+  }
+
+  function wakeWaiters() {
+    const waiters = tokenWaiters;
+    tokenWaiters = [];
+    for (const wake of waiters) wake();
   }
 
   function clear(reason: LogoutReason, fromOtherTab = false) {
@@ -209,6 +211,8 @@ export function createSession(options: SessionOptions): Session {
     state = null;
     generation++;
     clearTimeout(timer);
+    // A tab waiting for another's token stops waiting: there is no session to refresh.
+    wakeWaiters();
     if (!fromOtherTab) channel?.postMessage({ type: "logged_out", reason } satisfies TabMessage);
     if (had || !fromOtherTab) emit({ type: "logged_out", reason });
   }
@@ -234,9 +238,15 @@ export function createSession(options: SessionOptions): Session {
     await started;
     if (generation === startGeneration) {
       const epoch = await readEpoch();
+      // Below what this tab heard of: the site's data was cleared; count from here.
+      if (epoch !== null && epoch < seenEpoch) seenEpoch = epoch;
       if (epoch !== null && epoch > seenEpoch && generation === startGeneration) await nextToken(BROADCAST_WAIT_MS);
     }
-    if (generation !== startGeneration && fresh()) return true;
+    if (generation !== startGeneration) {
+      if (fresh()) return true;
+      // Logged out (here or in another tab) meanwhile: nothing to refresh.
+      if (state === null) return false;
+    }
     // The timeout covers the answer and its body: the lock is released either way
     // (a network_error), and a refresh the server did carry out meanwhile is covered
     // by its lost-response rule (§5 rule 3) on the next try.
@@ -295,8 +305,10 @@ export function createSession(options: SessionOptions): Session {
         clear("revoked");
         throw err;
       }
-      // An expired or unverifiable token: refresh once and try again.
+      // An expired or unverifiable token: refresh once and try again (with the token
+      // another tab sent meanwhile, if one came: that costs no rotation).
       if (err.code !== "unauthorized" || attempt > 0) return res;
+      if (state?.accessToken !== token && fresh()) continue;
       if (state?.accessToken === token) state = { ...state, expiresAtMs: 0 };
       if (!(await refresh())) throw new IndieError("logged_out", "Your session has ended; log in again.");
     }

@@ -28,14 +28,27 @@ function fakeChannels(delayMs: number) {
   return [a, b] as unknown as [BroadcastChannel, BroadcastChannel];
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Refresh mints token-1, token-2, ...; logout answers 204; GET /api/thing refuses
+ * token-0 as expired after 100 ms and serves any other token.
+ */
 function fakeServer() {
   let refreshes = 0;
-  const fetchFn = async (input: RequestInfo | URL) => {
+  const fetchFn = async (input: RequestInfo | URL, init?: RequestInit) => {
     const url = new URL(String(input));
     if (url.pathname === "/auth/refresh") {
       refreshes++;
-      await new Promise((r) => setTimeout(r, 5));
+      await sleep(5);
       return Response.json({ accessToken: `token-${refreshes}`, expiresIn: 900, sessionId: "s1" });
+    }
+    if (url.pathname === "/auth/logout") return new Response(null, { status: 204 });
+    if (url.pathname === "/api/thing") {
+      const auth = new Headers(init?.headers).get("authorization");
+      if (auth !== "Bearer token-0") return Response.json({ thing: auth });
+      await sleep(100);
+      return Response.json({ error: "unauthorized", message: "The access token expired." }, { status: 401 });
     }
     return Response.json({ error: "not_found", message: "no" }, { status: 404 });
   };
@@ -70,7 +83,7 @@ describe("createSession: refresh is single-flight across tabs", () => {
     // counter, but before its token arrived: the counter moved since this tab's own
     // token, so it waits for the broadcast instead of rotating again.
     const { server, tabs } = twoTabs(memoryRefreshCounter());
-    await new Promise((r) => setTimeout(r, 60)); // the adopt broadcasts have arrived
+    await sleep(60); // the adopt broadcasts have arrived
 
     expect(await tabs[0]!.refresh()).toBe(true);
     expect(await tabs[1]!.refresh()).toBe(true);
@@ -83,6 +96,34 @@ describe("createSession: refresh is single-flight across tabs", () => {
     const { server, tabs } = twoTabs(null);
     await Promise.all(tabs.map((tab) => tab.refresh()));
     expect(server.count()).toBe(2);
+    for (const tab of tabs) tab.dispose();
+  });
+});
+
+describe("createSession: no rotation that a token from another tab makes needless", () => {
+  it("stops waiting for another tab's token, and refreshes nothing, when a logout arrives meanwhile", async () => {
+    const counter = memoryRefreshCounter();
+    const { server, tabs } = twoTabs(counter);
+    await sleep(60); // the adopt broadcasts have arrived
+    await counter.bump(); // another tab refreshed; its token is on the way
+    const refreshing = tabs[1]!.refresh();
+    await tabs[0]!.logout(); // its logged_out broadcast reaches the waiting tab first
+    expect(await refreshing).toBe(false);
+    expect(server.count()).toBe(0);
+    expect(tabs[1]!.isLoggedIn()).toBe(false);
+    for (const tab of tabs) tab.dispose();
+  });
+
+  it("retries a request refused as expired with the token another tab sent meanwhile, without a refresh", async () => {
+    const { server, tabs } = twoTabs(memoryRefreshCounter());
+    tabs[0]!.adopt({ accessToken: "token-0", expiresIn: 900, sessionId: "s1" }); // fresh: no refresh first
+    await sleep(60);
+    const request = tabs[0]!.fetch("/api/thing");
+    await sleep(10);
+    tabs[1]!.adopt({ accessToken: "token-9", expiresIn: 900, sessionId: "s1" }); // reaches tab 0 before the 401
+    const res = await request;
+    expect(await res.json()).toEqual({ thing: "Bearer token-9" });
+    expect(server.count()).toBe(0);
     for (const tab of tabs) tab.dispose();
   });
 });

@@ -4,7 +4,7 @@
 // cookie that scripts cannot see, two tabs refreshing at once.
 import { writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Browser, BrowserContext, Page, Request } from "playwright-core";
+import type { Browser, BrowserContext, Page, Request, Response } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../../scripts/lib/devServer.mjs";
 import type { DevServer } from "../e2e/devServer";
@@ -297,18 +297,26 @@ describe("the owner's journey", () => {
     await second.getByRole("heading", { name: "Sessions" }).waitFor();
     await expect.poll(() => first.locator(".live-status").getAttribute("data-state")).toBe("live");
 
-    // Which tab asked, and when: a failure says which tab rotated a second time.
+    // Which tab asked, when, and what it was answered: a failure says which tab
+    // rotated a second time, and whether the first rotation had failed.
     const refreshes: string[] = [];
+    const answers: string[] = [];
+    const tab = (req: Request) => (req.frame().page() === first ? "first" : "second");
     const onRequest = (req: Request) => {
-      if (req.url().endsWith("/auth/refresh")) refreshes.push(`${req.frame().page() === first ? "first" : "second"} tab at ${Date.now()}`);
+      if (req.url().endsWith("/auth/refresh")) refreshes.push(`${tab(req)} tab at ${Date.now()}`);
+    };
+    const onResponse = (res: Response) => {
+      if (res.url().endsWith("/auth/refresh")) answers.push(`${tab(res.request())} tab: ${res.status()} at ${Date.now()}`);
     };
     phone.on("request", onRequest);
+    phone.on("response", onResponse);
     await phone.clock.fastForward("14:30");
     await expect.poll(() => refreshes.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
     await new Promise((r) => setTimeout(r, 1_500));
     phone.off("request", onRequest);
+    phone.off("response", onResponse);
     // One rotation served both tabs: the other took the broadcast token.
-    expect(refreshes).toHaveLength(1);
+    expect(refreshes, `answers: ${answers.join("; ")}`).toHaveLength(1);
 
     // Both tabs' new tokens work.
     await second.getByRole("link", { name: "Activity" }).click();
