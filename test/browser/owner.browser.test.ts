@@ -317,6 +317,28 @@ describe("the owner's journey", () => {
     phone.off("response", onResponse);
     // One rotation served both tabs: the other took the broadcast token.
     expect(refreshes, `answers: ${answers.join("; ")}`).toHaveLength(1);
+    // The refresh counter (client/refreshCounter.ts) is in IndexedDB, one value for
+    // both tabs; nothing is in localStorage.
+    const counterIn = (page: Page) =>
+      page.evaluate(
+        () =>
+          new Promise<{ counter: unknown; localStorage: number }>((resolve, reject) => {
+            const open = indexedDB.open("indienet-session");
+            open.onerror = () => reject(open.error);
+            open.onsuccess = () => {
+              const get = open.result.transaction("counters").objectStore("counters").get(`indienet:refreshed:${location.origin}`);
+              get.onerror = () => reject(get.error);
+              get.onsuccess = () => {
+                open.result.close();
+                resolve({ counter: get.result, localStorage: localStorage.length });
+              };
+            };
+          }),
+      );
+    const seen = await Promise.all([counterIn(first), counterIn(second)]);
+    expect(seen[0]).toEqual(seen[1]);
+    expect(seen[0]!.counter).toBeGreaterThan(0);
+    expect(seen[0]!.localStorage).toBe(0);
 
     // Both tabs' new tokens work.
     await second.getByRole("link", { name: "Activity" }).click();
