@@ -5,11 +5,10 @@
  * out: crypto.subtle.exportKey on them fails.
  */
 import { IndieError } from "./errors";
+import { promisify, withStore, type StoreName } from "./idb";
 import type { DeviceKey } from "./keys";
 
-const DB_NAME = "indienet";
-const DB_VERSION = 1;
-const STORE = "device";
+const DEVICE_DB: StoreName = { db: "indienet", version: 1, store: "device" };
 const RECORD_KEY = "keys";
 
 /** What the device keeps: the current signing key and every encryption key it was given. */
@@ -29,41 +28,10 @@ export interface KeyStore {
   clear(): Promise<void>;
 }
 
-function promisify<T>(request: IDBRequest<T>): Promise<T> {
-  return new Promise((resolve, reject) => {
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  });
-}
-
-function openDb(factory: IDBFactory): Promise<IDBDatabase> {
-  const request = factory.open(DB_NAME, DB_VERSION);
-  request.onupgradeneeded = () => {
-    if (!request.result.objectStoreNames.contains(STORE)) request.result.createObjectStore(STORE);
-  };
-  return promisify(request);
-}
-
-async function withStore<T>(factory: IDBFactory, mode: IDBTransactionMode, fn: (store: IDBObjectStore) => IDBRequest<T>): Promise<T> {
-  const db = await openDb(factory);
-  try {
-    const tx = db.transaction(STORE, mode);
-    const result = promisify(fn(tx.objectStore(STORE)));
-    await new Promise<void>((resolve, reject) => {
-      tx.oncomplete = () => resolve();
-      tx.onerror = () => reject(tx.error);
-      tx.onabort = () => reject(tx.error ?? new Error("IndexedDB transaction aborted"));
-    });
-    return await result;
-  } finally {
-    db.close();
-  }
-}
-
 export function indexedDbKeyStore(factory: IDBFactory = indexedDB): KeyStore {
   return {
     async load() {
-      const record = (await withStore(factory, "readonly", (s) => s.get(RECORD_KEY))) as DeviceKeys | undefined;
+      const record = (await withStore(factory, DEVICE_DB, "readonly", (s) => promisify(s.get(RECORD_KEY)))) as DeviceKeys | undefined;
       if (!record || record.format !== 1) return null;
       return record;
     },
@@ -72,10 +40,10 @@ export function indexedDbKeyStore(factory: IDBFactory = indexedDB): KeyStore {
         // Never persist anything that could be read back out.
         if (key.privateKey.extractable) throw new Error("refusing to store an extractable private key");
       }
-      await withStore(factory, "readwrite", (s) => s.put(keys, RECORD_KEY));
+      await withStore(factory, DEVICE_DB, "readwrite", (s) => promisify(s.put(keys, RECORD_KEY)));
     },
     async clear() {
-      await withStore(factory, "readwrite", (s) => s.delete(RECORD_KEY));
+      await withStore(factory, DEVICE_DB, "readwrite", (s) => promisify(s.delete(RECORD_KEY)));
     },
   };
 }

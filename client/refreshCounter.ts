@@ -12,8 +12,9 @@
  * first through exactly that gap).
  */
 
-const DB_NAME = "indienet-session";
-const STORE = "counters";
+import { promisify, withStore, type StoreName } from "./idb";
+
+const COUNTER_DB: StoreName = { db: "indienet-session", version: 1, store: "counters" };
 
 export interface RefreshCounter {
   /** The current value (0 before the first bump). */
@@ -22,42 +23,15 @@ export interface RefreshCounter {
   bump(): Promise<number>;
 }
 
-function promisify<T>(request: IDBRequest<T>): Promise<T> {
-  return new Promise((resolve, reject) => {
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  });
-}
-
 export function indexedDbRefreshCounter(key: string, factory: IDBFactory = indexedDB): RefreshCounter {
-  async function run(mode: IDBTransactionMode, change: (value: number) => number | null): Promise<number> {
-    const open = factory.open(DB_NAME, 1);
-    open.onupgradeneeded = () => open.result.createObjectStore(STORE);
-    const db = await promisify(open);
-    try {
-      const tx = db.transaction(STORE, mode);
-      const store = tx.objectStore(STORE);
-      const committed = new Promise<void>((resolve, reject) => {
-        tx.oncomplete = () => resolve();
-        tx.onerror = () => reject(tx.error);
-        tx.onabort = () => reject(tx.error ?? new Error("IndexedDB transaction aborted"));
-      });
-      // If the read fails, the caller hears that; the transaction's own failure is the same one.
-      committed.catch(() => {});
-      // Only IndexedDB is awaited from here to the put: the transaction stays active
-      // through a request's success callback and its microtasks, not across other awaits.
-      const current = Number(await promisify(store.get(key))) || 0;
-      const next = change(current);
-      if (next !== null) store.put(next, key);
-      await committed;
-      return next ?? current;
-    } finally {
-      db.close();
-    }
-  }
   return {
-    read: () => run("readonly", () => null),
-    bump: () => run("readwrite", (value) => value + 1),
+    read: () => withStore(factory, COUNTER_DB, "readonly", async (store) => Number(await promisify(store.get(key))) || 0),
+    bump: () =>
+      withStore(factory, COUNTER_DB, "readwrite", async (store) => {
+        const next = (Number(await promisify(store.get(key))) || 0) + 1;
+        store.put(next, key);
+        return next;
+      }),
   };
 }
 

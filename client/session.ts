@@ -126,18 +126,18 @@ export function createSession(options: SessionOptions): Session {
       : options.counter;
   // IndexedDB refused (storage disabled) or stuck: null, and the server's grace rule
   // covers the race. Bounded, as both run while this tab holds the lock.
-  const counted = (op: () => Promise<number>): Promise<number | null> =>
-    counter
-      ? new Promise((resolve) => {
-          const t = setTimeout(() => resolve(null), COUNTER_TIMEOUT_MS);
-          op().then(
-            (value) => (clearTimeout(t), resolve(value)),
-            () => (clearTimeout(t), resolve(null)),
-          );
-        })
-      : Promise.resolve(null);
-  const readEpoch = () => counted(() => counter!.read());
-  const bumpEpoch = () => counted(() => counter!.bump());
+  const counted = (op: (c: RefreshCounter) => Promise<number>): Promise<number | null> => {
+    if (!counter) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => resolve(null), COUNTER_TIMEOUT_MS);
+      op(counter).then(
+        (value) => (clearTimeout(t), resolve(value)),
+        () => (clearTimeout(t), resolve(null)),
+      );
+    });
+  };
+  const readEpoch = () => counted((c) => c.read());
+  const bumpEpoch = () => counted((c) => c.bump());
   const marginMs = options.refreshMarginMs ?? 60_000;
   const refreshTimeoutMs = options.refreshTimeoutMs ?? REFRESH_TIMEOUT_MS;
   const now = options.now ?? (() => Date.now());
@@ -240,7 +240,7 @@ export function createSession(options: SessionOptions): Session {
       const epoch = await readEpoch();
       // Below what this tab heard of: the site's data was cleared; count from here.
       if (epoch !== null && epoch < seenEpoch) seenEpoch = epoch;
-      if (epoch !== null && epoch > seenEpoch && generation === startGeneration) await nextToken(BROADCAST_WAIT_MS);
+      else if (epoch !== null && epoch > seenEpoch && generation === startGeneration) await nextToken(BROADCAST_WAIT_MS);
     }
     if (generation !== startGeneration) {
       if (fresh()) return true;

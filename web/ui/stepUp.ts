@@ -43,8 +43,9 @@ export async function confirmItsYou(ctx: AppContext, container: HTMLElement, why
   return new Promise((resolve, reject) => {
     const factor = factorInput({ app });
     const before = [...container.childNodes];
+    const restore = () => replaceChildren(container, ...before);
     const done = () => {
-      replaceChildren(container, ...before);
+      restore();
       resolve();
     };
     const { form, fb } = actionForm([h("p", {}, why), ...factor.nodes], {
@@ -73,7 +74,7 @@ export async function confirmItsYou(ctx: AppContext, container: HTMLElement, why
     }
     const cancel = h("button", { type: "button", class: "secondary" }, "Cancel");
     cancel.addEventListener("click", () => {
-      replaceChildren(container, ...before);
+      restore();
       reject(new StepUpCancelled());
     });
     actions.append(cancel);
