@@ -81,6 +81,7 @@ export {
   unlockWithPasskey,
   unlockPasskeyIds,
   type PasskeyListing,
+  type PasskeyUnlock,
   type RegisteredPasskey,
 } from "./passkeys";
 export {

@@ -17,9 +17,10 @@ import {
 import { base64urlDecode } from "../src/lib/bytes";
 import { IndieError } from "./errors";
 import { openEscrowWith } from "./escrow/escrow";
+import { EscrowError } from "./escrow/errors";
 import { PASSKEY_KID_PREFIX } from "./escrow/format";
 import { deriveUnlockKeyFromPrf, PRF_EVAL_INPUT, type UnlockKey } from "./escrow/unlockKeys";
-import type { OwnerClient, Progress, SecondFactor } from "./owner";
+import type { EscrowBundle, OwnerClient, Progress, SecondFactor } from "./owner";
 import {
   authenticationToJSON,
   ceremony,
@@ -50,14 +51,14 @@ function idBytes(id: string): Uint8Array<ArrayBuffer> {
 
 /**
  * A get() ceremony asking for the PRF output of one passkey (or any, when `id` is
- * omitted), and the unlock key derived from it. `options` are the server's (the
- * response is then also a second factor) or null for a ceremony the server never
- * sees. Throws `passkey_no_prf` when the passkey gave no PRF output.
+ * omitted), and the unlock key derived from it: null when the passkey gave no PRF
+ * output. `options` are the server's (the response is then also a second factor) or
+ * null for a ceremony the server never sees.
  */
 async function prfCeremony(
   client: OwnerClient,
   input: { id?: string; serverOptions: z.infer<typeof requestOptionsResponseSchema>["options"] | null },
-): Promise<{ credential: PublicKeyCredential; unlockKey: UnlockKey }> {
+): Promise<{ credential: PublicKeyCredential; unlockKey: UnlockKey | null }> {
   const credentials = credentialsOf(client);
   const publicKey = input.serverOptions
     ? requestOptionsFromJSON(input.serverOptions, { allowCredentialIds: input.id ? [input.id] : [], prf: prfEval })
@@ -71,11 +72,11 @@ async function prfCeremony(
       };
   const credential = await ceremony<PublicKeyCredential>(() => credentials.get({ publicKey }));
   const first = prfFirst(credential);
-  if (!first) {
-    throw new IndieError("passkey_no_prf", "This passkey did not give the PRF output: it can be a second factor, but it cannot unlock your keys.");
-  }
-  return { credential, unlockKey: await deriveUnlockKeyFromPrf(first, new Uint8Array(credential.rawId)) };
+  return { credential, unlockKey: first ? await deriveUnlockKeyFromPrf(first, new Uint8Array(credential.rawId)) : null };
 }
+
+const noPrf = () =>
+  new IndieError("passkey_no_prf", "This passkey did not give the PRF output: it can be a second factor, but it cannot unlock your keys.");
 
 // --- the listing ------------------------------------------------------------------------
 
@@ -123,10 +124,10 @@ export async function registerPasskey(client: OwnerClient, input: { name?: strin
   if (prfResults(credential)?.enabled !== false) {
     try {
       const { unlockKey } = await prfCeremony(client, { id: registration.id, serverOptions: null });
-      prf = unlockKey.kid === PASSKEY_KID_PREFIX + registration.id;
+      prf = unlockKey?.kid === PASSKEY_KID_PREFIX + registration.id;
     } catch (err) {
-      // No PRF, or the test prompt was dismissed: a second factor only (PATCH can say otherwise later).
-      if (!(err instanceof IndieError && (err.code === "passkey_no_prf" || err.code === "passkey_cancelled"))) throw err;
+      // The test prompt was dismissed: a second factor only, as without PRF (PATCH can say otherwise later).
+      if (!(err instanceof IndieError && err.code === "passkey_cancelled")) throw err;
     }
   }
   return client.api("/api/passkeys", registerResponseSchema, {
@@ -171,6 +172,7 @@ export async function enablePasskeyUnlock(
     id: input.id,
     serverOptions: stepUp ? await requestOptions(client) : null,
   });
+  if (!unlockKey) throw noPrf();
   if (unlockKey.kid !== PASSKEY_KID_PREFIX + input.id) {
     throw new IndieError("invalid_request", "A different passkey was used than the one chosen.");
   }
@@ -196,18 +198,49 @@ export function unlockPasskeyIds(recipientKids: readonly string[]): Set<string> 
   return new Set(recipientKids.filter((k) => k.startsWith(PASSKEY_KID_PREFIX)).map((k) => k.slice(PASSKEY_KID_PREFIX.length)));
 }
 
+/** What `unlockWithPasskey` did. */
+export type PasskeyUnlock =
+  | { unlocked: true }
+  | {
+      /**
+       * The passkey was the second factor, but it cannot open the key backup: it gave
+       * no PRF output (`passkey_no_prf`), unlock is not turned on for it
+       * (`not_a_recipient`), or its PRF answers differently now (`wrong_key`).
+       * `bundle` carries an mfaTicket valid 300 s: `client.unlock(bundle, password)`
+       * and then `client.login({ mfaTicket: bundle.mfaTicket })` finish without a code.
+       */
+      unlocked: false;
+      reason: "passkey_no_prf" | "not_a_recipient" | "wrong_key";
+      bundle: EscrowBundle;
+    };
+
 /**
- * A new device without the password: one get() ceremony whose assertion is the
- * second factor of POST /auth/escrow and whose PRF output opens the blob; the keys
- * are kept on this device and the login uses the returned mfaTicket.
+ * A new device without the keys: one get() ceremony whose assertion is the second
+ * factor of POST /auth/escrow and whose PRF output opens the blob; the keys are kept
+ * on this device and the login uses the returned mfaTicket. A passkey that cannot
+ * open the blob is still the factor: the result hands back the bundle, so the
+ * password finishes with no code (the owner touches one passkey, whichever it is).
  */
-export async function unlockWithPasskey(client: OwnerClient, input: { deviceName?: string; onProgress?: (p: Progress) => void } = {}) {
+export async function unlockWithPasskey(
+  client: OwnerClient,
+  input: { deviceName?: string; onProgress?: (p: Progress) => void } = {},
+): Promise<PasskeyUnlock> {
   const options = await requestOptions(client);
   const { credential, unlockKey } = await prfCeremony(client, { serverOptions: options });
   const bundle = await client.fetchEscrow({ passkey: authenticationToJSON(credential) });
-  const { keyring } = await openEscrowWith(bundle.blob, { key: unlockKey }, client.openOptions(input.onProgress));
+  if (!unlockKey) return { unlocked: false, reason: "passkey_no_prf", bundle };
+  let opened: Awaited<ReturnType<typeof openEscrowWith>>;
+  try {
+    opened = await openEscrowWith(bundle.blob, { key: unlockKey }, client.openOptions(input.onProgress));
+  } catch (err) {
+    if (err instanceof EscrowError && (err.reason === "not_a_recipient" || err.reason === "wrong_key")) {
+      return { unlocked: false, reason: err.reason, bundle };
+    }
+    throw err;
+  }
   input.onProgress?.({ stage: "store" });
-  await client.keepKeyring(bundle, keyring);
+  await client.keepKeyring(bundle, opened.keyring);
   input.onProgress?.({ stage: "login" });
   await client.login({ mfaTicket: bundle.mfaTicket, deviceName: input.deviceName });
+  return { unlocked: true };
 }

@@ -255,7 +255,7 @@ describe("passkeys", () => {
 
     const phone = clientFor(server, auth.credentials);
     const before = server.requests.length;
-    await unlockWithPasskey(phone, { deviceName: "Phone" });
+    expect(await unlockWithPasskey(phone, { deviceName: "Phone" })).toEqual({ unlocked: true });
     const flow = server.requests.slice(before).map((r) => `${r.method} ${r.path}`);
     expect(flow).toEqual(["POST /auth/passkey/options", "POST /auth/escrow", "POST /auth/challenge", "POST /auth/login"]);
     const escrowReq = server.requests.slice(before).find((r) => r.path === "/auth/escrow")!;
@@ -263,6 +263,32 @@ describe("passkeys", () => {
     expect(server.requests.at(-1)!.body).toMatchObject({ mfaTicket: "ticket-1", deviceName: "Phone" });
     expect((await phone.deviceKeys())!.sig.kid).toBe(server.state.publicKeys.sig.kid);
     expect(phone.session.isLoggedIn()).toBe(true);
+  });
+
+  it("a passkey that cannot unlock is still the factor: the bundle comes back, and the password finishes with its ticket", async () => {
+    for (const [prf, reason] of [
+      [true, "not_a_recipient"],
+      [false, "passkey_no_prf"],
+    ] as const) {
+      const server = await fakeServer();
+      const auth = fakeAuthenticator({ prf });
+      await registerPasskey(await loggedIn(server, auth.credentials));
+      // Unlock was never turned on: the blob names the password alone.
+      const phone = clientFor(server, auth.credentials);
+      const before = server.requests.length;
+      const result = await unlockWithPasskey(phone, { deviceName: "Phone" });
+      expect(result).toMatchObject({ unlocked: false, reason, bundle: { mfaTicket: "ticket-1" } });
+      // One ceremony, spent as the escrow's factor; nothing kept, no login yet.
+      expect(server.requests.slice(before).map((r) => `${r.method} ${r.path}`)).toEqual(["POST /auth/passkey/options", "POST /auth/escrow"]);
+      expect(server.requests.at(-1)!.body.passkey.response.signature).toBe("AQID");
+      expect(await phone.deviceKeys()).toBeNull();
+      expect(phone.session.isLoggedIn()).toBe(false);
+      if (result.unlocked) throw new Error("unreachable");
+      await phone.unlock(result.bundle, PASSWORD);
+      await phone.login({ mfaTicket: result.bundle.mfaTicket });
+      expect(server.requests.at(-1)!.body).toMatchObject({ mfaTicket: "ticket-1" });
+      expect(phone.session.isLoggedIn()).toBe(true);
+    }
   });
 
   it("re-authenticates with the same ceremony when step-up is stale", async () => {

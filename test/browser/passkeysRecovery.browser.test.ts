@@ -215,7 +215,7 @@ describe("passkeys (needs the §12 routes)", () => {
     await page.getByRole("button", { name: "Log out" }).click();
     await page.getByRole("heading", { name: "Log in" }).waitFor();
     await docShot(page, "login-with-passkey");
-    await page.getByRole("button", { name: "Use a passkey" }).click();
+    await page.getByRole("button", { name: "Log in with a passkey" }).click();
     // Logged in again, back on the screen this tab showed (as with a code: owner.browser.test.ts).
     await page.getByRole("button", { name: "Log out", exact: true }).waitFor({ timeout: 30_000 });
     await page.getByRole("link", { name: "Inbox" }).click();
@@ -240,6 +240,22 @@ describe("passkeys (needs the §12 routes)", () => {
     await stepUpIfAsked(page, keyRow, backupCodes[0]!, false);
     await expect.poll(() => keyRow.textContent(), { timeout: 30_000 }).toMatch(/second factor only/);
     expect(await keyRow.getByRole("button", { name: "Turn on unlock" }).count()).toBe(0);
+
+    // On a fresh profile it cannot unlock, but it is still the factor: the password
+    // finishes, with no code asked.
+    await wipeProfile(page);
+    await page.getByRole("heading", { name: "Unlock your keys on this device" }).waitFor();
+    await page.getByRole("button", { name: "Unlock with a passkey" }).click();
+    const status = page.locator("main").getByRole("status");
+    await expect.poll(() => status.textContent(), { timeout: 30_000 }).toBe(
+      "Your passkey confirmed it's you, but it cannot unlock your keys (it has no PRF). Enter your password to finish: no code needed.",
+    );
+    expect(await page.getByLabel("Authentication code").isVisible()).toBe(false);
+    await page.getByLabel("Password", { exact: true }).fill(OWNER_PASSWORD);
+    await page.getByRole("button", { name: "Unlock", exact: true }).click();
+    // Unlocked and logged in, back on the screen this tab showed (Two-factor).
+    await page.getByRole("button", { name: "Log out", exact: true }).waitFor({ timeout: 60_000 });
+    await page.getByRole("heading", { name: "Two-factor authentication" }).waitFor({ timeout: 30_000 });
     expect(page.errors).toEqual([]);
   });
 

@@ -28,8 +28,10 @@ export function loginScreen(ctx: AppContext, mfa: boolean, passkey = false): Scr
     },
   });
 
-  // A passkey as the second factor (§12): one ceremony, then the signed challenge.
-  const usePasskey = h("button", { type: "button", class: "secondary", hidden: !(mfa && passkey) }, "Use a passkey");
+  // A passkey as the second factor (§12): one ceremony, then the signed challenge. It
+  // comes first when the owner has one: the one thing every such owner can use (an
+  // owner with passkeys alone has no app, so the code field is for backup codes).
+  const usePasskey = h("button", { type: "button" }, "Log in with a passkey");
   onAction(usePasskey, fb, async () => {
     fb.clear();
     await ctx.client.login({ factor: await passkeyFactor(ctx.client), deviceName: defaultDeviceName() });
@@ -48,8 +50,8 @@ export function loginScreen(ctx: AppContext, mfa: boolean, passkey = false): Scr
       { class: "card" },
       h("h1", {}, "Log in"),
       h("p", {}, "This device holds your keys: logging in signs a one-time challenge with them."),
+      mfa && passkey ? h("div", { class: "passkey-first" }, usePasskey, h("p", { class: "hint" }, "Or with a code:")) : null,
       form,
-      usePasskey,
       h("hr"),
       forget,
       forgotLink(ctx),

@@ -9,8 +9,15 @@ import { defaultDeviceName, type AppContext, type Screen } from "../context";
 import { field, h } from "../ui/dom";
 import { factorInput } from "../ui/factor";
 import { actionForm, onAction } from "../ui/form";
-import { passkeyFactor, unlockWithPasskey } from "../../client/passkeys";
+import { unlockWithPasskey, type PasskeyUnlock } from "../../client/passkeys";
 import { forgotLink } from "./recoverLink";
+
+/** Why a passkey that was the factor did not open the keys, after "but". */
+const PASSKEY_CANNOT_UNLOCK: Record<Extract<PasskeyUnlock, { unlocked: false }>["reason"], string> = {
+  passkey_no_prf: "it cannot unlock your keys (it has no PRF)",
+  not_a_recipient: "unlock is not turned on for it",
+  wrong_key: "it no longer opens your key backup (turn its unlock off and on again)",
+};
 
 export function unlockScreen(ctx: AppContext, mfa: boolean, passkey = false): Screen {
   const password = field("Password", { type: "password", autocomplete: "current-password", required: true });
@@ -24,15 +31,12 @@ export function unlockScreen(ctx: AppContext, mfa: boolean, passkey = false): Sc
   let bundle: EscrowBundle | null = null;
   let ticker: ReturnType<typeof setInterval> | undefined;
 
-  // A passkey as the factor for the escrow, in place of the code: the next submit uses it.
-  let passkeyChosen: Awaited<ReturnType<typeof passkeyFactor>> | null = null;
   const { form, fb: formFb } = actionForm([password.wrapper, ...factor.nodes, device.wrapper], {
     submit: "Unlock",
     afterSubmit: [progressBar],
     async onSubmit(fb) {
       if (!password.input.value) return fb.error("Enter your password.");
-      const code = passkeyChosen ?? factor.value();
-      passkeyChosen = null;
+      const code = factor.value();
       if (!bundle) {
         if (mfa && !code) return fb.error("Enter the code from your authenticator app (or a backup code), or use a passkey.");
         fb.status("Fetching your key backup…");
@@ -86,18 +90,19 @@ export function unlockScreen(ctx: AppContext, mfa: boolean, passkey = false): Sc
     },
   });
 
-  const usePasskey = h("button", { type: "button", class: "secondary", hidden: !(mfa && passkey) }, "Use a passkey instead of the code");
-  onAction(usePasskey, formFb, async () => {
-    if (!password.input.value) return formFb.error("Enter your password first; the passkey replaces only the code.");
-    passkeyChosen = await passkeyFactor(ctx.client);
-    form.requestSubmit();
-  });
-  // Unlock with a passkey (§12): no password; one ceremony is the factor and opens the keys.
+  // Unlock with a passkey (§12): one ceremony is the second factor and, through PRF,
+  // opens the keys with no password. A passkey that cannot open them was still the
+  // factor: its escrow (and ticket) is kept, and the password finishes with no code.
   const unlockPasskey = h("button", { type: "button" }, "Unlock with a passkey");
   onAction(unlockPasskey, formFb, async () => {
     formFb.status("Choose your passkey when asked…");
-    await unlockWithPasskey(ctx.client, { deviceName: device.input.value.trim() || undefined });
-    ctx.restart();
+    const result = await unlockWithPasskey(ctx.client, { deviceName: device.input.value.trim() || undefined });
+    if (result.unlocked) return ctx.restart();
+    bundle = result.bundle;
+    factor.setVisible(false);
+    formFb.status(`Your passkey confirmed it's you, but ${PASSKEY_CANNOT_UNLOCK[result.reason]}. Enter your password to finish: no code needed.`);
+    if (password.input.value) form.requestSubmit();
+    else password.input.focus();
   });
 
   return {
@@ -106,7 +111,12 @@ export function unlockScreen(ctx: AppContext, mfa: boolean, passkey = false): Sc
       { class: "card" },
       h("h1", {}, "Unlock your keys on this device"),
       passkey
-        ? h("div", { class: "passkey-unlock" }, unlockPasskey, h("p", { class: "hint" }, "Works with a passkey you set up to unlock your keys; otherwise use your password below."))
+        ? h(
+            "div",
+            { class: "passkey-first" },
+            unlockPasskey,
+            h("p", { class: "hint" }, "Any of your passkeys stands in for the code. One you turned on unlock for also opens your keys, with no password."),
+          )
         : null,
       h(
         "p",
@@ -114,7 +124,6 @@ export function unlockScreen(ctx: AppContext, mfa: boolean, passkey = false): Sc
         "This device does not have your keys yet. Your password decrypts them here, in the browser; it is never sent anywhere.",
       ),
       form,
-      usePasskey,
       h("hr"),
       forgotLink(ctx),
     ),
