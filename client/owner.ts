@@ -140,9 +140,16 @@ export class OwnerClient {
     return this.keyStore.load();
   }
 
-  /** Restores the session from the refresh cookie (a page load). */
-  resume(): Promise<boolean> {
-    return this.session.refresh();
+  /**
+   * Restores the session from the refresh cookie (a page load). Every session of this
+   * client began with a login signed by this device's keys (claim, login, unlock,
+   * recovery; "remove my keys" logs out first), so a device without them has no
+   * session to restore: it asks nothing, and a visitor's page load costs the server
+   * no refresh and its console no 401.
+   */
+  async resume(): Promise<boolean> {
+    if (!(await this.keyStore.load())) return false;
+    return await this.session.refresh();
   }
 
   // --- claim, unlock, login -----------------------------------------------------

@@ -1,4 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { generatePrivateJwk, importDeviceKey } from "../keys";
+import { memoryKeyStore } from "../keystore";
+import { OwnerClient } from "../owner";
 import { memoryRefreshCounter, type RefreshCounter } from "../refreshCounter";
 import { createSession } from "../session";
 
@@ -204,5 +207,38 @@ describe("createSession: a stalled refresh does not hold the cross-tab lock fore
     expect(await other.accessToken()).toBe("token-2");
     stalled.dispose();
     other.dispose();
+  });
+});
+
+describe("OwnerClient.resume (a page load)", () => {
+  const clientWith = async (hasKeys: boolean) => {
+    const server = fakeServer();
+    const keyStore = memoryKeyStore();
+    if (hasKeys) {
+      const [sig, enc] = await Promise.all([generatePrivateJwk("sig"), generatePrivateJwk("enc")]);
+      await keyStore.save({
+        format: 1,
+        sig: await importDeviceKey(sig, "current"),
+        enc: [await importDeviceKey(enc, "current")],
+        escrowVersion: 1,
+        savedAt: Date.now(),
+      });
+    }
+    const session = createSession({ origin: ORIGIN, fetch: server.fetchFn, channel: null, counter: null, locks: null });
+    return { server, client: new OwnerClient({ origin: ORIGIN, fetch: server.fetchFn, keyStore, session }) };
+  };
+
+  it("refreshes from the cookie on a device that holds the keys", async () => {
+    const { server, client } = await clientWith(true);
+    expect(await client.resume()).toBe(true);
+    expect(server.count()).toBe(1);
+    expect(client.session.isLoggedIn()).toBe(true);
+  });
+
+  it("asks nothing on a device without the keys: no session can exist there", async () => {
+    const { server, client } = await clientWith(false);
+    expect(await client.resume()).toBe(false);
+    expect(server.count()).toBe(0);
+    expect(client.session.isLoggedIn()).toBe(false);
   });
 });

@@ -17,7 +17,7 @@
 // contexts, as recovery needs no authenticator.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Browser, BrowserContext, CDPSession, Locator, Page } from "playwright-core";
+import type { Browser, BrowserContext, CDPSession, Locator, Page, Request } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findFreePort, REPO_ROOT } from "../../scripts/lib/devServer.mjs";
 import { startInstance, type DevServer } from "../e2e/devServer";
@@ -221,9 +221,15 @@ describe("passkeys (needs the §12 routes)", () => {
     await page.getByRole("link", { name: "Inbox" }).click();
     await page.getByRole("heading", { name: "Inbox" }).waitFor({ timeout: 30_000 });
 
-    // A fresh profile with only the passkey: no password, no code.
+    // A fresh profile with only the passkey: no password, no code. Without keys there
+    // can be no session, so the page load asks for none (no 401 from /auth/refresh).
+    const refreshes: string[] = [];
+    const onRequest = (req: Request) => void (new URL(req.url()).pathname === "/auth/refresh" && refreshes.push(req.method()));
+    page.on("request", onRequest);
     await wipeProfile(page);
     await page.getByRole("heading", { name: "Unlock your keys on this device" }).waitFor();
+    page.off("request", onRequest);
+    expect(refreshes).toEqual([]);
     await docShot(page, "unlock-with-passkey");
     await page.getByRole("button", { name: "Unlock with a passkey" }).click();
     await page.getByRole("heading", { name: "Inbox" }).waitFor({ timeout: 60_000 });
