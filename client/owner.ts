@@ -143,9 +143,13 @@ export class OwnerClient {
   /**
    * Restores the session from the refresh cookie (a page load). Every session of this
    * client began with a login signed by this device's keys (claim, login, unlock,
-   * recovery; "remove my keys" logs out first), so a device without them has no
-   * session to restore: it asks nothing, and a visitor's page load costs the server
-   * no refresh and its console no 401.
+   * recovery), and one is of little use without them (messages open with them, step-up
+   * signs with them), so a device without keys asks nothing: a visitor's or a new
+   * device's page load costs the server no refresh and its console no 401. Where the
+   * keys went and the cookie stayed (the browser evicted the site's storage), the owner
+   * unlocks again; the old session, whose cookie that login replaces, stays listed
+   * under Sessions until it idles out or is revoked. `session.refresh()` restores a
+   * session whatever the keys.
    */
   async resume(): Promise<boolean> {
     if (!(await this.keyStore.load())) return false;

@@ -2,6 +2,7 @@
 // server (mocked fetch that keeps the escrow and records every request body) and a
 // fake authenticator (navigator.credentials as plain objects, PRF by HMAC). The
 // real routes and Chromium's authenticator are exercised by test/browser/.
+import { readFileSync } from "node:fs";
 import { jwtVerify, importJWK } from "jose";
 import { describe, expect, it } from "vitest";
 import { base64urlEncode } from "../../src/lib/bytes";
@@ -289,6 +290,31 @@ describe("passkeys", () => {
       expect(server.requests.at(-1)!.body).toMatchObject({ mfaTicket: "ticket-1" });
       expect(phone.session.isLoggedIn()).toBe(true);
     }
+  });
+
+  it("hands the bundle back only where the passkey cannot open the blob (a changed PRF, a format 1 blob); an altered blob is an error", async () => {
+    const server = await fakeServer();
+    const auth = fakeAuthenticator();
+    const owner = await loggedIn(server, auth.credentials);
+    const { passkey } = await registerPasskey(owner);
+    await enablePasskeyUnlock(owner, { id: passkey.id, password: PASSWORD, twoFactorOn: true });
+    const sealed = server.state.blob;
+    const unlockOnNewDevice = () => unlockWithPasskey(clientFor(server, auth.credentials));
+
+    // The passkey's key unwraps, but the ciphertext was altered: not a reason to ask for the password.
+    const jwe = JSON.parse(sealed);
+    server.state.blob = JSON.stringify({ ...jwe, ciphertext: (jwe.ciphertext.startsWith("A") ? "B" : "A") + jwe.ciphertext.slice(1) });
+    await expect(unlockOnNewDevice()).rejects.toMatchObject({ code: "escrow_unreadable", reason: "tampered" });
+
+    // The same passkey, its PRF answering differently now (a reset authenticator).
+    server.state.blob = sealed;
+    auth.creds.get(passkey.id)!.secret = crypto.getRandomValues(new Uint8Array(32));
+    expect(await unlockOnNewDevice()).toMatchObject({ unlocked: false, reason: "wrong_key", bundle: { blob: sealed } });
+
+    // A format 1 blob, from before passkey unlock: it opens with the password only.
+    const v1 = JSON.parse(readFileSync(new URL("./fixtures/escrow-v1.json", import.meta.url), "utf8")) as { pbes2: string };
+    server.state.blob = v1.pbes2;
+    expect(await unlockOnNewDevice()).toMatchObject({ unlocked: false, reason: "not_a_recipient", bundle: { blob: v1.pbes2 } });
   });
 
   it("re-authenticates with the same ceremony when step-up is stale", async () => {

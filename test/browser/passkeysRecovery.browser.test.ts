@@ -254,11 +254,22 @@ describe("passkeys (needs the §12 routes)", () => {
     await page.getByRole("button", { name: "Unlock with a passkey" }).click();
     const status = page.locator("main").getByRole("status");
     await expect.poll(() => status.textContent(), { timeout: 30_000 }).toBe(
-      "Your passkey confirmed it's you, but it cannot unlock your keys (it has no PRF). Enter your password to finish: no code needed.",
+      "Your passkey confirmed it's you, but it cannot unlock your keys here (no PRF output from the passkey or this browser). Enter your password to finish: no code needed.",
     );
     expect(await page.getByLabel("Authentication code").isVisible()).toBe(false);
+    // Five minutes on, in the page only: the kept escrow's ticket would have lapsed,
+    // so it is dropped before the password step and the factor is asked again.
+    await page.clock.setSystemTime(Date.now() + 5 * 60_000);
     await page.getByLabel("Password", { exact: true }).fill(OWNER_PASSWORD);
     await page.getByRole("button", { name: "Unlock", exact: true }).click();
+    await expect.poll(() => page.locator("main").getByRole("alert").textContent()).toBe(
+      "Your second factor was accepted too long ago (it holds for 5 minutes): use your passkey again, or enter a code.",
+    );
+    expect(await page.getByLabel("Authentication code").isVisible()).toBe(true);
+    // Back to the real time (the login signs with it); the passkey again, and the
+    // password already typed finishes at once.
+    await page.clock.setSystemTime(Date.now());
+    await page.getByRole("button", { name: "Unlock with a passkey" }).click();
     // Unlocked and logged in, back on the screen this tab showed (Two-factor).
     await page.getByRole("button", { name: "Log out", exact: true }).waitFor({ timeout: 60_000 });
     await page.getByRole("heading", { name: "Two-factor authentication" }).waitFor({ timeout: 30_000 });

@@ -14,10 +14,17 @@ import { forgotLink } from "./recoverLink";
 
 /** Why a passkey that was the factor did not open the keys, after "but". */
 const PASSKEY_CANNOT_UNLOCK: Record<Extract<PasskeyUnlock, { unlocked: false }>["reason"], string> = {
-  passkey_no_prf: "it cannot unlock your keys (it has no PRF)",
+  passkey_no_prf: "it cannot unlock your keys here (no PRF output from the passkey or this browser)",
   not_a_recipient: "unlock is not turned on for it",
   wrong_key: "it no longer opens your key backup (turn its unlock off and on again)",
 };
+
+/**
+ * How long a fetched escrow is kept for another try: its mfaTicket is valid 300 s
+ * (docs/api.md §4). An older one is dropped before the password step, so the keys
+ * are never kept on this device for a login that can no longer happen.
+ */
+const KEEP_BUNDLE_MS = 270_000;
 
 export function unlockScreen(ctx: AppContext, mfa: boolean, passkey = false): Screen {
   const password = field("Password", { type: "password", autocomplete: "current-password", required: true });
@@ -28,7 +35,10 @@ export function unlockScreen(ctx: AppContext, mfa: boolean, passkey = false): Sc
 
   // Kept between attempts: after a wrong password the escrow (and its single-use
   // ticket, valid 300 s) need not be fetched again, so the code is not asked twice.
-  let bundle: EscrowBundle | null = null;
+  let kept: { bundle: EscrowBundle; atMs: number } | null = null;
+  const keep = (bundle: EscrowBundle | null) => {
+    kept = bundle && { bundle, atMs: Date.now() };
+  };
   let ticker: ReturnType<typeof setInterval> | undefined;
 
   const { form, fb: formFb } = actionForm([password.wrapper, ...factor.nodes, device.wrapper], {
@@ -37,11 +47,21 @@ export function unlockScreen(ctx: AppContext, mfa: boolean, passkey = false): Sc
     async onSubmit(fb) {
       if (!password.input.value) return fb.error("Enter your password.");
       const code = factor.value();
+      if (kept && Date.now() - kept.atMs > KEEP_BUNDLE_MS) {
+        keep(null);
+        factor.setVisible(mfa);
+        if (mfa && !code) {
+          return fb.error(`Your second factor was accepted too long ago (it holds for 5 minutes): ${passkey ? "use your passkey again, or enter a code" : "enter a new code"}.`);
+        }
+      }
+      // This attempt's own copy: a passkey answered meanwhile replaces `kept`, not it.
+      let bundle = kept?.bundle;
       if (!bundle) {
         if (mfa && !code) return fb.error("Enter the code from your authenticator app (or a backup code), or use a passkey.");
         fb.status("Fetching your key backup…");
         try {
           bundle = await ctx.client.fetchEscrow(code ?? undefined);
+          keep(bundle);
         } catch (err) {
           if (isIndieError(err, "mfa_required")) {
             mfa = true;
@@ -74,16 +94,15 @@ export function unlockScreen(ctx: AppContext, mfa: boolean, passkey = false): Sc
         progressBar.hidden = true;
       }
       fb.status("Signing in…");
-      const ticket = bundle.mfaTicket;
-      bundle = null;
-      await ctx.client.login({ mfaTicket: ticket, deviceName: device.input.value.trim() || undefined });
+      if (kept?.bundle === bundle) keep(null);
+      await ctx.client.login({ mfaTicket: bundle.mfaTicket, deviceName: device.input.value.trim() || undefined });
       ctx.restart();
     },
     onError(err) {
       if (isIndieError(err, "wrong_password")) password.input.focus();
       // The ticket is single use; after a failed login, start over with a code.
       if (!isIndieError(err, "wrong_password")) {
-        bundle = null;
+        keep(null);
         factor.setVisible(mfa);
         factor.clear();
       }
@@ -98,7 +117,7 @@ export function unlockScreen(ctx: AppContext, mfa: boolean, passkey = false): Sc
     formFb.status("Choose your passkey when asked…");
     const result = await unlockWithPasskey(ctx.client, { deviceName: device.input.value.trim() || undefined });
     if (result.unlocked) return ctx.restart();
-    bundle = result.bundle;
+    keep(result.bundle);
     factor.setVisible(false);
     formFb.status(`Your passkey confirmed it's you, but ${PASSKEY_CANNOT_UNLOCK[result.reason]}. Enter your password to finish: no code needed.`);
     if (password.input.value) form.requestSubmit();
