@@ -20,7 +20,8 @@
  *    rule (§5 rule 2) would save them, but each wake-up would still cost a rotation.
  *  - `session_revoked` from any route (the refresh token was replayed somewhere, or
  *    the owner revoked this session on another device) ends the session in every
- *    tab: the state is dropped and listeners hear `logged_out`.
+ *    tab: the state is dropped and listeners hear `logged_out`. A token of a session
+ *    the tab saw end, arriving late, is not taken.
  */
 import { decodeJwt } from "jose";
 import * as z from "zod/mini";
@@ -144,6 +145,10 @@ export function createSession(options: SessionOptions): Session {
 
   // The only copy of the access token in this tab.
   let state: TokenState | null = null;
+  // The session this tab last saw end (a logout here or in another tab, a revocation):
+  // a token of it that arrives afterwards (another tab's refresh answered just before
+  // the logout, its broadcast late) is dead on the server and is not taken.
+  let endedSessionId: string | null = null;
   // Bumped whenever a new token arrives, from this tab or another.
   let generation = 0;
   let inflight: Promise<boolean> | null = null;
@@ -191,9 +196,10 @@ export function createSession(options: SessionOptions): Session {
   }
 
   function setState(next: TokenState, fromOtherTab: boolean, epoch: number | null = null) {
+    hearEpoch(epoch);
+    if (next.sessionId === endedSessionId) return;
     state = next;
     generation++;
-    hearEpoch(epoch);
     schedule();
     if (!fromOtherTab) channel?.postMessage({ type: "token", state: next, epoch } satisfies TabMessage);
     if (fresh()) wakeWaiters();
@@ -208,6 +214,7 @@ export function createSession(options: SessionOptions): Session {
 
   function clear(reason: LogoutReason, fromOtherTab = false) {
     const had = state !== null;
+    endedSessionId = state?.sessionId ?? endedSessionId;
     state = null;
     generation++;
     clearTimeout(timer);
@@ -258,7 +265,8 @@ export function createSession(options: SessionOptions): Session {
       });
       const epoch = await bumpEpoch();
       setState({ accessToken: body.accessToken, sessionId: body.sessionId, expiresAtMs: now() + body.expiresIn * 1000 }, false, epoch);
-      return true;
+      // False when the session ended here while the answer was on its way.
+      return state !== null;
     }
     const err = await errorFrom(res);
     if (err.code === "session_revoked") {

@@ -117,6 +117,22 @@ describe("createSession: no rotation that a token from another tab makes needles
     for (const tab of tabs) tab.dispose();
   });
 
+  it("takes no token of a session it saw end: another tab's refresh answered before the logout, broadcast after it", async () => {
+    const { server, tabs } = twoTabs(memoryRefreshCounter());
+    await sleep(60); // the adopt broadcasts have arrived
+    const refreshing = tabs[1]!.refresh(); // answered in 5 ms; its broadcast takes 50
+    await tabs[0]!.logout();
+    expect(await refreshing).toBe(true);
+    await sleep(120); // every broadcast has arrived: the token, then the logout
+    expect(server.count()).toBe(1);
+    expect(tabs.map((tab) => tab.isLoggedIn())).toEqual([false, false]);
+    // A new login (a new session) is taken as ever.
+    tabs[0]!.adopt({ accessToken: "token-new", expiresIn: 900, sessionId: "s2" });
+    await sleep(60);
+    expect(tabs.map((tab) => tab.sessionId())).toEqual(["s2", "s2"]);
+    for (const tab of tabs) tab.dispose();
+  });
+
   it("retries a request refused as expired with the token another tab sent meanwhile, without a refresh", async () => {
     const { server, tabs } = twoTabs(memoryRefreshCounter());
     tabs[0]!.adopt({ accessToken: "token-0", expiresIn: 900, sessionId: "s1" }); // fresh: no refresh first
