@@ -85,12 +85,21 @@ export type ChallengeOpened =
    */
   | { allowed: true; challenge: string; expiresAtMs: number; mfa: boolean; passkey: boolean; claimed: boolean };
 
-/** What a Bearer route reads in the session check's call (InstanceDO.authorizeSession). */
-export interface BearerRead {
+/**
+ * What a Bearer route needs besides the session check, done in the same call for a
+ * live session (InstanceDO.authorizeSession): a GET's read, or a DELETE's one write.
+ */
+export interface BearerWork {
   messages?: { after?: number; before?: number; limit: number };
   activity?: { before?: number; limit: number };
   sessions?: true;
   passkeys?: true;
+  /** DELETE /api/messages/:id */
+  deleteMessage?: number;
+  /** DELETE /api/sessions/:id */
+  revokeSession?: string;
+  /** DELETE /api/sessions: every session but the caller's */
+  revokeOthers?: true;
 }
 
 /** An ActivityEntry as RPC's types accept it: the same values, `unknown` spelled out. */
@@ -104,6 +113,8 @@ export type SessionAuthorization = {
   activity?: ActivityEntryOverRpc[];
   sessions?: SessionSummary[];
   passkeys?: PasskeyListing[];
+  /** The write's answer: false when what it names does not exist (or was already revoked). */
+  written?: boolean;
 };
 
 /** What a refused rate-limit hit returns from the one-call RPCs below. */
@@ -400,11 +411,6 @@ export class InstanceDO extends DurableObject<Env> {
     return outcome;
   }
 
-  /** DELETE /api/messages/:id: false if there was no such message. */
-  deleteMessage(id: number): boolean {
-    return this.messages.delete(id);
-  }
-
   // --- sessions ----------------------------------------------------------------------
 
   /**
@@ -434,41 +440,44 @@ export class InstanceDO extends DurableObject<Env> {
   /**
    * What every Bearer request needs from the object, in one call: is the session
    * live, and the 2FA status (whether it is on, for step-up; the backup codes left, so that
-   * GET /api/2fa needs no call of its own). Three small reads, no writes. For a live
-   * session, the route's Bearer read (http/auth.ts) comes with them: GET
-   * /api/messages' page with the mailbox's usage, the activity page, the sessions,
-   * the passkeys. Synchronous, so the check and the read see one state.
+   * GET /api/2fa needs no call of its own). Three small reads. For a live session, the
+   * route's work (http/auth.ts) comes with them: GET /api/messages' page with the
+   * mailbox's usage, the activity page, the sessions, the passkeys; or the one write
+   * of DELETE /api/messages/:id, /api/sessions/:id and /api/sessions. Synchronous, so
+   * the check and the work see one state: a revoked session's token reads and writes
+   * nothing.
    */
-  authorizeSession(sessionId: string, lifetimes: SessionLifetimes, read: BearerRead = {}): SessionAuthorization {
+  authorizeSession(sessionId: string, lifetimes: SessionLifetimes, work: BearerWork = {}): SessionAuthorization {
     const nowMs = this.clock.nowMs();
     const twoFactor = this.twoFactor.status();
     const status = this.sessions.status(sessionId, lifetimes, nowMs);
-    const { messages: page, activity } = read;
+    const { messages: page, activity } = work;
     return {
       status,
       twoFactor,
       ...(status === "active" && {
         messages: page && { ...this.messages.page(page, page.limit), usage: this.messages.usage() },
         activity: activity && this.activity.list(activity.before, activity.limit),
-        sessions: read.sessions && this.sessions.list(sessionId, lifetimes, nowMs),
-        passkeys: read.passkeys && this.passkeys.list(),
+        sessions: work.sessions && this.sessions.list(sessionId, lifetimes, nowMs),
+        passkeys: work.passkeys && this.passkeys.list(),
+        written: this.#bearerWrite(work, sessionId),
       }),
     };
+  }
+
+  /** A DELETE's one write, by the live session `sessionId` (authorizeSession). */
+  #bearerWrite({ deleteMessage, revokeSession, revokeOthers }: BearerWork, sessionId: string): boolean | undefined {
+    if (deleteMessage !== undefined) return this.messages.delete(deleteMessage);
+    if (revokeSession !== undefined) return this.#atomically((nowMs) => this.sessions.revoke(revokeSession, sessionId, nowMs));
+    if (revokeOthers) {
+      this.#atomically((nowMs) => this.sessions.revokeOthers(sessionId, "revoked_by_owner", nowMs));
+      return true;
+    }
   }
 
   /** Step-up: records a fresh signed-challenge login on an active session. */
   stepUp(sessionId: string, amr: AuthMethod[]): { authTimeS: number } | null {
     return this.sessions.stepUp(sessionId, amr, this.clock.nowMs());
-  }
-
-  /** Revokes one session; false if it does not exist or was already revoked. */
-  revokeSession(sessionId: string, bySessionId: string | null): boolean {
-    return this.#atomically((nowMs) => this.sessions.revoke(sessionId, bySessionId, nowMs));
-  }
-
-  /** Revokes every live session except `keepSessionId`, atomically. Returns how many. */
-  revokeOtherSessions(keepSessionId: string, reason: string): number {
-    return this.#atomically((nowMs) => this.sessions.revokeOthers(keepSessionId, reason, nowMs));
   }
 
   // --- activity ----------------------------------------------------------------------

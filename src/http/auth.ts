@@ -1,14 +1,14 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { AccessTokenError, verifyAccessToken } from "../domain/accessToken";
 import { checkStepUp, hasSecondFactor } from "../domain/stepUp";
-import type { BearerRead } from "../durable/instance";
+import type { BearerWork } from "../durable/instance";
 import { instanceStub } from "../durable/stub";
 import { ApiError } from "../errors";
 import { sessionNotActive } from "../instanceErrors";
 import { systemClock } from "../lib/clock";
 import { loadInstanceKey } from "../lib/instanceKey";
 import { activityQuerySchema } from "../schemas/api";
-import { messagesQuerySchema } from "../schemas/messages";
+import { messageIdParamSchema, messagesQuerySchema } from "../schemas/messages";
 import { routePath } from "./middleware";
 import type { AppEnv } from "./types";
 import { readQuery } from "./validate";
@@ -52,27 +52,37 @@ export async function authenticateAccessToken(c: Context<AppEnv>, token: string)
       reason: err.reason,
     });
   }
-  // GET and HEAD (hono answers HEAD with the GET route). The router takes one trailing
-  // slash as the same route (hono's PatternRouter), so the lookup does too.
-  const read = /^(GET|HEAD)$/.test(c.req.method) ? BEARER_READS[routePath(c)]?.(c) : undefined;
   const { status, twoFactor, ...results } = await instanceStub(c.env).authorizeSession(
     claims.sid,
     c.get("settings").sessionPolicy,
-    read,
+    bearerWork(c),
   );
   c.set("twoFactor", twoFactor);
-  c.set("bearerRead", results);
+  c.set("bearerWork", results);
   if (status !== "active") throw sessionNotActive(status);
   return claims;
 }
 
 /**
- * Reads that ride in the session check's call, by path (GET): these routes make one
- * object call (docs/benchmarks.md, "Durable Object calls") and take what was read
- * from `c.get("bearerRead")`. A query the route would refuse is refused here, after
- * the token and before the call.
+ * What rides in the session check's call, so that these routes make one object call
+ * (docs/benchmarks.md, "Durable Object calls") and take the result from
+ * `c.get("bearerWork")`: a GET's read, by path (hono answers HEAD with the GET
+ * route), or the one write of three DELETEs. The router takes one trailing slash as
+ * the same route (hono's PatternRouter), and so does `routePath`. A query the route
+ * would refuse is refused here, after the token and before the call; a message id
+ * that is not one names nothing, and the route answers 404.
  */
-const BEARER_READS: Record<string, (c: Context<AppEnv>) => BearerRead> = {
+function bearerWork(c: Context<AppEnv>): BearerWork | undefined {
+  const path = routePath(c);
+  if (/^(GET|HEAD)$/.test(c.req.method)) return BEARER_READS[path]?.(c);
+  if (c.req.method !== "DELETE") return undefined;
+  const [, what, id] = /^\/api\/(messages|sessions)(?:\/([^/]+))?$/.exec(path) ?? [];
+  if (what === "sessions") return id === undefined ? { revokeOthers: true } : { revokeSession: id };
+  const message = messageIdParamSchema.safeParse({ id });
+  return what === "messages" && message.success ? { deleteMessage: message.data.id } : undefined;
+}
+
+const BEARER_READS: Record<string, (c: Context<AppEnv>) => BearerWork> = {
   "/api/messages": (c) => ({ messages: readQuery(c, messagesQuerySchema) }),
   "/api/activity": (c) => ({ activity: readQuery(c, activityQuerySchema) }),
   "/api/sessions": () => ({ sessions: true }),

@@ -12,8 +12,8 @@ export interface AppVariables {
   auth: AccessClaims;
   /** Set by requireBearer with the session check: GET /api/2fa's answer, and whether 2FA is on (step-up), at no extra call. */
   twoFactor: TwoFactorStatus;
-  /** Set by requireBearer with the session check: what the route's Bearer read found (http/auth.ts). */
-  bearerRead: Omit<SessionAuthorization, "status" | "twoFactor">;
+  /** Set by requireBearer with the session check: what the route's read found, or its write did (http/auth.ts, bearerWork). */
+  bearerWork: Omit<SessionAuthorization, "status" | "twoFactor">;
 }
 
 export type AppEnv = { Bindings: Env; Variables: AppVariables };

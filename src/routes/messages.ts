@@ -41,9 +41,9 @@ publicMessageRoutes.post("/", async (c) => {
 /** Mounted at /api (Bearer). */
 export const messageRoutes = new Hono<AppEnv>();
 
-// The page and the usage come with the session check's call (http/auth.ts, BEARER_READS).
+// The page and the usage come with the session check's call (http/auth.ts, bearerWork).
 messageRoutes.get("/messages", (c) => {
-  const { usage: stored, ...page } = c.get("bearerRead").messages!;
+  const { usage: stored, ...page } = c.get("bearerWork").messages!;
   const quota = c.get("settings").messageQuota;
   const usage = (kind: "unverified" | "verified"): MessageUsage => ({
     ...stored[kind],
@@ -53,10 +53,8 @@ messageRoutes.get("/messages", (c) => {
   return c.json({ ...page, usage: { unverified: usage("unverified"), verified: usage("verified") } } satisfies Reply<"GET /api/messages">);
 });
 
-messageRoutes.delete("/messages/:id", async (c) => {
-  const parsed = messageIdParamSchema.safeParse(c.req.param());
-  if (!parsed.success || !(await instanceStub(c.env).deleteMessage(parsed.data.id))) {
-    throw new ApiError("not_found", "No message has this id.");
-  }
+// The delete is done by the session check's call (http/auth.ts, bearerWork).
+messageRoutes.delete("/messages/:id", (c) => {
+  if (!c.get("bearerWork").written) throw new ApiError("not_found", "No message has this id.");
   return c.body(null, 204);
 });

@@ -56,9 +56,9 @@ passkeyRoutes.post("/passkeys", async (c) => {
   );
 });
 
-// The list comes with the session check's call (http/auth.ts, BEARER_READS).
+// The list comes with the session check's call (http/auth.ts, bearerWork).
 passkeyRoutes.get("/passkeys", (c) => {
-  return c.json({ passkeys: c.get("bearerRead").passkeys! } satisfies Reply<"GET /api/passkeys">);
+  return c.json({ passkeys: c.get("bearerWork").passkeys! } satisfies Reply<"GET /api/passkeys">);
 });
 
 passkeyRoutes.patch("/passkeys/:id", async (c) => {

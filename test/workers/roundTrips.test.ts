@@ -139,6 +139,42 @@ describe("one Durable Object call per hot path", () => {
     expect(counting.take()).toEqual(["acceptMessage"]);
   });
 
+  // The owner app's writes without a rule of their own: each rides in the session
+  // check's call too (http/auth.ts, bearerWork).
+  it("DELETE /api/messages/:id: the session check, which deletes; an unknown or malformed id is a 404 in the same one call", async () => {
+    const key = await publishedEncryptionKey(selfFetch, TEST_ORIGIN);
+    const { id } = await json<{ id: number }>(await postMessage(selfFetch, TEST_ORIGIN, { jwe: await sealMessage(key, "to delete") }));
+    counting.take();
+    expect((await device.api("DELETE", `/api/messages/${id}`)).status).toBe(204);
+    expect(counting.take()).toEqual(["authorizeSession"]);
+    for (const path of [`/api/messages/${id}`, "/api/messages/0", "/api/messages/x"]) {
+      const res = await device.api("DELETE", path);
+      expect(res.status).toBe(404);
+      expect(await json(res)).toMatchObject({ error: "not_found" });
+      expect(counting.take()).toEqual(["authorizeSession"]);
+    }
+  });
+
+  it("DELETE /api/sessions/:id and DELETE /api/sessions: the session check, which revokes; a revoked session's token writes nothing", async () => {
+    // b counts its calls, as `device` does; a and c do not.
+    const [a, b, c] = [owner.device(), new OwnerClient(counting.fetcher, TEST_ORIGIN, owner.keys), owner.device()];
+    for (const other of [a, b, c]) expect((await other.login()).status).toBe(200);
+    counting.take();
+    expect((await device.api("DELETE", `/api/sessions/${a.sessionId}`)).status).toBe(204);
+    expect(counting.take()).toEqual(["authorizeSession"]);
+    expect((await device.api("DELETE", `/api/sessions/${a.sessionId}`)).status).toBe(404);
+    expect(counting.take()).toEqual(["authorizeSession"]);
+    // The revoked session's own DELETE is refused before anything is written.
+    expect((await a.api("DELETE", `/api/sessions/${b.sessionId}`)).status).toBe(401);
+    expect((await b.api("GET", "/api/2fa")).status).toBe(200);
+    counting.take();
+    expect((await b.api("DELETE", "/api/sessions/")).status).toBe(204);
+    expect(counting.take()).toEqual(["authorizeSession"]);
+    expect((await b.api("GET", "/api/2fa")).status).toBe(200);
+    for (const revoked of [c, device]) expect(await json(await revoked.api("GET", "/api/2fa"))).toMatchObject({ error: "session_revoked" });
+    expect((await device.login()).status).toBe(200);
+  });
+
   describe("with 2FA on", () => {
     let enrolled: Enrolled;
     beforeAll(async () => {
