@@ -1,4 +1,5 @@
 import type { Context, MiddlewareHandler } from "hono";
+import { tryDecodeURIComponent } from "hono/utils/url";
 import { AccessTokenError, verifyAccessToken } from "../domain/accessToken";
 import { checkStepUp, hasSecondFactor } from "../domain/stepUp";
 import type { BearerWork } from "../durable/instance";
@@ -76,7 +77,9 @@ function bearerWork(c: Context<AppEnv>): BearerWork | undefined {
   const path = routePath(c);
   if (/^(GET|HEAD)$/.test(c.req.method)) return BEARER_READS[path]?.(c);
   if (c.req.method !== "DELETE") return undefined;
-  const [, what, id] = /^\/api\/(messages|sessions)(?:\/([^/]+))?$/.exec(path) ?? [];
+  const [, what, raw] = /^\/api\/(messages|sessions)(?:\/([^/]+))?$/.exec(path) ?? [];
+  // Decoded as the router decodes `:id` (c.req.param), so both name the same thing.
+  const id = raw && tryDecodeURIComponent(raw);
   if (what === "sessions") return id === undefined ? { revokeOthers: true } : { revokeSession: id };
   const message = messageIdParamSchema.safeParse({ id });
   return what === "messages" && message.success ? { deleteMessage: message.data.id } : undefined;

@@ -8,6 +8,7 @@ import { env } from "cloudflare:test";
 import { decodeJwt } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { base64urlDecode } from "../../src/lib/bytes";
+import { ROUTE_LIST } from "../../src/schemas/routes";
 import { readSettings } from "../../src/settings";
 import { countingFetcher, type CountingFetcher } from "../helpers/instanceCalls";
 import { publishedEncryptionKey, postMessage, sealMessage } from "../helpers/messages";
@@ -164,15 +165,38 @@ describe("one Durable Object call per hot path", () => {
     expect(counting.take()).toEqual(["authorizeSession"]);
     expect((await device.api("DELETE", `/api/sessions/${a.sessionId}`)).status).toBe(404);
     expect(counting.take()).toEqual(["authorizeSession"]);
-    // The revoked session's own DELETE is refused before anything is written.
-    expect((await a.api("DELETE", `/api/sessions/${b.sessionId}`)).status).toBe(401);
+    // A revoked session's token writes nothing, whichever delete it sends.
+    const key = await publishedEncryptionKey(selfFetch, TEST_ORIGIN);
+    const { id: kept } = await json<{ id: number }>(await postMessage(selfFetch, TEST_ORIGIN, { jwe: await sealMessage(key, "kept") }));
+    for (const path of [`/api/sessions/${b.sessionId}`, "/api/sessions", `/api/messages/${kept}`]) {
+      const res = await a.api("DELETE", path);
+      expect(res.status).toBe(401);
+      expect(await json(res)).toMatchObject({ error: "session_revoked" });
+    }
     expect((await b.api("GET", "/api/2fa")).status).toBe(200);
+    expect((await c.api("GET", "/api/2fa")).status).toBe(200);
+    const inbox = await json<{ messages: Array<{ id: number }> }>(await b.api("GET", "/api/messages?limit=100"));
+    expect(inbox.messages.map((m) => m.id)).toContain(kept);
+    // A trailing slash is the same route, and the same write; so is an id encoded as
+    // the router decodes it (%2B is "+", and "+7" is 7, as c.req.param would give).
+    const { id: encoded } = await json<{ id: number }>(await postMessage(selfFetch, TEST_ORIGIN, { jwe: await sealMessage(key, "encoded") }));
+    counting.take();
+    expect((await b.api("DELETE", `/api/messages/${kept}/`)).status).toBe(204);
+    expect((await b.api("DELETE", `/api/messages/%2B${encoded}`)).status).toBe(204);
+    expect(counting.take()).toEqual(["authorizeSession", "authorizeSession"]);
+    const after = await json<{ messages: Array<{ id: number }> }>(await b.api("GET", "/api/messages?limit=100"));
+    expect(after.messages.map((m) => m.id)).not.toContain(encoded);
     counting.take();
     expect((await b.api("DELETE", "/api/sessions/")).status).toBe(204);
     expect(counting.take()).toEqual(["authorizeSession"]);
     expect((await b.api("GET", "/api/2fa")).status).toBe(200);
     for (const revoked of [c, device]) expect(await json(await revoked.api("GET", "/api/2fa"))).toMatchObject({ error: "session_revoked" });
     expect((await device.login()).status).toBe(200);
+  });
+
+  it("bearerWork writes on exactly the three plain DELETE routes of the table: a new DELETE under /api/messages or /api/sessions must be told apart there first", () => {
+    const deletes = ROUTE_LIST.filter((r) => r.method === "DELETE" && /^\/api\/(messages|sessions)(\/|$)/.test(r.path)).map((r) => r.path);
+    expect(deletes.sort()).toEqual(["/api/messages/{id}", "/api/sessions", "/api/sessions/{id}"]);
   });
 
   describe("with 2FA on", () => {
