@@ -1,6 +1,6 @@
 /** The browser SDK of an Indienet identity server. See docs/client.md. */
 export { IndieError, isIndieError, type ClientErrorCode, type ProtocolErrorCode, type LocalErrorCode } from "./errors";
-export { OwnerClient, type OwnerClientOptions, type SecondFactor, type EscrowBundle, type Progress } from "./owner";
+export { OwnerClient, type OwnerClientOptions, type SecondFactor, type EscrowBundle, type Progress, type UnlockOptions } from "./owner";
 export { createSession, type Session, type SessionEvent, type SessionOptions, type AccessClaims } from "./session";
 export { createLiveChannel, type LiveChannel, type LiveChannelOptions, type LiveStatus } from "./live";
 export { seal, sealTo, sendMessage, open, fetchOwnerEncryptionKey, type OpeningKey } from "./messages";

@@ -85,6 +85,12 @@ export interface OwnerClientOptions {
   credentials?: CredentialsLike | null;
 }
 
+/** How an unlock names the new session and reports its stages. */
+export interface UnlockOptions {
+  deviceName?: string;
+  onProgress?: (p: Progress) => void;
+}
+
 export type Progress =
   | EscrowProgress
   | { stage: "keys" | "fetch" | "login" | "store" }
@@ -202,37 +208,55 @@ export class OwnerClient {
   }
 
   /**
-   * Opens the escrow with the password and keeps its keys on this device. A wrong
-   * password throws `wrong_password`; the bundle (and its mfaTicket) stays usable for
-   * another try.
+   * Opens the escrow with the password and logs in with its keys (the bundle's
+   * mfaTicket, when 2FA is on, is the second factor). A wrong password throws
+   * `wrong_password` before any request; the bundle (and its ticket) stays usable for
+   * another try. The keys are kept on this device only once the login is accepted.
    */
-  async unlock(bundle: EscrowBundle, password: string, onProgress?: (p: Progress) => void): Promise<DeviceKeys> {
-    const { keyring } = await openEscrowWith(bundle.blob, { password }, this.openOptions(onProgress));
-    onProgress?.({ stage: "store" });
-    return this.keepKeyring(bundle, keyring);
+  async unlock(bundle: EscrowBundle, password: string, input: UnlockOptions = {}): Promise<DeviceKeys> {
+    const { keyring } = await openEscrowWith(bundle.blob, { password }, this.openOptions(input.onProgress));
+    return this.logInWithKeyring(bundle, keyring, input);
   }
 
   /**
-   * Keeps an opened keyring on this device (non-extractable), after checking it holds
-   * the instance's published keys: the last step of every unlock (password, passkey,
-   * recovery key).
+   * The last step of every unlock (password, passkey, recovery key): checks that the
+   * opened keyring holds the instance's published keys, signs the login with them
+   * while they are only in memory, and keeps them on this device (non-extractable)
+   * once the server has accepted it. A refused login (a spent or expired ticket, keys
+   * rotated elsewhere meanwhile, a rate limit) leaves the device as it was, with no
+   * keys that cannot log in. If the keys cannot be kept, the new session is ended
+   * and the storage error thrown: a session on a device without its keys could not
+   * step up or resume.
    */
-  async keepKeyring(bundle: Pick<EscrowBundle, "version" | "publicKeys">, keyring: Keyring): Promise<DeviceKeys> {
+  async logInWithKeyring(bundle: EscrowBundle, keyring: Keyring, input: UnlockOptions = {}): Promise<DeviceKeys> {
     for (const use of ["sig", "enc"] as const) {
       if (currentEntry(keyring, use).kid !== bundle.publicKeys[use].kid) {
         throw new IndieError("escrow_mismatch", "The key backup does not match this instance's published keys.");
       }
     }
     const device = await this.importKeyring(keyring, bundle.version);
-    await this.keyStore.save(device);
+    input.onProgress?.({ stage: "login" });
+    const body = await this.signIn(device, { mfaTicket: bundle.mfaTicket, deviceName: input.deviceName });
+    input.onProgress?.({ stage: "store" });
+    try {
+      await this.keyStore.save(device);
+    } catch (err) {
+      await this.session.logout().catch(() => {});
+      throw err;
+    }
+    this.session.adopt(body);
     return device;
   }
 
   /** docs/api.md §4: signs a fresh challenge with this device's key. */
   async login(input: { factor?: SecondFactor; mfaTicket?: string; deviceName?: string } = {}) {
-    const device = await requireDeviceKeys(this.keyStore);
+    this.session.adopt(await this.signIn(await requireDeviceKeys(this.keyStore), input));
+  }
+
+  /** POST /auth/login with a fresh challenge signed by `device`; the answer is not yet adopted. */
+  private async signIn(device: DeviceKeys, input: { factor?: SecondFactor; mfaTicket?: string; deviceName?: string }) {
     const { challenge } = await this.challenge();
-    const body = await requestJson(this.fetchFn, `${this.origin}/auth/login`, loginResponseSchema, {
+    return requestJson(this.fetchFn, `${this.origin}/auth/login`, loginResponseSchema, {
       method: "POST",
       body: {
         assertion: await signAssertion(device.sig, this.origin, challenge),
@@ -241,7 +265,6 @@ export class OwnerClient {
         ...(input.deviceName ? { deviceName: input.deviceName } : {}),
       },
     });
-    this.session.adopt(body);
   }
 
   logout(): Promise<void> {

@@ -207,7 +207,7 @@ export type PasskeyUnlock =
        * no PRF output (`passkey_no_prf`), unlock is not turned on for it
        * (`not_a_recipient`), or its PRF answers differently now (`wrong_key`).
        * `bundle` carries an mfaTicket valid 300 s: `client.unlock(bundle, password)`
-       * and then `client.login({ mfaTicket: bundle.mfaTicket })` finish without a code.
+       * finishes without a code.
        */
       unlocked: false;
       reason: "passkey_no_prf" | "not_a_recipient" | "wrong_key";
@@ -216,8 +216,9 @@ export type PasskeyUnlock =
 
 /**
  * A new device without the keys: one get() ceremony whose assertion is the second
- * factor of POST /auth/escrow and whose PRF output opens the blob; the keys are kept
- * on this device and the login uses the returned mfaTicket. A passkey that cannot
+ * factor of POST /auth/escrow and whose PRF output opens the blob; the login uses
+ * the returned mfaTicket, and the keys are kept on this device once it is accepted
+ * (`OwnerClient.logInWithKeyring`). A passkey that cannot
  * open the blob is still the factor: the result hands back the bundle, so the
  * password finishes with no code (the owner touches one passkey, whichever it is).
  */
@@ -238,9 +239,6 @@ export async function unlockWithPasskey(
     }
     throw err;
   }
-  input.onProgress?.({ stage: "store" });
-  await client.keepKeyring(bundle, opened.keyring);
-  input.onProgress?.({ stage: "login" });
-  await client.login({ mfaTicket: bundle.mfaTicket, deviceName: input.deviceName });
+  await client.logInWithKeyring(bundle, opened.keyring, input);
   return { unlocked: true };
 }

@@ -88,8 +88,9 @@ export async function startRecovery(client: OwnerClient, key: Uint8Array<ArrayBu
 
 /**
  * Completes a recovery after its readyAt: POST /auth/escrow {recovery} (the second
- * factor), the blob opened with the recovery key's unlock key, the keys kept on this
- * device, a login with the mfaTicket (amr pop + rcv, which step-up accepts), and at
+ * factor), the blob opened with the recovery key's unlock key, a login with the
+ * mfaTicket signed by its keys (amr pop + rcv, which step-up accepts), the keys kept
+ * on this device once the login is accepted, and at
  * once the new password: the escrow re-sealed under it for the unlock methods still
  * set up (PUT /api/escrow, reason recovered). With `endOtherSessions`, every other
  * session is ended too.
@@ -111,10 +112,7 @@ export async function completeRecovery(
     body: { recovery: await verifierAssertion(client, keys) },
   });
   const opened = await openEscrowWith(bundle.blob, { key: keys.unlockKey }, client.openOptions(input.onProgress));
-  input.onProgress?.({ stage: "store" });
-  await client.keepKeyring(bundle, opened.keyring);
-  input.onProgress?.({ stage: "login" });
-  await client.login({ mfaTicket: bundle.mfaTicket, deviceName: input.deviceName });
+  await client.logInWithKeyring(bundle, opened.keyring, input);
   input.onProgress?.({ stage: "seal" });
   const recipients = await client.keptRecipients(opened.recipients);
   const blob = await sealEscrow(opened.keyring, input.newPassword, await client.sealOptions(recipients));

@@ -460,7 +460,13 @@ describe("the OwnerClient's unlock, unchanged, reads both formats", () => {
     const sig = await generatePrivateJwk("sig");
     const enc = await generatePrivateJwk("enc");
     const keyring = newKeyring(sig, enc);
-    const fetch = () => Promise.reject(new Error("no network in this test"));
+    // Only the login that ends every unlock (docs/client.md, "Keys on the device").
+    const fetch = async (input: RequestInfo | URL) => {
+      const path = new URL(String(input)).pathname;
+      if (path === "/auth/challenge") return Response.json({ challenge: "c", expiresAt: Date.now() + 60_000, mfa: false, claimed: true, passkey: false });
+      if (path === "/auth/login") return Response.json({ accessToken: "a.b.c", tokenType: "Bearer", expiresIn: 900, sessionId: "s1" });
+      throw new Error(`no ${path} in this test`);
+    };
     const blob = await sealEscrow(keyring, PASSWORD, { kdf: "pbes2", recipients: [(await passkeyKey()).publicJwk] });
     const client = new OwnerClient({ origin: "https://id.example.org", fetch, keyStore: memoryKeyStore() });
     const device = await client.unlock({ version: 3, blob, publicKeys: publicKeysOf(sig, enc) }, PASSWORD);

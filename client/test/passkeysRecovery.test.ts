@@ -9,7 +9,7 @@ import { base64urlEncode } from "../../src/lib/bytes";
 import { inspectEscrow, newKeyring, openEscrowWith, sealEscrow, type SealOptions } from "../escrow/escrow";
 import { PRF_EVAL_INPUT } from "../escrow/unlockKeys";
 import { generatePrivateJwk, publicKeysOf } from "../keys";
-import { memoryKeyStore } from "../keystore";
+import { memoryKeyStore, type KeyStore } from "../keystore";
 import { OwnerClient } from "../owner";
 import { enablePasskeyUnlock, passkeyFactor, registerPasskey, removePasskey, unlockWithPasskey } from "../passkeys";
 import { completeRecovery, RECOVERY_NEEDS_TWO_FACTOR, setUpRecovery, startRecovery } from "../recovery/api";
@@ -106,6 +106,8 @@ async function fakeServer() {
     verifier: null as null | Record<string, unknown>,
     amr: ["pop", "otp"],
     twoFactor: true,
+    /** When set, POST /auth/login answers 401 with this error (a spent ticket, keys rotated elsewhere). */
+    refuseLogin: null as string | null,
   };
   const requests: Recorded[] = [];
   const json = (body: unknown, status = 200) => Response.json(body, { status });
@@ -120,6 +122,7 @@ async function fakeServer() {
       case "POST /auth/challenge":
         return json({ challenge: `c${requests.length}`, expiresAt: Date.now() + 60_000, mfa: true, claimed: true, passkey: true });
       case "POST /auth/login":
+        if (state.refuseLogin) return json({ error: state.refuseLogin, message: "refused by the test" }, 401);
         return login();
       case "POST /auth/reauth":
         if (body.passkey) state.amr = ["pop", "hwk"];
@@ -169,6 +172,7 @@ async function fakeServer() {
       case "POST /auth/recovery":
         return json({ readyAt: 1234 }, 202);
       case "DELETE /api/sessions":
+      case "POST /auth/logout":
         return new Response(null, { status: 204 });
     }
     if (method === "DELETE" && url.pathname.startsWith("/api/passkeys/")) {
@@ -180,11 +184,11 @@ async function fakeServer() {
   return { state, requests, fetch, keyring };
 }
 
-function clientFor(server: Awaited<ReturnType<typeof fakeServer>>, credentials: CredentialsLike | null) {
+function clientFor(server: Awaited<ReturnType<typeof fakeServer>>, credentials: CredentialsLike | null, keyStore = memoryKeyStore()) {
   return new OwnerClient({
     origin: ORIGIN,
     fetch: server.fetch,
-    keyStore: memoryKeyStore(),
+    keyStore,
     session: createSession({ origin: ORIGIN, fetch: server.fetch, channel: null, counter: null, locks: null }),
     escrow: FAST,
     testOnlySkipPasswordCheck: true,
@@ -196,7 +200,6 @@ function clientFor(server: Awaited<ReturnType<typeof fakeServer>>, credentials: 
 async function loggedIn(server: Awaited<ReturnType<typeof fakeServer>>, credentials: CredentialsLike | null) {
   const client = clientFor(server, credentials);
   await client.unlock({ version: server.state.version, blob: server.state.blob, publicKeys: server.state.publicKeys }, PASSWORD);
-  await client.login({ factor: { totp: "123456" } });
   return client;
 }
 
@@ -285,9 +288,8 @@ describe("passkeys", () => {
       expect(await phone.deviceKeys()).toBeNull();
       expect(phone.session.isLoggedIn()).toBe(false);
       if (result.unlocked) throw new Error("unreachable");
-      await phone.unlock(result.bundle, PASSWORD);
-      await phone.login({ mfaTicket: result.bundle.mfaTicket });
-      expect(server.requests.at(-1)!.body).toMatchObject({ mfaTicket: "ticket-1" });
+      await phone.unlock(result.bundle, PASSWORD, { deviceName: "Phone" });
+      expect(server.requests.at(-1)).toMatchObject({ path: "/auth/login", body: { mfaTicket: "ticket-1", deviceName: "Phone" } });
       expect(phone.session.isLoggedIn()).toBe(true);
     }
   });
@@ -427,5 +429,98 @@ describe("recovery", () => {
     const before = server.requests.length;
     await expect(completeRecovery(strict, { key, newPassword: "x" })).rejects.toMatchObject({ code: "password_check_unavailable" });
     expect(server.requests.length).toBe(before);
+  });
+});
+
+describe("every unlock keeps the keys only once its login is accepted", () => {
+  /** A key store that notes which request came last each time the keys are saved. */
+  function recordingStore(server: Awaited<ReturnType<typeof fakeServer>>, fail = false): KeyStore & { savedAfter: string[] } {
+    const inner = memoryKeyStore();
+    const savedAfter: string[] = [];
+    return {
+      savedAfter,
+      load: () => inner.load(),
+      clear: () => inner.clear(),
+      async save(keys) {
+        const last = server.requests.at(-1)!;
+        savedAfter.push(`${last.method} ${last.path}`);
+        if (fail) throw new DOMException("The quota has been exceeded.", "QuotaExceededError");
+        await inner.save(keys);
+      },
+    };
+  }
+  const bundleOf = (server: Awaited<ReturnType<typeof fakeServer>>) => ({
+    version: server.state.version,
+    blob: server.state.blob,
+    publicKeys: server.state.publicKeys,
+    mfaTicket: "ticket-1",
+  });
+
+  it("the password: a refused login leaves no keys and no session; an accepted one keeps them after it", async () => {
+    const server = await fakeServer();
+    const store = recordingStore(server);
+    const phone = clientFor(server, null, store);
+    server.state.refuseLogin = "unauthorized";
+    await expect(phone.unlock(bundleOf(server), PASSWORD, { deviceName: "Phone" })).rejects.toMatchObject({ code: "unauthorized" });
+    expect(server.requests.at(-1)).toMatchObject({ path: "/auth/login", body: { mfaTicket: "ticket-1", deviceName: "Phone" } });
+    expect(await phone.deviceKeys()).toBeNull();
+    expect(store.savedAfter).toEqual([]);
+    expect(phone.session.isLoggedIn()).toBe(false);
+
+    server.state.refuseLogin = null;
+    const stages: string[] = [];
+    await phone.unlock(bundleOf(server), PASSWORD, { onProgress: (p) => stages.push(p.stage) });
+    expect(store.savedAfter).toEqual(["POST /auth/login"]);
+    expect(stages.slice(-2)).toEqual(["login", "store"]);
+    expect((await phone.deviceKeys())!.sig.kid).toBe(server.state.publicKeys.sig.kid);
+    expect(phone.session.isLoggedIn()).toBe(true);
+  });
+
+  it("a wrong password asks nothing and keeps nothing", async () => {
+    const server = await fakeServer();
+    const phone = clientFor(server, null);
+    await expect(phone.unlock(bundleOf(server), "not the password")).rejects.toMatchObject({ code: "wrong_password" });
+    expect(server.requests).toEqual([]);
+    expect(await phone.deviceKeys()).toBeNull();
+  });
+
+  it("a passkey: a refused login leaves no keys and no session", async () => {
+    const server = await fakeServer();
+    const auth = fakeAuthenticator();
+    const owner = await loggedIn(server, auth.credentials);
+    const { passkey } = await registerPasskey(owner);
+    await enablePasskeyUnlock(owner, { id: passkey.id, password: PASSWORD, twoFactorOn: true });
+    const store = recordingStore(server);
+    const phone = clientFor(server, auth.credentials, store);
+    server.state.refuseLogin = "invalid_code";
+    await expect(unlockWithPasskey(phone)).rejects.toMatchObject({ code: "invalid_code" });
+    expect(await phone.deviceKeys()).toBeNull();
+    expect(phone.session.isLoggedIn()).toBe(false);
+    server.state.refuseLogin = null;
+    expect(await unlockWithPasskey(phone)).toEqual({ unlocked: true });
+    expect(store.savedAfter).toEqual(["POST /auth/login"]);
+  });
+
+  it("a recovery: a refused login leaves no keys and re-seals nothing", async () => {
+    const server = await fakeServer();
+    const owner = await loggedIn(server, null);
+    const { key } = await setUpRecovery(owner, { password: PASSWORD });
+    const version = server.state.version;
+    const fresh = clientFor(server, null);
+    server.state.refuseLogin = "invalid_code";
+    await expect(completeRecovery(fresh, { key, newPassword: NEW_PASSWORD })).rejects.toMatchObject({ code: "invalid_code" });
+    expect(await fresh.deviceKeys()).toBeNull();
+    expect(fresh.session.isLoggedIn()).toBe(false);
+    expect(server.state.version).toBe(version);
+    expect(server.requests.at(-1)!.path).toBe("/auth/login");
+  });
+
+  it("keys the device cannot keep end the new session, and the storage error is thrown", async () => {
+    const server = await fakeServer();
+    const phone = clientFor(server, null, recordingStore(server, true));
+    await expect(phone.unlock(bundleOf(server), PASSWORD)).rejects.toMatchObject({ name: "QuotaExceededError" });
+    expect(server.requests.map((r) => `${r.method} ${r.path}`)).toEqual(["POST /auth/challenge", "POST /auth/login", "POST /auth/logout"]);
+    expect(phone.session.isLoggedIn()).toBe(false);
+    expect(await phone.deviceKeys()).toBeNull();
   });
 });

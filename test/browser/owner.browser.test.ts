@@ -173,7 +173,7 @@ describe("the owner's journey", () => {
     await docShot(page, "login");
   });
 
-  it("unlocks on a new device: a wrong code and a wrong password each get a clear message", async () => {
+  it("unlocks on a new device: a wrong code, a wrong password and a refused login each get a clear message, and the keys are kept only after the login", async () => {
     const page = await newPage(phone, "phone");
     await page.goto(url());
     await page.getByRole("heading", { name: "Unlock your keys on this device" }).waitFor();
@@ -193,9 +193,26 @@ describe("the owner's journey", () => {
       /That password does not unlock your keys/,
     );
 
-    // The right password: the escrow (and its single-use ticket) is reused, no new code.
+    // The right password, but the login that ends the unlock is refused (here a 429
+    // put in the server's place, once): the keys opened, yet nothing is kept on the
+    // device, the screen is still the unlock screen, and it asks for a new code.
     expect(await page.getByLabel("Authentication code").isHidden()).toBe(true);
+    await page.route(
+      "**/auth/login",
+      (route) => route.fulfill({ status: 429, headers: { "retry-after": "7" }, json: { error: "rate_limited", message: "Too many requests." } }),
+      { times: 1 },
+    );
     await page.getByLabel("Password", { exact: true }).fill(OWNER_PASSWORD);
+    await page.getByRole("button", { name: "Unlock" }).click();
+    await expect.poll(() => page.getByRole("alert").first().textContent(), { timeout: 30_000 }).toMatch(/Too many attempts\. Try again in 7 seconds/);
+    expect(await probeStoredKeys(page)).toBeNull();
+    // Chromium logs the 429 this test caused, and nothing else.
+    expect(page.errors.splice(0)).toEqual([expect.stringMatching(/Failed to load resource: the server responded with a status of 429/)]);
+    expect(await page.getByRole("heading", { name: "Unlock your keys on this device" }).isVisible()).toBe(true);
+    expect(await page.getByLabel("Authentication code").isVisible()).toBe(true);
+
+    // Then the code and the right password: in.
+    await page.getByLabel("Authentication code").fill(await authenticator.code());
     await page.getByRole("button", { name: "Unlock" }).click();
     await page.getByRole("heading", { name: "Inbox" }).waitFor({ timeout: 60_000 });
     await expect.poll(() => page.locator(".live-status").getAttribute("data-state")).toBe("live");

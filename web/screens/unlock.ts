@@ -1,7 +1,7 @@
 /**
  * A new device: password (and a code when 2FA is on) → POST /auth/escrow → decrypt
- * in the browser → keys kept non-extractable → login with the mfaTicket, so the
- * code is entered once.
+ * in the browser → login with the mfaTicket, so the code is entered once → keys kept
+ * non-extractable once the login is accepted.
  */
 import type { EscrowBundle, Progress } from "../../client/owner";
 import { isIndieError } from "../../client/errors";
@@ -21,8 +21,9 @@ const PASSKEY_CANNOT_UNLOCK: Record<Extract<PasskeyUnlock, { unlocked: false }>[
 
 /**
  * How long a fetched escrow is kept for another try: its mfaTicket is valid 300 s
- * (docs/api.md §4). An older one is dropped before the password step, so the keys
- * are never kept on this device for a login that can no longer happen.
+ * (docs/api.md §4). An older one is dropped before the password step, so the owner
+ * is asked for a new factor at once rather than refused after the password's slow
+ * derivation.
  */
 const KEEP_BUNDLE_MS = 270_000;
 
@@ -85,17 +86,18 @@ export function unlockScreen(ctx: AppContext, mfa: boolean, passkey = false): Sc
           ticker = setInterval(tick, 100);
         } else if (p.stage === "decrypt") fb.status("Decrypting your keys…");
         else if (p.stage === "done") performance.measure("indienet:unlock", { start: started, duration: p.elapsedMs });
-        else if (p.stage === "store") fb.status("Keeping the keys on this device…");
+        else if (p.stage === "login") {
+          // The password was right; this login spends the ticket, whatever it answers.
+          if (kept?.bundle === bundle) keep(null);
+          fb.status("Signing in…");
+        } else if (p.stage === "store") fb.status("Keeping the keys on this device…");
       };
       try {
-        await ctx.client.unlock(bundle, password.input.value, show);
+        await ctx.client.unlock(bundle, password.input.value, { deviceName: device.input.value.trim() || undefined, onProgress: show });
       } finally {
         clearInterval(ticker);
         progressBar.hidden = true;
       }
-      fb.status("Signing in…");
-      if (kept?.bundle === bundle) keep(null);
-      await ctx.client.login({ mfaTicket: bundle.mfaTicket, deviceName: device.input.value.trim() || undefined });
       ctx.restart();
     },
     onError(err) {
