@@ -89,6 +89,8 @@ export {
   removeRecovery,
   startRecovery,
   completeRecovery,
+  finishRecovery,
+  type RecoveryCompletion,
   recoveryStatus,
   cancelRecoveryRequest,
   RECOVERY_NEEDS_TWO_FACTOR,

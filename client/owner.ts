@@ -224,9 +224,10 @@ export class OwnerClient {
    * while they are only in memory, and keeps them on this device (non-extractable)
    * once the server has accepted it. A refused login (a spent or expired ticket, keys
    * rotated elsewhere meanwhile, a rate limit) leaves the device as it was, with no
-   * keys that cannot log in. If the keys cannot be kept, the new session is ended
-   * and the storage error thrown: a session on a device without its keys could not
-   * step up or resume.
+   * keys that cannot log in. If the keys cannot be kept, the storage error is thrown
+   * and the new session, never adopted, is ended with a plain POST /auth/logout (best
+   * effort: the session object never held it, so no tab hears "logged out"; if that
+   * request fails too, the session idles out, listed under Sessions).
    */
   async logInWithKeyring(bundle: EscrowBundle, keyring: Keyring, input: UnlockOptions = {}): Promise<DeviceKeys> {
     for (const use of ["sig", "enc"] as const) {
@@ -241,7 +242,10 @@ export class OwnerClient {
     try {
       await this.keyStore.save(device);
     } catch (err) {
-      await this.session.logout().catch(() => {});
+      await this.fetchFn(`${this.origin}/auth/logout`, { method: "POST", credentials: "same-origin" }).then(
+        (res) => res.body?.cancel().catch(() => {}),
+        () => {},
+      );
       throw err;
     }
     this.session.adopt(body);

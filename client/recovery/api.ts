@@ -86,25 +86,26 @@ export async function startRecovery(client: OwnerClient, key: Uint8Array<ArrayBu
   });
 }
 
+/** What completing a recovery needs besides the recovery key. */
+export interface RecoveryCompletion {
+  key: Uint8Array<ArrayBuffer>;
+  newPassword: string;
+  deviceName?: string;
+  endOtherSessions?: boolean;
+  onProgress?: (p: Progress) => void;
+}
+
 /**
  * Completes a recovery after its readyAt: POST /auth/escrow {recovery} (the second
  * factor), the blob opened with the recovery key's unlock key, a login with the
  * mfaTicket signed by its keys (amr pop + rcv, which step-up accepts), the keys kept
- * on this device once the login is accepted, and at
- * once the new password: the escrow re-sealed under it for the unlock methods still
- * set up (PUT /api/escrow, reason recovered). With `endOtherSessions`, every other
- * session is ended too.
+ * on this device once the login is accepted, then `finishRecovery`'s steps: with
+ * `endOtherSessions` every other session ended, and the escrow re-sealed under the
+ * new password for the unlock methods still set up (PUT /api/escrow, reason
+ * recovered). If a step after the login fails, this device is logged in with its
+ * keys and the recovery is spent: `finishRecovery` with the same key retries the rest.
  */
-export async function completeRecovery(
-  client: OwnerClient,
-  input: {
-    key: Uint8Array<ArrayBuffer>;
-    newPassword: string;
-    deviceName?: string;
-    endOtherSessions?: boolean;
-    onProgress?: (p: Progress) => void;
-  },
-): Promise<{ version: number }> {
+export async function completeRecovery(client: OwnerClient, input: RecoveryCompletion): Promise<{ version: number }> {
   // Checked first: a weak password is refused before the single-use request is spent.
   await client.assertStrongPassword(input.newPassword);
   const keys = await deriveRecoveryKeys(input.key);
@@ -113,12 +114,39 @@ export async function completeRecovery(
   });
   const opened = await openEscrowWith(bundle.blob, { key: keys.unlockKey }, client.openOptions(input.onProgress));
   await client.logInWithKeyring(bundle, opened.keyring, input);
+  return resealAfterRecovery(client, { ...opened, version: bundle.version }, input);
+}
+
+/**
+ * The rest of a recovery on a device its recovery login got into (`completeRecovery`
+ * failed after the login: a network error, a 5xx, a version conflict): the session
+ * reads the current escrow, which the recovery key still opens, and the steps after
+ * the login run again. Step-up must still be fresh (the recovery login's, 5 minutes);
+ * after that, a new recovery is the way.
+ */
+export async function finishRecovery(client: OwnerClient, input: Omit<RecoveryCompletion, "deviceName">): Promise<{ version: number }> {
+  await client.assertStrongPassword(input.newPassword);
+  const keys = await deriveRecoveryKeys(input.key);
+  const escrow = await client.getEscrow();
+  const opened = await openEscrowWith(escrow.blob, { key: keys.unlockKey }, client.openOptions(input.onProgress));
+  return resealAfterRecovery(client, { ...opened, version: escrow.version }, input);
+}
+
+/**
+ * Other sessions are ended first (when asked): whoever made a recovery necessary
+ * should not keep a session while the new password is set.
+ */
+async function resealAfterRecovery(
+  client: OwnerClient,
+  opened: Pick<Awaited<ReturnType<typeof openEscrowWith>>, "keyring" | "recipients"> & { version: number },
+  input: Omit<RecoveryCompletion, "deviceName" | "key">,
+): Promise<{ version: number }> {
+  if (input.endOtherSessions) await client.revokeOtherSessions();
   input.onProgress?.({ stage: "seal" });
   const recipients = await client.keptRecipients(opened.recipients);
   const blob = await sealEscrow(opened.keyring, input.newPassword, await client.sealOptions(recipients));
-  const { version } = await client.putEscrow({ expectedVersion: bundle.version, blob, reason: "recovered" });
+  const { version } = await client.putEscrow({ expectedVersion: opened.version, blob, reason: "recovered" });
   const device = await client.keyStore.load();
   if (device) await client.keyStore.save({ ...device, escrowVersion: version });
-  if (input.endOtherSessions) await client.revokeOtherSessions();
   return { version };
 }

@@ -12,7 +12,7 @@ import { generatePrivateJwk, publicKeysOf } from "../keys";
 import { memoryKeyStore, type KeyStore } from "../keystore";
 import { OwnerClient } from "../owner";
 import { enablePasskeyUnlock, passkeyFactor, registerPasskey, removePasskey, unlockWithPasskey } from "../passkeys";
-import { completeRecovery, RECOVERY_NEEDS_TWO_FACTOR, setUpRecovery, startRecovery } from "../recovery/api";
+import { completeRecovery, finishRecovery, RECOVERY_NEEDS_TWO_FACTOR, setUpRecovery, startRecovery } from "../recovery/api";
 import { deriveRecoveryKeys, formatRecoveryKey, parseRecoveryKey } from "../recovery/recoveryKey";
 import { combineShares, splitRecoveryKey } from "../recovery/shares";
 import { createSession } from "../session";
@@ -108,6 +108,8 @@ async function fakeServer() {
     twoFactor: true,
     /** When set, POST /auth/login answers 401 with this error (a spent ticket, keys rotated elsewhere). */
     refuseLogin: null as string | null,
+    /** How many of the next PUT /api/escrow answer 503. */
+    failPuts: 0,
   };
   const requests: Recorded[] = [];
   const json = (body: unknown, status = 200) => Response.json(body, { status });
@@ -155,6 +157,7 @@ async function fakeServer() {
       case "GET /api/escrow":
         return json({ version: state.version, blob: state.blob, publicKeys: state.publicKeys });
       case "PUT /api/escrow":
+        if (state.failPuts > 0 && state.failPuts--) return json({ error: "internal_error", message: "the test's outage" }, 503);
         if (body.expectedVersion !== state.version) return json({ error: "version_conflict", message: "stale" }, 409);
         state.version++;
         state.blob = body.blob;
@@ -392,7 +395,8 @@ describe("recovery", () => {
     await jwtVerify(escrowReq.body.recovery, publicKey, { audience: ORIGIN });
     const put = server.requests.filter((r) => r.method === "PUT" && r.path === "/api/escrow").at(-1)!;
     expect(put.body.reason).toBe("recovered");
-    expect(server.requests.at(-1)).toMatchObject({ method: "DELETE", path: "/api/sessions" });
+    // Other sessions end before the new password is set.
+    expect(server.requests.slice(-3).map((r) => `${r.method} ${r.path}`)).toEqual(["DELETE /api/sessions", "GET /api/recovery", "PUT /api/escrow"]);
     expect((await fresh.deviceKeys())!.enc[0]!.kid).toBe(server.state.publicKeys.enc.kid);
     expect(fresh.stepUpFresh(true)).toBe(true);
     // The new password opens it; the recovery key still does (it stays set up).
@@ -442,8 +446,8 @@ describe("every unlock keeps the keys only once its login is accepted", () => {
       load: () => inner.load(),
       clear: () => inner.clear(),
       async save(keys) {
-        const last = server.requests.at(-1)!;
-        savedAfter.push(`${last.method} ${last.path}`);
+        const last = server.requests.at(-1);
+        savedAfter.push(last ? `${last.method} ${last.path}` : "(no request yet)");
         if (fail) throw new DOMException("The quota has been exceeded.", "QuotaExceededError");
         await inner.save(keys);
       },
@@ -515,11 +519,39 @@ describe("every unlock keeps the keys only once its login is accepted", () => {
     expect(server.requests.at(-1)!.path).toBe("/auth/login");
   });
 
+  it("a recovery whose re-seal fails after its login is finished by finishRecovery, other sessions already ended", async () => {
+    const server = await fakeServer();
+    const owner = await loggedIn(server, null);
+    const { key } = await setUpRecovery(owner, { password: PASSWORD });
+    const fresh = clientFor(server, null);
+    server.state.amr = ["pop", "rcv"];
+    server.state.failPuts = 1;
+    const version = server.state.version;
+    await expect(completeRecovery(fresh, { key, newPassword: NEW_PASSWORD, endOtherSessions: true })).rejects.toMatchObject({ code: "internal_error" });
+    // In, with the keys, the others logged out; the escrow still as it was.
+    expect(fresh.session.isLoggedIn()).toBe(true);
+    expect((await fresh.deviceKeys())!.escrowVersion).toBe(version);
+    expect(server.requests.filter((r) => r.path === "/api/sessions").map((r) => r.method)).toEqual(["DELETE"]);
+    expect(server.state.version).toBe(version);
+
+    const before = server.requests.length;
+    expect(await finishRecovery(fresh, { key, newPassword: NEW_PASSWORD })).toEqual({ version: version + 1 });
+    // The spent request is not asked again: the session reads the escrow.
+    expect(server.requests.slice(before).map((r) => `${r.method} ${r.path}`)).toEqual(["GET /api/escrow", "GET /api/recovery", "PUT /api/escrow"]);
+    expect(server.requests.at(-1)!.body.reason).toBe("recovered");
+    await openEscrowWith(server.state.blob, { password: NEW_PASSWORD }, OPEN);
+    expect((await fresh.deviceKeys())!.escrowVersion).toBe(version + 1);
+  });
+
   it("keys the device cannot keep end the new session, and the storage error is thrown", async () => {
     const server = await fakeServer();
     const phone = clientFor(server, null, recordingStore(server, true));
+    const events: string[] = [];
+    phone.session.on((e) => events.push(e.type));
     await expect(phone.unlock(bundleOf(server), PASSWORD)).rejects.toMatchObject({ name: "QuotaExceededError" });
     expect(server.requests.map((r) => `${r.method} ${r.path}`)).toEqual(["POST /auth/challenge", "POST /auth/login", "POST /auth/logout"]);
+    // The session object never held that session: no tab is told "logged out".
+    expect(events).toEqual([]);
     expect(phone.session.isLoggedIn()).toBe(false);
     expect(await phone.deviceKeys()).toBeNull();
   });

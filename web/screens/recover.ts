@@ -4,12 +4,13 @@
  * signed-in device meanwhile) → complete: the keys open with the recovery key, a new
  * password is set at once, and other sessions end.
  */
-import { completeRecovery, startRecovery } from "../../client/recovery/api";
+import { completeRecovery, finishRecovery, startRecovery } from "../../client/recovery/api";
 import { parseRecoveryKey } from "../../client/recovery/recoveryKey";
 import { combineShares, splitShares } from "../../client/recovery/shares";
 import { defaultDeviceName, type AppContext, type Screen } from "../context";
 import { feedback, field, formatTime, h, replaceChildren, textarea } from "../ui/dom";
 import { actionForm } from "../ui/form";
+import { describeError } from "../ui/messages";
 import { newPasswordInput } from "../ui/password";
 
 export function recoverScreen(ctx: AppContext): Screen {
@@ -67,8 +68,17 @@ export function recoverScreen(ctx: AppContext): Screen {
           const verdict = await newPw.validate();
           if (!verdict.ok) return local.error(verdict.error);
           const password = verdict.password;
-          local.status("Recovering your keys…");
-          await completeRecovery(ctx.client, { key, newPassword: password, deviceName: defaultDeviceName(), endOtherSessions: endOthers.checked });
+          const input = { key, newPassword: password, deviceName: defaultDeviceName(), endOtherSessions: endOthers.checked };
+          // A step after the recovery's login failed last time: this device is in, with
+          // its keys, and the rest is retried (finishRecovery) rather than the spent request.
+          const loggedIn = ctx.client.session.isLoggedIn();
+          local.status(loggedIn ? "Setting your new password…" : "Recovering your keys…");
+          try {
+            await (loggedIn ? finishRecovery(ctx.client, input) : completeRecovery(ctx.client, input));
+          } catch (err) {
+            if (!ctx.client.session.isLoggedIn()) throw err;
+            return local.error(`Your keys are back on this device, but the new password is not set yet: ${describeError(err)} Press "Complete recovery" again to retry.`);
+          }
           key.fill(0);
           key = null;
           ctx.restart("Recovered. Your new password protects your keys" + (endOthers.checked ? "; every other session was logged out." : "."));

@@ -40,6 +40,8 @@ export function unlockScreen(ctx: AppContext, mfa: boolean, passkey = false): Sc
   const keep = (bundle: EscrowBundle | null) => {
     kept = bundle && { bundle, atMs: Date.now() };
   };
+  /** The bundle the password attempt in flight (or the last one) used. */
+  let attempt: EscrowBundle | undefined;
   let ticker: ReturnType<typeof setInterval> | undefined;
 
   const { form, fb: formFb } = actionForm([password.wrapper, ...factor.nodes, device.wrapper], {
@@ -57,12 +59,14 @@ export function unlockScreen(ctx: AppContext, mfa: boolean, passkey = false): Sc
       }
       // This attempt's own copy: a passkey answered meanwhile replaces `kept`, not it.
       let bundle = kept?.bundle;
+      attempt = bundle;
       if (!bundle) {
         if (mfa && !code) return fb.error("Enter the code from your authenticator app (or a backup code), or use a passkey.");
         fb.status("Fetching your key backup…");
         try {
           bundle = await ctx.client.fetchEscrow(code ?? undefined);
           keep(bundle);
+          attempt = bundle;
         } catch (err) {
           if (isIndieError(err, "mfa_required")) {
             mfa = true;
@@ -101,10 +105,11 @@ export function unlockScreen(ctx: AppContext, mfa: boolean, passkey = false): Sc
       ctx.restart();
     },
     onError(err) {
-      if (isIndieError(err, "wrong_password")) password.input.focus();
-      // The ticket is single use; after a failed login, start over with a code.
-      if (!isIndieError(err, "wrong_password")) {
-        keep(null);
+      if (isIndieError(err, "wrong_password")) return password.input.focus();
+      // The ticket is single use; after a failed login, start over with a code. A
+      // bundle a passkey handed back meanwhile is another, fresh one: it stays.
+      if (kept?.bundle === attempt) keep(null);
+      if (!kept) {
         factor.setVisible(mfa);
         factor.clear();
       }
