@@ -44,10 +44,14 @@ export function unlockScreen(ctx: AppContext, mfa: boolean, passkey = false): Sc
   let attempt: EscrowBundle | undefined;
   let ticker: ReturnType<typeof setInterval> | undefined;
 
-  const { form, fb: formFb } = actionForm([password.wrapper, ...factor.nodes, device.wrapper], {
+  // One unlock at a time: a passkey and a password that both got in would make two
+  // sessions, the second replacing the first's cookie.
+  let passkeyRunning = false;
+  const { form, submit, fb: formFb } = actionForm([password.wrapper, ...factor.nodes, device.wrapper], {
     submit: "Unlock",
     afterSubmit: [progressBar],
     async onSubmit(fb) {
+      if (passkeyRunning) return fb.error("Finish with your passkey first, or close its prompt.");
       if (!password.input.value) return fb.error("Enter your password.");
       const code = factor.value();
       if (kept && Date.now() - kept.atMs > KEEP_BUNDLE_MS) {
@@ -121,8 +125,15 @@ export function unlockScreen(ctx: AppContext, mfa: boolean, passkey = false): Sc
   // factor: its escrow (and ticket) is kept, and the password finishes with no code.
   const unlockPasskey = h("button", { type: "button" }, "Unlock with a passkey");
   onAction(unlockPasskey, formFb, async () => {
+    if (submit.disabled) return formFb.error("Your password is being checked: wait for it to finish.");
     formFb.status("Choose your passkey when asked…");
-    const result = await unlockWithPasskey(ctx.client, { deviceName: device.input.value.trim() || undefined });
+    passkeyRunning = true;
+    let result: PasskeyUnlock;
+    try {
+      result = await unlockWithPasskey(ctx.client, { deviceName: device.input.value.trim() || undefined });
+    } finally {
+      passkeyRunning = false;
+    }
     if (result.unlocked) return ctx.restart();
     keep(result.bundle);
     factor.setVisible(false);
