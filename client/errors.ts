@@ -42,7 +42,9 @@ export type LocalErrorCode =
   /** The passkey gave no PRF output: it can be a second factor, but cannot unlock the keys. */
   | "passkey_no_prf"
   /** A recovery key is only set up while two-factor authentication is on (client/recovery/api.ts says why). */
-  | "two_factor_off";
+  | "two_factor_off"
+  /** finishRecovery on a device whose session a recovery login did not start (client/recovery/api.ts). */
+  | "no_recovery_login";
 
 export type ClientErrorCode = ProtocolErrorCode | LocalErrorCode;
 

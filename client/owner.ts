@@ -242,10 +242,11 @@ export class OwnerClient {
     try {
       await this.keyStore.save(device);
     } catch (err) {
-      await this.fetchFn(`${this.origin}/auth/logout`, { method: "POST", credentials: "same-origin" }).then(
-        (res) => res.body?.cancel().catch(() => {}),
-        () => {},
-      );
+      try {
+        await (await this.fetchFn(`${this.origin}/auth/logout`, { method: "POST", credentials: "same-origin" })).body?.cancel();
+      } catch {
+        // Best effort (above): the storage error is the one to report.
+      }
       throw err;
     }
     this.session.adopt(body);

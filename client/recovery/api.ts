@@ -5,7 +5,7 @@
  * waiting period, and set a new password at once.
  */
 import { IndieError } from "../errors";
-import { openEscrowWith, sealEscrow } from "../escrow/escrow";
+import { currentEntry, openEscrowWith, sealEscrow } from "../escrow/escrow";
 import { RECOVERY_KID_PREFIX } from "../escrow/format";
 import type { OwnerClient, Progress } from "../owner";
 import { recoveryStartedSchema } from "./status";
@@ -119,17 +119,28 @@ export async function completeRecovery(client: OwnerClient, input: RecoveryCompl
 
 /**
  * The rest of a recovery on a device its recovery login got into (`completeRecovery`
- * failed after the login: a network error, a 5xx, a version conflict): the session
- * reads the current escrow, which the recovery key still opens, and the steps after
- * the login run again. Step-up must still be fresh (the recovery login's, 5 minutes);
- * after that, a new recovery is the way.
+ * failed after the login: a network error, a 5xx): the session reads the current
+ * escrow, the recovery key opens it, and the steps after the login run again. It
+ * re-seals only what that login proved: the session must be the recovery's (amr
+ * `rcv`), the opened keys must be the ones this device logged in with, and the PUT
+ * expects the escrow version the device got them from, so an escrow changed since
+ * (by a session the recovery did not end) is refused (`version_conflict`), never
+ * re-sealed under the new password. Step-up must still be fresh (the recovery login's,
+ * 5 minutes); after that, a new recovery is the way.
  */
 export async function finishRecovery(client: OwnerClient, input: Omit<RecoveryCompletion, "deviceName">): Promise<{ version: number }> {
   await client.assertStrongPassword(input.newPassword);
+  const device = await client.keyStore.load();
+  if (!device || !client.session.claims()?.amr.includes("rcv")) {
+    throw new IndieError("no_recovery_login", "This device's session did not come from a recovery: start a recovery to set a new password with the recovery key.");
+  }
   const keys = await deriveRecoveryKeys(input.key);
   const escrow = await client.getEscrow();
   const opened = await openEscrowWith(escrow.blob, { key: keys.unlockKey }, client.openOptions(input.onProgress));
-  return resealAfterRecovery(client, { ...opened, version: escrow.version }, input);
+  if (currentEntry(opened.keyring, "sig").kid !== device.sig.kid || currentEntry(opened.keyring, "enc").kid !== device.enc[0]?.kid) {
+    throw new IndieError("escrow_mismatch", "The key backup no longer holds the keys this device recovered: it was changed after the recovery's login.");
+  }
+  return resealAfterRecovery(client, { ...opened, version: device.escrowVersion }, input);
 }
 
 /**

@@ -543,6 +543,41 @@ describe("every unlock keeps the keys only once its login is accepted", () => {
     expect((await fresh.deviceKeys())!.escrowVersion).toBe(version + 1);
   });
 
+  it("finishRecovery re-seals only what the recovery's login proved", async () => {
+    const server = await fakeServer();
+    const owner = await loggedIn(server, null);
+    const { key } = await setUpRecovery(owner, { password: PASSWORD });
+    // A session no recovery made (amr without rcv): refused before any request.
+    const before = server.requests.length;
+    await expect(finishRecovery(owner, { key, newPassword: NEW_PASSWORD })).rejects.toMatchObject({ code: "no_recovery_login" });
+    expect(server.requests.length).toBe(before);
+
+    const recovered = async () => {
+      const fresh = clientFor(server, null);
+      server.state.amr = ["pop", "rcv"];
+      server.state.failPuts = 1;
+      await expect(completeRecovery(fresh, { key, newPassword: NEW_PASSWORD })).rejects.toMatchObject({ code: "internal_error" });
+      return fresh;
+    };
+    // The escrow moved on after the login (same keys, a newer version): the PUT expects
+    // the version the device's keys came from, and is refused.
+    const first = await recovered();
+    const { keyring, recipients } = await openEscrowWith(server.state.blob, { key: (await deriveRecoveryKeys(key)).unlockKey }, OPEN);
+    server.state.blob = await sealEscrow(keyring, PASSWORD, { ...FAST, recipients });
+    server.state.version++;
+    const moved = server.state.version;
+    await expect(finishRecovery(first, { key, newPassword: NEW_PASSWORD })).rejects.toMatchObject({ code: "version_conflict" });
+    expect(server.state.version).toBe(moved);
+
+    // Other keys planted in the escrow, sealed to the recovery key: refused before the PUT.
+    const second = await recovered();
+    const planted = newKeyring(await generatePrivateJwk("sig"), await generatePrivateJwk("enc"));
+    server.state.blob = await sealEscrow(planted, PASSWORD, { ...FAST, recipients });
+    const puts = server.requests.filter((r) => r.method === "PUT").length;
+    await expect(finishRecovery(second, { key, newPassword: NEW_PASSWORD })).rejects.toMatchObject({ code: "escrow_mismatch" });
+    expect(server.requests.filter((r) => r.method === "PUT").length).toBe(puts);
+  });
+
   it("keys the device cannot keep end the new session, and the storage error is thrown", async () => {
     const server = await fakeServer();
     const phone = clientFor(server, null, recordingStore(server, true));
@@ -552,6 +587,16 @@ describe("every unlock keeps the keys only once its login is accepted", () => {
     expect(server.requests.map((r) => `${r.method} ${r.path}`)).toEqual(["POST /auth/challenge", "POST /auth/login", "POST /auth/logout"]);
     // The session object never held that session: no tab is told "logged out".
     expect(events).toEqual([]);
+
+    // A fetch that throws at once on the logout: still the storage error.
+    const throwing = new OwnerClient({
+      origin: ORIGIN,
+      fetch: (input, init) => (String(input).endsWith("/auth/logout") ? (() => { throw new TypeError("offline"); })() : server.fetch(input, init)),
+      keyStore: recordingStore(server, true),
+      escrow: FAST,
+      testOnlySkipPasswordCheck: true,
+    });
+    await expect(throwing.unlock(bundleOf(server), PASSWORD)).rejects.toMatchObject({ name: "QuotaExceededError" });
     expect(phone.session.isLoggedIn()).toBe(false);
     expect(await phone.deviceKeys()).toBeNull();
   });

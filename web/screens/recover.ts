@@ -11,13 +11,25 @@ import { defaultDeviceName, type AppContext, type Screen } from "../context";
 import { feedback, field, formatTime, h, replaceChildren, textarea } from "../ui/dom";
 import { actionForm } from "../ui/form";
 import { describeError } from "../ui/messages";
+import { isIndieError } from "../../client/errors";
+import type { Progress } from "../../client/owner";
 import { newPasswordInput } from "../ui/password";
+
+/** Errors after a recovery's login that pressing "Complete recovery" again cannot mend, and why, after "could not be set: ". */
+const FINISH_CANNOT_RETRY = {
+  step_up_required: "the recovery's login is now over 5 minutes old",
+  version_conflict: "your key backup was changed after the recovery's login",
+  escrow_mismatch: "your key backup was changed after the recovery's login",
+  no_recovery_login: "this session did not come from the recovery",
+} as const;
 
 export function recoverScreen(ctx: AppContext): Screen {
   const body = h("div", {});
   const fb = feedback();
   let timer: ReturnType<typeof setInterval> | undefined;
   let key: Uint8Array<ArrayBuffer> | null = null;
+  /** The session this screen's recovery login made, once a step after it failed. */
+  let recoverySessionId: string | null = null;
 
   function showEntry() {
     let mode: "sheet" | "shares" = "sheet";
@@ -69,14 +81,27 @@ export function recoverScreen(ctx: AppContext): Screen {
           if (!verdict.ok) return local.error(verdict.error);
           const password = verdict.password;
           const input = { key, newPassword: password, deviceName: defaultDeviceName(), endOtherSessions: endOthers.checked };
-          // A step after the recovery's login failed last time: this device is in, with
-          // its keys, and the rest is retried (finishRecovery) rather than the spent request.
-          const loggedIn = ctx.client.session.isLoggedIn();
-          local.status(loggedIn ? "Setting your new password…" : "Recovering your keys…");
+          // A step after this screen's recovery login failed last time: the device is
+          // in, with its keys, and only the rest is retried (finishRecovery), not the
+          // spent request. Any other session (another tab's login) does not count.
+          const finishing = recoverySessionId !== null && ctx.client.session.claims()?.sid === recoverySessionId;
+          local.status(finishing ? "Setting your new password…" : "Recovering your keys…");
+          let loggedIn = false;
+          const onProgress = (p: Progress) => {
+            if (p.stage === "store") loggedIn = true;
+          };
           try {
-            await (loggedIn ? finishRecovery(ctx.client, input) : completeRecovery(ctx.client, input));
+            await (finishing ? finishRecovery(ctx.client, { ...input, onProgress }) : completeRecovery(ctx.client, { ...input, onProgress }));
           } catch (err) {
-            if (!ctx.client.session.isLoggedIn()) throw err;
+            if (!finishing && loggedIn) recoverySessionId = ctx.client.session.claims()?.sid ?? null;
+            if (recoverySessionId === null) throw err;
+            // What a retry cannot mend: the login's step-up is over 5 minutes old, or the
+            // key backup changed after it (finishRecovery re-seals only what it proved).
+            const why = isIndieError(err) && Object.hasOwn(FINISH_CANNOT_RETRY, err.code) ? FINISH_CANNOT_RETRY[err.code as keyof typeof FINISH_CANNOT_RETRY] : null;
+            if (why) {
+              recoverySessionId = null;
+              return local.error(`Your keys are back on this device, but the new password could not be set: ${why}. Reload the page, log out, and start a new recovery from the login screen to set it.`);
+            }
             return local.error(`Your keys are back on this device, but the new password is not set yet: ${describeError(err)} Press "Complete recovery" again to retry.`);
           }
           key.fill(0);
