@@ -243,7 +243,7 @@ export class OwnerClient {
       await this.keyStore.save(device);
     } catch (err) {
       try {
-        await (await this.fetchFn(`${this.origin}/auth/logout`, { method: "POST", credentials: "same-origin" })).body?.cancel();
+        await (await send(this.fetchFn, `${this.origin}/auth/logout`, { method: "POST" })).body?.cancel();
       } catch {
         // Best effort (above): the storage error is the one to report.
       }

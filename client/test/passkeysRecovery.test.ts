@@ -206,6 +206,16 @@ async function loggedIn(server: Awaited<ReturnType<typeof fakeServer>>, credenti
   return client;
 }
 
+/** An owner's device with a PRF passkey registered and unlock turned on for it. */
+async function ownerWithPasskeyUnlock() {
+  const server = await fakeServer();
+  const auth = fakeAuthenticator();
+  const owner = await loggedIn(server, auth.credentials);
+  const { passkey } = await registerPasskey(owner);
+  await enablePasskeyUnlock(owner, { id: passkey.id, password: PASSWORD, twoFactorOn: true });
+  return { server, auth, owner, passkey };
+}
+
 const bodiesOf = (server: { requests: Recorded[] }) => JSON.stringify(server.requests.map((r) => r.body ?? null));
 
 describe("passkeys", () => {
@@ -298,11 +308,7 @@ describe("passkeys", () => {
   });
 
   it("hands the bundle back only where the passkey cannot open the blob (a changed PRF, a format 1 blob); an altered blob is an error", async () => {
-    const server = await fakeServer();
-    const auth = fakeAuthenticator();
-    const owner = await loggedIn(server, auth.credentials);
-    const { passkey } = await registerPasskey(owner);
-    await enablePasskeyUnlock(owner, { id: passkey.id, password: PASSWORD, twoFactorOn: true });
+    const { server, auth, passkey } = await ownerWithPasskeyUnlock();
     const sealed = server.state.blob;
     const unlockOnNewDevice = () => unlockWithPasskey(clientFor(server, auth.credentials));
 
@@ -489,11 +495,7 @@ describe("every unlock keeps the keys only once its login is accepted", () => {
   });
 
   it("a passkey: a refused login leaves no keys and no session", async () => {
-    const server = await fakeServer();
-    const auth = fakeAuthenticator();
-    const owner = await loggedIn(server, auth.credentials);
-    const { passkey } = await registerPasskey(owner);
-    await enablePasskeyUnlock(owner, { id: passkey.id, password: PASSWORD, twoFactorOn: true });
+    const { server, auth, passkey } = await ownerWithPasskeyUnlock();
     const store = recordingStore(server);
     const phone = clientFor(server, auth.credentials, store);
     server.state.refuseLogin = "invalid_code";

@@ -4,6 +4,8 @@
  * signed-in device meanwhile) → complete: the keys open with the recovery key, a new
  * password is set at once, and other sessions end.
  */
+import { isIndieError } from "../../client/errors";
+import type { Progress } from "../../client/owner";
 import { completeRecovery, finishRecovery, startRecovery } from "../../client/recovery/api";
 import { parseRecoveryKey } from "../../client/recovery/recoveryKey";
 import { combineShares, splitShares } from "../../client/recovery/shares";
@@ -11,8 +13,6 @@ import { defaultDeviceName, type AppContext, type Screen } from "../context";
 import { feedback, field, formatTime, h, replaceChildren, textarea } from "../ui/dom";
 import { actionForm } from "../ui/form";
 import { describeError } from "../ui/messages";
-import { isIndieError } from "../../client/errors";
-import type { Progress } from "../../client/owner";
 import { newPasswordInput } from "../ui/password";
 
 /** Errors after a recovery's login that pressing "Complete recovery" again cannot mend, and why, after "could not be set: ". */

@@ -40,12 +40,11 @@ export function unlockScreen(ctx: AppContext, mfa: boolean, passkey = false): Sc
   const keep = (bundle: EscrowBundle | null) => {
     kept = bundle && { bundle, atMs: Date.now() };
   };
-  /** The bundle the password attempt in flight (or the last one) used. */
-  let attempt: EscrowBundle | undefined;
   let ticker: ReturnType<typeof setInterval> | undefined;
 
   // One unlock at a time: a passkey and a password that both got in would make two
-  // sessions, the second replacing the first's cookie.
+  // sessions, the second replacing the first's cookie. So `kept` changes only by the
+  // attempt running.
   let passkeyRunning = false;
   const { form, submit, fb: formFb } = actionForm([password.wrapper, ...factor.nodes, device.wrapper], {
     submit: "Unlock",
@@ -61,16 +60,13 @@ export function unlockScreen(ctx: AppContext, mfa: boolean, passkey = false): Sc
           return fb.error(`Your second factor was accepted too long ago (it holds for 5 minutes): ${passkey ? "use your passkey again, or enter a code" : "enter a new code"}.`);
         }
       }
-      // This attempt's own copy: a passkey answered meanwhile replaces `kept`, not it.
       let bundle = kept?.bundle;
-      attempt = bundle;
       if (!bundle) {
         if (mfa && !code) return fb.error("Enter the code from your authenticator app (or a backup code), or use a passkey.");
         fb.status("Fetching your key backup…");
         try {
           bundle = await ctx.client.fetchEscrow(code ?? undefined);
           keep(bundle);
-          attempt = bundle;
         } catch (err) {
           if (isIndieError(err, "mfa_required")) {
             mfa = true;
@@ -96,7 +92,7 @@ export function unlockScreen(ctx: AppContext, mfa: boolean, passkey = false): Sc
         else if (p.stage === "done") performance.measure("indienet:unlock", { start: started, duration: p.elapsedMs });
         else if (p.stage === "login") {
           // The password was right; this login spends the ticket, whatever it answers.
-          if (kept?.bundle === bundle) keep(null);
+          keep(null);
           fb.status("Signing in…");
         } else if (p.stage === "store") fb.status("Keeping the keys on this device…");
       };
@@ -110,13 +106,10 @@ export function unlockScreen(ctx: AppContext, mfa: boolean, passkey = false): Sc
     },
     onError(err) {
       if (isIndieError(err, "wrong_password")) return password.input.focus();
-      // The ticket is single use; after a failed login, start over with a code. A
-      // bundle a passkey handed back meanwhile is another, fresh one: it stays.
-      if (kept?.bundle === attempt) keep(null);
-      if (!kept) {
-        factor.setVisible(mfa);
-        factor.clear();
-      }
+      // The ticket is single use; after a failed login, start over with a code.
+      keep(null);
+      factor.setVisible(mfa);
+      factor.clear();
     },
   });
 
